@@ -1,0 +1,203 @@
+"""Connect to the DuckLake lake: extensions from the pinned wheels, secrets, ATTACH, schemas.
+
+`attach_statements` is the single source of the SQL that opens the lake; `connect` runs it in
+process and `accidents lake attach-sql` prints it for the DuckDB CLI (with `getenv(...)` in place of
+secret values, so nothing secret is ever printed).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.errors import AccidentsError
+from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
+
+LAKE_ALIAS = "lake"
+SCHEMAS = ("bronze", "silver", "gold")
+_EXTENSIONS_BY_CATALOG = {"sqlite": ("sqlite",), "duckdb": (), "postgres": ("postgres",)}
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def required_extensions(settings: Settings) -> tuple[str, ...]:
+    exts = ["ducklake", *_EXTENSIONS_BY_CATALOG[settings.catalog]]
+    if settings.uses_s3:
+        exts.append("httpfs")
+    return tuple(exts)
+
+
+def catalog_path(settings: Settings) -> Path:
+    suffix = {"sqlite": "catalog.sqlite", "duckdb": "catalog.ducklake"}[settings.catalog]
+    return (settings.lake_dir / suffix).resolve()
+
+
+def ducklake_uri(settings: Settings) -> str:
+    if settings.catalog == "postgres":
+        return f"ducklake:postgres:{settings.postgres_dsn}"
+    if settings.catalog == "sqlite":
+        return f"ducklake:sqlite:{catalog_path(settings)}"
+    return f"ducklake:{catalog_path(settings)}"
+
+
+def _s3_secret(settings: Settings, for_cli: bool) -> str:
+    s3 = settings.s3
+
+    def secret(env_name: str, value: str | None) -> str:
+        if for_cli:
+            return f"getenv({_quote(env_name)})"
+        if not value:
+            raise AccidentsError(
+                f"the lake's data path {settings.resolved_data_path} is on S3 but {env_name} is not set"
+            )
+        return _quote(value)
+
+    options = [
+        "TYPE s3",
+        f"KEY_ID {secret('ACCIDENTS_S3_ACCESS_KEY_ID', s3.access_key_id)}",
+        f"SECRET {secret('ACCIDENTS_S3_SECRET_ACCESS_KEY', s3.secret_access_key)}",
+        f"REGION {_quote(s3.region)}",
+        f"URL_STYLE {_quote(s3.url_style)}",
+        f"USE_SSL {'true' if s3.use_ssl else 'false'}",
+    ]
+    if s3.endpoint:
+        options.append(f"ENDPOINT {_quote(s3.endpoint)}")
+    return f"CREATE OR REPLACE SECRET accidents_s3 ({', '.join(options)});"
+
+
+def attach_statements(settings: Settings, *, read_only: bool = False, for_cli: bool = False) -> list[str]:
+    """The SQL that opens the lake, in order. Secrets appear as getenv() calls when `for_cli`."""
+    statements = [f"LOAD {ext};" for ext in required_extensions(settings)]
+    if settings.uses_s3:
+        statements.append(_s3_secret(settings, for_cli))
+    if settings.catalog == "postgres":
+        statements.append(f"SET ducklake_max_retry_count = {int(settings.retry_count)};")
+    options = [f"DATA_PATH {_quote(settings.resolved_data_path)}"]
+    if read_only:
+        options.append("READ_ONLY")
+    statements.append(
+        f"ATTACH {_quote(ducklake_uri(settings))} AS {LAKE_ALIAS} ({', '.join(options)});"
+    )
+    statements.append(f"USE {LAKE_ALIAS};")
+    return statements
+
+
+def install_extensions(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> None:
+    """LOAD each extension, installing it from its PyPI wheel first if DuckDB does not have it yet."""
+    import duckdb_extensions
+
+    for name in names:
+        try:
+            con.execute(f"LOAD {name}")
+        except Exception:  # not installed yet in ~/.duckdb: install from the pinned wheel
+            duckdb_extensions.import_extension(name, con=con)
+            con.execute(f"LOAD {name}")
+
+
+def _friendly_attach_error(settings: Settings, exc: Exception) -> AccidentsError:
+    text = str(exc)
+    if "lock" in text.lower():
+        return AccidentsError(
+            f"the lake catalog {ducklake_uri(settings)} is locked by another process "
+            "(a DuckDB-file catalog admits one process at a time; use ACCIDENTS_CATALOG=sqlite): "
+            + text.splitlines()[0]
+        )
+    return AccidentsError(f"cannot open the lake {ducklake_uri(settings)}: {text.splitlines()[0]}")
+
+
+def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake attached as `lake` and schemas created."""
+    import duckdb
+
+    if settings.catalog != "postgres":
+        settings.lake_dir.mkdir(parents=True, exist_ok=True)
+        if not settings.uses_s3:
+            Path(settings.resolved_data_path).mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    install_extensions(con, required_extensions(settings))
+    # A busy SQLite catalog answers "database is locked": retry instead of failing at once.
+    con.execute(f"SET ducklake_max_retry_count = {int(settings.retry_count)}")
+    try:
+        for statement in attach_statements(settings, read_only=read_only):
+            if not statement.startswith("LOAD"):
+                _execute_with_retry(con, statement)
+    except AccidentsError:
+        con.close()
+        raise
+    except Exception as exc:
+        con.close()
+        raise _friendly_attach_error(settings, exc) from None
+    if not read_only:
+        for schema in SCHEMAS:
+            _execute_with_retry(con, f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    return con
+
+
+def _execute_with_retry(con: duckdb.DuckDBPyConnection, sql: str, attempts: int = 20) -> None:
+    """SQLite catalogs can be briefly locked by a concurrent writer; wait rather than fail."""
+    delay = 0.05
+    for attempt in range(attempts):
+        try:
+            con.execute(sql)
+            return
+        except Exception as exc:
+            busy = re.search(r"database is locked|busy", str(exc), re.IGNORECASE)
+            if not busy or attempt == attempts - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+
+@contextmanager
+def lake_connection(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(settings, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, table = qualified.split(".")
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+        [LAKE_ALIAS, schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def list_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """(schema.table, row count) for every table of the lake."""
+    names = con.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_catalog = ? AND table_schema IN ('bronze','silver','gold') ORDER BY 1",
+        [LAKE_ALIAS],
+    ).fetchall()
+    return [(n, con.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for (n,) in names]
+
+
+def current_snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
+    row = con.execute(f"SELECT max(snapshot_id) FROM ducklake_snapshots('{LAKE_ALIAS}')").fetchone()
+    return row[0] if row else None
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
+    """Create or replace a whole table from a query in one transaction; returns its row count."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {qualified} AS {select_sql}", params or [])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return con.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
