@@ -1,0 +1,62 @@
+"""Lake inspection commands: `tables`, `sql`, `lake attach-sql`."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    tables = subparsers.add_parser("tables", help="list the lake's tables, row counts and current snapshot")
+    tables.set_defaults(func=run_tables)
+
+    sql = subparsers.add_parser("sql", help="run a SQL query on the lake (read-only) and print the result")
+    sql.add_argument("query", help='e.g. "SELECT year, count(*) FROM bronze.accidents GROUP BY 1"')
+    sql.add_argument("--max-rows", type=int, default=100)
+    sql.set_defaults(func=run_sql)
+
+    lake = subparsers.add_parser("lake", help="lake utilities")
+    lake_sub = lake.add_subparsers(dest="lake_command", metavar="COMMAND")
+    attach = lake_sub.add_parser("attach-sql", help="print the SQL that opens this lake in the duckdb CLI")
+    attach.add_argument("--read-write", action="store_true", help="attach writable (default read-only)")
+    attach.set_defaults(func=run_attach_sql)
+
+
+def run_tables(args, settings) -> int:
+    from pipeline.lake import current_snapshot, lake_connection, list_tables
+
+    with lake_connection(settings) as con:
+        rows = list_tables(con)
+        snapshot = current_snapshot(con)
+    width = max([len(name) for name, _ in rows] + [5])
+    for name, count in rows:
+        print(f"{name:<{width}}  {count:>10}")
+    print(f"{len(rows)} tables, current snapshot {snapshot}")
+    return 0
+
+
+def run_sql(args, settings) -> int:
+    from pipeline.errors import AccidentsError
+    from pipeline.lake import lake_connection
+
+    with lake_connection(settings, read_only=True) as con:
+        try:
+            relation = con.sql(args.query)
+        except Exception as exc:
+            raise AccidentsError(f"SQL error: {str(exc).splitlines()[0]}") from None
+        if relation is None:
+            return 0
+        relation.show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
+def run_attach_sql(args, settings) -> int:
+    from pipeline.lake import attach_statements, install_extensions, required_extensions
+
+    import duckdb
+
+    # The duckdb CLI of the same version loads extensions from ~/.duckdb: make sure they are there.
+    con = duckdb.connect()
+    install_extensions(con, required_extensions(settings))
+    con.close()
+    print("-- paste into `duckdb` (the project's CLI, same version); secrets are read with getenv()")
+    for statement in attach_statements(settings, read_only=not args.read_write, for_cli=True):
+        print(statement)
+    return 0

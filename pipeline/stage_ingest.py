@@ -1,0 +1,309 @@
+"""Bronze ingestion of the BAAC files: raw tables, normalised accidents, rejected rows.
+
+Every data line of every file is accounted for: kept (in a raw table), out of scope (another
+département: counted in `bronze.ingest_log`), or rejected with a reason in `bronze.rejected_rows`.
+Re-ingesting a year replaces that year in one transaction across all bronze tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.baac_parse import (
+    ParsedFile,
+    clean_id,
+    clean_text,
+    parse_code,
+    parse_decimal,
+    parse_file,
+    parse_hrmn,
+)
+from pipeline.departments import DEPARTMENTS
+from pipeline.errors import AccidentsError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+KINDS = ("caracteristiques", "lieux", "vehicules", "usagers")
+RAW_COLUMNS = {
+    "caracteristiques": ["accident_id", "jour", "mois", "an", "hrmn", "lum", "dep", "com", "agg",
+                         "int", "atm", "col", "adr", "lat", "long"],
+    "lieux": ["accident_id", "catr", "voie", "v1", "v2", "circ", "nbv", "vosp", "prof", "pr", "pr1",
+              "plan", "lartpc", "larrout", "surf", "infra", "situ", "vma"],
+    "vehicules": ["accident_id", "id_vehicule", "num_veh", "senc", "catv", "obs", "obsm", "choc",
+                  "manv", "motor", "occutc"],
+    "usagers": ["accident_id", "id_usager", "id_vehicule", "num_veh", "place", "catu", "grav", "sexe",
+                "an_nais", "trajet", "secu1", "secu2", "secu3", "locp", "actp", "etatp"],
+}
+_TRAILER = ["extra_json", "source_file", "year", "line_number"]
+ACCIDENT_CODES = ("atm", "lum", "agg", "int", "col")
+LIEUX_CODES = ("catr", "vma", "plan", "prof", "surf")
+
+ACCIDENTS_DDL = """
+CREATE TABLE IF NOT EXISTS bronze.accidents (
+    accident_id VARCHAR, event_time TIMESTAMP, lat DOUBLE, lon DOUBLE,
+    atm INTEGER, lum INTEGER, agg INTEGER, "int" INTEGER, col INTEGER,
+    com VARCHAR, dep VARCHAR, adr VARCHAR, year INTEGER,
+    catr INTEGER, vma INTEGER, plan INTEGER, prof INTEGER, surf INTEGER, source_file VARCHAR)
+"""
+REJECTED_DDL = """
+CREATE TABLE IF NOT EXISTS bronze.rejected_rows (
+    source_file VARCHAR, year INTEGER, line_number INTEGER, raw_text VARCHAR, reason VARCHAR)
+"""
+LOG_DDL = """
+CREATE TABLE IF NOT EXISTS bronze.ingest_log (
+    source_file VARCHAR, year INTEGER, kind VARCHAR, encoding VARCHAR, source VARCHAR,
+    rows_read INTEGER, rows_kept INTEGER, rows_rejected INTEGER, rows_other_department INTEGER,
+    ingested_at TIMESTAMP)
+"""
+
+
+def _raw_ddl(kind: str) -> str:
+    columns = ", ".join(f'"{c}" VARCHAR' for c in RAW_COLUMNS[kind])
+    return (f"CREATE TABLE IF NOT EXISTS bronze.raw_{kind} ({columns}, extra_json VARCHAR, "
+            "source_file VARCHAR, year INTEGER, line_number INTEGER)")
+
+
+@dataclass
+class FileCount:
+    source_file: str
+    year: int
+    kind: str
+    encoding: str
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_rejected: int = 0
+    rows_other_department: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_kept + self.rows_rejected + self.rows_other_department
+
+
+@dataclass
+class IngestSummary:
+    years: list[int]
+    departments: tuple[str, ...]
+    files: list[FileCount] = field(default_factory=list)
+    accidents: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+
+    def table(self) -> str:
+        lines = [f"{'file':<32} {'read':>8} {'kept':>8} {'rejected':>8} {'other dep':>9}"]
+        for f in self.files:
+            lines.append(f"{f.source_file:<32} {f.rows_read:>8} {f.rows_kept:>8} {f.rows_rejected:>8} "
+                         f"{f.rows_other_department:>9}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _YearBatch:
+    """Everything one year contributes to the bronze tables, as column lists."""
+
+    raw: dict[str, list[list]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    accidents: list[tuple] = field(default_factory=list)
+    rejected: list[tuple] = field(default_factory=list)
+    counts: list[FileCount] = field(default_factory=list)
+
+
+def _raw_row(parsed: ParsedFile, fields: list[str], kind: str, year: int, line: int, acc_id: str) -> list:
+    by_name = dict(zip(parsed.header, fields, strict=True))
+    by_name["accident_id"] = acc_id
+    known = RAW_COLUMNS[kind]
+    extra = {k: v for k, v in by_name.items() if k not in known}
+    return [by_name.get(c) for c in known] + [
+        json.dumps(extra, ensure_ascii=False) if extra else None, parsed.path.name, year, line]
+
+
+def _event_time(values: dict[str, str]) -> tuple[dt.datetime | None, str | None]:
+    hrmn = parse_hrmn(values.get("hrmn", ""))
+    if hrmn is None:
+        return None, f"unparseable time {values.get('hrmn', '')!r}"
+    try:
+        day = dt.date(int(values["an"].strip()), int(values["mois"].strip()), int(values["jour"].strip()))
+    except (KeyError, ValueError):
+        date_text = "/".join(values.get(k, "?") for k in ("jour", "mois", "an"))
+        return None, f"unparseable date {date_text!r}"
+    return dt.datetime.combine(day, dt.time(*hrmn)), None
+
+
+def _ingest_caracteristiques(parsed: ParsedFile, year: int, deps: set[str], batch: _YearBatch):
+    """Returns (in-scope ids -> validated accident fields or None, all ids seen in the file)."""
+    count = FileCount(parsed.path.name, year, "caracteristiques", parsed.encoding)
+    in_scope: dict[str, tuple | None] = {}
+    first_line: dict[str, int] = {}
+    all_ids: set[str] = set()
+    for line in parsed.lines:
+        count.rows_read += 1
+
+        def reject(reason: str, line=line) -> None:
+            count.rows_rejected += 1
+            batch.rejected.append((parsed.path.name, year, line.line_number, line.raw_text, reason))
+
+        if line.fields is None:
+            reject(line.problem)
+            continue
+        values = dict(zip(parsed.header, line.fields, strict=True))
+        acc_id = clean_id(values["accident_id"])
+        if not acc_id:
+            reject("missing accident id")
+            continue
+        all_ids.add(acc_id)
+        dep = values.get("dep", "").strip().upper()
+        if dep not in deps:
+            count.rows_other_department += 1
+            continue
+        if acc_id in first_line:
+            reject(f"duplicate accident id {acc_id} (first at line {first_line[acc_id]})")
+            continue
+        first_line[acc_id] = line.line_number
+        batch.raw["caracteristiques"].append(_raw_row(parsed, line.fields, "caracteristiques", year,
+                                                      line.line_number, acc_id))
+        event_time, problem = _event_time(values)
+        lat, lon = parse_decimal(values.get("lat", "")), parse_decimal(values.get("long", ""))
+        if problem is None and (lat is None or lon is None):
+            problem = "coordinates missing or unparseable"
+        if problem is None and not DEPARTMENTS[dep].contains(lat, lon):
+            problem = f"coordinates ({lat}, {lon}) outside the bounds of département {dep}"
+        if problem:
+            in_scope[acc_id] = None
+            reject(problem)
+            continue
+        count.rows_kept += 1
+        in_scope[acc_id] = (
+            acc_id, event_time, lat, lon, *(parse_code(values.get(c, "")) for c in ACCIDENT_CODES),
+            clean_text(values.get("com", "")), dep, clean_text(values.get("adr", "")), year,
+        )
+    batch.counts.append(count)
+    return in_scope, all_ids
+
+
+def _ingest_linked(parsed: ParsedFile, kind: str, year: int, in_scope: Mapping[str, object],
+                   all_ids: set[str], batch: _YearBatch) -> dict[str, tuple]:
+    """lieux / vehicules / usagers rows follow their accident's département. Returns, for lieux,
+    the first row's risk fields per accident."""
+    count = FileCount(parsed.path.name, year, kind, parsed.encoding)
+    first_lieux: dict[str, tuple] = {}
+    for line in parsed.lines:
+        count.rows_read += 1
+        reason = line.problem
+        acc_id = ""
+        if line.fields is not None:
+            values = dict(zip(parsed.header, line.fields, strict=True))
+            acc_id = clean_id(values["accident_id"])
+            if not acc_id:
+                reason = "missing accident id"
+            elif acc_id not in all_ids:
+                reason = f"accident id {acc_id} not found in the year's caracteristiques file"
+        if reason:
+            count.rows_rejected += 1
+            batch.rejected.append((parsed.path.name, year, line.line_number, line.raw_text, reason))
+            continue
+        if acc_id not in in_scope:
+            count.rows_other_department += 1
+            continue
+        count.rows_kept += 1
+        batch.raw[kind].append(_raw_row(parsed, line.fields, kind, year, line.line_number, acc_id))
+        if kind == "lieux" and acc_id not in first_lieux:
+            first_lieux[acc_id] = tuple(parse_code(values.get(c, "")) for c in LIEUX_CODES)
+    batch.counts.append(count)
+    return first_lieux
+
+
+def _read_year(year: int, files: Mapping[str, Path], deps: set[str]) -> _YearBatch:
+    missing = [k for k in KINDS if k not in files]
+    if missing:
+        raise AccidentsError(f"year {year}: missing file(s) for {', '.join(missing)}")
+    batch = _YearBatch()
+    in_scope, all_ids = _ingest_caracteristiques(parse_file(Path(files["caracteristiques"])), year, deps, batch)
+    lieux = {}
+    for kind in KINDS[1:]:
+        got = _ingest_linked(parse_file(Path(files[kind])), kind, year, in_scope, all_ids, batch)
+        lieux = got if kind == "lieux" else lieux
+    source = Path(files["caracteristiques"]).name
+    no_lieux = (None,) * len(LIEUX_CODES)
+    batch.accidents = [row + lieux.get(row[0], no_lieux) + (source,) for row in in_scope.values() if row]
+    return batch
+
+
+def _arrow(rows: list, names: list[str]) -> pa.Table:
+    import pyarrow as pa
+
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    return pa.table({n: list(c) for n, c in zip(names, columns, strict=True)})
+
+
+_ACCIDENT_NAMES = ["accident_id", "event_time", "lat", "lon", *ACCIDENT_CODES, "com", "dep", "adr", "year",
+                   *LIEUX_CODES, "source_file"]
+_REJECTED_NAMES = ["source_file", "year", "line_number", "raw_text", "reason"]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+    if data.num_rows:
+        con.register("_ingest_batch", data)
+        try:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_batch")
+        finally:
+            con.unregister("_ingest_batch")
+
+
+def _write(con: duckdb.DuckDBPyConnection, years: list[int], batches: list[_YearBatch], source: str) -> None:
+    for ddl in (ACCIDENTS_DDL, REJECTED_DDL, LOG_DDL, *(_raw_ddl(k) for k in KINDS)):
+        con.execute(ddl)
+    tables = ["bronze.accidents", "bronze.rejected_rows", "bronze.ingest_log",
+              *(f"bronze.raw_{k}" for k in KINDS)]
+    now = dt.datetime.now().replace(microsecond=0)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        year_list = ", ".join(str(int(y)) for y in years)
+        for table in tables:
+            con.execute(f"DELETE FROM {table} WHERE year IN ({year_list})")
+        for kind in KINDS:
+            rows = [r for b in batches for r in b.raw[kind]]
+            _insert(con, f"bronze.raw_{kind}", _arrow(rows, RAW_COLUMNS[kind] + _TRAILER))
+        _insert(con, "bronze.accidents", _arrow([r for b in batches for r in b.accidents], _ACCIDENT_NAMES))
+        _insert(con, "bronze.rejected_rows", _arrow([r for b in batches for r in b.rejected], _REJECTED_NAMES))
+        log_rows = [(c.source_file, c.year, c.kind, c.encoding, source, c.rows_read, c.rows_kept,
+                     c.rows_rejected, c.rows_other_department, now) for b in batches for c in b.counts]
+        _insert(con, "bronze.ingest_log", _arrow(log_rows, [
+            "source_file", "year", "kind", "encoding", "source", "rows_read", "rows_kept", "rows_rejected",
+            "rows_other_department", "ingested_at"]))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Table comments say where the data comes from; demo data is labelled synthetic."""
+    text = ("SYNTHETIC demo data generated offline (not real accidents)" if source == "demo"
+            else f"BAAC road-accident files, source: {source}")
+    for table in ("accidents", "rejected_rows", *(f"raw_{k}" for k in KINDS)):
+        con.execute(f"COMMENT ON TABLE bronze.{table} IS '{text.replace(chr(39), chr(39) * 2)}'")
+
+
+def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Mapping[str, Path]], *,
+                 departments: Sequence[str] = ("988",), source: str = "files") -> IngestSummary:
+    """Parse and load the given years' four files; replaces those years atomically."""
+    started = time.perf_counter()
+    deps = {d.upper() for d in departments}
+    unknown = sorted(deps - DEPARTMENTS.keys())
+    if unknown:
+        raise AccidentsError(f"unknown département {unknown[0]!r}")
+    years = sorted(files_by_year)
+    batches = [_read_year(year, files_by_year[year], deps) for year in years]
+    _write(con, years, batches, source)
+    label_tables(con, source)
+    summary = IngestSummary(years, tuple(sorted(deps)), [c for b in batches for c in b.counts])
+    summary.accidents = sum(len(b.accidents) for b in batches)
+    summary.rejected = sum(len(b.rejected) for b in batches)
+    summary.seconds = time.perf_counter() - started
+    return summary
