@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import AccidentsError
+from pipeline.lake import attach_statements, connect, list_tables, replace_table
+from pipeline.settings import Settings
+
+PRODUCTION_ENV = {
+    "ACCIDENTS_CATALOG": "postgres",
+    "ACCIDENTS_PG_DSN": "host=127.0.0.1 port=5432 dbname=lake user=accidents",
+    "ACCIDENTS_DATA_PATH": "s3://accidents-lake/prod",
+    "ACCIDENTS_S3_ENDPOINT": "127.0.0.1:8333",
+    "ACCIDENTS_S3_REGION": "eu-west-3",
+    "ACCIDENTS_S3_ACCESS_KEY_ID": "AKEYFORTESTS",
+    "ACCIDENTS_S3_SECRET_ACCESS_KEY": "not-a-real-secret-value",
+    "ACCIDENTS_S3_URL_STYLE": "path",
+    "ACCIDENTS_S3_USE_SSL": "false",
+    "ACCIDENTS_DUCKLAKE_RETRIES": "250",
+}
+
+
+def test_embedded_default_is_a_sqlite_catalog_under_the_data_dir(tmp_path):
+    settings = Settings.from_env({"ACCIDENTS_DATA_DIR": str(tmp_path)})
+    sql = attach_statements(settings)
+    assert sql[:2] == ["LOAD ducklake;", "LOAD sqlite;"]
+    assert f"ATTACH 'ducklake:sqlite:{tmp_path.resolve()}/lake/catalog.sqlite' AS lake " \
+           f"(DATA_PATH '{tmp_path.resolve()}/lake/files/');" in sql
+
+
+def test_production_sql_uses_postgres_s3_and_retries_without_leaking_secrets():
+    settings = Settings.from_env(PRODUCTION_ENV)
+    in_process = attach_statements(settings)
+    assert "LOAD postgres;" in in_process and "LOAD httpfs;" in in_process
+    assert "SET ducklake_max_retry_count = 250;" in in_process
+    secret = next(s for s in in_process if s.startswith("CREATE OR REPLACE SECRET"))
+    for fragment in ("TYPE s3", "KEY_ID 'AKEYFORTESTS'", "REGION 'eu-west-3'", "URL_STYLE 'path'",
+                     "USE_SSL false", "ENDPOINT '127.0.0.1:8333'"):
+        assert fragment in secret
+    assert in_process[-2] == ("ATTACH 'ducklake:postgres:host=127.0.0.1 port=5432 dbname=lake user=accidents' "
+                              "AS lake (DATA_PATH 's3://accidents-lake/prod/');")
+    printed = "\n".join(attach_statements(settings, read_only=True, for_cli=True))
+    assert "not-a-real-secret-value" not in printed and "AKEYFORTESTS" not in printed
+    assert "getenv('ACCIDENTS_S3_SECRET_ACCESS_KEY')" in printed
+    assert "READ_ONLY" in printed
+    assert "not-a-real-secret-value" not in repr(settings)
+
+
+def test_s3_without_keys_is_a_clear_error():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if "KEY" not in k}
+    with pytest.raises(AccidentsError, match="ACCIDENTS_S3_ACCESS_KEY_ID is not set"):
+        attach_statements(Settings.from_env(env))
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"ACCIDENTS_CATALOG": "oracle"}, "ACCIDENTS_CATALOG='oracle'"),
+    ({"ACCIDENTS_CATALOG": "postgres"}, "needs ACCIDENTS_PG_DSN"),
+    ({"ACCIDENTS_S3_USE_SSL": "maybe"}, "ACCIDENTS_S3_USE_SSL='maybe'"),
+    ({"ACCIDENTS_DUCKLAKE_RETRIES": "many"}, "ACCIDENTS_DUCKLAKE_RETRIES='many'"),
+])
+def test_bad_settings_name_the_variable(env, message):
+    with pytest.raises(AccidentsError, match=message):
+        Settings.from_env(env)
+
+
+def test_lake_round_trip_and_duckdb_cli_reads_it_with_printed_sql(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    con = connect(settings)
+    assert replace_table(con, "bronze.demo", "SELECT range AS i FROM range(25)") == 25
+    assert ("bronze.demo", 25) in list_tables(con)
+    con.close()
+    cli = Path(sys.executable).with_name("duckdb")
+    sql = "\n".join(attach_statements(settings, read_only=True, for_cli=True)) + "\nSELECT sum(i) FROM bronze.demo;"
+    done = subprocess.run([str(cli), "-csv", "-noheader"], input=sql, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "300"
+
+
+def test_a_locked_duckdb_catalog_fails_fast_with_a_clear_message(tmp_path):
+    settings = Settings(data_dir=tmp_path, catalog="duckdb")
+    holder = connect(settings)
+    code = ("import sys; from pathlib import Path; from pipeline.settings import Settings; "
+            "from pipeline.lake import connect; from pipeline.errors import AccidentsError\n"
+            f"try:\n    connect(Settings(data_dir=Path({str(tmp_path)!r}), catalog='duckdb'))\n"
+            "except AccidentsError as e:\n    print(e); sys.exit(3)")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    finally:
+        holder.close()
+    assert done.returncode == 3, done.stderr
+    assert "locked by another process" in done.stdout
