@@ -1,0 +1,236 @@
+"""Stage: bronze.accidents + bronze.roads -> silver.road_points, silver.accident_points,
+silver.features (positives + sampled negatives of each sampler) and silver.features_meta.
+
+Positives sit on their accident's nearest road point (features use the road point's coordinates and
+the accident's hour); negatives come from `pipeline.sampling`. Every table is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipeline.errors import AccidentsError
+from pipeline.features import CATEGORICAL, FEATURE_COLUMNS
+from pipeline.lake import replace_table, table_exists
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+CHUNK_ROWS = 2_000_000  # feature rows computed and inserted per batch (bounds peak memory)
+_INTEGER_FEATURES = {"hour", "dayofweek", "month", "atm", "accident_density_5km", "is_weekend",
+                     "is_rush_morning", "is_rush_evening", "is_night", "is_holiday", "school_holidays"}
+ROW_COLUMNS = {"sampler": "VARCHAR", "row_id": "BIGINT", "target": "INTEGER", "accident_id": "VARCHAR",
+               "point_id": "BIGINT", "event_time": "TIMESTAMP", "year": "INTEGER", "sampling_weight": "DOUBLE"}
+FEATURE_TYPES = {name: "VARCHAR" if name in CATEGORICAL and name != "atm"
+                 else "INTEGER" if name in _INTEGER_FEATURES else "DOUBLE" for name in FEATURE_COLUMNS}
+
+
+@dataclass(frozen=True)
+class FeaturesSummary:
+    road_points: int
+    accident_points: int
+    rows_by_sampler: dict[str, int]
+    positives: int
+    negatives_by_sampler: dict[str, int]
+    n_hours: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def validate_parameters(*, samplers, grid_step, buffer_meters, accident_exclusion_buffer_km,
+                        temporal_risk_ratio, n_negative_samples_ratio, department) -> None:
+    """One-line AccidentsErrors naming the bad parameter."""
+    from pipeline.departments import DEPARTMENTS
+    from pipeline.sampling import SAMPLERS
+
+    checks = [
+        (bool(samplers) and all(s in SAMPLERS for s in samplers), f"--sampler {samplers}: expected exclusion, uniform or both"),
+        (0.001 <= grid_step <= 1.0, f"--grid-step {grid_step}: expected 0.001..1 degrees"),
+        (0 < buffer_meters <= 5000, f"--buffer-meters {buffer_meters}: expected 0 < metres <= 5000"),
+        (0 <= accident_exclusion_buffer_km <= 50, f"--exclusion-km {accident_exclusion_buffer_km}: expected 0..50 km"),
+        (0 <= temporal_risk_ratio <= 1, f"--temporal-risk-ratio {temporal_risk_ratio}: expected 0..1"),
+        (isinstance(n_negative_samples_ratio, int) and 1 <= n_negative_samples_ratio <= 1000,
+         f"--neg-ratio {n_negative_samples_ratio}: expected an integer 1..1000"),
+        (department in DEPARTMENTS, f"--dep: unknown département {department!r}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise AccidentsError(message)
+
+
+def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    if not table_exists(con, "silver.road_points"):
+        raise AccidentsError("silver.road_points does not exist: run `accidents features` first")
+    return con.execute("SELECT * FROM silver.road_points ORDER BY point_id").df()
+
+
+def scoring_rows(points: pd.DataFrame, hours: pd.DatetimeIndex, atm) -> pd.DataFrame:
+    """Every road point x every hour, ready for `compute_features` (atm: one code or one per hour)."""
+    import pandas as pd
+
+    hours = pd.DatetimeIndex(hours)
+    atm_per_hour = np.broadcast_to(np.asarray(atm, dtype=np.int64), (len(hours),))
+    columns = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]
+    rows = points[columns].iloc[np.tile(np.arange(len(points)), len(hours))].reset_index(drop=True)
+    rows["event_time"] = np.repeat(hours.to_numpy(), len(points))
+    rows["atm"] = np.repeat(atm_per_hour, len(points))
+    return rows
+
+
+def _write_frame(con, qualified: str, frame: pd.DataFrame) -> int:
+    con.register("silver_frame", frame)
+    try:
+        return replace_table(con, qualified, "SELECT * FROM silver_frame")
+    finally:
+        con.unregister("silver_frame")
+
+
+def _positives(accidents: pd.DataFrame, accident_points: pd.DataFrame) -> pd.DataFrame:
+    """One row per located accident on its road point, hour-truncated, with a weather code."""
+    from pipeline.sampling import atm_distribution
+
+    positives = accident_points[["accident_id", "point_id"]].merge(
+        accidents[["accident_id", "event_time", "atm"]].astype({"accident_id": str}), on="accident_id")
+    positives = positives.dropna(subset=["event_time"]).sort_values("accident_id", kind="stable")
+    codes, probs = atm_distribution(accidents["atm"])
+    positives["atm"] = positives["atm"].fillna(codes[np.argmax(probs)]).astype(np.int64)  # unknown -> mode
+    positives["event_time"] = positives["event_time"].astype("datetime64[ns]").dt.floor("h")
+    return positives.reset_index(drop=True)
+
+
+def _sampler_rows(sampler: str, positives, negatives, weight: float) -> pd.DataFrame:
+    import pandas as pd
+
+    negatives = negatives.assign(accident_id=None)
+    rows = pd.concat([positives.assign(target=1, sampling_weight=1.0),
+                      negatives.assign(target=0, sampling_weight=weight)], ignore_index=True)
+    rows.insert(0, "sampler", sampler)
+    rows.insert(1, "row_id", np.arange(len(rows), dtype=np.int64))
+    return rows
+
+
+def _write_features(con, row_sets: list[pd.DataFrame], points, history, cutoff) -> dict[str, int]:
+    """Compute features batch by batch and write silver.features in one transaction."""
+    from pipeline.features import compute_features
+
+    select = ", ".join([f'"{c}"::{t} AS "{c}"' for c, t in {**ROW_COLUMNS, **FEATURE_TYPES}.items()]
+                       + ['"history_cutoff"::TIMESTAMP AS "history_cutoff"'])
+    attributes = points[["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]]
+    counts: dict[str, int] = {}
+    # DuckLake reserves the column name row_id while data inlining is on; silver needs that name.
+    con.execute("CALL lake.set_option('data_inlining_row_limit', 0, schema => 'silver')")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        first = True
+        for rows in row_sets:
+            for start in range(0, len(rows), CHUNK_ROWS):
+                chunk = rows.iloc[start:start + CHUNK_ROWS].merge(attributes, on="point_id", how="left")
+                chunk = compute_features(chunk, history)
+                chunk["year"] = chunk["event_time"].dt.year
+                chunk["history_cutoff"] = cutoff
+                con.register("features_chunk", chunk)
+                verb = "CREATE OR REPLACE TABLE silver.features AS" if first else "INSERT INTO silver.features"
+                con.execute(f"{verb} SELECT {select} FROM features_chunk")
+                con.unregister("features_chunk")
+                first = False
+            counts[str(rows["sampler"].iloc[0])] = len(rows)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "uniform"), grid_step: float = 0.02,
+                   buffer_meters: float = 200.0, accident_exclusion_buffer_km: float = 0.3,
+                   temporal_risk_ratio: float = 0.85, n_negative_samples_ratio: int = 20,
+                   history_cutoff: dt.datetime | None = None, department: str = "988", seed: int = 42,
+                   progress=None) -> FeaturesSummary:
+    """Build the silver layer from bronze.accidents and bronze.roads (see the module docstring).
+
+    history_cutoff None = reference protocol: history features use every accident except the row's
+    own; otherwise only accidents strictly before the cutoff. `progress(stage, seconds)` is called
+    after each stage when given.
+    """
+    import pandas as pd
+
+    from pipeline import sampling
+    from pipeline.features import AccidentHistory
+    from pipeline.stage_road_points import attach_communes, build_road_points, snap_accidents
+    from pipeline.stage_roads import load_accidents, load_roads
+
+    samplers = tuple(dict.fromkeys(samplers))
+    validate_parameters(samplers=samplers, grid_step=grid_step, buffer_meters=buffer_meters,
+                        accident_exclusion_buffer_km=accident_exclusion_buffer_km,
+                        temporal_risk_ratio=temporal_risk_ratio,
+                        n_negative_samples_ratio=n_negative_samples_ratio, department=department)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+        if progress:
+            progress(stage, timings[stage])
+
+    if not table_exists(con, "bronze.accidents"):
+        raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` (or `accidents demo`) first")
+    accidents = load_accidents(con, department)
+    accidents["event_time"] = pd.to_datetime(accidents["event_time"])
+    accidents = accidents.dropna(subset=["lat", "lon", "event_time"]).reset_index(drop=True)
+    if accidents.empty:
+        raise AccidentsError(f"bronze.accidents holds no located accident for département {department}")
+    roads = load_roads(con)
+    lap("load")
+
+    points = build_road_points(roads, department=department, grid_step=grid_step, buffer_meters=buffer_meters)
+    accident_points = snap_accidents(accidents, points)
+    points = attach_communes(points, accidents, accident_points)
+    n_points = _write_frame(con, "silver.road_points", points)
+    n_accident_points = _write_frame(con, "silver.accident_points", accident_points)
+    lap("road_points")
+
+    period = sampling.Period.covering_years(accidents["event_time"])
+    positives = _positives(accidents, accident_points)
+    n_negatives = n_negative_samples_ratio * len(positives)
+    row_sets, meta = [], []
+    for sampler in samplers:
+        if sampler == "exclusion":
+            negatives = sampling.sample_exclusion(points, accidents, period, n_negatives=n_negatives,
+                                                  exclusion_km=accident_exclusion_buffer_km,
+                                                  temporal_ratio=temporal_risk_ratio, seed=seed)
+        else:
+            negatives = sampling.sample_uniform(points, accidents, period, n_negatives=n_negatives, seed=seed)
+        weight = sampling.negative_weight(n_points, period, n_negatives)
+        row_sets.append(_sampler_rows(sampler, positives, negatives, weight))
+        meta.append({"sampler": sampler, "n_points": n_points, "n_hours": period.n_hours,
+                     "n_accidents": len(positives), "n_negatives": n_negatives, "negative_weight": weight,
+                     "base_rate": len(positives) / (n_points * period.n_hours)})
+    lap("sampling")
+
+    cutoff = pd.Timestamp(history_cutoff) if history_cutoff is not None else None
+    history = AccidentHistory.from_accidents(accidents, cutoff)
+    effective_cutoff = cutoff if cutoff is not None else pd.Timestamp(period.end)
+    counts = _write_features(con, row_sets, points, history, effective_cutoff)
+    lap("features")
+
+    params = {"samplers": list(samplers), "grid_step": grid_step, "buffer_meters": buffer_meters,
+              "accident_exclusion_buffer_km": accident_exclusion_buffer_km,
+              "temporal_risk_ratio": temporal_risk_ratio, "n_negative_samples_ratio": n_negative_samples_ratio,
+              "history_cutoff": None if cutoff is None else cutoff.isoformat(), "department": department,
+              "seed": seed}
+    meta_frame = pd.DataFrame(meta).assign(
+        period_start=pd.Timestamp(period.start), period_end=pd.Timestamp(period.end),
+        history_cutoff=effective_cutoff, params_json=json.dumps(params, sort_keys=True))
+    _write_frame(con, "silver.features_meta", meta_frame)
+    lap("meta")
+    return FeaturesSummary(n_points, n_accident_points, counts, len(positives),
+                           {m["sampler"]: m["n_negatives"] for m in meta}, period.n_hours, timings)
