@@ -1,0 +1,197 @@
+"""Hourly risk map of one day of predictions: a self-contained Folium HTML page that works offline.
+
+- 24 hourly layers ("00:00" ... "23:00") in a layer control, one shown at a time (radio buttons);
+  the most dangerous hour is shown first.
+- Which point-hours are drawn: `mode="top_n"` keeps the `top_n` riskiest points of every hour;
+  `mode="threshold"` keeps point-hours whose probability reaches the day's `threshold_percentile`.
+- Risk classes (marker colour) are terciles of probability among the markers drawn on the map:
+  red = top third, orange = middle third, yellow = bottom third. The classes are relative to what is
+  shown; the popup gives the absolute probability and the risk index (probability / day's mean).
+- Leaflet 1.9.4 (BSD-2, vendored in `map_assets/`) is inlined; Folium's CDN links (Leaflet, jQuery,
+  Bootstrap, awesome-markers) are dropped because circle markers need only Leaflet. Background tiles
+  need the internet and stay blank offline; markers, layers, popups and panels do not.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipeline.errors import AccidentsError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ASSETS_DIR = Path(__file__).parent / "map_assets"
+NEW_CALEDONIA_CENTER = (-21.45, 165.6)
+NEW_CALEDONIA_BOUNDS = ((-22.8, 163.5), (-19.5, 168.2))
+RISK_COLOURS = {"high": "#d7191c", "medium": "#fd8d3c", "low": "#fed976"}
+RISK_LABELS = {"high": "élevé (tiers supérieur)", "medium": "moyen (tiers central)", "low": "faible (tiers inférieur)"}
+MODES = ("top_n", "threshold")
+REQUIRED_COLUMNS = ("hour", "point_id", "lat", "lon", "probability", "risk_index")
+
+
+def hour_label(hour: int) -> str:
+    return f"{int(hour):02d}:00"
+
+
+def select_markers(
+    predictions: pd.DataFrame, *, mode: str = "top_n", top_n: int = 3, threshold_percentile: float = 90.0
+) -> pd.DataFrame:
+    """The point-hours to draw (see module docstring), with a `risk_class` column added."""
+    if mode not in MODES:
+        raise AccidentsError(f"map mode {mode!r}: expected one of {', '.join(MODES)}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in predictions.columns]
+    if missing:
+        raise AccidentsError(f"predictions table lacks column(s) {', '.join(missing)}")
+    if predictions.empty:
+        raise AccidentsError("no predictions to map")
+    if mode == "top_n":
+        if not 1 <= int(top_n) <= 10:
+            raise AccidentsError(f"--top-n {top_n}: expected 1 to 10")
+        rank = predictions.groupby("hour")["probability"].rank(method="first", ascending=False)
+        shown = predictions[rank <= int(top_n)]
+    else:
+        if not 0.0 <= float(threshold_percentile) < 100.0:
+            raise AccidentsError(f"--threshold {threshold_percentile}: expected a percentile in [0, 100)")
+        cut = float(np.percentile(predictions["probability"], float(threshold_percentile)))
+        shown = predictions[predictions["probability"] >= cut]
+    shown = shown.sort_values(["hour", "probability"], ascending=[True, False]).copy()
+    low, high = np.quantile(shown["probability"], [1 / 3, 2 / 3])
+    p = shown["probability"].to_numpy()
+    shown["risk_class"] = np.where(p >= high, "high", np.where(p >= low, "medium", "low"))
+    return shown
+
+
+def _inline_assets() -> tuple[str, str]:
+    """(style tag, script tag) with Leaflet's CSS (layer icons as data URIs) and JS inlined."""
+    css = (ASSETS_DIR / "leaflet.css").read_text(encoding="utf-8")
+    for image in ("layers-2x.png", "layers.png"):
+        data = base64.b64encode((ASSETS_DIR / image).read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{image})", f"url(data:image/png;base64,{data})")
+    # Only Leaflet's default pin uses this image (its path probe); circle markers never do.
+    css = css.replace("url(images/marker-icon.png)", "none")
+    js = (ASSETS_DIR / "leaflet.js").read_text(encoding="utf-8")
+    js = "\n".join(line for line in js.splitlines() if not line.startswith("//# sourceMappingURL"))
+    return f"<style>{css}</style>", f"<script>{js}</script>"
+
+
+def _fmt(value, spec: str = "", missing: str = "n/d") -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return missing
+    return html.escape(format(value, spec))
+
+
+def _popup_html(row) -> str:
+    return (
+        f"<div class='risk-popup'><b>{hour_label(row.hour)}</b> — point {int(row.point_id)}<br>"
+        f"Probabilité : <b class='probability'>{row.probability:.6f}</b> ({row.probability:.4%})<br>"
+        f"Indice de risque : {row.risk_index:.2f}<br>"
+        f"Route : {_fmt(getattr(row, 'road_type', None))}<br>"
+        f"Vitesse limite : {_fmt(getattr(row, 'speed_limit', None), '.0f')} km/h<br>"
+        f"Commune : {_fmt(getattr(row, 'com', None))}</div>"
+    )
+
+
+def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.date, atm: int, mode_text: str) -> str:
+    """Statistics, global summary, colour legend and per-hour table, as fixed HTML panels."""
+    from pipeline.stage_predictions import ATM_LABELS
+
+    per_hour = predictions.groupby("hour")["probability"].agg(["sum", "max"])
+    drawn = shown.groupby("hour").size().reindex(range(24), fill_value=0)
+    worst = int(per_hour["sum"].idxmax())
+    p_shown = shown["probability"]
+    rows = "".join(
+        f"<tr><td>{hour_label(h)}</td><td>{int(drawn[h])}</td>"
+        f"<td>{per_hour['sum'].get(h, 0.0):.3f}</td><td>{per_hour['max'].get(h, 0.0):.5f}</td></tr>"
+        for h in range(24)
+    )
+    legend = "".join(
+        f"<div><span class='swatch' style='background:{RISK_COLOURS[k]}'></span>{RISK_LABELS[k]}</div>"
+        for k in ("high", "medium", "low")
+    )
+    weather = html.escape(ATM_LABELS.get(int(atm), str(atm)))
+    return f"""
+<style>
+.risk-panel {{position:fixed; z-index:1000; background:rgba(255,255,255,.93); padding:8px 10px;
+  border-radius:6px; box-shadow:0 1px 5px rgba(0,0,0,.4); font:12px/1.4 sans-serif; max-width:260px}}
+.risk-panel h4 {{margin:0 0 4px; font-size:13px}}
+.risk-panel table {{border-collapse:collapse}} .risk-panel td, .risk-panel th {{padding:0 4px; text-align:right}}
+.swatch {{display:inline-block; width:12px; height:12px; border-radius:6px; margin-right:6px; vertical-align:middle}}
+</style>
+<div id="risk-stats" class="risk-panel" style="top:10px; left:50px">
+  <h4>Risque d'accident — {date.isoformat()}</h4>
+  <div>Météo : {weather} (atm={int(atm)}) · {html.escape(mode_text)}</div>
+  <div>Points affichés : <b id="stat-count">{len(shown)}</b></div>
+  <div>Probabilité min / max / moyenne : <span id="stat-proba">{p_shown.min():.5f} / {p_shown.max():.5f} / {p_shown.mean():.5f}</span></div>
+</div>
+<div id="risk-summary" class="risk-panel" style="bottom:20px; left:10px">
+  <h4>Résumé de la journée</h4>
+  <div>Heure la plus dangereuse : <b id="summary-worst-hour">{hour_label(worst)}</b></div>
+  <div>Accidents attendus : {predictions['probability'].sum():.2f}</div>
+  <div>Risque moyen : {predictions['probability'].mean():.6f} · max : {predictions['probability'].max():.5f}</div>
+  <div style="margin-top:4px">{legend}</div>
+  <details><summary>Par heure</summary>
+  <table id="hourly-table"><tr><th>heure</th><th>points</th><th>attendus</th><th>max</th></tr>{rows}</table>
+  </details>
+</div>"""
+
+
+def build_risk_map(
+    predictions_df: pd.DataFrame,
+    *,
+    date: dt.date,
+    atm: int,
+    mode: str = "top_n",
+    top_n: int = 3,
+    threshold_percentile: float = 90.0,
+    out_path: Path | str,
+) -> Path:
+    """Write the map of one day's predictions (one row per point-hour) to `out_path`; returns it."""
+    import folium
+
+    shown = select_markers(predictions_df, mode=mode, top_n=top_n, threshold_percentile=threshold_percentile)
+    mode_text = f"top {int(top_n)} par heure" if mode == "top_n" else f"probabilité ≥ centile {threshold_percentile:g}"
+    per_hour = predictions_df.groupby("hour")["probability"].sum()
+    first_hour = int(per_hour.idxmax())
+
+    fmap = folium.Map(location=NEW_CALEDONIA_CENTER, zoom_start=8, tiles=None, control_scale=True)
+    fmap.default_js, fmap.default_css = [], []  # instance-level: no CDN; Leaflet is inlined below
+    style, script = _inline_assets()
+    root = fmap.get_root()
+    root.header.add_child(folium.Element(style), name="leaflet_css_inline")
+    root.header.add_child(folium.Element(script), name="leaflet_js_inline")
+    root.title = f"Risque d'accident {date.isoformat()}"
+    folium.TileLayer("OpenStreetMap", control=False).add_to(fmap)  # blank when offline
+
+    groups = {
+        h: folium.FeatureGroup(name=hour_label(h), overlay=False, show=(h == first_hour)).add_to(fmap)
+        for h in range(24)
+    }
+    for row in shown.itertuples(index=False):
+        colour = RISK_COLOURS[row.risk_class]
+        folium.CircleMarker(
+            location=(float(row.lat), float(row.lon)),
+            radius=7,
+            color="#333333",
+            weight=1,
+            fill=True,
+            fill_color=colour,
+            fill_opacity=0.9,
+            popup=folium.Popup(_popup_html(row), max_width=280),
+            tooltip=f"{hour_label(row.hour)} · p={row.probability:.5f}",
+            className=f"risk-marker risk-{row.risk_class} hour-{int(row.hour):02d}",
+        ).add_to(groups[int(row.hour)])
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    fmap.fit_bounds(NEW_CALEDONIA_BOUNDS)
+    root.html.add_child(folium.Element(_panels_html(predictions_df, shown, date=date, atm=atm, mode_text=mode_text)))
+
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fmap.save(str(out))
+    return out

@@ -1,0 +1,368 @@
+"""Daily risk predictions: score every road point for every hour of the requested days.
+
+Rows are built on a full (day, hour, point) grid and go through the same feature code as training
+(`pipeline.features.compute_features`), with accident history frozen at the model's cutoff (built
+once for the whole run, never per date). Probabilities land in `gold.predictions`; re-running a
+(date, atm) pair replaces exactly those rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from pipeline.errors import AccidentsError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+HOURS = 24
+TOP_POINTS = 10
+# Rows scored per chunk: bounds memory during long backfills (features are ~40 float columns).
+CHUNK_ROWS = 1_500_000
+
+# BAAC `atm` codes. 1, 2, 3 and 5 are the scenarios offered in the notebook.
+ATM_LABELS = {
+    1: "Normale",
+    2: "Pluie légère",
+    3: "Pluie forte",
+    4: "Neige - grêle",
+    5: "Brouillard - fumée",
+    6: "Vent fort - tempête",
+    7: "Temps éblouissant",
+    8: "Temps couvert",
+    9: "Autre",
+}
+WEATHER_SCENARIOS = {"Normal": 1, "Pluie légère": 2, "Pluie forte": 3, "Brouillard": 5}
+
+PREDICTIONS_DDL = """
+CREATE TABLE IF NOT EXISTS gold.predictions (
+    date DATE, hour INTEGER, point_id BIGINT, lat DOUBLE, lon DOUBLE, atm INTEGER,
+    probability DOUBLE, risk_index DOUBLE, rank_in_hour INTEGER, model_name VARCHAR,
+    model_version VARCHAR, created_at TIMESTAMP
+)"""
+
+
+class ScoringModel(Protocol):
+    """What predictions need from `pipeline.model_bundle.RiskModel`."""
+
+    algorithm: str
+    history_cutoff: Any
+
+    def predict_probability(self, df: pd.DataFrame) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class TopPoint:
+    point_id: int
+    lat: float
+    lon: float
+    com: str | None
+    road_type: str | None
+    speed_limit: float | None
+    expected_accidents: float  # sum of the point's 24 hourly probabilities
+    peak_hour: int
+    peak_probability: float
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    date: dt.date
+    expected_accidents: float  # sum of every point-hour probability of the day
+    most_dangerous_hour: int
+    most_dangerous_hour_expected: float
+    top_points: tuple[TopPoint, ...]
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    model_name: str
+    model_version: str
+    atm: int
+    history_cutoff: dt.datetime
+    n_points: int
+    rows_written: int
+    days: tuple[DaySummary, ...]
+    seconds: float
+
+
+def validate_atm(atm: object) -> int:
+    """A BAAC weather code 1..9, or AccidentsError naming the parameter."""
+    try:
+        code = int(atm)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        code = None
+    if code is None or code not in ATM_LABELS or str(atm).strip() != str(code):
+        known = ", ".join(f"{k}={v}" for k, v in ATM_LABELS.items())
+        raise AccidentsError(f"--atm {atm!r}: unknown weather code (expected one of {known})")
+    return code
+
+
+def tomorrow_in(tz: str = "Pacific/Noumea", *, now: dt.datetime | None = None) -> dt.date:
+    """Tomorrow's date in the given time zone (the island's day, not the server's)."""
+    from zoneinfo import ZoneInfo
+
+    current = now.astimezone(ZoneInfo(tz)) if now else dt.datetime.now(ZoneInfo(tz))
+    return current.date() + dt.timedelta(days=1)
+
+
+def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    from pipeline.lake import table_exists
+
+    if not table_exists(con, "silver.road_points"):
+        raise AccidentsError("silver.road_points is missing: run `accidents features` first")
+    points = con.execute(
+        "SELECT point_id, lat, lon, road_type, speed_limit, dist_to_noumea_km, com "
+        "FROM silver.road_points ORDER BY point_id"
+    ).df()
+    if points.empty:
+        raise AccidentsError("silver.road_points is empty: run `accidents features` first")
+    return points
+
+
+def load_history(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime):
+    """Accident history strictly before `cutoff`, built once with the training feature code."""
+    import pandas as pd
+
+    from pipeline import features
+    from pipeline.lake import table_exists
+
+    if table_exists(con, "bronze.accidents"):
+        accidents = con.execute(
+            "SELECT accident_id, lat, lon, event_time FROM bronze.accidents "
+            "WHERE event_time < ? AND lat IS NOT NULL AND lon IS NOT NULL",
+            [cutoff],
+        ).df()
+    else:
+        accidents = pd.DataFrame(
+            {"accident_id": pd.Series(dtype=str), "lat": pd.Series(dtype=float),
+             "lon": pd.Series(dtype=float), "event_time": pd.Series(dtype="datetime64[ns]")}
+        )
+    return features.AccidentHistory.from_accidents(accidents, cutoff)
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    import pandas as pd
+
+    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
+
+
+def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFrame:
+    """Rows for compute_features in (day, hour, point) order, so results reshape to (D, 24, N)."""
+    import pandas as pd
+
+    n, d = len(points), len(days)
+    starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
+    hour_offsets = (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")
+    event_time = (starts[:, None] + hour_offsets[None, :]).reshape(-1)
+    idx = np.tile(np.arange(n), d * HOURS)
+    return pd.DataFrame(
+        {
+            "point_id": points["point_id"].to_numpy()[idx],
+            "lat": points["lat"].to_numpy()[idx],
+            "lon": points["lon"].to_numpy()[idx],
+            "road_type": points["road_type"].to_numpy()[idx],
+            "speed_limit": points["speed_limit"].to_numpy()[idx],
+            "dist_to_noumea_km": points["dist_to_noumea_km"].to_numpy()[idx],
+            "event_time": np.repeat(event_time, n),
+            "atm": np.full(n * d * HOURS, atm, dtype=np.int64),
+        }
+    )
+
+
+def score_days(model: ScoringModel, points: pd.DataFrame, days: list[dt.date], atm: int, history) -> np.ndarray:
+    """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days."""
+    from pipeline import features
+
+    n = len(points)
+    per_chunk = max(1, CHUNK_ROWS // (HOURS * n))
+    out = np.empty((len(days), HOURS, n), dtype=np.float64)
+    for start in range(0, len(days), per_chunk):
+        chunk = days[start : start + per_chunk]
+        feats = features.compute_features(grid_rows(points, chunk, atm), history)
+        proba = np.asarray(model.predict_probability(feats[features.FEATURE_COLUMNS]), dtype=np.float64)
+        if proba.shape != (len(chunk) * HOURS * n,):
+            raise AccidentsError(f"model returned {proba.shape} probabilities for {len(feats)} rows")
+        out[start : start + len(chunk)] = proba.reshape(len(chunk), HOURS, n)
+    if not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
+        raise AccidentsError("model returned probabilities outside [0, 1]")
+    return out
+
+
+def risk_indexes_and_ranks(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """risk_index = probability / the day's mean probability; rank 1 = riskiest point of the hour."""
+    day_mean = proba.mean(axis=(1, 2), keepdims=True)
+    risk_index = np.divide(proba, day_mean, out=np.zeros_like(proba), where=day_mean > 0)
+    order = np.argsort(-proba, axis=2, kind="stable")
+    ranks = np.empty(proba.shape, dtype=np.int32)
+    np.put_along_axis(ranks, order, np.arange(1, proba.shape[2] + 1, dtype=np.int32)[None, None, :], axis=2)
+    return risk_index, ranks
+
+
+def write_predictions(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    points: pd.DataFrame,
+    days: list[dt.date],
+    atm: int,
+    proba: np.ndarray,
+    model_name: str,
+    model_version: str,
+) -> int:
+    """Replace the (days, atm) rows of gold.predictions in one transaction; returns rows inserted."""
+    import pyarrow as pa
+
+    d, _, n = proba.shape
+    risk_index, ranks = risk_indexes_and_ranks(proba)
+    point_idx = np.tile(np.arange(n), d * HOURS)
+    created_at = dt.datetime.now().replace(microsecond=0)
+    table = pa.table(
+        {
+            "date": pa.array(np.repeat(np.array(days, dtype="datetime64[D]"), HOURS * n)),
+            "hour": pa.array(np.tile(np.repeat(np.arange(HOURS, dtype=np.int32), n), d)),
+            "point_id": pa.array(points["point_id"].to_numpy(dtype=np.int64)[point_idx]),
+            "lat": pa.array(points["lat"].to_numpy(dtype=np.float64)[point_idx]),
+            "lon": pa.array(points["lon"].to_numpy(dtype=np.float64)[point_idx]),
+            "probability": pa.array(proba.reshape(-1)),
+            "risk_index": pa.array(risk_index.reshape(-1)),
+            "rank_in_hour": pa.array(ranks.reshape(-1)),
+        }
+    )
+    dates = pa.table({"date": pa.array(np.array(days, dtype="datetime64[D]"))})
+    con.register("_new_predictions", table)
+    con.register("_prediction_dates", dates)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(PREDICTIONS_DDL)
+        con.execute(
+            "DELETE FROM gold.predictions WHERE atm = ? AND date IN (SELECT date FROM _prediction_dates)",
+            [atm],
+        )
+        con.execute(
+            "INSERT INTO gold.predictions SELECT date, hour, point_id, lat, lon, ?::INTEGER, probability, "
+            "risk_index, rank_in_hour, ?, ?, ?::TIMESTAMP FROM _new_predictions",
+            [atm, model_name, model_version, created_at],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_new_predictions")
+        con.unregister("_prediction_dates")
+    return table.num_rows
+
+
+def summarise_day(day: dt.date, proba_day: np.ndarray, points: pd.DataFrame, top_k: int = TOP_POINTS) -> DaySummary:
+    """Expected accidents, riskiest hour and top points of one (24, N) probability grid."""
+    per_hour = proba_day.sum(axis=1)
+    per_point = proba_day.sum(axis=0)
+    peak_hours = proba_day.argmax(axis=0)
+    top = np.argsort(-per_point, kind="stable")[:top_k]
+
+    def _opt(column: str, i: int):
+        value = points[column].iloc[i]
+        return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+    top_points = tuple(
+        TopPoint(
+            point_id=int(points["point_id"].iloc[i]),
+            lat=float(points["lat"].iloc[i]),
+            lon=float(points["lon"].iloc[i]),
+            com=_opt("com", i),
+            road_type=_opt("road_type", i),
+            speed_limit=_opt("speed_limit", i),
+            expected_accidents=float(per_point[i]),
+            peak_hour=int(peak_hours[i]),
+            peak_probability=float(proba_day[peak_hours[i], i]),
+        )
+        for i in top
+    )
+    worst = int(per_hour.argmax())
+    return DaySummary(
+        date=day,
+        expected_accidents=float(per_hour.sum()),
+        most_dangerous_hour=worst,
+        most_dangerous_hour_expected=float(per_hour[worst]),
+        top_points=top_points,
+    )
+
+
+def predict_days(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    model: ScoringModel,
+    model_name: str,
+    model_version: str,
+    dates: list[dt.date],
+    atm: int = 1,
+    history_cutoff: dt.datetime | None = None,
+) -> PredictionSummary:
+    """Score 24 x N point-hours per date and write them to gold.predictions (see module docstring).
+
+    History features use accidents strictly before `history_cutoff`, else the model's own
+    `history_cutoff`, else midnight of the first date (never anything on or after a predicted day).
+    """
+    started = time.perf_counter()
+    atm = validate_atm(atm)
+    days = sorted(set(dates))
+    if not days:
+        raise AccidentsError("no date to predict")
+    cutoff = _as_datetime(history_cutoff) or _as_datetime(getattr(model, "history_cutoff", None))
+    cutoff = cutoff or dt.datetime.combine(days[0], dt.time())
+    points = load_road_points(con)
+    history = load_history(con, cutoff)
+    proba = score_days(model, points, days, atm, history)
+    rows = write_predictions(
+        con, points=points, days=days, atm=atm, proba=proba,
+        model_name=model_name, model_version=str(model_version),
+    )
+    summaries = tuple(summarise_day(day, proba[i], points) for i, day in enumerate(days))
+    return PredictionSummary(
+        model_name=model_name,
+        model_version=str(model_version),
+        atm=atm,
+        history_cutoff=cutoff,
+        n_points=len(points),
+        rows_written=rows,
+        days=summaries,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def read_predictions(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> pd.DataFrame:
+    """gold.predictions of one (date, atm) joined with the road attributes the map shows."""
+    from pipeline.lake import table_exists
+
+    if not table_exists(con, "gold.predictions"):
+        return _empty_predictions(con)
+    road_cols = "r.road_type, r.speed_limit, r.com" if table_exists(con, "silver.road_points") else (
+        "NULL::VARCHAR AS road_type, NULL::DOUBLE AS speed_limit, NULL::VARCHAR AS com"
+    )
+    join = "LEFT JOIN silver.road_points r USING (point_id)" if table_exists(con, "silver.road_points") else ""
+    return con.execute(
+        f"SELECT p.*, {road_cols} FROM gold.predictions p {join} "
+        "WHERE p.date = ? AND p.atm = ? ORDER BY p.hour, p.rank_in_hour",
+        [day, atm],
+    ).df()
+
+
+def _empty_predictions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(
+        columns=["date", "hour", "point_id", "lat", "lon", "atm", "probability", "risk_index",
+                 "rank_in_hour", "model_name", "model_version", "created_at", "road_type",
+                 "speed_limit", "com"]
+    )

@@ -1,0 +1,113 @@
+import datetime as dt
+import sys
+import types
+
+import pytest
+
+import pipeline
+from pipeline.cli import main
+from pipeline.errors import AccidentsError
+from pipeline.lake import connect
+from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_road_points
+
+
+def fake_registry(monkeypatch, champion=None, versions=None):
+    """A stand-in for pipeline.registry: load_champion raises like the real one when none exists."""
+    calls = []
+
+    def load_champion(tracking_uri, registered_model):
+        calls.append((tracking_uri, registered_model))
+        if champion is None:
+            raise AccidentsError(f"no champion model registered as {registered_model!r} at {tracking_uri}")
+        return champion, "7"
+
+    def load_version(tracking_uri, registered_model, version):
+        calls.append((tracking_uri, registered_model, version))
+        if version not in (versions or {}):
+            raise AccidentsError(f"{registered_model!r} has no version {version}")
+        return versions[version], version
+
+    module = types.SimpleNamespace(load_champion=load_champion, load_version=load_version)
+    monkeypatch.setitem(sys.modules, "pipeline.registry", module)
+    monkeypatch.setattr(pipeline, "registry", module, raising=False)
+    return calls
+
+
+def one_line_error(capsys, argv, match):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert match in err, err
+    return err
+
+
+@pytest.fixture
+def seeded(settings_env, fake_features):
+    con = connect(settings_env)
+    seed_road_points(con)
+    con.close()
+    return settings_env
+
+
+def test_predict_then_map(seeded, monkeypatch, capsys):
+    calls = fake_registry(monkeypatch, champion=CalibratedFakeModel())
+    assert main(["predict", "--date", "2026-03-02", "--atm", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"{24 * N_POINTS} rows written" in out and "most dangerous hour 17:00" in out
+    assert calls[0][1] == "accidents-risk-988" and calls[0][0].startswith("sqlite:///")
+    assert main(["map", "--date", "2026-03-02", "--atm", "3", "--top-n", "5"]) == 0
+    html = (seeded.maps_dir / "2026-03-02.html").read_text()
+    assert html.count("risk-marker") >= 24 * 5
+
+
+def test_predict_range_and_explicit_version(seeded, monkeypatch, capsys):
+    calls = fake_registry(monkeypatch, versions={"4": CalibratedFakeModel()})
+    assert main(["predict", "--start", "2026-03-01", "--end", "2026-03-03", "--model", "4", "--dep", "988"]) == 0
+    assert "3 days" in capsys.readouterr().out
+    assert calls == [(seeded.resolved_mlflow_uri, "accidents-risk-988", "4")]
+    con = connect(seeded, read_only=True)
+    assert con.execute("SELECT count(DISTINCT date), count(*) FROM gold.predictions").fetchone() == (3, 72 * N_POINTS)
+    con.close()
+
+
+def test_default_date_is_tomorrow_in_noumea(seeded, monkeypatch, capsys):
+    from pipeline.stage_predictions import tomorrow_in
+
+    fake_registry(monkeypatch, champion=CalibratedFakeModel())
+    assert main(["predict"]) == 0
+    assert str(tomorrow_in("Pacific/Noumea")) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["predict", "--date", "2026-02-30"], "--date '2026-02-30': expected YYYY-MM-DD"),
+        (["predict", "--date", "tomorrow"], "expected YYYY-MM-DD"),
+        (["predict", "--date", "2026-03-01", "--atm", "12"], "--atm '12': unknown weather code"),
+        (["predict", "--start", "2026-03-05", "--end", "2026-03-01"], "is before --start"),
+        (["map", "--date", "2026-13-01"], "expected YYYY-MM-DD"),
+        (["map", "--date", "2026-03-01", "--atm", "0"], "unknown weather code"),
+        (["map", "--date", "2026-03-01", "--top-n", "11"], "--top-n 11"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(settings_env, monkeypatch, capsys, argv, match):
+    fake_registry(monkeypatch, champion=CalibratedFakeModel())
+    one_line_error(capsys, argv, match)
+
+
+def test_missing_champion_is_a_one_line_error(seeded, monkeypatch, capsys):
+    fake_registry(monkeypatch, champion=None)
+    one_line_error(capsys, ["predict", "--date", "2026-03-01"], "no champion model registered")
+
+
+def test_map_without_predictions_says_to_run_predict(seeded, capsys):
+    one_line_error(capsys, ["map", "--date", "2026-03-01"], "run accidents predict --date 2026-03-01")
+
+
+@pytest.mark.slow
+def test_real_registry_without_champion_fails_cleanly(seeded, capsys):
+    pytest.importorskip("pipeline.registry")
+    pytest.importorskip("mlflow")
+    one_line_error(capsys, ["predict", "--date", "2026-03-01"], "no champion registered for accidents-risk-988")
+    one_line_error(capsys, ["predict", "--date", "2026-03-01", "--model", "3"], "has no version 3")

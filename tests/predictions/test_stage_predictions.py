@@ -1,0 +1,135 @@
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from pipeline.errors import AccidentsError
+from pipeline.stage_predictions import (
+    predict_days,
+    risk_indexes_and_ranks,
+    tomorrow_in,
+    validate_atm,
+)
+from tests.predictions.conftest import N_POINTS, TRAINING_DAILY_MEAN, CalibratedFakeModel
+
+MONDAY = dt.date(2026, 3, 2)
+
+
+def run(con, dates, atm=1, version="3", **kw):
+    return predict_days(
+        con, model=CalibratedFakeModel(), model_name="accidents-risk-988", model_version=version,
+        dates=dates, atm=atm, **kw,
+    )
+
+
+def test_one_day_writes_24_rows_per_point_with_probabilities_ranks_and_index(lake, fake_features):
+    summary = run(lake, [MONDAY])
+    assert summary.rows_written == 24 * N_POINTS == summary.n_points * 24
+    df = lake.execute("SELECT * FROM gold.predictions").df()
+    assert len(df) == 24 * N_POINTS
+    assert df.groupby("hour")["point_id"].nunique().eq(N_POINTS).all()
+    assert df["probability"].between(0, 1).all()
+    assert set(df["date"].dt.date) == {MONDAY} and set(df["atm"]) == {1}
+    assert set(df["model_name"]) == {"accidents-risk-988"} and set(df["model_version"]) == {"3"}
+    # risk index is relative to the day's mean; rank 1 is the highest probability of its hour
+    assert df["risk_index"].mean() == pytest.approx(1.0)
+    assert np.allclose(df["risk_index"], df["probability"] / df["probability"].mean())
+    for _, hour in df.groupby("hour"):
+        assert sorted(hour["rank_in_hour"]) == list(range(1, N_POINTS + 1))
+        assert hour.loc[hour["rank_in_hour"].idxmin(), "probability"] == hour["probability"].max()
+
+
+def test_history_is_built_once_at_the_models_cutoff(lake, fake_features):
+    run(lake, [MONDAY + dt.timedelta(days=i) for i in range(5)])
+    assert len(fake_features.built) == 1
+    history = fake_features.built[0]
+    assert history.cutoff == dt.datetime(2025, 1, 1)
+    assert set(history.accidents["accident_id"]) == {"a1", "a2"}  # a3 is after the cutoff
+
+
+def test_explicit_history_cutoff_wins(lake, fake_features):
+    run(lake, [MONDAY], history_cutoff=dt.datetime(2024, 1, 1))
+    assert set(fake_features.built[0].accidents["accident_id"]) == {"a1"}
+
+
+def test_rerun_replaces_exactly_that_date_and_atm(lake, fake_features):
+    run(lake, [MONDAY, MONDAY + dt.timedelta(days=1)], version="1")
+    run(lake, [MONDAY], atm=2, version="1")
+    run(lake, [MONDAY], version="2")
+    counts = dict(
+        lake.execute(
+            "SELECT date::VARCHAR || '/' || atm || '/' || model_version, count(*) FROM gold.predictions GROUP BY 1"
+        ).fetchall()
+    )
+    n = 24 * N_POINTS
+    assert counts == {"2026-03-02/1/2": n, "2026-03-03/1/1": n, "2026-03-02/2/1": n}
+    run(lake, [MONDAY], version="2")  # idempotent
+    assert lake.execute("SELECT count(*) FROM gold.predictions").fetchone()[0] == 3 * n
+
+
+def test_backfill_matches_day_by_day_scoring(lake, fake_features):
+    days = [MONDAY + dt.timedelta(days=i) for i in range(7)]
+    batch = run(lake, days)
+    q = "SELECT date, hour, point_id, probability, risk_index, rank_in_hour FROM gold.predictions ORDER BY ALL"
+    together = lake.execute(q).df()
+    for day in days:
+        run(lake, [day])
+    assert together.equals(lake.execute(q).df())
+    assert [d.date for d in batch.days] == days
+
+
+def test_expected_daily_count_is_close_to_the_training_daily_mean(lake, fake_features):
+    summary = run(lake, [MONDAY + dt.timedelta(days=i) for i in range(7)])
+    mean_daily = np.mean([d.expected_accidents for d in summary.days])
+    assert 0.8 * TRAINING_DAILY_MEAN <= mean_daily <= 1.25 * TRAINING_DAILY_MEAN
+    weekday, saturday = summary.days[0], summary.days[5]
+    assert saturday.expected_accidents == pytest.approx(1.25 * weekday.expected_accidents)
+    assert weekday.most_dangerous_hour == 17  # the fake's evening peak
+
+
+def test_summary_top_points_carry_commune_and_road_type(lake, fake_features):
+    day = run(lake, [MONDAY]).days[0]
+    assert len(day.top_points) == 10
+    expected = [p.expected_accidents for p in day.top_points]
+    assert expected == sorted(expected, reverse=True)
+    top = lake.execute(
+        "SELECT point_id, sum(probability) s FROM gold.predictions GROUP BY 1 ORDER BY s DESC LIMIT 1"
+    ).fetchone()
+    assert day.top_points[0].point_id == top[0]
+    assert all(p.com in {"98818", "98817", "98805"} for p in day.top_points)
+    assert all(p.road_type in {"primary", "secondary", "residential"} for p in day.top_points)
+    assert day.top_points[0].peak_hour == 17
+
+
+def test_missing_road_points_is_a_user_error(tmp_path, fake_features):
+    from pipeline.lake import connect
+    from pipeline.settings import Settings
+
+    con = connect(Settings(data_dir=tmp_path / "empty"))
+    with pytest.raises(AccidentsError, match="silver.road_points"):
+        run(con, [MONDAY])
+
+
+@pytest.mark.parametrize("code", [1, 2, 3, 5, 9, "4"])
+def test_valid_atm_codes(code):
+    assert validate_atm(code) == int(code)
+
+
+@pytest.mark.parametrize("code", [0, 10, -1, "x", 1.5, None, "2.0"])
+def test_unknown_atm_codes_are_rejected(code):
+    with pytest.raises(AccidentsError, match="atm"):
+        validate_atm(code)
+
+
+def test_tomorrow_in_noumea_uses_the_island_day():
+    # 20:00 UTC on 1 March is 07:00 on 2 March in Nouméa (UTC+11): tomorrow there is 3 March.
+    now = dt.datetime(2026, 3, 1, 20, 0, tzinfo=dt.timezone.utc)
+    assert tomorrow_in("Pacific/Noumea", now=now) == dt.date(2026, 3, 3)
+    assert tomorrow_in("UTC", now=now) == dt.date(2026, 3, 2)
+
+
+def test_ranks_break_ties_deterministically():
+    proba = np.array([[[0.1, 0.3, 0.3, 0.2]] * 24])
+    risk, ranks = risk_indexes_and_ranks(proba)
+    assert ranks[0, 0].tolist() == [4, 1, 2, 3]
+    assert risk.mean() == pytest.approx(1.0)
