@@ -1,0 +1,151 @@
+"""End-to-end evaluate() on a tiny synthetic lake with a fake model and a fake demo truth."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import AccidentsError
+from pipeline.lake import connect
+from pipeline.settings import Settings
+from pipeline.stage_evaluation import evaluate, format_table, observed_counts, year_hours
+
+POINTS = pd.DataFrame({
+    "point_id": [11, 12, 13, 14, 15, 16],
+    "lat": [-22.270, -22.272, -22.280, -22.300, -22.100, -21.900],
+    "lon": [166.440, 166.442, 166.450, 166.500, 166.300, 165.900],
+    "road_type": ["primary", "primary", "secondary", "residential", "trunk", "tertiary"],
+    "speed_limit": [50.0, 50.0, 50.0, 30.0, 90.0, 70.0],
+    "dist_to_road_m": [1.0] * 6,
+    "dist_to_noumea_km": [0.5, 0.6, 1.5, 5.0, 20.0, 60.0],
+    "com": ["98818"] * 6,
+})
+
+
+def _accidents(seed=3):
+    """Accidents 2021-2024, mostly at points 11-12 during the morning rush."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for year in (2021, 2022, 2023, 2024):
+        for i in range(24):
+            point = int(rng.choice([11, 12, 13, 14, 15, 16], p=[0.45, 0.3, 0.1, 0.05, 0.05, 0.05]))
+            day = pd.Timestamp(f"{year}-01-01") + pd.Timedelta(days=int(rng.integers(0, 365)))
+            hour = int(rng.choice([7, 8, 17, 3], p=[0.4, 0.3, 0.2, 0.1]))
+            rows.append((f"{year}{i:03d}", day + pd.Timedelta(hours=hour, minutes=int(rng.integers(0, 60))), point))
+    frame = pd.DataFrame(rows, columns=["accident_id", "event_time", "point_id"])
+    located = frame.merge(POINTS[["point_id", "lat", "lon"]], on="point_id")
+    return located
+
+
+class FakeModel:
+    """Risk rises with past accident density and in the morning rush; ~24 accidents a year in total."""
+
+    def predict_probability(self, df):
+        density = df["accident_density_5km"].to_numpy(float)
+        rush = df["is_rush_morning"].to_numpy(float)
+        return 2e-5 * (1 + density / 10) * (1 + 4 * rush)
+
+
+class FakeTruth:
+    def __init__(self, accidents):
+        self.accidents = accidents
+
+    def expected_counts(self, point_lat, point_lon, hours, atm=None):
+        # Truth = the same shape as the generator: per-point weight x hour-of-day weight.
+        weight = np.array([0.45, 0.3, 0.1, 0.05, 0.05, 0.05])[: len(point_lat)]
+        hour_w = np.where(np.isin(hours.hour, [7, 8]), 7.0, np.where(hours.hour == 17, 4.0, 0.2))
+        m = np.outer(weight, hour_w)
+        return m * 24 / m.sum()
+
+
+@pytest.fixture()
+def lake(tmp_path):
+    con = connect(Settings(data_dir=tmp_path))
+    acc = _accidents()
+    con.register("acc", acc)
+    con.register("pts", POINTS)
+    con.execute("CREATE TABLE bronze.accidents AS SELECT accident_id, event_time, lat, lon, 1 AS atm, "
+                "year(event_time) AS year FROM acc")
+    con.execute("CREATE TABLE silver.road_points AS SELECT * FROM pts")
+    con.execute("CREATE TABLE silver.accident_points AS SELECT accident_id, point_id, 0.0 AS dist_m FROM acc")
+    con.unregister("acc")
+    con.unregister("pts")
+    yield con, acc
+    con.close()
+
+
+def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
+    con, acc = lake
+    summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="exclusion", test_year=2024,
+                       train_years=[2021, 2022], valid_year=2023, truth=FakeTruth(acc),
+                       chunk_hours=24 * 31, figure_dir=tmp_path / "figs")
+    assert summary.n_points == 6 and summary.n_hours == 8784
+    assert summary.observed_accidents == 24
+    rows = con.execute("SELECT method, metric, value FROM gold.evaluation").df()
+    assert set(rows["method"]) == {"model", "baseline_history", "baseline_kde", "oracle"}
+    by = rows.pivot(index="metric", columns="method", values="value")
+    for metric in ("roc_auc", "pr_auc", "brier", "expected_observed_ratio", "cell_hit_rate_1pct", "cell_pai_5pct",
+                   "cell_hit_rate_10pct", "point_hit_rate_5pct", "point_pai_10pct"):
+        assert by.loc[metric].notna().all(), metric
+    assert by.loc["observed_accidents"].eq(24).all()
+    # The oracle and hotspot baselines see the concentration at points 11-12: far better than random.
+    assert by.loc["roc_auc", "oracle"] > 0.8
+    assert by.loc["cell_pai_10pct", "baseline_history"] > 2
+    # history baseline is scaled to the fit years' mean yearly total (24 accidents a year)
+    assert by.loc["expected_accidents", "baseline_history"] == pytest.approx(24, rel=1e-3)
+    assert by.loc["cell_pai_5pct_share_of_oracle", "model"] == pytest.approx(
+        by.loc["cell_pai_5pct", "model"] / by.loc["cell_pai_5pct", "oracle"])
+    cal = con.execute("SELECT method, grouping, count(*) AS n, sum(observed) AS obs FROM gold.calibration "
+                      "GROUP BY ALL").df()
+    months = cal[(cal["grouping"] == "month")]
+    assert set(months["n"]) == {12} and set(months["obs"]) == {24}
+    assert set(cal[cal["grouping"] == "hour"]["n"]) == {24}
+    assert "oracle" in summary.table and "baseline_kde" in summary.table
+    assert all(p.exists() and p.stat().st_size > 0 for p in summary.figures) and len(summary.figures) == 3
+    assert {"features_s", "scoring_s", "metrics_s"} <= set(summary.timings)
+
+
+def test_rerun_replaces_rows_and_keeps_other_samplers(lake):
+    con, _ = lake
+    kwargs = dict(model=FakeModel(), model_name="fake", test_year=2024, train_years=[2021, 2022],
+                  valid_year=2023, chunk_hours=24 * 61)
+    evaluate(con, sampler="exclusion", **kwargs)
+    n_first = con.execute("SELECT count(*) FROM gold.evaluation").fetchone()[0]
+    evaluate(con, sampler="exclusion", **kwargs)
+    assert con.execute("SELECT count(*) FROM gold.evaluation").fetchone()[0] == n_first
+    n_cal = con.execute("SELECT count(*) FROM gold.calibration").fetchone()[0]
+    evaluate(con, sampler="uniform", **kwargs)
+    per_sampler = dict(con.execute("SELECT sampler, count(*) FROM gold.evaluation GROUP BY 1").fetchall())
+    assert per_sampler == {"exclusion": n_first, "uniform": n_first}
+    assert con.execute("SELECT count(*) FROM gold.calibration").fetchone()[0] == 2 * n_cal
+    assert "oracle" not in set(con.execute("SELECT DISTINCT method FROM gold.evaluation").df()["method"])
+
+
+def test_evaluate_rejects_a_year_without_data_and_bad_year_order(lake):
+    con, _ = lake
+    with pytest.raises(AccidentsError, match="test year 2019"):
+        evaluate(con, model=FakeModel(), model_name="fake", sampler="exclusion", test_year=2019,
+                 train_years=[2016, 2017], valid_year=2018)
+    with pytest.raises(AccidentsError, match="precede"):
+        evaluate(con, model=FakeModel(), model_name="fake", sampler="exclusion", test_year=2024,
+                 train_years=[2021, 2024], valid_year=2023)
+
+
+def test_observed_counts_truncate_to_the_hour_and_ignore_other_years():
+    hours = year_hours(2024)
+    assert len(hours) == 8784
+    accidents = pd.DataFrame({"point_id": [12, 12, 16, 12],
+                              "event_time": pd.to_datetime(["2024-03-01 08:05", "2024-03-01 08:55",
+                                                            "2024-12-31 23:59", "2023-03-01 08:00"])})
+    counts = observed_counts(POINTS, accidents, hours)
+    assert counts.sum() == 3
+    assert counts[1, hours.get_loc(pd.Timestamp("2024-03-01 08:00"))] == 2
+    assert counts[5, -1] == 1
+
+
+def test_format_table_skips_missing_values():
+    text = format_table({"model": {"roc_auc": 0.7, "pr_auc": float("nan")},
+                         "baseline_kde": {"roc_auc": 0.6, "pr_auc": 0.01}})
+    lines = text.splitlines()
+    assert lines[0].split()[:3] == ["method", "ROC", "AUC"]
+    assert lines[2].startswith("model") and "0.700" in lines[2] and "-" in lines[2]
+    assert lines[3].startswith("baseline_kde")
