@@ -34,6 +34,12 @@ RISK_COLOURS = {"high": "#d7191c", "medium": "#fd8d3c", "low": "#fed976"}
 RISK_LABELS = {"high": "élevé (tiers supérieur)", "medium": "moyen (tiers central)", "low": "faible (tiers inférieur)"}
 MODES = ("top_n", "threshold")
 REQUIRED_COLUMNS = ("hour", "point_id", "lat", "lon", "probability", "risk_index")
+# Folium's popup template parses its HTML with jQuery: `$(`<div>...</div>`)[0]`. That single use does
+# not justify shipping jQuery, so `$` is defined as "parse this HTML, return [first element]".
+JQUERY_PARSE_SHIM = (
+    "window.$ = window.$ || function (markup) { var t = document.createElement('template');"
+    " t.innerHTML = String(markup).trim(); return [t.content.firstChild]; };"
+)
 
 
 def hour_label(hour: int) -> str:
@@ -78,7 +84,7 @@ def _inline_assets() -> tuple[str, str]:
     css = css.replace("url(images/marker-icon.png)", "none")
     js = (ASSETS_DIR / "leaflet.js").read_text(encoding="utf-8")
     js = "\n".join(line for line in js.splitlines() if not line.startswith("//# sourceMappingURL"))
-    return f"<style>{css}</style>", f"<script>{js}</script>"
+    return f"<style>{css}</style>", f"<script>{js}</script><script>{JQUERY_PARSE_SHIM}</script>"
 
 
 def _fmt(value, spec: str = "", missing: str = "n/d") -> str:
@@ -130,7 +136,7 @@ def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.dat
   <div>Points affichés : <b id="stat-count">{len(shown)}</b></div>
   <div>Probabilité min / max / moyenne : <span id="stat-proba">{p_shown.min():.5f} / {p_shown.max():.5f} / {p_shown.mean():.5f}</span></div>
 </div>
-<div id="risk-summary" class="risk-panel" style="bottom:20px; left:10px">
+<div id="risk-summary" class="risk-panel" style="bottom:48px; left:10px">
   <h4>Résumé de la journée</h4>
   <div>Heure la plus dangereuse : <b id="summary-worst-hour">{hour_label(worst)}</b></div>
   <div>Accidents attendus : {predictions['probability'].sum():.2f}</div>

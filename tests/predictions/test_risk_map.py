@@ -95,3 +95,9 @@ def test_bad_map_parameters(preds, tmp_path, kw):
 def test_empty_predictions_are_a_user_error(preds, tmp_path):
     with pytest.raises(AccidentsError, match="no predictions"):
         build_risk_map(preds.iloc[:0], date=DAY, atm=1, out_path=tmp_path / "x.html")
+
+
+def test_the_only_jquery_use_is_popup_parsing_which_the_shim_covers(top3_html):
+    uses = re.findall(r"\$\(([`\w])", top3_html)
+    assert uses and set(uses) == {"`"}  # $(`<div ...>`)[0] only, never $(document) or $(selector)
+    assert "window.$ = window.$ || function (markup)" in top3_html
