@@ -105,6 +105,13 @@ def _parse_oneway(value) -> bool:
     return str(value).strip().lower() in ("yes", "true", "1", "-1")
 
 
+def simplify(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """osmnx simplification that keeps an edge boundary wherever the road class or speed tag changes."""
+    import osmnx as ox
+
+    return ox.simplify_graph(graph, edge_attrs_differ=["highway", "maxspeed"])
+
+
 def edges_from_graph(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     """Undirected edges of an osmnx graph as a GeoDataFrame in EPSG:4326 (u, v, key index dropped)."""
     import osmnx as ox
@@ -198,7 +205,7 @@ def load_roads_from_file(path: str | Path, *, crs: str = "EPSG:3163") -> gpd.Geo
     else:
         raise AccidentsError(f"roads file {path}: expected a .osm, .xml or .osm.pbf file")
     try:
-        graph = ox.graph_from_xml(xml_path, simplify=True, retain_all=True)
+        graph = simplify(ox.graph_from_xml(xml_path, simplify=False, retain_all=True))
     except AccidentsError:
         raise
     except Exception as exc:  # malformed XML, no ways...
@@ -291,10 +298,11 @@ def _graph_for_place(place: str):
     from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
 
     try:
-        return ox.graph_from_place(place, network_type="drive", retain_all=True, simplify=True)
+        graph = ox.graph_from_place(place, network_type="drive", retain_all=True, simplify=False)
     except (requests.RequestException, ResponseStatusCodeError) as exc:
         raise AccidentsError(
             f"cannot reach OpenStreetMap (Overpass/Nominatim): {str(exc).splitlines()[0]}; use --roads-file"
         ) from None
     except (InsufficientResponseError, TypeError, ValueError):
         return None  # not geocodable to a polygon, or empty network
+    return simplify(graph)

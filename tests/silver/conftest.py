@@ -78,6 +78,11 @@ def write_accidents(con, frame: pd.DataFrame) -> None:
     con.unregister("acc_frame")
 
 
+@pytest.fixture(name="write_accidents")
+def write_accidents_fixture():
+    return write_accidents
+
+
 @pytest.fixture
 def grid_osm(tmp_path) -> Path:
     return write_grid_osm(tmp_path / "grid.osm")

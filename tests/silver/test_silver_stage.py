@@ -1,0 +1,138 @@
+"""Silver stage end to end on a synthetic lake: road buffer in EPSG:3163, tables, idempotence, CLI."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+
+from pipeline.errors import AccidentsError
+from pipeline.features import FEATURE_COLUMNS
+from pipeline.spatial import haversine_km
+from pipeline.stage_features import build_features, scoring_rows
+from pipeline.stage_road_points import build_road_points, grid_cells, snap_to_roads
+
+TO_METRIC = Transformer.from_crs("EPSG:4326", "EPSG:3163", always_xy=True)
+TO_WGS84 = Transformer.from_crs("EPSG:3163", "EPSG:4326", always_xy=True)
+
+
+def _road_offset_from(lat, lon, offset_m):
+    """A 2 km east-west road in EPSG:3163 passing offset_m north of (lat, lon)."""
+    x, y = TO_METRIC.transform(lon, lat)
+    xs, ys = TO_WGS84.transform([x - 1000, x + 1000], [y + offset_m, y + offset_m])
+    line = shapely.LineString(list(zip(xs, ys)))
+    return gpd.GeoDataFrame({"road_type": ["primary"], "speed_limit": [90.0]}, geometry=[line], crs="EPSG:4326")
+
+
+def test_buffer_is_measured_in_epsg3163():
+    lat, lon = -22.27, 166.45
+    for offset, kept in ((150, True), (250, False)):
+        nearest, dist = snap_to_roads([lat], [lon], _road_offset_from(lat, lon, offset), crs="EPSG:3163",
+                                      max_distance_m=200)
+        assert bool(nearest[0] == 0) is kept
+        if kept:
+            assert dist[0] == pytest.approx(150, abs=0.01)
+
+
+def test_grid_keeps_the_cell_150m_from_a_road_not_250m():
+    cells = grid_cells("988", 0.02)
+    cell = cells.iloc[len(cells) // 2]
+    points = build_road_points(_road_offset_from(cell.lat, cell.lon, 150), department="988", grid_step=0.02,
+                               buffer_meters=200)
+    assert points["point_id"].tolist() == [cell.point_id]
+    assert points["dist_to_road_m"].iloc[0] == pytest.approx(150, abs=0.01)
+    assert points["dist_to_noumea_km"].iloc[0] == pytest.approx(
+        float(haversine_km(cell.lat, cell.lon, -22.2758, 166.4580)))
+    with pytest.raises(AccidentsError, match="within 200"):
+        build_road_points(_road_offset_from(cell.lat, cell.lon, 250), department="988", grid_step=0.02,
+                          buffer_meters=200)
+
+
+def test_point_ids_are_stable_cell_indices():
+    cells = grid_cells("988", 0.02)
+    assert len(cells) == 175 * 225
+    row, col = np.divmod(cells["point_id"].to_numpy(), 100_000)
+    np.testing.assert_allclose(cells["lat"], -23.0 + (row + 0.5) * 0.02)
+    np.testing.assert_allclose(cells["lon"], 163.5 + (col + 0.5) * 0.02)
+
+
+def _tables(con):
+    return {name: con.execute(f"SELECT * FROM silver.{name} ORDER BY ALL").df()
+            for name in ("road_points", "accident_points", "features", "features_meta")}
+
+
+def test_build_features_tables_idempotent_and_deterministic(silver_lake, accidents_frame):
+    summary = build_features(silver_lake, n_negative_samples_ratio=5, seed=7)
+    first = _tables(silver_lake)
+    feats = first["features"]
+    assert summary.positives == len(accidents_frame)
+    assert summary.rows_by_sampler == {"exclusion": 6 * len(accidents_frame), "uniform": 6 * len(accidents_frame)}
+    assert set(feats.columns) >= set(FEATURE_COLUMNS) | {"sampler", "row_id", "target", "accident_id", "point_id",
+                                                         "event_time", "year", "sampling_weight", "history_cutoff"}
+    assert feats.groupby("sampler")["row_id"].apply(lambda s: s.is_unique).all()
+    assert feats["point_id"].isin(first["road_points"]["point_id"]).all()
+    assert feats[FEATURE_COLUMNS].notna().all().all()
+    meta = first["features_meta"].set_index("sampler")
+    n_points, n_hours = len(first["road_points"]), meta.loc["uniform", "n_hours"]
+    assert n_hours == 3 * 365 * 24 + 24  # 2019-2021, 2020 is a leap year
+    negatives = feats[feats["target"] == 0]
+    np.testing.assert_allclose(negatives["sampling_weight"], n_points * n_hours / (5 * len(accidents_frame)))
+    assert (feats.loc[feats["target"] == 1, "sampling_weight"] == 1.0).all()
+    assert meta.loc["exclusion", "base_rate"] == pytest.approx(len(accidents_frame) / (n_points * n_hours))
+    # positives sit on their accident's nearest road point, at the accident's hour
+    pos = feats[(feats["sampler"] == "uniform") & (feats["target"] == 1)].merge(
+        first["accident_points"], on=["accident_id", "point_id"])
+    assert len(pos) == len(accidents_frame)
+    assert (first["accident_points"]["dist_m"] < 2000).all()
+
+    build_features(silver_lake, n_negative_samples_ratio=5, seed=7)  # same inputs -> same tables
+    for name, frame in _tables(silver_lake).items():
+        pd.testing.assert_frame_equal(frame, first[name], check_dtype=False)
+
+
+
+def test_history_cutoff_is_recorded_and_applied(silver_lake, accidents_frame):
+    build_features(silver_lake, n_negative_samples_ratio=1, samplers=("uniform",),
+                   history_cutoff=pd.Timestamp("2020-01-01"))
+    feats = silver_lake.execute("SELECT * FROM silver.features").df()
+    assert set(feats["sampler"]) == {"uniform"}
+    assert (feats["history_cutoff"] == pd.Timestamp("2020-01-01")).all()
+    before = accidents_frame[accidents_frame["event_time"] < "2020-01-01"]
+    assert feats["accident_density_5km"].max() <= len(before)
+
+
+def test_parameter_validation(silver_lake):
+    with pytest.raises(AccidentsError, match="--temporal-risk-ratio"):
+        build_features(silver_lake, temporal_risk_ratio=1.5)
+    with pytest.raises(AccidentsError, match="--sampler"):
+        build_features(silver_lake, samplers=("random",))
+
+
+def test_scoring_rows_cross_product():
+    points = pd.DataFrame({"point_id": [1, 2, 3], "lat": [-22.0] * 3, "lon": [166.0] * 3, "road_type": "primary",
+                           "speed_limit": 50.0, "dist_to_noumea_km": 1.0})
+    hours = pd.date_range("2024-01-01", periods=4, freq="h")
+    rows = scoring_rows(points, hours, atm=[1, 2, 2, 1])
+    assert len(rows) == 12
+    assert rows.groupby("event_time")["point_id"].apply(list).tolist() == [[1, 2, 3]] * 4
+    assert rows.loc[rows["event_time"] == hours[1], "atm"].tolist() == [2, 2, 2]
+
+
+def test_cli_features(tmp_path, monkeypatch, capsys, grid_osm, accidents_frame, write_accidents):
+    from pipeline.cli import main
+    from pipeline.lake import connect
+    from pipeline.settings import Settings
+
+    con = connect(Settings(data_dir=tmp_path / "cli"))
+    write_accidents(con, accidents_frame)
+    con.close()
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "cli"))
+    assert main(["features", "--roads-file", str(grid_osm), "--neg-ratio", "2", "--sampler", "uniform"]) == 0
+    out = capsys.readouterr().out
+    assert "silver.features [uniform]: 900 rows (300 positives, 600 negatives)" in out
+    assert main(["features", "--buffer-meters", "-1"]) == 2
+    assert "--buffer-meters" in capsys.readouterr().err
+    assert main(["features", "--history-cutoff", "2024-13-01"]) == 2
