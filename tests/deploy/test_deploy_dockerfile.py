@@ -134,6 +134,9 @@ def test_final_stage_runs_as_non_root_user_with_runtime_env():
 
 def test_final_stage_serves_the_code_location_on_3030():
     final = _stages()[-1]
+    # The chart and the run launcher pass full commands as container args: an ENTRYPOINT would
+    # be prepended to them and break both.
+    assert not any(k == "ENTRYPOINT" for stage in _stages() for k, _ in stage.instructions)
     assert final.args("EXPOSE") == ["3030"]
     (cmd,) = final.args("CMD")
     assert json.loads(cmd) == [

@@ -38,11 +38,19 @@ def _is_core_kubernetes(doc: dict) -> bool:
 
 
 def _all_documents() -> list[tuple[str, dict]]:
-    return [(f"{p.relative_to(REPO)}#{i}", d) for p in _manifest_files() for i, d in enumerate(_documents(p))]
+    return [
+        (f"{path.relative_to(REPO)}#{index}", doc)
+        for path in _manifest_files()
+        for index, doc in enumerate(_documents(path))
+    ]
 
 
 def _one(kind: str, name: str | None = None) -> dict:
-    found = [d for _, d in _all_documents() if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    found = [
+        d
+        for _, d in _all_documents()
+        if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)
+    ]
     assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]
 
