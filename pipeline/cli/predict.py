@@ -171,3 +171,31 @@ def run_map(args: argparse.Namespace, settings) -> int:
     )
     print(f"map of {day} (atm={atm}, {len(df)} point-hours) written to {path}")
     return 0
+
+
+def ensure_predictions(settings, day: dt.date, atm: int, *, dep: str = "988"):
+    """(predictions of day+atm, note): read them read-only; when absent, score them with the champion."""
+    from pipeline.lake import lake_connection
+    from pipeline.stage_predictions import predict_days, read_predictions, validate_atm
+
+    atm = validate_atm(atm)
+    with lake_connection(settings, read_only=True) as con:
+        df = read_predictions(con, day, atm)
+    if not df.empty:
+        return df, f"{len(df)} predictions read from gold.predictions"
+    model, name, version = load_model(settings, dep, "champion")
+    with lake_connection(settings) as con:
+        summary = predict_days(con, model=model, model_name=name, model_version=version, dates=[day], atm=atm)
+        df = read_predictions(con, day, atm)
+    return df, f"{summary.rows_written} predictions computed with {name} v{version}"
+
+
+def latest_predicted_date(settings, atm: int = 1) -> dt.date | None:
+    """The most recent date already in gold.predictions for this scenario (None if none)."""
+    from pipeline.lake import lake_connection, table_exists
+
+    with lake_connection(settings, read_only=True) as con:
+        if not table_exists(con, "gold.predictions"):
+            return None
+        row = con.execute("SELECT max(date) FROM gold.predictions WHERE atm = ?", [atm]).fetchone()
+    return row[0] if row else None

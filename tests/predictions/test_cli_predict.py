@@ -1,36 +1,9 @@
-import datetime as dt
-import sys
-import types
-
 import pytest
 
-import pipeline
 from pipeline.cli import main
-from pipeline.errors import AccidentsError
 from pipeline.lake import connect
+from tests.predictions.cli_fakes import fake_registry
 from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_road_points
-
-
-def fake_registry(monkeypatch, champion=None, versions=None):
-    """A stand-in for pipeline.registry: load_champion raises like the real one when none exists."""
-    calls = []
-
-    def load_champion(tracking_uri, registered_model):
-        calls.append((tracking_uri, registered_model))
-        if champion is None:
-            raise AccidentsError(f"no champion model registered as {registered_model!r} at {tracking_uri}")
-        return champion, "7"
-
-    def load_version(tracking_uri, registered_model, version):
-        calls.append((tracking_uri, registered_model, version))
-        if version not in (versions or {}):
-            raise AccidentsError(f"{registered_model!r} has no version {version}")
-        return versions[version], version
-
-    module = types.SimpleNamespace(load_champion=load_champion, load_version=load_version)
-    monkeypatch.setitem(sys.modules, "pipeline.registry", module)
-    monkeypatch.setattr(pipeline, "registry", module, raising=False)
-    return calls
 
 
 def one_line_error(capsys, argv, match):

@@ -1,0 +1,73 @@
+"""The marimo app runs headless against a temporary lake (app.run executes every cell)."""
+
+import datetime as dt
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.lake import connect
+from pipeline.stage_predictions import predict_days
+from tests.predictions.cli_fakes import fake_registry
+from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_road_points
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "predict_map.py"
+DAY = dt.date(2026, 3, 2)
+
+
+def load_app():
+    spec = importlib.util.spec_from_file_location("predict_map_under_test", NOTEBOOK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def test_notebook_shows_stored_predictions_of_the_latest_day(settings_env, fake_features):
+    con = connect(settings_env)
+    seed_road_points(con)
+    predict_days(con, model=CalibratedFakeModel(), model_name="accidents-risk-988", model_version="5", dates=[DAY])
+    con.close()
+    _, defs = load_app().run()
+    assert defs["default_day"] == DAY
+    assert len(defs["predictions"]) == 24 * N_POINTS
+    assert defs["map_html"].count("L.circleMarker(") == 24 * 3  # default: top 3 per hour
+    assert len(defs["shown"]) == 72 and len(defs["hourly"]) == 24
+
+
+def test_notebook_computes_missing_predictions_with_the_champion(settings_env, fake_features, monkeypatch):
+    con = connect(settings_env)
+    seed_road_points(con)
+    con.close()
+    calls = fake_registry(monkeypatch, champion=CalibratedFakeModel())
+    _, defs = load_app().run()
+    assert calls and calls[0][1] == "accidents-risk-988"
+    assert len(defs["predictions"]) == 24 * N_POINTS
+    assert "L.circleMarker(" in defs["map_html"]
+
+
+@pytest.mark.slow
+def test_marimo_export_html_contains_the_map(settings_env, tmp_path):
+    """`marimo export html` in a fresh process, as a user would render the notebook."""
+    from tests.predictions.conftest import synthetic_predictions
+
+    con = connect(settings_env)
+    seed_road_points(con)
+    preds = synthetic_predictions(n_points=30, day=DAY).drop(columns=["road_type", "speed_limit", "com"])
+    preds["model_name"], preds["model_version"], preds["created_at"] = "accidents-risk-988", "1", dt.datetime(2026, 3, 1)
+    con.register("_p", preds)
+    con.execute("CREATE TABLE gold.predictions AS SELECT date::DATE AS date, hour::INTEGER AS hour, "
+                "point_id::BIGINT AS point_id, lat, lon, atm::INTEGER AS atm, probability, risk_index, "
+                "rank_in_hour::INTEGER AS rank_in_hour, model_name, model_version, created_at FROM _p")
+    con.close()
+    out = tmp_path / "notebook.html"
+    marimo = Path(sys.executable).with_name("marimo")
+    proc = subprocess.run(
+        [str(marimo), "export", "html", str(NOTEBOOK), "-o", str(out)],
+        capture_output=True, text=True, timeout=170, env={**os.environ}, cwd=NOTEBOOK.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = out.read_text(encoding="utf-8")
+    assert "circleMarker" in text and "2026-03-02" in text
