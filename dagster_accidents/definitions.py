@@ -1,0 +1,35 @@
+"""The `accidents` code location: `dagster dev -m dagster_accidents.definitions` or `dg dev`.
+
+Environment (read once, by `Settings.from_env`): ACCIDENTS_CATALOG=postgres selects production
+(PostgreSQL catalog + S3, multiprocess executor); otherwise the embedded lake under
+ACCIDENTS_DATA_DIR (default ./data), written by one process at a time (in-process executor).
+"""
+
+import os
+
+import dagster as dg
+
+from dagster_accidents.assets.bronze import bronze_ingest, roads
+from dagster_accidents.assets.gold import datasets, evaluation, trained_models
+from dagster_accidents.assets.predictions import predictions
+from dagster_accidents.assets.silver import silver_features
+from dagster_accidents.checks import ALL_CHECKS
+from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job, retraining_job
+from dagster_accidents.resources import resources_from_settings
+from dagster_accidents.schedules import daily_predictions_schedule
+from dagster_accidents.sensors import baac_release_sensor, rebuild_after_release_ingest
+from pipeline.settings import Settings
+
+settings = Settings.from_env()
+# An embedded catalog must never be written by parallel processes; PostgreSQL retries conflicts.
+executor = dg.multiprocess_executor if settings.catalog == "postgres" else dg.in_process_executor
+
+defs = dg.Definitions(
+    assets=[bronze_ingest, roads, silver_features, datasets, trained_models, evaluation, predictions],
+    asset_checks=ALL_CHECKS,
+    jobs=[ingest_job, all_assets_job, retraining_job, daily_predictions_job],
+    schedules=[daily_predictions_schedule],
+    sensors=[baac_release_sensor, rebuild_after_release_ingest],
+    resources=resources_from_settings(settings, os.environ),
+    executor=executor,
+)

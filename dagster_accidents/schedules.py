@@ -1,0 +1,27 @@
+"""At 23:00 in Nouméa, predict the next Nouméa day."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from dagster_accidents.jobs import daily_predictions_job
+from dagster_accidents.partitions import TIMEZONE
+
+
+def next_day_partition(tick: dt.datetime) -> str:
+    """The partition key of the day after the tick, both read in Nouméa time."""
+    return (tick.astimezone(ZoneInfo(TIMEZONE)).date() + dt.timedelta(days=1)).isoformat()
+
+
+@dg.schedule(
+    name="daily_predictions_schedule",
+    cron_schedule="0 23 * * *",
+    execution_timezone=TIMEZONE,
+    job=daily_predictions_job,
+    description="Tomorrow's hourly risk map, computed the evening before (23:00 Pacific/Noumea).",
+)
+def daily_predictions_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    day = next_day_partition(tick)
+    return dg.RunRequest(run_key=day, partition_key=day)

@@ -1,0 +1,83 @@
+"""Automation on new data: a BAAC release sensor, and the model rebuild after its ingest.
+
+1. `baac_release_sensor` polls data.gouv.fr's dataset listing; when a year appears with its four
+   files complete, it requests `ingest_job` for that year's partition (tagged as a release run).
+2. `rebuild_after_release_ingest` waits for that run to succeed, then requests `all_assets_job`
+   (roads, silver features, datasets, retraining, evaluation) so training never sees stale bronze.
+"""
+
+import json
+
+import dagster as dg
+import requests
+
+from dagster_accidents.jobs import all_assets_job, ingest_job
+from dagster_accidents.partitions import baac_years
+from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
+from pipeline.errors import AccidentsError
+
+RELEASE_TAG = "accidents/trigger"
+RELEASE_VALUE = "baac_release"
+POLL_SECONDS = 6 * 3600  # data.gouv.fr publishes once a year; be polite
+
+
+def known_years(cursor: str | None) -> set[int] | None:
+    """Years already seen, from the cursor (None before the first successful poll)."""
+    return None if not cursor else {int(y) for y in json.loads(cursor)}
+
+
+def release_requests(published: list[int], known: set[int] | None, partition_keys: list[str]) -> list[str]:
+    """Partition keys to ingest: published years not seen before that are year partitions.
+    The first poll only records what exists (the initial load is a deliberate backfill)."""
+    if known is None:
+        return []
+    return [str(y) for y in sorted(set(published) - known) if str(y) in partition_keys]
+
+
+@dg.sensor(
+    name="baac_release_sensor",
+    job=ingest_job,
+    minimum_interval_seconds=POLL_SECONDS,
+    description="Polls data.gouv.fr for a new BAAC year; requests its ingest (then the rebuild follows).",
+)
+def baac_release_sensor(context: dg.SensorEvaluationContext, lake: DuckLakeResource,
+                        baac_source: BaacSourceResource):
+    from pipeline.sources.datagouv import list_published_years
+
+    api = lake.datagouv_api
+    try:
+        published = list_published_years(api, baac_source.dataset_slug, timeout=20, retries=1, backoff=0.5)
+    except (AccidentsError, requests.RequestException) as exc:
+        # Network trouble is normal for a poller: skip this tick, keep the cursor, retry later.
+        context.log.warning(f"data.gouv.fr listing unavailable: {exc}")
+        return dg.SkipReason(f"data.gouv.fr listing unavailable: {exc}")
+    known = known_years(context.cursor)
+    cursor = json.dumps(sorted(set(published) | (known or set())))
+    new_keys = release_requests(published, known, baac_years.get_partition_keys())
+    if not new_keys:
+        reason = ("first poll: recorded the published years" if known is None
+                  else "no new BAAC year published") + f" ({', '.join(map(str, published))})"
+        return dg.SensorResult(skip_reason=reason, cursor=cursor)
+    context.log.info(f"new BAAC year(s) published: {', '.join(new_keys)}")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(run_key=f"baac-release-{key}", partition_key=key,
+                          tags={RELEASE_TAG: RELEASE_VALUE, "accidents/source": "datagouv"})
+            for key in new_keys
+        ],
+        cursor=cursor,
+    )
+
+
+@dg.run_status_sensor(
+    name="rebuild_after_release_ingest",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[ingest_job],
+    request_job=all_assets_job,
+    description="After a release ingest succeeds: rebuild roads, silver, datasets, retrain and evaluate.",
+)
+def rebuild_after_release_ingest(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    if run.tags.get(RELEASE_TAG) != RELEASE_VALUE:
+        return dg.SkipReason(f"run {run.run_id} was not started by a BAAC release")
+    return dg.RunRequest(run_key=f"rebuild-after-{run.run_id}", tags={RELEASE_TAG: RELEASE_VALUE})
