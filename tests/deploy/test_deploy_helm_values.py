@@ -71,6 +71,11 @@ def test_user_deployment_has_requests_and_limits(deployment):
     assert {"cpu", "memory"} <= set(resources["limits"])
 
 
+def test_runs_do_not_inherit_the_code_server_container_context(deployment):
+    """With the context included, the code server's small resources would override the runs'."""
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"] is False
+
+
 def test_run_launcher_is_k8s_with_the_same_settings(values):
     launcher = values["runLauncher"]
     assert launcher["type"] == "K8sRunLauncher"
@@ -114,6 +119,11 @@ def test_queue_limits_match_the_production_instance_file(values):
     assert launcher["env_config_maps"] == _names(helm_launcher["envConfigMaps"])
     assert launcher["env_secrets"] == _names(helm_launcher["envSecrets"])
     assert launcher["resources"] == helm_launcher["resources"]
+    assert launcher["security_context"] == helm_launcher["securityContext"]
+    assert (
+        launcher["run_k8s_config"]["pod_spec_config"]["securityContext"]
+        == helm_launcher["runK8sConfig"]["podSpecConfig"]["securityContext"]
+    )
 
 
 def _user_code_deployment(values: dict, deployment: dict) -> dict:
@@ -173,6 +183,7 @@ def _run_job(values: dict, deployment: dict) -> dict:
         "envFrom": [{"configMapRef": ref} for ref in config["envConfigMaps"]]
         + [{"secretRef": ref} for ref in config["envSecrets"]],
         "resources": config["resources"],
+        "securityContext": config["securityContext"],
         "volumeMounts": config["volumeMounts"],
     }
     return {
@@ -184,6 +195,7 @@ def _run_job(values: dict, deployment: dict) -> dict:
             "template": {
                 "spec": {
                     "restartPolicy": "Never",
+                    "securityContext": config["runK8sConfig"]["podSpecConfig"]["securityContext"],
                     "containers": [container],
                     "volumes": config["volumes"],
                 }
@@ -207,5 +219,6 @@ def test_rendered_run_job_is_valid_kubernetes(values, deployment):
     rendered = _run_job(values, deployment)
     kubernetes_validate.validate(rendered, K8S_VERSION, strict=True)
     pod = rendered["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == deployment["podSecurityContext"]["runAsUser"]
     mounts = {m["name"] for m in pod["containers"][0]["volumeMounts"]}
     assert mounts <= {v["name"] for v in pod["volumes"]}

@@ -106,20 +106,55 @@ def test_prod_run_launcher_is_k8s_and_its_config_is_valid(prod, monkeypatch):
     assert resolved.value["env_secrets"] == ["accidents-lake-secrets"]
     assert resolved.value["postgres_password_secret"] == "dagster-postgresql-secret"
 
-    # dagster-k8s turns the camelCase Kubernetes fields into the run pod's container/pod config.
-    from dagster_k8s.container_context import K8sContainerContext
 
-    value = resolved.value
-    run_config = K8sContainerContext(
-        volume_mounts=value["volume_mounts"],
-        volumes=value["volumes"],
-        resources=value["resources"],
-        env_config_maps=value["env_config_maps"],
-        env_secrets=value["env_secrets"],
-    ).run_k8s_config
-    assert run_config.container_config["volume_mounts"] == [{"name": "accidents-data", "mount_path": "/data"}]
-    assert {"config_map_ref": {"name": "accidents-lake-config"}} in run_config.container_config["env_from"]
-    assert run_config.pod_spec_config["volumes"][0]["name"] == "accidents-data"
+
+def test_prod_run_job_rendered_by_dagster_k8s_is_valid_kubernetes(prod, monkeypatch):
+    """Build the run Job the way K8sRunLauncher does, then validate it against the K8s schemas."""
+    import kubernetes
+    import kubernetes_validate
+    from dagster_k8s import K8sRunLauncher
+    from dagster_k8s.container_context import K8sContainerContext
+    from dagster_k8s.job import DagsterK8sJobConfig, UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
+    from kubernetes_validate.utils import latest_version
+
+    monkeypatch.setenv("DAGSTER_K8S_JOB_NAMESPACE", "accidents")
+    config = process_config(K8sRunLauncher.config_type(), prod["run_launcher"]["config"]).value
+    context = K8sContainerContext(
+        image_pull_policy=config["image_pull_policy"],
+        env_config_maps=config["env_config_maps"],
+        env_secrets=config["env_secrets"],
+        volume_mounts=config["volume_mounts"],
+        volumes=config["volumes"],
+        resources=config["resources"],
+        security_context=config["security_context"],
+        namespace=config["job_namespace"],
+        run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(config["run_k8s_config"]),
+    )
+    job_config = DagsterK8sJobConfig(
+        job_image="r.example/accidents-dagster:t1",
+        dagster_home=config["dagster_home"],
+        instance_config_map=config["instance_config_map"],
+        postgres_password_secret=config["postgres_password_secret"],
+    )
+    job = construct_dagster_k8s_job(
+        job_config,
+        ["dagster", "api", "execute_run", "{}"],
+        "dagster-run-0",
+        user_defined_k8s_config=context.run_k8s_config,
+        component="run_worker",
+    )
+    manifest = kubernetes.client.ApiClient().sanitize_for_serialization(job)
+    kubernetes_validate.validate(manifest, latest_version(), strict=True)
+
+    pod = manifest["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["runAsNonRoot"]
+    assert {"mountPath": "/data", "name": "accidents-data"} in container["volumeMounts"]
+    assert {"configMapRef": {"name": "accidents-lake-config"}} in container["envFrom"]
+    assert {"secretRef": {"name": "accidents-lake-secrets"}} in container["envFrom"]
+    assert container["resources"]["limits"]["memory"] == "8Gi"
+    password = next(e for e in container["env"] if e["name"] == "DAGSTER_PG_PASSWORD")
+    assert password["valueFrom"]["secretKeyRef"]["name"] == "dagster-postgresql-secret"
 
 
 def test_prod_storage_is_postgres_from_env(prod, monkeypatch):
