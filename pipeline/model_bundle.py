@@ -1,0 +1,220 @@
+"""The stored risk model: a native booster plus the JSON needed to feed it and to calibrate it.
+
+A bundle directory holds `bundle.json` and one native model file (CatBoost `.cbm`, LightGBM text,
+XGBoost UBJSON). Nothing is pickled, so loading a bundle never executes stored code.
+
+Probabilities: models are trained unweighted on a case-control sample in which every negative stands
+for `negative_weight` road-point-hours. The model's odds are therefore inflated by that factor;
+`predict_probability` divides them back out (prior correction).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import AccidentsError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+ALGORITHMS = ("catboost", "lightgbm", "xgboost")
+MODEL_FILES = {"catboost": "model.cbm", "lightgbm": "model.txt", "xgboost": "model.ubj"}
+BUNDLE_FILE = "bundle.json"
+FORMAT_VERSION = 1
+UNKNOWN_CODE = -1
+
+
+def category_key(value: Any) -> str | None:
+    """The JSON key of a categorical value: integers and integral floats alike map to '3'."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+    return str(value)
+
+
+def fit_category_codes(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, int]]:
+    """category -> integer code per categorical column, codes 0..k-1 in sorted key order."""
+    codes: dict[str, dict[str, int]] = {}
+    for column in columns:
+        keys = {category_key(v) for v in frame[column].unique()} - {None}
+        codes[column] = {key: i for i, key in enumerate(sorted(keys))}
+    return codes
+
+
+def prior_correction(score: np.ndarray, negative_weight: float) -> np.ndarray:
+    """Case-control probability -> population probability: odds / w, back to a probability."""
+    import numpy as np
+
+    p = np.clip(np.asarray(score, dtype=float), 1e-12, 1 - 1e-12)
+    odds = p / (1.0 - p) / float(negative_weight)
+    return odds / (1.0 + odds)
+
+
+@dataclass
+class RiskModel:
+    algorithm: str
+    booster: Any  # catboost.CatBoost | lightgbm.Booster | xgboost.Booster
+    feature_columns: list[str]
+    categorical_codes: dict[str, dict[str, int]]
+    negative_weight: float
+    sampler: str
+    history_cutoff: str | None = None
+    train_years: list[int] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise AccidentsError(f"algorithm {self.algorithm!r}: expected one of {', '.join(ALGORITHMS)}")
+        if not self.negative_weight > 0:
+            raise AccidentsError(f"negative_weight={self.negative_weight!r}: must be positive")
+
+    @property
+    def categorical_columns(self) -> list[str]:
+        return [c for c in self.feature_columns if c in self.categorical_codes]
+
+    # --- encoding ---------------------------------------------------------------------------
+    def encode(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Model input in stored column order: numeric as float, categories as int codes (-1 unknown)."""
+        import numpy as np
+        import pandas as pd
+
+        missing = [c for c in self.feature_columns if c not in df.columns]
+        if missing:
+            raise AccidentsError(f"model input lacks feature columns: {', '.join(missing)}")
+        out: dict[str, Any] = {}
+        for column in self.feature_columns:
+            values = df[column]
+            mapping = self.categorical_codes.get(column)
+            if mapping is None:
+                out[column] = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+            else:
+                keys = pd.Series([category_key(v) for v in values.to_numpy(dtype=object)], dtype=object)
+                out[column] = keys.map(mapping).fillna(UNKNOWN_CODE).astype(np.int64).to_numpy()
+        return pd.DataFrame(out, index=df.index)
+
+    def native_input(self, encoded: pd.DataFrame, label: np.ndarray | None = None):
+        """What the booster's predict/train API expects for the encoded frame."""
+        import numpy as np
+
+        if self.algorithm == "catboost":
+            from catboost import Pool
+
+            return Pool(encoded, label=label, cat_features=self.categorical_columns)
+        matrix = encoded.to_numpy(dtype=float)
+        cat_idx = [i for i, c in enumerate(self.feature_columns) if c in self.categorical_codes]
+        matrix[:, cat_idx] = np.where(matrix[:, cat_idx] < 0, np.nan, matrix[:, cat_idx])
+        if self.algorithm == "lightgbm":
+            return matrix
+        import xgboost as xgb
+
+        types = ["c" if c in self.categorical_codes else "q" for c in self.feature_columns]
+        return xgb.DMatrix(matrix, label=label, feature_names=list(self.feature_columns),
+                           feature_types=types, enable_categorical=True, nthread=2)
+
+    # --- prediction -------------------------------------------------------------------------
+    def predict_score(self, df: pd.DataFrame) -> np.ndarray:
+        """Raw model probability on the case-control scale (what the booster outputs)."""
+        return self.predict_encoded(self.encode(df))
+
+    def predict_encoded(self, encoded: pd.DataFrame) -> np.ndarray:
+        import numpy as np
+
+        data = self.native_input(encoded)
+        if self.algorithm == "catboost":
+            return np.asarray(self.booster.predict(data, prediction_type="Probability"))[:, 1]
+        return np.asarray(self.booster.predict(data), dtype=float)
+
+    def predict_probability(self, df: pd.DataFrame) -> np.ndarray:
+        """Probability of an accident in the road-point-hour, after prior correction."""
+        return prior_correction(self.predict_score(df), self.negative_weight)
+
+    # --- storage ----------------------------------------------------------------------------
+    @property
+    def model_file(self) -> str:
+        return MODEL_FILES[self.algorithm]
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "algorithm": self.algorithm,
+            "model_file": self.model_file,
+            "feature_columns": list(self.feature_columns),
+            "categorical_codes": self.categorical_codes,
+            "negative_weight": float(self.negative_weight),
+            "sampler": self.sampler,
+            "history_cutoff": self.history_cutoff,
+            "train_years": [int(y) for y in self.train_years],
+            "params": self.params,
+            "metrics": {k: float(v) for k, v in self.metrics.items()},
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / self.model_file
+        if self.algorithm == "catboost":
+            self.booster.save_model(str(target), format="cbm")
+        else:
+            self.booster.save_model(str(target))
+        (directory / BUNDLE_FILE).write_text(json.dumps(self.metadata(), indent=2, sort_keys=True))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RiskModel:
+        directory = Path(directory)
+        meta_path = directory / BUNDLE_FILE
+        if not meta_path.is_file():
+            raise AccidentsError(f"{meta_path}: no model bundle here (bundle.json missing)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise AccidentsError(f"{meta_path}: invalid JSON at line {exc.lineno}") from None
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise AccidentsError(f"{meta_path}: unsupported bundle format {meta.get('format_version')!r}")
+        algorithm = meta["algorithm"]
+        model_path = directory / meta["model_file"]
+        if not model_path.is_file():
+            raise AccidentsError(f"{model_path}: native model file missing from the bundle")
+        return cls(
+            algorithm=algorithm,
+            booster=_load_booster(algorithm, model_path),
+            feature_columns=list(meta["feature_columns"]),
+            categorical_codes={k: dict(v) for k, v in meta["categorical_codes"].items()},
+            negative_weight=float(meta["negative_weight"]),
+            sampler=meta["sampler"],
+            history_cutoff=meta.get("history_cutoff"),
+            train_years=list(meta.get("train_years", [])),
+            params=dict(meta.get("params", {})),
+            metrics=dict(meta.get("metrics", {})),
+        )
+
+
+def _load_booster(algorithm: str, path: Path):
+    if algorithm == "catboost":
+        from catboost import CatBoost
+
+        model = CatBoost()
+        model.load_model(str(path), format="cbm")
+        return model
+    if algorithm == "lightgbm":
+        import lightgbm as lgb
+
+        return lgb.Booster(model_file=str(path))
+    if algorithm == "xgboost":
+        import xgboost as xgb
+
+        booster = xgb.Booster()
+        booster.load_model(str(path))
+        booster.set_param({"nthread": 2})
+        return booster
+    raise AccidentsError(f"algorithm {algorithm!r}: expected one of {', '.join(ALGORITHMS)}")

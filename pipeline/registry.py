@@ -1,0 +1,167 @@
+"""MLflow helpers: experiment set-up, native model logging, registration, and loading the champion.
+
+The embedded store is `sqlite:///<data_dir>/mlflow/mlflow.db` with artifacts in
+`<data_dir>/mlflow/artifacts`. A model version points at the child run that logged both the
+native flavour (`model`) and the RiskModel bundle (`risk_model/`: bundle.json + native file);
+`load_champion` rebuilds the RiskModel from the bundle, never from a pickle.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import AccidentsError
+from pipeline.model_bundle import RiskModel
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CHAMPION = "champion"
+BUNDLE_ARTIFACT = "risk_model"
+MODEL_ARTIFACT = "model"
+RUN_ID_TAG = "risk_model_run_id"
+
+
+def configure_mlflow(tracking_uri: str) -> None:
+    """Point MLflow at `tracking_uri` (tracking + registry) and quiet its chatter."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "alembic.runtime.migration", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
+    warnings.filterwarnings("ignore", message=r".*(pkg_resources|Pydantic|pydantic).*")
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+
+
+def artifact_root_for(tracking_uri: str) -> str | None:
+    """`artifacts/` next to a SQLite store; None lets a tracking server choose."""
+    if tracking_uri.startswith("sqlite:///"):
+        db = Path(tracking_uri.removeprefix("sqlite:///"))
+        return (db.parent / "artifacts").resolve().as_uri()
+    return None
+
+
+def ensure_experiment(tracking_uri: str, experiment: str) -> str:
+    import mlflow
+
+    configure_mlflow(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is not None:
+        mlflow.set_experiment(experiment_id=found.experiment_id)
+        return found.experiment_id
+    experiment_id = client.create_experiment(experiment, artifact_location=artifact_root_for(tracking_uri))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def log_risk_model(model: RiskModel, example: pd.DataFrame) -> str:
+    """Log the native flavour (signature + input example) and the bundle to the active run.
+
+    `example` holds raw feature rows; the flavour sees them encoded, as the booster does.
+    Returns the logged model's URI.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    encoded = model.encode(example).reset_index(drop=True)
+    signature = infer_signature(encoded, model.predict_encoded(encoded))
+    flavours = {"catboost": ("mlflow.catboost", "catboost"), "lightgbm": ("mlflow.lightgbm", "lightgbm"),
+                "xgboost": ("mlflow.xgboost", "xgboost")}
+    module_name, package = flavours[model.algorithm]
+    import importlib
+    from importlib.metadata import version
+
+    flavour = importlib.import_module(module_name)
+    requirement = "xgboost-cpu" if package == "xgboost" else package
+    try:
+        pinned = f"{requirement}=={version(requirement)}"
+    except Exception:
+        pinned = f"{package}=={version(package)}"
+    kwargs: dict[str, Any] = {"model_format": "ubj"} if model.algorithm == "xgboost" else {}
+    info = flavour.log_model(
+        model.booster, name=MODEL_ARTIFACT, signature=signature, input_example=encoded.head(5),
+        pip_requirements=[pinned], **kwargs,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_artifacts(str(model.save(Path(tmp) / BUNDLE_ARTIFACT)), artifact_path=BUNDLE_ARTIFACT)
+    return info.model_uri
+
+
+def register_version(tracking_uri: str, registered_model: str, model_uri: str, run_id: str,
+                     tags: dict[str, str], *, champion: bool = True) -> str:
+    """New version of `registered_model` from a logged model; alias `champion` when asked."""
+    import mlflow
+
+    configure_mlflow(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    try:
+        client.get_registered_model(registered_model)
+    except Exception:
+        client.create_registered_model(registered_model, description="Road-accident risk per road-point-hour")
+    version = client.create_model_version(
+        registered_model, source=model_uri, run_id=run_id, tags={**tags, RUN_ID_TAG: run_id},
+    )
+    if champion:
+        client.set_registered_model_alias(registered_model, CHAMPION, version.version)
+    return str(version.version)
+
+
+def _champion_version(client, registered_model: str):
+    try:
+        return client.get_model_version_by_alias(registered_model, CHAMPION)
+    except Exception:
+        raise AccidentsError(
+            f"no champion registered for {registered_model}; run accidents train") from None
+
+
+def load_champion(tracking_uri: str, registered_model: str) -> tuple[RiskModel, str]:
+    """The RiskModel behind alias `champion` and its version number (as a string)."""
+    import mlflow
+
+    configure_mlflow(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    version = _champion_version(client, registered_model)
+    run_id = version.tags.get(RUN_ID_TAG) or version.run_id
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=BUNDLE_ARTIFACT, dst_path=tmp, tracking_uri=tracking_uri)
+        return RiskModel.load(local), str(version.version)
+
+
+def list_model_versions(tracking_uri: str, registered_model: str) -> list[dict[str, Any]]:
+    """Every version: number, run id, algorithm, protocol, aliases and the run's metrics."""
+    import mlflow
+
+    configure_mlflow(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    try:
+        aliases_by_version: dict[str, list[str]] = {}
+        for alias, number in (client.get_registered_model(registered_model).aliases or {}).items():
+            aliases_by_version.setdefault(str(number), []).append(alias)
+    except Exception:
+        return []
+    out = []
+    for mv in client.search_model_versions(f"name = '{registered_model}'"):
+        run_id = mv.tags.get(RUN_ID_TAG) or mv.run_id
+        metrics = client.get_run(run_id).data.metrics if run_id else {}
+        out.append({
+            "version": str(mv.version),
+            "run_id": run_id,
+            "algorithm": mv.tags.get("algorithm"),
+            "protocol": mv.tags.get("protocol"),
+            "sampler": mv.tags.get("sampler"),
+            "aliases": sorted(set(mv.aliases or []) | set(aliases_by_version.get(str(mv.version), []))),
+            "created": mv.creation_timestamp,
+            "metrics": dict(metrics),
+        })
+    return sorted(out, key=lambda v: int(v["version"]))

@@ -1,0 +1,153 @@
+"""Synthetic silver.features with a learnable signal, in a temporary lake, for the gold tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.features import FEATURE_COLUMNS
+from pipeline.lake import connect, replace_table
+from pipeline.settings import Settings
+from pipeline.stage_datasets import allow_row_id_column
+
+ROAD_TYPES = ["primary", "secondary", "tertiary", "residential"]
+SPEEDS = {"primary": 90.0, "secondary": 70.0, "tertiary": 50.0, "residential": 50.0}
+NEGATIVE_WEIGHTS = {"exclusion": 500.0, "uniform": 650.0}
+
+
+def _rows(n: int, positive: bool, rng: np.random.Generator, years) -> pd.DataFrame:
+    hours_w = np.ones(24)
+    if positive:  # accidents cluster at rush hours, in rain, on primary roads, near past accidents
+        hours_w[[7, 8, 17, 18]] = 6.0
+    hour = rng.choice(24, n, p=hours_w / hours_w.sum())
+    atm_p = [0.55, 0.2, 0.15, 0.0, 0.02, 0.03, 0.01, 0.02, 0.02] if positive else \
+        [0.82, 0.08, 0.02, 0.0, 0.02, 0.01, 0.01, 0.02, 0.02]
+    atm = rng.choice(np.arange(1, 10), n, p=atm_p).astype(float)
+    atm[rng.random(n) < 0.01] = np.nan
+    road_p = [0.5, 0.25, 0.15, 0.1] if positive else [0.15, 0.2, 0.25, 0.4]
+    road_type = rng.choice(ROAD_TYPES, n, p=road_p)
+    spread = 0.03 if positive else 0.08
+    lat = -22.27 + rng.normal(0, spread, n)
+    lon = 166.45 + rng.normal(0, spread, n)
+    year = rng.choice(np.asarray(list(years)), n)
+    day = rng.integers(0, 365, n)
+    event_time = pd.to_datetime(year.astype(str), format="%Y") + pd.to_timedelta(day, "D") + pd.to_timedelta(hour, "h")
+    dow = event_time.dayofweek.to_numpy()
+    month = event_time.month.to_numpy()
+    f = {
+        "latitude": lat, "longitude": lon, "hour": hour, "dayofweek": dow, "month": month, "atm": atm,
+        "lat_hour": lat * hour, "lon_hour": lon * hour, "lat_dayofweek": lat * dow, "lon_dayofweek": lon * dow,
+        "lat_month": lat * month, "lon_month": lon * month, "hour_dayofweek": hour * dow,
+        "hour_month": hour * month, "dayofweek_month": dow * month, "lat_lon": lat * lon,
+        "hour_dayofweek_month": hour * dow * month, "lat_lon_hour": lat * lon * hour,
+        "hour_sin": np.sin(2 * np.pi * hour / 24), "hour_cos": np.cos(2 * np.pi * hour / 24),
+        "dayofweek_sin": np.sin(2 * np.pi * dow / 7), "dayofweek_cos": np.cos(2 * np.pi * dow / 7),
+        "road_type": road_type, "speed_limit": np.array([SPEEDS[r] for r in road_type]),
+        "accident_density_5km": rng.gamma(3.0 if positive else 1.5, 2.0, n),
+        "nearest_accident_km": rng.exponential(0.5 if positive else 1.5, n),
+        "is_weekend": (dow >= 5).astype(int), "is_rush_morning": np.isin(hour, [6, 7, 8]).astype(int),
+        "is_rush_evening": np.isin(hour, [16, 17, 18]).astype(int),
+        "is_night": ((hour >= 21) | (hour <= 5)).astype(int),
+        "is_holiday": (rng.random(n) < 0.03).astype(int), "school_holidays": (rng.random(n) < 0.2).astype(int),
+        "dist_to_noumea_km": np.hypot(lat + 22.27, lon - 166.45) * 111.0,
+    }
+    frame = pd.DataFrame(f)
+    frame["event_time"] = event_time
+    frame["year"] = year.astype(int)
+    frame["target"] = int(positive)
+    return frame
+
+
+def synthetic_features(n_positive: int = 150, negative_ratio: int = 10, *, seed: int = 0,
+                       years=range(2019, 2025), samplers=("exclusion", "uniform")) -> pd.DataFrame:
+    """silver.features-shaped rows: every sampler shares the positives and draws its own negatives."""
+    rng = np.random.default_rng(seed)
+    positives = _rows(n_positive, True, rng, years)
+    positives["accident_id"] = [f"A{i:06d}" for i in range(n_positive)]
+    frames = []
+    for sampler in samplers:
+        negatives = _rows(n_positive * negative_ratio, False, rng, years)
+        negatives["accident_id"] = None
+        both = pd.concat([positives, negatives], ignore_index=True)
+        both["sampler"] = sampler
+        both["sampling_weight"] = np.where(both["target"] == 1, 1.0, NEGATIVE_WEIGHTS[sampler])
+        frames.append(both)
+    out = pd.concat(frames, ignore_index=True)
+    out["row_id"] = np.arange(1, len(out) + 1, dtype=np.int64)
+    out["point_id"] = rng.integers(1, 5000, len(out)).astype(np.int64)
+    out["history_cutoff"] = pd.to_datetime(out["year"].astype(str), format="%Y")
+    out["target"] = out["target"].astype(np.int32)
+    head = ["sampler", "row_id", "target", "accident_id", "point_id", "event_time", "year", "sampling_weight"]
+    return out[head + FEATURE_COLUMNS + ["history_cutoff"]]
+
+
+def write_features(con, frame: pd.DataFrame) -> None:
+    allow_row_id_column(con)
+    con.register("_synthetic_features", frame)
+    try:
+        replace_table(con, "silver.features",
+                      "SELECT * REPLACE (CAST(atm AS INTEGER) AS atm) FROM _synthetic_features")
+    finally:
+        con.unregister("_synthetic_features")
+
+
+@pytest.fixture
+def lake(tmp_path):
+    con = connect(Settings(data_dir=tmp_path))
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def features_lake(lake):
+    write_features(lake, synthetic_features())
+    return lake
+
+
+@pytest.fixture
+def make_features():
+    """The synthetic silver.features generator (tests request it instead of importing conftest)."""
+    return synthetic_features
+
+
+@pytest.fixture
+def negative_weights():
+    return dict(NEGATIVE_WEIGHTS)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One small temporal training of all three algorithms into a temporary MLflow store.
+
+    The tuning entry point is wrapped to record which rows it is given and when the test rows are
+    read, so tests can check that no test row reaches tuning or early stopping.
+    """
+    from pipeline.modeling import data as data_module
+    from pipeline.modeling import tuning
+    from pipeline.stage_datasets import build_datasets
+    from pipeline.stage_modeling import train_models
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("gold_trained"))
+    con = connect(settings)
+    write_features(con, synthetic_features())
+    build_datasets(con)
+    events: list[tuple[str, set]] = []
+    real_tune, real_test = tuning.tune_algorithm, data_module.load_test_rows
+
+    def spy_tune(template, train, valid, **kwargs):
+        events.append(("tune", set(train.row_ids) | set(valid.row_ids)))
+        return real_tune(template, train, valid, **kwargs)
+
+    def spy_test(con_, protocol, sampler):
+        rows = real_test(con_, protocol, sampler)
+        events.append(("test", set(rows.row_ids)))
+        return rows
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tuning, "tune_algorithm", spy_tune)
+        mp.setattr(data_module, "load_test_rows", spy_test)
+        summary = train_models(con, protocol="temporal", trials=2, seed=5, threads=1, progress=False,
+                               tracking_uri=settings.resolved_mlflow_uri)
+    yield settings, con, summary, events
+    con.close()

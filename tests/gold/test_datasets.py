@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from pipeline.errors import AccidentsError
+from pipeline.features import FEATURE_COLUMNS, feature_kind
+from pipeline.stage_datasets import build_datasets
+
+
+def _ids(con, table, sampler=None):
+    where = f" WHERE sampler = '{sampler}'" if sampler else ""
+    return {r[0] for r in con.execute(f"SELECT row_id FROM {table}{where}").fetchall()}
+
+
+def test_reference_split_is_stratified_disjoint_and_complete(features_lake):
+    con = features_lake
+    summary = build_datasets(con, sampler="exclusion", test_size=0.2, seed=7)
+    train, test = _ids(con, "gold.train"), _ids(con, "gold.test")
+    assert not train & test
+    assert train | test == _ids(con, "silver.features", "exclusion")
+    assert summary.rows["gold.test"] == len(test)
+    pos_test, pos_all = summary.positives["gold.test"], summary.positives["gold.train"] + summary.positives["gold.test"]
+    assert pos_test == round(0.2 * pos_all)  # stratified: exactly 20 % of each class
+    assert set(con.execute("SELECT DISTINCT sampler FROM gold.train").fetchall()) == {("exclusion",)}
+
+
+def test_temporal_tables_split_by_year_for_every_sampler(features_lake):
+    con = features_lake
+    build_datasets(con, train_years=(2019, 2020, 2021, 2022), valid_years=(2023,), test_years=(2024,))
+    years = {t: {r[0] for r in con.execute(f"SELECT DISTINCT year FROM gold.{t}").fetchall()}
+             for t in ("temporal_train", "temporal_valid", "temporal_test")}
+    assert years == {"temporal_train": {2019, 2020, 2021, 2022}, "temporal_valid": {2023}, "temporal_test": {2024}}
+    for table in ("temporal_train", "temporal_valid", "temporal_test"):
+        samplers = {r[0] for r in con.execute(f"SELECT DISTINCT sampler FROM gold.{table}").fetchall()}
+        assert samplers == {"exclusion", "uniform"}
+    for sampler in ("exclusion", "uniform"):
+        parts = [_ids(con, f"gold.{t}", sampler) for t in years]
+        assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+
+
+def test_metadata_and_weather_encoding(features_lake):
+    con = features_lake
+    build_datasets(con)
+    meta = con.execute("SELECT name, position, kind FROM gold.feature_metadata ORDER BY position").fetchall()
+    assert [m[0] for m in meta] == FEATURE_COLUMNS
+    assert all(kind == feature_kind(name) for name, _, kind in meta)
+    encoding = json.loads(con.execute("SELECT encoding_json FROM gold.weather_encoding").fetchone()[0])
+    assert encoding["labels"]["2"] == "Pluie légère"
+    assert set(encoding["observed_codes"]) <= set(range(1, 10))
+
+
+def test_rebuild_is_idempotent(features_lake):
+    con = features_lake
+    build_datasets(con, seed=3)
+    first = _ids(con, "gold.test")
+    build_datasets(con, seed=3)
+    assert _ids(con, "gold.test") == first
+    assert con.execute("SELECT count(*) FROM gold.feature_metadata").fetchone()[0] == len(FEATURE_COLUMNS)
+    build_datasets(con, seed=4)
+    assert _ids(con, "gold.test") != first
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"train_years": (2019, 2023), "valid_years": (2023,)}, "overlap on [2023]"),
+    ({"test_years": ()}, "test_years: give at least one year"),
+    ({"sampler": "random"}, "sampler='random'"),
+    ({"test_size": 1.5}, "test_size=1.5"),
+])
+def test_bad_parameters_raise_one_line_errors(lake, kwargs, message):
+    with pytest.raises(AccidentsError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        build_datasets(lake, **kwargs)
+
+
+def test_missing_features_table(lake):
+    with pytest.raises(AccidentsError, match="silver.features does not exist"):
+        build_datasets(lake)

@@ -1,0 +1,128 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import AccidentsError
+from pipeline.features import FEATURE_COLUMNS
+from pipeline.model_bundle import RiskModel, fit_category_codes, prior_correction
+from pipeline.modeling.data import Rows, carve_validation
+from pipeline.modeling.reference import reference_report
+from pipeline.modeling.tuning import tune_algorithm
+from pipeline.stage_modeling import fit_final_model, validate_training_args
+
+
+def test_prior_correction_recovers_the_population_rate():
+    """Simulate a rare event with known p, keep 1 negative in w, fit, correct: mean p ≈ true rate."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    n = 400_000
+    x = rng.normal(size=(n, 2))
+    p_true = 1 / (1 + np.exp(-(-6.0 + 1.2 * x[:, 0] - 0.8 * x[:, 1])))
+    y = rng.random(n) < p_true
+    w = 50.0
+    keep = y | (rng.random(n) < 1 / w)  # every positive, one negative in w
+    model = LogisticRegression().fit(x[keep], y[keep])
+    case_control = model.predict_proba(x)[:, 1]
+    corrected = prior_correction(case_control, w)
+    assert case_control.mean() > 5 * y.mean()  # uncorrected scores are far too high
+    assert corrected.mean() == pytest.approx(y.mean(), rel=0.10)
+    assert corrected.mean() == pytest.approx(p_true.mean(), rel=0.10)
+
+
+NEGATIVE_WEIGHT = 500.0
+
+
+@pytest.fixture
+def rows(make_features):
+    frame = make_features(120, 8, seed=0, samplers=("exclusion",))
+    train, valid = carve_validation(frame, 0.25, 0)
+    return Rows(train), Rows(valid)
+
+
+def _template(algorithm, train: Rows) -> RiskModel:
+    return RiskModel(algorithm=algorithm, booster=None, feature_columns=list(FEATURE_COLUMNS),
+                     categorical_codes=fit_category_codes(train.frame, ["atm", "road_type"]),
+                     negative_weight=NEGATIVE_WEIGHT, sampler="exclusion")
+
+
+@pytest.mark.parametrize("algorithm", ["catboost", "lightgbm", "xgboost"])
+def test_bundle_round_trip_is_native_and_predicts_identically(tmp_path, algorithm, rows):
+    train, valid = rows
+    model = fit_final_model(_template(algorithm, train), train, {"learning_rate": 0.1, "max_depth": 4}
+                            if algorithm != "catboost" else {"learning_rate": 0.1, "depth": 4},
+                            rounds=40, objective="pr_auc", seed=1, threads=1)
+    model.save(tmp_path / "bundle")
+    files = sorted(p.name for p in (tmp_path / "bundle").iterdir())
+    assert files == sorted(["bundle.json", model.model_file])
+    loaded = RiskModel.load(tmp_path / "bundle")
+    np.testing.assert_allclose(loaded.predict_score(valid.frame), model.predict_score(valid.frame), rtol=1e-6)
+    # prior correction: same ranking, odds divided by the negative weight
+    score, prob = model.predict_score(valid.frame), model.predict_probability(valid.frame)
+    np.testing.assert_allclose(prob / (1 - prob), score / (1 - score) / NEGATIVE_WEIGHT, rtol=1e-6)
+    # the model separates the synthetic classes
+    from sklearn.metrics import roc_auc_score
+    assert roc_auc_score(valid.y, score) > 0.8
+    # unseen categories are scored, not rejected
+    odd = valid.frame.head(3).assign(road_type="unheard_of", atm=None)
+    assert np.isfinite(loaded.predict_score(odd)).all()
+
+
+def test_bundle_load_errors_name_the_file(tmp_path):
+    with pytest.raises(AccidentsError, match="bundle.json missing"):
+        RiskModel.load(tmp_path)
+    (tmp_path / "bundle.json").write_text("{not json")
+    with pytest.raises(AccidentsError, match="invalid JSON"):
+        RiskModel.load(tmp_path)
+
+
+def test_encoding_uses_stored_codes_and_unknown_is_minus_one():
+    frame = pd.DataFrame({c: [1.0, 2.0] for c in FEATURE_COLUMNS}).assign(atm=[2, 7], road_type=["primary", "x"])
+    model = RiskModel("lightgbm", None, list(FEATURE_COLUMNS),
+                      {"atm": {"1": 0, "2": 1}, "road_type": {"primary": 0}}, 10.0, "exclusion")
+    encoded = model.encode(frame)
+    assert encoded["atm"].tolist() == [1, -1]
+    assert encoded["road_type"].tolist() == [0, -1]
+    with pytest.raises(AccidentsError, match="lacks feature columns: latitude"):
+        model.encode(frame.drop(columns=["latitude"]))
+
+
+def test_same_seed_gives_same_best_params(rows):
+    train, valid = rows
+    runs = [tune_algorithm(_template("xgboost", train), train, valid, objective="pr_auc",
+                           trials=3, seed=11, progress=False, threads=1) for _ in range(2)]
+    assert runs[0].best_params == runs[1].best_params
+    assert runs[0].best_value == runs[1].best_value
+    assert runs[0].best_rounds == runs[1].best_rounds
+
+
+def test_tuning_prints_a_progress_line_per_trial(capsys, rows):
+    train, valid = rows
+    tune_algorithm(_template("lightgbm", train), train, valid, objective="logloss", trials=2, seed=1, threads=1)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[lightgbm] trial")]
+    assert len(lines) == 2 and "trial 2/2" in lines[1] and "best=" in lines[1]
+
+
+def test_reference_report_tables():
+    y = np.array([0, 0, 0, 1, 1])
+    frame, text = reference_report(y, {"m": np.array([0.1, 0.6, 0.2, 0.9, 0.4])}, {"m": 1.5})
+    value = frame.set_index(["metric", "class"])["value"]
+    assert value[("recall", "1")] == 0.5 and value[("precision", "1")] == 0.5
+    assert value[("recall", "0")] == pytest.approx(2 / 3)
+    assert value[("confusion_tp", "all")] == 1 and value[("confusion_fp", "all")] == 1
+    assert value[("accuracy", "all")] == pytest.approx(0.6)
+    assert "comparison" in text and "m " in text
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"protocol": "random"}, "protocol='random'"),
+    ({"sampler": "grid"}, "sampler='grid'"),
+    ({"objective": "auc"}, "objective='auc'"),
+    ({"algorithms": ("catboost", "rf")}, "unknown 'rf'"),
+    ({"trials": 0}, "trials=0"),
+])
+def test_training_arguments_are_validated(kwargs, message):
+    args = {"protocol": "temporal", "sampler": "exclusion", "algorithms": ("catboost",), "trials": 2,
+            "objective": "pr_auc", **kwargs}
+    with pytest.raises(AccidentsError, match=message):
+        validate_training_args(**args)

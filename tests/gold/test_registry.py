@@ -1,0 +1,98 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.errors import AccidentsError
+from pipeline.registry import list_model_versions, load_champion
+
+MODEL = "accidents-risk-988"
+
+
+def test_no_test_row_reaches_tuning_and_test_is_read_once_at_the_end(trained):
+    _, con, summary, events = trained
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["tune"] * len(summary.results) + ["test"]
+    test_ids = events[-1][1]
+    assert test_ids == {r[0] for r in con.execute(
+        "SELECT row_id FROM gold.temporal_test WHERE sampler = 'exclusion'").fetchall()}
+    for _, seen in events[:-1]:
+        assert seen and not seen & test_ids
+
+
+def test_champion_round_trip_predicts_identically(trained):
+    settings, con, summary, _ = trained
+    model, version = load_champion(settings.resolved_mlflow_uri, MODEL)
+    assert version == summary.registered_version == "1"
+    assert model.algorithm == summary.best_algorithm
+    rows = con.execute("SELECT * FROM gold.temporal_test WHERE sampler = 'exclusion'").df()
+    original = summary.models[summary.best_algorithm]
+    np.testing.assert_allclose(model.predict_probability(rows), original.predict_probability(rows), rtol=1e-6)
+    assert model.negative_weight == 500.0 and model.train_years == [2019, 2020, 2021, 2022]
+
+
+def test_logged_artifacts_are_native_never_pickled(trained):
+    settings, *_ = trained
+    files = [p for p in (settings.mlflow_dir / "artifacts").rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"model.cbm", "model.txt", "model.ubj", "bundle.json", "MLmodel", "roc_curve.png",
+            "pr_curve.png", "confusion_matrix.png", "feature_importance.png", "calibration.png"} <= names
+    assert not [p for p in files if p.suffix in (".pkl", ".pickle", ".joblib")]
+    mlmodels = [p.read_text() for p in files if p.name == "MLmodel"]
+    assert len(mlmodels) == 3 and all("signature" in text for text in mlmodels)
+
+
+def test_model_runs_table_and_version_listing(trained):
+    settings, con, summary, _ = trained
+    runs = con.execute("SELECT algorithm, mlflow_run_id, best_params, is_best, registered_version, "
+                       "test_pr_auc FROM gold.model_runs ORDER BY algorithm").fetchall()
+    assert [r[0] for r in runs] == ["catboost", "lightgbm", "xgboost"]
+    assert all(r[1] and json.loads(r[2]) and 0 <= r[5] <= 1 for r in runs)
+    assert [r[0] for r in runs if r[3]] == [summary.best_algorithm]
+    assert [r[4] for r in runs if r[4]] == ["1"]
+    versions = list_model_versions(settings.resolved_mlflow_uri, MODEL)
+    assert len(versions) == 1 and versions[0]["aliases"] == ["champion"]
+    assert versions[0]["algorithm"] == summary.best_algorithm
+    assert 0 < versions[0]["metrics"]["test_roc_auc"] <= 1
+
+
+def test_models_cli_lists_the_champion(trained, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    settings, *_ = trained
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(settings.data_dir))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "champion" in out and summary_line(out)
+
+
+def summary_line(out: str) -> bool:
+    return any(line.strip().startswith("1 ") for line in out.splitlines())
+
+
+def test_missing_champion_is_a_clear_error(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(AccidentsError, match="no champion registered for accidents-risk-988; run accidents train"):
+        load_champion(uri, MODEL)
+    assert list_model_versions(uri, MODEL) == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--trials", "0"], "--trials 0: expected 1..10000"),
+    (["train", "--trials", "many"], "--trials 'many': expected a whole number"),
+    (["train", "--objective", "auc"], "--objective 'auc'"),
+    (["train", "--algorithms", "catboost,svm"], "--algorithms: unknown 'svm'"),
+    (["train", "--protocol", "random"], "--protocol 'random'"),
+    (["train", "--sampler", "grid"], "--sampler 'grid'"),
+    (["train", "--seed", "-3"], "--seed -3"),
+])
+def test_train_cli_rejects_bad_arguments_in_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    from pipeline.cli import main
+
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not Path(tmp_path / "lake").exists()  # rejected before touching the lake
