@@ -67,16 +67,20 @@ def simulate_weather(years: Iterable[int], rng: np.random.Generator) -> pd.DataF
 
     A latent AR(1) daily wetness makes rainy spells; its quantile picks the day type by month.
     """
-    from scipy.signal import lfilter
-    from scipy.stats import norm
+    from scipy.special import ndtr  # standard normal CDF (scipy.stats is slow to import)
 
     years = sorted(years)
     days = pd.date_range(f"{years[0]}-01-01", f"{years[-1]}-12-31", freq="D")
     days = days[days.year.isin(years)]
     noise = rng.standard_normal(len(days))
     rho = WEATHER_PERSISTENCE
-    latent = lfilter([np.sqrt(1 - rho**2)], [1, -rho], noise)
-    u = norm.cdf(latent)  # uniform margins, correlated in time
+    latent = np.empty(len(days))
+    previous = 0.0
+    innovation = np.sqrt(1 - rho**2) * noise
+    for i in range(len(days)):  # a recursive filter over ~365 days a year: sequential by nature
+        previous = rho * previous + innovation[i]
+        latent[i] = previous
+    u = ndtr(latent)  # uniform margins, correlated in time
     month = days.month.to_numpy() - 1
     p_storm = np.asarray(STORM_DAY_PROB)[month]
     p_rain = np.asarray(RAIN_DAY_PROB)[month]

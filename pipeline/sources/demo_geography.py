@@ -355,20 +355,23 @@ def sample_sites(network: RoadNetwork, spacing_m: float = 250.0) -> Sites:
     return Sites(
         lat=np.concatenate(lats),
         lon=np.concatenate(lons),
-        speed=np.array([ways[i].speed for i in way_index]),
-        highway=np.array([ways[i].highway for i in way_index]),
+        speed=np.array([w.speed for w in ways])[way_index],
+        highway=np.array([w.highway for w in ways])[way_index],
         way_index=way_index,
     )
 
 
 def nearest_commune(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Index into COMMUNES of the nearest commune centre (haversine BallTree)."""
-    from sklearn.neighbors import BallTree
-
-    centres = np.radians([(c.lat, c.lon) for c in COMMUNES])
-    tree = BallTree(centres, metric="haversine")
-    _, ind = tree.query(np.radians(np.column_stack([lat, lon])), k=1)
-    return ind[:, 0]
+    """Index into COMMUNES of the nearest commune centre (haversine against all 33 centres at once:
+    a points x 33 matrix is cheaper than building a spatial index, and avoids importing sklearn)."""
+    centres = np.array([(c.lat, c.lon) for c in COMMUNES])
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    out = np.empty(len(lat), dtype=np.int64)
+    for start in range(0, len(lat), 100_000):  # bounded memory at large scales
+        sl = slice(start, start + 100_000)
+        d = distance_m(lat[sl, None], lon[sl, None], centres[None, :, 0], centres[None, :, 1])
+        out[sl] = d.argmin(axis=1)
+    return out
 
 
 def distance_m(lat1, lon1, lat2, lon2) -> np.ndarray:

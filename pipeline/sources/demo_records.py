@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.sources import demo_calendar as cal
+from pipeline.sources.demo_model import lookup
 from pipeline.sources.demo_writer import (
     choice, concat, const, fmt_decimal, fmt_int, fmt_thousands_nbsp, fmt_zero_pad, where,
 )
@@ -171,7 +172,7 @@ def _missing(rng, n, value_text, p_missing: float, token: str):
 def _lieux(rows: pd.DataFrame, acc_id: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n = len(rows)
     highway = rows["highway"].to_numpy().astype(str)
-    catr = np.vectorize(CATR_BY_HIGHWAY.get)(highway) if n else np.array([], int)
+    catr = lookup(CATR_BY_HIGHWAY, highway) if n else np.array([], int)
     oneway = rows["oneway"].to_numpy().astype(bool)
     lanes = np.where(oneway, 1, np.where(highway == "trunk", 4, 2))
     atm = rows["atm"].to_numpy()

@@ -207,12 +207,12 @@ def test_same_seed_is_byte_identical_and_other_seeds_differ(tmp_path):
         return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in sorted(folder.rglob("*")) if p.is_file()}
 
-    a = generate_demo(tmp_path / "a", years=[2022, 2023], seed=5)
-    b = generate_demo(tmp_path / "b", years=[2022, 2023], seed=5)
-    c = generate_demo(tmp_path / "c", years=[2022, 2023], seed=6)
+    a = generate_demo(tmp_path / "a", years=[2022], seed=5)
+    b = generate_demo(tmp_path / "b", years=[2022], seed=5)
+    c = generate_demo(tmp_path / "c", years=[2022], seed=6)
     da, db, dc = digest(a.out_dir), digest(b.out_dir), digest(c.out_dir)
     assert da == db
-    assert da["usagers-2023.csv"] != dc["usagers-2023.csv"]
+    assert da["usagers-2022.csv"] != dc["usagers-2022.csv"]
     assert da["carcteristiques-2022.csv"] != dc["carcteristiques-2022.csv"]
     assert da["roads.osm"] == dc["roads.osm"]  # the road network is the fixed "real world"
 
