@@ -167,6 +167,7 @@ def normalise_edges(edges: gpd.GeoDataFrame, *, crs: str, source: str) -> gpd.Ge
 def impute_speed_limits(roads: gpd.GeoDataFrame, accidents: pd.DataFrame, *, crs: str,
                         radius_m: float = 50.0) -> gpd.GeoDataFrame:
     """Replace class defaults by the median BAAC `vma` of accidents within `radius_m` of the edge."""
+    import pandas as pd
     import shapely
 
     from pipeline.spatial import to_metric
@@ -180,8 +181,6 @@ def impute_speed_limits(roads: gpd.GeoDataFrame, accidents: pd.DataFrame, *, crs
     tree = shapely.STRtree(roads.geometry.to_crs(crs).to_numpy())
     (acc_idx, edge_idx) = tree.query_nearest(shapely.points(x, y), max_distance=radius_m, all_matches=False)
     vma = evidence["vma"].to_numpy(dtype=float)[acc_idx]
-    import pandas as pd
-
     medians = pd.Series(vma).groupby(edge_idx).median()
     target = roads.index[medians.index]
     use = roads.loc[target, "speed_source"] == "class_default"  # a maxspeed tag beats accident evidence
