@@ -182,19 +182,37 @@ def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFra
 
 
 def score_days(model: ScoringModel, points: pd.DataFrame, days: list[dt.date], atm: int, history) -> np.ndarray:
-    """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days."""
+    """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days.
+
+    Days whose feature rows are identical (same weekday, month, holiday flags... whatever the
+    feature code derives from the date) get identical probabilities from a deterministic model, so
+    each distinct day is scored once: a year of backfill scores roughly a third of its days.
+    """
+    import pandas as pd
+
     from pipeline import features
 
     n = len(points)
-    per_chunk = max(1, CHUNK_ROWS // (HOURS * n))
+    per_day = HOURS * n
+    per_chunk = max(1, CHUNK_ROWS // per_day)
     out = np.empty((len(days), HOURS, n), dtype=np.float64)
+    scored: dict[bytes, np.ndarray] = {}  # feature-block fingerprint -> probabilities of that day
     for start in range(0, len(days), per_chunk):
         chunk = days[start : start + per_chunk]
-        feats = features.compute_features(grid_rows(points, chunk, atm), history)
-        proba = np.asarray(model.predict_probability(feats[features.FEATURE_COLUMNS]), dtype=np.float64)
-        if proba.shape != (len(chunk) * HOURS * n,):
-            raise AccidentsError(f"model returned {proba.shape} probabilities for {len(feats)} rows")
-        out[start : start + len(chunk)] = proba.reshape(len(chunk), HOURS, n)
+        feats = features.compute_features(grid_rows(points, chunk, atm), history)[features.FEATURE_COLUMNS]
+        row_hashes = pd.util.hash_pandas_object(feats, index=False).to_numpy().reshape(len(chunk), per_day)
+        keys = [row_hashes[i].tobytes() for i in range(len(chunk))]
+        firsts = {key: keys.index(key) for key in dict.fromkeys(keys)}
+        todo = [firsts[key] for key in firsts if key not in scored]
+        if todo:
+            block = feats.iloc[np.concatenate([np.arange(i * per_day, (i + 1) * per_day) for i in todo])]
+            proba = np.asarray(model.predict_probability(block), dtype=np.float64)
+            if proba.shape != (len(todo) * per_day,):
+                raise AccidentsError(f"model returned {proba.shape} probabilities for {len(block)} rows")
+            for j, i in enumerate(todo):
+                scored[keys[i]] = proba[j * per_day : (j + 1) * per_day].reshape(HOURS, n)
+        for i, key in enumerate(keys):
+            out[start + i] = scored[key]
     if not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
         raise AccidentsError("model returned probabilities outside [0, 1]")
     return out

@@ -133,3 +133,18 @@ def test_ranks_break_ties_deterministically():
     risk, ranks = risk_indexes_and_ranks(proba)
     assert ranks[0, 0].tolist() == [4, 1, 2, 3]
     assert risk.mean() == pytest.approx(1.0)
+
+
+def test_days_with_identical_features_are_scored_once(lake, fake_features):
+    class CountingModel(CalibratedFakeModel):
+        rows_scored = 0
+
+        def predict_probability(self, df):
+            CountingModel.rows_scored += len(df)
+            return super().predict_probability(df)
+
+    days = [MONDAY + dt.timedelta(days=i) for i in range(14)]  # two weeks of March: 7 distinct days
+    summary = predict_days(lake, model=CountingModel(), model_name="m", model_version="1", dates=days)
+    assert CountingModel.rows_scored == 7 * 24 * N_POINTS
+    assert summary.rows_written == 14 * 24 * N_POINTS
+    assert summary.days[0].expected_accidents == summary.days[7].expected_accidents
