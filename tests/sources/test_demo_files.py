@@ -163,10 +163,20 @@ def test_yearly_counts_in_the_calibrated_band(demo):
     assert abs(counts[2023] - 222) <= 3 * np.sqrt(222)  # the real 2023 count, +-3 Poisson sd
 
 
-def test_volume_scales_with_scale(tmp_path):
+def test_volume_and_time_marginals_at_scale_20(tmp_path):
+    from pipeline.sources.demo_model import HOUR_COUNTS, MONTH_COUNTS, WEEKDAY_COUNTS
+
     summary = generate_demo(tmp_path, years=[2023], seed=7, scale=20.0)
     expected = 222 * 20
     assert abs(summary.accidents_per_year[2023] - expected) <= 4 * np.sqrt(expected)
+    cara = read(tmp_path / "caracteristiques-2023.csv", 2023)
+    nc = cara[(cara["dep"] == "988") & (cara["hrmn"] != "25:99")]
+    when = pd.to_datetime(nc["an"] + "-" + nc["mois"] + "-" + nc["jour"] + " " + nc["hrmn"])
+    # ~4,400 accidents: profiles follow the real 2023 ones (hours lightly smoothed, so r > 0.9).
+    for values, counts, size in ((when.dt.hour, HOUR_COUNTS, 24), (when.dt.dayofweek, WEEKDAY_COUNTS, 7),
+                                 (when.dt.month - 1, MONTH_COUNTS, 12)):
+        profile = np.bincount(values, minlength=size)
+        assert np.corrcoef(profile, counts)[0, 1] > 0.9
 
 
 def test_weekend_and_greater_noumea_shares_match_calibration(demo):
