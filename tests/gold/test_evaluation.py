@@ -149,3 +149,63 @@ def test_format_table_skips_missing_values():
     assert lines[0].split()[:3] == ["method", "ROC", "AUC"]
     assert lines[2].startswith("model") and "0.700" in lines[2] and "-" in lines[2]
     assert lines[3].startswith("baseline_kde")
+
+
+def _tiny_lightgbm_bundle(acc, directory):
+    """A real RiskModel (LightGBM, 20 trees) trained on case-control rows of the synthetic lake."""
+    lgb = pytest.importorskip("lightgbm")
+    model_bundle = pytest.importorskip("pipeline.model_bundle")
+    from pipeline.features import CATEGORICAL, FEATURE_COLUMNS, AccidentHistory, compute_features
+
+    rng = np.random.default_rng(0)
+    train = acc[acc["event_time"] < "2023-01-01"]
+    positives = train.merge(POINTS.drop(columns=["lat", "lon"]), on="point_id").assign(
+        event_time=lambda d: d["event_time"].dt.floor("h"), atm=1, target=1)
+    negatives = POINTS.iloc[rng.integers(0, len(POINTS), 400)].reset_index(drop=True).assign(
+        event_time=pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 2 * 8760, 400), "h"),
+        atm=1, target=0)
+    history = AccidentHistory.from_accidents(acc, "2023-01-01")
+    rows = compute_features(pd.concat([positives, negatives], ignore_index=True), history)
+    model = model_bundle.RiskModel(
+        algorithm="lightgbm", booster=None, feature_columns=list(FEATURE_COLUMNS),
+        categorical_codes=model_bundle.fit_category_codes(rows, list(CATEGORICAL)),
+        negative_weight=len(POINTS) * 2 * 8760 / 400, sampler="uniform", train_years=[2021, 2022])
+    matrix = model.native_input(model.encode(rows))
+    model.booster = lgb.train({"objective": "binary", "num_leaves": 4, "verbose": -1, "num_threads": 1,
+                               "min_data_in_leaf": 5}, lgb.Dataset(matrix, rows["target"].to_numpy()), 20)
+    model.save(directory)
+    return model_bundle.RiskModel.load(directory)
+
+
+def test_evaluate_a_real_risk_model_bundle(lake, tmp_path):
+    con, acc = lake
+    model = _tiny_lightgbm_bundle(acc, tmp_path / "bundle")
+    summary = evaluate(con, model=model, model_name="lgbm", sampler="uniform", test_year=2024,
+                       train_years=model.train_years, valid_year=2023, chunk_hours=24 * 92)
+    values = summary.metrics["model"]
+    assert 0 <= values["roc_auc"] <= 1 and values["expected_accidents"] > 0
+    # prior correction turns the case-control odds back into tens of accidents a year, not thousands
+    assert 2 < values["expected_accidents"] < 500
+    assert con.execute("SELECT count(*) FROM gold.evaluation WHERE model_name = 'lgbm' AND method = 'model'"
+                       ).fetchone()[0] == len(values)
+
+
+@pytest.mark.slow
+def test_log_evaluation_to_mlflow(lake, tmp_path):
+    pytest.importorskip("mlflow")
+    pytest.importorskip("pipeline.registry")
+    import mlflow
+
+    from pipeline.evaluation_mlflow import log_evaluation_to_mlflow
+
+    con, _ = lake
+    summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="exclusion", test_year=2024,
+                       train_years=[2021, 2022], valid_year=2023, chunk_hours=24 * 92,
+                       figure_dir=tmp_path / "figs")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run_id = log_evaluation_to_mlflow(uri, summary)
+    run = mlflow.MlflowClient(uri).get_run(run_id)
+    assert run.data.metrics["model.roc_auc"] == pytest.approx(summary.metrics["model"]["roc_auc"])
+    assert "baseline_kde.cell_pai_5pct" in run.data.metrics
+    artifacts = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(run_id, "evaluation")}
+    assert len([a for a in artifacts if a.endswith(".png")]) == 3
