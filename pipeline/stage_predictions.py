@@ -364,11 +364,11 @@ def read_predictions(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> 
     from pipeline.lake import table_exists
 
     if not table_exists(con, "gold.predictions"):
-        return _empty_predictions(con)
-    road_cols = "r.road_type, r.speed_limit, r.com" if table_exists(con, "silver.road_points") else (
-        "NULL::VARCHAR AS road_type, NULL::DOUBLE AS speed_limit, NULL::VARCHAR AS com"
-    )
-    join = "LEFT JOIN silver.road_points r USING (point_id)" if table_exists(con, "silver.road_points") else ""
+        return _empty_predictions()
+    if table_exists(con, "silver.road_points"):
+        road_cols, join = "r.road_type, r.speed_limit, r.com", "LEFT JOIN silver.road_points r USING (point_id)"
+    else:  # predictions outlive a rebuilt silver layer only in odd cases; map them without road details
+        road_cols, join = "NULL::VARCHAR AS road_type, NULL::DOUBLE AS speed_limit, NULL::VARCHAR AS com", ""
     return con.execute(
         f"SELECT p.*, {road_cols} FROM gold.predictions p {join} "
         "WHERE p.date = ? AND p.atm = ? ORDER BY p.hour, p.rank_in_hour",
@@ -376,7 +376,7 @@ def read_predictions(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> 
     ).df()
 
 
-def _empty_predictions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def _empty_predictions() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame(

@@ -57,6 +57,7 @@ async function main() {
     await page.mouse.click(target.x, target.y);
     await page.waitForSelector(".leaflet-popup-content", { state: "visible", timeout: 10000 });
     result.popupText = (await page.textContent(".leaflet-popup-content")).trim();
+    await page.waitForTimeout(400); // let the popup's fade-in finish before the screenshot
     result.statsText = (await page.textContent("#risk-stats")).trim();
     await page.screenshot({ path: screenshot });
     result.screenshot = screenshot;
