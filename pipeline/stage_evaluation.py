@@ -76,6 +76,7 @@ class EvaluationSummary:
     table: str = ""
     figures: list[Path] = field(default_factory=list)
     rows_written: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -340,6 +341,22 @@ def save_figures(summary: EvaluationSummary, figure_dir: Path) -> list[Path]:
     return paths
 
 
+def leakage_notes(model, cutoff: pd.Timestamp, test_year: int) -> list[str]:
+    """Warn when the model's training features saw accidents the evaluation treats as unknown."""
+    trained_cutoff = getattr(model, "history_cutoff", None)
+    if not trained_cutoff:
+        return []
+    trained_cutoff = pd.Timestamp(trained_cutoff)
+    if trained_cutoff <= pd.Timestamp(f"{test_year}-01-01") and trained_cutoff <= cutoff:
+        return []
+    return [
+        f"the model's training history features use accidents up to {trained_cutoff} (after the start of "
+        f"test year {test_year}); scored here with history before {cutoff}. Features built from a future "
+        "cutoff with the own accident left out differ by one between positives and negatives at the same "
+        "place: expect a miscalibrated, leak-driven model until silver uses a cutoff before the test year."
+    ]
+
+
 # --- the stage -------------------------------------------------------------------------------
 def evaluate(
     con: duckdb.DuckDBPyConnection,
@@ -421,6 +438,7 @@ def evaluate(
         timings=timings,
     )
     summary.table = format_table(metrics)
+    summary.notes = leakage_notes(model, cutoff, test_year)
     evaluated_at = evaluated_at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     t0 = time.perf_counter()
     summary.rows_written = write_evaluation(con, summary, evaluated_at)

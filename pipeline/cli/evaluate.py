@@ -148,6 +148,8 @@ def run_evaluate(args: argparse.Namespace, settings) -> int:
                 history_cutoff=cutoff, truth=truth, atm=args.atm, figure_dir=figure_dir,
             )
             print(summary.table)
+            for note in summary.notes:
+                print(f"warning: {note}")
             t = summary.timings
             print(f"{summary.n_rows:,} point-hours ({summary.n_points} points x {summary.n_hours} hours), "
                   f"{summary.observed_accidents} accidents; features {t['features_s']:.1f}s, "

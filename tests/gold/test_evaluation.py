@@ -209,3 +209,16 @@ def test_log_evaluation_to_mlflow(lake, tmp_path):
     assert "baseline_kde.cell_pai_5pct" in run.data.metrics
     artifacts = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(run_id, "evaluation")}
     assert len([a for a in artifacts if a.endswith(".png")]) == 3
+
+
+def test_leakage_note_when_training_history_reaches_past_the_test_start():
+    from pipeline.stage_evaluation import leakage_notes
+
+    class Trained:
+        history_cutoff = "2025-01-01 00:00:00"
+
+    cutoff = pd.Timestamp("2024-01-01")
+    assert leakage_notes(Trained(), cutoff, 2024) and "2025-01-01" in leakage_notes(Trained(), cutoff, 2024)[0]
+    Trained.history_cutoff = "2024-01-01"
+    assert leakage_notes(Trained(), cutoff, 2024) == []
+    assert leakage_notes(FakeModel(), cutoff, 2024) == []
