@@ -11,6 +11,7 @@ import argparse
 import functools
 import http.server
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -19,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium package; CHROMIUM_PATH points elsewhere (e.g. /usr/bin/google-chrome on CI images).
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 BROWSER_JS = HERE / "browser.js"
 
 
