@@ -40,6 +40,7 @@ def suggest_params(algorithm: str, trial) -> dict[str, Any]:
             "depth": trial.suggest_int("depth", 3, 8),
             "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 1.0, 10.0, log=True),
             "random_strength": trial.suggest_float("random_strength", 0.0, 2.0),
+            "rsm": trial.suggest_float("rsm", 0.5, 1.0),  # features tried per split: also a speed knob
         }
     if algorithm == "lightgbm":
         return {
@@ -92,6 +93,8 @@ def _fit_catboost(template, params, X_train, y_train, X_valid, y_valid, metric, 
     model = CatBoost({
         **params, "loss_function": "Logloss", "eval_metric": metric, "iterations": rounds,
         "random_seed": seed, "thread_count": threads, "allow_writing_files": False, "verbose": False,
+        "border_count": 64,  # a quarter of the default bins: ~2x faster at depth 8, same quality here
+        "one_hot_max_size": 16,  # atm (9 codes) and road_type one-hot: no costly CTR statistics
         **({"od_type": "Iter", "od_wait": EARLY_STOPPING, "use_best_model": True} if has_valid else {}),
     })
     pruned = []

@@ -10,8 +10,6 @@ METRIC_NAMES = ("recall", "precision", "f1", "accuracy", "roc_auc", "pr_auc", "l
 
 def classification_metrics(y_true, score, threshold: float = 0.5) -> dict[str, float]:
     """Threshold metrics for the positive class plus ranking and probability scores."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
-
     y = np.asarray(y_true, dtype=int)
     p = np.clip(np.asarray(score, dtype=float), 1e-12, 1 - 1e-12)
     counts = confusion_counts(y, p, threshold)
@@ -24,11 +22,37 @@ def classification_metrics(y_true, score, threshold: float = 0.5) -> dict[str, f
         "precision": precision,
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
         "accuracy": (tp + tn) / len(y) if len(y) else 0.0,
-        "roc_auc": float(roc_auc_score(y, p)) if both_classes else float("nan"),
-        "pr_auc": float(average_precision_score(y, p)) if both_classes else float("nan"),
-        "log_loss": float(log_loss(y, p, labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
+        "roc_auc": roc_auc(y, p) if both_classes else float("nan"),
+        "pr_auc": average_precision(y, p) if both_classes else float("nan"),
+        "log_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if len(y) else float("nan"),
+        "brier": float(np.mean((p - y) ** 2)) if len(y) else float("nan"),
     }
+
+
+def _distinct_threshold_counts(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative (tp, fp) at each distinct score, highest score first (ties share a threshold)."""
+    order = np.argsort(-p, kind="mergesort")
+    p_sorted, y_sorted = p[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(p_sorted)), len(p_sorted) - 1]
+    tp = np.cumsum(y_sorted)[last_of_tie]
+    fp = (last_of_tie + 1) - tp
+    return tp.astype(float), fp.astype(float)
+
+
+def roc_auc(y, p) -> float:
+    """Area under the ROC curve (trapezoids over distinct thresholds; same as scikit-learn)."""
+    tp, fp = _distinct_threshold_counts(np.asarray(y, dtype=int), np.asarray(p, dtype=float))
+    tpr = np.r_[0.0, tp / tp[-1]]
+    fpr = np.r_[0.0, fp / fp[-1]]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+
+
+def average_precision(y, p) -> float:
+    """PR AUC as average precision: sum over thresholds of (recall step) x precision."""
+    tp, fp = _distinct_threshold_counts(np.asarray(y, dtype=int), np.asarray(p, dtype=float))
+    precision = tp / (tp + fp)
+    recall = np.r_[0.0, tp / tp[-1]]
+    return float(np.sum(np.diff(recall) * precision))
 
 
 def confusion_counts(y_true, score, threshold: float = 0.5) -> dict[str, int]:

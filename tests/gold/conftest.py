@@ -149,5 +149,9 @@ def trained(tmp_path_factory):
         mp.setattr(data_module, "load_test_rows", spy_test)
         summary = train_models(con, protocol="temporal", trials=2, seed=5, threads=1, progress=False,
                                tracking_uri=settings.resolved_mlflow_uri)
-    yield settings, con, summary, events
+    # the predecessor's protocol, registered without taking the champion alias
+    reference = train_models(con, protocol="reference", algorithms=("lightgbm",), trials=2, seed=5,
+                             threads=1, progress=False, tracking_uri=settings.resolved_mlflow_uri,
+                             set_champion=False)
+    yield settings, con, summary, events, reference
     con.close()

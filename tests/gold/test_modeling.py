@@ -126,3 +126,16 @@ def test_training_arguments_are_validated(kwargs, message):
             "objective": "pr_auc", **kwargs}
     with pytest.raises(AccidentsError, match=message):
         validate_training_args(**args)
+
+
+def test_scores_match_scikit_learn_including_ties():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from pipeline.modeling.scores import classification_metrics
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(2000) < 0.1).astype(int)
+    p = np.round(np.clip(rng.random(2000) * 0.6 + 0.3 * y, 0, 1), 1)  # many ties
+    m = classification_metrics(y, p)
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert m["pr_auc"] == pytest.approx(average_precision_score(y, p), abs=1e-12)

@@ -10,8 +10,9 @@ from pipeline.registry import list_model_versions, load_champion
 MODEL = "accidents-risk-988"
 
 
+@pytest.mark.slow  # shares one MLflow-tracked training (~20 s CPU)
 def test_no_test_row_reaches_tuning_and_test_is_read_once_at_the_end(trained):
-    _, con, summary, events = trained
+    _, con, summary, events, _ = trained
     kinds = [kind for kind, _ in events]
     assert kinds == ["tune"] * len(summary.results) + ["test"]
     test_ids = events[-1][1]
@@ -21,8 +22,9 @@ def test_no_test_row_reaches_tuning_and_test_is_read_once_at_the_end(trained):
         assert seen and not seen & test_ids
 
 
+@pytest.mark.slow  # shares one MLflow-tracked training (~20 s CPU)
 def test_champion_round_trip_predicts_identically(trained):
-    settings, con, summary, _ = trained
+    settings, con, summary, _, _ = trained
     model, version = load_champion(settings.resolved_mlflow_uri, MODEL)
     assert version == summary.registered_version == "1"
     assert model.algorithm == summary.best_algorithm
@@ -32,6 +34,7 @@ def test_champion_round_trip_predicts_identically(trained):
     assert model.negative_weight == 500.0 and model.train_years == [2019, 2020, 2021, 2022]
 
 
+@pytest.mark.slow  # shares one MLflow-tracked training (~20 s CPU)
 def test_logged_artifacts_are_native_never_pickled(trained):
     settings, *_ = trained
     files = [p for p in (settings.mlflow_dir / "artifacts").rglob("*") if p.is_file()]
@@ -40,23 +43,45 @@ def test_logged_artifacts_are_native_never_pickled(trained):
             "pr_curve.png", "confusion_matrix.png", "feature_importance.png", "calibration.png"} <= names
     assert not [p for p in files if p.suffix in (".pkl", ".pickle", ".joblib")]
     mlmodels = [p.read_text() for p in files if p.name == "MLmodel"]
-    assert len(mlmodels) == 3 and all("signature" in text for text in mlmodels)
+    assert len(mlmodels) == 4 and all("signature" in text for text in mlmodels)
 
 
+@pytest.mark.slow  # shares one MLflow-tracked training (~20 s CPU)
 def test_model_runs_table_and_version_listing(trained):
-    settings, con, summary, _ = trained
+    settings, con, summary, _, _ = trained
     runs = con.execute("SELECT algorithm, mlflow_run_id, best_params, is_best, registered_version, "
-                       "test_pr_auc FROM gold.model_runs ORDER BY algorithm").fetchall()
+                       "test_pr_auc FROM gold.model_runs WHERE protocol = 'temporal' ORDER BY algorithm").fetchall()
     assert [r[0] for r in runs] == ["catboost", "lightgbm", "xgboost"]
     assert all(r[1] and json.loads(r[2]) and 0 <= r[5] <= 1 for r in runs)
     assert [r[0] for r in runs if r[3]] == [summary.best_algorithm]
     assert [r[4] for r in runs if r[4]] == ["1"]
     versions = list_model_versions(settings.resolved_mlflow_uri, MODEL)
-    assert len(versions) == 1 and versions[0]["aliases"] == ["champion"]
-    assert versions[0]["algorithm"] == summary.best_algorithm
+    assert [v["version"] for v in versions] == ["1", "2"]
+    assert versions[0]["aliases"] == ["champion"] and versions[1]["aliases"] == []
+    assert versions[0]["algorithm"] == summary.best_algorithm and versions[0]["protocol"] == "temporal"
+    assert versions[1]["protocol"] == "reference" and versions[1]["algorithm"] == "lightgbm"
     assert 0 < versions[0]["metrics"]["test_roc_auc"] <= 1
 
 
+@pytest.mark.slow  # shares one MLflow-tracked training (~20 s CPU)
+def test_reference_protocol_writes_the_predecessor_report(trained):
+    _, con, _, _, reference = trained
+    assert reference.registered_version == "2"
+    report = con.execute('SELECT metric, "class", value FROM lake.gold.reference_report '
+                         "WHERE algorithm = 'lightgbm'").fetchall()
+    keys = {(m, c) for m, c, _ in report}
+    for cls in ("0", "1"):
+        assert {("recall", cls), ("precision", cls), ("f1", cls)} <= keys
+    assert {("accuracy", "all"), ("roc_auc", "all"), ("confusion_tp", "all"), ("train_seconds", "all")} <= keys
+    tp = next(v for m, c, v in report if m == "confusion_tp")
+    n_test = con.execute("SELECT count(*) FROM gold.test").fetchone()[0]
+    assert sum(v for m, c, v in report if m.startswith("confusion_")) == n_test and tp >= 0
+    assert "comparison" in reference.reference_text and "lightgbm" in reference.reference_text
+    protocols = con.execute("SELECT protocol, count(*) FROM gold.model_runs GROUP BY 1 ORDER BY 1").fetchall()
+    assert protocols == [("reference", 1), ("temporal", 3)]
+
+
+@pytest.mark.slow  # shares one MLflow-tracked training (~20 s CPU)
 def test_models_cli_lists_the_champion(trained, monkeypatch, capsys):
     from pipeline.cli import main
 
