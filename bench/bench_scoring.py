@@ -1,6 +1,7 @@
 """Benchmark: full-grid scoring of one test year (features + model + metrics).
 
     .venv/bin/python bench/bench_scoring.py [--points 1500] [--year 2024] [--rounds 300] [--chunk-hours 168]
+                                            [--bundle DIR]   # a saved RiskModel bundle instead
 
 Synthetic road points and accidents around Nouméa; a real LightGBM RiskModel (trained here on
 case-control rows built with the shared `compute_features`) scores every point x hour, so the cost
@@ -11,6 +12,7 @@ Target: under 60 s for 1,500 points x 8,784 hours on 2 cores.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -77,18 +79,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300, help="LightGBM trees")
     parser.add_argument("--chunk-hours", type=int, default=24 * 7)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bundle", help="score with this saved RiskModel bundle directory instead")
     args = parser.parse_args()
 
     points, accidents = synthetic_network(args.points, args.seed)
     history = AccidentHistory.from_accidents(accidents, f"{args.year}-01-01")
     t0 = time.perf_counter()
-    model = train_lightgbm(points, accidents, history, args.rounds, args.seed)
-    print(f"trained LightGBM ({args.rounds} trees) in {time.perf_counter() - t0:.1f}s")
+    if args.bundle:
+        from pipeline.model_bundle import RiskModel
+
+        model = RiskModel.load(args.bundle)
+        print(f"loaded {model.algorithm} bundle {args.bundle}")
+    else:
+        model = train_lightgbm(points, accidents, history, args.rounds, args.seed)
+        print(f"trained LightGBM ({args.rounds} trees) in {time.perf_counter() - t0:.1f}s")
+    if model.algorithm == "lightgbm":
+        print(f"trees: {model.booster.num_trees()}")
 
     hours = year_hours(args.year)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     prob, timings = score_grid(model, points, hours, history, atm=1, chunk_hours=args.chunk_hours)
-    grid_s = time.perf_counter() - t0
+    grid_s, grid_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     rng = np.random.default_rng(args.seed + 1)
     test = pd.DataFrame({"point_id": rng.integers(0, args.points, 300),
                          "event_time": hours[rng.integers(0, len(hours), 300)]})
@@ -99,7 +110,8 @@ def main() -> None:
     n_rows = prob.size
     print(f"{n_rows:,} point-hours ({args.points} points x {len(hours)} hours): grid {grid_s:.1f}s "
           f"(features {timings['features_s']:.1f}s, model {timings['scoring_s']:.1f}s), "
-          f"metrics for one method {metrics_s:.1f}s; {n_rows / grid_s:,.0f} rows/s")
+          f"metrics for one method {metrics_s:.1f}s; {n_rows / grid_s:,.0f} rows/s; grid CPU time "
+          f"{grid_cpu:.1f}s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

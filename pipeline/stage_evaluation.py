@@ -331,7 +331,7 @@ def save_figures(summary: EvaluationSummary, figure_dir: Path) -> list[Path]:
     ax.set_xscale("log")
     ax.set_xlabel("% of cell-hours flagged")
     ax.set_ylabel("share of accidents captured (hit rate)")
-    ax.set_title(f"Hit rate, test year {summary.test_year}")
+    ax.set_title(f"Hit rate, test year {summary.test_year} — {summary.model_name} ({summary.sampler})")
     ax.legend()
     path = figure_dir / f"{stem}_hit_rate_curve.png"
     fig.tight_layout()
