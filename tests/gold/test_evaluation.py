@@ -222,3 +222,35 @@ def test_leakage_note_when_training_history_reaches_past_the_test_start():
     Trained.history_cutoff = "2024-01-01"
     assert leakage_notes(Trained(), cutoff, 2024) == []
     assert leakage_notes(FakeModel(), cutoff, 2024) == []
+
+
+@pytest.mark.slow
+def test_demo_chain_oracle_is_calibrated_and_ranks_best(tmp_path):
+    """Demo files -> bronze -> silver -> evaluate with the generator's truth as the oracle."""
+    demo = pytest.importorskip("pipeline.sources.demo")
+    from pipeline.sources.demo_model import load_truth
+    from pipeline.sources.select import resolve_source
+    from pipeline.stage_features import build_features
+    from pipeline.stage_ingest import ingest_years
+    from pipeline.stage_roads import build_roads
+
+    assert demo  # the generator is importable
+    settings = Settings(data_dir=tmp_path)
+    files, label = resolve_source("demo", list(range(2019, 2025)), settings, seed=42)
+    folder = settings.demo_dir / "seed42-scale1"
+    con = connect(settings)
+    try:
+        ingest_years(con, files, source=label)
+        build_roads(con, roads_file=folder / "roads.osm")
+        build_features(con, samplers=("uniform",), history_cutoff=pd.Timestamp("2024-01-01"))
+        summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="uniform", test_year=2024,
+                           train_years=[2019, 2020, 2021, 2022], valid_year=2023, truth=load_truth(folder))
+    finally:
+        con.close()
+    m = summary.metrics
+    assert summary.observed_accidents > 100
+    assert 0.8 <= m["oracle"]["expected_observed_ratio"] <= 1.2
+    assert m["oracle"]["roc_auc"] > max(m["baseline_history"]["roc_auc"], m["baseline_kde"]["roc_auc"])
+    assert m["oracle"]["cell_hit_rate_5pct"] >= m["baseline_kde"]["cell_hit_rate_5pct"]
+    # both baselines are far better than chance on the demo's spatial structure
+    assert m["baseline_kde"]["cell_pai_5pct"] > 2 and m["baseline_history"]["cell_pai_5pct"] > 2
