@@ -39,6 +39,14 @@ def main() -> None:
                   f"{summary.vehicles} vehicles, {summary.users} users, {size / 1e6:.1f} MB on disk")
         print(f"roads.osm: {summary.osm_nodes} nodes, {summary.osm_ways} ways, {summary.osm_bytes / 1e3:.0f} kB; "
               f"{summary.sites} sites")
+        from pipeline.sources.osm import load_roads_from_file
+        from pipeline.stage_road_points import build_road_points
+
+        t0 = time.perf_counter()
+        roads = load_roads_from_file(out / "roads.osm")
+        points = build_road_points(roads, department="988", grid_step=0.02, buffer_meters=200)
+        print(f"silver road grid: {len(roads)} road segments, {len(points)} road points (0.02 deg, 200 m) "
+              f"in {time.perf_counter() - t0:.1f} s")
         truth = load_truth(out)
         cells = np.unique(np.floor(truth.sites[["lat", "lon"]].to_numpy() / 0.02).astype(int), axis=0)
         centres = (cells + 0.5) * 0.02

@@ -3,7 +3,10 @@
 The network is the same for every seed (it stands for the real world); only accidents are random.
 Communes sit at approximate town centres with their INSEE codes; routes join them along the real
 main roads (RT1 west coast, east coast road, transversals, island rings) with gentle curvature and
-a node every ~500 m; towns get a small street grid, Greater Nouméa a denser one.
+a node every ~500 m. Every commune centre gets a village street grid (streets every ~375 m over
+~3 x 3 km), Greater Nouméa a denser and wider one; unclassified roads climb inland from the coastal
+roads up the valleys (with side branches) and the islands get a loose grid of roads, so the 0.02 degree
+road grid of the silver layer keeps ~1,000-1,600 cells as with the real OpenStreetMap network.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.sources.demo_land import GRANDE_TERRE, ISLANDS, SPINE, in_polygon, on_land
+
 EARTH_RADIUS_M = 6_371_000.0
 NODE_SPACING_M = 500.0
+MINOR_NODE_SPACING_M = 1_500.0  # inland/island roads: gentle curves need fewer nodes (file < 2 MB)
 TOWN_SPEED_RADIUS_M = 1_200.0  # a route slows to 50 km/h this close to a commune centre
 GEOGRAPHY_SEED = 988  # the road network never depends on the user's seed
 
@@ -115,13 +121,24 @@ ROUTES: tuple[Route, ...] = (
 )
 
 # Street grids: (commune, half-size in grid steps north-south, east-west, step in metres).
+# Streets every <= 400 m put every cell centre of the grid area within 200 m of a street.
 TOWN_GRIDS = {
-    "Nouméa": (8, 5, 450.0),
-    "Dumbéa": (4, 4, 450.0),
-    "Le Mont-Dore": (3, 4, 450.0),
-    "Païta": (3, 3, 450.0),
+    "Nouméa": (11, 8, 300.0),
+    "Dumbéa": (8, 8, 320.0),
+    "Le Mont-Dore": (7, 11, 320.0),
+    "Païta": (8, 8, 340.0),
 }
-SMALL_TOWN_GRID = (1, 2, 400.0)
+SMALL_TOWN_GRID = (4, 4, 375.0)
+# Inland roads: one every INLAND_EVERY_M along the coastal roads of Grande Terre, (min, max) km long,
+# each with up to two side branches of (min, max) km.
+INLAND_ROUTES = ("RT1", "RT3", "RP3", "RT7", "RT2", "RPN2", "RT4", "RPS5", "RPS4")
+INLAND_EVERY_M = 1_200.0
+INLAND_KM = (5.0, 20.0)
+BRANCH_KM = (2.0, 7.0)
+SHORE_KM = (1.0, 3.5)
+ISLAND_ROAD_STEP_M = 2_000.0
+INLAND_ROAD_NAMES = ("Route de la Vallée", "Route de la tribu", "Chemin du Creek", "Route minière",
+                     "Chemin de la Station", "Route du Plateau", "Chemin des Caféiers", "Route de la Mission")
 # Tertiary roads from each commune centre to outlying tribes/villages: (count, min km, max km).
 TRIBE_ROADS = (2, 6.0, 14.0)
 TRIBE_ROAD_NAMES = ("Route de la tribu", "Chemin de la Chefferie", "Route du Col", "Piste de la Vallée",
@@ -166,13 +183,14 @@ def _to_latlon(x, y, lat0: float) -> tuple[np.ndarray, np.ndarray]:
     return y / k, x / (k * np.cos(np.radians(lat0)))
 
 
-def _curve(a: tuple[float, float], b: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
-    """Points (lat, lon) from a to b, every ~NODE_SPACING_M, bent by a smooth random offset."""
+def _curve(a: tuple[float, float], b: tuple[float, float], rng: np.random.Generator,
+           spacing: float = NODE_SPACING_M) -> np.ndarray:
+    """Points (lat, lon) from a to b, every ~spacing metres, bent by a smooth random offset."""
     lat0 = (a[0] + b[0]) / 2
     ax, ay = _to_xy(a[0], a[1], lat0)
     bx, by = _to_xy(b[0], b[1], lat0)
     length = float(np.hypot(bx - ax, by - ay))
-    n = max(2, int(np.ceil(length / NODE_SPACING_M)) + 1)
+    n = max(2, int(np.ceil(length / spacing)) + 1)
     t = np.linspace(0.0, 1.0, n)
     # Offset vanishes at both ends so consecutive legs meet exactly at the shared node.
     amp1, amp2 = rng.uniform(-0.06, 0.06), rng.uniform(-0.02, 0.02)
@@ -240,7 +258,7 @@ def _add_grid(b: _Builder, commune: Commune, half_ns: int, half_ew: int, step: f
     rows = np.arange(-half_ns, half_ns + 1)
     cols = np.arange(-half_ew, half_ew + 1)
     names = GRID_STREET_NAMES
-    big = half_ns >= 3
+    big = commune.greater_noumea
     for k, r in enumerate(rows):  # east-west streets
         xs = cx + cols * step
         ys = np.full(len(cols), cy + r * step)
@@ -261,13 +279,100 @@ def _add_grid(b: _Builder, commune: Commune, half_ns: int, half_ew: int, step: f
               lanes=2 if arterial else None)
 
 
+def _land_prefix(points: np.ndarray) -> np.ndarray:
+    """The points of a polyline up to where it first leaves land (roads stop at the shore)."""
+    off = np.flatnonzero(~on_land(points[:, 0], points[:, 1]))
+    return points if len(off) == 0 else points[: off[0]]
+
+
+def _toward_spine(lat: float, lon: float) -> float:
+    """Bearing angle (radians, local x=east/y=north) from a point to the nearest point of the spine."""
+    spine = np.asarray(SPINE)
+    dense = np.vstack([np.linspace(spine[i], spine[i + 1], 50) for i in range(len(spine) - 1)])
+    x, y = _to_xy(dense[:, 0], dense[:, 1], lat)
+    px, py = _to_xy(lat, lon, lat)
+    k = int(np.argmin(np.hypot(x - px, y - py)))
+    return float(np.arctan2(y[k] - py, x[k] - px))
+
+
+def _offset(lat: float, lon: float, angle: float, length_m: float) -> tuple[float, float]:
+    x, y = _to_xy(lat, lon, lat)
+    end = _to_latlon(x + length_m * np.cos(angle), y + length_m * np.sin(angle), lat)
+    return float(end[0]), float(end[1])
+
+
+def _add_inland_roads(b: _Builder, lines: dict[str, np.ndarray]) -> None:
+    """Valley roads from the coastal/main roads of Grande Terre towards the chain, with side branches."""
+    names = INLAND_ROAD_NAMES
+    count = 0
+    for ref in INLAND_ROUTES:
+        line = lines[ref]
+        lat0 = float(line[:, 0].mean())
+        x, y = _to_xy(line[:, 0], line[:, 1], lat0)
+        cum = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+        for s in np.arange(INLAND_EVERY_M / 2, cum[-1], INLAND_EVERY_M):
+            k = int(np.searchsorted(cum, s))
+            start = (float(line[k, 0]), float(line[k, 1]))
+            if not in_polygon(*start, GRANDE_TERRE)[0]:
+                continue
+            angle = _toward_spine(*start) + b.rng.uniform(-0.5, 0.5)
+            end = _offset(*start, angle, b.rng.uniform(*INLAND_KM) * 1000)
+            spur = _land_prefix(_curve(start, end, b.rng, MINOR_NODE_SPACING_M))
+            if len(spur) < 2:
+                continue
+            centre = COMMUNES[int(nearest_commune(spur[:1, 0], spur[:1, 1])[0])].name
+            name = f"{names[count % len(names)]} ({centre})"
+            b.way(spur, "unclassified", 70, name, None)
+            count += 1
+            if count % 2 == 0:  # lanes down to the shore/properties on the other side of the main road
+                shore_end = _offset(*start, angle + np.pi + b.rng.uniform(-0.4, 0.4), b.rng.uniform(*SHORE_KM) * 1000)
+                b.way(_land_prefix(_curve(start, shore_end, b.rng, MINOR_NODE_SPACING_M)), "unclassified", 50,
+                      f"Chemin de la Plage ({centre})", None)
+            for side in (-1, 1):
+                if len(spur) < 4 or b.rng.random() < 0.3:
+                    continue
+                fork = spur[int(b.rng.integers(1, len(spur) - 1))]
+                turn = angle + side * b.rng.uniform(0.8, 1.4)
+                branch_end = _offset(float(fork[0]), float(fork[1]), turn, b.rng.uniform(*BRANCH_KM) * 1000)
+                branch = _land_prefix(_curve((float(fork[0]), float(fork[1])), branch_end, b.rng,
+                                             MINOR_NODE_SPACING_M))
+                b.way(branch, "unclassified", 70, f"Chemin de {names[(count + 3) % len(names)].split()[-1]}"
+                      f" ({centre})", None)
+
+
+def _add_island_roads(b: _Builder) -> None:
+    """A loose, slightly rotated grid of roads across each island, cut at the shore."""
+    for island, outline in ISLANDS.items():
+        poly = np.asarray(outline)
+        lat0, lon0 = poly.mean(axis=0)
+        px, py = _to_xy(poly[:, 0], poly[:, 1], lat0)
+        cx, cy = _to_xy(lat0, lon0, lat0)
+        half = float(np.hypot(px - cx, py - cy).max())
+        theta = b.rng.uniform(-0.4, 0.4)
+        rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        offsets = np.arange(-half, half + 1, ISLAND_ROAD_STEP_M)
+        along = np.arange(-half, half + 1, MINOR_NODE_SPACING_M)
+        for k, (o, vertical) in enumerate([(o, v) for v in (False, True) for o in offsets]):
+            u, v = (np.full_like(along, o), along) if vertical else (along, np.full_like(along, o))
+            xy = rot @ np.vstack([u, v])
+            lat, lon = _to_latlon(cx + xy[0], cy + xy[1], lat0)
+            inside = in_polygon(lat, lon, outline)
+            # every run of consecutive inside nodes becomes one road
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])))
+            for start, stop in zip(edges[::2], edges[1::2], strict=True):
+                b.way(np.column_stack([lat[start:stop], lon[start:stop]]), "unclassified", 70,
+                      f"{INLAND_ROAD_NAMES[k % len(INLAND_ROAD_NAMES)]} ({island})", None)
+
+
 def build_network() -> RoadNetwork:
     """The deterministic demo road network (same for every seed)."""
     b = _Builder()
+    lines: dict[str, np.ndarray] = {}
     for route in ROUTES:
         places = [_place(s) for s in route.stops]
         legs = [_curve(places[i], places[i + 1], b.rng) for i in range(len(places) - 1)]
         line = np.vstack([legs[0]] + [leg[1:] for leg in legs[1:]])
+        lines[route.ref] = line
         for run, in_town in _split_by_town(line):
             speed = 50 if in_town and route.speed >= 70 else route.speed
             if route.highway == "trunk" and in_town:
@@ -288,11 +393,14 @@ def build_network() -> RoadNetwork:
     for commune in COMMUNES:
         half_ns, half_ew, step = TOWN_GRIDS.get(commune.name, SMALL_TOWN_GRID)
         _add_grid(b, commune, half_ns, half_ew, step)
+    _add_inland_roads(b, lines)
+    _add_island_roads(b)
     return RoadNetwork(np.array(b.lat), np.array(b.lon), tuple(b.ways))
 
 
 def write_osm_xml(network: RoadNetwork, path) -> None:
-    """OSM XML 0.6 that osmnx.graph_from_xml can load. Text is built in one pass (small file)."""
+    """OSM XML 0.6 that osmnx.graph_from_xml can load. Text is built in one pass; nodes carry no
+    (optional) version attribute and indentation is minimal to keep the file under 2 MB."""
     from xml.sax.saxutils import quoteattr
 
     lines = [
@@ -301,12 +409,12 @@ def write_osm_xml(network: RoadNetwork, path) -> None:
         "  <!-- SYNTHETIC demo network for offline runs: simplified New Caledonia roads -->",
     ]
     lines += [
-        f'  <node id="{i + 1}" version="1" lat="{la:.7f}" lon="{lo:.7f}"/>'
+        f'<node id="{i + 1}" lat="{la:.6f}" lon="{lo:.6f}"/>'
         for i, (la, lo) in enumerate(zip(network.node_lat, network.node_lon, strict=True))
     ]
     for w in network.ways:
-        lines.append(f'  <way id="{w.way_id}" version="1">')
-        lines += [f'    <nd ref="{n}"/>' for n in w.node_ids]
+        lines.append(f'<way id="{w.way_id}" version="1">')
+        lines += [f'  <nd ref="{n}"/>' for n in w.node_ids]
         tags = {"highway": w.highway, "name": w.name}
         if w.ref:
             tags["ref"] = w.ref
@@ -316,8 +424,8 @@ def write_osm_xml(network: RoadNetwork, path) -> None:
             tags["lanes"] = str(w.lanes)
         if w.oneway:
             tags["oneway"] = "yes"
-        lines += [f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()]
-        lines.append("  </way>")
+        lines += [f"  <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()]
+        lines.append("</way>")
     lines.append("</osm>")
     path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
 

@@ -35,10 +35,12 @@ DEFAULT_YEAR_TARGET = 290
 
 # --- Spatial structure -------------------------------------------------------------------------
 FAST_SPEED = 80
-URBAN_RADIUS_M = {"98818": 3_300.0, "98805": 1_000.0, "98817": 1_000.0, "98821": 1_000.0}
-DEFAULT_URBAN_RADIUS_M = 700.0
+# Built-up radius (agg=2): Nouméa's whole grid, the suburbs' and villages' cores (gives ~49 % urban as in 2023).
+URBAN_RADIUS_M = {"98818": 3_300.0, "98805": 1_800.0, "98817": 1_800.0, "98821": 1_800.0}
+DEFAULT_URBAN_RADIUS_M = 1_000.0
 CENTRE_BOOST, CENTRE_SCALE_M = 4.0, 1_500.0  # hotspots: weight 1 + 4 exp(-d / 1.5 km) near centres
-HIGHWAY_WEIGHT = {"trunk": 1.6, "primary": 1.3, "secondary": 1.0, "tertiary": 0.6, "residential": 0.8}
+HIGHWAY_WEIGHT = {"trunk": 1.6, "primary": 1.3, "secondary": 1.0, "tertiary": 0.6, "residential": 0.8,
+                  "unclassified": 0.1}  # inland valley roads: little traffic
 GROUP_NAMES = ("urban_slow", "urban_fast", "rural_slow", "rural_fast")
 
 # --- Temporal modifiers (the truth a model should learn) ---------------------------------------

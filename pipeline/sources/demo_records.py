@@ -33,7 +33,7 @@ METRO = (
     ("59", "59350", 50.6292, 3.0573, "Rue Nationale"),
     ("29", "29019", 48.3904, -4.4861, "Rue de Siam"),
 )
-CATR_BY_HIGHWAY = {"trunk": 9, "primary": 3, "secondary": 3, "tertiary": 4, "residential": 4}
+CATR_BY_HIGHWAY = {"trunk": 9, "primary": 3, "secondary": 3, "tertiary": 4, "residential": 4, "unclassified": 4}
 CATV = np.array([7, 10, 33, 2, 1, 13, 31, 50])
 CATV_P = np.array([0.56, 0.17, 0.10, 0.06, 0.03, 0.03, 0.03, 0.02])
 

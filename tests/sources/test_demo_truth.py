@@ -24,7 +24,7 @@ def truth(demo):
 
 
 def road_points(sites: pd.DataFrame, cell: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
-    """Centres of the 0.02 degree cells that contain road sites (like silver.road_points)."""
+    """Centres of the 0.02 degree cells that contain road sites (a superset of silver.road_points)."""
     cells = np.unique(np.floor(sites[["lat", "lon"]].to_numpy() / cell).astype(int), axis=0)
     centres = (cells + 0.5) * cell
     return centres[:, 0], centres[:, 1]
@@ -50,9 +50,62 @@ def test_osm_loads_with_osmnx_and_has_the_expected_tags(demo):
     assert 0 < simplified.number_of_edges() < graph.number_of_edges()
 
 
-def test_network_yields_about_a_thousand_road_cells(truth):
-    lat, _ = road_points(truth.sites)
-    assert 700 <= len(lat) <= 2_500
+@pytest.fixture(scope="module")
+def silver_points(demo):
+    """silver.road_points as the pipeline builds them from the demo's roads.osm (0.02 deg, 200 m)."""
+    from pipeline.sources.osm import load_roads_from_file
+    from pipeline.stage_road_points import build_road_points
+
+    roads = load_roads_from_file(demo.out_dir / "roads.osm")
+    return build_road_points(roads, department="988", grid_step=0.02, buffer_meters=200)
+
+
+def demo_accidents(out_dir) -> pd.DataFrame:
+    """Located New Caledonia accidents of the demo files (accident_id, lat, lon, com)."""
+    frames = []
+    for path in sorted(out_dir.glob("ca*cteristiques-*.csv")):
+        encoding = "latin-1" if path.name.endswith("2019.csv") else "utf-8-sig"
+        frames.append(pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding=encoding)
+                      .rename(columns={"Accident_Id": "Num_Acc"}))
+    cara = pd.concat(frames, ignore_index=True)
+    cara = cara[(cara["dep"] == "988") & (cara["lat"] != "") & (cara["long"] != "")]
+    lat = cara["lat"].str.replace(",", ".").astype(float)
+    lon = cara["long"].str.replace(",", ".").astype(float)
+    inside = lat.between(-23.0, -19.5) & lon.between(163.5, 168.0)  # defective rows are out of bounds
+    return pd.DataFrame({"accident_id": cara["Num_Acc"], "lat": lat, "lon": lon, "com": cara["com"]})[inside]
+
+
+def test_network_yields_a_realistic_road_grid(silver_points):
+    # The real OpenStreetMap network of New Caledonia keeps ~1,500 cells of 0.02 degree.
+    assert 1_000 <= len(silver_points) <= 1_600
+
+
+def test_every_commune_has_road_points(silver_points):
+    from pipeline.sources.demo_geography import COMMUNES, nearest_commune
+
+    nearest = nearest_commune(silver_points["lat"].to_numpy(), silver_points["lon"].to_numpy())
+    counts = np.bincount(nearest, minlength=len(COMMUNES))
+    missing = [c.name for c, n in zip(COMMUNES, counts, strict=True) if n == 0]
+    assert not missing  # islands (Maré, Lifou, Ouvéa, Île des Pins, Bélep) included
+    # and every commune centre has a road point within one cell diagonal (~3 km)
+    from pipeline.sources.demo_geography import distance_m
+
+    centre = np.array([(c.lat, c.lon) for c in COMMUNES])
+    d = distance_m(centre[:, None, 0], centre[:, None, 1], silver_points["lat"].to_numpy()[None, :],
+                   silver_points["lon"].to_numpy()[None, :]).min(axis=1)
+    assert d.max() < 3_000
+
+
+def test_accidents_lie_close_to_road_points(demo, silver_points):
+    from pipeline.stage_road_points import snap_accidents
+
+    snapped = snap_accidents(demo_accidents(demo.out_dir), silver_points)
+    assert len(snapped) > 400
+    # A point evenly spread over a covered 0.02 degree cell (~2.2 x 2.1 km) lies a median 0.85 km
+    # from its centre: that is the floor; accidents in cells without a point would push it above 1 km.
+    assert snapped["dist_m"].median() < 950
+    assert snapped["dist_m"].quantile(0.9) < 1_700
+    assert (snapped["dist_m"] > 5_000).mean() < 0.01
 
 
 def test_truth_files_and_commune_mix(demo, truth):
