@@ -130,7 +130,26 @@ def load_champion(tracking_uri: str, registered_model: str) -> tuple[RiskModel, 
 
     configure_mlflow(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
-    version = _champion_version(client, registered_model)
+    return _load_bundle(tracking_uri, _champion_version(client, registered_model))
+
+
+def load_version(tracking_uri: str, registered_model: str, version: str) -> tuple[RiskModel, str]:
+    """The RiskModel of one registered version (e.g. to score with a former champion)."""
+    import mlflow
+
+    configure_mlflow(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    try:
+        found = client.get_model_version(registered_model, str(version))
+    except Exception:
+        raise AccidentsError(f"{registered_model} has no version {version}; see accidents models") from None
+    return _load_bundle(tracking_uri, found)
+
+
+def _load_bundle(tracking_uri: str, version) -> tuple[RiskModel, str]:
+    """Download the version's `risk_model/` artifacts and load them natively."""
+    import mlflow
+
     run_id = version.tags.get(RUN_ID_TAG) or version.run_id
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(

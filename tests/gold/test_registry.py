@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import AccidentsError
-from pipeline.registry import list_model_versions, load_champion
+from pipeline.registry import list_model_versions, load_champion, load_version
 
 MODEL = "accidents-risk-988"
 
@@ -32,6 +32,10 @@ def test_champion_round_trip_predicts_identically(trained):
     original = summary.models[summary.best_algorithm]
     np.testing.assert_allclose(model.predict_probability(rows), original.predict_probability(rows), rtol=1e-6)
     assert model.negative_weight == 500.0 and model.train_years == [2019, 2020, 2021, 2022]
+    former, number = load_version(settings.resolved_mlflow_uri, MODEL, "2")
+    assert number == "2" and former.algorithm == "lightgbm"
+    with pytest.raises(AccidentsError, match="has no version 9"):
+        load_version(settings.resolved_mlflow_uri, MODEL, "9")
 
 
 @pytest.mark.slow  # shares one MLflow-tracked training (~20 s CPU)
