@@ -93,9 +93,19 @@ class BaacSourceResource(dg.ConfigurableResource):
     def files_for_years(self, years: list[int], settings: Settings):
         """(files by year, source label). The demo is generated for the whole demo span at once so
         that a single-year run reads the same synthetic rows as `accidents ingest --source demo`."""
+        from pipeline.errors import AccidentsError
         from pipeline.sources.select import resolve_source
 
-        wanted = sorted(set(years) | set(self.demo_years)) if self.source == "demo" else sorted(years)
+        wanted = sorted(years)
+        if self.source == "demo":
+            # The synthetic weather and accident intensity depend on the whole span generated, so
+            # the span is fixed: ingesting a year outside it would silently change the other years.
+            outside = sorted(set(years) - set(self.demo_years))
+            if outside:
+                raise AccidentsError(
+                    f"year {outside[0]}: the demo covers {min(self.demo_years)}-{max(self.demo_years)} "
+                    "(resource baac_source.demo_years); choose a partition inside it")
+            wanted = sorted(self.demo_years)
         files, label = resolve_source(self.source, wanted, settings, seed=settings.seed, scale=self.demo_scale)
         return {year: files[year] for year in years}, label
 

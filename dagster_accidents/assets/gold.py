@@ -117,20 +117,24 @@ class EvaluationConfig(dg.Config):
 )
 def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, lake: DuckLakeResource,
                mlflow: MLflowResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
+    from pipeline.evaluation_mlflow import log_evaluation_to_mlflow
     from pipeline.registry import load_champion
     from pipeline.stage_evaluation import evaluate
 
     settings = lake.settings()
-    model, version = load_champion(mlflow.uri_for(settings), mlflow.registered_model)
+    tracking_uri = mlflow.uri_for(settings)
+    model, version = load_champion(tracking_uri, mlflow.registered_model)
     with lake.connect() as con:
         summary = evaluate(
-            con, model=model, model_name=f"{mlflow.registered_model} v{version}", sampler=config.sampler,
+            con, model=model, model_name=f"{mlflow.registered_model}-v{version}", sampler=config.sampler,
             test_year=config.test_year, train_years=config.train_years, valid_year=config.valid_year,
-            truth=baac_source.demo_truth(settings), atm=config.atm,
+            truth=baac_source.demo_truth(settings), atm=config.atm, figure_dir=settings.data_dir / "evaluation",
         )
+    run_id = log_evaluation_to_mlflow(tracking_uri, summary)
     context.log.info("\n" + summary.table)
     model_metrics = summary.metrics.get("model", {})
     metadata = {
+        "mlflow_run_id": run_id,
         "model": summary.model_name,
         "model_version": version,
         "test_year": summary.test_year,
@@ -139,7 +143,7 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, lake
         "model_pai_5pct": model_metrics.get("cell_pai_5pct"),
         "model_pr_auc": model_metrics.get("pr_auc"),
         "table": dg.MetadataValue.md(f"```\n{summary.table}\n```"),
-        **summary_metadata(summary, skip=("curves", "table", "calibration", "figures", "rows_written")),
+        **summary_metadata(summary, skip=("curves", "table", "calibration", "rows_written")),
         "dagster/row_count": summary.rows_written,
     }
     return dg.MaterializeResult(metadata={k: v for k, v in metadata.items() if v is not None})

@@ -101,3 +101,13 @@ def test_resource_settings_resolve_the_secret_at_run_time(monkeypatch):
     assert settings.s3.secret_access_key == "resolved-secret"
     assert settings.uses_s3 and settings.catalog == "postgres"
     assert "resolved-secret" not in repr(settings)
+
+
+def test_demo_source_refuses_years_outside_its_span_without_generating(tmp_path):
+    from dagster_accidents.resources import BaacSourceResource
+    from pipeline.errors import AccidentsError
+    from pipeline.settings import Settings
+
+    with pytest.raises(AccidentsError, match="year 2025: the demo covers 2019-2024"):
+        BaacSourceResource(source="demo").files_for_years([2024, 2025], Settings(data_dir=tmp_path))
+    assert not (tmp_path / "demo").exists()

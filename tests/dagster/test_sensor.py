@@ -107,3 +107,36 @@ def test_release_requests_only_new_years_that_are_partitions():
     assert release_requests([2017, 2023, 2024], None, keys) == []
     assert release_requests([2017, 2023, 2024], {2023}, keys) == ["2024"]  # 2017 predates the partitions
     assert release_requests([2023], {2023}, keys) == []
+
+
+@dg.op
+def _noop():
+    return None
+
+
+@dg.job
+def _finished_job():
+    _noop()
+
+
+@pytest.mark.parametrize("tags, rebuilds", [({RELEASE_TAG: "baac_release"}, True), ({}, False)])
+def test_rebuild_follows_only_release_ingest_runs(tags, rebuilds):
+    from dagster_accidents.sensors import rebuild_after_release_ingest
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _finished_job.execute_in_process(instance=instance, tags=tags)
+        context = dg.build_run_status_sensor_context(
+            sensor_name="rebuild_after_release_ingest", dagster_instance=instance,
+            dagster_run=result.dagster_run, dagster_event=result.get_run_success_event())
+        outcome = rebuild_after_release_ingest(context)
+    if rebuilds:
+        assert isinstance(outcome, dg.RunRequest)
+        assert outcome.run_key == f"rebuild-after-{result.run_id}" and outcome.tags[RELEASE_TAG] == "baac_release"
+    else:
+        assert isinstance(outcome, dg.SkipReason)
+
+
+def test_rebuild_sensor_targets_the_model_build_job():
+    from dagster_accidents.sensors import rebuild_after_release_ingest
+
+    assert [t.job_name for t in rebuild_after_release_ingest.targets] == ["all_assets_job"]
