@@ -156,5 +156,7 @@ def resources_from_settings(settings: Settings, environ) -> dict[str, dg.Configu
     department = settings.departments[0]
     mlflow = MLflowResource(tracking_uri=_secret(environ, "MLFLOW_TRACKING_URI") or "",
                             experiment=f"accidents-{department}", registered_model=f"accidents-risk-{department}")
-    source = BaacSourceResource(source=environ.get("ACCIDENTS_SOURCE", "demo"))
+    # Real data in production, the offline demo everywhere else, unless ACCIDENTS_SOURCE says otherwise.
+    default_source = "datagouv" if settings.catalog == "postgres" else "demo"
+    source = BaacSourceResource(source=environ.get("ACCIDENTS_SOURCE") or default_source)
     return {"lake": lake, "mlflow": mlflow, "baac_source": source}

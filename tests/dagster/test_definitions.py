@@ -87,6 +87,7 @@ def test_production_definitions_load_without_connecting(reload_definitions):
     assert lake.s3_secret_access_key == "ACCIDENTS_S3_SECRET_ACCESS_KEY"
     assert "test-secret-value-never-shown" not in repr(defs.resources)
     assert isinstance(defs.resources["mlflow"].tracking_uri, dg.EnvVar)
+    assert defs.resources["baac_source"].source == "datagouv"
 
 
 def test_resource_settings_resolve_the_secret_at_run_time(monkeypatch):
