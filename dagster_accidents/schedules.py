@@ -1,17 +1,17 @@
 """At 23:00 in Nouméa, predict the next Nouméa day."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from dagster_accidents.jobs import daily_predictions_job
 from dagster_accidents.partitions import TIMEZONE
+from pipeline.stage_predictions import tomorrow_in
 
 
 def next_day_partition(tick: dt.datetime) -> str:
-    """The partition key of the day after the tick, both read in Nouméa time."""
-    return (tick.astimezone(ZoneInfo(TIMEZONE)).date() + dt.timedelta(days=1)).isoformat()
+    """The partition key of the day after the tick, both read in Nouméa time (the CLI's rule)."""
+    return tomorrow_in(TIMEZONE, now=tick).isoformat()
 
 
 @dg.schedule(
