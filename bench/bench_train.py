@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+# as `accidents train` does: OpenMP threads sleep when idle instead of spinning (set before import)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TARGET_SECONDS = 224.0

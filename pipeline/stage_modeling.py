@@ -136,7 +136,12 @@ def train_models(
     threads: int = 2,
 ) -> TrainingSummary:
     """Tune, refit, test once, log to MLflow, register the best model; writes gold.model_runs
-    (and gold.reference_report for protocol='reference')."""
+    (and gold.reference_report for protocol='reference').
+
+    `threads` is per model fit. Processes that train with threads > 1 should start with
+    OMP_WAIT_POLICY=PASSIVE (the CLI sets it): spinning OpenMP threads slow LightGBM/XGBoost 4-10x
+    on a shared machine. `set_champion=False` registers the best model without moving the alias.
+    """
     import mlflow
 
     from pipeline import registry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from pipeline.errors import AccidentsError
 
@@ -83,6 +84,9 @@ def parse_train_args(args: argparse.Namespace, default_seed: int = 42) -> dict:
 
 def run_train(args: argparse.Namespace, settings) -> int:
     options = parse_train_args(args, settings.seed)
+    # Before LightGBM/XGBoost load OpenMP: idle threads must sleep, not spin. Spinning threads on a
+    # busy 2-core machine made 2-thread fits 4-10x slower than 1-thread fits (bench/bench_train.py).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from pipeline.lake import lake_connection
     from pipeline.stage_datasets import build_datasets
     from pipeline.stage_modeling import train_models
