@@ -61,21 +61,12 @@ def _versions_for(settings, name: str, sampler: str, which: str) -> dict:
     return (champions or temporal)[-1]
 
 
-def _load_version(settings, entry: dict):
-    """The RiskModel bundle logged by the version's run (never a pickle)."""
-    import tempfile
+def _load_version(settings, name: str, entry: dict):
+    """The RiskModel bundle of one registered version (never a pickle)."""
+    from pipeline.registry import load_version
 
-    import mlflow
-
-    from pipeline.model_bundle import RiskModel
-    from pipeline.registry import BUNDLE_ARTIFACT, configure_mlflow
-
-    configure_mlflow(settings.resolved_mlflow_uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            run_id=entry["run_id"], artifact_path=BUNDLE_ARTIFACT, dst_path=tmp,
-            tracking_uri=settings.resolved_mlflow_uri)
-        return RiskModel.load(local)
+    model, _ = load_version(settings.resolved_mlflow_uri, name, entry["version"])
+    return model
 
 
 def _demo_truth(con, settings, explicit: str | None):
@@ -137,7 +128,7 @@ def run_evaluate(args: argparse.Namespace, settings) -> int:
             sampler = sampler or entry.get("sampler") or "unknown"
             if entry.get("sampler") not in (None, sampler):
                 raise AccidentsError(f"--model {entry['version']} was trained with sampler {entry['sampler']!r}")
-            model = _load_version(settings, entry)
+            model = _load_version(settings, name, entry)
             train_years = [y for y in (model.train_years or [y for y in years if y < valid_year]) if y < valid_year]
             print(f"evaluating {name} v{entry['version']} ({model.algorithm}, sampler {sampler}) on "
                   f"{args.test_year}: train years {train_years}, validation {valid_year}"
