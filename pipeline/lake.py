@@ -139,6 +139,9 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     if not read_only:
         for schema in SCHEMAS:
             _execute_with_retry(con, f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # Inlined tables reserve the column name `row_id`, which silver and gold use; small writes
+        # go straight to Parquet instead, so users see every table as files.
+        _execute_with_retry(con, f"CALL {LAKE_ALIAS}.set_option('data_inlining_row_limit', 0)")
     return con
 
 

@@ -98,8 +98,10 @@ class RiskModel:
             if mapping is None:
                 out[column] = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
             else:
-                keys = pd.Series([category_key(v) for v in values.to_numpy(dtype=object)], dtype=object)
-                out[column] = keys.map(mapping).fillna(UNKNOWN_CODE).astype(np.int64).to_numpy()
+                # map each distinct value once: scoring grids have millions of rows, few categories
+                positions, uniques = pd.factorize(values, use_na_sentinel=False)
+                lookup = np.array([mapping.get(category_key(u), UNKNOWN_CODE) for u in uniques], dtype=np.int64)
+                out[column] = lookup[positions]
         return pd.DataFrame(out, index=df.index)
 
     def native_input(self, encoded: pd.DataFrame, label: np.ndarray | None = None):
