@@ -47,7 +47,7 @@ class TrainingConfig(dg.Config):
     """Defaults of `accidents train`."""
 
     protocol: str = "temporal"
-    sampler: str = "exclusion"
+    sampler: str = "uniform"
     algorithms: list[str] = list(ALGORITHMS)
     trials: int = 50
     objective: str = "pr_auc"
@@ -99,7 +99,7 @@ def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, la
 
 
 class EvaluationConfig(dg.Config):
-    sampler: str = "exclusion"
+    sampler: str = "uniform"
     train_years: list[int] = list(DEFAULT_TRAIN_YEARS)
     valid_year: int = DEFAULT_VALID_YEARS[-1]
     test_year: int = DEFAULT_TEST_YEARS[0]

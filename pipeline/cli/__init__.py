@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from pipeline.errors import AccidentsError
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before any OpenMP library loads (sklearn, LightGBM, XGBoost): spinning idle OpenMP threads make
+    # 2-thread training 4-10x slower on a 2-core machine (bench/bench_train.py).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

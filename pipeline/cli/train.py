@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from pipeline.errors import AccidentsError
 
@@ -26,7 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("--algorithms", default=",".join(ALGORITHMS), help="comma list (default all three)")
     p.add_argument("--protocol", default="temporal",
                    help="temporal (by year, honest) | reference (predecessor's 80/20 split) | both")
-    p.add_argument("--sampler", default="exclusion", help="negative sampler: exclusion | uniform")
+    p.add_argument("--sampler", default="uniform",
+                   help="negative sampler: uniform (calibratable, default) | exclusion (predecessor's)")
     p.add_argument("--seed", default=None, help="random seed (default ACCIDENTS_SEED or 42)")
     p.add_argument("--dep", default="988", help="département (names the experiment and registered model)")
     p.add_argument("--timeout", default=None, help="seconds of tuning per algorithm at most")
@@ -84,9 +84,6 @@ def parse_train_args(args: argparse.Namespace, default_seed: int = 42) -> dict:
 
 def run_train(args: argparse.Namespace, settings) -> int:
     options = parse_train_args(args, settings.seed)
-    # Before LightGBM/XGBoost load OpenMP: idle threads must sleep, not spin. Spinning threads on a
-    # busy 2-core machine made 2-thread fits 4-10x slower than 1-thread fits (bench/bench_train.py).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from pipeline.lake import lake_connection
     from pipeline.stage_datasets import build_datasets
     from pipeline.stage_modeling import train_models
