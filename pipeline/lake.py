@@ -194,13 +194,27 @@ def current_snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
     return row[0] if row else None
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
-    """Create or replace a whole table from a query in one transaction; returns its row count."""
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One lake transaction: COMMIT at the end of the block, ROLLBACK on any error, so a table set is
+    replaced all at once or not at all. `frames` (DataFrames / Arrow tables) are registered as views
+    under their keyword names for the block's duration."""
+    for name, frame in frames.items():
+        con.register(name, frame)
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {qualified} AS {select_sql}", params or [])
+        yield con
         con.execute("COMMIT")
-    except Exception:
+    except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        for name in frames:
+            con.unregister(name)
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
+    """Create or replace a whole table from a query in one transaction; returns its row count."""
+    with transaction(con):
+        con.execute(f"CREATE OR REPLACE TABLE {qualified} AS {select_sql}", params or [])
     return con.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]

@@ -26,6 +26,7 @@ from pipeline.baac_parse import (
 )
 from pipeline.departments import DEPARTMENTS
 from pipeline.errors import AccidentsError
+from pipeline.lake import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -249,10 +250,8 @@ _REJECTED_NAMES = ["source_file", "year", "line_number", "raw_text", "reason"]
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
     if data.num_rows:
         con.register("_ingest_batch", data)
-        try:
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_batch")
-        finally:
-            con.unregister("_ingest_batch")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_batch")
+        con.unregister("_ingest_batch")
 
 
 def _write(con: duckdb.DuckDBPyConnection, years: list[int], batches: list[_YearBatch], source: str) -> None:
@@ -261,8 +260,7 @@ def _write(con: duckdb.DuckDBPyConnection, years: list[int], batches: list[_Year
     tables = ["bronze.accidents", "bronze.rejected_rows", "bronze.ingest_log",
               *(f"bronze.raw_{k}" for k in KINDS)]
     now = dt.datetime.now().replace(microsecond=0)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         year_list = ", ".join(str(int(y)) for y in years)
         for table in tables:
             con.execute(f"DELETE FROM {table} WHERE year IN ({year_list})")
@@ -276,10 +274,6 @@ def _write(con: duckdb.DuckDBPyConnection, years: list[int], batches: list[_Year
         _insert(con, "bronze.ingest_log", _arrow(log_rows, [
             "source_file", "year", "kind", "encoding", "source", "rows_read", "rows_kept", "rows_rejected",
             "rows_other_department", "ingested_at"]))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
