@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
 
     points, accidents = synthetic_network(args.points, args.seed)
-    history = AccidentHistory.from_accidents(accidents, f"{args.year}-01-01")
+    history = AccidentHistory.point_in_time(accidents, 3, cap=f"{args.year}-01-01")
     t0 = time.perf_counter()
     if args.bundle:
         from pipeline.model_bundle import RiskModel

@@ -2,27 +2,32 @@
 
 Contract (the silver stage implements the computations; gold and predictions only call them):
 - `FEATURE_COLUMNS`: model input columns, in order. `CATEGORICAL` lists the categorical ones.
-- `AccidentHistory.from_accidents(accidents, cutoff)`: a spatial index over accidents strictly
-  before `cutoff` (accidents: DataFrame with accident_id, lat, lon, event_time).
+- `AccidentHistory.point_in_time(accidents, lookback_years=3, cap=None, data_start, data_end)`: the
+  product's history. A row at time t sees the accidents of [asof - lookback_years, asof), asof =
+  min(1 January of t's year, cap); `accident_density_5km` is accidents within 5 km per covered year
+  of that window (NaN when no year of it lies in the data period [data_start, data_end)).
+- `AccidentHistory.reference(accidents)`: the predecessor's protocol, every accident of the period
+  except the row's own (leave-one-out by accident_id); density is a plain count.
 - `compute_features(rows, history)`: rows is a DataFrame with columns
   point_id, lat, lon, road_type, speed_limit, dist_to_noumea_km, event_time (local, hourly), atm,
-  and optionally accident_id (a positive's own accident, excluded from its history features).
+  and optionally accident_id (a positive's own accident, used by the reference history only).
   Returns `rows` plus every column of FEATURE_COLUMNS, computed vectorised (no Python row loops).
 
-History features are computed once per unique road point and broadcast to its rows; a positive row
-then only corrects for its own accident (which is never counted in its own history).
+Why point-in-time: with one fixed history minus the own accident, positives see one accident fewer
+than negatives at the same place, and a model learns that difference instead of risk. Windows ending
+at the year start give positives and negatives of a place and year identical history by construction.
+History is computed once per (window, unique road point) and broadcast to the rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
-    from sklearn.neighbors import BallTree
 
 BASE = ["latitude", "longitude", "hour", "dayofweek", "month", "atm"]
 INTERACTIONS = [
@@ -50,45 +55,132 @@ def feature_kind(name: str) -> str:
 
 DENSITY_RADIUS_KM = 5.0
 NO_ACCIDENT_KM = 100.0  # nearest_accident_km when the history holds no other accident
+DEFAULT_LOOKBACK_YEARS = 3
+MODES = ("point_in_time", "reference")
 
 
-@dataclass(frozen=True)
+def year_fraction(times) -> np.ndarray:
+    """Timestamps as fractional calendar years (2023-01-01 -> 2023.0, 2023-07-02 12:00 -> 2023.5)."""
+    t = np.asarray(times, dtype="datetime64[ns]")
+    year = t.astype("datetime64[Y]")
+    start, end = year.astype("datetime64[ns]"), (year + 1).astype("datetime64[ns]")
+    return year.astype(np.int64) + 1970 + (t - start) / (end - start)
+
+
+@dataclass(frozen=True, eq=False)
 class AccidentHistory:
-    """Past accidents (strictly before `cutoff`; all of them when cutoff is None) in a haversine index."""
+    """Accidents in a haversine index, and the rule deciding which of them a row may see.
+
+    - point_in_time: a row at time t sees accidents in [asof - lookback_years, asof), asof = min(start
+      of t's calendar year, cap); density is per covered year of that window (coverage = overlap with
+      the data period [data_start, data_end)). The row's own accident is never before its asof.
+    - reference (the predecessor's protocol): every accident of the period except the row's own.
+    """
 
     accident_ids: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
-    cutoff: object  # pandas Timestamp or None
-    tree: BallTree | None
+    event_time: np.ndarray  # datetime64[ns]
+    mode: str
+    lookback_years: int | None = None
+    cap: np.datetime64 | None = None
+    data_start: np.datetime64 | None = None
+    data_end: np.datetime64 | None = None
+    _trees: dict = field(default_factory=dict, repr=False)  # asof (or 'all') -> BallTree | None
 
     @classmethod
-    def from_accidents(cls, accidents: pd.DataFrame, cutoff=None) -> AccidentHistory:
+    def _located(cls, accidents: pd.DataFrame, mode: str, **window) -> AccidentHistory:
         import pandas as pd
 
-        from pipeline.spatial import haversine_tree
+        located = accidents.dropna(subset=["lat", "lon", "event_time"])
+        return cls(located["accident_id"].astype(str).to_numpy(), located["lat"].to_numpy(dtype=float),
+                   located["lon"].to_numpy(dtype=float),
+                   pd.to_datetime(located["event_time"]).to_numpy(dtype="datetime64[ns]"), mode, **window)
 
-        past = accidents.dropna(subset=["lat", "lon"])
-        if cutoff is not None:
-            cutoff = pd.Timestamp(cutoff)
-            past = past[pd.to_datetime(past["event_time"]) < cutoff]
-        lat = past["lat"].to_numpy(dtype=float)
-        lon = past["lon"].to_numpy(dtype=float)
-        tree = haversine_tree(lat, lon) if len(past) else None
-        return cls(past["accident_id"].astype(str).to_numpy(), lat, lon, cutoff, tree)
+    @classmethod
+    def reference(cls, accidents: pd.DataFrame) -> AccidentHistory:
+        """Leave-one-out over every accident (accidents: accident_id, lat, lon, event_time)."""
+        return cls._located(accidents, "reference")
+
+    @classmethod
+    def point_in_time(cls, accidents: pd.DataFrame, lookback_years: int = DEFAULT_LOOKBACK_YEARS, cap=None,
+                      data_start=None, data_end=None) -> AccidentHistory:
+        """Per-row windows (see the class docstring). data_start/data_end: the data period [start, end),
+        whole calendar years of bronze.accidents; derived from `accidents` when not given."""
+        import pandas as pd
+
+        from pipeline.errors import AccidentsError
+
+        if not (isinstance(lookback_years, int) and lookback_years >= 1):
+            raise AccidentsError(f"history_lookback_years={lookback_years!r}: expected an integer >= 1")
+        times = pd.to_datetime(accidents["event_time"]).dropna().to_numpy(dtype="datetime64[ns]")
+        if data_start is None or data_end is None:
+            if not len(times):
+                raise AccidentsError("point-in-time history needs the data period: no accident has a date")
+            years = times.astype("datetime64[Y]")
+            data_start = years.min() if data_start is None else data_start
+            data_end = years.max() + 1 if data_end is None else data_end
+
+        def as_ns(value):
+            return None if value is None else np.datetime64(pd.Timestamp(value).to_datetime64(), "ns")
+
+        return cls._located(accidents, "point_in_time", lookback_years=lookback_years, cap=as_ns(cap),
+                            data_start=as_ns(data_start), data_end=as_ns(data_end))
 
     def __len__(self) -> int:
         return len(self.accident_ids)
 
+    # --- point-in-time windows --------------------------------------------------------------
+    def asof(self, event_time) -> np.ndarray:
+        """Each row's history end: start of its calendar year, capped at `cap`."""
+        t = np.asarray(event_time, dtype="datetime64[ns]")
+        asof = t.astype("datetime64[Y]").astype("datetime64[ns]")
+        return asof if self.cap is None else np.minimum(asof, self.cap)
+
+    def window_start(self, asof: np.datetime64) -> np.datetime64:
+        import pandas as pd
+
+        start = pd.Timestamp(asof) - pd.DateOffset(years=self.lookback_years)
+        return np.datetime64(start.to_datetime64(), "ns")
+
+    def covered_years(self, asof) -> np.ndarray:
+        """Years of each window [asof - lookback, asof) that lie inside the data period."""
+        asof = np.atleast_1d(np.asarray(asof, dtype="datetime64[ns]"))
+        unique, inverse = np.unique(asof, return_inverse=True)
+        starts = np.array([self.window_start(a) for a in unique], dtype="datetime64[ns]")
+        end = np.minimum(year_fraction(unique), year_fraction([self.data_end])[0])
+        begin = np.maximum(year_fraction(starts), year_fraction([self.data_start])[0])
+        return np.maximum(end - begin, 0.0)[inverse.ravel()]
+
+    def _window_tree(self, asof: np.datetime64):
+        """BallTree over the accidents of [asof - lookback, asof) (None when empty), cached per window."""
+        from pipeline.spatial import haversine_tree
+
+        key = np.datetime64(asof, "ns")
+        if key not in self._trees:
+            inside = (self.event_time >= self.window_start(key)) & (self.event_time < key)
+            self._trees[key] = haversine_tree(self.lat[inside], self.lon[inside]) if inside.any() else None
+        return self._trees[key]
+
+    # --- reference (leave-one-out) ----------------------------------------------------------
+    @property
+    def tree(self):
+        """BallTree over every accident (reference mode)."""
+        from pipeline.spatial import haversine_tree
+
+        if "all" not in self._trees:
+            self._trees["all"] = haversine_tree(self.lat, self.lon) if len(self) else None
+        return self._trees["all"]
+
     def _own_index(self, exclude_ids) -> np.ndarray:
-        """Index in the history of each row's own accident, -1 when absent (negatives, later accidents)."""
+        """Index in the history of each row's own accident, -1 when absent (negatives)."""
         import pandas as pd
 
         ids = pd.Series(exclude_ids, dtype="string").to_numpy(dtype=object, na_value=None)
         return pd.Index(self.accident_ids, dtype=object).get_indexer(ids).astype(np.int64)
 
     def density_5km(self, lat, lon, exclude_ids=None, radius_km: float = DENSITY_RADIUS_KM) -> np.ndarray:
-        """Past accidents within `radius_km` of each point, not counting the row's own accident."""
+        """Reference mode: accidents within `radius_km` of each point, not counting the row's own."""
         from pipeline.spatial import count_within_km, haversine_km
 
         lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
@@ -103,22 +195,23 @@ class AccidentHistory:
         return counts
 
     def nearest_km(self, lat, lon, exclude_ids=None) -> np.ndarray:
-        """Distance to the nearest past accident other than the row's own (NO_ACCIDENT_KM if none)."""
+        """Reference mode: distance to the nearest accident other than the row's own (NO_ACCIDENT_KM if none)."""
         lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
-        dist, idx = self._two_nearest(lat, lon)
+        dist, idx = _k_nearest(self.tree, lat, lon, 2)
         own = self._own_index(exclude_ids) if exclude_ids is not None else np.full(len(lat), -1)
         return _skip_own(dist, idx, own)
 
-    def _two_nearest(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n, 2) distances/indices of the two nearest; missing neighbours are (inf, -1)."""
-        from pipeline.spatial import nearest_km
 
-        dist = np.full((len(lat), 2), np.inf)
-        idx = np.full((len(lat), 2), -1, dtype=np.int64)
-        if self.tree is not None and len(lat):
-            d, i = nearest_km(self.tree, lat, lon, k=2)
-            dist[:, : d.shape[1]], idx[:, : i.shape[1]] = d, i
-        return dist, idx
+def _k_nearest(tree, lat: np.ndarray, lon: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) distances/indices of the k nearest; missing neighbours are (inf, -1)."""
+    from pipeline.spatial import nearest_km
+
+    dist = np.full((len(lat), k), np.inf)
+    idx = np.full((len(lat), k), -1, dtype=np.int64)
+    if tree is not None and len(lat):
+        d, i = nearest_km(tree, lat, lon, k=k)
+        dist[:, : d.shape[1]], idx[:, : i.shape[1]] = d, i
+    return dist, idx
 
 
 def _skip_own(dist: np.ndarray, idx: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -128,28 +221,76 @@ def _skip_own(dist: np.ndarray, idx: np.ndarray, own: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(nearest), nearest, NO_ACCIDENT_KM)
 
 
-def history_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.ndarray, np.ndarray]:
-    """(accident_density_5km, nearest_accident_km) per row, computed once per unique point_id."""
+def _unique_points(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lat, lon) of each distinct point_id and each row's index into them."""
     import pandas as pd
-
-    from pipeline.spatial import haversine_km
 
     points = rows[["point_id", "lat", "lon"]].drop_duplicates("point_id")
     row_to_point = pd.Index(points["point_id"]).get_indexer(rows["point_id"])
-    p_lat, p_lon = points["lat"].to_numpy(float), points["lon"].to_numpy(float)
-    density = history.density_5km(p_lat, p_lon)[row_to_point]
-    dist, idx = history._two_nearest(p_lat, p_lon)
-    dist, idx = dist[row_to_point], idx[row_to_point]
+    return points["lat"].to_numpy(float), points["lon"].to_numpy(float), row_to_point
 
+
+def _reference_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.ndarray, np.ndarray]:
+    """Counts over every accident, corrected for the row's own accident (leave-one-out)."""
+    from pipeline.spatial import count_within_km, haversine_km
+
+    p_lat, p_lon, row_to_point = _unique_points(rows)
+    tree = history.tree
+    counts = count_within_km(tree, p_lat, p_lon, DENSITY_RADIUS_KM) if tree is not None \
+        else np.zeros(len(p_lat), dtype=np.int64)
+    density = counts[row_to_point].astype(float)
+    dist, idx = _k_nearest(tree, p_lat, p_lon, 2)
+    dist, idx = dist[row_to_point], idx[row_to_point]
     own = np.full(len(rows), -1, dtype=np.int64)
     if "accident_id" in rows.columns and len(history):
         own = history._own_index(rows["accident_id"])
         has_own = np.flatnonzero(own >= 0)
         lat, lon = rows["lat"].to_numpy(float), rows["lon"].to_numpy(float)
         own_dist = haversine_km(lat[has_own], lon[has_own], history.lat[own[has_own]], history.lon[own[has_own]])
-        density = density.copy()
         density[has_own[own_dist <= DENSITY_RADIUS_KM]] -= 1
     return density, _skip_own(dist, idx, own)
+
+
+def _point_in_time_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.ndarray, np.ndarray]:
+    """Per asof group (a handful of distinct values): one window tree, one query per unique point."""
+    import pandas as pd
+
+    from pipeline.spatial import count_within_km
+
+    p_lat, p_lon, row_to_point = _unique_points(rows)
+    asof = history.asof(rows["event_time"].to_numpy(dtype="datetime64[ns]"))
+    group, asofs = pd.factorize(asof)
+    asofs = np.asarray(asofs, dtype="datetime64[ns]")
+    covered = history.covered_years(asofs) if len(asofs) else np.zeros(0)
+    density = np.full(len(rows), np.nan)
+    nearest = np.full(len(rows), NO_ACCIDENT_KM)
+    per_point = np.empty(len(p_lat))
+    for g, value in enumerate(asofs):
+        in_group = np.flatnonzero(group == g)
+        if covered[g] <= 0:
+            continue  # no data before this asof: density undefined (NaN), callers drop or refuse
+        tree = history._window_tree(value)
+        points = np.unique(row_to_point[in_group])
+        if tree is None:
+            density[in_group] = 0.0
+            continue
+        per_point[points] = count_within_km(tree, p_lat[points], p_lon[points], DENSITY_RADIUS_KM) / covered[g]
+        density[in_group] = per_point[row_to_point[in_group]]
+        dist, _ = _k_nearest(tree, p_lat[points], p_lon[points], 1)
+        per_point[points] = dist[:, 0]
+        nearest[in_group] = per_point[row_to_point[in_group]]
+    return density, nearest
+
+
+def history_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.ndarray, np.ndarray]:
+    """(accident_density_5km, nearest_accident_km) per row, computed once per unique point (and window).
+
+    Point-in-time density is accidents per covered year (NaN where the window has no coverage);
+    reference density is the leave-one-out count over every accident.
+    """
+    if history.mode == "reference":
+        return _reference_features(rows, history)
+    return _point_in_time_features(rows, history)
 
 
 def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFrame:
@@ -179,7 +320,7 @@ def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFra
         "dist_to_noumea_km": out["dist_to_noumea_km"].astype(float),
     }
     density, nearest = history_features(out, history)
-    new["accident_density_5km"] = density.astype(np.int64)
+    new["accident_density_5km"] = density
     new["nearest_accident_km"] = nearest
     for name in FEATURE_COLUMNS:
         out[name] = new[name]

@@ -1,8 +1,10 @@
 """Gold datasets: the predecessor's 80/20 split, the temporal holdout, and feature metadata.
 
-- `gold.train` / `gold.test`: stratified random 80/20 split of one sampler's rows (the predecessor's
-  reference protocol; history features span all years, so it leaks time — kept for comparison).
-- `gold.temporal_train|valid|test`: rows split by event year, for every sampler present.
+- `gold.train` / `gold.test`: stratified random 80/20 split of one sampler's rows of
+  silver.features_reference (the predecessor's protocol: leave-one-out history over every year, so it
+  leaks time — kept for comparison).
+- `gold.temporal_train|valid|test`: rows of silver.features (point-in-time history) split by event
+  year, for every sampler present.
 - `gold.feature_metadata`, `gold.weather_encoding`: how the model inputs are described and encoded.
 All six tables are replaced in one transaction, and the random split depends only on `seed`.
 """
@@ -113,24 +115,25 @@ def build_datasets(
     if not 0.0 < test_size < 1.0:
         raise AccidentsError(f"test_size={test_size!r}: expected a fraction between 0 and 1")
     validate_years(train_years, valid_years, test_years)
-    if not table_exists(con, "silver.features"):
-        raise AccidentsError("silver.features does not exist; run `accidents features` first")
-    columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features)").fetchall()}
-    missing = [c for c in ["sampler", "row_id", "target", "year", "sampling_weight", *FEATURE_COLUMNS]
-               if c not in columns]
-    if missing:
-        raise AccidentsError(f"silver.features lacks columns: {', '.join(missing)}")
+    for table in ("silver.features", "silver.features_reference"):
+        if not table_exists(con, table):
+            raise AccidentsError(f"{table} does not exist; run `accidents features` first")
+        columns = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()}
+        missing = [c for c in ["sampler", "row_id", "target", "year", "sampling_weight", *FEATURE_COLUMNS]
+                   if c not in columns]
+        if missing:
+            raise AccidentsError(f"{table} lacks columns: {', '.join(missing)}")
 
     present = tuple(r[0] for r in con.execute(
-        "SELECT DISTINCT sampler FROM silver.features ORDER BY 1").fetchall())
+        "SELECT DISTINCT sampler FROM silver.features_reference ORDER BY 1").fetchall())
     if sampler not in present:
-        raise AccidentsError(
-            f"sampler={sampler!r}: silver.features has no such rows (present: {', '.join(present) or 'none'})")
+        raise AccidentsError(f"sampler={sampler!r}: silver.features_reference has no such rows "
+                             f"(present: {', '.join(present) or 'none'})")
 
     labels = con.execute(
-        "SELECT row_id, target FROM silver.features WHERE sampler = ? ORDER BY row_id", [sampler]).df()
+        "SELECT row_id, target FROM silver.features_reference WHERE sampler = ? ORDER BY row_id", [sampler]).df()
     test_ids = pd.DataFrame({"row_id": stratified_test_ids(labels.row_id, labels.target, test_size, seed)})
-    atm_values = [r[0] for r in con.execute("SELECT DISTINCT atm FROM silver.features").fetchall()]
+    atm_values = [r[0] for r in con.execute("SELECT DISTINCT atm FROM silver.features_reference").fetchall()]
     metadata = pd.DataFrame({
         "name": FEATURE_COLUMNS,
         "position": list(range(len(FEATURE_COLUMNS))),
@@ -149,7 +152,7 @@ def build_datasets(
     con.register("_weather_encoding", weather)
     con.execute("BEGIN TRANSACTION")
     try:
-        base = "SELECT f.* FROM silver.features f WHERE f.sampler = ?"
+        base = "SELECT f.* FROM silver.features_reference f WHERE f.sampler = ?"
         con.execute(f"CREATE OR REPLACE TABLE gold.train AS {base} "
                     "AND f.row_id NOT IN (SELECT row_id FROM _test_ids) ORDER BY f.row_id", [sampler])
         con.execute(f"CREATE OR REPLACE TABLE gold.test AS {base} "

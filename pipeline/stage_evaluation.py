@@ -342,7 +342,11 @@ def save_figures(summary: EvaluationSummary, figure_dir: Path) -> list[Path]:
 
 
 def leakage_notes(model, cutoff: pd.Timestamp, test_year: int) -> list[str]:
-    """Warn when the model's training features saw accidents the evaluation treats as unknown."""
+    """Warn when the model's training features saw accidents the evaluation treats as unknown.
+
+    The model's `history_cutoff` is the latest history end (asof) of its training rows: point-in-time
+    rows of years before the test year end by its 1 January; reference rows end with the data period.
+    """
     trained_cutoff = getattr(model, "history_cutoff", None)
     if not trained_cutoff:
         return []
@@ -351,9 +355,10 @@ def leakage_notes(model, cutoff: pd.Timestamp, test_year: int) -> list[str]:
         return []
     return [
         f"the model's training history features use accidents up to {trained_cutoff} (after the start of "
-        f"test year {test_year}); scored here with history before {cutoff}. Features built from a future "
-        "cutoff with the own accident left out differ by one between positives and negatives at the same "
-        "place: expect a miscalibrated, leak-driven model until silver uses a cutoff before the test year."
+        f"test year {test_year}); scored here with history before {cutoff}. A model trained on the "
+        "reference protocol (leave-one-out history over every year, silver.features_reference) sees one "
+        "accident fewer at a positive's place than at a negative's: expect a miscalibrated, leak-driven "
+        "model; train on the temporal protocol (point-in-time silver.features) for an honest score."
     ]
 
 
@@ -368,6 +373,7 @@ def evaluate(
     train_years: Sequence[int],
     valid_year: int,
     history_cutoff: dt.datetime | str | None = None,
+    history_lookback_years: int | None = None,
     truth: Truth | None = None,
     chunk_hours: int = 24 * 7,
     atm: int | Sequence[int] = 1,
@@ -377,12 +383,13 @@ def evaluate(
 ) -> EvaluationSummary:
     """Score the test year on the full point x hour grid against the baselines (and the oracle).
 
-    history_cutoff: history features use accidents strictly before it (default: 1 January of the
-    test year). Baselines are fit on the accidents of `train_years` + `valid_year` before the cutoff,
+    history_cutoff: caps the point-in-time history windows (default: 1 January of the test year, so every
+    test-year row sees the `history_lookback_years` before it; default lookback: the model's, else the
+    one silver.features was built with, else 3). Baselines are fit on the accidents of `train_years` + `valid_year` before the cutoff,
     the KDE bandwidth chosen on `valid_year` with a density fit on `train_years`.
     """
     from pipeline.baselines import fit_history_baseline, fit_kde_baseline
-    from pipeline.features import AccidentHistory
+    from pipeline.stage_features import load_scoring_history, scoring_lookback_years
 
     if valid_year in train_years or max([*train_years, valid_year]) >= test_year:
         raise AccidentsError(
@@ -399,7 +406,8 @@ def evaluate(
         years = sorted(accidents["year"].unique().tolist())
         raise AccidentsError(f"test year {test_year}: no accidents in the lake (years present: {years})")
     counts = observed_counts(points, test_accidents, hours)
-    history = AccidentHistory.from_accidents(accidents, cutoff)
+    lookback = scoring_lookback_years(con, model, history_lookback_years)
+    history = load_scoring_history(con, lookback, cap=cutoff)
     timings["load_s"] = time.perf_counter() - t0
 
     prob, score_timings = score_grid(model, points, hours, history, atm=atm, chunk_hours=chunk_hours)
@@ -434,7 +442,8 @@ def evaluate(
         n_hours=len(hours), observed_accidents=int(counts.sum()), metrics=metrics,
         calibration=calibration, curves=curves,
         baseline_params={"baseline_history": history_baseline.params, "baseline_kde": kde_baseline.params,
-                         "atm": "per-hour" if np.ndim(atm) else int(atm), "history_cutoff": str(cutoff)},
+                         "atm": "per-hour" if np.ndim(atm) else int(atm), "history_cutoff": str(cutoff),
+                         "history_lookback_years": lookback},
         timings=timings,
     )
     summary.table = format_table(metrics)

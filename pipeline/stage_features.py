@@ -1,8 +1,15 @@
 """Stage: bronze.accidents + bronze.roads -> silver.road_points, silver.accident_points,
-silver.features (positives + sampled negatives of each sampler) and silver.features_meta.
+silver.features, silver.features_reference (positives + sampled negatives of each sampler) and
+silver.features_meta.
 
 Positives sit on their accident's nearest road point (features use the road point's coordinates and
-the accident's hour); negatives come from `pipeline.sampling`. Every table is replaced atomically.
+the accident's hour); negatives come from `pipeline.sampling`. The same sampled rows get two histories:
+- silver.features: point-in-time (`AccidentHistory.point_in_time`): accidents of the `lookback` years
+  before the row's year start (capped at `history_cutoff`), per covered year. Rows of the first data
+  year have no covered history year and are dropped (counted in the summary and features_meta).
+- silver.features_reference: the predecessor's leave-one-out history over every accident (all rows).
+`history_cutoff` holds each row's history end (its asof; the period end for the reference table).
+Every table is replaced atomically; the two feature tables in one transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CHUNK_ROWS = 2_000_000  # feature rows computed and inserted per batch (bounds peak memory)
-_INTEGER_FEATURES = {"hour", "dayofweek", "month", "atm", "accident_density_5km", "is_weekend",
+_INTEGER_FEATURES = {"hour", "dayofweek", "month", "atm", "is_weekend",
                      "is_rush_morning", "is_rush_evening", "is_night", "is_holiday", "school_holidays"}
 ROW_COLUMNS = {"sampler": "VARCHAR", "row_id": "BIGINT", "target": "INTEGER", "accident_id": "VARCHAR",
                "point_id": "BIGINT", "event_time": "TIMESTAMP", "year": "INTEGER", "sampling_weight": "DOUBLE"}
@@ -41,6 +48,14 @@ class FeaturesSummary:
     negatives_by_sampler: dict[str, int]
     n_hours: int
     timings: dict[str, float] = field(default_factory=dict)
+    # sampled rows left out of silver.features (no covered history year: the first data year)
+    dropped_without_history: dict[str, int] = field(default_factory=dict)
+    history_lookback_years: int = 3
+
+    @property
+    def point_in_time_rows(self) -> dict[str, int]:
+        """Rows per sampler in silver.features (silver.features_reference holds rows_by_sampler)."""
+        return {s: n - self.dropped_without_history.get(s, 0) for s, n in self.rows_by_sampler.items()}
 
 
 def validate_parameters(*, samplers, grid_step, buffer_meters, accident_exclusion_buffer_km,
@@ -115,48 +130,66 @@ def _sampler_rows(sampler: str, positives, negatives, weight: float) -> pd.DataF
     return rows
 
 
-def _write_features(con, row_sets: list[pd.DataFrame], points, history, cutoff) -> dict[str, int]:
-    """Compute features batch by batch and write silver.features in one transaction."""
-    from pipeline.features import compute_features
+def _insert(con, table: str, frame: pd.DataFrame, select: str, first: bool) -> None:
+    con.register("features_chunk", frame)
+    try:
+        verb = f"CREATE OR REPLACE TABLE {table} AS" if first else f"INSERT INTO {table}"
+        con.execute(f"{verb} SELECT {select} FROM features_chunk")
+    finally:
+        con.unregister("features_chunk")
+
+
+def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, reference,
+                    reference_cutoff) -> dict[str, int]:
+    """Compute features batch by batch and write silver.features and silver.features_reference in one
+    transaction. Returns the rows per sampler dropped from silver.features (no covered history)."""
+    from pipeline.features import compute_features, history_features
 
     select = ", ".join([f'"{c}"::{t} AS "{c}"' for c, t in {**ROW_COLUMNS, **FEATURE_TYPES}.items()]
                        + ['"history_cutoff"::TIMESTAMP AS "history_cutoff"'])
     attributes = points[["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]]
-    counts: dict[str, int] = {}
+    dropped: dict[str, int] = {}
     # DuckLake reserves the column name row_id while data inlining is on; silver needs that name.
     con.execute("CALL lake.set_option('data_inlining_row_limit', 0, schema => 'silver')")
     con.execute("BEGIN TRANSACTION")
     try:
         first = True
         for rows in row_sets:
+            sampler = str(rows["sampler"].iloc[0])
+            dropped[sampler] = 0
             for start in range(0, len(rows), CHUNK_ROWS):
                 chunk = rows.iloc[start:start + CHUNK_ROWS].merge(attributes, on="point_id", how="left")
-                chunk = compute_features(chunk, history)
+                chunk = compute_features(chunk, reference)  # the history-free columns are shared
                 chunk["year"] = chunk["event_time"].dt.year
-                chunk["history_cutoff"] = cutoff
-                con.register("features_chunk", chunk)
-                verb = "CREATE OR REPLACE TABLE silver.features AS" if first else "INSERT INTO silver.features"
-                con.execute(f"{verb} SELECT {select} FROM features_chunk")
-                con.unregister("features_chunk")
+                chunk["history_cutoff"] = reference_cutoff
+                _insert(con, "silver.features_reference", chunk, select, first)
+
+                asof = point_in_time.asof(chunk["event_time"].to_numpy(dtype="datetime64[ns]"))
+                covered = point_in_time.covered_years(asof) > 0
+                timely = chunk[covered].copy()
+                density, nearest = history_features(timely, point_in_time)
+                timely["accident_density_5km"], timely["nearest_accident_km"] = density, nearest
+                timely["history_cutoff"] = asof[covered]
+                _insert(con, "silver.features", timely, select, first)
+                dropped[sampler] += int((~covered).sum())
                 first = False
-            counts[str(rows["sampler"].iloc[0])] = len(rows)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return counts
+    return dropped
 
 
 def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "uniform"), grid_step: float = 0.02,
                    buffer_meters: float = 200.0, accident_exclusion_buffer_km: float = 0.3,
                    temporal_risk_ratio: float = 0.85, n_negative_samples_ratio: int = 20,
-                   history_cutoff: dt.datetime | None = None, department: str = "988", seed: int = 42,
-                   progress=None) -> FeaturesSummary:
+                   history_cutoff: dt.datetime | None = None, history_lookback_years: int = 3,
+                   department: str = "988", seed: int = 42, progress=None) -> FeaturesSummary:
     """Build the silver layer from bronze.accidents and bronze.roads (see the module docstring).
 
-    history_cutoff None = reference protocol: history features use every accident except the row's
-    own; otherwise only accidents strictly before the cutoff. `progress(stage, seconds)` is called
-    after each stage when given.
+    silver.features: each row's history is the `history_lookback_years` before its year start, never
+    after `history_cutoff` (None = no cap). silver.features_reference: every accident but the row's
+    own. `progress(stage, seconds)` is called after each stage when given.
     """
     import pandas as pd
 
@@ -170,6 +203,8 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
                         accident_exclusion_buffer_km=accident_exclusion_buffer_km,
                         temporal_risk_ratio=temporal_risk_ratio,
                         n_negative_samples_ratio=n_negative_samples_ratio, department=department)
+    if not (isinstance(history_lookback_years, int) and 1 <= history_lookback_years <= 50):
+        raise AccidentsError(f"history_lookback_years={history_lookback_years!r}: expected an integer 1..50")
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -217,20 +252,68 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
     lap("sampling")
 
     cutoff = pd.Timestamp(history_cutoff) if history_cutoff is not None else None
-    history = AccidentHistory.from_accidents(accidents, cutoff)
-    effective_cutoff = cutoff if cutoff is not None else pd.Timestamp(period.end)
-    counts = _write_features(con, row_sets, points, history, effective_cutoff)
+    point_in_time = AccidentHistory.point_in_time(accidents, history_lookback_years, cap=cutoff,
+                                                  data_start=period.start, data_end=period.end)
+    reference = AccidentHistory.reference(accidents)
+    period_end = pd.Timestamp(period.end)
+    dropped = _write_features(con, row_sets, points, point_in_time, reference, period_end)
+    counts = {str(rows["sampler"].iloc[0]): len(rows) for rows in row_sets}
     lap("features")
 
     params = {"samplers": list(samplers), "grid_step": grid_step, "buffer_meters": buffer_meters,
               "accident_exclusion_buffer_km": accident_exclusion_buffer_km,
               "temporal_risk_ratio": temporal_risk_ratio, "n_negative_samples_ratio": n_negative_samples_ratio,
-              "history_cutoff": None if cutoff is None else cutoff.isoformat(), "department": department,
-              "seed": seed}
+              "history_cutoff": None if cutoff is None else cutoff.isoformat(),
+              "history_lookback_years": history_lookback_years, "department": department, "seed": seed}
     meta_frame = pd.DataFrame(meta).assign(
-        period_start=pd.Timestamp(period.start), period_end=pd.Timestamp(period.end),
-        history_cutoff=effective_cutoff, params_json=json.dumps(params, sort_keys=True))
+        period_start=pd.Timestamp(period.start), period_end=period_end,
+        history_cutoff=cutoff if cutoff is not None else period_end,
+        history_lookback_years=history_lookback_years,
+        rows_dropped_without_history=[dropped[m["sampler"]] for m in meta],
+        params_json=json.dumps(params, sort_keys=True))
     _write_frame(con, "silver.features_meta", meta_frame)
     lap("meta")
     return FeaturesSummary(n_points, n_accident_points, counts, len(positives),
-                           {m["sampler"]: m["n_negatives"] for m in meta}, period.n_hours, timings)
+                           {m["sampler"]: m["n_negatives"] for m in meta}, period.n_hours, timings,
+                           dropped, history_lookback_years)
+
+
+def recorded_lookback_years(con: duckdb.DuckDBPyConnection, default: int = 3) -> int:
+    """The history lookback silver.features was built with (what trained models saw), else `default`."""
+    if not table_exists(con, "silver.features_meta"):
+        return default
+    columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features_meta)").fetchall()}
+    if "history_lookback_years" not in columns:
+        return default
+    row = con.execute("SELECT max(history_lookback_years) FROM silver.features_meta").fetchone()
+    return int(row[0]) if row and row[0] is not None else default
+
+
+def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, cap=None):
+    """Point-in-time history over bronze.accidents for scoring (evaluation, predictions): the same
+    windows and data period as silver.features, so scored rows see what training rows saw."""
+    import pandas as pd
+
+    from pipeline.features import AccidentHistory
+
+    if not table_exists(con, "bronze.accidents"):
+        raise AccidentsError("bronze.accidents does not exist: history features need it (run `accidents ingest`)")
+    accidents = con.execute(
+        "SELECT accident_id, lat, lon, event_time FROM bronze.accidents WHERE event_time IS NOT NULL").df()
+    if accidents.empty:
+        raise AccidentsError("bronze.accidents holds no dated accident: history features need the data period")
+    years = pd.to_datetime(accidents["event_time"]).dt.year
+    return AccidentHistory.point_in_time(
+        accidents, lookback_years, cap=cap,
+        data_start=pd.Timestamp(year=int(years.min()), month=1, day=1),
+        data_end=pd.Timestamp(year=int(years.max()) + 1, month=1, day=1))
+
+
+def scoring_lookback_years(con: duckdb.DuckDBPyConnection, model, explicit: int | None = None) -> int:
+    """Lookback for scoring: explicit value, else the model's (bundle attribute or params), else the one
+    silver.features was built with, else 3."""
+    if explicit is not None:
+        return int(explicit)
+    stored = getattr(model, "history_lookback_years", None)
+    stored = stored if stored is not None else (getattr(model, "params", None) or {}).get("history_lookback_years")
+    return int(stored) if stored is not None else recorded_lookback_years(con)

@@ -1,8 +1,10 @@
 """Daily risk predictions: score every road point for every hour of the requested days.
 
 Rows are built on a full (day, hour, point) grid and go through the same feature code as training
-(`pipeline.features.compute_features`), with accident history frozen at the model's cutoff (built
-once for the whole run, never per date). Probabilities land in `gold.predictions`; re-running a
+(`pipeline.features.compute_features`) with the same point-in-time history: a day of year Y sees the
+accidents of [Y - lookback, Y) (bronze.accidents, averaged over the years of that window the data
+covers), built once for the whole run; the model's own `history_cutoff` (the latest history end seen
+in training) is never used as a cap. Probabilities land in `gold.predictions`; re-running a
 (date, atm) pair replaces exactly those rows in one transaction.
 """
 
@@ -84,7 +86,7 @@ class PredictionSummary:
     model_name: str
     model_version: str
     atm: int
-    history_cutoff: dt.datetime
+    history_cutoff: dt.datetime  # history end (asof) of the latest predicted day
     n_points: int
     rows_written: int
     days: tuple[DaySummary, ...]
@@ -125,25 +127,18 @@ def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return points
 
 
-def load_history(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime):
-    """Accident history strictly before `cutoff`, built once with the training feature code."""
-    import pandas as pd
+def load_history(con: duckdb.DuckDBPyConnection, days: list[dt.date], lookback_years: int,
+                 cap: dt.datetime | None = None):
+    """Point-in-time history for `days` (one object; windows per year), refusing days without any."""
+    from pipeline.stage_features import load_scoring_history
 
-    from pipeline import features
-    from pipeline.lake import table_exists
-
-    if table_exists(con, "bronze.accidents"):
-        accidents = con.execute(
-            "SELECT accident_id, lat, lon, event_time FROM bronze.accidents "
-            "WHERE event_time < ? AND lat IS NOT NULL AND lon IS NOT NULL",
-            [cutoff],
-        ).df()
-    else:
-        accidents = pd.DataFrame(
-            {"accident_id": pd.Series(dtype=str), "lat": pd.Series(dtype=float),
-             "lon": pd.Series(dtype=float), "event_time": pd.Series(dtype="datetime64[ns]")}
-        )
-    return features.AccidentHistory.from_accidents(accidents, cutoff)
+    history = load_scoring_history(con, lookback_years, cap=cap)
+    asof = history.asof(np.array(days, dtype="datetime64[D]"))
+    uncovered = [day for day, years in zip(days, history.covered_years(asof)) if years <= 0]
+    if uncovered:
+        raise AccidentsError(f"date {uncovered[0]}: bronze.accidents has no year of history before it "
+                             f"(history windows end at the year start; lookback {lookback_years} years)")
+    return history
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
@@ -326,21 +321,26 @@ def predict_days(
     dates: list[dt.date],
     atm: int = 1,
     history_cutoff: dt.datetime | None = None,
+    history_lookback_years: int | None = None,
 ) -> PredictionSummary:
     """Score 24 x N point-hours per date and write them to gold.predictions (see module docstring).
 
-    History features use accidents strictly before `history_cutoff`, else the model's own
-    `history_cutoff`, else midnight of the first date (never anything on or after a predicted day).
+    History windows end at each date's year start, or at `history_cutoff` when it is earlier (an
+    optional cap); lookback: `history_lookback_years`, else the model's, else silver.features'.
     """
     started = time.perf_counter()
     atm = validate_atm(atm)
     days = sorted(set(dates))
     if not days:
         raise AccidentsError("no date to predict")
-    cutoff = _as_datetime(history_cutoff) or _as_datetime(getattr(model, "history_cutoff", None))
-    cutoff = cutoff or dt.datetime.combine(days[0], dt.time())
+    from pipeline.stage_features import scoring_lookback_years
+
+    cap = _as_datetime(history_cutoff)
+    lookback = scoring_lookback_years(con, model, history_lookback_years)
     points = load_road_points(con)
-    history = load_history(con, cutoff)
+    history = load_history(con, days, lookback, cap)
+    latest_asof = history.asof(np.array(days[-1:], dtype="datetime64[D]"))[0]
+    cutoff = _as_datetime(latest_asof)
     proba = score_days(model, points, days, atm, history)
     rows = write_predictions(
         con, points=points, days=days, atm=atm, proba=proba,

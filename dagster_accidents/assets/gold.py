@@ -21,7 +21,7 @@ class DatasetsConfig(dg.Config):
 
 @dg.asset(
     key=["gold", "datasets"],
-    deps=[["silver", "features"]],
+    deps=[["silver", "features"], ["silver", "features_reference"]],
     group_name="gold",
     kinds=LAKE_KINDS,
     owners=OWNERS,

@@ -9,7 +9,10 @@ from dagster_accidents.resources import DuckLakeResource
 SILVER_TABLES = {
     "road_points": "Grid cells snapped to the road network (stable point_id).",
     "accident_points": "Every accident -> its nearest road point.",
-    "features": "Positives + sampled negatives per sampler, with every model feature.",
+    "features": "Positives + sampled negatives per sampler, every model feature, point-in-time history "
+                "(the lookback years before each row's year start; first data year dropped).",
+    "features_reference": "The same sampled rows with the predecessor's leave-one-out history over "
+                          "every accident (reference protocol, gold.train/test).",
     "features_meta": "Parameters and base-rate inputs of the features build.",
 }
 
@@ -23,6 +26,7 @@ class FeaturesConfig(dg.Config):
     accident_exclusion_buffer_km: float = 0.3
     temporal_risk_ratio: float = 0.85
     n_negative_samples_ratio: int = 20
+    history_lookback_years: int = 3
 
 
 @dg.multi_asset(
@@ -46,6 +50,7 @@ def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig,
             accident_exclusion_buffer_km=config.accident_exclusion_buffer_km,
             temporal_risk_ratio=config.temporal_risk_ratio,
             n_negative_samples_ratio=config.n_negative_samples_ratio,
+            history_lookback_years=config.history_lookback_years,
             department=lake.department, seed=lake.seed,
             progress=lambda stage, seconds: context.log.info(f"{stage}: {seconds:.1f} s"),
         )

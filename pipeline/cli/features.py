@@ -23,7 +23,10 @@ def register(subparsers) -> None:
                         help="exclusion sampler: share of negatives at real accident hours (0.85)")
     parser.add_argument("--neg-ratio", type=int, default=20, help="negatives per positive (20)")
     parser.add_argument("--sampler", choices=("exclusion", "uniform", "both"), default="both")
-    parser.add_argument("--history-cutoff", help="YYYY-MM-DD: history features only use earlier accidents")
+    parser.add_argument("--history-cutoff",
+                        help="YYYY-MM-DD: cap the point-in-time history windows of silver.features at this date")
+    parser.add_argument("--history-lookback-years", type=int, default=3,
+                        help="years of accidents before each row's year start in silver.features (default 3)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: ACCIDENTS_SEED or 42)")
     parser.add_argument("--dep", default="988", help="département code (988)")
     parser.add_argument("--timeout", type=int, default=180, help="OpenStreetMap download timeout, seconds")
@@ -65,12 +68,16 @@ def run(args: argparse.Namespace, settings) -> int:
         summary = build_features(
             con, samplers=samplers, grid_step=args.grid_step, buffer_meters=args.buffer_meters,
             accident_exclusion_buffer_km=args.exclusion_km, temporal_risk_ratio=args.temporal_risk_ratio,
-            n_negative_samples_ratio=args.neg_ratio, history_cutoff=cutoff, department=department, seed=seed,
+            n_negative_samples_ratio=args.neg_ratio, history_cutoff=cutoff,
+            history_lookback_years=args.history_lookback_years, department=department, seed=seed,
             progress=lambda stage, seconds: print(f"  {stage}: {seconds:.1f}s", flush=True),
         )
     print(f"silver.road_points: {summary.road_points} points; silver.accident_points: {summary.accident_points}")
     for sampler, rows in summary.rows_by_sampler.items():
-        print(f"silver.features [{sampler}]: {rows} rows ({summary.positives} positives, "
+        print(f"silver.features_reference [{sampler}]: {rows} rows ({summary.positives} positives, "
               f"{summary.negatives_by_sampler[sampler]} negatives)")
+        print(f"silver.features [{sampler}]: {summary.point_in_time_rows[sampler]} rows (point-in-time history, "
+              f"{summary.history_lookback_years}-year lookback; {summary.dropped_without_history[sampler]} rows "
+              "of the first data year left out: no history before them)")
     print(f"total {sum(summary.timings.values()):.1f}s")
     return 0

@@ -54,6 +54,8 @@ class TrainingData:
     categorical_codes: dict[str, dict[str, int]]
     negative_weight: float
     train_years: list[int]
+    # latest history end (asof) among the refit rows: informational (evaluation warns when it falls after
+    # the test year start); scoring derives its own point-in-time windows and never uses it as a cap
     history_cutoff: str | None
 
 

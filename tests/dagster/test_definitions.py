@@ -13,7 +13,8 @@ import dagster_accidents.definitions as definitions_module
 EXPECTED_KEYS = {
     "bronze/raw_caracteristiques", "bronze/raw_lieux", "bronze/raw_vehicules", "bronze/raw_usagers",
     "bronze/accidents", "bronze/rejected_rows", "bronze/ingest_log", "bronze/roads",
-    "silver/road_points", "silver/accident_points", "silver/features", "silver/features_meta",
+    "silver/road_points", "silver/accident_points", "silver/features", "silver/features_reference",
+    "silver/features_meta",
     "gold/datasets", "gold/trained_models", "gold/evaluation", "gold/predictions",
 }
 PRODUCTION_ENV = {

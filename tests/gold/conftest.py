@@ -82,14 +82,16 @@ def synthetic_features(n_positive: int = 150, negative_ratio: int = 10, *, seed:
     return out[head + FEATURE_COLUMNS + ["history_cutoff"]]
 
 
-def write_features(con, frame: pd.DataFrame) -> None:
+def write_features(con, frame: pd.DataFrame, reference: pd.DataFrame | None = None) -> None:
+    """silver.features (point-in-time) and silver.features_reference (default: the same rows)."""
     allow_row_id_column(con)
-    con.register("_synthetic_features", frame)
-    try:
-        replace_table(con, "silver.features",
-                      "SELECT * REPLACE (CAST(atm AS INTEGER) AS atm) FROM _synthetic_features")
-    finally:
-        con.unregister("_synthetic_features")
+    for table, rows in (("silver.features", frame),
+                        ("silver.features_reference", frame if reference is None else reference)):
+        con.register("_synthetic_features", rows)
+        try:
+            replace_table(con, table, "SELECT * REPLACE (CAST(atm AS INTEGER) AS atm) FROM _synthetic_features")
+        finally:
+            con.unregister("_synthetic_features")
 
 
 @pytest.fixture

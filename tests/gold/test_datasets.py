@@ -17,7 +17,7 @@ def test_reference_split_is_stratified_disjoint_and_complete(features_lake):
     summary = build_datasets(con, sampler="exclusion", test_size=0.2, seed=7)
     train, test = _ids(con, "gold.train"), _ids(con, "gold.test")
     assert not train & test
-    assert train | test == _ids(con, "silver.features", "exclusion")
+    assert train | test == _ids(con, "silver.features_reference", "exclusion")
     assert summary.rows["gold.test"] == len(test)
     pos_test, pos_all = summary.positives["gold.test"], summary.positives["gold.train"] + summary.positives["gold.test"]
     assert pos_test == round(0.2 * pos_all)  # stratified: exactly 20 % of each class
@@ -36,6 +36,22 @@ def test_temporal_tables_split_by_year_for_every_sampler(features_lake):
     for sampler in ("exclusion", "uniform"):
         parts = [_ids(con, f"gold.{t}", sampler) for t in years]
         assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+
+
+def test_reference_split_reads_the_reference_table_and_temporal_the_point_in_time_one(lake, make_features):
+    pit = make_features(n_positive=60, negative_ratio=3)
+    reference = pit.assign(accident_density_5km=pit["accident_density_5km"] + 1000.0)  # tell them apart
+    pit = pit[pit["year"] > 2019]  # the point-in-time table has no first data year
+    from tests.gold.conftest import write_features
+
+    write_features(lake, pit, reference)
+    summary = build_datasets(lake, sampler="uniform", train_years=(2020, 2021, 2022))
+    assert summary.rows["gold.train"] + summary.rows["gold.test"] == int((reference["sampler"] == "uniform").sum())
+    for table in ("gold.train", "gold.test"):
+        assert lake.execute(f"SELECT min(accident_density_5km) FROM {table}").fetchone()[0] >= 1000.0
+    for table in ("gold.temporal_train", "gold.temporal_valid", "gold.temporal_test"):
+        assert lake.execute(f"SELECT max(accident_density_5km) FROM {table}").fetchone()[0] < 1000.0
+    assert summary.rows["gold.temporal_train"] == int(pit["year"].isin([2020, 2021, 2022]).sum())
 
 
 def test_metadata_and_weather_encoding(features_lake):

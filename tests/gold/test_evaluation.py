@@ -164,8 +164,9 @@ def _tiny_lightgbm_bundle(acc, directory):
     negatives = POINTS.iloc[rng.integers(0, len(POINTS), 400)].reset_index(drop=True).assign(
         event_time=pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 2 * 8760, 400), "h"),
         atm=1, target=0)
-    history = AccidentHistory.from_accidents(acc, "2023-01-01")
+    history = AccidentHistory.point_in_time(acc, 3, data_start="2021-01-01", data_end="2025-01-01")
     rows = compute_features(pd.concat([positives, negatives], ignore_index=True), history)
+    rows = rows[rows["accident_density_5km"].notna()]  # as silver.features: no 2021 rows (no history)
     model = model_bundle.RiskModel(
         algorithm="lightgbm", booster=None, feature_columns=list(FEATURE_COLUMNS),
         categorical_codes=model_bundle.fit_category_codes(rows, list(CATEGORICAL)),
@@ -188,6 +189,36 @@ def test_evaluate_a_real_risk_model_bundle(lake, tmp_path):
     assert 2 < values["expected_accidents"] < 500
     assert con.execute("SELECT count(*) FROM gold.evaluation WHERE model_name = 'lgbm' AND method = 'model'"
                        ).fetchone()[0] == len(values)
+
+
+class RecordingModel(FakeModel):
+    """FakeModel that remembers the history features each road point was scored with."""
+
+    def __init__(self):
+        self.seen = {}
+
+    def predict_probability(self, df):
+        for lat, group in df.groupby("latitude"):
+            self.seen.setdefault(lat, set()).update(
+                zip(group["accident_density_5km"].round(9), group["nearest_accident_km"].round(9)))
+        return super().predict_probability(df)
+
+
+@pytest.mark.parametrize("lookback", [3, 1])
+def test_test_year_is_scored_with_the_point_in_time_window_before_it(lake, lookback):
+    from pipeline.spatial import haversine_km
+
+    con, acc = lake
+    model = RecordingModel()
+    summary = evaluate(con, model=model, model_name="rec", sampler="uniform", test_year=2024,
+                       train_years=[2021, 2022], valid_year=2023, chunk_hours=24 * 92,
+                       history_lookback_years=lookback)
+    assert summary.baseline_params["history_lookback_years"] == lookback
+    window = acc[(acc["event_time"] >= f"{2024 - lookback}-01-01") & (acc["event_time"] < "2024-01-01")]
+    for _, point in POINTS.iterrows():
+        d = haversine_km(point.lat, point.lon, window["lat"], window["lon"])
+        expected = (round(float((d <= 5.0).sum()) / lookback, 9), round(float(d.min()), 9))
+        assert model.seen[point.lat] == {expected}  # one history for the whole test year, 2024 never in it
 
 
 @pytest.mark.slow

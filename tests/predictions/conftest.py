@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline import features
+from pipeline.features import AccidentHistory as RealHistory
 from pipeline.lake import connect
 from pipeline.settings import Settings
 
@@ -17,18 +18,27 @@ TRAINING_DAILY_MEAN = 2.5  # accidents per day the fake model is calibrated to
 
 
 class FakeHistory:
-    """Records what predictions asked for: the cutoff and how many times history was built."""
+    """Records what predictions asked for (lookback, cap, data period, how many times history was
+    built) and answers the window questions with the real point-in-time rules."""
 
     built: list = []
 
-    def __init__(self, accidents: pd.DataFrame, cutoff):
-        self.accidents, self.cutoff = accidents, cutoff
+    def __init__(self, accidents: pd.DataFrame, real, lookback_years, cap):
+        self.accidents, self.real, self.lookback_years, self.cap = accidents, real, lookback_years, cap
 
     @classmethod
-    def from_accidents(cls, accidents, cutoff=None):
-        history = cls(accidents, cutoff)
+    def point_in_time(cls, accidents, lookback_years=3, cap=None, data_start=None, data_end=None):
+        real = RealHistory.point_in_time(accidents, lookback_years, cap=cap, data_start=data_start,
+                                         data_end=data_end)
+        history = cls(accidents, real, lookback_years, cap)
         cls.built.append(history)
         return history
+
+    def asof(self, event_time):
+        return self.real.asof(event_time)
+
+    def covered_years(self, asof):
+        return self.real.covered_years(asof)
 
 
 def fake_compute_features(rows: pd.DataFrame, history) -> pd.DataFrame:

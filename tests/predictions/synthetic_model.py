@@ -55,7 +55,7 @@ def train_synthetic_model(points: pd.DataFrame, accidents: pd.DataFrame, *, cuto
         ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]]
     rows["event_time"] = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 2 * 365 * 24, n_rows), unit="h")
     rows["atm"] = rng.choice([1, 1, 1, 2, 3, 5], n_rows)
-    history = features.AccidentHistory.from_accidents(accidents, pd.Timestamp(cutoff))
+    history = features.AccidentHistory.point_in_time(accidents, 3, cap=pd.Timestamp(cutoff))
     feats = features.compute_features(rows, history)
     logit = (-2.5 + 1.2 * feats["is_rush_evening"] + 0.02 * (feats["speed_limit"] - 70)
              + 0.6 * (feats["atm"] >= 2) + 0.1 * feats["accident_density_5km"].clip(0, 5))

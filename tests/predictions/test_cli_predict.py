@@ -3,7 +3,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.lake import connect
 from tests.predictions.cli_fakes import fake_registry
-from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_road_points
+from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_accidents, seed_road_points
 
 
 def one_line_error(capsys, argv, match):
@@ -19,6 +19,7 @@ def one_line_error(capsys, argv, match):
 def seeded(settings_env, fake_features):
     con = connect(settings_env)
     seed_road_points(con)
+    seed_accidents(con)  # history features need the accidents (and their data period)
     con.close()
     return settings_env
 

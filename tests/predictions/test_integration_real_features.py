@@ -37,7 +37,7 @@ def test_real_features_and_bundle_round_trip(tmp_path):
     con.close()
     assert len(df) == 2 * 24 * 120 and summary.rows_written == len(df)
     assert df["probability"].between(0, 1).all() and df["probability"].std() > 0
-    assert summary.history_cutoff == dt.datetime(2024, 1, 1)
+    assert summary.history_cutoff == dt.datetime(2026, 1, 1)  # the 2026 year start, not the model's cutoff
     # calibrated to ~0.8 accidents/day under normal weather; heavy rain (atm=3) raises it
     for day in summary.days:
         assert 0.3 < day.expected_accidents < 5.0

@@ -12,7 +12,7 @@ import pytest
 from pipeline.lake import connect
 from pipeline.stage_predictions import predict_days
 from tests.predictions.cli_fakes import fake_registry
-from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_road_points
+from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_accidents, seed_road_points
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "predict_map.py"
 DAY = dt.date(2026, 3, 2)
@@ -28,6 +28,7 @@ def load_app():
 def test_notebook_shows_stored_predictions_of_the_latest_day(settings_env, fake_features):
     con = connect(settings_env)
     seed_road_points(con)
+    seed_accidents(con)
     predict_days(con, model=CalibratedFakeModel(), model_name="accidents-risk-988", model_version="5", dates=[DAY])
     con.close()
     _, defs = load_app().run()
@@ -40,6 +41,7 @@ def test_notebook_shows_stored_predictions_of_the_latest_day(settings_env, fake_
 def test_notebook_computes_missing_predictions_with_the_champion(settings_env, fake_features, monkeypatch):
     con = connect(settings_env)
     seed_road_points(con)
+    seed_accidents(con)
     con.close()
     calls = fake_registry(monkeypatch, champion=CalibratedFakeModel())
     _, defs = load_app().run()

@@ -39,17 +39,35 @@ def test_one_day_writes_24_rows_per_point_with_probabilities_ranks_and_index(lak
         assert hour.loc[hour["rank_in_hour"].idxmin(), "probability"] == hour["probability"].max()
 
 
-def test_history_is_built_once_at_the_models_cutoff(lake, fake_features):
-    run(lake, [MONDAY + dt.timedelta(days=i) for i in range(5)])
+def test_history_is_built_once_with_windows_ending_at_the_year_start(lake, fake_features):
+    summary = run(lake, [MONDAY + dt.timedelta(days=i) for i in range(5)])
     assert len(fake_features.built) == 1
     history = fake_features.built[0]
-    assert history.cutoff == dt.datetime(2025, 1, 1)
-    assert set(history.accidents["accident_id"]) == {"a1", "a2"}  # a3 is after the cutoff
+    # the model's history_cutoff (2025-01-01, latest asof of its training rows) is not a cap
+    assert history.cap is None and history.lookback_years == 3
+    assert set(history.accidents["accident_id"]) == {"a1", "a2", "a3"}  # the window picks per year
+    assert summary.history_cutoff == dt.datetime(2026, 1, 1)
+    # data 2023-2025: a 2026 day averages 2023-2025 (3 covered years)
+    assert history.real.covered_years(history.asof([np.datetime64("2026-03-02")])).tolist() == [3.0]
 
 
-def test_explicit_history_cutoff_wins(lake, fake_features):
-    run(lake, [MONDAY], history_cutoff=dt.datetime(2024, 1, 1))
-    assert set(fake_features.built[0].accidents["accident_id"]) == {"a1"}
+def test_explicit_history_cutoff_caps_the_window(lake, fake_features):
+    summary = run(lake, [MONDAY], history_cutoff=dt.datetime(2024, 1, 1))
+    assert fake_features.built[0].cap == dt.datetime(2024, 1, 1)
+    assert summary.history_cutoff == dt.datetime(2024, 1, 1)
+
+
+def test_lookback_comes_from_the_parameter_or_silver(lake, fake_features):
+    run(lake, [MONDAY], history_lookback_years=2)
+    assert fake_features.built[-1].lookback_years == 2
+    lake.execute("CREATE TABLE silver.features_meta AS SELECT 5 AS history_lookback_years")
+    run(lake, [MONDAY])
+    assert fake_features.built[-1].lookback_years == 5
+
+
+def test_a_day_without_any_history_year_is_refused(lake, fake_features):
+    with pytest.raises(AccidentsError, match="2023-06-01: bronze.accidents has no year of history"):
+        run(lake, [dt.date(2023, 6, 1)])
 
 
 def test_rerun_replaces_exactly_that_date_and_atm(lake, fake_features):

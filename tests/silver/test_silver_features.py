@@ -1,4 +1,4 @@
-"""Feature computation: a hand-computed row, calendar flags, leakage-free history features."""
+"""Feature computation: a hand-computed row, calendar flags, point-in-time and reference history."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def _rows(times, accident_ids=None, lat=P_LAT, lon=P_LON, point_id=7):
 
 
 def _empty_history():
-    return AccidentHistory.from_accidents(
-        pd.DataFrame({"accident_id": [], "lat": [], "lon": [], "event_time": pd.to_datetime([])}), None)
+    return AccidentHistory.reference(
+        pd.DataFrame({"accident_id": [], "lat": [], "lon": [], "event_time": pd.to_datetime([])}))
 
 
 def test_hand_computed_row():
@@ -68,36 +68,98 @@ def test_calendar_covers_every_school_year():
         assert is_public_holiday(pd.to_datetime([f"{year}-09-24", f"{year}-07-14"])).all()
 
 
-def _history_accidents():
-    # A at the road point (100 m away), B 1 km away, C 2 km away but after the cutoff, D 10 km away.
-    return pd.DataFrame({
-        "accident_id": ["A", "B", "C", "D", "E"],
-        "lat": [P_LAT + 0.0009, P_LAT + 0.009, P_LAT - 0.018, P_LAT + 0.09, P_LAT],
-        "lon": [P_LON, P_LON, P_LON, P_LON, P_LON + 0.03],
-        "event_time": pd.to_datetime(["2020-01-01", "2021-06-01", "2023-01-01", "2019-03-01", "2022-01-01"]),
-    })
+def _km(lat, lon):
+    return float(haversine_km(P_LAT, P_LON, lat, lon))
 
 
-def test_history_excludes_own_accident_and_after_cutoff():
-    acc = _history_accidents()
-    dist = {k: float(haversine_km(P_LAT, P_LON, r.lat, r.lon)) for k, r in acc.set_index("accident_id").iterrows()}
-    history = AccidentHistory.from_accidents(acc, pd.Timestamp("2022-01-01"))
-    assert set(history.accident_ids) == {"A", "B", "D"}  # C later, E exactly at the cutoff
-    rows = _rows(["2021-01-01 10:00"] * 3, accident_ids=["A", None, "C"])
+# Accidents around the road point P, data period 2019-2022 (bronze years).
+HAND = pd.DataFrame({
+    "accident_id": ["A", "F", "B", "J", "G", "C", "D", "E"],
+    "lat": [P_LAT + 0.0009, P_LAT + 0.0045, P_LAT + 0.009, P_LAT - 0.0045, P_LAT, P_LAT - 0.018,
+            P_LAT + 0.09, P_LAT],
+    "lon": [P_LON, P_LON, P_LON, P_LON, P_LON, P_LON, P_LON, P_LON + 0.03],
+    "event_time": pd.to_datetime(["2019-03-01 00:00", "2020-09-01 00:00", "2020-06-01 00:00",
+                                  "2021-01-15 00:00", "2021-03-01 10:20", "2021-02-01 00:00",
+                                  "2021-08-01 00:00", "2022-01-01 00:00"]),
+})  # A 100 m, F 500 m, B 1 km, J 500 m, G at P, C 2 km, E 3.1 km, D 10 km (outside 5 km)
+
+
+def _pit(**kw):
+    return AccidentHistory.point_in_time(HAND, data_start="2019-01-01", data_end="2023-01-01", **kw)
+
+
+def test_point_in_time_window_and_coverage_on_a_hand_made_example():
+    rows = _rows(["2019-05-01 10:00", "2020-05-01 10:00", "2021-05-01 10:00", "2022-05-01 10:00",
+                  "2023-05-01 10:00", "2025-05-01 10:00", "2026-05-01 10:00"])
+    out = compute_features(rows, _pit(lookback_years=3))
+    density = out["accident_density_5km"].to_numpy()
+    assert np.isnan(density[0])  # first data year: no covered year before it
+    # 2020: [2017, 2020) covers 2019 only -> A / 1 year
+    # 2021: [2018, 2021) covers 2019-2020 -> A, F, B / 2 years (2 of 3 years covered)
+    # 2022: [2019, 2022) -> A, F, B, J, G, C (D is 10 km away) / 3
+    # 2023: [2020, 2023) -> F, B, J, G, C, E / 3;  2025: [2022, 2025) covers 2022 -> E / 1
+    np.testing.assert_allclose(density[1:6], [1.0, 1.5, 2.0, 2.0, 1.0])
+    assert np.isnan(density[6])  # 2026: [2023, 2026) lies after the data period
+    nearest = out["nearest_accident_km"].to_numpy()  # A until G (at P, 2021) enters the window
+    assert nearest[0] == NO_ACCIDENT_KM and nearest[6] == NO_ACCIDENT_KM
+    np.testing.assert_allclose(nearest[1:6], [_km(P_LAT + 0.0009, P_LON)] * 2 + [0.0, 0.0, _km(P_LAT, P_LON + 0.03)],
+                               atol=1e-9)
+
+
+def test_positive_and_negative_at_the_same_place_and_year_get_identical_history():
+    # G (2021-03-01 10:20) is the positive's own accident, J happened earlier in the same year:
+    # neither counts for any 2021 row, and no accident_id special case is needed.
+    rows = _rows(["2021-03-01 10:00", "2021-11-20 03:00", "2021-01-01 00:00"], accident_ids=["G", None, None])
+    out = compute_features(rows, _pit(lookback_years=3))
+    assert out["accident_density_5km"].nunique() == 1 and out["nearest_accident_km"].nunique() == 1
+    assert out["accident_density_5km"].iloc[0] == 1.5  # A, F, B over 2019-2020
+    # the own accident (0 km away) would be the nearest if it counted
+    assert out["nearest_accident_km"].iloc[0] == pytest.approx(_km(P_LAT + 0.0009, P_LON))
+
+
+def test_lookback_and_cap():
+    one_year = compute_features(_rows(["2022-05-01 10:00"]), _pit(lookback_years=1))
+    assert one_year["accident_density_5km"].iloc[0] == 3.0  # J, G, C of 2021
+    capped = compute_features(_rows(["2020-05-01 10:00", "2022-05-01 10:00"]),
+                              _pit(lookback_years=3, cap="2021-02-01"))
+    # 2020 row: its year start is earlier than the cap -> unchanged; 2022 row: window
+    # [2018-02-01, 2021-02-01) covers 2019-01-01 .. 2021-02-01 = 2 + 31/365 years: A, F, B, J
+    covered = 2 + 31 / 365
+    np.testing.assert_allclose(capped["accident_density_5km"], [1.0, 4 / covered])
+    history = _pit(lookback_years=3, cap="2021-02-01")
+    assert history.asof(np.array(["2024-06-01"], dtype="datetime64[ns]"))[0] == np.datetime64("2021-02-01")
+    with pytest.raises(Exception, match="history_lookback_years"):
+        _pit(lookback_years=0)
+
+
+def test_point_in_time_matches_brute_force_per_row():
+    rng = np.random.default_rng(5)
+    n = 600
+    acc = pd.DataFrame({"accident_id": [f"x{i}" for i in range(n)], "lat": rng.uniform(-22.4, -22.1, n),
+                        "lon": rng.uniform(166.3, 166.6, n),
+                        "event_time": pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 5 * 8760, n), "h")})
+    history = AccidentHistory.point_in_time(acc, lookback_years=2)
+    assert (history.data_start, history.data_end) == (np.datetime64("2019-01-01"), np.datetime64("2024-01-01"))
+    pid = rng.integers(0, 30, 400)
+    rows = pd.DataFrame({"point_id": pid, "lat": -22.4 + pid * 0.01, "lon": 166.45, "road_type": "primary",
+                         "speed_limit": 50.0, "dist_to_noumea_km": 1.0, "atm": 1,
+                         "event_time": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 4 * 8760, 400), "h")})
     out = compute_features(rows, history)
-    assert out["accident_density_5km"].tolist() == [1, 2, 2]
-    assert out["nearest_accident_km"].tolist() == pytest.approx([dist["B"], dist["A"], dist["A"]])
+    for i in rng.choice(len(rows), 25, replace=False):
+        year = rows["event_time"][i].year
+        window = acc[(acc["event_time"] >= f"{year - 2}-01-01") & (acc["event_time"] < f"{year}-01-01")]
+        d = haversine_km(rows["lat"][i], rows["lon"][i], window["lat"], window["lon"])
+        covered = min(year, 2024) - max(year - 2, 2019)
+        assert out["accident_density_5km"][i] == pytest.approx((d <= 5.0).sum() / covered)
+        assert out["nearest_accident_km"][i] == pytest.approx(d.min())
 
 
-def test_reference_protocol_uses_all_accidents_but_own():
-    acc = _history_accidents()
-    history = AccidentHistory.from_accidents(acc, None)
-    out = compute_features(_rows(["2021-01-01 10:00"] * 2, accident_ids=["A", "B"]), history)
-    # within 5 km of the point: A, B, C, E (3.1 km); D is 10 km away
-    assert out["accident_density_5km"].tolist() == [3, 3]
-    b_dist = float(haversine_km(P_LAT, P_LON, acc.lat[1], acc.lon[1]))
-    a_dist = float(haversine_km(P_LAT, P_LON, acc.lat[0], acc.lon[0]))
-    assert out["nearest_accident_km"].tolist() == pytest.approx([b_dist, a_dist])
+def test_reference_protocol_excludes_only_the_rows_own_accident():
+    history = AccidentHistory.reference(HAND)
+    out = compute_features(_rows(["2019-01-01 10:00"] * 3, accident_ids=["A", "G", None]), history)
+    # within 5 km of P: A, F, B, J, G, C, E (7); D is 10 km away. Own accident left out, later ones kept.
+    assert out["accident_density_5km"].tolist() == [6, 6, 7]
+    assert out["nearest_accident_km"].tolist() == pytest.approx([0.0, _km(P_LAT + 0.0009, P_LON), 0.0], abs=1e-9)
 
 
 def test_history_is_broadcast_per_point_and_matches_direct_queries():
@@ -105,7 +167,7 @@ def test_history_is_broadcast_per_point_and_matches_direct_queries():
     acc = pd.DataFrame({"accident_id": [f"x{i}" for i in range(400)], "lat": rng.uniform(-22.4, -22.1, 400),
                         "lon": rng.uniform(166.3, 166.6, 400),
                         "event_time": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 9000, 400), "h")})
-    history = AccidentHistory.from_accidents(acc, None)
+    history = AccidentHistory.reference(acc)
     pick = rng.integers(0, 400, 300)
     rows = pd.DataFrame({"point_id": pick % 25, "lat": -22.4 + (pick % 25) * 0.012, "lon": 166.45,
                          "road_type": "primary", "speed_limit": 50.0, "dist_to_noumea_km": 1.0,

@@ -61,20 +61,23 @@ def test_point_ids_are_stable_cell_indices():
 
 def _tables(con):
     return {name: con.execute(f"SELECT * FROM silver.{name} ORDER BY ALL").df()
-            for name in ("road_points", "accident_points", "features", "features_meta")}
+            for name in ("road_points", "accident_points", "features", "features_reference", "features_meta")}
 
 
 def test_build_features_tables_idempotent_and_deterministic(silver_lake, accidents_frame):
     summary = build_features(silver_lake, n_negative_samples_ratio=5, seed=7)
     first = _tables(silver_lake)
-    feats = first["features"]
+    feats = first["features_reference"]
     assert summary.positives == len(accidents_frame)
     assert summary.rows_by_sampler == {"exclusion": 6 * len(accidents_frame), "uniform": 6 * len(accidents_frame)}
-    assert set(feats.columns) >= set(FEATURE_COLUMNS) | {"sampler", "row_id", "target", "accident_id", "point_id",
-                                                         "event_time", "year", "sampling_weight", "history_cutoff"}
-    assert feats.groupby("sampler")["row_id"].apply(lambda s: s.is_unique).all()
-    assert feats["point_id"].isin(first["road_points"]["point_id"]).all()
-    assert feats[FEATURE_COLUMNS].notna().all().all()
+    for table in ("features", "features_reference"):
+        frame = first[table]
+        assert set(frame.columns) >= set(FEATURE_COLUMNS) | {
+            "sampler", "row_id", "target", "accident_id", "point_id", "event_time", "year", "sampling_weight",
+            "history_cutoff"}
+        assert frame.groupby("sampler")["row_id"].apply(lambda s: s.is_unique).all()
+        assert frame["point_id"].isin(first["road_points"]["point_id"]).all()
+        assert frame[FEATURE_COLUMNS].notna().all().all()
     meta = first["features_meta"].set_index("sampler")
     n_points, n_hours = len(first["road_points"]), meta.loc["uniform", "n_hours"]
     assert n_hours == 3 * 365 * 24 + 24  # 2019-2021, 2020 is a leap year
@@ -94,14 +97,58 @@ def test_build_features_tables_idempotent_and_deterministic(silver_lake, acciden
 
 
 
-def test_history_cutoff_is_recorded_and_applied(silver_lake, accidents_frame):
+def _history_key(frame):
+    return frame[["sampler", "row_id"]].apply(tuple, axis=1)
+
+
+def test_point_in_time_table_drops_the_first_year_and_matches_the_reference_rows(silver_lake, accidents_frame):
+    summary = build_features(silver_lake, n_negative_samples_ratio=3, samplers=("uniform",), seed=3)
+    pit = silver_lake.execute("SELECT * FROM silver.features ORDER BY row_id").df()
+    ref = silver_lake.execute("SELECT * FROM silver.features_reference ORDER BY row_id").df()
+    meta = silver_lake.execute("SELECT * FROM silver.features_meta").df().iloc[0]
+    # data 2019-2021: 2019 rows have no covered history year -> only in the reference table
+    first_year = int((ref["year"] == 2019).sum())
+    assert first_year > 0 and set(pit["year"]) == {2020, 2021}
+    assert summary.dropped_without_history == {"uniform": first_year} == {"uniform": meta["rows_dropped_without_history"]}
+    assert summary.point_in_time_rows == {"uniform": len(pit)} and len(ref) == 4 * len(accidents_frame)
+    assert meta["history_lookback_years"] == 3
+    # same rows (by row_id) with the same non-history columns; history ends at each row's year start
+    later = ref[ref["year"] > 2019].reset_index(drop=True)
+    history_free = [c for c in later.columns if c not in ("accident_density_5km", "nearest_accident_km",
+                                                          "history_cutoff")]
+    pd.testing.assert_frame_equal(pit[history_free], later[history_free], check_dtype=False)
+    assert (pit["history_cutoff"] == pd.to_datetime(pit["year"].astype(str), format="%Y")).all()
+    assert (ref["history_cutoff"] == pd.Timestamp("2022-01-01")).all()
+    # positives and negatives at the same place and year see identical history
+    spread = pit.groupby(["point_id", "year"])[["accident_density_5km", "nearest_accident_km"]].nunique()
+    assert (spread == 1).all().all()
+    both = pit.groupby(["point_id", "year"])["target"].nunique()
+    assert (both == 2).sum() > 10  # the check above covers many mixed (place, year) groups
+    # 2020 rows count the 2019 accidents within 5 km per covered year (1 year)
+    acc = accidents_frame.dropna(subset=["lat", "lon"])
+    row = pit[pit["year"] == 2020].iloc[0]
+    y2019 = acc[acc["event_time"].dt.year == 2019]
+    d = haversine_km(row["latitude"], row["longitude"], y2019["lat"], y2019["lon"])
+    assert row["accident_density_5km"] == pytest.approx(float((d <= 5.0).sum()))
+    # reference: every accident but the row's own
+    pos = ref[ref["target"] == 1].iloc[0]
+    others = acc[acc["accident_id"] != pos["accident_id"]]
+    d = haversine_km(pos["latitude"], pos["longitude"], others["lat"], others["lon"])
+    assert pos["accident_density_5km"] == (d <= 5.0).sum()
+    assert pos["nearest_accident_km"] == pytest.approx(d.min())
+
+
+def test_history_cutoff_caps_the_point_in_time_windows(silver_lake, accidents_frame):
     build_features(silver_lake, n_negative_samples_ratio=1, samplers=("uniform",),
-                   history_cutoff=pd.Timestamp("2020-01-01"))
+                   history_cutoff=pd.Timestamp("2020-01-01"), history_lookback_years=1)
     feats = silver_lake.execute("SELECT * FROM silver.features").df()
     assert set(feats["sampler"]) == {"uniform"}
-    assert (feats["history_cutoff"] == pd.Timestamp("2020-01-01")).all()
-    before = accidents_frame[accidents_frame["event_time"] < "2020-01-01"]
-    assert feats["accident_density_5km"].max() <= len(before)
+    assert (feats["history_cutoff"] == pd.Timestamp("2020-01-01")).all()  # 2021 rows capped too
+    located = accidents_frame.dropna(subset=["lat", "lon"])
+    in_2019 = int((located["event_time"].dt.year == 2019).sum())
+    assert 0 < feats["accident_density_5km"].max() <= in_2019
+    meta = silver_lake.execute("SELECT history_cutoff, history_lookback_years FROM silver.features_meta").fetchone()
+    assert meta == (pd.Timestamp("2020-01-01"), 1)
 
 
 def test_parameter_validation(silver_lake):
@@ -132,7 +179,9 @@ def test_cli_features(tmp_path, monkeypatch, capsys, grid_osm, accidents_frame, 
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "cli"))
     assert main(["features", "--roads-file", str(grid_osm), "--neg-ratio", "2", "--sampler", "uniform"]) == 0
     out = capsys.readouterr().out
-    assert "silver.features [uniform]: 900 rows (300 positives, 600 negatives)" in out
+    assert "silver.features_reference [uniform]: 900 rows (300 positives, 600 negatives)" in out
+    dropped = int(out.split("3-year lookback; ")[1].split(" rows")[0])
+    assert 0 < dropped < 900 and f"silver.features [uniform]: {900 - dropped} rows (point-in-time" in out
     assert main(["features", "--buffer-meters", "-1"]) == 2
     assert "--buffer-meters" in capsys.readouterr().err
     assert main(["features", "--history-cutoff", "2024-13-01"]) == 2
