@@ -68,6 +68,7 @@ class RiskModel:
     negative_weight: float
     sampler: str
     history_cutoff: str | None = None
+    history_lookback_years: int | None = None  # years of past accidents behind the history features
     train_years: list[int] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
@@ -155,6 +156,7 @@ class RiskModel:
             "negative_weight": float(self.negative_weight),
             "sampler": self.sampler,
             "history_cutoff": self.history_cutoff,
+            "history_lookback_years": self.history_lookback_years,
             "train_years": [int(y) for y in self.train_years],
             "params": self.params,
             "metrics": {k: float(v) for k, v in self.metrics.items()},
@@ -195,6 +197,7 @@ class RiskModel:
             negative_weight=float(meta["negative_weight"]),
             sampler=meta["sampler"],
             history_cutoff=meta.get("history_cutoff"),
+            history_lookback_years=meta.get("history_lookback_years"),
             train_years=list(meta.get("train_years", [])),
             params=dict(meta.get("params", {})),
             metrics=dict(meta.get("metrics", {})),

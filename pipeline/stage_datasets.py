@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.errors import AccidentsError
 from pipeline.features import FEATURE_COLUMNS, feature_kind
-from pipeline.lake import table_exists
+from pipeline.lake import table_exists, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -88,14 +88,6 @@ def weather_encoding_json(atm_values) -> str:
     )
 
 
-def allow_row_id_column(con: duckdb.DuckDBPyConnection) -> None:
-    """DuckLake reserves `row_id` while data inlining is on; the gold tables need that column, so
-    turn inlining off for the lake (small writes then go to Parquet; nothing else changes)."""
-    from pipeline.lake import LAKE_ALIAS
-
-    con.execute(f"CALL {LAKE_ALIAS}.set_option('data_inlining_row_limit', 0)")
-
-
 def build_datasets(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -146,12 +138,7 @@ def build_datasets(
         "gold.temporal_test": sorted(set(test_years)),
     }
 
-    allow_row_id_column(con)
-    con.register("_test_ids", test_ids)
-    con.register("_feature_metadata", metadata)
-    con.register("_weather_encoding", weather)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con, _test_ids=test_ids, _feature_metadata=metadata, _weather_encoding=weather):
         base = "SELECT f.* FROM silver.features_reference f WHERE f.sampler = ?"
         con.execute(f"CREATE OR REPLACE TABLE gold.train AS {base} "
                     "AND f.row_id NOT IN (SELECT row_id FROM _test_ids) ORDER BY f.row_id", [sampler])
@@ -163,13 +150,6 @@ def build_datasets(
         con.execute("CREATE OR REPLACE TABLE gold.feature_metadata AS "
                     "SELECT name, CAST(position AS INTEGER) AS position, kind FROM _feature_metadata")
         con.execute("CREATE OR REPLACE TABLE gold.weather_encoding AS SELECT encoding_json FROM _weather_encoding")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        for name in ("_test_ids", "_feature_metadata", "_weather_encoding"):
-            con.unregister(name)
 
     rows, positives = {}, {}
     for table in ("gold.train", "gold.test", *year_sets):

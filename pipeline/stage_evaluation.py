@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import AccidentsError
+from pipeline.lake import transaction
 from pipeline.metrics import (
     CELL_FRACTIONS,
     POINT_FRACTIONS,
@@ -87,13 +88,6 @@ class EvaluationSummary:
 def year_hours(year: int) -> pd.DatetimeIndex:
     """Every local hour start of a calendar year (8,760 or 8,784)."""
     return pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="h", inclusive="left")
-
-
-def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    points = con.execute(f"SELECT {', '.join(POINT_COLUMNS)} FROM silver.road_points ORDER BY point_id").df()
-    if points.empty:
-        raise AccidentsError("silver.road_points is empty: run `accidents features` first")
-    return points
 
 
 def load_accidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -233,10 +227,7 @@ def write_evaluation(con: duckdb.DuckDBPyConnection, summary: EvaluationSummary,
     metric_frame, calibration_frame = evaluation_frames(summary, evaluated_at)
     where = "WHERE model_name = ? AND sampler = ? AND test_year = ?"
     params = [summary.model_name, summary.sampler, summary.test_year]
-    con.register("evaluation_rows", metric_frame)
-    con.register("calibration_rows", calibration_frame)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con, evaluation_rows=metric_frame, calibration_rows=calibration_frame):
         con.execute(EVALUATION_DDL)
         con.execute(CALIBRATION_DDL)
         con.execute(f"DELETE FROM gold.evaluation {where}", params)
@@ -249,13 +240,6 @@ def write_evaluation(con: duckdb.DuckDBPyConnection, summary: EvaluationSummary,
             "INSERT INTO gold.calibration SELECT evaluated_at, model_name, sampler, test_year, method, "
             "grouping, key, expected, observed, ratio FROM calibration_rows"
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("evaluation_rows")
-        con.unregister("calibration_rows")
     return len(metric_frame)
 
 
@@ -389,7 +373,7 @@ def evaluate(
     the KDE bandwidth chosen on `valid_year` with a density fit on `train_years`.
     """
     from pipeline.baselines import fit_history_baseline, fit_kde_baseline
-    from pipeline.stage_features import load_scoring_history, scoring_lookback_years
+    from pipeline.stage_features import load_road_points, load_scoring_history, scoring_lookback_years
 
     if valid_year in train_years or max([*train_years, valid_year]) >= test_year:
         raise AccidentsError(

@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline.errors import AccidentsError
 from pipeline.features import CATEGORICAL, FEATURE_COLUMNS
-from pipeline.lake import replace_table, table_exists
+from pipeline.lake import replace_table, table_exists, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -80,9 +80,13 @@ def validate_parameters(*, samplers, grid_step, buffer_meters, accident_exclusio
 
 
 def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """silver.road_points ordered by point_id (the prediction units of evaluation and predictions)."""
     if not table_exists(con, "silver.road_points"):
         raise AccidentsError("silver.road_points does not exist: run `accidents features` first")
-    return con.execute("SELECT * FROM silver.road_points ORDER BY point_id").df()
+    points = con.execute("SELECT * FROM silver.road_points ORDER BY point_id").df()
+    if points.empty:
+        raise AccidentsError("silver.road_points is empty: run `accidents features` first")
+    return points
 
 
 def scoring_rows(points: pd.DataFrame, hours: pd.DatetimeIndex, atm) -> pd.DataFrame:
@@ -149,10 +153,7 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
                        + ['"history_cutoff"::TIMESTAMP AS "history_cutoff"'])
     attributes = points[["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]]
     dropped: dict[str, int] = {}
-    # DuckLake reserves the column name row_id while data inlining is on; silver needs that name.
-    con.execute("CALL lake.set_option('data_inlining_row_limit', 0, schema => 'silver')")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         first = True
         for rows in row_sets:
             sampler = str(rows["sampler"].iloc[0])
@@ -173,10 +174,6 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
                 _insert(con, "silver.features", timely, select, first)
                 dropped[sampler] += int((~covered).sum())
                 first = False
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return dropped
 
 
@@ -310,10 +307,9 @@ def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, ca
 
 
 def scoring_lookback_years(con: duckdb.DuckDBPyConnection, model, explicit: int | None = None) -> int:
-    """Lookback for scoring: explicit value, else the model's (bundle attribute or params), else the one
-    silver.features was built with, else 3."""
+    """Lookback for scoring: explicit value, else the model's, else the one silver.features was built
+    with (models saved before the bundle recorded it), else 3."""
     if explicit is not None:
         return int(explicit)
     stored = getattr(model, "history_lookback_years", None)
-    stored = stored if stored is not None else (getattr(model, "params", None) or {}).get("history_lookback_years")
     return int(stored) if stored is not None else recorded_lookback_years(con)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import AccidentsError
+from pipeline.lake import transaction
 from pipeline.features import FEATURE_COLUMNS
 from pipeline.model_bundle import ALGORITHMS, RiskModel
 
@@ -98,6 +99,7 @@ def model_template(data: TrainingData, algorithm: str) -> RiskModel:
         algorithm=algorithm, booster=None, feature_columns=list(FEATURE_COLUMNS),
         categorical_codes=data.categorical_codes, negative_weight=data.negative_weight,
         sampler=data.sampler, history_cutoff=data.history_cutoff, train_years=data.train_years,
+        history_lookback_years=data.history_lookback_years,
     )
 
 
@@ -299,18 +301,10 @@ def write_model_runs(con, results, *, protocol: str, sampler: str, objective: st
         "seconds": r.seconds, "is_best": r.algorithm == best_algorithm,
         "registered_version": r.registered_version, "trained_at": pd.Timestamp.now().floor("s"),
     } for r in results])
-    con.register("_model_runs", rows)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con, _model_runs=rows):
         con.execute(MODEL_RUNS_DDL)
         con.execute("DELETE FROM gold.model_runs WHERE protocol = ? AND sampler = ?", [protocol, sampler])
         con.execute("INSERT INTO gold.model_runs BY NAME SELECT * FROM _model_runs")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_model_runs")
     return len(rows)
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from pipeline.errors import AccidentsError
+from pipeline.lake import table_exists, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -111,20 +112,6 @@ def tomorrow_in(tz: str = "Pacific/Noumea", *, now: dt.datetime | None = None) -
 
     current = now.astimezone(ZoneInfo(tz)) if now else dt.datetime.now(ZoneInfo(tz))
     return current.date() + dt.timedelta(days=1)
-
-
-def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    from pipeline.lake import table_exists
-
-    if not table_exists(con, "silver.road_points"):
-        raise AccidentsError("silver.road_points is missing: run `accidents features` first")
-    points = con.execute(
-        "SELECT point_id, lat, lon, road_type, speed_limit, dist_to_noumea_km, com "
-        "FROM silver.road_points ORDER BY point_id"
-    ).df()
-    if points.empty:
-        raise AccidentsError("silver.road_points is empty: run `accidents features` first")
-    return points
 
 
 def load_history(con: duckdb.DuckDBPyConnection, days: list[dt.date], lookback_years: int,
@@ -253,10 +240,7 @@ def write_predictions(
         }
     )
     dates = pa.table({"date": pa.array(np.array(days, dtype="datetime64[D]"))})
-    con.register("_new_predictions", table)
-    con.register("_prediction_dates", dates)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con, _new_predictions=table, _prediction_dates=dates):
         con.execute(PREDICTIONS_DDL)
         con.execute(
             "DELETE FROM gold.predictions WHERE atm = ? AND date IN (SELECT date FROM _prediction_dates)",
@@ -267,13 +251,6 @@ def write_predictions(
             "risk_index, rank_in_hour, ?, ?, ?::TIMESTAMP FROM _new_predictions",
             [atm, model_name, model_version, created_at],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_new_predictions")
-        con.unregister("_prediction_dates")
     return table.num_rows
 
 
@@ -333,7 +310,7 @@ def predict_days(
     days = sorted(set(dates))
     if not days:
         raise AccidentsError("no date to predict")
-    from pipeline.stage_features import scoring_lookback_years
+    from pipeline.stage_features import load_road_points, scoring_lookback_years
 
     cap = _as_datetime(history_cutoff)
     lookback = scoring_lookback_years(con, model, history_lookback_years)
@@ -361,7 +338,6 @@ def predict_days(
 
 def read_predictions(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> pd.DataFrame:
     """gold.predictions of one (date, atm) joined with the road attributes the map shows."""
-    from pipeline.lake import table_exists
 
     if not table_exists(con, "gold.predictions"):
         return _empty_predictions()

@@ -18,6 +18,7 @@ from pipeline.errors import AccidentsError
 from pipeline.features import CATEGORICAL, FEATURE_COLUMNS
 from pipeline.lake import table_exists
 from pipeline.model_bundle import fit_category_codes
+from pipeline.stage_features import recorded_lookback_years
 
 PROTOCOLS = ("temporal", "reference")
 TABLES = {
@@ -57,6 +58,7 @@ class TrainingData:
     # latest history end (asof) among the refit rows: informational (evaluation warns when it falls after
     # the test year start); scoring derives its own point-in-time windows and never uses it as a cap
     history_cutoff: str | None
+    history_lookback_years: int | None = None
 
 
 def _read(con, table: str, sampler: str) -> pd.DataFrame:
@@ -111,6 +113,7 @@ def load_training_data(con, protocol: str, sampler: str, *, seed: int = 42,
         negative_weight=negative_weight_of(refit),
         train_years=sorted(int(y) for y in refit["year"].unique()),
         history_cutoff=None if cutoff is None or pd.isna(cutoff) else str(pd.Timestamp(cutoff)),
+        history_lookback_years=recorded_lookback_years(con),
     )
 
 

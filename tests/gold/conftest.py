@@ -9,7 +9,6 @@ import pytest
 from pipeline.features import FEATURE_COLUMNS
 from pipeline.lake import connect, replace_table
 from pipeline.settings import Settings
-from pipeline.stage_datasets import allow_row_id_column
 
 ROAD_TYPES = ["primary", "secondary", "tertiary", "residential"]
 SPEEDS = {"primary": 90.0, "secondary": 70.0, "tertiary": 50.0, "residential": 50.0}
@@ -84,7 +83,6 @@ def synthetic_features(n_positive: int = 150, negative_ratio: int = 10, *, seed:
 
 def write_features(con, frame: pd.DataFrame, reference: pd.DataFrame | None = None) -> None:
     """silver.features (point-in-time) and silver.features_reference (default: the same rows)."""
-    allow_row_id_column(con)
     for table, rows in (("silver.features", frame),
                         ("silver.features_reference", frame if reference is None else reference)):
         con.register("_synthetic_features", rows)
