@@ -99,8 +99,8 @@ def run_train(args: argparse.Namespace, settings) -> int:
                 tracking_uri=settings.resolved_mlflow_uri, experiment=f"accidents-{dep}",
                 registered_model=f"accidents-risk-{dep}", department=dep,
                 timeout_per_algorithm=options["timeout"], threads=options["threads"],
-                # with both, the honest temporal model is the one promoted to champion
-                set_champion=protocol == options["protocols"][-1],
+                # only a temporal (honest) model is ever promoted to champion
+                set_champion=protocol == "temporal",
             )
             for r in summary.results:
                 print(f"{protocol:<9} {r.algorithm:<9} valid {options['objective']}={r.validation_value:.4f} "
