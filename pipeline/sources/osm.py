@@ -190,51 +190,50 @@ def impute_speed_limits(roads: gpd.GeoDataFrame, accidents: pd.DataFrame, *, crs
 
 
 def load_roads_from_file(path: str | Path, *, crs: str = "EPSG:3163") -> gpd.GeoDataFrame:
-    """Drivable roads of an OSM XML (.osm/.xml) or PBF (.osm.pbf, needs the osmium package) file."""
-    import osmnx as ox
+    """Drivable roads of an OSM XML (.osm/.xml) or PBF (.osm.pbf) file."""
+    import tempfile
 
     path = Path(path)
     if not path.is_file():
         raise AccidentsError(f"roads file {path} does not exist")
     name = path.name.lower()
     if name.endswith(".pbf"):
-        xml_path = _pbf_to_xml(path)
-    elif name.endswith((".osm", ".xml")):
-        xml_path = path
-    else:
-        raise AccidentsError(f"roads file {path}: expected a .osm, .xml or .osm.pbf file")
+        # osmnx reads XML only: convert with libosmium, then go through the same XML path
+        with tempfile.TemporaryDirectory(prefix="accidents-osm-") as tmp:
+            xml_path = Path(tmp) / "roads.osm"
+            _pbf_to_xml(path, xml_path)
+            return _load_xml(xml_path, path, crs)
+    if name.endswith((".osm", ".xml")):
+        return _load_xml(path, path, crs)
+    raise AccidentsError(f"roads file {path}: expected a .osm, .xml or .osm.pbf file")
+
+
+def _load_xml(xml_path: Path, source: Path, crs: str) -> gpd.GeoDataFrame:
+    import osmnx as ox
+
     try:
         graph = simplify(ox.graph_from_xml(xml_path, simplify=False, retain_all=True))
     except AccidentsError:
         raise
     except Exception as exc:  # malformed XML, no ways...
-        raise AccidentsError(f"roads file {path}: cannot read OSM XML: {str(exc).splitlines()[0]}") from None
+        raise AccidentsError(f"roads file {source}: cannot read OSM XML: {str(exc).splitlines()[0]}") from None
     try:
         edges = edges_from_graph(graph)
     except AccidentsError as exc:
-        raise AccidentsError(f"roads file {path}: {exc}") from None
-    return normalise_edges(edges, crs=crs, source=f"file:{path.name}")
+        raise AccidentsError(f"roads file {source}: {exc}") from None
+    return normalise_edges(edges, crs=crs, source=f"file:{source.name}")
 
 
-def _pbf_to_xml(path: Path) -> Path:
-    """Convert a .osm.pbf to OSM XML next to it (in a temp dir) with pyosmium."""
+def _pbf_to_xml(path: Path, out: Path) -> None:
+    """Rewrite an .osm.pbf as OSM XML with pyosmium (libosmium)."""
+    import osmium
+
     try:
-        import osmium
-    except ImportError:
-        raise AccidentsError(
-            f"roads file {path}: reading .osm.pbf needs the osmium package (`pip install osmium`); "
-            "or give an .osm XML file"
-        ) from None
-    import tempfile
-
-    out = Path(tempfile.mkdtemp(prefix="accidents-osm-")) / (path.name[: -len(".pbf")] or "roads.osm")
-    writer = osmium.SimpleWriter(str(out))
-    try:
-        for obj in osmium.FileProcessor(str(path)):
-            writer.add(obj)
-    finally:
-        writer.close()
-    return out
+        with osmium.SimpleWriter(str(out)) as writer:
+            for obj in osmium.FileProcessor(str(path)):
+                writer.add(obj)
+    except RuntimeError as exc:  # libosmium's error for a corrupt or non-PBF file
+        raise AccidentsError(f"roads file {path}: cannot read OSM PBF: {str(exc).splitlines()[0]}") from None
 
 
 def download_roads(department: str, cache_dir: str | Path, *, timeout: int = 180,

@@ -50,12 +50,9 @@ def test_bad_roads_files(tmp_path):
     with pytest.raises(AccidentsError, match="does not exist"):
         osm.load_roads_from_file(tmp_path / "missing.osm")
     pbf = tmp_path / "nc.osm.pbf"
-    pbf.write_bytes(b"\x00")
-    try:
-        import osmium  # noqa: F401
-    except ImportError:
-        with pytest.raises(AccidentsError, match="pip install osmium"):
-            osm.load_roads_from_file(pbf)
+    pbf.write_bytes(b"\x00garbage")
+    with pytest.raises(AccidentsError, match="nc.osm.pbf: cannot read OSM PBF"):
+        osm.load_roads_from_file(pbf)
     broken = tmp_path / "broken.osm"
     broken.write_text("<osm><way id='1'>")
     with pytest.raises(AccidentsError, match="broken.osm"):
@@ -181,3 +178,17 @@ def test_download_offline_is_one_line_error(osm_server, tmp_path, monkeypatch):
         osm.download_roads("988", tmp_path / "cache", places=("Nouméa, Nouvelle-Calédonie, France",))
     assert "\n" not in str(err.value)
     assert not (tmp_path / "cache" / "osm_roads_988.parquet").exists()
+
+
+def test_pbf_file_loads_through_the_same_path_as_xml(tmp_path):
+    import osmium
+
+    pbf = tmp_path / "small_network.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(FIXTURES / "small_network.osm")):
+            writer.add(obj)
+    from_pbf = osm.load_roads_from_file(pbf)
+    from_xml = osm.load_roads_from_file(FIXTURES / "small_network.osm")
+    columns = ["osm_way_id", "road_type", "speed_limit", "lanes", "oneway"]
+    assert from_pbf[columns].equals(from_xml[columns])
+    assert from_pbf["length_m"].round(3).tolist() == from_xml["length_m"].round(3).tolist()
