@@ -28,6 +28,7 @@ import pandas as pd
 
 from pipeline.errors import AccidentsError
 from pipeline.lake import transaction
+from pipeline.scoring import ProbabilityModel
 from pipeline.metrics import (
     CELL_FRACTIONS,
     POINT_FRACTIONS,
@@ -35,7 +36,6 @@ from pipeline.metrics import (
     brier_score,
     calibration_summary,
     descending_order,
-    fraction_label,
     hit_rate_and_pai,
     hit_rate_curve,
     poisson_event_probability,
@@ -51,10 +51,6 @@ METHODS = ("model", "baseline_history", "baseline_kde", "oracle")
 CURVE_FRACTIONS = tuple(np.round(np.geomspace(0.001, 1.0, 31), 6))
 CALIBRATION_TOLERANCE = 0.20  # expected/observed within +-20 % counts as calibrated
 POINT_COLUMNS = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]
-
-
-class ProbabilityModel(Protocol):
-    def predict_probability(self, df: pd.DataFrame) -> np.ndarray: ...
 
 
 class Truth(Protocol):
@@ -124,9 +120,11 @@ def score_grid(
     Rows are built hour-chunk by hour-chunk; `history` (an AccidentHistory) is built once by the
     caller and compute_features derives its per-point features once per chunk's unique points.
     """
-    from pipeline.features import compute_features
+    from pipeline.features import FEATURE_COLUMNS, compute_features
+    from pipeline.scoring import score_distinct_blocks
 
     n_points, n_hours = len(points), len(hours)
+    cache: dict[bytes, np.ndarray] = {}  # identical hours (same calendar features) are scored once
     atm_per_hour = np.broadcast_to(np.asarray(atm, dtype=np.int64), (n_hours,))
     prob = np.empty((n_points, n_hours), dtype=np.float32)
     static = {c: points[c].to_numpy() for c in POINT_COLUMNS}
@@ -140,9 +138,7 @@ def score_grid(
         rows["atm"] = np.repeat(atm_per_hour[chunk], n_points)
         features = compute_features(rows, history)
         t1 = time.perf_counter()
-        p = np.asarray(model.predict_probability(features), dtype=np.float32)
-        if p.shape != (len(rows),):
-            raise AccidentsError(f"model returned {p.shape} probabilities for {len(rows)} rows")
+        p = score_distinct_blocks(model, features[FEATURE_COLUMNS], n_points, cache).astype(np.float32)
         prob[:, chunk] = p.reshape(n_chunk, n_points).T  # rows are hour-major
         t2 = time.perf_counter()
         features_s += t1 - t0

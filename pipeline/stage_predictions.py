@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pipeline.errors import AccidentsError
 from pipeline.lake import table_exists, transaction
+from pipeline.scoring import ProbabilityModel
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,15 +50,6 @@ CREATE TABLE IF NOT EXISTS gold.predictions (
     probability DOUBLE, risk_index DOUBLE, rank_in_hour INTEGER, model_name VARCHAR,
     model_version VARCHAR, created_at TIMESTAMP
 )"""
-
-
-class ScoringModel(Protocol):
-    """What predictions need from `pipeline.model_bundle.RiskModel`."""
-
-    algorithm: str
-    history_cutoff: Any
-
-    def predict_probability(self, df: pd.DataFrame) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -163,38 +155,22 @@ def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFra
     )
 
 
-def score_days(model: ScoringModel, points: pd.DataFrame, days: list[dt.date], atm: int, history) -> np.ndarray:
-    """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days.
-
-    Days whose feature rows are identical (same weekday, month, holiday flags... whatever the
-    feature code derives from the date) get identical probabilities from a deterministic model, so
-    each distinct day is scored once: a year of backfill scores roughly a third of its days.
-    """
-    import pandas as pd
-
+def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm: int, history) -> np.ndarray:
+    """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days; days
+    with identical feature rows are scored once (pipeline.scoring)."""
     from pipeline import features
+    from pipeline.scoring import score_distinct_blocks
 
     n = len(points)
     per_day = HOURS * n
     per_chunk = max(1, CHUNK_ROWS // per_day)
     out = np.empty((len(days), HOURS, n), dtype=np.float64)
-    scored: dict[bytes, np.ndarray] = {}  # feature-block fingerprint -> probabilities of that day
+    cache: dict[bytes, np.ndarray] = {}
     for start in range(0, len(days), per_chunk):
         chunk = days[start : start + per_chunk]
         feats = features.compute_features(grid_rows(points, chunk, atm), history)[features.FEATURE_COLUMNS]
-        row_hashes = pd.util.hash_pandas_object(feats, index=False).to_numpy().reshape(len(chunk), per_day)
-        keys = [row_hashes[i].tobytes() for i in range(len(chunk))]
-        firsts = {key: keys.index(key) for key in dict.fromkeys(keys)}
-        todo = [firsts[key] for key in firsts if key not in scored]
-        if todo:
-            block = feats.iloc[np.concatenate([np.arange(i * per_day, (i + 1) * per_day) for i in todo])]
-            proba = np.asarray(model.predict_probability(block), dtype=np.float64)
-            if proba.shape != (len(todo) * per_day,):
-                raise AccidentsError(f"model returned {proba.shape} probabilities for {len(block)} rows")
-            for j, i in enumerate(todo):
-                scored[keys[i]] = proba[j * per_day : (j + 1) * per_day].reshape(HOURS, n)
-        for i, key in enumerate(keys):
-            out[start + i] = scored[key]
+        out[start : start + len(chunk)] = score_distinct_blocks(model, feats, per_day, cache).reshape(
+            len(chunk), HOURS, n)
     if not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
         raise AccidentsError("model returned probabilities outside [0, 1]")
     return out
@@ -292,7 +268,7 @@ def summarise_day(day: dt.date, proba_day: np.ndarray, points: pd.DataFrame, top
 def predict_days(
     con: duckdb.DuckDBPyConnection,
     *,
-    model: ScoringModel,
+    model: ProbabilityModel,
     model_name: str,
     model_version: str,
     dates: list[dt.date],
