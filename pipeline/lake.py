@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pipeline.errors import AccidentsError
 from pipeline.settings import Settings
@@ -20,6 +20,7 @@ from pipeline.settings import Settings
 if TYPE_CHECKING:
     import duckdb
 
+T = TypeVar("T")
 LAKE_ALIAS = "lake"
 SCHEMAS = ("bronze", "silver", "gold")
 _EXTENSIONS_BY_CATALOG = {"sqlite": ("sqlite",), "duckdb": (), "postgres": ("postgres",)}
@@ -145,19 +146,28 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     return con
 
 
-def _execute_with_retry(con: duckdb.DuckDBPyConnection, sql: str, attempts: int = 20) -> None:
-    """SQLite catalogs can be briefly locked by a concurrent writer; wait rather than fail."""
+# What a concurrent writer causes and a retry cures: a locked SQLite catalog, a PostgreSQL
+# serialization failure, a DuckLake commit conflict (e.g. both deleting from one data file).
+_TRANSIENT = re.compile(r"database is locked|busy|could not serialize|another transaction|conflict",
+                        re.IGNORECASE)
+
+
+def with_retries(action: Callable[[], T], attempts: int = 20) -> T:
+    """Run `action`, again after a growing pause when a concurrent writer got in the way."""
     delay = 0.05
     for attempt in range(attempts):
         try:
-            con.execute(sql)
-            return
+            return action()
         except Exception as exc:
-            busy = re.search(r"database is locked|busy", str(exc), re.IGNORECASE)
-            if not busy or attempt == attempts - 1:
+            if not _TRANSIENT.search(str(exc)) or attempt == attempts - 1:
                 raise
             time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+            delay = min(delay * 1.5, 2.0)
+    raise AssertionError("unreachable")
+
+
+def _execute_with_retry(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    with_retries(lambda: con.execute(sql))
 
 
 @contextmanager
@@ -206,11 +216,22 @@ def transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Duc
         yield con
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except Exception:  # a failed COMMIT has already ended the transaction: keep its error
+            pass
         raise
     finally:
         for name in frames:
             con.unregister(name)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, *ddl: str) -> None:
+    """Run `CREATE TABLE IF NOT EXISTS` statements, each in its own transaction. Two writers creating
+    the same table at once is a DuckLake conflict ("created by another transaction"); the loser
+    retries and then finds the table there."""
+    for statement in ddl:
+        _execute_with_retry(con, statement)
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:

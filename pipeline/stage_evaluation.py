@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import AccidentsError
-from pipeline.lake import transaction
+from pipeline.lake import ensure_tables, transaction
 from pipeline.scoring import ProbabilityModel
 from pipeline.metrics import (
     CELL_FRACTIONS,
@@ -223,9 +223,8 @@ def write_evaluation(con: duckdb.DuckDBPyConnection, summary: EvaluationSummary,
     metric_frame, calibration_frame = evaluation_frames(summary, evaluated_at)
     where = "WHERE model_name = ? AND sampler = ? AND test_year = ?"
     params = [summary.model_name, summary.sampler, summary.test_year]
+    ensure_tables(con, EVALUATION_DDL, CALIBRATION_DDL)
     with transaction(con, evaluation_rows=metric_frame, calibration_rows=calibration_frame):
-        con.execute(EVALUATION_DDL)
-        con.execute(CALIBRATION_DDL)
         con.execute(f"DELETE FROM gold.evaluation {where}", params)
         con.execute(f"DELETE FROM gold.calibration {where}", params)
         con.execute(

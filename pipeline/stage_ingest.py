@@ -26,7 +26,7 @@ from pipeline.baac_parse import (
 )
 from pipeline.departments import DEPARTMENTS
 from pipeline.errors import AccidentsError
-from pipeline.lake import transaction
+from pipeline.lake import LAKE_ALIAS, ensure_tables, transaction, with_retries
 
 if TYPE_CHECKING:
     import duckdb
@@ -255,8 +255,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
 
 
 def _write(con: duckdb.DuckDBPyConnection, years: list[int], batches: list[_YearBatch], source: str) -> None:
-    for ddl in (ACCIDENTS_DDL, REJECTED_DDL, LOG_DDL, *(_raw_ddl(k) for k in KINDS)):
-        con.execute(ddl)
+    ensure_tables(con, ACCIDENTS_DDL, REJECTED_DDL, LOG_DDL, *(_raw_ddl(k) for k in KINDS))
     tables = ["bronze.accidents", "bronze.rejected_rows", "bronze.ingest_log",
               *(f"bronze.raw_{k}" for k in KINDS)]
     now = dt.datetime.now().replace(microsecond=0)
@@ -274,14 +273,21 @@ def _write(con: duckdb.DuckDBPyConnection, years: list[int], batches: list[_Year
         _insert(con, "bronze.ingest_log", _arrow(log_rows, [
             "source_file", "year", "kind", "encoding", "source", "rows_read", "rows_kept", "rows_rejected",
             "rows_other_department", "ingested_at"]))
+        label_tables(con, source)
 
 
 def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Table comments say where the data comes from; demo data is labelled synthetic."""
+    """Table comments say where the data comes from; demo data is labelled synthetic. Only changed
+    comments are written, so concurrent ingests of one source do not alter the same tables."""
     text = ("SYNTHETIC demo data generated offline (not real accidents)" if source == "demo"
             else f"BAAC road-accident files, source: {source}")
-    for table in ("accidents", "rejected_rows", *(f"raw_{k}" for k in KINDS)):
-        con.execute(f"COMMENT ON TABLE bronze.{table} IS '{text.replace(chr(39), chr(39) * 2)}'")
+    tables = ("accidents", "rejected_rows", *(f"raw_{k}" for k in KINDS))
+    current = dict(con.execute(
+        "SELECT table_name, comment FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'bronze'",
+        [LAKE_ALIAS]).fetchall())
+    for table in tables:
+        if current.get(table) != text:
+            con.execute(f"COMMENT ON TABLE bronze.{table} IS '{text.replace(chr(39), chr(39) * 2)}'")
 
 
 def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Mapping[str, Path]], *,
@@ -294,8 +300,8 @@ def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Map
         raise AccidentsError(f"unknown département {unknown[0]!r}")
     years = sorted(files_by_year)
     batches = [_read_year(year, files_by_year[year], deps) for year in years]
-    _write(con, years, batches, source)
-    label_tables(con, source)
+    # a concurrent ingest of other years may commit first: redo the whole transaction on top of it
+    with_retries(lambda: _write(con, years, batches, source))
     summary = IngestSummary(years, tuple(sorted(deps)), [c for b in batches for c in b.counts])
     summary.accidents = sum(len(b.accidents) for b in batches)
     summary.rejected = sum(len(b.rejected) for b in batches)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import AccidentsError
-from pipeline.lake import transaction
+from pipeline.lake import ensure_tables, transaction
 from pipeline.features import FEATURE_COLUMNS
 from pipeline.model_bundle import ALGORITHMS, RiskModel
 
@@ -301,8 +301,8 @@ def write_model_runs(con, results, *, protocol: str, sampler: str, objective: st
         "seconds": r.seconds, "is_best": r.algorithm == best_algorithm,
         "registered_version": r.registered_version, "trained_at": pd.Timestamp.now().floor("s"),
     } for r in results])
+    ensure_tables(con, MODEL_RUNS_DDL)
     with transaction(con, _model_runs=rows):
-        con.execute(MODEL_RUNS_DDL)
         con.execute("DELETE FROM gold.model_runs WHERE protocol = ? AND sampler = ?", [protocol, sampler])
         con.execute("INSERT INTO gold.model_runs BY NAME SELECT * FROM _model_runs")
     return len(rows)

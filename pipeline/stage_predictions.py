@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.errors import AccidentsError
-from pipeline.lake import table_exists, transaction
+from pipeline.lake import ensure_tables, table_exists, transaction
 from pipeline.scoring import ProbabilityModel
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ def write_predictions(
         }
     )
     dates = pa.table({"date": pa.array(np.array(days, dtype="datetime64[D]"))})
+    ensure_tables(con, PREDICTIONS_DDL)
     with transaction(con, _new_predictions=table, _prediction_dates=dates):
-        con.execute(PREDICTIONS_DDL)
         con.execute(
             "DELETE FROM gold.predictions WHERE atm = ? AND date IN (SELECT date FROM _prediction_dates)",
             [atm],
