@@ -59,46 +59,16 @@ def resolve_dates(args: argparse.Namespace) -> list[dt.date]:
 
 def load_model(settings, dep: str, which: str):
     """(model, model_name, version) from the MLflow registry: the champion or an explicit version."""
-    import importlib
+    from pipeline import registry
 
-    try:
-        registry = importlib.import_module("pipeline.registry")
-    except ModuleNotFoundError as exc:
-        if exc.name != "pipeline.registry":
-            raise
-        raise AccidentsError("no model registry in this installation: train a model first") from None
     name = f"accidents-risk-{dep}"
     if which == "champion":
         model, version = registry.load_champion(settings.resolved_mlflow_uri, name)
     else:
         if not which.isdigit():
             raise AccidentsError(f"--model {which!r}: expected 'champion' or a version number")
-        loader = getattr(registry, "load_version", None) or _load_version
-        model, version = loader(settings.resolved_mlflow_uri, name, which)
+        model, version = registry.load_version(settings.resolved_mlflow_uri, name, which)
     return model, name, str(version)
-
-
-def _load_version(tracking_uri: str, registered_model: str, version: str):
-    """A given version's RiskModel bundle (the registry module only offers the champion)."""
-    import tempfile
-
-    import mlflow
-
-    from pipeline import registry
-    from pipeline.model_bundle import RiskModel
-
-    registry.configure_mlflow(tracking_uri)
-    client = mlflow.MlflowClient(tracking_uri)
-    try:
-        mv = client.get_model_version(registered_model, version)
-    except Exception:
-        raise AccidentsError(f"--model {version}: {registered_model} has no version {version}") from None
-    run_id = mv.tags.get(registry.RUN_ID_TAG) or mv.run_id
-    with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=registry.BUNDLE_ARTIFACT, dst_path=tmp, tracking_uri=tracking_uri
-        )
-        return RiskModel.load(local), str(mv.version)
 
 
 def format_summary(summary) -> str:
