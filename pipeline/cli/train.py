@@ -82,6 +82,13 @@ def parse_train_args(args: argparse.Namespace, default_seed: int = 42) -> dict:
             "sampler": args.sampler, "seed": seed, "timeout": timeout, "dep": dep, "threads": threads}
 
 
+def reference_split_sampler(protocols: tuple[str, ...], sampler: str) -> str:
+    """Sampler of gold.train/test, the reference protocol's split. A temporal-only training keeps it
+    on the predecessor's `exclusion` negatives, so that after `accidents run` (reference, then
+    temporal with each sampler) gold.train/test still match gold.reference_report."""
+    return sampler if "reference" in protocols else "exclusion"
+
+
 def run_train(args: argparse.Namespace, settings) -> int:
     options = parse_train_args(args, settings.seed)
     from pipeline.lake import lake_connection
@@ -90,7 +97,8 @@ def run_train(args: argparse.Namespace, settings) -> int:
 
     dep = options["dep"]
     with lake_connection(settings) as con:
-        datasets = build_datasets(con, sampler=options["sampler"], seed=options["seed"])
+        datasets = build_datasets(con, sampler=reference_split_sampler(options["protocols"], options["sampler"]),
+                                  seed=options["seed"])
         print("datasets: " + ", ".join(f"{t.removeprefix('gold.')}={n}" for t, n in datasets.rows.items()))
         for protocol in options["protocols"]:
             summary = train_models(

@@ -125,3 +125,11 @@ def test_train_cli_rejects_bad_arguments_in_one_line(argv, message, capsys, tmp_
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert not Path(tmp_path / "lake").exists()  # rejected before touching the lake
+
+
+def test_temporal_only_training_keeps_the_reference_split_on_exclusion_negatives():
+    from pipeline.cli.train import reference_split_sampler
+
+    assert reference_split_sampler(("temporal",), "uniform") == "exclusion"
+    assert reference_split_sampler(("reference", "temporal"), "uniform") == "uniform"
+    assert reference_split_sampler(("reference",), "exclusion") == "exclusion"
