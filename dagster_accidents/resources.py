@@ -16,7 +16,6 @@ from pipeline.settings import S3Settings, Settings
 if TYPE_CHECKING:
     import duckdb
 
-DEFAULT_DEMO_YEARS = [2019, 2020, 2021, 2022, 2023, 2024]  # the CLI's default --years
 
 
 class DuckLakeResource(dg.ConfigurableResource):
@@ -80,7 +79,6 @@ class BaacSourceResource(dg.ConfigurableResource):
 
     source: str = "demo"
     demo_scale: float = 1.0
-    demo_years: list[int] = DEFAULT_DEMO_YEARS
     roads_file: str | None = Field(default=None, description="OSM XML/PBF; default: demo network, "
                                    "folder's roads.osm, or an OpenStreetMap download")
     dataset_slug: str = "53698f4ca3a729239d2036df"  # the BAAC dataset id on data.gouv.fr
@@ -91,45 +89,10 @@ class BaacSourceResource(dg.ConfigurableResource):
         return demo_files_dir(settings, settings.seed, self.demo_scale)
 
     def files_for_years(self, years: list[int], settings: Settings):
-        """(files by year, source label). The demo is generated for the whole demo span at once so
-        that a single-year run reads the same synthetic rows as `accidents ingest --source demo`."""
-        from pipeline.errors import AccidentsError
+        """(files by year, source label), as `accidents ingest --source ...` resolves them."""
         from pipeline.sources.select import resolve_source
 
-        wanted = sorted(years)
-        if self.source == "demo":
-            # The synthetic weather and accident intensity depend on the whole span generated, so
-            # the span is fixed: ingesting a year outside it would silently change the other years.
-            outside = sorted(set(years) - set(self.demo_years))
-            if outside:
-                raise AccidentsError(
-                    f"year {outside[0]}: the demo covers {min(self.demo_years)}-{max(self.demo_years)} "
-                    "(resource baac_source.demo_years); choose a partition inside it")
-            wanted = sorted(self.demo_years)
-        files, label = resolve_source(self.source, wanted, settings, seed=settings.seed, scale=self.demo_scale)
-        return {year: files[year] for year in years}, label
-
-    def roads_path(self, settings: Settings) -> Path | None:
-        """The roads file to load, or None to download OpenStreetMap into the cache."""
-        if self.roads_file:
-            return Path(self.roads_file)
-        if self.source == "demo":
-            return self.demo_folder(settings) / "roads.osm"
-        if self.source != "datagouv":
-            candidate = Path(self.source) / "roads.osm"
-            return candidate if candidate.exists() else None
-        return None
-
-    def demo_truth(self, settings: Settings):
-        """The demo's true intensity (lets the evaluation score an oracle), None for real data."""
-        if self.source != "demo":
-            return None
-        folder = self.demo_folder(settings) / "demo_truth"
-        if not folder.exists():
-            return None
-        from pipeline.sources.demo import load_truth
-
-        return load_truth(folder)
+        return resolve_source(self.source, sorted(years), settings, seed=settings.seed, scale=self.demo_scale)
 
 
 def _secret(environ, *names: str) -> dg.EnvVar | None:
