@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from dagster_accidents.resources import DuckLakeResource
+from pipeline.lake import table_exists
 
 if TYPE_CHECKING:
     import duckdb
@@ -17,12 +18,6 @@ DEFAULT_EXCLUSION_KM = 0.3
 BASELINE_MARGIN = 0.20  # the model's PAI@5 % may trail the best baseline by at most 20 %
 RANKING_METRIC = "cell_pai_5pct"
 DAILY_BAND = (0.2, 5.0)  # expected accidents of a day vs the training years' daily mean
-
-
-def _exists(con: "duckdb.DuckDBPyConnection", qualified: str) -> bool:
-    from pipeline.lake import table_exists
-
-    return table_exists(con, qualified)
 
 
 # --- bronze -------------------------------------------------------------------------------------
@@ -63,7 +58,7 @@ def rejected_shares(con: "duckdb.DuckDBPyConnection") -> dict[str, float]:
 # --- silver -------------------------------------------------------------------------------------
 def exclusion_buffer_km(con: "duckdb.DuckDBPyConnection") -> float:
     """The buffer the features were built with (silver.features_meta), else the default."""
-    if _exists(con, "silver.features_meta"):
+    if table_exists(con, "silver.features_meta"):
         row = con.execute("SELECT params_json FROM silver.features_meta LIMIT 1").fetchone()
         if row and row[0]:
             return float(json.loads(row[0]).get("accident_exclusion_buffer_km", DEFAULT_EXCLUSION_KM))
@@ -129,7 +124,7 @@ def probabilities_outside_unit(con: "duckdb.DuckDBPyConnection", day: dt.date) -
 
 def training_daily_mean(con: "duckdb.DuckDBPyConnection") -> float | None:
     """Accidents per day over the training years (gold.temporal_train's years, else all years)."""
-    if _exists(con, "gold.temporal_train"):
+    if table_exists(con, "gold.temporal_train"):
         years = [r[0] for r in con.execute("SELECT DISTINCT year FROM gold.temporal_train").fetchall()]
     else:
         years = [r[0] for r in con.execute("SELECT DISTINCT year FROM bronze.accidents").fetchall()]
@@ -149,7 +144,7 @@ def expected_accidents_by_atm(con: "duckdb.DuckDBPyConnection", day: dt.date) ->
 
 # --- Dagster wrappers ---------------------------------------------------------------------------
 def _missing(con, *tables: str) -> dg.AssetCheckResult | None:
-    absent = [t for t in tables if not _exists(con, t)]
+    absent = [t for t in tables if not table_exists(con, t)]
     if absent:
         return dg.AssetCheckResult(passed=False, metadata={"missing_tables": ", ".join(absent)})
     return None
