@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     import duckdb
 
 
-
 class DuckLakeResource(dg.ConfigurableResource):
     """The lake. Default: embedded SQLite catalog + Parquet under `data_dir` (nothing to start)."""
 
@@ -93,6 +92,28 @@ class BaacSourceResource(dg.ConfigurableResource):
         from pipeline.sources.select import resolve_source
 
         return resolve_source(self.source, sorted(years), settings, seed=settings.seed, scale=self.demo_scale)
+
+    def roads_path(self, settings: Settings) -> Path | None:
+        """The roads file to load, or None to download OpenStreetMap into the cache."""
+        if self.roads_file:
+            return Path(self.roads_file)
+        if self.source == "demo":
+            return self.demo_folder(settings) / "roads.osm"
+        if self.source != "datagouv":
+            candidate = Path(self.source) / "roads.osm"
+            return candidate if candidate.exists() else None
+        return None
+
+    def demo_truth(self, settings: Settings):
+        """The demo's true intensity (lets the evaluation score an oracle), None for real data."""
+        if self.source != "demo":
+            return None
+        folder = self.demo_folder(settings) / "demo_truth"
+        if not folder.exists():
+            return None
+        from pipeline.sources.demo import load_truth
+
+        return load_truth(folder)
 
 
 def _secret(environ, *names: str) -> dg.EnvVar | None:
