@@ -13,10 +13,10 @@ def _():
     import marimo as mo
 
     from pipeline.cli.predict import ensure_predictions, latest_predicted_date
-    from pipeline.errors import AccidentsError
-    from pipeline.risk_map import build_risk_map, select_markers
-    from pipeline.settings import Settings
-    from pipeline.stage_predictions import WEATHER_SCENARIOS, tomorrow_in
+    from pipeline.core.errors import AccidentsError
+    from pipeline.serving.risk_map import build_risk_map, select_markers
+    from pipeline.core.settings import Settings
+    from pipeline.gold.predictions import WEATHER_SCENARIOS, tomorrow_in
     return (
         AccidentsError, Path, Settings, WEATHER_SCENARIOS, build_risk_map, dt, ensure_predictions,
         latest_predicted_date, mo, select_markers, tempfile, tomorrow_in,

@@ -73,10 +73,10 @@ def synthetic_accidents(roads, n: int, seed: int):
 
 
 def run_one(scale: float, neg_ratio: int) -> None:
-    from pipeline.lake import connect
-    from pipeline.settings import Settings
-    from pipeline.stage_features import build_features
-    from pipeline.stage_roads import build_roads
+    from pipeline.core.lake import connect
+    from pipeline.core.settings import Settings
+    from pipeline.silver.features import build_features
+    from pipeline.bronze.roads import build_roads
 
     with tempfile.TemporaryDirectory(prefix="bench-silver-") as tmp:
         tmp = Path(tmp)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from dagster_accidents.resources import DuckLakeResource
-from pipeline.lake import table_exists
+from pipeline.core.lake import table_exists
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,7 +32,7 @@ def accidents_outside_bounds(con: "duckdb.DuckDBPyConnection") -> int:
     """Located accidents outside their département's bounding box (or of an unknown département)."""
     import pandas as pd
 
-    from pipeline.departments import DEPARTMENTS
+    from pipeline.core.departments import DEPARTMENTS
 
     bounds = pd.DataFrame([(d.code, d.lat_min, d.lat_max, d.lon_min, d.lon_max) for d in DEPARTMENTS.values()],
                           columns=["dep", "lat_min", "lat_max", "lon_min", "lon_max"])
@@ -68,7 +68,7 @@ def exclusion_buffer_km(con: "duckdb.DuckDBPyConnection") -> float:
 def exclusion_negatives_near_accidents(con: "duckdb.DuckDBPyConnection", buffer_km: float) -> int:
     """Road points used as `exclusion` negatives that lie within buffer_km of an accident
     (haversine BallTree over the accidents snapped in silver.accident_points)."""
-    from pipeline.spatial import count_within_km, haversine_tree
+    from pipeline.core.spatial import count_within_km, haversine_tree
 
     points = con.execute(
         "SELECT DISTINCT r.point_id, r.lat, r.lon FROM silver.features f JOIN silver.road_points r USING (point_id) "
@@ -86,7 +86,7 @@ def exclusion_negatives_near_accidents(con: "duckdb.DuckDBPyConnection", buffer_
 
 def null_feature_counts(con: "duckdb.DuckDBPyConnection") -> dict[str, int]:
     """Feature columns of silver.features that hold NULLs, with how many."""
-    from pipeline.features import FEATURE_COLUMNS
+    from pipeline.core.features import FEATURE_COLUMNS
 
     present = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features)").fetchall()}
     missing = [c for c in FEATURE_COLUMNS if c not in present]

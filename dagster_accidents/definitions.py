@@ -18,7 +18,7 @@ from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest
 from dagster_accidents.resources import resources_from_settings
 from dagster_accidents.schedules import daily_predictions_schedule
 from dagster_accidents.sensors import baac_release_sensor, rebuild_after_release_ingest
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
 
 settings = Settings.from_env()
 # An embedded catalog must never be written by parallel processes; PostgreSQL retries conflicts.

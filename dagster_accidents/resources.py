@@ -1,4 +1,4 @@
-"""Resources: the DuckLake lake (builds a pipeline `Settings` and opens `pipeline.lake.connect`),
+"""Resources: the DuckLake lake (builds a pipeline `Settings` and opens `pipeline.core.lake.connect`),
 the BAAC/OSM source, and MLflow. Secrets are `dg.EnvVar` in production, never plain strings."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from pipeline.settings import S3Settings, Settings
+from pipeline.core.settings import S3Settings, Settings
 
 if TYPE_CHECKING:
     import duckdb
@@ -55,7 +55,7 @@ class DuckLakeResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        from pipeline.lake import lake_connection
+        from pipeline.core.lake import lake_connection
 
         with lake_connection(self.settings(), read_only=read_only) as con:
             yield con

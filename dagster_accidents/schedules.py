@@ -6,7 +6,7 @@ import dagster as dg
 
 from dagster_accidents.jobs import daily_predictions_job
 from dagster_accidents.partitions import TIMEZONE
-from pipeline.stage_predictions import tomorrow_in
+from pipeline.gold.predictions import tomorrow_in
 
 
 def next_day_partition(tick: dt.datetime) -> str:

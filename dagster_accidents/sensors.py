@@ -14,7 +14,7 @@ import requests
 from dagster_accidents.jobs import all_assets_job, ingest_job
 from dagster_accidents.partitions import baac_years
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 RELEASE_TAG = "accidents/trigger"
 RELEASE_VALUE = "baac_release"

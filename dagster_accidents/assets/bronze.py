@@ -29,11 +29,11 @@ INGEST_TABLES = {
     # A range of years (a backfill) is ingested in one run, as `accidents ingest --years A-B` does.
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=False,
-    description="pipeline.stage_ingest.ingest_years on the BAAC files of the partition's year(s).",
+    description="pipeline.bronze.ingest.ingest_years on the BAAC files of the partition's year(s).",
 )
 def bronze_ingest(context: dg.AssetExecutionContext, lake: DuckLakeResource,
                   baac_source: BaacSourceResource):
-    from pipeline.stage_ingest import ingest_years
+    from pipeline.bronze.ingest import ingest_years
 
     years = sorted(int(key) for key in context.partition_keys)
     settings = lake.settings()
@@ -60,10 +60,10 @@ class RoadsConfig(dg.Config):
     group_name="bronze",
     kinds=LAKE_KINDS | {"openstreetmap"},
     owners=OWNERS,
-    description="pipeline.stage_roads.build_roads: OpenStreetMap drivable edges (demo: the synthetic network).",
+    description="pipeline.bronze.roads.build_roads: OpenStreetMap drivable edges (demo: the synthetic network).",
 )
 def roads(config: RoadsConfig, lake: DuckLakeResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
-    from pipeline.stage_roads import build_roads
+    from pipeline.bronze.roads import build_roads
 
     settings = lake.settings()
     with lake.connect() as con:

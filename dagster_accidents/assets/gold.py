@@ -5,8 +5,8 @@ import dagster as dg
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
 from dagster_accidents.metadata import markdown_table, summary_metadata, table_metadata
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource, MLflowResource
-from pipeline.model_bundle import ALGORITHMS
-from pipeline.stage_datasets import DEFAULT_TEST_YEARS, DEFAULT_TRAIN_YEARS, DEFAULT_VALID_YEARS
+from pipeline.gold.model_bundle import ALGORITHMS
+from pipeline.gold.datasets import DEFAULT_TEST_YEARS, DEFAULT_TRAIN_YEARS, DEFAULT_VALID_YEARS
 
 DATASET_TABLES = ("gold.train", "gold.test", "gold.temporal_train", "gold.temporal_valid", "gold.temporal_test")
 
@@ -25,11 +25,11 @@ class DatasetsConfig(dg.Config):
     group_name="gold",
     kinds=LAKE_KINDS,
     owners=OWNERS,
-    description="pipeline.stage_datasets.build_datasets: gold.train/test (80/20 reference split), "
+    description="pipeline.gold.datasets.build_datasets: gold.train/test (80/20 reference split), "
                 "gold.temporal_train/valid/test (by year), gold.feature_metadata, gold.weather_encoding.",
 )
 def datasets(config: DatasetsConfig, lake: DuckLakeResource) -> dg.MaterializeResult:
-    from pipeline.stage_datasets import build_datasets
+    from pipeline.gold.datasets import build_datasets
 
     with lake.connect() as con:
         summary = build_datasets(con, sampler=config.sampler, test_size=config.test_size,
@@ -60,12 +60,12 @@ class TrainingConfig(dg.Config):
     group_name="gold",
     kinds={"catboost", "lightgbm", "xgboost", "mlflow", "duckdb"},
     owners=OWNERS,
-    description="pipeline.stage_modeling.train_models: Optuna tuning per algorithm, one MLflow run each, "
+    description="pipeline.gold.training.train_models: Optuna tuning per algorithm, one MLflow run each, "
                 "the best registered as a new version with alias `champion`; writes gold.model_runs.",
 )
 def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, lake: DuckLakeResource,
                    mlflow: MLflowResource) -> dg.MaterializeResult:
-    from pipeline.stage_modeling import train_models
+    from pipeline.gold.training import train_models
 
     settings = lake.settings()
     tracking_uri = mlflow.uri_for(settings)
@@ -112,14 +112,14 @@ class EvaluationConfig(dg.Config):
     group_name="gold",
     kinds=LAKE_KINDS | {"mlflow"},
     owners=OWNERS,
-    description="pipeline.stage_evaluation.evaluate: the champion on the hold-out year's full "
+    description="pipeline.gold.evaluation.evaluate: the champion on the hold-out year's full "
                 "point x hour grid against the history and KDE baselines (and the demo's oracle).",
 )
 def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, lake: DuckLakeResource,
                mlflow: MLflowResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
-    from pipeline.evaluation_mlflow import log_evaluation_to_mlflow
-    from pipeline.registry import load_champion
-    from pipeline.stage_evaluation import evaluate
+    from pipeline.gold.evaluation_mlflow import log_evaluation_to_mlflow
+    from pipeline.gold.registry import load_champion
+    from pipeline.gold.evaluation import evaluate
 
     settings = lake.settings()
     tracking_uri = mlflow.uri_for(settings)

@@ -21,13 +21,13 @@ class PredictionConfig(dg.Config):
     group_name="gold",
     kinds=LAKE_KINDS | {"mlflow"},
     owners=OWNERS,
-    description="pipeline.stage_predictions.predict_days with the MLflow champion: 24 hourly "
+    description="pipeline.gold.predictions.predict_days with the MLflow champion: 24 hourly "
                 "probabilities per road point for the partition's day (Pacific/Noumea).",
 )
 def predictions(context: dg.AssetExecutionContext, config: PredictionConfig, lake: DuckLakeResource,
                 mlflow: MLflowResource) -> dg.MaterializeResult:
-    from pipeline.registry import load_champion
-    from pipeline.stage_predictions import predict_days
+    from pipeline.gold.registry import load_champion
+    from pipeline.gold.predictions import predict_days
 
     day = dt.date.fromisoformat(context.partition_key)
     model, version = load_champion(mlflow.uri_for(lake.settings()), mlflow.registered_model)

@@ -37,11 +37,11 @@ class FeaturesConfig(dg.Config):
         for table, text in SILVER_TABLES.items()
     ],
     can_subset=False,
-    description="pipeline.stage_features.build_features (samplers exclusion + uniform).",
+    description="pipeline.silver.features.build_features (samplers exclusion + uniform).",
 )
 def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig,
                     lake: DuckLakeResource):
-    from pipeline.stage_features import build_features
+    from pipeline.silver.features import build_features
 
     with lake.connect() as con:
         summary = build_features(

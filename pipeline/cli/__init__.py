@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 # Order = order in --help.
 COMMAND_MODULES = (
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 0
-        from pipeline.settings import Settings
+        from pipeline.core.settings import Settings
 
         settings = Settings.from_env()
         result = args.func(args, settings)

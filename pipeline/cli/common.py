@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 FIRST_YEAR = 2005  # first BAAC year published on data.gouv.fr
 
@@ -34,7 +34,7 @@ def parse_years(text: str, *, today: dt.date | None = None) -> list[int]:
 
 def parse_departments(text: str) -> tuple[str, ...]:
     """'988' or '988,973' -> ('988', '973'); validated against the list of French départements."""
-    from pipeline.departments import DEPARTMENTS
+    from pipeline.core.departments import DEPARTMENTS
 
     deps = tuple(d.strip().upper() for d in text.split(",") if d.strip())
     if not deps:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.cli.common import parse_years
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 DEFAULT_YEARS = "2019-2024"
 

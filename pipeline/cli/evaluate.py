@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline.cli.common import parse_date
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 SAMPLERS = ("exclusion", "uniform")
 
@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 
 def _versions_for(settings, name: str, sampler: str, which: str) -> dict:
     """The registry entry to evaluate for `sampler`: an explicit version, or the champion/latest temporal one."""
-    from pipeline import registry
+    from pipeline.gold import registry
 
     versions = registry.list_model_versions(settings.resolved_mlflow_uri, name)
     if not versions:
@@ -63,7 +63,7 @@ def _versions_for(settings, name: str, sampler: str, which: str) -> dict:
 
 def _load_version(settings, name: str, entry: dict):
     """The RiskModel bundle of one registered version (never a pickle)."""
-    from pipeline.registry import load_version
+    from pipeline.gold.registry import load_version
 
     model, _ = load_version(settings.resolved_mlflow_uri, name, entry["version"])
     return model
@@ -94,8 +94,8 @@ def _demo_truth(con, settings, explicit: str | None):
 def run_evaluate(args: argparse.Namespace, settings) -> int:
     from pathlib import Path
 
-    from pipeline.lake import connect, table_exists
-    from pipeline.stage_evaluation import evaluate
+    from pipeline.core.lake import connect, table_exists
+    from pipeline.gold.evaluation import evaluate
 
     if not 1 <= args.atm <= 9:
         raise AccidentsError(f"--atm {args.atm}: expected a BAAC weather code 1..9")
@@ -147,7 +147,7 @@ def run_evaluate(args: argparse.Namespace, settings) -> int:
                   f"scoring {t['scoring_s']:.1f}s, metrics {t['metrics_s']:.1f}s; "
                   f"figures in {figure_dir}", flush=True)
             if not args.no_mlflow:
-                from pipeline.evaluation_mlflow import log_evaluation_to_mlflow
+                from pipeline.gold.evaluation_mlflow import log_evaluation_to_mlflow
 
                 run_id = log_evaluation_to_mlflow(settings.resolved_mlflow_uri, summary)
                 print(f"logged to MLflow run {run_id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 
 def register(subparsers) -> None:
@@ -37,9 +37,9 @@ def run(args: argparse.Namespace, settings) -> int:
     import datetime as dt
 
     from pipeline.cli.common import parse_date, parse_departments
-    from pipeline.lake import lake_connection, table_exists
-    from pipeline.stage_features import build_features, validate_parameters
-    from pipeline.stage_roads import build_roads
+    from pipeline.core.lake import lake_connection, table_exists
+    from pipeline.silver.features import build_features, validate_parameters
+    from pipeline.bronze.roads import build_roads
 
     departments = parse_departments(args.dep)
     if len(departments) != 1:

@@ -26,9 +26,9 @@ def register(subparsers) -> None:
 
 def run_ingest(args, settings):
     """Shared by `ingest` and `run`: resolve the source, ingest, print the accounting."""
-    from pipeline.lake import lake_connection
+    from pipeline.core.lake import lake_connection
     from pipeline.sources.select import resolve_source
-    from pipeline.stage_ingest import ingest_years
+    from pipeline.bronze.ingest import ingest_years
 
     years = parse_years(args.years)
     deps = parse_departments(args.dep) if args.dep else settings.departments

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 
 
 def run_tables(args, settings) -> int:
-    from pipeline.lake import current_snapshot, lake_connection, list_tables
+    from pipeline.core.lake import current_snapshot, lake_connection, list_tables
 
     with lake_connection(settings) as con:
         rows = list_tables(con)
@@ -33,8 +33,8 @@ def run_tables(args, settings) -> int:
 
 
 def run_sql(args, settings) -> int:
-    from pipeline.errors import AccidentsError
-    from pipeline.lake import lake_connection
+    from pipeline.core.errors import AccidentsError
+    from pipeline.core.lake import lake_connection
 
     with lake_connection(settings, read_only=True) as con:
         try:
@@ -48,7 +48,7 @@ def run_sql(args, settings) -> int:
 
 
 def run_attach_sql(args, settings) -> int:
-    from pipeline.lake import attach_statements, install_extensions, required_extensions
+    from pipeline.core.lake import attach_statements, install_extensions, required_extensions
 
     import duckdb
 

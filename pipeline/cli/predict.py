@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 
 from pipeline.cli.common import parse_date
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 MAX_BACKFILL_DAYS = 3660
 
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 
 def resolve_dates(args: argparse.Namespace) -> list[dt.date]:
-    from pipeline.stage_predictions import tomorrow_in
+    from pipeline.gold.predictions import tomorrow_in
 
     if args.date and (args.start or args.end):
         raise AccidentsError("--date cannot be combined with --start/--end")
@@ -59,7 +59,7 @@ def resolve_dates(args: argparse.Namespace) -> list[dt.date]:
 
 def load_model(settings, dep: str, which: str):
     """(model, model_name, version) from the MLflow registry: the champion or an explicit version."""
-    from pipeline import registry
+    from pipeline.gold import registry
 
     name = f"accidents-risk-{dep}"
     if which == "champion":
@@ -72,7 +72,7 @@ def load_model(settings, dep: str, which: str):
 
 
 def format_summary(summary) -> str:
-    from pipeline.stage_predictions import ATM_LABELS
+    from pipeline.gold.predictions import ATM_LABELS
 
     lines = [
         f"model {summary.model_name} v{summary.model_version} · atm={summary.atm} "
@@ -103,8 +103,8 @@ def format_summary(summary) -> str:
 
 
 def run_predict(args: argparse.Namespace, settings) -> int:
-    from pipeline.lake import lake_connection
-    from pipeline.stage_predictions import predict_days, validate_atm
+    from pipeline.core.lake import lake_connection
+    from pipeline.gold.predictions import predict_days, validate_atm
 
     dates = resolve_dates(args)
     atm = validate_atm(args.atm)
@@ -118,9 +118,9 @@ def run_predict(args: argparse.Namespace, settings) -> int:
 def run_map(args: argparse.Namespace, settings) -> int:
     from pathlib import Path
 
-    from pipeline.lake import lake_connection
-    from pipeline.risk_map import build_risk_map
-    from pipeline.stage_predictions import read_predictions, tomorrow_in, validate_atm
+    from pipeline.core.lake import lake_connection
+    from pipeline.serving.risk_map import build_risk_map
+    from pipeline.gold.predictions import read_predictions, tomorrow_in, validate_atm
 
     day = parse_date(args.date) if args.date else tomorrow_in("Pacific/Noumea")
     atm = validate_atm(args.atm)
@@ -145,8 +145,8 @@ def run_map(args: argparse.Namespace, settings) -> int:
 
 def ensure_predictions(settings, day: dt.date, atm: int, *, dep: str = "988"):
     """(predictions of day+atm, note): read them read-only; when absent, score them with the champion."""
-    from pipeline.lake import lake_connection
-    from pipeline.stage_predictions import predict_days, read_predictions, validate_atm
+    from pipeline.core.lake import lake_connection
+    from pipeline.gold.predictions import predict_days, read_predictions, validate_atm
 
     atm = validate_atm(atm)
     with lake_connection(settings, read_only=True) as con:
@@ -162,7 +162,7 @@ def ensure_predictions(settings, day: dt.date, atm: int, *, dep: str = "988"):
 
 def latest_predicted_date(settings, atm: int = 1) -> dt.date | None:
     """The most recent date already in gold.predictions for this scenario (None if none)."""
-    from pipeline.lake import lake_connection, table_exists
+    from pipeline.core.lake import lake_connection, table_exists
 
     with lake_connection(settings, read_only=True) as con:
         if not table_exists(con, "gold.predictions"):

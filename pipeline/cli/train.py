@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 ALGORITHMS = ("catboost", "lightgbm", "xgboost")
 OBJECTIVES = ("pr_auc", "logloss", "recall")
@@ -91,9 +91,9 @@ def reference_split_sampler(protocols: tuple[str, ...], sampler: str) -> str:
 
 def run_train(args: argparse.Namespace, settings) -> int:
     options = parse_train_args(args, settings.seed)
-    from pipeline.lake import lake_connection
-    from pipeline.stage_datasets import build_datasets
-    from pipeline.stage_modeling import train_models
+    from pipeline.core.lake import lake_connection
+    from pipeline.gold.datasets import build_datasets
+    from pipeline.gold.training import train_models
 
     dep = options["dep"]
     with lake_connection(settings) as con:
@@ -118,7 +118,7 @@ def run_train(args: argparse.Namespace, settings) -> int:
 
 
 def run_models(args: argparse.Namespace, settings) -> int:
-    from pipeline.registry import list_model_versions
+    from pipeline.gold.registry import list_model_versions
 
     name = f"accidents-risk-{args.dep.strip().upper()}"
     versions = list_model_versions(settings.resolved_mlflow_uri, name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.errors import AccidentsError
-from pipeline.settings import Settings
+from pipeline.core.errors import AccidentsError
+from pipeline.core.settings import Settings
 
 
 DEMO_YEARS = tuple(range(2019, 2025))  # the span the demo is always generated for

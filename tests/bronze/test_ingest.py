@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.stage_ingest import KINDS, ingest_years
+from pipeline.core.errors import AccidentsError
+from pipeline.bronze.ingest import KINDS, ingest_years
 from tests.bronze.baac_files import Accident, accidents_for, write_year
 from tests.conftest import SHARED_DATA
 
@@ -87,7 +87,7 @@ def test_reingest_is_idempotent(lake, tmp_path):
 
 
 def test_failure_mid_ingest_leaves_previous_snapshot_intact(lake, tmp_path, monkeypatch):
-    import pipeline.stage_ingest as stage
+    import pipeline.bronze.ingest as stage
 
     ingest_years(lake, {2024: write_year(tmp_path / "a", 2024, accidents_for(2024, 5))})
     before = sorted(rows(lake, "SELECT * FROM bronze.accidents"))

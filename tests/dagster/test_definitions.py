@@ -107,8 +107,8 @@ def test_resource_settings_resolve_the_secret_at_run_time(monkeypatch):
 
 def test_demo_source_refuses_years_outside_its_span_without_generating(tmp_path):
     from dagster_accidents.resources import BaacSourceResource
-    from pipeline.errors import AccidentsError
-    from pipeline.settings import Settings
+    from pipeline.core.errors import AccidentsError
+    from pipeline.core.settings import Settings
 
     with pytest.raises(AccidentsError, match="year 2025: the demo covers 2019-2024"):
         BaacSourceResource(source="demo").files_for_years([2024, 2025], Settings(data_dir=tmp_path))

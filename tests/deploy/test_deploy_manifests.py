@@ -12,8 +12,8 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
-from pipeline.lake import attach_statements, required_extensions
-from pipeline.settings import Settings
+from pipeline.core.lake import attach_statements, required_extensions
+from pipeline.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"

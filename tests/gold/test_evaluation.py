@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.lake import connect
-from pipeline.settings import Settings
-from pipeline.stage_evaluation import evaluate, format_table, observed_counts, year_hours
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import connect
+from pipeline.core.settings import Settings
+from pipeline.gold.evaluation import evaluate, format_table, observed_counts, year_hours
 
 POINTS = pd.DataFrame({
     "point_id": [11, 12, 13, 14, 15, 16],
@@ -154,8 +154,8 @@ def test_format_table_skips_missing_values():
 def _tiny_lightgbm_bundle(acc, directory):
     """A real RiskModel (LightGBM, 20 trees) trained on case-control rows of the synthetic lake."""
     lgb = pytest.importorskip("lightgbm")
-    model_bundle = pytest.importorskip("pipeline.model_bundle")
-    from pipeline.features import CATEGORICAL, FEATURE_COLUMNS, AccidentHistory, compute_features
+    model_bundle = pytest.importorskip("pipeline.gold.model_bundle")
+    from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, AccidentHistory, compute_features
 
     rng = np.random.default_rng(0)
     train = acc[acc["event_time"] < "2023-01-01"]
@@ -206,7 +206,7 @@ class RecordingModel(FakeModel):
 
 @pytest.mark.parametrize("lookback", [3, 1])
 def test_test_year_is_scored_with_the_point_in_time_window_before_it(lake, lookback):
-    from pipeline.spatial import haversine_km
+    from pipeline.core.spatial import haversine_km
 
     con, acc = lake
     model = RecordingModel()
@@ -224,10 +224,10 @@ def test_test_year_is_scored_with_the_point_in_time_window_before_it(lake, lookb
 @pytest.mark.slow
 def test_log_evaluation_to_mlflow(lake, tmp_path):
     pytest.importorskip("mlflow")
-    pytest.importorskip("pipeline.registry")
+    pytest.importorskip("pipeline.gold.registry")
     import mlflow
 
-    from pipeline.evaluation_mlflow import log_evaluation_to_mlflow
+    from pipeline.gold.evaluation_mlflow import log_evaluation_to_mlflow
 
     con, _ = lake
     summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="exclusion", test_year=2024,
@@ -243,7 +243,7 @@ def test_log_evaluation_to_mlflow(lake, tmp_path):
 
 
 def test_leakage_note_when_training_history_reaches_past_the_test_start():
-    from pipeline.stage_evaluation import leakage_notes
+    from pipeline.gold.evaluation import leakage_notes
 
     class Trained:
         history_cutoff = "2025-01-01 00:00:00"
@@ -261,9 +261,9 @@ def test_demo_chain_oracle_is_calibrated_and_ranks_best(tmp_path):
     demo = pytest.importorskip("pipeline.sources.demo")
     from pipeline.sources.demo_model import load_truth
     from pipeline.sources.select import resolve_source
-    from pipeline.stage_features import build_features
-    from pipeline.stage_ingest import ingest_years
-    from pipeline.stage_roads import build_roads
+    from pipeline.silver.features import build_features
+    from pipeline.bronze.ingest import ingest_years
+    from pipeline.bronze.roads import build_roads
 
     assert demo  # the generator is importable
     settings = Settings(data_dir=tmp_path)

@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.registry import list_model_versions, load_champion, load_version
+from pipeline.core.errors import AccidentsError
+from pipeline.gold.registry import list_model_versions, load_champion, load_version
 
 MODEL = "accidents-risk-988"
 

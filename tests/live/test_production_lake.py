@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lake import attach_statements, connect
-from pipeline.settings import Settings
+from pipeline.core.lake import attach_statements, connect
+from pipeline.core.settings import Settings
 from pipeline.sources.demo import generate_demo
 from pipeline.sources.mirror import find_year_files
-from pipeline.stage_ingest import ingest_years
+from pipeline.bronze.ingest import ingest_years
 
 pytestmark = pytest.mark.slow
 YEARS = (2023, 2024)
@@ -46,8 +46,8 @@ def test_ingest_writes_parquet_to_s3_and_the_duckdb_cli_reads_it(production_env,
 
 def test_concurrent_writers_both_commit(production_env, demo_files, tmp_path):
     connect(Settings.from_env(production_env)).close()  # create the lake once
-    code = ("import sys, json; from pathlib import Path; from pipeline.settings import Settings; "
-            "from pipeline.lake import connect; from pipeline.stage_ingest import ingest_years\n"
+    code = ("import sys, json; from pathlib import Path; from pipeline.core.settings import Settings; "
+            "from pipeline.core.lake import connect; from pipeline.bronze.ingest import ingest_years\n"
             "year = int(sys.argv[1]); files = {year: {k: Path(v) for k, v in json.loads(sys.argv[2]).items()}}\n"
             "con = connect(Settings.from_env()); print(ingest_years(con, files, source='demo').accidents)")
     env = {**os.environ, **production_env}

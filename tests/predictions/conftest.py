@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import features
-from pipeline.features import AccidentHistory as RealHistory
-from pipeline.lake import connect
-from pipeline.settings import Settings
+from pipeline.core import features
+from pipeline.core.features import AccidentHistory as RealHistory
+from pipeline.core.lake import connect
+from pipeline.core.settings import Settings
 
 N_POINTS = 40
 TRAINING_DAILY_MEAN = 2.5  # accidents per day the fake model is calibrated to

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline import features
-from pipeline.model_bundle import RiskModel, fit_category_codes
+from pipeline.core import features
+from pipeline.gold.model_bundle import RiskModel, fit_category_codes
 
 ROAD_TYPES = ["motorway", "trunk", "primary", "secondary", "tertiary", "residential"]
 SPEEDS = {"motorway": 110.0, "trunk": 90.0, "primary": 90.0, "secondary": 70.0, "tertiary": 50.0,

@@ -4,8 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.risk_map import RISK_COLOURS, build_risk_map, select_markers
+from pipeline.core.errors import AccidentsError
+from pipeline.serving.risk_map import RISK_COLOURS, build_risk_map, select_markers
 from tests.predictions.conftest import synthetic_predictions
 
 DAY = dt.date(2026, 3, 2)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.features import FEATURE_COLUMNS, NO_ACCIDENT_KM, AccidentHistory, compute_features
-from pipeline.nc_calendar import is_public_holiday, is_school_holiday
-from pipeline.spatial import haversine_km
+from pipeline.core.features import FEATURE_COLUMNS, NO_ACCIDENT_KM, AccidentHistory, compute_features
+from pipeline.core.calendar import is_public_holiday, is_school_holiday
+from pipeline.core.spatial import haversine_km
 
 P_LAT, P_LON = -22.27, 166.45
 

@@ -9,11 +9,11 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from pipeline.errors import AccidentsError
-from pipeline.features import FEATURE_COLUMNS
-from pipeline.spatial import haversine_km
-from pipeline.stage_features import build_features, scoring_rows
-from pipeline.stage_road_points import build_road_points, grid_cells, snap_to_roads
+from pipeline.core.errors import AccidentsError
+from pipeline.core.features import FEATURE_COLUMNS
+from pipeline.core.spatial import haversine_km
+from pipeline.silver.features import build_features, scoring_rows
+from pipeline.silver.road_points import build_road_points, grid_cells, snap_to_roads
 
 TO_METRIC = Transformer.from_crs("EPSG:4326", "EPSG:3163", always_xy=True)
 TO_WGS84 = Transformer.from_crs("EPSG:3163", "EPSG:4326", always_xy=True)
@@ -170,8 +170,8 @@ def test_scoring_rows_cross_product():
 
 def test_cli_features(tmp_path, monkeypatch, capsys, grid_osm, accidents_frame, write_accidents):
     from pipeline.cli import main
-    from pipeline.lake import connect
-    from pipeline.settings import Settings
+    from pipeline.core.lake import connect
+    from pipeline.core.settings import Settings
 
     con = connect(Settings(data_dir=tmp_path / "cli"))
     write_accidents(con, accidents_frame)

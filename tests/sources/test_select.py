@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 import pipeline.sources.demo as demo
-from pipeline.errors import AccidentsError
-from pipeline.settings import Settings
+from pipeline.core.errors import AccidentsError
+from pipeline.core.settings import Settings
 from pipeline.sources.select import DEMO_YEARS, demo_files_dir, resolve_source
 
 

@@ -1,7 +1,7 @@
 """Daily risk predictions: score every road point for every hour of the requested days.
 
 Rows are built on a full (day, hour, point) grid and go through the same feature code as training
-(`pipeline.features.compute_features`) with the same point-in-time history: a day of year Y sees the
+(`pipeline.core.features.compute_features`) with the same point-in-time history: a day of year Y sees the
 accidents of [Y - lookback, Y) (bronze.accidents, averaged over the years of that window the data
 covers), built once for the whole run; the model's own `history_cutoff` (the latest history end seen
 in training) is never used as a cap. Probabilities land in `gold.predictions`; re-running a
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.errors import AccidentsError
-from pipeline.lake import ensure_tables, table_exists, transaction
-from pipeline.scoring import ProbabilityModel
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import ensure_tables, table_exists, transaction
+from pipeline.gold.scoring import ProbabilityModel
 
 if TYPE_CHECKING:
     import duckdb
@@ -109,7 +109,7 @@ def tomorrow_in(tz: str = "Pacific/Noumea", *, now: dt.datetime | None = None) -
 def load_history(con: duckdb.DuckDBPyConnection, days: list[dt.date], lookback_years: int,
                  cap: dt.datetime | None = None):
     """Point-in-time history for `days` (one object; windows per year), refusing days without any."""
-    from pipeline.stage_features import load_scoring_history
+    from pipeline.silver.features import load_scoring_history
 
     history = load_scoring_history(con, lookback_years, cap=cap)
     asof = history.asof(np.array(days, dtype="datetime64[D]"))
@@ -157,9 +157,9 @@ def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFra
 
 def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm: int, history) -> np.ndarray:
     """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days; days
-    with identical feature rows are scored once (pipeline.scoring)."""
-    from pipeline import features
-    from pipeline.scoring import score_distinct_blocks
+    with identical feature rows are scored once (pipeline.gold.scoring)."""
+    from pipeline.core import features
+    from pipeline.gold.scoring import score_distinct_blocks
 
     n = len(points)
     per_day = HOURS * n
@@ -286,7 +286,7 @@ def predict_days(
     days = sorted(set(dates))
     if not days:
         raise AccidentsError("no date to predict")
-    from pipeline.stage_features import load_road_points, scoring_lookback_years
+    from pipeline.silver.features import load_road_points, scoring_lookback_years
 
     cap = _as_datetime(history_cutoff)
     lookback = scoring_lookback_years(con, model, history_lookback_years)

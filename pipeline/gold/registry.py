@@ -15,8 +15,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import AccidentsError
-from pipeline.model_bundle import RiskModel
+from pipeline.core.errors import AccidentsError
+from pipeline.gold.model_bundle import RiskModel
 
 if TYPE_CHECKING:
     import pandas as pd

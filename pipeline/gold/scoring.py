@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -3,7 +3,7 @@ silver.features, silver.features_reference (positives + sampled negatives of eac
 silver.features_meta.
 
 Positives sit on their accident's nearest road point (features use the road point's coordinates and
-the accident's hour); negatives come from `pipeline.sampling`. The same sampled rows get two histories:
+the accident's hour); negatives come from `pipeline.silver.sampling`. The same sampled rows get two histories:
 - silver.features: point-in-time (`AccidentHistory.point_in_time`): accidents of the `lookback` years
   before the row's year start (capped at `history_cutoff`), per covered year. Rows of the first data
   year have no covered history year and are dropped (counted in the summary and features_meta).
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.errors import AccidentsError
-from pipeline.features import CATEGORICAL, FEATURE_COLUMNS
-from pipeline.lake import replace_table, table_exists, transaction
+from pipeline.core.errors import AccidentsError
+from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS
+from pipeline.core.lake import replace_table, table_exists, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,8 +61,8 @@ class FeaturesSummary:
 def validate_parameters(*, samplers, grid_step, buffer_meters, accident_exclusion_buffer_km,
                         temporal_risk_ratio, n_negative_samples_ratio, department) -> None:
     """One-line AccidentsErrors naming the bad parameter."""
-    from pipeline.departments import DEPARTMENTS
-    from pipeline.sampling import SAMPLERS
+    from pipeline.core.departments import DEPARTMENTS
+    from pipeline.silver.sampling import SAMPLERS
 
     checks = [
         (bool(samplers) and all(s in SAMPLERS for s in samplers), f"--sampler {samplers}: expected exclusion, uniform or both"),
@@ -112,7 +112,7 @@ def _write_frame(con, qualified: str, frame: pd.DataFrame) -> int:
 
 def _positives(accidents: pd.DataFrame, accident_points: pd.DataFrame) -> pd.DataFrame:
     """One row per located accident on its road point, hour-truncated, with a weather code."""
-    from pipeline.sampling import atm_distribution
+    from pipeline.silver.sampling import atm_distribution
 
     positives = accident_points[["accident_id", "point_id"]].merge(
         accidents[["accident_id", "event_time", "atm"]].astype({"accident_id": str}), on="accident_id")
@@ -147,7 +147,7 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
                     reference_cutoff) -> dict[str, int]:
     """Compute features batch by batch and write silver.features and silver.features_reference in one
     transaction. Returns the rows per sampler dropped from silver.features (no covered history)."""
-    from pipeline.features import compute_features, history_features
+    from pipeline.core.features import compute_features, history_features
 
     select = ", ".join([f'"{c}"::{t} AS "{c}"' for c, t in {**ROW_COLUMNS, **FEATURE_TYPES}.items()]
                        + ['"history_cutoff"::TIMESTAMP AS "history_cutoff"'])
@@ -190,10 +190,10 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
     """
     import pandas as pd
 
-    from pipeline import sampling
-    from pipeline.features import AccidentHistory
-    from pipeline.stage_road_points import attach_communes, build_road_points, snap_accidents
-    from pipeline.stage_roads import load_accidents, load_roads
+    from pipeline.silver import sampling
+    from pipeline.core.features import AccidentHistory
+    from pipeline.silver.road_points import attach_communes, build_road_points, snap_accidents
+    from pipeline.bronze.roads import load_accidents, load_roads
 
     samplers = tuple(dict.fromkeys(samplers))
     validate_parameters(samplers=samplers, grid_step=grid_step, buffer_meters=buffer_meters,
@@ -291,7 +291,7 @@ def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, ca
     windows and data period as silver.features, so scored rows see what training rows saw."""
     import pandas as pd
 
-    from pipeline.features import AccidentHistory
+    from pipeline.core.features import AccidentHistory
 
     if not table_exists(con, "bronze.accidents"):
         raise AccidentsError("bronze.accidents does not exist: history features need it (run `accidents ingest`)")

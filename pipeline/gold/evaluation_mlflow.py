@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipeline.stage_evaluation import EvaluationSummary
+    from pipeline.gold.evaluation import EvaluationSummary
 
 DEFAULT_EXPERIMENT = "accidents-988-evaluation"
 
@@ -34,7 +34,7 @@ def log_evaluation_to_mlflow(
     """Log into run `run_id` (e.g. the training run) or a new run of `experiment`; returns the run id."""
     import mlflow
 
-    from pipeline.registry import configure_mlflow, ensure_experiment
+    from pipeline.gold.registry import configure_mlflow, ensure_experiment
 
     configure_mlflow(tracking_uri)
     if run_id is None:
@@ -53,7 +53,7 @@ def log_evaluation_to_mlflow(
             mlflow.log_artifact(str(path), artifact_path="evaluation")
         if not figures:  # still give the run something to look at
             with tempfile.TemporaryDirectory() as tmp:
-                from pipeline.stage_evaluation import save_figures
+                from pipeline.gold.evaluation import save_figures
 
                 for path in save_figures(summary, Path(tmp)):
                     mlflow.log_artifact(str(path), artifact_path="evaluation")

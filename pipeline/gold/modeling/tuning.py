@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.model_bundle import RiskModel
-from pipeline.modeling.algorithms import MAX_ROUNDS, REPORT_EVERY, THREADS, Pruned, fit_booster, suggest_params
-from pipeline.modeling.data import Rows
-from pipeline.modeling.scores import OBJECTIVES, objective_value
+from pipeline.gold.model_bundle import RiskModel
+from pipeline.gold.modeling.algorithms import MAX_ROUNDS, REPORT_EVERY, THREADS, Pruned, fit_booster, suggest_params
+from pipeline.gold.modeling.data import Rows
+from pipeline.gold.modeling.scores import OBJECTIVES, objective_value
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ class AccidentHistory:
         whole calendar years of bronze.accidents; derived from `accidents` when not given."""
         import pandas as pd
 
-        from pipeline.errors import AccidentsError
+        from pipeline.core.errors import AccidentsError
 
         if not (isinstance(lookback_years, int) and lookback_years >= 1):
             raise AccidentsError(f"history_lookback_years={lookback_years!r}: expected an integer >= 1")
@@ -154,7 +154,7 @@ class AccidentHistory:
 
     def _window_tree(self, asof: np.datetime64):
         """BallTree over the accidents of [asof - lookback, asof) (None when empty), cached per window."""
-        from pipeline.spatial import haversine_tree
+        from pipeline.core.spatial import haversine_tree
 
         key = np.datetime64(asof, "ns")
         if key not in self._trees:
@@ -166,7 +166,7 @@ class AccidentHistory:
     @property
     def tree(self):
         """BallTree over every accident (reference mode)."""
-        from pipeline.spatial import haversine_tree
+        from pipeline.core.spatial import haversine_tree
 
         if "all" not in self._trees:
             self._trees["all"] = haversine_tree(self.lat, self.lon) if len(self) else None
@@ -181,7 +181,7 @@ class AccidentHistory:
 
     def density_5km(self, lat, lon, exclude_ids=None, radius_km: float = DENSITY_RADIUS_KM) -> np.ndarray:
         """Reference mode: accidents within `radius_km` of each point, not counting the row's own."""
-        from pipeline.spatial import count_within_km, haversine_km
+        from pipeline.core.spatial import count_within_km, haversine_km
 
         lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
         if self.tree is None:
@@ -204,7 +204,7 @@ class AccidentHistory:
 
 def _k_nearest(tree, lat: np.ndarray, lon: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) distances/indices of the k nearest; missing neighbours are (inf, -1)."""
-    from pipeline.spatial import nearest_km
+    from pipeline.core.spatial import nearest_km
 
     dist = np.full((len(lat), k), np.inf)
     idx = np.full((len(lat), k), -1, dtype=np.int64)
@@ -232,7 +232,7 @@ def _unique_points(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def _reference_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.ndarray, np.ndarray]:
     """Counts over every accident, corrected for the row's own accident (leave-one-out)."""
-    from pipeline.spatial import count_within_km, haversine_km
+    from pipeline.core.spatial import count_within_km, haversine_km
 
     p_lat, p_lon, row_to_point = _unique_points(rows)
     tree = history.tree
@@ -255,7 +255,7 @@ def _point_in_time_features(rows: pd.DataFrame, history: AccidentHistory) -> tup
     """Per asof group (a handful of distinct values): one window tree, one query per unique point."""
     import pandas as pd
 
-    from pipeline.spatial import count_within_km
+    from pipeline.core.spatial import count_within_km
 
     p_lat, p_lon, row_to_point = _unique_points(rows)
     asof = history.asof(rows["event_time"].to_numpy(dtype="datetime64[ns]"))
@@ -297,7 +297,7 @@ def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFra
     """`rows` plus every FEATURE_COLUMNS column (see the module docstring for the input columns)."""
     import pandas as pd
 
-    from pipeline.nc_calendar import is_public_holiday, is_school_holiday
+    from pipeline.core.calendar import is_public_holiday, is_school_holiday
 
     out = rows.copy()
     times = pd.to_datetime(out["event_time"])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.baac_parse import (
+from pipeline.bronze.parse import (
     ParsedFile,
     clean_id,
     clean_text,
@@ -24,9 +24,9 @@ from pipeline.baac_parse import (
     parse_file,
     parse_hrmn,
 )
-from pipeline.departments import DEPARTMENTS
-from pipeline.errors import AccidentsError
-from pipeline.lake import LAKE_ALIAS, ensure_tables, transaction, with_retries
+from pipeline.core.departments import DEPARTMENTS
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import LAKE_ALIAS, ensure_tables, transaction, with_retries
 
 if TYPE_CHECKING:
     import duckdb

@@ -1,6 +1,6 @@
 """Honest evaluation: a temporal hold-out scored on every road point x every hour of the test year.
 
-The model, two hotspot baselines (`pipeline.baselines`) and, on demo data, the oracle (the generator's
+The model, two hotspot baselines (`pipeline.gold.baselines`) and, on demo data, the oracle (the generator's
 true expected counts) are each turned into a (n_points x n_hours) matrix of expected accidents and
 compared with the observed test-year accidents (snapped to road points, truncated to the hour):
 ROC/PR AUC and Brier over cell-hours, expected vs observed (overall, by month, by hour of day),
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import AccidentsError
-from pipeline.lake import ensure_tables, transaction
-from pipeline.scoring import ProbabilityModel
-from pipeline.metrics import (
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import ensure_tables, transaction
+from pipeline.gold.scoring import ProbabilityModel
+from pipeline.gold.metrics import (
     CELL_FRACTIONS,
     POINT_FRACTIONS,
     CalibrationSummary,
@@ -120,8 +120,8 @@ def score_grid(
     Rows are built hour-chunk by hour-chunk; `history` (an AccidentHistory) is built once by the
     caller and compute_features derives its per-point features once per chunk's unique points.
     """
-    from pipeline.features import FEATURE_COLUMNS, compute_features
-    from pipeline.scoring import score_distinct_blocks
+    from pipeline.core.features import FEATURE_COLUMNS, compute_features
+    from pipeline.gold.scoring import score_distinct_blocks
 
     n_points, n_hours = len(points), len(hours)
     cache: dict[bytes, np.ndarray] = {}  # identical hours (same calendar features) are scored once
@@ -367,8 +367,8 @@ def evaluate(
     one silver.features was built with, else 3). Baselines are fit on the accidents of `train_years` + `valid_year` before the cutoff,
     the KDE bandwidth chosen on `valid_year` with a density fit on `train_years`.
     """
-    from pipeline.baselines import fit_history_baseline, fit_kde_baseline
-    from pipeline.stage_features import load_road_points, load_scoring_history, scoring_lookback_years
+    from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline
+    from pipeline.silver.features import load_road_points, load_scoring_history, scoring_lookback_years
 
     if valid_year in train_years or max([*train_years, valid_year]) >= test_year:
         raise AccidentsError(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,7 +106,7 @@ def _popup_html(row) -> str:
 
 def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.date, atm: int, mode_text: str) -> str:
     """Statistics, global summary, colour legend and per-hour table, as fixed HTML panels."""
-    from pipeline.stage_predictions import ATM_LABELS
+    from pipeline.gold.predictions import ATM_LABELS
 
     per_hour = predictions.groupby("hour")["probability"].agg(["sum", "max"])
     drawn = shown.groupby("hour").size().reindex(range(24), fill_value=0)

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipeline.errors import AccidentsError
-from pipeline.features import FEATURE_COLUMNS, feature_kind
-from pipeline.lake import table_exists, transaction
+from pipeline.core.errors import AccidentsError
+from pipeline.core.features import FEATURE_COLUMNS, feature_kind
+from pipeline.core.lake import table_exists, transaction
 
 if TYPE_CHECKING:
     import duckdb

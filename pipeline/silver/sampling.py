@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,7 +71,7 @@ def _frame(point_ids, times, atm):
 
 def exclusion_candidates(points: pd.DataFrame, accidents: pd.DataFrame, exclusion_km: float) -> np.ndarray:
     """Boolean mask of road points with no accident of the period within exclusion_km."""
-    from pipeline.spatial import count_within_km, haversine_tree
+    from pipeline.core.spatial import count_within_km, haversine_tree
 
     located = accidents.dropna(subset=["lat", "lon"])
     if located.empty:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.errors import AccidentsError
-from pipeline.lake import replace_table, table_exists
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import replace_table, table_exists
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,7 +40,7 @@ def build_roads(con: duckdb.DuckDBPyConnection, *, roads_file: str | Path | None
                 vma_radius_m: float = 50.0) -> RoadsSummary:
     """Load roads from `roads_file` (or download them, cached in `cache_dir`), impute missing speed
     limits from nearby accidents' `vma`, and replace bronze.roads atomically."""
-    from pipeline.departments import DEPARTMENTS
+    from pipeline.core.departments import DEPARTMENTS
     from pipeline.sources.osm import ROAD_COLUMNS, download_roads, impute_speed_limits, load_roads_from_file
 
     if department not in DEPARTMENTS:

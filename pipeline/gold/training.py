@@ -1,12 +1,12 @@
 """Gold modeling stage: tune CatBoost / LightGBM / XGBoost with Optuna, refit, test once, track in MLflow.
 
 Order of work, so that the test rows can influence nothing:
-1. tune each algorithm on (train, valid) rows of the protocol (see pipeline.modeling.data);
+1. tune each algorithm on (train, valid) rows of the protocol (see pipeline.gold.modeling.data);
 2. refit the best parameters with the chosen number of rounds;
 3. only then read the test rows, score every final model once, log runs, register the best
    (by the validation objective) and alias it `champion`.
 Models are trained unweighted on the case-control sample; the negatives' sampling weight is stored
-in the bundle for prior correction (see pipeline.model_bundle).
+in the bundle for prior correction (see pipeline.gold.model_bundle).
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import AccidentsError
-from pipeline.lake import ensure_tables, transaction
-from pipeline.features import FEATURE_COLUMNS
-from pipeline.model_bundle import ALGORITHMS, RiskModel
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import ensure_tables, transaction
+from pipeline.core.features import FEATURE_COLUMNS
+from pipeline.gold.model_bundle import ALGORITHMS, RiskModel
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-    from pipeline.modeling.data import Rows, TrainingData
+    from pipeline.gold.modeling.data import Rows, TrainingData
 
 OBJECTIVE_CHOICES = ("pr_auc", "logloss", "recall")
 PROTOCOL_CHOICES = ("temporal", "reference")
@@ -106,7 +106,7 @@ def model_template(data: TrainingData, algorithm: str) -> RiskModel:
 def fit_final_model(template: RiskModel, rows: Rows, params: dict[str, Any], rounds: int,
                     *, objective: str, seed: int, threads: int = 2) -> RiskModel:
     """Fit `params` for exactly `rounds` boosting rounds on `rows` (no early stopping)."""
-    from pipeline.modeling.algorithms import fit_booster
+    from pipeline.gold.modeling.algorithms import fit_booster
 
     booster, _ = fit_booster(template, params, template.encode(rows.frame), rows.y,
                              objective=objective, seed=seed, rounds=rounds, threads=threads)
@@ -146,10 +146,10 @@ def train_models(
     """
     import mlflow
 
-    from pipeline import registry
-    from pipeline.modeling import data as data_module
-    from pipeline.modeling.scores import classification_metrics, is_better
-    from pipeline.modeling.tuning import tune_algorithm
+    from pipeline.gold import registry
+    from pipeline.gold.modeling import data as data_module
+    from pipeline.gold.modeling.scores import classification_metrics, is_better
+    from pipeline.gold.modeling.tuning import tune_algorithm
 
     algos = validate_training_args(protocol=protocol, sampler=sampler, algorithms=algorithms,
                                    trials=trials, objective=objective)
@@ -240,9 +240,9 @@ def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, te
     Returns (run id, logged model URI)."""
     import mlflow
 
-    from pipeline import registry
-    from pipeline.modeling.algorithms import feature_importance
-    from pipeline.modeling.figures import save_figures
+    from pipeline.gold import registry
+    from pipeline.gold.modeling.algorithms import feature_importance
+    from pipeline.gold.modeling.figures import save_figures
 
     with mlflow.start_run(run_name=model.algorithm, nested=True) as run:
         mlflow.set_tags({"algorithm": model.algorithm, "protocol": protocol, "sampler": model.sampler,
@@ -266,8 +266,8 @@ def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, te
 def _reference_outputs(con, test: Rows, test_scores, results: dict[str, AlgorithmResult], progress: bool) -> str:
     import mlflow
 
-    from pipeline.lake import replace_table
-    from pipeline.modeling.reference import reference_report
+    from pipeline.core.lake import replace_table
+    from pipeline.gold.modeling.reference import reference_report
 
     frame, text = reference_report(test.y, test_scores, {a: r.seconds for a, r in results.items()})
     con.register("_reference_report", frame)

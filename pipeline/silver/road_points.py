@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -28,7 +28,7 @@ def snap_to_roads(lat, lon, roads: gpd.GeoDataFrame, *, crs: str, max_distance_m
     (-1, inf) when no road lies within max_distance_m."""
     import shapely
 
-    from pipeline.spatial import to_metric
+    from pipeline.core.spatial import to_metric
 
     x, y = to_metric(lon, lat, crs)
     tree = shapely.STRtree(roads.geometry.to_crs(crs).to_numpy())
@@ -45,7 +45,7 @@ def grid_cells(department: str, grid_step: float) -> pd.DataFrame:
     """Every cell of the grid over the département bounds: point_id, lat, lon (cell centres)."""
     import pandas as pd
 
-    from pipeline.departments import DEPARTMENTS
+    from pipeline.core.departments import DEPARTMENTS
 
     dep = DEPARTMENTS[department]
     n_rows = math.ceil(round((dep.lat_max - dep.lat_min) / grid_step, 9))
@@ -63,8 +63,8 @@ def grid_cells(department: str, grid_step: float) -> pd.DataFrame:
 def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: float,
                       buffer_meters: float) -> pd.DataFrame:
     """Grid cells within buffer_meters of a road, with the nearest road's class and speed limit."""
-    from pipeline.departments import DEPARTMENTS
-    from pipeline.spatial import haversine_km
+    from pipeline.core.departments import DEPARTMENTS
+    from pipeline.core.spatial import haversine_km
 
     dep = DEPARTMENTS[department]
     cells = grid_cells(department, grid_step)
@@ -89,7 +89,7 @@ def snap_accidents(accidents: pd.DataFrame, points: pd.DataFrame) -> pd.DataFram
     """Every located accident -> its nearest road point: accident_id, point_id, dist_m."""
     import pandas as pd
 
-    from pipeline.spatial import haversine_tree, nearest_km
+    from pipeline.core.spatial import haversine_tree, nearest_km
 
     located = accidents.dropna(subset=["lat", "lon"])
     if located.empty:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.modeling.scores import confusion_counts
+from pipeline.gold.modeling.scores import confusion_counts
 
 
 def _figure(size=(5, 4)):

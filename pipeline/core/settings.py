@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 CATALOG_KINDS = ("sqlite", "duckdb", "postgres")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.model_bundle import RiskModel
+from pipeline.gold.model_bundle import RiskModel
 
 MAX_ROUNDS = 300
 EARLY_STOPPING = 30

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from pipeline.errors import AccidentsError
-from pipeline.settings import Settings
+from pipeline.core.errors import AccidentsError
+from pipeline.core.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import AccidentsError
-from pipeline.features import CATEGORICAL, FEATURE_COLUMNS
-from pipeline.lake import table_exists
-from pipeline.model_bundle import fit_category_codes
-from pipeline.stage_features import recorded_lookback_years
+from pipeline.core.errors import AccidentsError
+from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS
+from pipeline.core.lake import table_exists
+from pipeline.gold.model_bundle import fit_category_codes
+from pipeline.silver.features import recorded_lookback_years
 
 PROTOCOLS = ("temporal", "reference")
 TABLES = {

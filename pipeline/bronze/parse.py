@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 ID_HEADERS = ("num_acc", "accident_id")
 _SEPARATORS = (";", ",", "\t")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pipeline.modeling.scores import classification_metrics, confusion_counts, per_class_metrics
+from pipeline.gold.modeling.scores import classification_metrics, confusion_counts, per_class_metrics
 
 
 def reference_report(
