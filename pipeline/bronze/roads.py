@@ -36,16 +36,15 @@ def load_accidents(con: duckdb.DuckDBPyConnection, department: str) -> pd.DataFr
 
 
 def build_roads(con: duckdb.DuckDBPyConnection, *, roads_file: str | Path | None = None,
-                cache_dir: str | Path | None = None, department: str = "988", timeout: int = 180,
+                cache_dir: str | Path | None = None, department: str, timeout: int = 180,
                 vma_radius_m: float = 50.0) -> RoadsSummary:
     """Load roads from `roads_file` (or download them, cached in `cache_dir`), impute missing speed
     limits from nearby accidents' `vma`, and replace bronze.roads atomically."""
-    from pipeline.core.departments import DEPARTMENTS
+    from pipeline.core.departments import department as department_profile
     from pipeline.sources.osm import ROAD_COLUMNS, download_roads, impute_speed_limits, load_roads_from_file
 
-    if department not in DEPARTMENTS:
-        raise AccidentsError(f"--dep: unknown département {department!r}")
-    crs = DEPARTMENTS[department].metric_crs
+    department = department_profile(department).code
+    crs = department_profile(department).metric_crs
     started = time.perf_counter()
     if roads_file is not None:
         roads = load_roads_from_file(roads_file, crs=crs)

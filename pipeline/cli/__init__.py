@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from pipeline.core.settings import Settings
 
-        settings = Settings.from_env()
+        settings = Settings.from_env().for_departments(getattr(args, "dep", None))
         result = args.func(args, settings)
         return int(result or 0)
     except AccidentsError as exc:

@@ -8,9 +8,11 @@ Contract (the silver stage implements the computations; gold and predictions onl
   of that window (NaN when no year of it lies in the data period [data_start, data_end)).
 - `AccidentHistory.reference(accidents)`: the predecessor's protocol, every accident of the period
   except the row's own (leave-one-out by accident_id); density is a plain count.
-- `compute_features(rows, history)`: rows is a DataFrame with columns
-  point_id, lat, lon, road_type, speed_limit, dist_to_noumea_km, event_time (local, hourly), atm,
-  and optionally accident_id (a positive's own accident, used by the reference history only).
+- `ROAD_POINT_ATTRIBUTES`: the road-point columns every feature row carries (from silver.road_points);
+  `point_hour_rows(points, hours, atm)` is the one builder of scoring rows (evaluation, predictions).
+- `compute_features(rows, history)`: rows is a DataFrame with the ROAD_POINT_ATTRIBUTES plus
+  event_time (local, hourly), atm, and optionally accident_id (a positive's own accident, used by the
+  reference history only). Calendar flags follow each row's département (`dep`) profile.
   Returns `rows` plus every column of FEATURE_COLUMNS, computed vectorised (no Python row loops).
 
 Why point-in-time: with one fixed history minus the own accident, positives see one accident fewer
@@ -42,6 +44,8 @@ GEOGRAPHY = ["dist_to_noumea_km"]
 
 FEATURE_COLUMNS = BASE + INTERACTIONS + CYCLIC + ROADS + HISTORY + CALENDAR + GEOGRAPHY
 CATEGORICAL = ["atm", "road_type"]
+# What a feature row takes from its road point (silver.road_points); `dep` selects the calendar.
+ROAD_POINT_ATTRIBUTES = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km", "dep"]
 
 
 def feature_kind(name: str) -> str:
@@ -293,14 +297,48 @@ def history_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.n
     return _point_in_time_features(rows, history)
 
 
+def point_hour_rows(points: pd.DataFrame, hours, atm) -> pd.DataFrame:
+    """Every road point x every hour, hour-major (all points of the first hour, then the next...),
+    ready for `compute_features`. `atm`: one weather code, or one per hour."""
+    import pandas as pd
+
+    hours = pd.DatetimeIndex(hours)
+    n_points, n_hours = len(points), len(hours)
+    atm_per_hour = np.broadcast_to(np.asarray(atm, dtype=np.int64), (n_hours,))
+    rows = pd.DataFrame({c: np.tile(points[c].to_numpy(), n_hours) for c in ROAD_POINT_ATTRIBUTES})
+    rows["event_time"] = np.repeat(hours.to_numpy(), n_points)
+    rows["atm"] = np.repeat(atm_per_hour, n_points)
+    return rows
+
+
+def _calendar_flags(times: pd.Series, deps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(public holiday, school holiday) per row, with each row's département calendar."""
+    from pipeline.core.calendar import is_public_holiday, is_school_holiday
+
+    values = times.to_numpy()
+    codes = deps.astype(str).to_numpy()
+    unique = np.unique(codes)
+    if len(unique) == 1:
+        return is_public_holiday(values, unique[0]), is_school_holiday(values, unique[0])
+    public, school = np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=bool)
+    for code in unique:
+        mask = codes == code
+        public[mask], school[mask] = is_public_holiday(values[mask], code), is_school_holiday(values[mask], code)
+    return public, school
+
+
 def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFrame:
     """`rows` plus every FEATURE_COLUMNS column (see the module docstring for the input columns)."""
     import pandas as pd
 
-    from pipeline.core.calendar import is_public_holiday, is_school_holiday
+    from pipeline.core.errors import AccidentsError
 
+    if "dep" not in rows.columns:
+        raise AccidentsError("feature rows lack the 'dep' (département) column: rebuild silver.road_points "
+                             "with `accidents features`")
     out = rows.copy()
     times = pd.to_datetime(out["event_time"])
+    is_holiday, is_school = _calendar_flags(times, out["dep"])
     lat, lon = out["lat"].astype(float), out["lon"].astype(float)
     hour, dow, month = times.dt.hour.astype(int), times.dt.dayofweek.astype(int), times.dt.month.astype(int)
     new = {
@@ -316,7 +354,7 @@ def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFra
         "speed_limit": out["speed_limit"].astype(float),
         "is_weekend": (dow >= 5).astype(int), "is_rush_morning": hour.between(7, 9).astype(int),
         "is_rush_evening": hour.between(17, 19).astype(int), "is_night": ((hour >= 22) | (hour < 6)).astype(int),
-        "is_holiday": is_public_holiday(times).astype(int), "school_holidays": is_school_holiday(times).astype(int),
+        "is_holiday": is_holiday.astype(int), "school_holidays": is_school.astype(int),
         "dist_to_noumea_km": out["dist_to_noumea_km"].astype(float),
     }
     density, nearest = history_features(out, history)

@@ -63,6 +63,8 @@ class Settings:
             )
         if self.catalog == "postgres" and not self.postgres_dsn:
             raise AccidentsError("ACCIDENTS_CATALOG=postgres needs ACCIDENTS_PG_DSN (libpq DSN)")
+        if not self.departments:
+            raise AccidentsError("ACCIDENTS_DEPS: give at least one département code")
         if self.s3.url_style not in ("path", "vhost"):
             raise AccidentsError(f"ACCIDENTS_S3_URL_STYLE={self.s3.url_style!r}: expected path or vhost")
 
@@ -102,6 +104,33 @@ class Settings:
     @property
     def uses_s3(self) -> bool:
         return self.resolved_data_path.startswith(("s3://", "s3a://", "r2://", "gcs://"))
+
+    @property
+    def department(self):
+        """The profile of the département models, predictions and maps are built for (the first of
+        `departments`; ingest takes them all)."""
+        from pipeline.core.departments import department
+
+        return department(self.departments[0])
+
+    @property
+    def registered_model(self) -> str:
+        return f"accidents-risk-{self.departments[0]}"
+
+    @property
+    def experiment(self) -> str:
+        return f"accidents-{self.departments[0]}"
+
+    def for_departments(self, text: str | None) -> Settings:
+        """These settings for the départements of a `--dep` value ('988' or '988,973'); None keeps them."""
+        if text is None:
+            return self
+        from pipeline.core.departments import department
+
+        codes = tuple(dict.fromkeys(department(c).code for c in str(text).split(",") if c.strip()))
+        if not codes:
+            raise AccidentsError("dep: give at least one département code")
+        return replace(self, departments=codes)
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)

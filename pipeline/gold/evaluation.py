@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 METHODS = ("model", "baseline_history", "baseline_kde", "oracle")
 CURVE_FRACTIONS = tuple(np.round(np.geomspace(0.001, 1.0, 31), 6))
 CALIBRATION_TOLERANCE = 0.20  # expected/observed within +-20 % counts as calibrated
-POINT_COLUMNS = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]
 
 
 class Truth(Protocol):
@@ -120,23 +119,19 @@ def score_grid(
     Rows are built hour-chunk by hour-chunk; `history` (an AccidentHistory) is built once by the
     caller and compute_features derives its per-point features once per chunk's unique points.
     """
-    from pipeline.core.features import FEATURE_COLUMNS, compute_features
+    from pipeline.core.features import FEATURE_COLUMNS, compute_features, point_hour_rows
     from pipeline.gold.scoring import score_distinct_blocks
 
     n_points, n_hours = len(points), len(hours)
     cache: dict[bytes, np.ndarray] = {}  # identical hours (same calendar features) are scored once
     atm_per_hour = np.broadcast_to(np.asarray(atm, dtype=np.int64), (n_hours,))
     prob = np.empty((n_points, n_hours), dtype=np.float32)
-    static = {c: points[c].to_numpy() for c in POINT_COLUMNS}
     features_s = scoring_s = 0.0
     for start in range(0, n_hours, chunk_hours):
         chunk = slice(start, min(start + chunk_hours, n_hours))
         n_chunk = chunk.stop - chunk.start
         t0 = time.perf_counter()
-        rows = pd.DataFrame({c: np.tile(v, n_chunk) for c, v in static.items()})
-        rows["event_time"] = np.repeat(hours[chunk].to_numpy(), n_points)
-        rows["atm"] = np.repeat(atm_per_hour[chunk], n_points)
-        features = compute_features(rows, history)
+        features = compute_features(point_hour_rows(points, hours[chunk], atm_per_hour[chunk]), history)
         t1 = time.perf_counter()
         p = score_distinct_blocks(model, features[FEATURE_COLUMNS], n_points, cache).astype(np.float32)
         prob[:, chunk] = p.reshape(n_chunk, n_points).T  # rows are hour-major

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.core.errors import AccidentsError
+from pipeline.gold import algorithms
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-ALGORITHMS = ("catboost", "lightgbm", "xgboost")
-MODEL_FILES = {"catboost": "model.cbm", "lightgbm": "model.txt", "xgboost": "model.ubj"}
+    from pipeline.gold.algorithms.base import Algorithm
+
 BUNDLE_FILE = "bundle.json"
 FORMAT_VERSION = 1
 UNKNOWN_CODE = -1
@@ -74,10 +75,14 @@ class RiskModel:
     metrics: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise AccidentsError(f"algorithm {self.algorithm!r}: expected one of {', '.join(ALGORITHMS)}")
+        algorithms.get(self.algorithm)  # an unknown name is an error listing the known ones
         if not self.negative_weight > 0:
             raise AccidentsError(f"negative_weight={self.negative_weight!r}: must be positive")
+
+    @property
+    def spec(self) -> Algorithm:
+        """The algorithm's registry entry: native input, prediction, storage."""
+        return algorithms.get(self.algorithm)
 
     @property
     def categorical_columns(self) -> list[str]:
@@ -107,22 +112,7 @@ class RiskModel:
 
     def native_input(self, encoded: pd.DataFrame, label: np.ndarray | None = None):
         """What the booster's predict/train API expects for the encoded frame."""
-        import numpy as np
-
-        if self.algorithm == "catboost":
-            from catboost import Pool
-
-            return Pool(encoded, label=label, cat_features=self.categorical_columns)
-        matrix = encoded.to_numpy(dtype=float)
-        cat_idx = [i for i, c in enumerate(self.feature_columns) if c in self.categorical_codes]
-        matrix[:, cat_idx] = np.where(matrix[:, cat_idx] < 0, np.nan, matrix[:, cat_idx])
-        if self.algorithm == "lightgbm":
-            return matrix
-        import xgboost as xgb
-
-        types = ["c" if c in self.categorical_codes else "q" for c in self.feature_columns]
-        return xgb.DMatrix(matrix, label=label, feature_names=list(self.feature_columns),
-                           feature_types=types, enable_categorical=True, nthread=2)
+        return self.spec.native_input(self, encoded, label)
 
     # --- prediction -------------------------------------------------------------------------
     def predict_score(self, df: pd.DataFrame) -> np.ndarray:
@@ -130,12 +120,7 @@ class RiskModel:
         return self.predict_encoded(self.encode(df))
 
     def predict_encoded(self, encoded: pd.DataFrame) -> np.ndarray:
-        import numpy as np
-
-        data = self.native_input(encoded)
-        if self.algorithm == "catboost":
-            return np.asarray(self.booster.predict(data, prediction_type="Probability"))[:, 1]
-        return np.asarray(self.booster.predict(data), dtype=float)
+        return self.spec.predict(self.booster, self.native_input(encoded))
 
     def predict_probability(self, df: pd.DataFrame) -> np.ndarray:
         """Probability of an accident in the road-point-hour, after prior correction."""
@@ -144,7 +129,7 @@ class RiskModel:
     # --- storage ----------------------------------------------------------------------------
     @property
     def model_file(self) -> str:
-        return MODEL_FILES[self.algorithm]
+        return self.spec.model_file
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -165,11 +150,7 @@ class RiskModel:
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        target = directory / self.model_file
-        if self.algorithm == "catboost":
-            self.booster.save_model(str(target), format="cbm")
-        else:
-            self.booster.save_model(str(target))
+        self.spec.save(self.booster, directory / self.model_file)
         (directory / BUNDLE_FILE).write_text(json.dumps(self.metadata(), indent=2, sort_keys=True))
         return directory
 
@@ -191,7 +172,7 @@ class RiskModel:
             raise AccidentsError(f"{model_path}: native model file missing from the bundle")
         return cls(
             algorithm=algorithm,
-            booster=_load_booster(algorithm, model_path),
+            booster=algorithms.get(algorithm).load(model_path),
             feature_columns=list(meta["feature_columns"]),
             categorical_codes={k: dict(v) for k, v in meta["categorical_codes"].items()},
             negative_weight=float(meta["negative_weight"]),
@@ -203,23 +184,3 @@ class RiskModel:
             metrics=dict(meta.get("metrics", {})),
         )
 
-
-def _load_booster(algorithm: str, path: Path):
-    if algorithm == "catboost":
-        from catboost import CatBoost
-
-        model = CatBoost()
-        model.load_model(str(path), format="cbm")
-        return model
-    if algorithm == "lightgbm":
-        import lightgbm as lgb
-
-        return lgb.Booster(model_file=str(path))
-    if algorithm == "xgboost":
-        import xgboost as xgb
-
-        booster = xgb.Booster()
-        booster.load_model(str(path))
-        booster.set_param({"nthread": 2})
-        return booster
-    raise AccidentsError(f"algorithm {algorithm!r}: expected one of {', '.join(ALGORITHMS)}")

@@ -94,11 +94,11 @@ def validate_atm(atm: object) -> int:
         code = None
     if code is None or code not in ATM_LABELS or str(atm).strip() != str(code):
         known = ", ".join(f"{k}={v}" for k, v in ATM_LABELS.items())
-        raise AccidentsError(f"--atm {atm!r}: unknown weather code (expected one of {known})")
+        raise AccidentsError(f"atm={atm!r}: unknown weather code (expected one of {known})")
     return code
 
 
-def tomorrow_in(tz: str = "Pacific/Noumea", *, now: dt.datetime | None = None) -> dt.date:
+def tomorrow_in(tz: str, *, now: dt.datetime | None = None) -> dt.date:
     """Tomorrow's date in the given time zone (the island's day, not the server's)."""
     from zoneinfo import ZoneInfo
 
@@ -134,25 +134,11 @@ def _as_datetime(value: Any) -> dt.datetime | None:
 
 def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFrame:
     """Rows for compute_features in (day, hour, point) order, so results reshape to (D, 24, N)."""
-    import pandas as pd
+    from pipeline.core import features
 
-    n, d = len(points), len(days)
     starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
     hour_offsets = (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")
-    event_time = (starts[:, None] + hour_offsets[None, :]).reshape(-1)
-    idx = np.tile(np.arange(n), d * HOURS)
-    return pd.DataFrame(
-        {
-            "point_id": points["point_id"].to_numpy()[idx],
-            "lat": points["lat"].to_numpy()[idx],
-            "lon": points["lon"].to_numpy()[idx],
-            "road_type": points["road_type"].to_numpy()[idx],
-            "speed_limit": points["speed_limit"].to_numpy()[idx],
-            "dist_to_noumea_km": points["dist_to_noumea_km"].to_numpy()[idx],
-            "event_time": np.repeat(event_time, n),
-            "atm": np.full(n * d * HOURS, atm, dtype=np.int64),
-        }
-    )
+    return features.point_hour_rows(points, (starts[:, None] + hour_offsets[None, :]).reshape(-1), atm)
 
 
 def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm: int, history) -> np.ndarray:

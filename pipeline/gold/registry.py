@@ -70,24 +70,19 @@ def log_risk_model(model: RiskModel, example: pd.DataFrame) -> str:
     `example` holds raw feature rows; the flavour sees them encoded, as the booster does.
     Returns the logged model's URI.
     """
+    import importlib
+    from importlib.metadata import version
+
     import mlflow
     from mlflow.models import infer_signature
 
     encoded = model.encode(example).reset_index(drop=True)
     signature = infer_signature(encoded, model.predict_encoded(encoded))
-    flavours = {"catboost": ("mlflow.catboost", "catboost"), "lightgbm": ("mlflow.lightgbm", "lightgbm"),
-                "xgboost": ("mlflow.xgboost", "xgboost")}
-    module_name, package = flavours[model.algorithm]
-    import importlib
-    from importlib.metadata import version
 
-    flavour = importlib.import_module(module_name)
-    requirement = "xgboost-cpu" if package == "xgboost" else package
-    try:
-        pinned = f"{requirement}=={version(requirement)}"
-    except Exception:
-        pinned = f"{package}=={version(package)}"
-    kwargs: dict[str, Any] = {"model_format": "ubj"} if model.algorithm == "xgboost" else {}
+    spec = model.spec
+    flavour = importlib.import_module(spec.mlflow_flavour)
+    pinned = f"{spec.requirement}=={version(spec.requirement)}"
+    kwargs: dict[str, Any] = spec.mlflow_log_kwargs()
     info = flavour.log_model(
         model.booster, name=MODEL_ARTIFACT, signature=signature, input_example=encoded.head(5),
         pip_requirements=[pinned], **kwargs,

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import ensure_tables, transaction
 from pipeline.core.features import FEATURE_COLUMNS
-from pipeline.gold.model_bundle import ALGORITHMS, RiskModel
+from pipeline.gold import algorithms as algorithm_registry
+from pipeline.gold.model_bundle import RiskModel
 
 if TYPE_CHECKING:
     import duckdb
@@ -84,10 +85,9 @@ def validate_training_args(*, protocol: str, sampler: str, algorithms, trials: i
         raise AccidentsError(f"objective={objective!r}: expected one of {', '.join(OBJECTIVE_CHOICES)}")
     algos = tuple(dict.fromkeys(a.strip().lower() for a in algorithms if a.strip()))
     if not algos:
-        raise AccidentsError("algorithms: give at least one of " + ", ".join(ALGORITHMS))
-    unknown = [a for a in algos if a not in ALGORITHMS]
-    if unknown:
-        raise AccidentsError(f"algorithms: unknown {unknown[0]!r}; expected {', '.join(ALGORITHMS)}")
+        raise AccidentsError("algorithms: give at least one of " + ", ".join(algorithm_registry.names()))
+    for name in algos:
+        algorithm_registry.get(name)  # an unknown name is an error listing the known ones
     if not isinstance(trials, int) or trials < 1:
         raise AccidentsError(f"trials={trials!r}: expected a positive integer")
     return algos
@@ -106,10 +106,8 @@ def model_template(data: TrainingData, algorithm: str) -> RiskModel:
 def fit_final_model(template: RiskModel, rows: Rows, params: dict[str, Any], rounds: int,
                     *, objective: str, seed: int, threads: int = 2) -> RiskModel:
     """Fit `params` for exactly `rounds` boosting rounds on `rows` (no early stopping)."""
-    from pipeline.gold.modeling.algorithms import fit_booster
-
-    booster, _ = fit_booster(template, params, template.encode(rows.frame), rows.y,
-                             objective=objective, seed=seed, rounds=rounds, threads=threads)
+    booster, _ = template.spec.train(template, params, template.encode(rows.frame), rows.y,
+                                     objective=objective, seed=seed, rounds=rounds, threads=threads)
     return RiskModel(**{**template.__dict__, "booster": booster,
                         "params": {**params, "rounds": int(rounds), "seed": int(seed)}})
 
@@ -124,7 +122,7 @@ def train_models(
     *,
     protocol: str = "temporal",
     sampler: str = "exclusion",
-    algorithms=ALGORITHMS,
+    algorithms: tuple[str, ...] | None = None,
     trials: int = 50,
     objective: str = "pr_auc",
     seed: int = 42,
@@ -151,7 +149,8 @@ def train_models(
     from pipeline.gold.modeling.scores import classification_metrics, is_better
     from pipeline.gold.modeling.tuning import tune_algorithm
 
-    algos = validate_training_args(protocol=protocol, sampler=sampler, algorithms=algorithms,
+    algos = validate_training_args(protocol=protocol, sampler=sampler,
+                                   algorithms=algorithms or algorithm_registry.names(),
                                    trials=trials, objective=objective)
     started = time.perf_counter()
     data = data_module.load_training_data(con, protocol, sampler, seed=seed)
@@ -241,7 +240,6 @@ def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, te
     import mlflow
 
     from pipeline.gold import registry
-    from pipeline.gold.modeling.algorithms import feature_importance
     from pipeline.gold.modeling.figures import save_figures
 
     with mlflow.start_run(run_name=model.algorithm, nested=True) as run:
@@ -255,7 +253,7 @@ def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, te
                             f"valid_objective_{objective}": result.validation_value,
                             "train_seconds": result.seconds, "train_cpu_seconds": result.cpu_seconds})
         with tempfile.TemporaryDirectory() as tmp:
-            paths = save_figures(test.y, test_score, feature_importance(model), Path(tmp),
+            paths = save_figures(test.y, test_score, model.spec.importance(model), Path(tmp),
                                  title=f"{model.algorithm} ({protocol}, test)")
             for path in paths:
                 mlflow.log_artifact(str(path), artifact_path="figures")

@@ -25,11 +25,10 @@ import numpy as np
 from pipeline.core.errors import AccidentsError
 
 if TYPE_CHECKING:
+    from pipeline.core.departments import Department
     import pandas as pd
 
 ASSETS_DIR = Path(__file__).parent / "map_assets"
-NEW_CALEDONIA_CENTER = (-21.45, 165.6)
-NEW_CALEDONIA_BOUNDS = ((-22.8, 163.5), (-19.5, 168.2))
 RISK_COLOURS = {"high": "#d7191c", "medium": "#fd8d3c", "low": "#fed976"}
 RISK_LABELS = {"high": "élevé (tiers supérieur)", "medium": "moyen (tiers central)", "low": "faible (tiers inférieur)"}
 MODES = ("top_n", "threshold")
@@ -157,6 +156,7 @@ def build_risk_map(
     top_n: int = 3,
     threshold_percentile: float = 90.0,
     out_path: Path | str,
+    department: Department,
 ) -> Path:
     """Write the map of one day's predictions (one row per point-hour) to `out_path`; returns it."""
     import folium
@@ -166,7 +166,8 @@ def build_risk_map(
     per_hour = predictions_df.groupby("hour")["probability"].sum()
     first_hour = int(per_hour.idxmax())
 
-    fmap = folium.Map(location=NEW_CALEDONIA_CENTER, zoom_start=8, tiles=None, control_scale=True)
+    (south, west), (north, east) = department.bounds
+    fmap = folium.Map(location=((south + north) / 2, (west + east) / 2), zoom_start=8, tiles=None, control_scale=True)
     fmap.default_js, fmap.default_css = [], []  # instance-level: no CDN; Leaflet is inlined below
     style, script = _inline_assets()
     root = fmap.get_root()
@@ -194,7 +195,7 @@ def build_risk_map(
             className=f"risk-marker risk-{row.risk_class} hour-{int(row.hour):02d}",
         ).add_to(groups[int(row.hour)])
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-    fmap.fit_bounds(NEW_CALEDONIA_BOUNDS)
+    fmap.fit_bounds(department.bounds)
     root.html.add_child(folium.Element(_panels_html(predictions_df, shown, date=date, atm=atm, mode_text=mode_text)))
 
     out = Path(out_path)

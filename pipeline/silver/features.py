@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS
+from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, ROAD_POINT_ATTRIBUTES
 from pipeline.core.lake import replace_table, table_exists, transaction
+from pipeline.silver.params import FeatureParams
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+DEFAULT_SEED = 42
 CHUNK_ROWS = 2_000_000  # feature rows computed and inserted per batch (bounds peak memory)
 _INTEGER_FEATURES = {"hour", "dayofweek", "month", "atm", "is_weekend",
                      "is_rush_morning", "is_rush_evening", "is_night", "is_holiday", "school_holidays"}
@@ -58,27 +60,6 @@ class FeaturesSummary:
         return {s: n - self.dropped_without_history.get(s, 0) for s, n in self.rows_by_sampler.items()}
 
 
-def validate_parameters(*, samplers, grid_step, buffer_meters, accident_exclusion_buffer_km,
-                        temporal_risk_ratio, n_negative_samples_ratio, department) -> None:
-    """One-line AccidentsErrors naming the bad parameter."""
-    from pipeline.core.departments import DEPARTMENTS
-    from pipeline.silver.sampling import SAMPLERS
-
-    checks = [
-        (bool(samplers) and all(s in SAMPLERS for s in samplers), f"--sampler {samplers}: expected exclusion, uniform or both"),
-        (0.001 <= grid_step <= 1.0, f"--grid-step {grid_step}: expected 0.001..1 degrees"),
-        (0 < buffer_meters <= 5000, f"--buffer-meters {buffer_meters}: expected 0 < metres <= 5000"),
-        (0 <= accident_exclusion_buffer_km <= 50, f"--exclusion-km {accident_exclusion_buffer_km}: expected 0..50 km"),
-        (0 <= temporal_risk_ratio <= 1, f"--temporal-risk-ratio {temporal_risk_ratio}: expected 0..1"),
-        (isinstance(n_negative_samples_ratio, int) and 1 <= n_negative_samples_ratio <= 1000,
-         f"--neg-ratio {n_negative_samples_ratio}: expected an integer 1..1000"),
-        (department in DEPARTMENTS, f"--dep: unknown département {department!r}"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise AccidentsError(message)
-
-
 def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """silver.road_points ordered by point_id (the prediction units of evaluation and predictions)."""
     if not table_exists(con, "silver.road_points"):
@@ -86,20 +67,11 @@ def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     points = con.execute("SELECT * FROM silver.road_points ORDER BY point_id").df()
     if points.empty:
         raise AccidentsError("silver.road_points is empty: run `accidents features` first")
+    missing = [c for c in ROAD_POINT_ATTRIBUTES if c not in points.columns]
+    if missing:
+        raise AccidentsError(f"silver.road_points lacks {', '.join(missing)} (built by an older version): "
+                             "run `accidents features` again")
     return points
-
-
-def scoring_rows(points: pd.DataFrame, hours: pd.DatetimeIndex, atm) -> pd.DataFrame:
-    """Every road point x every hour, ready for `compute_features` (atm: one code or one per hour)."""
-    import pandas as pd
-
-    hours = pd.DatetimeIndex(hours)
-    atm_per_hour = np.broadcast_to(np.asarray(atm, dtype=np.int64), (len(hours),))
-    columns = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]
-    rows = points[columns].iloc[np.tile(np.arange(len(points)), len(hours))].reset_index(drop=True)
-    rows["event_time"] = np.repeat(hours.to_numpy(), len(points))
-    rows["atm"] = np.repeat(atm_per_hour, len(points))
-    return rows
 
 
 def _write_frame(con, qualified: str, frame: pd.DataFrame) -> int:
@@ -151,7 +123,7 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
 
     select = ", ".join([f'"{c}"::{t} AS "{c}"' for c, t in {**ROW_COLUMNS, **FEATURE_TYPES}.items()]
                        + ['"history_cutoff"::TIMESTAMP AS "history_cutoff"'])
-    attributes = points[["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]]
+    attributes = points[ROAD_POINT_ATTRIBUTES]
     dropped: dict[str, int] = {}
     with transaction(con):
         first = True
@@ -177,12 +149,9 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
     return dropped
 
 
-def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "uniform"), grid_step: float = 0.02,
-                   buffer_meters: float = 200.0, accident_exclusion_buffer_km: float = 0.3,
-                   temporal_risk_ratio: float = 0.85, n_negative_samples_ratio: int = 20,
-                   history_cutoff: dt.datetime | None = None, history_lookback_years: int = 3,
-                   department: str = "988", seed: int = 42, progress=None) -> FeaturesSummary:
-    """Build the silver layer from bronze.accidents and bronze.roads (see the module docstring).
+def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None = None, *, department: str,
+                   progress=None) -> FeaturesSummary:
+    """Build the silver layer of `department` from bronze.accidents and bronze.roads (module docstring).
 
     silver.features: each row's history is the `history_lookback_years` before its year start, never
     after `history_cutoff` (None = no cap). silver.features_reference: every accident but the row's
@@ -195,13 +164,14 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
     from pipeline.silver.road_points import attach_communes, build_road_points, snap_accidents
     from pipeline.bronze.roads import load_accidents, load_roads
 
-    samplers = tuple(dict.fromkeys(samplers))
-    validate_parameters(samplers=samplers, grid_step=grid_step, buffer_meters=buffer_meters,
-                        accident_exclusion_buffer_km=accident_exclusion_buffer_km,
-                        temporal_risk_ratio=temporal_risk_ratio,
-                        n_negative_samples_ratio=n_negative_samples_ratio, department=department)
-    if not (isinstance(history_lookback_years, int) and 1 <= history_lookback_years <= 50):
-        raise AccidentsError(f"history_lookback_years={history_lookback_years!r}: expected an integer 1..50")
+    from pipeline.core.departments import department as department_profile
+
+    params = params or FeatureParams()
+    department = department_profile(department).code
+    samplers, grid_step, buffer_meters = params.samplers, params.grid_step, params.buffer_meters
+    accident_exclusion_buffer_km, temporal_risk_ratio = params.exclusion_km, params.temporal_risk_ratio
+    n_negative_samples_ratio, history_lookback_years = params.neg_ratio, params.history_lookback_years
+    history_cutoff, seed = params.history_cutoff, DEFAULT_SEED if params.seed is None else params.seed
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 

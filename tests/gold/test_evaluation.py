@@ -1,5 +1,7 @@
 """End-to-end evaluate() on a tiny synthetic lake with a fake model and a fake demo truth."""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ POINTS = pd.DataFrame({
     "road_type": ["primary", "primary", "secondary", "residential", "trunk", "tertiary"],
     "speed_limit": [50.0, 50.0, 50.0, 30.0, 90.0, 70.0],
     "dist_to_road_m": [1.0] * 6,
-    "dist_to_noumea_km": [0.5, 0.6, 1.5, 5.0, 20.0, 60.0],
+    "dist_to_noumea_km": [0.5, 0.6, 1.5, 5.0, 20.0, 60.0], "dep": "988",
     "com": ["98818"] * 6,
 })
 
@@ -260,20 +262,22 @@ def test_demo_chain_oracle_is_calibrated_and_ranks_best(tmp_path):
     """Demo files -> bronze -> silver -> evaluate with the generator's truth as the oracle."""
     demo = pytest.importorskip("pipeline.sources.demo")
     from pipeline.sources.demo_model import load_truth
-    from pipeline.sources.select import resolve_source
+    from pipeline.sources.select import open_source
     from pipeline.silver.features import build_features
+    from pipeline.silver.params import FeatureParams
     from pipeline.bronze.ingest import ingest_years
     from pipeline.bronze.roads import build_roads
 
     assert demo  # the generator is importable
     settings = Settings(data_dir=tmp_path)
-    files, label = resolve_source("demo", list(range(2019, 2025)), settings, seed=42)
+    source = open_source("demo", settings, seed=42)
+    files, label = source.files_for_years(list(range(2019, 2025))), source.label
     folder = settings.demo_dir / "seed42-scale1"
     con = connect(settings)
     try:
         ingest_years(con, files, source=label)
-        build_roads(con, roads_file=folder / "roads.osm")
-        build_features(con, samplers=("uniform",), history_cutoff=pd.Timestamp("2024-01-01"))
+        build_roads(con, roads_file=folder / "roads.osm", department="988")
+        build_features(con, FeatureParams(samplers=("uniform",), history_cutoff=dt.date(2024, 1, 1)), department="988")
         summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="uniform", test_year=2024,
                            train_years=[2019, 2020, 2021, 2022], valid_year=2023, truth=load_truth(folder))
     finally:

@@ -118,7 +118,7 @@ def test_reference_report_tables():
     ({"protocol": "random"}, "protocol='random'"),
     ({"sampler": "grid"}, "sampler='grid'"),
     ({"objective": "auc"}, "objective='auc'"),
-    ({"algorithms": ("catboost", "rf")}, "unknown 'rf'"),
+    ({"algorithms": ("catboost", "rf")}, "algorithm 'rf': unknown; known algorithms are catboost, lightgbm, xgboost"),
     ({"trials": 0}, "trials=0"),
 ])
 def test_training_arguments_are_validated(kwargs, message):

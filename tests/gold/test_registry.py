@@ -109,13 +109,14 @@ def test_missing_champion_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--trials", "0"], "--trials 0: expected 1..10000"),
-    (["train", "--trials", "many"], "--trials 'many': expected a whole number"),
-    (["train", "--objective", "auc"], "--objective 'auc'"),
-    (["train", "--algorithms", "catboost,svm"], "--algorithms: unknown 'svm'"),
-    (["train", "--protocol", "random"], "--protocol 'random'"),
-    (["train", "--sampler", "grid"], "--sampler 'grid'"),
-    (["train", "--seed", "-3"], "--seed -3"),
+    (["train", "--trials", "0"], "trials=0: expected 1..10000"),
+    (["train", "--trials", "many"], "trials='many': expected a whole number"),
+    (["train", "--objective", "auc"], "objective='auc': expected one of pr_auc, logloss, recall"),
+    (["train", "--algorithms", "catboost,svm"],
+     "algorithms=('catboost', 'svm'): expected a comma list of catboost, lightgbm, xgboost"),
+    (["train", "--protocol", "random"], "protocol='random'"),
+    (["train", "--sampler", "grid"], "sampler='grid'"),
+    (["train", "--seed", "-3"], "seed=-3: expected >= 0"),
 ])
 def test_train_cli_rejects_bad_arguments_in_one_line(argv, message, capsys, tmp_path, monkeypatch):
     from pipeline.cli import main
@@ -128,8 +129,9 @@ def test_train_cli_rejects_bad_arguments_in_one_line(argv, message, capsys, tmp_
 
 
 def test_temporal_only_training_keeps_the_reference_split_on_exclusion_negatives():
-    from pipeline.cli.train import reference_split_sampler
+    from pipeline.gold.params import TrainParams
+    from pipeline.usecases.training import reference_split_sampler
 
-    assert reference_split_sampler(("temporal",), "uniform") == "exclusion"
-    assert reference_split_sampler(("reference", "temporal"), "uniform") == "uniform"
-    assert reference_split_sampler(("reference",), "exclusion") == "exclusion"
+    assert reference_split_sampler(TrainParams(protocol="temporal", sampler="uniform")) == "exclusion"
+    assert reference_split_sampler(TrainParams(protocol="both", sampler="uniform")) == "uniform"
+    assert reference_split_sampler(TrainParams(protocol="reference", sampler="exclusion")) == "exclusion"

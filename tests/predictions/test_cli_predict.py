@@ -58,11 +58,11 @@ def test_default_date_is_tomorrow_in_noumea(seeded, monkeypatch, capsys):
     [
         (["predict", "--date", "2026-02-30"], "--date '2026-02-30': expected YYYY-MM-DD"),
         (["predict", "--date", "tomorrow"], "expected YYYY-MM-DD"),
-        (["predict", "--date", "2026-03-01", "--atm", "12"], "--atm '12': unknown weather code"),
-        (["predict", "--start", "2026-03-05", "--end", "2026-03-01"], "is before --start"),
+        (["predict", "--date", "2026-03-01", "--atm", "12"], "atm=12: expected 1..9"),
+        (["predict", "--start", "2026-03-05", "--end", "2026-03-01"], "end 2026-03-01 is before start 2026-03-05"),
         (["map", "--date", "2026-13-01"], "expected YYYY-MM-DD"),
-        (["map", "--date", "2026-03-01", "--atm", "0"], "unknown weather code"),
-        (["map", "--date", "2026-03-01", "--top-n", "11"], "--top-n 11"),
+        (["map", "--date", "2026-03-01", "--atm", "0"], "atm=0: expected 1..9"),
+        (["map", "--date", "2026-03-01", "--top-n", "11"], "top_n=11: expected 1..10"),
     ],
 )
 def test_bad_arguments_give_one_line_errors(settings_env, monkeypatch, capsys, argv, match):

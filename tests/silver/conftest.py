@@ -99,5 +99,5 @@ def silver_lake(lake, grid_osm, accidents_frame):
     from pipeline.bronze.roads import build_roads
 
     write_accidents(lake, accidents_frame)
-    build_roads(lake, roads_file=grid_osm)
+    build_roads(lake, roads_file=grid_osm, department="988")
     return lake

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.gold.model_bundle import RiskModel
-from pipeline.gold.modeling.algorithms import MAX_ROUNDS, REPORT_EVERY, THREADS, Pruned, fit_booster, suggest_params
+from pipeline.gold.algorithms.base import MAX_ROUNDS, REPORT_EVERY, THREADS, Pruned
 from pipeline.gold.modeling.data import Rows
 from pipeline.gold.modeling.scores import OBJECTIVES, objective_value
 
@@ -51,16 +51,16 @@ def tune_algorithm(
     started = time.perf_counter()
 
     def run_trial(trial: optuna.Trial) -> float:
-        params = suggest_params(algorithm, trial)
+        params = template.spec.suggest_params(trial)
 
         def report(step: int, value: float) -> bool:
             trial.report(value, step)
             return trial.should_prune()
 
         try:
-            booster, rounds = fit_booster(template, params, X_train, y_train, X_valid, y_valid,
-                                          objective=objective, seed=seed, rounds=MAX_ROUNDS, report=report,
-                                          threads=threads)
+            booster, rounds = template.spec.train(template, params, X_train, y_train, X_valid, y_valid,
+                                                  objective=objective, seed=seed, rounds=MAX_ROUNDS,
+                                                  report=report, threads=threads)
         except Pruned:
             raise optuna.TrialPruned() from None
         trial.set_user_attr("rounds", rounds)
