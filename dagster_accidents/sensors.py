@@ -44,6 +44,8 @@ def baac_release_sensor(context: dg.SensorEvaluationContext, lake: DuckLakeResou
                         baac_source: BaacSourceResource):
     from pipeline.sources.datagouv import list_published_years
 
+    if not baac_source.open(lake.settings()).announces_releases:
+        return dg.SkipReason(f"source {baac_source.source!r} publishes no releases: nothing to poll")
     api = lake.datagouv_api
     try:
         published = list_published_years(api, baac_source.dataset_slug, timeout=20, retries=1, backoff=0.5)

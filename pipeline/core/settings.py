@@ -55,6 +55,7 @@ class Settings:
     mlflow_tracking_uri: str | None = None
     datagouv_api: str = "https://www.data.gouv.fr/api/1"
     seed: int = 42
+    source: str | None = None  # ACCIDENTS_SOURCE: what orchestrated runs ingest (see default_source)
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOG_KINDS:
@@ -100,6 +101,12 @@ class Settings:
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.mlflow_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def default_source(self) -> str:
+        """The source of orchestrated runs: ACCIDENTS_SOURCE, else real data (data.gouv.fr) with the
+        production catalog and the offline demo everywhere else."""
+        return self.source or ("datagouv" if self.catalog == "postgres" else "demo")
 
     @property
     def uses_s3(self) -> bool:
@@ -159,4 +166,5 @@ class Settings:
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             datagouv_api=env.get("ACCIDENTS_DATAGOUV_API", "https://www.data.gouv.fr/api/1"),
             seed=_int("ACCIDENTS_SEED", env.get("ACCIDENTS_SEED", "42")),
+            source=env.get("ACCIDENTS_SOURCE") or None,
         )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pipeline.sources.demo_model import DemoTruth
 
 DEMO_YEARS = tuple(range(2019, 2025))  # the span the demo is always generated for
+FIRST_LAYOUT_YEAR = 2019  # first year of the current BAAC file layout that the models use
 
 
 class AccidentSource:
@@ -24,6 +25,7 @@ class AccidentSource:
 
     label: str  # recorded in bronze.ingest_log.source
     synthetic: bool = False
+    announces_releases: bool = False  # a new year can appear (worth polling for)
 
     def files_for_years(self, years: list[int]) -> dict[int, dict[str, Path]]:
         raise NotImplementedError
@@ -36,9 +38,14 @@ class AccidentSource:
         """The generator's true intensity (lets the evaluation score an oracle), None for real data."""
         return None
 
-    def covered_years(self) -> tuple[int, ...] | None:
-        """Years this source can provide, when known without a download (partitions, validation)."""
-        return None
+    def covered_years(self, today=None) -> tuple[int, ...]:
+        """Years this source can provide (partitions, validation). By default every year since the
+        current BAAC layout (2019) whose files can be published: a year's files appear in the autumn
+        of the next year at the earliest."""
+        import datetime as dt
+
+        today = today or dt.date.today()
+        return tuple(range(FIRST_LAYOUT_YEAR, today.year))
 
 
 def demo_files_dir(settings: Settings, seed: int, scale: float) -> Path:
@@ -99,7 +106,7 @@ class DemoSource(AccidentSource):
         folder = self.generated_folder() / "demo_truth"
         return load_truth(folder) if folder.exists() else None
 
-    def covered_years(self):
+    def covered_years(self, today=None):
         return DEMO_YEARS
 
 
@@ -107,6 +114,7 @@ class DataGouvSource(AccidentSource):
     """The official files, discovered through the data.gouv.fr dataset API and cached."""
 
     label = "datagouv"
+    announces_releases = True
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -65,18 +65,13 @@ def samplers_to_evaluate(params: EvaluateParams) -> tuple[str | None, ...]:
 
 def truth_for(con, settings: Settings, params: EvaluateParams, source: AccidentSource | None):
     """The oracle's truth: an explicit folder, else the given source's, else the lake's own source's."""
-    from pipeline.sources.select import source_of_lake
+    from pipeline.usecases.lake_source import ingested_source
 
     if params.truth:
         from pipeline.sources.demo_model import load_truth
 
         return load_truth(Path(params.truth))
-    if source is None:
-        try:
-            labels = {r[0] for r in con.execute("SELECT DISTINCT source FROM bronze.ingest_log").fetchall()}
-        except Exception:  # no ingest log: nothing tells where the data came from
-            return None
-        source = source_of_lake(labels, settings)
+    source = source or ingested_source(con, settings)
     return source.truth() if source is not None else None
 
 
