@@ -27,10 +27,47 @@ MODEL_ARTIFACT = "model"
 RUN_ID_TAG = "risk_model_run_id"
 
 
+# A tracking server that does not answer must fail within seconds, not after MLflow's default
+# minutes of retries (7 retries with exponential backoff, 120 s timeout each).
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+_UNREACHABLE = ("max retries exceeded", "connection refused", "failed to establish", "name or service not known",
+                "temporary failure in name resolution", "timed out", "connectionerror", "remote end closed")
+
+
+def display_uri(tracking_uri: str) -> str:
+    """The tracking URI without credentials (user:password@ is removed)."""
+    import re
+
+    return re.sub(r"//[^/@]*@", "//", tracking_uri)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True when `exc` (or its cause) says the server could not be reached, as opposed to an answer
+    such as 'not found'."""
+    seen = exc
+    while seen is not None:
+        if any(token in f"{type(seen).__name__} {seen}".lower() for token in _UNREACHABLE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def unreachable_error(tracking_uri: str, exc: BaseException) -> AccidentsError:
+    return AccidentsError(f"MLflow tracking server {display_uri(tracking_uri)} is unreachable "
+                          f"({type(exc).__name__}); check MLFLOW_TRACKING_URI and that the server runs")
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST" or "RESOURCE_DOES_NOT_EXIST" in str(exc)
+
+
 def configure_mlflow(tracking_uri: str) -> None:
     """Point MLflow at `tracking_uri` (tracking + registry) and quiet its chatter."""
     import mlflow
 
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic", "alembic.runtime.migration", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -55,7 +92,12 @@ def ensure_experiment(tracking_uri: str, experiment: str) -> str:
 
     configure_mlflow(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
-    found = client.get_experiment_by_name(experiment)
+    try:
+        found = client.get_experiment_by_name(experiment)
+    except Exception as exc:
+        if is_unreachable(exc):
+            raise unreachable_error(tracking_uri, exc) from None
+        raise
     if found is not None:
         mlflow.set_experiment(experiment_id=found.experiment_id)
         return found.experiment_id
@@ -114,7 +156,12 @@ def register_version(tracking_uri: str, registered_model: str, model_uri: str, r
 def _champion_version(client, registered_model: str):
     try:
         return client.get_model_version_by_alias(registered_model, CHAMPION)
-    except Exception:
+    except Exception as exc:
+        if is_unreachable(exc):
+            raise unreachable_error(client.tracking_uri, exc) from None
+        if not is_not_found(exc):
+            raise AccidentsError(f"MLflow could not give the champion of {registered_model}: "
+                                 f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
         raise AccidentsError(
             f"no champion registered for {registered_model}; run accidents train") from None
 
@@ -136,7 +183,9 @@ def load_version(tracking_uri: str, registered_model: str, version: str) -> tupl
     client = mlflow.MlflowClient(tracking_uri)
     try:
         found = client.get_model_version(registered_model, str(version))
-    except Exception:
+    except Exception as exc:
+        if is_unreachable(exc):
+            raise unreachable_error(tracking_uri, exc) from None
         raise AccidentsError(f"{registered_model} has no version {version}; see accidents models") from None
     return _load_bundle(tracking_uri, found)
 
@@ -162,8 +211,12 @@ def list_model_versions(tracking_uri: str, registered_model: str) -> list[dict[s
         aliases_by_version: dict[str, list[str]] = {}
         for alias, number in (client.get_registered_model(registered_model).aliases or {}).items():
             aliases_by_version.setdefault(str(number), []).append(alias)
-    except Exception:
-        return []
+    except Exception as exc:
+        if is_not_found(exc):
+            return []
+        if is_unreachable(exc):
+            raise unreachable_error(tracking_uri, exc) from None
+        raise
     out = []
     for mv in client.search_model_versions(f"name = '{registered_model}'"):
         run_id = mv.tags.get(RUN_ID_TAG) or mv.run_id

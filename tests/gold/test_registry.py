@@ -135,3 +135,25 @@ def test_temporal_only_training_keeps_the_reference_split_on_exclusion_negatives
     assert reference_split_sampler(TrainParams(protocol="temporal", sampler="uniform")) == "exclusion"
     assert reference_split_sampler(TrainParams(protocol="both", sampler="uniform")) == "uniform"
     assert reference_split_sampler(TrainParams(protocol="reference", sampler="exclusion")) == "exclusion"
+
+
+@pytest.mark.parametrize("argv", [["models"], ["predict", "--date", "2026-03-01"]])
+def test_an_unreachable_mlflow_server_is_a_quick_one_line_error(argv, tmp_path, monkeypatch, capsys):
+    """Not 'no champion registered' after minutes of retries: the error says the server is down."""
+    import socket
+    import time
+
+    from pipeline.cli import main
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://user:s3cret@127.0.0.1:{port}")
+    started = time.perf_counter()
+    code = main(argv)
+    elapsed = time.perf_counter() - started
+    err = capsys.readouterr().err
+    assert code == 2 and elapsed < 30
+    assert err.startswith("error: MLflow tracking server http://127.0.0.1:") and "is unreachable" in err
+    assert err.count("\n") == 1 and "s3cret" not in err
