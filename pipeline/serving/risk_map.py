@@ -58,12 +58,12 @@ def select_markers(
         raise AccidentsError("no predictions to map")
     if mode == "top_n":
         if not 1 <= int(top_n) <= 10:
-            raise AccidentsError(f"--top-n {top_n}: expected 1 to 10")
+            raise AccidentsError(f"top_n={top_n}: expected 1..10")
         rank = predictions.groupby("hour")["probability"].rank(method="first", ascending=False)
         shown = predictions[rank <= int(top_n)]
     else:
         if not 0.0 <= float(threshold_percentile) < 100.0:
-            raise AccidentsError(f"--threshold {threshold_percentile}: expected a percentile in [0, 100)")
+            raise AccidentsError(f"threshold={threshold_percentile}: expected a percentile in [0, 100)")
         cut = float(np.percentile(predictions["probability"], float(threshold_percentile)))
         shown = predictions[predictions["probability"] >= cut]
     shown = shown.sort_values(["hour", "probability"], ascending=[True, False]).copy()

@@ -51,7 +51,7 @@ def grid_cells(department: str, grid_step: float) -> pd.DataFrame:
     n_rows = math.ceil(round((dep.lat_max - dep.lat_min) / grid_step, 9))
     n_cols = math.ceil(round((dep.lon_max - dep.lon_min) / grid_step, 9))
     if n_cols >= ROW_FACTOR:
-        raise AccidentsError(f"--grid-step {grid_step}: too fine for the département ({n_cols} columns)")
+        raise AccidentsError(f"grid_step={grid_step}: too fine for the département ({n_cols} columns)")
     rows, cols = np.divmod(np.arange(n_rows * n_cols, dtype=np.int64), n_cols)
     return pd.DataFrame({
         "point_id": rows * ROW_FACTOR + cols,

@@ -87,8 +87,8 @@ def sample_exclusion(points: pd.DataFrame, accidents: pd.DataFrame, period: Peri
     candidates = points["point_id"].to_numpy()[exclusion_candidates(points, accidents, exclusion_km)]
     if candidates.size == 0:
         raise AccidentsError(
-            f"--exclusion-km {exclusion_km}: every road point lies within {exclusion_km} km of an accident; "
-            "lower it or use --sampler uniform"
+            f"exclusion_km={exclusion_km}: every road point lies within {exclusion_km} km of an accident; "
+            "lower it or use samplers=uniform"
         )
     chosen = rng.choice(candidates, size=n_negatives, replace=True)
     accident_hours = np.asarray(accidents["event_time"], dtype="datetime64[ns]").astype("datetime64[h]")
