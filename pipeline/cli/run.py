@@ -50,6 +50,8 @@ def _steps(args, settings) -> list[tuple[str, list[str]]]:
         source += ["--dep", args.dep]
     if args.seed is not None:
         source += ["--seed", str(args.seed)]
+    if args.force:
+        source.append("--force")
     seed = [] if args.seed is None else ["--seed", str(args.seed)]
     train = ["train", "--trials", str(args.trials), "--algorithms", args.algorithms, *seed]
     date = ["--date", args.date] if args.date else []
