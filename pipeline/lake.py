@@ -163,7 +163,7 @@ def with_retries(action: Callable[[], T], attempts: int = 20) -> T:
         try:
             return action()
         except Exception as exc:
-            if not _TRANSIENT.search(str(exc)) or attempt == attempts - 1:
+            if isinstance(exc, LakeBusy) or not _TRANSIENT.search(str(exc)) or attempt == attempts - 1:
                 raise
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
@@ -327,6 +327,10 @@ def _flock(path: str, deadline: float, timeout: float):
             delay = min(delay * 2, 0.1)
 
 
-def _busy(path: str, timeout: float) -> AccidentsError:
-    return AccidentsError(f"the lake is busy: another process has been writing to it for more than "
+class LakeBusy(AccidentsError):
+    """The write lock was not free within the bounded wait (never retried: the wait was the retry)."""
+
+
+def _busy(path: str, timeout: float) -> LakeBusy:
+    return LakeBusy(f"the lake is busy: another process has been writing to it for more than "
                           f"{timeout:.0f} s (lock {path}); try again when it has finished")

@@ -83,7 +83,7 @@ def test_fifty_pairs_of_concurrent_writers_and_a_reader(settings):
 
 
 def test_a_writer_that_cannot_get_the_lake_gives_up_with_one_line(settings):
-    from pipeline.lake import connect, write_lock
+    from pipeline.lake import connect, with_retries, write_lock
 
     holder, waiter = connect(settings), connect(settings)
     got: list[BaseException] = []
@@ -103,6 +103,15 @@ def test_a_writer_that_cannot_get_the_lake_gives_up_with_one_line(settings):
     assert str(got[0]).startswith("the lake is busy: another process has been writing to it for more than 0 s")
     with write_lock(waiter, timeout=0.3):  # released with the holder's block
         pass
+    calls = []
+
+    def gives_up():
+        calls.append(1)
+        raise got[0]
+
+    with pytest.raises(AccidentsError, match="the lake is busy"):
+        with_retries(gives_up)
+    assert calls == [1]  # the bounded wait is not multiplied by the ingest's retries
     holder.close()
     waiter.close()
 
