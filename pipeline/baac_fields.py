@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 NOT_SPECIFIED = frozenset({"", "-1", "n/a", "na", "(1)", "nan", "null"})
-_INTEGER = re.compile(r"^-?\d{1,6}$")
-_DECIMAL = re.compile(r"^-?\d{1,3}(?:[.,]\d{1,12})?$")
-_ID = re.compile(r"^\d{12}$")
-_HRMN = re.compile(r"^(\d{1,2}):(\d{2})$|^(\d{1,4})$")
+# [0-9], not \d: Python's \d also matches other scripts' digits ('１２'), which are not BAAC values.
+_INTEGER = re.compile(r"^-?[0-9]{1,6}$")
+_DECIMAL = re.compile(r"^-?[0-9]{1,3}(?:[.,][0-9]{1,12})?$")
+_ID = re.compile(r"^[0-9]{12}$")
+_HRMN = re.compile(r"^([0-9]{1,2}):([0-9]{2})$|^([0-9]{1,4})$")
 
 
 class FieldError(ValueError):
@@ -228,7 +229,7 @@ def event_time(values: dict[str, str], year: int) -> dt.datetime:
     day_month = []
     for column, high in (("jour", 31), ("mois", 12)):
         text = compact(values[column])
-        if not re.fullmatch(r"\d{1,2}", text) or not 1 <= int(text) <= high:
+        if not re.fullmatch(r"[0-9]{1,2}", text) or not 1 <= int(text) <= high:
             raise FieldError(f"{column} {_show(values[column])} is outside 1-{high}")
         day_month.append(int(text))
     try:
@@ -254,9 +255,9 @@ def commune(value: str, dep: str) -> str | None:
     text = compact(value).upper()
     if text.lower() in NOT_SPECIFIED:
         return None
-    if re.fullmatch(r"\d{3}", text):
+    if re.fullmatch(r"[0-9]{3}", text):
         return text
-    if len(text) == 5 and text.startswith(dep) and text[len(dep):].isdigit():
+    if len(text) == 5 and text.startswith(dep) and re.fullmatch(r"[0-9]+", text[len(dep):]):
         return text
     raise FieldError(f"com {_show(value)} is not a commune of département {dep}")
 

@@ -37,6 +37,7 @@ def test_valid_and_not_specified_values(kind, column, value, expected):
     ("caracteristiques", "lum", "inf", "lum 'inf' is not an integer code"),
     ("caracteristiques", "atm", "1e10", "atm '1e10' is not an integer code"),
     ("caracteristiques", "atm", "2.5", "atm '2.5' is not an integer code"),
+    ("caracteristiques", "atm", "\uff12", "atm '\uff12' is not an integer code"),  # fullwidth digit
     ("caracteristiques", "agg", "3", "agg 3 is not in the official code list"),
     ("caracteristiques", "int", "0", "int 0 is not in the official code list"),
     ("caracteristiques", "col", "8", "col 8 is not in the official code list"),
@@ -66,6 +67,7 @@ def test_values_outside_their_format_name_the_column(kind, column, value, reason
     ("2021\u00a000056512", 2021, "202100056512"),
     ("2.02100056512E+11", 2021, "accident_id '2.02100056512E+11' is not 12 digits"),
     ("20210005651", 2021, "accident_id '20210005651' is not 12 digits"),
+    ("２０２１00056512", 2021, "accident_id '２０２１00056512' is not 12 digits"),
     ("202000056512", 2021, "accident_id 202000056512 does not start with the file's year 2021"),
     ("", 2021, "accident_id is missing"),
 ])
