@@ -168,3 +168,13 @@ def test_cli_prints_one_line_and_fails_for_a_refused_year(tmp_path, monkeypatch,
     err = capsys.readouterr().err.strip()
     assert code != 0 and len(err.splitlines()) == 1
     assert err.startswith("error: ") and "caracteristiques-2021.csv" in err and "'dep'" in err
+
+
+def test_a_lake_created_before_raw_length_gains_the_column(lake, tmp_path):
+    lake.execute("CREATE TABLE bronze.rejected_rows (source_file VARCHAR, year INTEGER, line_number INTEGER, "
+                 "raw_text VARCHAR, reason VARCHAR)")
+    lake.execute("INSERT INTO bronze.rejected_rows VALUES ('old.csv', 2020, 2, 'x', 'old reason')")
+    files = write_year(tmp_path, 2024, accidents_for(2024, 2))
+    rewrite(files["lieux"], lambda b: b + b'"202400000001";"broken\n')
+    ingest_years(lake, {2024: files})
+    assert rows(lake, "SELECT year, raw_length FROM bronze.rejected_rows ORDER BY year") == [(2020, None), (2024, len('"202400000001";"broken'))]
