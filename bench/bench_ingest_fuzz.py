@@ -22,7 +22,7 @@ from pipeline.lake import connect
 from pipeline.settings import Settings
 from pipeline.stage_ingest import ingest_years
 from tests.bronze.baac_files import accidents_for, write_year
-from tests.bronze.baac_fuzz import Mutations, ingest_and_check, mutate_year
+from tests.bronze.baac_fuzz import Mutations, ingest_and_check, mutate_example
 
 YEARS = (2023, 2024)
 
@@ -53,9 +53,7 @@ def main() -> None:
                 ingest_years(con, base("base"), force=True)
             files = base(f"ex{i}")
             n_cells = rng.randint(1, 2 * args.cells)
-            mutate_year(files[rng.choice(YEARS)], rng, n_cells, p_header=0.08, p_file=0.05, tally=tally)
-            if rng.random() < 0.3:
-                mutate_year(files[YEARS[0]], rng, n_cells // 2, p_header=0.04, p_file=0.03, tally=tally)
+            mutate_example(files, rng, n_cells, tally)
             outcome = ingest_and_check(con, files)
             violations += outcome.violations
             rejected.update(outcome.rejected)

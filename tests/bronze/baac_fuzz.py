@@ -87,6 +87,16 @@ def mutate_year(files: dict[str, Path], rng: random.Random, n_cells: int, p_head
         files[kind].write_bytes(data)
 
 
+def mutate_example(files_by_year: dict[int, dict[str, Path]], rng: random.Random, n_cells: int,
+                   tally: Mutations) -> None:
+    """One fuzz example: one year damaged, and 30% of the time another year too (less)."""
+    years = list(files_by_year)
+    rng.shuffle(years)
+    mutate_year(files_by_year[years[0]], rng, n_cells, p_header=0.08, p_file=0.05, tally=tally)
+    if len(years) > 1 and rng.random() < 0.3:
+        mutate_year(files_by_year[years[1]], rng, n_cells // 2, p_header=0.04, p_file=0.03, tally=tally)
+
+
 def _mutate_header(table: Table, op: str, rng: random.Random) -> None:
     i = rng.randrange(len(table.header))
     if op == "drop_column":
