@@ -12,7 +12,6 @@ separators, double quotes, `Num_Acc` or `Accident_Id`.
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline import baac_fields as fields_
+from pipeline import baac_fields
 from pipeline.baac_fields import ACCIDENT_CODES, LIEUX_CODES, REQUIRED, FieldError
 from pipeline.baac_parse import ParsedFile, ParsedLine, parse_file, truncate_raw
 from pipeline.departments import DEPARTMENTS
@@ -145,13 +145,13 @@ def _rejecter(parsed: ParsedFile, year: int, count: FileCount, batch: _YearBatch
 
 def _accident_fields(values: dict[str, str], acc_id: str, year: int, dep: str) -> tuple:
     """The bronze.accidents fields of one in-scope caracteristiques row; FieldError names the column."""
-    event_time = fields_.event_time(values, year)
-    lat, lon = fields_.coordinate("lat", values["lat"]), fields_.coordinate("long", values["long"])
+    event_time = baac_fields.event_time(values, year)
+    lat, lon = baac_fields.coordinate("lat", values["lat"]), baac_fields.coordinate("long", values["long"])
     if not DEPARTMENTS[dep].contains(lat, lon):
         raise FieldError(f"coordinates ({lat}, {lon}) outside the bounds of département {dep}")
-    codes = fields_.check_row("caracteristiques", values, year)
+    codes = baac_fields.check_row("caracteristiques", values, year)
     return (acc_id, event_time, lat, lon, *(codes[c] for c in ACCIDENT_CODES),
-            fields_.commune(values["com"], dep), dep, codes.get("adr"), year)
+            baac_fields.commune(values["com"], dep), dep, codes.get("adr"), year)
 
 
 def _ingest_caracteristiques(parsed: ParsedFile, year: int, deps: set[str], batch: _YearBatch):
@@ -168,7 +168,7 @@ def _ingest_caracteristiques(parsed: ParsedFile, year: int, deps: set[str], batc
             continue
         values = dict(zip(parsed.header, line.fields, strict=True))
         try:
-            acc_id = fields_.accident_id(values["accident_id"], year)
+            acc_id = baac_fields.accident_id(values["accident_id"], year)
         except FieldError as exc:
             reject(line, str(exc))
             continue
@@ -208,13 +208,13 @@ def _ingest_linked(parsed: ParsedFile, kind: str, year: int, in_scope: Mapping[s
             continue
         values = dict(zip(parsed.header, line.fields, strict=True))
         try:
-            acc_id = fields_.accident_id(values["accident_id"], year)
+            acc_id = baac_fields.accident_id(values["accident_id"], year)
             if acc_id not in all_ids:
                 raise FieldError(f"accident id {acc_id} not found in the year's caracteristiques file")
             if acc_id not in in_scope:
                 count.rows_other_department += 1
                 continue
-            codes = fields_.check_row(kind, values, year)
+            codes = baac_fields.check_row(kind, values, year)
         except FieldError as exc:
             reject(line, str(exc))
             continue
