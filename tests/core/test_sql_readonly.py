@@ -17,8 +17,16 @@ def small_lake(tmp_path, monkeypatch):
 
 
 def _state(data_dir):
-    """Every file of the data folder with its size: any write would change it."""
-    return sorted((str(p), p.stat().st_size) for p in data_dir.rglob("*") if p.is_file())
+    """The lake's data files and catalog snapshots, and every other file: any write changes it.
+    (SQLite's own -wal/-shm working files change on reads too, so the catalog is read instead.)"""
+    import sqlite3
+
+    files = sorted((str(p), p.stat().st_size) for p in data_dir.rglob("*")
+                   if p.is_file() and not p.name.endswith(("-wal", "-shm")) and p.suffix != ".sqlite")
+    with sqlite3.connect(data_dir / "lake" / "catalog.sqlite") as db:
+        snapshots = db.execute("SELECT count(*), max(snapshot_id) FROM ducklake_snapshot").fetchall()
+    db.close()
+    return files, snapshots
 
 
 def test_select_prints_the_result(small_lake, capsys):
