@@ -15,15 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.bronze.parse import (
-    ParsedFile,
-    clean_id,
-    clean_text,
-    parse_code,
-    parse_decimal,
-    parse_file,
-    parse_hrmn,
-)
+from pipeline.bronze import fields as baac_fields
+from pipeline.bronze.fields import ACCIDENT_CODES, LIEUX_CODES, REQUIRED, FieldError
+from pipeline.bronze.parse import ParsedFile, ParsedLine, parse_file, truncate_raw
 from pipeline.core.departments import DEPARTMENTS
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import LAKE_ALIAS, ensure_tables, transaction, with_retries
@@ -44,8 +38,9 @@ RAW_COLUMNS = {
                 "an_nais", "trajet", "secu1", "secu2", "secu3", "locp", "actp", "etatp"],
 }
 _TRAILER = ["extra_json", "source_file", "year", "line_number"]
-ACCIDENT_CODES = ("atm", "lum", "agg", "int", "col")
-LIEUX_CODES = ("catr", "vma", "plan", "prof", "surf")
+# A re-ingest that would leave a year with less than this share of the accidents it holds is refused
+# unless forced: a broken or truncated file must not silently empty a year.
+MIN_KEPT_SHARE = 0.5
 
 ACCIDENTS_DDL = """
 CREATE TABLE IF NOT EXISTS bronze.accidents (
@@ -56,8 +51,11 @@ CREATE TABLE IF NOT EXISTS bronze.accidents (
 """
 REJECTED_DDL = """
 CREATE TABLE IF NOT EXISTS bronze.rejected_rows (
-    source_file VARCHAR, year INTEGER, line_number INTEGER, raw_text VARCHAR, reason VARCHAR)
+    source_file VARCHAR, year INTEGER, line_number INTEGER, raw_text VARCHAR, reason VARCHAR,
+    raw_length INTEGER)
 """
+# Lakes created before raw_length existed gain the column (NULL for their old rows).
+REJECTED_MIGRATION = "ALTER TABLE bronze.rejected_rows ADD COLUMN IF NOT EXISTS raw_length INTEGER"
 LOG_DDL = """
 CREATE TABLE IF NOT EXISTS bronze.ingest_log (
     source_file VARCHAR, year INTEGER, kind VARCHAR, encoding VARCHAR, source VARCHAR,
@@ -96,6 +94,7 @@ class IngestSummary:
     accidents: int = 0
     rejected: int = 0
     seconds: float = 0.0
+    refused: dict[int, str] = field(default_factory=dict)  # year -> why it kept its previous snapshot
 
     def table(self) -> str:
         lines = [f"{'file':<32} {'read':>8} {'kept':>8} {'rejected':>8} {'other dep':>9}"]
@@ -103,6 +102,18 @@ class IngestSummary:
             lines.append(f"{f.source_file:<32} {f.rows_read:>8} {f.rows_kept:>8} {f.rows_rejected:>8} "
                          f"{f.rows_other_department:>9}")
         return "\n".join(lines)
+
+
+class IngestRefused(AccidentsError):
+    """Some years were refused (they keep their previous snapshot); the others were ingested."""
+
+    def __init__(self, summary: IngestSummary):
+        self.summary = summary
+        done = f"; ingested: {', '.join(map(str, summary.years))}" if summary.years else "; nothing ingested"
+        first_year = min(summary.refused)
+        more = f" (and {len(summary.refused) - 1} other year(s))" if len(summary.refused) > 1 else ""
+        super().__init__(f"year {first_year} refused, it keeps its previous data: "
+                         f"{summary.refused[first_year]}{more}{done}")
 
 
 @dataclass
@@ -124,110 +135,108 @@ def _raw_row(parsed: ParsedFile, fields: list[str], kind: str, year: int, line: 
         json.dumps(extra, ensure_ascii=False) if extra else None, parsed.path.name, year, line]
 
 
-def _event_time(values: dict[str, str]) -> tuple[dt.datetime | None, str | None]:
-    hrmn = parse_hrmn(values.get("hrmn", ""))
-    if hrmn is None:
-        return None, f"unparseable time {values.get('hrmn', '')!r}"
-    try:
-        day = dt.date(int(values["an"].strip()), int(values["mois"].strip()), int(values["jour"].strip()))
-    except (KeyError, ValueError):
-        date_text = "/".join(values.get(k, "?") for k in ("jour", "mois", "an"))
-        return None, f"unparseable date {date_text!r}"
-    return dt.datetime.combine(day, dt.time(*hrmn)), None
+def _rejecter(parsed: ParsedFile, year: int, count: FileCount, batch: _YearBatch):
+    def reject(line: ParsedLine, reason: str) -> None:
+        count.rows_rejected += 1
+        text, length = truncate_raw(line.raw_text)
+        batch.rejected.append((parsed.path.name, year, line.line_number, text, reason, length))
+    return reject
+
+
+def _accident_fields(values: dict[str, str], acc_id: str, year: int, dep: str) -> tuple:
+    """The bronze.accidents fields of one in-scope caracteristiques row; FieldError names the column."""
+    event_time = baac_fields.event_time(values, year)
+    lat, lon = baac_fields.coordinate("lat", values["lat"]), baac_fields.coordinate("long", values["long"])
+    if not DEPARTMENTS[dep].contains(lat, lon):
+        raise FieldError(f"coordinates ({lat}, {lon}) outside the bounds of département {dep}")
+    codes = baac_fields.check_row("caracteristiques", values, year)
+    return (acc_id, event_time, lat, lon, *(codes[c] for c in ACCIDENT_CODES),
+            baac_fields.commune(values["com"], dep), dep, codes.get("adr"), year)
 
 
 def _ingest_caracteristiques(parsed: ParsedFile, year: int, deps: set[str], batch: _YearBatch):
-    """Returns (in-scope ids -> validated accident fields or None, all ids seen in the file)."""
+    """Returns (in-scope ids -> validated accident fields or None, all valid ids seen in the file)."""
     count = FileCount(parsed.path.name, year, "caracteristiques", parsed.encoding)
+    reject = _rejecter(parsed, year, count, batch)
     in_scope: dict[str, tuple | None] = {}
     first_line: dict[str, int] = {}
     all_ids: set[str] = set()
     for line in parsed.lines:
         count.rows_read += 1
-
-        def reject(reason: str, line=line) -> None:
-            count.rows_rejected += 1
-            batch.rejected.append((parsed.path.name, year, line.line_number, line.raw_text, reason))
-
         if line.fields is None:
-            reject(line.problem)
+            reject(line, line.problem)
             continue
         values = dict(zip(parsed.header, line.fields, strict=True))
-        acc_id = clean_id(values["accident_id"])
-        if not acc_id:
-            reject("missing accident id")
+        try:
+            acc_id = baac_fields.accident_id(values["accident_id"], year)
+        except FieldError as exc:
+            reject(line, str(exc))
             continue
         all_ids.add(acc_id)
-        dep = values.get("dep", "").strip().upper()
+        dep = values["dep"].strip().upper()
         if dep not in deps:
             count.rows_other_department += 1
             continue
         if acc_id in first_line:
-            reject(f"duplicate accident id {acc_id} (first at line {first_line[acc_id]})")
+            reject(line, f"duplicate accident id {acc_id} (first at line {first_line[acc_id]})")
             continue
         first_line[acc_id] = line.line_number
         batch.raw["caracteristiques"].append(_raw_row(parsed, line.fields, "caracteristiques", year,
                                                       line.line_number, acc_id))
-        event_time, problem = _event_time(values)
-        lat, lon = parse_decimal(values.get("lat", "")), parse_decimal(values.get("long", ""))
-        if problem is None and (lat is None or lon is None):
-            problem = "coordinates missing or unparseable"
-        if problem is None and not DEPARTMENTS[dep].contains(lat, lon):
-            problem = f"coordinates ({lat}, {lon}) outside the bounds of département {dep}"
-        if problem:
+        try:
+            in_scope[acc_id] = _accident_fields(values, acc_id, year, dep)
+        except FieldError as exc:
             in_scope[acc_id] = None
-            reject(problem)
+            reject(line, str(exc))
             continue
         count.rows_kept += 1
-        in_scope[acc_id] = (
-            acc_id, event_time, lat, lon, *(parse_code(values.get(c, "")) for c in ACCIDENT_CODES),
-            clean_text(values.get("com", "")), dep, clean_text(values.get("adr", "")), year,
-        )
     batch.counts.append(count)
     return in_scope, all_ids
 
 
 def _ingest_linked(parsed: ParsedFile, kind: str, year: int, in_scope: Mapping[str, object],
                    all_ids: set[str], batch: _YearBatch) -> dict[str, tuple]:
-    """lieux / vehicules / usagers rows follow their accident's département. Returns, for lieux,
-    the first row's risk fields per accident."""
+    """lieux / vehicules / usagers rows follow their accident's département; every ruled field is
+    checked. Returns, for lieux, the first valid row's risk fields per accident."""
     count = FileCount(parsed.path.name, year, kind, parsed.encoding)
+    reject = _rejecter(parsed, year, count, batch)
     first_lieux: dict[str, tuple] = {}
     for line in parsed.lines:
         count.rows_read += 1
-        reason = line.problem
-        acc_id = ""
-        if line.fields is not None:
-            values = dict(zip(parsed.header, line.fields, strict=True))
-            acc_id = clean_id(values["accident_id"])
-            if not acc_id:
-                reason = "missing accident id"
-            elif acc_id not in all_ids:
-                reason = f"accident id {acc_id} not found in the year's caracteristiques file"
-        if reason:
-            count.rows_rejected += 1
-            batch.rejected.append((parsed.path.name, year, line.line_number, line.raw_text, reason))
+        if line.fields is None:
+            reject(line, line.problem)
             continue
-        if acc_id not in in_scope:
-            count.rows_other_department += 1
+        values = dict(zip(parsed.header, line.fields, strict=True))
+        try:
+            acc_id = baac_fields.accident_id(values["accident_id"], year)
+            if acc_id not in all_ids:
+                raise FieldError(f"accident id {acc_id} not found in the year's caracteristiques file")
+            if acc_id not in in_scope:
+                count.rows_other_department += 1
+                continue
+            codes = baac_fields.check_row(kind, values, year)
+        except FieldError as exc:
+            reject(line, str(exc))
             continue
         count.rows_kept += 1
         batch.raw[kind].append(_raw_row(parsed, line.fields, kind, year, line.line_number, acc_id))
         if kind == "lieux" and acc_id not in first_lieux:
-            first_lieux[acc_id] = tuple(parse_code(values.get(c, "")) for c in LIEUX_CODES)
+            first_lieux[acc_id] = tuple(codes.get(c) for c in LIEUX_CODES)
     batch.counts.append(count)
     return first_lieux
 
 
 def _read_year(year: int, files: Mapping[str, Path], deps: set[str]) -> _YearBatch:
+    """Parse and validate one year's four files; AccidentsError when a file's structure is refused."""
     missing = [k for k in KINDS if k not in files]
     if missing:
         raise AccidentsError(f"year {year}: missing file(s) for {', '.join(missing)}")
+    parsed = {kind: parse_file(Path(files[kind]), REQUIRED[kind]) for kind in KINDS}  # structure first
     batch = _YearBatch()
-    in_scope, all_ids = _ingest_caracteristiques(parse_file(Path(files["caracteristiques"])), year, deps, batch)
+    in_scope, all_ids = _ingest_caracteristiques(parsed["caracteristiques"], year, deps, batch)
     lieux = {}
     for kind in KINDS[1:]:
-        got = _ingest_linked(parse_file(Path(files[kind])), kind, year, in_scope, all_ids, batch)
+        got = _ingest_linked(parsed[kind], kind, year, in_scope, all_ids, batch)
         lieux = got if kind == "lieux" else lieux
     source = Path(files["caracteristiques"]).name
     no_lieux = (None,) * len(LIEUX_CODES)
@@ -244,7 +253,7 @@ def _arrow(rows: list, names: list[str]) -> pa.Table:
 
 _ACCIDENT_NAMES = ["accident_id", "event_time", "lat", "lon", *ACCIDENT_CODES, "com", "dep", "adr", "year",
                    *LIEUX_CODES, "source_file"]
-_REJECTED_NAMES = ["source_file", "year", "line_number", "raw_text", "reason"]
+_REJECTED_NAMES = ["source_file", "year", "line_number", "raw_text", "reason", "raw_length"]
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
@@ -254,26 +263,47 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
         con.unregister("_ingest_batch")
 
 
-def _write(con: duckdb.DuckDBPyConnection, years: list[int], batches: list[_YearBatch], source: str) -> None:
-    ensure_tables(con, ACCIDENTS_DDL, REJECTED_DDL, LOG_DDL, *(_raw_ddl(k) for k in KINDS))
+def _shrinking_years(con: duckdb.DuckDBPyConnection, batches: Mapping[int, _YearBatch]) -> dict[int, str]:
+    """Years whose new accidents would be far fewer than the lake holds now, with a message."""
+    held = dict(con.execute("SELECT year, count(*) FROM bronze.accidents GROUP BY year").fetchall())
+    refused = {}
+    for year, batch in batches.items():
+        before, after = held.get(year, 0), len(batch.accidents)
+        if before and after < MIN_KEPT_SHARE * before:
+            refused[year] = (f"would replace its {before} accidents with {after} (less than "
+                             f"{MIN_KEPT_SHARE:.0%}); check the files or pass --force to replace anyway")
+    return refused
+
+
+def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[int, _YearBatch], source: str,
+           force: bool) -> dict[int, str]:
+    """Replace the years of `batches` in one transaction; returns the years refused for shrinking
+    (decided inside the transaction, so a concurrent ingest cannot slip between check and write)."""
+    ensure_tables(con, ACCIDENTS_DDL, REJECTED_DDL, REJECTED_MIGRATION, LOG_DDL,
+                  *(_raw_ddl(k) for k in KINDS))
     tables = ["bronze.accidents", "bronze.rejected_rows", "bronze.ingest_log",
               *(f"bronze.raw_{k}" for k in KINDS)]
     now = dt.datetime.now().replace(microsecond=0)
     with transaction(con):
-        year_list = ", ".join(str(int(y)) for y in years)
+        refused = {} if force else _shrinking_years(con, batches)
+        kept = [b for y, b in batches.items() if y not in refused]
+        if not kept:
+            return refused
+        year_list = ", ".join(str(int(y)) for y in batches if y not in refused)
         for table in tables:
             con.execute(f"DELETE FROM {table} WHERE year IN ({year_list})")
         for kind in KINDS:
-            rows = [r for b in batches for r in b.raw[kind]]
+            rows = [r for b in kept for r in b.raw[kind]]
             _insert(con, f"bronze.raw_{kind}", _arrow(rows, RAW_COLUMNS[kind] + _TRAILER))
-        _insert(con, "bronze.accidents", _arrow([r for b in batches for r in b.accidents], _ACCIDENT_NAMES))
-        _insert(con, "bronze.rejected_rows", _arrow([r for b in batches for r in b.rejected], _REJECTED_NAMES))
+        _insert(con, "bronze.accidents", _arrow([r for b in kept for r in b.accidents], _ACCIDENT_NAMES))
+        _insert(con, "bronze.rejected_rows", _arrow([r for b in kept for r in b.rejected], _REJECTED_NAMES))
         log_rows = [(c.source_file, c.year, c.kind, c.encoding, source, c.rows_read, c.rows_kept,
-                     c.rows_rejected, c.rows_other_department, now) for b in batches for c in b.counts]
+                     c.rows_rejected, c.rows_other_department, now) for b in kept for c in b.counts]
         _insert(con, "bronze.ingest_log", _arrow(log_rows, [
             "source_file", "year", "kind", "encoding", "source", "rows_read", "rows_kept", "rows_rejected",
             "rows_other_department", "ingested_at"]))
         label_tables(con, source)
+    return refused
 
 
 def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
@@ -291,19 +321,34 @@ def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
 
 
 def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Mapping[str, Path]], *,
-                 departments: Sequence[str] = ("988",), source: str = "files") -> IngestSummary:
-    """Parse and load the given years' four files; replaces those years atomically."""
+                 departments: Sequence[str] = ("988",), source: str = "files",
+                 force: bool = False) -> IngestSummary:
+    """Parse and load the given years' four files; replaces those years atomically.
+
+    A year whose file structure is refused, or whose accidents would shrink below MIN_KEPT_SHARE of
+    what the lake holds (unless `force`), keeps its previous snapshot; the other years are written,
+    then IngestRefused (an AccidentsError carrying the summary) says which years were refused."""
     started = time.perf_counter()
     deps = {d.upper() for d in departments}
     unknown = sorted(deps - DEPARTMENTS.keys())
     if unknown:
         raise AccidentsError(f"unknown département {unknown[0]!r}")
-    years = sorted(files_by_year)
-    batches = [_read_year(year, files_by_year[year], deps) for year in years]
-    # a concurrent ingest of other years may commit first: redo the whole transaction on top of it
-    with_retries(lambda: _write(con, years, batches, source))
-    summary = IngestSummary(years, tuple(sorted(deps)), [c for b in batches for c in b.counts])
-    summary.accidents = sum(len(b.accidents) for b in batches)
-    summary.rejected = sum(len(b.rejected) for b in batches)
+    batches: dict[int, _YearBatch] = {}
+    refused: dict[int, str] = {}
+    for year in sorted(files_by_year):
+        try:
+            batches[year] = _read_year(year, files_by_year[year], deps)
+        except AccidentsError as exc:
+            refused[year] = str(exc)
+    if batches:
+        # a concurrent ingest of other years may commit first: redo the whole transaction on top of it
+        refused |= with_retries(lambda: _write(con, batches, source, force))
+    written = [y for y in batches if y not in refused]
+    summary = IngestSummary(written, tuple(sorted(deps)), [c for y in written for c in batches[y].counts])
+    summary.accidents = sum(len(batches[y].accidents) for y in written)
+    summary.rejected = sum(len(batches[y].rejected) for y in written)
+    summary.refused = dict(sorted(refused.items()))
     summary.seconds = time.perf_counter() - started
+    if refused:
+        raise IngestRefused(summary)
     return summary

@@ -14,3 +14,4 @@ class IngestParams(Params):
     source: str = param("demo", "datagouv (download), demo (offline SYNTHETIC data) or a folder of BAAC files")
     seed: int | None = param(None, "demo generator seed (default: ACCIDENTS_SEED or 42)", kind="int", low=0)
     scale: float = param(1.0, "demo volume multiplier", low=0.01, high=1000)
+    force: bool = param(False, "replace a year even if it would keep far fewer accidents than the lake holds")

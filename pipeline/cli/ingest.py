@@ -23,7 +23,13 @@ def print_ingest(outcome) -> None:
 
 
 def run(args, settings) -> int:
+    from pipeline.bronze.ingest import IngestRefused
     from pipeline.usecases.ingest import ingest
 
-    print_ingest(ingest(settings, from_namespace(IngestParams, args)))
+    try:
+        print_ingest(ingest(settings, from_namespace(IngestParams, args)))
+    except IngestRefused as exc:  # the years written are worth showing before the one-line error
+        if exc.summary.files:
+            print(exc.summary.table())
+        raise
     return 0

@@ -35,15 +35,15 @@ def run_tables(args, settings) -> int:
 def run_sql(args, settings) -> int:
     from pipeline.core.errors import AccidentsError
     from pipeline.core.lake import lake_connection
+    from pipeline.core.lake_readonly import lock_down, read_only_relation, show
 
+    if args.max_rows < 1:
+        raise AccidentsError("--max-rows must be at least 1")
     with lake_connection(settings, read_only=True) as con:
-        try:
-            relation = con.sql(args.query)
-        except Exception as exc:
-            raise AccidentsError(f"SQL error: {str(exc).splitlines()[0]}") from None
-        if relation is None:
-            return 0
-        relation.show(max_rows=args.max_rows, max_width=200)
+        lock_down(con, settings.resolved_data_path)
+        relation = read_only_relation(con, args.query)
+        if relation is not None:
+            show(relation, args.max_rows)
     return 0
 
 

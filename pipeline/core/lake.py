@@ -8,6 +8,7 @@ secret values, so nothing secret is ever printed).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,6 +124,8 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         settings.lake_dir.mkdir(parents=True, exist_ok=True)
         if not settings.uses_s3:
             Path(settings.resolved_data_path).mkdir(parents=True, exist_ok=True)
+    if settings.catalog == "sqlite" and not read_only:
+        _use_wal(catalog_path(settings))
     con = duckdb.connect()
     install_extensions(con, required_extensions(settings))
     # A busy SQLite catalog answers "database is locked": retry instead of failing at once.
@@ -138,11 +141,12 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
         con.close()
         raise _friendly_attach_error(settings, exc) from None
     if not read_only:
-        for schema in SCHEMAS:
-            _execute_with_retry(con, f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        # Inlined tables reserve the column name `row_id`, which silver and gold use; small writes
-        # go straight to Parquet instead, so users see every table as files.
-        _execute_with_retry(con, f"CALL {LAKE_ALIAS}.set_option('data_inlining_row_limit', 0)")
+        with write_lock(con):
+            for schema in SCHEMAS:
+                _execute_with_retry(con, f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            # Inlined tables reserve the column name `row_id`, which silver and gold use; small writes
+            # go straight to Parquet instead, so users see every table as files.
+            _execute_with_retry(con, f"CALL {LAKE_ALIAS}.set_option('data_inlining_row_limit', 0)")
     return con
 
 
@@ -159,7 +163,7 @@ def with_retries(action: Callable[[], T], attempts: int = 20) -> T:
         try:
             return action()
         except Exception as exc:
-            if not _TRANSIENT.search(str(exc)) or attempt == attempts - 1:
+            if isinstance(exc, LakeBusy) or not _TRANSIENT.search(str(exc)) or attempt == attempts - 1:
                 raise
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
@@ -209,29 +213,36 @@ def transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Duc
     """One lake transaction: COMMIT at the end of the block, ROLLBACK on any error, so a table set is
     replaced all at once or not at all. `frames` (DataFrames / Arrow tables) are registered as views
     under their keyword names for the block's duration."""
-    for name, frame in frames.items():
-        con.register(name, frame)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-        con.execute("COMMIT")
-    except BaseException:
+    with write_lock(con):
+        for name, frame in frames.items():
+            con.register(name, frame)
+        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute("ROLLBACK")
-        except Exception:  # a failed COMMIT has already ended the transaction: keep its error
-            pass
-        raise
-    finally:
-        for name in frames:
-            con.unregister(name)
+            yield con
+            con.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                con.execute("ROLLBACK")
+            except Exception:  # a failed COMMIT has already ended the transaction: keep its error
+                pass
+            if isinstance(exc, Exception) and not isinstance(exc, AccidentsError) and _TRANSIENT.search(str(exc)):
+                # a process outside this lock (e.g. a DuckDB CLI writing) got in the way: one line,
+                # whose text with_retries still recognises
+                raise AccidentsError(f"the lake catalog is busy (another process is using it): "
+                                     f"{str(exc).splitlines()[0]}") from None
+            raise
+        finally:
+            for name in frames:
+                con.unregister(name)
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, *ddl: str) -> None:
     """Run `CREATE TABLE IF NOT EXISTS` statements, each in its own transaction. Two writers creating
     the same table at once is a DuckLake conflict ("created by another transaction"); the loser
     retries and then finds the table there."""
-    for statement in ddl:
-        _execute_with_retry(con, statement)
+    with write_lock(con):
+        for statement in ddl:
+            _execute_with_retry(con, statement)
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
@@ -239,3 +250,87 @@ def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: st
     with transaction(con):
         con.execute(f"CREATE OR REPLACE TABLE {qualified} AS {select_sql}", params or [])
     return con.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
+
+
+# --- concurrent processes on an embedded catalog ------------------------------------------------
+# A SQLite (or DuckDB-file) catalog has no server to arbitrate writers: two processes committing at
+# once fail with "database is locked" or a DuckLake conflict, and a failed transaction cannot be
+# replayed from here. So every write path (transaction, ensure_tables, connect) takes one lock file
+# next to the catalog, waiting at most WRITE_LOCK_TIMEOUT_S, and the catalog runs in WAL mode so
+# readers never block on a writer. A PostgreSQL catalog arbitrates itself (DuckLake retries).
+WRITE_LOCK_TIMEOUT_S = 300.0
+_held: dict[str, list] = {}  # lock path -> [thread lock, open file or None, depth]
+_held_guard = threading.Lock()
+
+
+def _use_wal(path: Path) -> None:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(path, timeout=WRITE_LOCK_TIMEOUT_S) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+        db.close()
+    except sqlite3.Error as exc:
+        raise AccidentsError(f"cannot open the lake catalog {path}: {exc}") from None
+
+
+def _lock_path(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [LAKE_ALIAS]).fetchone()
+    path = row[0] if row else None
+    if not path or path.startswith(("postgres:", "postgresql:")):
+        return None
+    return path.removeprefix("sqlite:") + ".write-lock"
+
+
+@contextmanager
+def write_lock(con: duckdb.DuckDBPyConnection, timeout: float | None = None) -> Iterator[None]:
+    """Hold the embedded catalog's write lock (re-entrant within a thread) for the block."""
+    path = _lock_path(con)
+    if path is None:
+        yield
+        return
+    timeout = WRITE_LOCK_TIMEOUT_S if timeout is None else timeout
+    with _held_guard:
+        entry = _held.setdefault(path, [threading.RLock(), None, 0])
+    deadline = time.monotonic() + timeout
+    if not entry[0].acquire(timeout=timeout):
+        raise _busy(path, timeout)
+    try:
+        if entry[2] == 0:
+            entry[1] = _flock(path, deadline, timeout)
+        entry[2] += 1
+        try:
+            yield
+        finally:
+            entry[2] -= 1
+            if entry[2] == 0:
+                entry[1].close()  # closing the file releases the lock
+                entry[1] = None
+    finally:
+        entry[0].release()
+
+
+def _flock(path: str, deadline: float, timeout: float):
+    import fcntl
+
+    handle = open(path, "a")  # noqa: SIM115 (held until the outermost block ends)
+    delay = 0.005
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.close()
+                raise _busy(path, timeout) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
+class LakeBusy(AccidentsError):
+    """The write lock was not free within the bounded wait (never retried: the wait was the retry)."""
+
+
+def _busy(path: str, timeout: float) -> LakeBusy:
+    return LakeBusy(f"the lake is busy: another process has been writing to it for more than "
+                          f"{timeout:.0f} s (lock {path}); try again when it has finished")

@@ -61,3 +61,20 @@ def test_concurrent_writers_both_commit(production_env, demo_files, tmp_path):
     per_year = dict(con.execute("SELECT year, count(*) FROM bronze.accidents GROUP BY 1").fetchall())
     con.close()
     assert per_year == {year: int(out.strip()) for year, (out, _) in zip(YEARS, outputs)}
+
+
+def test_read_only_sql_reads_s3_and_refuses_writes(production_env, demo_files, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    con = connect(Settings.from_env(production_env))
+    ingest_years(con, {YEARS[0]: demo_files[YEARS[0]]}, source="demo", force=True)
+    expected = con.execute("SELECT count(*) FROM bronze.accidents").fetchone()[0]
+    con.close()
+    for name, value in production_env.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["sql", "SELECT count(*) AS n FROM bronze.accidents"]) == 0  # Parquet on S3 still readable
+    assert f"│ {expected} │" in " ".join(capsys.readouterr().out.split()).replace("│ ", "│ ")
+    data_path = Settings.from_env(production_env).resolved_data_path
+    assert main(["sql", f"COPY (SELECT 1) TO '{data_path}x.csv'"]) == 2
+    assert "COPY statements are not allowed" in capsys.readouterr().err
