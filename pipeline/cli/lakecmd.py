@@ -1,4 +1,4 @@
-"""Lake inspection commands: `tables`, `sql`, `lake attach-sql`."""
+"""Lake inspection and upkeep commands: `tables`, `sql`, `lake attach-sql`, `lake maintain`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,19 @@ def register(subparsers) -> None:
     attach.add_argument("--read-write", action="store_true", help="attach writable (default read-only)")
     attach.set_defaults(func=run_attach_sql)
 
+    maintain = lake_sub.add_parser(
+        "maintain", help="merge small files, expire old snapshots, delete unreferenced and orphaned files",
+        description="DuckLake upkeep (also a weekly Dagster job): prints the data path's files and bytes "
+                    "before and after. Time travel reaches back --retention-days.")
+    maintain.add_argument("--retention-days", type=float, default=7.0,
+                          help="expire snapshots older than this (default %(default)s)")
+    maintain.add_argument("--orphan-grace-minutes", type=float, default=60.0,
+                          help="leave untracked files younger than this: a writer may commit them "
+                               "(default %(default)s)")
+    maintain.add_argument("--stale-run-hours", type=float, default=12.0,
+                          help="mark MLflow runs still RUNNING after this long FAILED (default %(default)s)")
+    maintain.set_defaults(func=run_maintain)
+
 
 def run_tables(args, settings) -> int:
     from pipeline.lake import current_snapshot, lake_connection, list_tables
@@ -34,13 +47,14 @@ def run_tables(args, settings) -> int:
 
 def run_sql(args, settings) -> int:
     from pipeline.errors import AccidentsError
-    from pipeline.lake import lake_connection
+    from pipeline.lake import lake_connection, scrub, storage_error
 
     with lake_connection(settings, read_only=True) as con:
         try:
             relation = con.sql(args.query)
         except Exception as exc:
-            raise AccidentsError(f"SQL error: {str(exc).splitlines()[0]}") from None
+            raise (storage_error(settings, exc)
+                   or AccidentsError(f"SQL error: {scrub(settings, str(exc)).splitlines()[0]}")) from None
         if relation is None:
             return 0
         relation.show(max_rows=args.max_rows, max_width=200)
@@ -48,7 +62,7 @@ def run_sql(args, settings) -> int:
 
 
 def run_attach_sql(args, settings) -> int:
-    from pipeline.lake import attach_statements, install_extensions, required_extensions
+    from pipeline.lake import attach_statements, install_extensions, required_extensions, without_password
 
     import duckdb
 
@@ -57,6 +71,21 @@ def run_attach_sql(args, settings) -> int:
     install_extensions(con, required_extensions(settings))
     con.close()
     print("-- paste into `duckdb` (the project's CLI, same version); secrets are read with getenv()")
+    if settings.catalog == "postgres" and without_password(settings.postgres_dsn) != settings.postgres_dsn:
+        print("-- the password of ACCIDENTS_PG_DSN is left out: export PGPASSWORD before starting duckdb")
     for statement in attach_statements(settings, read_only=not args.read_write, for_cli=True):
         print(statement)
+    return 0
+
+
+def run_maintain(args, settings) -> int:
+    from pipeline.lake import lake_connection
+    from pipeline.maintenance import MaintenanceParams, maintain_lake
+
+    params = MaintenanceParams(retention_days=args.retention_days, orphan_grace_minutes=args.orphan_grace_minutes,
+                               stale_run_hours=args.stale_run_hours)
+    with lake_connection(settings) as con:
+        report = maintain_lake(con, settings, params)
+    for line in report.lines():
+        print(line)
     return 0
