@@ -120,21 +120,38 @@ def s3_endpoint_url(settings: Settings) -> str:
     return f"{scheme}://{s3.endpoint}" if s3.endpoint else f"AWS S3 ({s3.region})"
 
 
-# I/O failures of the object store as DuckDB's httpfs reports them.
-_STORAGE_FAILURE = re.compile(r"HTTP|IO Error|Could not establish connection|timed? ?out|Connection|"
-                              r"Unable to connect|S3", re.IGNORECASE)
+# What DuckDB reports when the object store or the PostgreSQL catalog fails under a running statement.
+_S3_DENIED = re.compile(r"\b403\b|AccessDenied|SignatureDoesNotMatch|InvalidAccessKeyId|Forbidden", re.IGNORECASE)
+_CATALOG_FAILURE = re.compile(
+    r"server closed the connection|terminating connection|could not connect|connection to server|"
+    r"Connection refused|no connection to the server|SSL SYSCALL|Unable to connect to Postgres|"
+    r"password authentication failed|role \S+ does not exist|database \S+ does not exist|"
+    r"connection (?:is )?(?:bad|closed|lost)", re.IGNORECASE)
 
 
-def storage_error(settings: Settings, exc: BaseException) -> AccidentsError | None:
-    """A one-line error naming the S3 endpoint for an object-store failure, else None."""
-    if not settings.uses_s3 or isinstance(exc, AccidentsError):
+def server_error(settings: Settings, exc: BaseException) -> AccidentsError | None:
+    """A one-line error naming the server and the setting to check when the object store or the
+    PostgreSQL catalog failed; None for anything else (a bug keeps its traceback). A DuckDB error
+    re-raised by other code is found through the exception's causes."""
+    if isinstance(exc, AccidentsError):
+        return None
+    while exc is not None and not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
+        exc = exc.__cause__ or exc.__context__
+    if exc is None:
         return None
     text = str(exc)
-    if not _STORAGE_FAILURE.search(text) or not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
-        return None
     first = scrub(settings, text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
-    return AccidentsError(f"object storage {s3_endpoint_url(settings)} failed for the lake's data path "
-                          f"{settings.resolved_data_path}: {first}")
+    s3_said = settings.uses_s3 and ("HTTP" in text or (settings.s3.endpoint or "s3://") in text
+                                    or settings.resolved_data_path in text)
+    if s3_said:
+        hint = (" (check ACCIDENTS_S3_ACCESS_KEY_ID and ACCIDENTS_S3_SECRET_ACCESS_KEY)"
+                if _S3_DENIED.search(text) else "")
+        return AccidentsError(f"object storage {s3_endpoint_url(settings)} failed for the lake's data path "
+                              f"{settings.resolved_data_path}{hint}: {first}")
+    if settings.catalog == "postgres" and _CATALOG_FAILURE.search(text):
+        return AccidentsError(f"PostgreSQL catalog {redact_dsn(settings.postgres_dsn or '')} (ACCIDENTS_PG_DSN) "
+                              f"failed: {first}")
+    return None
 
 
 def attach_statements(settings: Settings, *, read_only: bool = False, for_cli: bool = False) -> list[str]:
@@ -186,10 +203,11 @@ def _friendly_attach_error(settings: Settings, exc: Exception) -> AccidentsError
             f"cannot open the lake {uri}: ACCIDENTS_DATA_PATH={settings.resolved_data_path} is not the data "
             "path its catalog recorded; if the files were moved there, set ACCIDENTS_OVERRIDE_DATA_PATH=true"
         )
-    found = storage_error(settings, exc)
+    found = server_error(settings, exc)
     if found is not None:
         return found
-    return AccidentsError(f"cannot open the lake {uri}: {first}")
+    setting = " (ACCIDENTS_PG_DSN)" if settings.catalog == "postgres" else ""
+    return AccidentsError(f"cannot open the lake {uri}{setting}: {first}")
 
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

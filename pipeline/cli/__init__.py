@@ -72,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        # An unreachable or failing S3 server is a user-facing condition, not a bug: one line.
-        from pipeline.lake import storage_error
+        # An unreachable or failing S3 server or catalog is a user-facing condition, not a bug: one line.
+        from pipeline.lake import server_error
 
-        friendly = storage_error(settings, exc) if settings is not None else None
+        friendly = server_error(settings, exc) if settings is not None else None
         if friendly is None:
             raise
         print(f"error: {friendly}", file=sys.stderr)

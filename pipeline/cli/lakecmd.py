@@ -47,13 +47,13 @@ def run_tables(args, settings) -> int:
 
 def run_sql(args, settings) -> int:
     from pipeline.errors import AccidentsError
-    from pipeline.lake import lake_connection, scrub, storage_error
+    from pipeline.lake import lake_connection, scrub, server_error
 
     with lake_connection(settings, read_only=True) as con:
         try:
             relation = con.sql(args.query)
         except Exception as exc:
-            raise (storage_error(settings, exc)
+            raise (server_error(settings, exc)
                    or AccidentsError(f"SQL error: {scrub(settings, str(exc)).splitlines()[0]}")) from None
         if relation is None:
             return 0

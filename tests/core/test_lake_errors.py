@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pipeline.cli import main
-from pipeline.lake import attach_statements, connect, redact_dsn, storage_error, without_password
+from pipeline.lake import attach_statements, connect, redact_dsn, server_error, without_password
 from pipeline.settings import Settings
 
 MARKER = "pw-MARKER-4f1c"
@@ -77,7 +77,7 @@ def test_attach_sql_and_connection_errors_never_print_the_dsn_password(tmp_path,
     assert "PGPASSWORD" in printed.out and "dbname=lake user=u'" in printed.out
     assert main(["tables"]) == 2
     failed = capsys.readouterr()
-    assert "cannot open the lake" in failed.err and "password=***" in failed.err
+    assert "(ACCIDENTS_PG_DSN)" in failed.err and "password=***" in failed.err
     assert len(failed.err.strip().splitlines()) == 1
     assert MARKER not in printed.out + printed.err + failed.out + failed.err
     assert MARKER not in repr(Settings.from_env())
@@ -98,7 +98,7 @@ def test_a_stopped_s3_server_is_a_one_line_error_naming_the_endpoint(tmp_path, m
     with pytest.raises(Exception) as failure:
         con.execute("CREATE TABLE bronze.t AS SELECT 1 AS x")
     con.close()
-    friendly = storage_error(settings, failure.value)
+    friendly = server_error(settings, failure.value)
     assert friendly is not None and f"http://{endpoint}" in str(friendly) and "\n" not in str(friendly)
 
 
@@ -112,7 +112,7 @@ def test_a_silent_s3_server_fails_within_the_configured_timeout(tmp_path, silent
     elapsed = time.monotonic() - started
     con.close()
     assert elapsed < 15, f"blocked {elapsed:.0f} s"  # DuckDB's own defaults block for about 2 minutes
-    assert silent_server in str(storage_error(settings, failure.value))
+    assert silent_server in str(server_error(settings, failure.value))
 
 
 def test_default_s3_waits_are_bounded():
