@@ -4,6 +4,7 @@ every table with the statements `accidents lake attach-sql` prints."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from pipeline.lake import connect, list_tables
 from pipeline.settings import Settings
-from tests.live.conftest import BIN, lake_env
+from tests.live.conftest import BIN, S3_KEY, S3_SECRET, lake_env
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +28,7 @@ def test_accidents_run_on_postgres_s3_and_an_mlflow_server(postgres_server, s3_s
     elapsed = time.perf_counter() - started
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     print(f"\nproduction chain (accidents run --trials 2): {elapsed:.0f} s")
+    assert S3_SECRET not in done.stdout + done.stderr
 
     con = connect(Settings.from_env(env), read_only=True)
     tables = dict(list_tables(con))
@@ -63,4 +65,36 @@ def test_accidents_run_on_postgres_s3_and_an_mlflow_server(postgres_server, s3_s
     assert client.get_model_version_by_alias("accidents-risk-988", "champion") is not None
     with psycopg.connect(mlflow_server.backend_url) as db:
         assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == len(runs)
-    assert any(key.endswith(".cbm") or key.endswith(".json") for key in s3_server.keys("mlflow-artifacts/"))
+        for table in ("params", "tags"):  # the S3 credentials never become run parameters or tags
+            leaked = db.execute(f"SELECT count(*) FROM {table} WHERE value LIKE %s OR value LIKE %s",
+                                [f"%{S3_SECRET}%", f"%{S3_KEY}%"]).fetchone()[0]
+            assert leaked == 0, table
+    artifacts = s3_server.keys("mlflow-artifacts/")
+    assert any(key.endswith(".cbm") for key in artifacts) and any(key.endswith(".png") for key in artifacts)
+
+    _two_predictions_at_once_while_the_duckdb_cli_reads(env, attach, tables["gold.predictions"])
+
+
+def _two_predictions_at_once_while_the_duckdb_cli_reads(env: dict[str, str], attach: str, per_day: int) -> None:
+    """Two `accidents predict` for different days commit together; a duckdb CLI reader polls meanwhile.
+    No error, no lost write: each day ends with exactly the rows of the day `accidents run` predicted."""
+    days = [(dt.date(2025, 3, 1) + dt.timedelta(days=i)).isoformat() for i in range(2)]
+    full_env = {**os.environ, **env}
+    writers = [subprocess.Popen([str(BIN / "accidents"), "predict", "--date", day], env=full_env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for day in days]
+    reads = 0
+    while any(w.poll() is None for w in writers):
+        reader = subprocess.run([str(BIN / "duckdb"), "-csv", "-noheader"], env=full_env, capture_output=True,
+                                text=True, timeout=120,
+                                input=attach + "SELECT count(*) FROM gold.predictions;\n")
+        assert reader.returncode == 0, reader.stderr
+        assert int(reader.stdout.split()[-1]) >= per_day  # a committed state, never a partial one
+        reads += 1
+    outputs = [w.communicate() for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], [err[-2000:] for _, err in outputs]
+    con = connect(Settings.from_env(env), read_only=True)
+    counts = dict(con.execute("SELECT CAST(date AS VARCHAR), count(*) FROM gold.predictions GROUP BY 1").fetchall())
+    con.close()
+    assert reads >= 1
+    assert {day: counts.get(day) for day in days} == {day: per_day for day in days}
+    assert sum(counts.values()) == 3 * per_day  # tomorrow's rows (from accidents run) untouched
