@@ -2,7 +2,8 @@
 
 `attach_statements` is the single source of the SQL that opens the lake; `connect` runs it in
 process and `accidents lake attach-sql` prints it for the DuckDB CLI (with `getenv(...)` in place of
-secret values, so nothing secret is ever printed).
+secret values and the DSN without its password, so nothing secret is ever printed). Failures of the
+S3 server or the PostgreSQL catalog become one-line errors naming the server (`server_error`).
 """
 
 from __future__ import annotations
