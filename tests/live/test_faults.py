@@ -21,24 +21,34 @@ pytestmark = pytest.mark.slow
 YEARS = "2023-2024"  # two demo years keep each stage short
 
 
-@pytest.fixture
-def own_s3(tmp_path):
-    """An S3 server of this test only, so that stopping it disturbs no other test."""
+@pytest.fixture(scope="module")
+def own_s3(tmp_path_factory):
+    """An S3 server of this module only, so that stopping it disturbs no other test."""
     _require_weed()
-    root = tmp_path / "weed"
-    root.mkdir()
-    server = WeedServer(root)
+    server = WeedServer(tmp_path_factory.mktemp("weed"))
     server.start()
     yield server
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def own_postgres():
+    """A PostgreSQL server of this module only, so that restarting it disturbs no other test."""
     server = PostgresServer(_postgres_bindir())
     server.start()
     yield server
     server.remove()
+
+
+@pytest.fixture(scope="module")
+def lake(own_s3, own_postgres, tmp_path_factory):
+    """A production lake with bronze and silver built once: (env, its tables and row counts). Each
+    fault test leaves it as it found it (the re-run after the fault rebuilds the same tables)."""
+    env = lake_env(tmp_path_factory.mktemp("lake") / "data", own_postgres.new_database(), own_s3.endpoint,
+                   "faults")
+    ok(env, "ingest", "--years", YEARS)
+    ok(env, *features(env))
+    return env, state(env)[1]
 
 
 def accidents(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -89,11 +99,8 @@ def one_line_error(err: str) -> str:
     return lines[0]
 
 
-def test_s3_stopped_mid_stage_fails_on_one_line_keeps_the_tables_and_reruns(own_s3, postgres_server, tmp_path):
-    env = lake_env(tmp_path / "data", postgres_server.new_database(), own_s3.endpoint, "s3-stop")
-    ok(env, "ingest", "--years", YEARS)
-    ok(env, *features(env))
-    before = state(env)
+def test_s3_stopped_mid_stage_fails_on_one_line_keeps_the_tables_and_reruns(own_s3, lake):
+    env, complete = lake
 
     code, _, err = interrupted(env, features(env), "road_points:", lambda _: own_s3.stop())
     assert code == 2
@@ -104,41 +111,39 @@ def test_s3_stopped_mid_stage_fails_on_one_line_keeps_the_tables_and_reruns(own_
     own_s3.start()
     # Every table keeps its row count: the sets committed before S3 went away are complete and equal
     # to the previous ones (same inputs), the feature set in flight never became visible.
-    assert state(env)[1] == before[1]
+    assert state(env)[1] == complete
     ok(env, *features(env))
-    assert state(env)[1] == before[1]
+    assert state(env)[1] == complete
 
 
-def test_postgres_restarted_between_and_during_a_stage(own_s3, own_postgres, tmp_path):
-    env = lake_env(tmp_path / "data", own_postgres.new_database(), own_s3.endpoint, "pg-restart")
-    ok(env, "ingest", "--years", YEARS)
+def test_postgres_restarted_between_and_during_a_stage(own_postgres, lake):
+    env, complete = lake
     own_postgres.restart()  # between stages: the next process simply connects again
     ok(env, *features(env))
-    complete = state(env)[1]
+    assert state(env)[1] == complete
 
     code, _, err = interrupted(env, features(env), "road_points:", lambda _: own_postgres.restart())
     if code != 0:  # the stage lost its catalog connection: a clean, one-line failure
         line = one_line_error(err)
         print(f"\nPostgreSQL restarted mid-stage: {line}")
         assert "ACCIDENTS_PG_DSN" in line
+    else:
+        print("\nPostgreSQL restarted mid-stage: the stage reconnected and finished")
     assert state(env)[1] == complete  # same tables and row counts: nothing half written
     ok(env, *features(env))
     assert state(env)[1] == complete
 
 
-def test_sigkill_mid_transaction_then_rerun_and_maintain_leave_no_orphans(own_s3, postgres_server, tmp_path):
-    env = lake_env(tmp_path / "data", postgres_server.new_database(), own_s3.endpoint, "sigkill")
-    ok(env, "ingest", "--years", YEARS)
-    ok(env, *features(env))
-    before = state(env)
+def test_sigkill_mid_transaction_then_rerun_and_maintain_leave_no_orphans(own_s3, lake):
+    env, complete = lake
 
     code, _, _ = interrupted(env, features(env), "sampling:", lambda proc: proc.send_signal(signal.SIGKILL))
     assert code == -signal.SIGKILL
-    after_kill = state(env)
-    assert after_kill[1] == before[1]  # readers see complete table sets, at the previous snapshot or the new one
+    # readers see complete table sets, at the previous snapshot or the new one
+    assert state(env)[1] == complete
 
     ok(env, *features(env))
-    assert state(env)[1] == before[1]
+    assert state(env)[1] == complete
     report = ok(env, "lake", "maintain", "--orphan-grace-minutes", "0", "--stale-run-hours", "0")
     assert report.splitlines()[0].startswith("before:") and report.splitlines()[-1].startswith("after:")
 
@@ -148,14 +153,14 @@ def test_sigkill_mid_transaction_then_rerun_and_maintain_leave_no_orphans(own_s3
     tracked = con.execute("SELECT count(*) FROM __ducklake_metadata_lake.ducklake_data_file").fetchone()[0]
     tracked += con.execute("SELECT count(*) FROM __ducklake_metadata_lake.ducklake_delete_file").fetchone()[0]
     con.close()
-    assert len(own_s3.keys("sigkill/")) == tracked  # every object in the bucket is a file the catalog knows
+    assert len(own_s3.keys("faults/")) == tracked  # every object in the bucket is a file the catalog knows
 
 
-def test_a_run_killed_inside_mlflow_is_marked_failed_by_maintain(own_s3, postgres_server, tmp_path):
+def test_a_run_killed_inside_mlflow_is_marked_failed_by_maintain(s3_server, postgres_server, tmp_path):
     """Training opens its MLflow run only to log the fitted models (seconds): a process killed there
     leaves the run RUNNING. A process that starts a run in the same store and SIGKILLs itself is
     exactly that state, without racing a real training for the window."""
-    env = lake_env(tmp_path / "data", postgres_server.new_database(), own_s3.endpoint, "mlflow-kill")
+    env = lake_env(tmp_path / "data", postgres_server.new_database(), s3_server.endpoint, "mlflow-kill")
     uri = Settings.from_env(env).resolved_mlflow_uri
     code = ("import os, signal, mlflow; from pipeline.registry import ensure_experiment\n"
             f"ensure_experiment({uri!r}, 'accidents-988'); mlflow.start_run(run_name='train-temporal-uniform')\n"
