@@ -15,6 +15,7 @@ from dagster_accidents.assets.predictions import predictions
 from dagster_accidents.assets.silver import silver_features
 from dagster_accidents.checks import ALL_CHECKS
 from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job, retraining_job
+from dagster_accidents.maintenance import lake_maintenance_job, lake_maintenance_schedule
 from dagster_accidents.resources import resources_from_settings
 from dagster_accidents.schedules import daily_predictions_schedule
 from dagster_accidents.sensors import baac_release_sensor, rebuild_after_release_ingest
@@ -27,8 +28,8 @@ executor = dg.multiprocess_executor if settings.catalog == "postgres" else dg.in
 defs = dg.Definitions(
     assets=[bronze_ingest, roads, silver_features, datasets, trained_models, evaluation, predictions],
     asset_checks=ALL_CHECKS,
-    jobs=[ingest_job, all_assets_job, retraining_job, daily_predictions_job],
-    schedules=[daily_predictions_schedule],
+    jobs=[ingest_job, all_assets_job, retraining_job, daily_predictions_job, lake_maintenance_job],
+    schedules=[daily_predictions_schedule, lake_maintenance_schedule],
     sensors=[baac_release_sensor, rebuild_after_release_ingest],
     resources=resources_from_settings(settings, os.environ),
     executor=executor,

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     # Before any OpenMP library loads (sklearn, LightGBM, XGBoost): spinning idle OpenMP threads make
     # 2-thread training 4-10x slower on a 2-core machine (bench/bench_train.py).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    settings = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -70,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # An unreachable or failing S3 server or catalog is a user-facing condition, not a bug: one line.
+        from pipeline.core.lake import server_error
+
+        friendly = server_error(settings, exc) if settings is not None else None
+        if friendly is None:
+            raise
+        print(f"error: {friendly}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

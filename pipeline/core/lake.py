@@ -2,7 +2,8 @@
 
 `attach_statements` is the single source of the SQL that opens the lake; `connect` runs it in
 process and `accidents lake attach-sql` prints it for the DuckDB CLI (with `getenv(...)` in place of
-secret values, so nothing secret is ever printed).
+secret values and the DSN without its password, so nothing secret is ever printed). Failures of the
+S3 server or the PostgreSQL catalog become one-line errors naming the server (`server_error`).
 """
 
 from __future__ import annotations
@@ -43,9 +44,47 @@ def catalog_path(settings: Settings) -> Path:
     return (settings.lake_dir / suffix).resolve()
 
 
-def ducklake_uri(settings: Settings) -> str:
+# A password inside a libpq DSN: `password=...` (quoted or not), `user:pw@` in a URI, `?password=`.
+_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)|(://[^:/@\s]+:)([^@\s]+)(@)",
+                           re.IGNORECASE)
+
+
+def redact_dsn(dsn: str, replacement: str = "***") -> str:
+    """The DSN with any password replaced, fit to print."""
+    return _DSN_PASSWORD.sub(
+        lambda m: f"{m[1]}{replacement}" if m[1] else f"{m[3]}{replacement}{m[5]}", dsn)
+
+
+def without_password(dsn: str) -> str:
+    """The DSN with its password removed (libpq then reads PGPASSWORD)."""
+    stripped = _DSN_PASSWORD.sub(lambda m: "" if m[1] else f"{m[3].rsplit(':', 1)[0]}@", dsn)
+    return re.sub(r"\s{2,}", " ", stripped).replace("?&", "?").strip().rstrip("?")
+
+
+def _secrets_of(settings: Settings) -> list[str]:
+    """Secret values that must never reach a message: S3 keys and a password in the DSN."""
+    found = [settings.s3.secret_access_key or "", settings.s3.access_key_id or ""]
+    for m in _DSN_PASSWORD.finditer(settings.postgres_dsn or ""):
+        found.append((m[2] or m[4] or "").strip("'"))
+    return [value for value in found if len(value) >= 3]
+
+
+def scrub(settings: Settings, text: str) -> str:
+    """`text` with every secret value of `settings` masked (errors may echo connection strings)."""
+    for value in _secrets_of(settings):
+        text = text.replace(value, "***")
+    return text
+
+
+def ducklake_uri(settings: Settings, *, redacted: bool = False, for_cli: bool = False) -> str:
+    """`redacted` masks a DSN password (messages); `for_cli` drops it (libpq reads PGPASSWORD)."""
     if settings.catalog == "postgres":
-        return f"ducklake:postgres:{settings.postgres_dsn}"
+        dsn = settings.postgres_dsn or ""
+        if for_cli:
+            dsn = without_password(dsn)
+        elif redacted:
+            dsn = redact_dsn(dsn)
+        return f"ducklake:postgres:{dsn}"
     if settings.catalog == "sqlite":
         return f"ducklake:sqlite:{catalog_path(settings)}"
     return f"ducklake:{catalog_path(settings)}"
@@ -76,18 +115,65 @@ def _s3_secret(settings: Settings, for_cli: bool) -> str:
     return f"CREATE OR REPLACE SECRET accidents_s3 ({', '.join(options)});"
 
 
+def s3_endpoint_url(settings: Settings) -> str:
+    """The S3 server, as a user would name it in a message."""
+    s3 = settings.s3
+    scheme = "https" if s3.use_ssl else "http"
+    return f"{scheme}://{s3.endpoint}" if s3.endpoint else f"AWS S3 ({s3.region})"
+
+
+# What DuckDB reports when the object store or the PostgreSQL catalog fails under a running statement.
+_S3_DENIED = re.compile(r"\b403\b|AccessDenied|SignatureDoesNotMatch|InvalidAccessKeyId|Forbidden", re.IGNORECASE)
+_CATALOG_FAILURE = re.compile(
+    r"server closed the connection|terminating connection|could not connect|connection to server|"
+    r"Connection refused|no connection to the server|SSL SYSCALL|Unable to connect to Postgres|"
+    r"password authentication failed|role \S+ does not exist|database \S+ does not exist|"
+    r"connection (?:is )?(?:bad|closed|lost)", re.IGNORECASE)
+
+
+def server_error(settings: Settings, exc: BaseException) -> AccidentsError | None:
+    """A one-line error naming the server and the setting to check when the object store or the
+    PostgreSQL catalog failed; None for anything else (a bug keeps its traceback). A DuckDB error
+    re-raised by other code is found through the exception's causes."""
+    if isinstance(exc, AccidentsError):
+        return None
+    while exc is not None and not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
+        exc = exc.__cause__ or exc.__context__
+    if exc is None:
+        return None
+    text = str(exc)
+    first = scrub(settings, text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+    s3_said = settings.uses_s3 and ("HTTP" in text or (settings.s3.endpoint or "s3://") in text
+                                    or settings.resolved_data_path in text)
+    if s3_said:
+        hint = (" (check ACCIDENTS_S3_ACCESS_KEY_ID and ACCIDENTS_S3_SECRET_ACCESS_KEY)"
+                if _S3_DENIED.search(text) else "")
+        return AccidentsError(f"object storage {s3_endpoint_url(settings)} failed for the lake's data path "
+                              f"{settings.resolved_data_path}{hint}: {first}")
+    if settings.catalog == "postgres" and _CATALOG_FAILURE.search(text):
+        return AccidentsError(f"PostgreSQL catalog {redact_dsn(settings.postgres_dsn or '')} (ACCIDENTS_PG_DSN) "
+                              f"failed: {first}")
+    return None
+
+
 def attach_statements(settings: Settings, *, read_only: bool = False, for_cli: bool = False) -> list[str]:
     """The SQL that opens the lake, in order. Secrets appear as getenv() calls when `for_cli`."""
     statements = [f"LOAD {ext};" for ext in required_extensions(settings)]
     if settings.uses_s3:
         statements.append(_s3_secret(settings, for_cli))
+        statements.append(f"SET http_timeout = {int(settings.s3.timeout_seconds)};")
+        statements.append(f"SET http_retries = {int(settings.s3.retries)};")
     if settings.catalog == "postgres":
         statements.append(f"SET ducklake_max_retry_count = {int(settings.retry_count)};")
     options = [f"DATA_PATH {_quote(settings.resolved_data_path)}"]
+    # The default data path is derived from the data folder, which may have been moved or restored
+    # elsewhere: it wins over the path the catalog recorded (file paths inside are relative to it).
+    if settings.data_path is None or settings.override_data_path:
+        options.append("OVERRIDE_DATA_PATH true")
     if read_only:
         options.append("READ_ONLY")
     statements.append(
-        f"ATTACH {_quote(ducklake_uri(settings))} AS {LAKE_ALIAS} ({', '.join(options)});"
+        f"ATTACH {_quote(ducklake_uri(settings, for_cli=for_cli))} AS {LAKE_ALIAS} ({', '.join(options)});"
     )
     statements.append(f"USE {LAKE_ALIAS};")
     return statements
@@ -106,14 +192,24 @@ def install_extensions(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -
 
 
 def _friendly_attach_error(settings: Settings, exc: Exception) -> AccidentsError:
-    text = str(exc)
+    text = scrub(settings, str(exc))
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    uri = ducklake_uri(settings, redacted=True)
     if "lock" in text.lower():
         return AccidentsError(
-            f"the lake catalog {ducklake_uri(settings)} is locked by another process "
-            "(a DuckDB-file catalog admits one process at a time; use ACCIDENTS_CATALOG=sqlite): "
-            + text.splitlines()[0]
+            f"the lake catalog {uri} is locked by another process "
+            "(a DuckDB-file catalog admits one process at a time; use ACCIDENTS_CATALOG=sqlite): " + first
         )
-    return AccidentsError(f"cannot open the lake {ducklake_uri(settings)}: {text.splitlines()[0]}")
+    if "does not match existing data path" in text:
+        return AccidentsError(
+            f"cannot open the lake {uri}: ACCIDENTS_DATA_PATH={settings.resolved_data_path} is not the data "
+            "path its catalog recorded; if the files were moved there, set ACCIDENTS_OVERRIDE_DATA_PATH=true"
+        )
+    found = server_error(settings, exc)
+    if found is not None:
+        return found
+    setting = " (ACCIDENTS_PG_DSN)" if settings.catalog == "postgres" else ""
+    return AccidentsError(f"cannot open the lake {uri}{setting}: {first}")
 
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

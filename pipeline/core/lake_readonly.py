@@ -41,7 +41,7 @@ def read_only_relation(con: duckdb.DuckDBPyConnection, query: str) -> duckdb.Duc
     try:
         statements = con.extract_statements(query)
     except Exception as exc:
-        raise AccidentsError(f"SQL error: {_one_line(exc)}") from None
+        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc  # the cause names a failing server
     if len(statements) != 1:
         raise AccidentsError(f"SQL: give exactly one statement (got {len(statements)})")
     kind = statements[0].type.name
@@ -51,7 +51,7 @@ def read_only_relation(con: duckdb.DuckDBPyConnection, query: str) -> duckdb.Duc
     try:
         return con.sql(query)
     except Exception as exc:
-        raise AccidentsError(f"SQL error: {_one_line(exc)}") from None
+        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc  # the cause names a failing server
 
 
 def show(relation: duckdb.DuckDBPyRelation, max_rows: int) -> None:
@@ -59,4 +59,4 @@ def show(relation: duckdb.DuckDBPyRelation, max_rows: int) -> None:
     try:
         relation.show(max_rows=max_rows, max_width=200)
     except Exception as exc:
-        raise AccidentsError(f"SQL error: {_one_line(exc)}") from None
+        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc  # the cause names a failing server

@@ -41,14 +41,21 @@ class S3Settings:
     secret_access_key: str | None = field(default=None, repr=False)
     url_style: str = "path"  # "path" or "vhost"
     use_ssl: bool = True
+    # Per request and retry: DuckDB's defaults (30 s x 4 attempts) block for 2 minutes on a silent server.
+    timeout_seconds: int = 5
+    retries: int = 1
 
 
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
     catalog: str = "sqlite"  # sqlite | duckdb (embedded) | postgres (production)
-    postgres_dsn: str | None = None  # libpq key=value DSN without password (PGPASSWORD is read by libpq)
+    # libpq DSN, ideally without password (PGPASSWORD is read by libpq); never printed as is
+    postgres_dsn: str | None = field(default=None, repr=False)
     data_path: str | None = None  # where Parquet goes; default <data_dir>/lake/files/
+    # Open a lake whose catalog recorded another data path (a restored or re-pointed bucket prefix).
+    # The default local data path always follows the data folder, so a moved folder opens.
+    override_data_path: bool = False
     s3: S3Settings = S3Settings()
     retry_count: int = 100  # DuckLake commit retries; concurrent writers are normal in production
     departments: tuple[str, ...] = ("988",)
@@ -153,6 +160,8 @@ class Settings:
             or env.get("AWS_SECRET_ACCESS_KEY"),
             url_style=env.get("ACCIDENTS_S3_URL_STYLE", "path"),
             use_ssl=_flag("ACCIDENTS_S3_USE_SSL", env.get("ACCIDENTS_S3_USE_SSL", "true")),
+            timeout_seconds=_int("ACCIDENTS_S3_TIMEOUT", env.get("ACCIDENTS_S3_TIMEOUT", "5")),
+            retries=_int("ACCIDENTS_S3_RETRIES", env.get("ACCIDENTS_S3_RETRIES", "1")),
         )
         deps = tuple(d.strip() for d in env.get("ACCIDENTS_DEPS", "988").split(",") if d.strip())
         return cls(
@@ -160,6 +169,8 @@ class Settings:
             catalog=env.get("ACCIDENTS_CATALOG", "sqlite"),
             postgres_dsn=env.get("ACCIDENTS_PG_DSN") or None,
             data_path=env.get("ACCIDENTS_DATA_PATH") or None,
+            override_data_path=_flag("ACCIDENTS_OVERRIDE_DATA_PATH",
+                                     env.get("ACCIDENTS_OVERRIDE_DATA_PATH", "false")),
             s3=s3,
             retry_count=_int("ACCIDENTS_DUCKLAKE_RETRIES", env.get("ACCIDENTS_DUCKLAKE_RETRIES", "100")),
             departments=deps,

@@ -145,8 +145,10 @@ def register_version(tracking_uri: str, registered_model: str, model_uri: str, r
         client.get_registered_model(registered_model)
     except Exception:
         client.create_registered_model(registered_model, description="Road-accident risk per road-point-hour")
+    # A tracking server accepts a `models:/<model id>` source only with that model id named as well.
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
     version = client.create_model_version(
-        registered_model, source=model_uri, run_id=run_id, tags={**tags, RUN_ID_TAG: run_id},
+        registered_model, source=model_uri, run_id=run_id, tags={**tags, RUN_ID_TAG: run_id}, model_id=model_id,
     )
     if champion:
         client.set_registered_model_alias(registered_model, CHAMPION, version.version)

@@ -29,7 +29,7 @@ def test_embedded_default_is_a_sqlite_catalog_under_the_data_dir(tmp_path):
     sql = attach_statements(settings)
     assert sql[:2] == ["LOAD ducklake;", "LOAD sqlite;"]
     assert f"ATTACH 'ducklake:sqlite:{tmp_path.resolve()}/lake/catalog.sqlite' AS lake " \
-           f"(DATA_PATH '{tmp_path.resolve()}/lake/files/');" in sql
+           f"(DATA_PATH '{tmp_path.resolve()}/lake/files/', OVERRIDE_DATA_PATH true);" in sql
 
 
 def test_production_sql_uses_postgres_s3_and_retries_without_leaking_secrets():
