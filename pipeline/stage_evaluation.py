@@ -189,6 +189,18 @@ def add_oracle_shares(metrics: dict[str, dict[str, float]]) -> None:
             values[f"{name}_share_of_oracle"] = values[name] / best if best else float("nan")
 
 
+def add_truth_ratios(metrics: dict[str, dict[str, float]]) -> None:
+    """Expected accidents of each method vs the truth's expected count (demo): the observed count is
+    one Poisson draw (sd ~ sqrt(n)), so expected/observed alone cannot tell calibration from luck."""
+    oracle = metrics.get("oracle")
+    if not oracle:
+        return
+    truth = oracle["expected_accidents"]
+    for values in metrics.values():
+        values["truth_expected_accidents"] = truth
+        values["expected_truth_ratio"] = values["expected_accidents"] / truth if truth else float("nan")
+
+
 # --- gold tables -----------------------------------------------------------------------------
 EVALUATION_DDL = (
     "CREATE TABLE IF NOT EXISTS gold.evaluation (evaluated_at TIMESTAMP, model_name VARCHAR, "
@@ -244,6 +256,7 @@ TABLE_COLUMNS = (
     ("pr_auc", "PR AUC", "{:.4f}"),
     ("brier", "Brier", "{:.2e}"),
     ("expected_observed_ratio", "exp/obs", "{:.2f}"),
+    ("expected_truth_ratio", "exp/truth", "{:.2f}"),
     ("cell_hit_rate_1pct", "hit@1%", "{:.1%}"),
     ("cell_pai_1pct", "PAI@1%", "{:.1f}"),
     ("cell_hit_rate_5pct", "hit@5%", "{:.1%}"),
@@ -414,6 +427,7 @@ def evaluate(
             matrix, counts, hours, is_probability=is_probability
         )
     add_oracle_shares(metrics)
+    add_truth_ratios(metrics)
     timings["metrics_s"] = time.perf_counter() - t0
 
     summary = EvaluationSummary(

@@ -92,6 +92,9 @@ def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
     assert by.loc["cell_pai_10pct", "baseline_history"] > 2
     # history baseline is scaled to the fit years' mean yearly total (24 accidents a year)
     assert by.loc["expected_accidents", "baseline_history"] == pytest.approx(24, rel=1e-3)
+    # every method's expected count is also set against the truth's (24 by construction of FakeTruth)
+    assert by.loc["truth_expected_accidents"].tolist() == pytest.approx([24.0] * 4)
+    assert by.loc["expected_truth_ratio", "model"] == pytest.approx(by.loc["expected_accidents", "model"] / 24)
     assert by.loc["cell_pai_5pct_share_of_oracle", "model"] == pytest.approx(
         by.loc["cell_pai_5pct", "model"] / by.loc["cell_pai_5pct", "oracle"])
     cal = con.execute("SELECT method, grouping, count(*) AS n, sum(observed) AS obs FROM gold.calibration "
