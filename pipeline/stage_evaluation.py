@@ -47,7 +47,8 @@ from pipeline.metrics import (
 if TYPE_CHECKING:
     import duckdb
 
-METHODS = ("model", "baseline_history", "baseline_kde", "oracle")
+METHODS = ("model", "baseline_history", "baseline_kde", "baseline_shrunk", "oracle")
+BASELINES = ("baseline_history", "baseline_kde", "baseline_shrunk")
 CURVE_FRACTIONS = tuple(np.round(np.geomspace(0.001, 1.0, 31), 6))
 CALIBRATION_TOLERANCE = 0.20  # expected/observed within +-20 % counts as calibrated
 POINT_COLUMNS = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]
@@ -103,6 +104,17 @@ def observed_counts(points: pd.DataFrame, accidents: pd.DataFrame, hours: pd.Dat
     keep = (point_index >= 0) & (hour_index >= 0)
     np.add.at(counts, (point_index[keep], hour_index[keep]), 1.0)
     return counts
+
+
+def baseline_accidents(accidents: pd.DataFrame, test_year: int, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, list[int]]:
+    """The baselines' accidents and fit years: every year before the test year, before the cutoff.
+
+    A year partly cut off still counts as a whole year in the yearly rate (the cutoff is normally
+    1 January of the test year, so this does not arise in the default protocol)."""
+    before = accidents[(accidents["year"] < test_year) & (pd.to_datetime(accidents["event_time"]) < cutoff)]
+    if before.empty:
+        raise AccidentsError(f"test year {test_year}: no accidents before it to fit the baselines")
+    return before, sorted(int(y) for y in before["year"].unique())
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -377,10 +389,11 @@ def evaluate(
 
     history_cutoff: caps the point-in-time history windows (default: 1 January of the test year, so every
     test-year row sees the `history_lookback_years` before it; default lookback: the model's, else the
-    one silver.features was built with, else 3). Baselines are fit on the accidents of `train_years` + `valid_year` before the cutoff,
-    the KDE bandwidth chosen on `valid_year` with a density fit on `train_years`.
+    one silver.features was built with, else 3). Baselines are fit on the accidents of every year
+    before the test year (and the cutoff), whatever the model's train years; their bandwidth,
+    shrinkage and profile smoothing are chosen on `valid_year` with fits on the years before it.
     """
-    from pipeline.baselines import fit_history_baseline, fit_kde_baseline
+    from pipeline.baselines import fit_history_baseline, fit_kde_baseline, fit_shrunk_baseline
     from pipeline.stage_features import load_road_points, load_scoring_history, scoring_lookback_years
 
     if valid_year in train_years or max([*train_years, valid_year]) >= test_year:
@@ -406,15 +419,12 @@ def evaluate(
     timings.update(score_timings)
 
     t0 = time.perf_counter()
-    fit_years = sorted({*train_years, valid_year})
-    past = accidents[accidents["year"].isin(fit_years) & (pd.to_datetime(accidents["event_time"]) < cutoff)]
-    history_baseline = fit_history_baseline(points, past, fit_years)
-    kde_baseline = fit_kde_baseline(points, past, fit_years, valid_year, crs=crs)
-    matrices: dict[str, tuple[np.ndarray, bool]] = {
-        "model": (prob, True),
-        "baseline_history": (history_baseline.expected_counts(hours), False),
-        "baseline_kde": (kde_baseline.expected_counts(hours), False),
-    }
+    past, fit_years = baseline_accidents(accidents, test_year, cutoff)
+    baselines = [fit_history_baseline(points, past, fit_years),
+                 fit_kde_baseline(points, past, fit_years, valid_year, crs=crs),
+                 fit_shrunk_baseline(points, past, fit_years, valid_year, crs=crs)]
+    matrices: dict[str, tuple[np.ndarray, bool]] = {"model": (prob, True)}
+    matrices.update({b.name: (b.expected_counts(hours), False) for b in baselines})
     if truth is not None:
         oracle = np.asarray(truth.expected_counts(points["lat"], points["lon"], hours), dtype=np.float32)
         matrices["oracle"] = (oracle, False)
@@ -434,7 +444,7 @@ def evaluate(
         model_name=model_name, sampler=sampler, test_year=test_year, n_points=len(points),
         n_hours=len(hours), observed_accidents=int(counts.sum()), metrics=metrics,
         calibration=calibration, curves=curves,
-        baseline_params={"baseline_history": history_baseline.params, "baseline_kde": kde_baseline.params,
+        baseline_params={**{b.name: b.params for b in baselines},
                          "atm": "per-hour" if np.ndim(atm) else int(atm), "history_cutoff": str(cutoff),
                          "history_lookback_years": lookback},
         timings=timings,

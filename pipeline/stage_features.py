@@ -181,12 +181,15 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
                    buffer_meters: float = 200.0, accident_exclusion_buffer_km: float = 0.3,
                    temporal_risk_ratio: float = 0.85, n_negative_samples_ratio: int = 20,
                    history_cutoff: dt.datetime | None = None, history_lookback_years: int = 3,
-                   department: str = "988", seed: int = 42, progress=None) -> FeaturesSummary:
+                   department: str = "988", seed: int = 42, progress=None,
+                   exclusion_before: dt.datetime | None = None) -> FeaturesSummary:
     """Build the silver layer from bronze.accidents and bronze.roads (see the module docstring).
 
     silver.features: each row's history is the `history_lookback_years` before its year start, never
     after `history_cutoff` (None = no cap). silver.features_reference: every accident but the row's
-    own. `progress(stage, seconds)` is called after each stage when given.
+    own. `progress(stage, seconds)` is called after each stage when given. The exclusion sampler keeps
+    away from accidents before `exclusion_before` only (default: 1 January of the last data year, the
+    default test year), so the test year's accident places do not leak into training negatives.
     """
     import pandas as pd
 
@@ -236,9 +239,12 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
     row_sets, meta = [], []
     for sampler in samplers:
         if sampler == "exclusion":
+            zone_end = pd.Timestamp(exclusion_before if exclusion_before is not None
+                                    else f"{accidents['event_time'].max().year}-01-01")
             negatives = sampling.sample_exclusion(points, accidents, period, n_negatives=n_negatives,
                                                   exclusion_km=accident_exclusion_buffer_km,
-                                                  temporal_ratio=temporal_risk_ratio, seed=seed)
+                                                  temporal_ratio=temporal_risk_ratio, seed=seed,
+                                                  exclusion_accidents=accidents[accidents["event_time"] < zone_end])
         else:
             negatives = sampling.sample_uniform(points, accidents, period, n_negatives=n_negatives, seed=seed)
         weight = sampling.negative_weight(n_points, period, n_negatives)

@@ -81,7 +81,7 @@ def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
     assert summary.n_points == 6 and summary.n_hours == 8784
     assert summary.observed_accidents == 24
     rows = con.execute("SELECT method, metric, value FROM gold.evaluation").df()
-    assert set(rows["method"]) == {"model", "baseline_history", "baseline_kde", "oracle"}
+    assert set(rows["method"]) == {"model", "baseline_history", "baseline_kde", "baseline_shrunk", "oracle"}
     by = rows.pivot(index="metric", columns="method", values="value")
     for metric in ("roc_auc", "pr_auc", "brier", "expected_observed_ratio", "cell_hit_rate_1pct", "cell_pai_5pct",
                    "cell_hit_rate_10pct", "point_hit_rate_5pct", "point_pai_10pct"):
@@ -93,7 +93,7 @@ def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
     # history baseline is scaled to the fit years' mean yearly total (24 accidents a year)
     assert by.loc["expected_accidents", "baseline_history"] == pytest.approx(24, rel=1e-3)
     # every method's expected count is also set against the truth's (24 by construction of FakeTruth)
-    assert by.loc["truth_expected_accidents"].tolist() == pytest.approx([24.0] * 4)
+    assert by.loc["truth_expected_accidents"].tolist() == pytest.approx([24.0] * 5)
     assert by.loc["expected_truth_ratio", "model"] == pytest.approx(by.loc["expected_accidents", "model"] / 24)
     assert by.loc["cell_pai_5pct_share_of_oracle", "model"] == pytest.approx(
         by.loc["cell_pai_5pct", "model"] / by.loc["cell_pai_5pct", "oracle"])
@@ -105,6 +105,15 @@ def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
     assert "oracle" in summary.table and "baseline_kde" in summary.table
     assert all(p.exists() and p.stat().st_size > 0 for p in summary.figures) and len(summary.figures) == 3
     assert {"features_s", "scoring_s", "metrics_s"} <= set(summary.timings)
+
+
+def test_baselines_fit_every_year_before_the_test_year_whatever_the_model_trained_on(lake):
+    con, _ = lake
+    summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="uniform", test_year=2024,
+                       train_years=[2022], valid_year=2023, chunk_hours=24 * 61)
+    for name in ("baseline_history", "baseline_kde", "baseline_shrunk"):
+        assert summary.baseline_params[name]["fit_years"] == [2021, 2022, 2023], name
+        assert summary.baseline_params[name]["n_accidents"] == 72, name
 
 
 def test_rerun_replaces_rows_and_keeps_other_samplers(lake):
