@@ -79,6 +79,9 @@ class EvaluationSummary:
     figures: list[Path] = field(default_factory=list)
     rows_written: int = 0
     notes: list[str] = field(default_factory=list)
+    # method -> expected accidents per hour of the test year (summed over points): calibration by slice
+    hourly_expected: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    hourly_observed: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_rows(self) -> int:
@@ -498,6 +501,8 @@ def evaluate(
                          "atm": "per-hour" if np.ndim(atm) else int(atm), "history_cutoff": str(cutoff),
                          "history_lookback_years": lookback, "best_baselines": best_baselines},
         timings=timings,
+        hourly_expected={m: matrix.sum(axis=0, dtype=np.float64) for m, (matrix, _) in matrices.items()},
+        hourly_observed=counts.sum(axis=0, dtype=np.float64),
     )
     summary.table = format_table(metrics)
     comparison_lines = comparison_text(metrics, best_baselines)
