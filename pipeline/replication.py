@@ -196,7 +196,7 @@ def replicate_one(con, settings, truth, config: ReplicationConfig, seed: int, te
     return {"runs": runs, "effects": effects.assign(**key),
             "slices": slice_calibration(summary, true_atm, hours).assign(**key),
             "timing": {**key, "algorithm": model.algorithm, "train_s": t1 - t0, "evaluate_s": t2 - t1,
-                       "effects_s": t3 - t2}}
+                       "effects_s": t3 - t2, **{f"evaluate_{k}": v for k, v in summary.timings.items()}}}
 
 
 def run_replication(config: ReplicationConfig, progress: Callable[[str], None] | None = None) -> ReplicationResult:
