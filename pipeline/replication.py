@@ -265,15 +265,19 @@ def format_replication(result: ReplicationResult) -> str:
 
     model = wide.xs("model", level="method")
     baselines = [b for b in BASELINES if b in wide.index.get_level_values("method")]
-    best_exp = pd.concat([wide.xs(b, level="method")["cell_expected_pai_5pct"] for b in baselines], axis=1).max(axis=1) \
-        if "cell_expected_pai_5pct" in model else None
-    best_ll = pd.concat([wide.xs(b, level="method")["loglik_per_accident"] for b in baselines], axis=1).max(axis=1)
+
+    def best_baseline(metric: str) -> pd.Series:
+        return pd.concat([wide.xs(b, level="method")[metric] for b in baselines], axis=1).max(axis=1)
+
     lines.append("")
-    lines.append(f"model - best baseline, log-likelihood per accident: {_cell(model['loglik_per_accident'] - best_ll, '{:+.3f}')};"
-                 f" model ahead in {np.mean(model['loglik_per_accident'] > best_ll):.0%} of replications")
-    if best_exp is not None:
-        lines.append(f"model - best baseline, expected PAI@5%: {_cell(model['cell_expected_pai_5pct'] - best_exp, '{:+.3f}')};"
-                     f" model >= best baseline in {np.mean(model['cell_expected_pai_5pct'] >= best_exp):.0%} of replications")
+    for metric, label, better in (("loglik_per_accident", "log-likelihood per accident", "ahead"),
+                                  ("cell_expected_pai_5pct", "expected PAI@5%", ">= best baseline")):
+        if metric not in model:
+            continue
+        best = best_baseline(metric)
+        share = np.mean(model[metric] > best) if better == "ahead" else np.mean(model[metric] >= best)
+        lines.append(f"model - best baseline, {label}: {_cell(model[metric] - best, '{:+.3f}')}; "
+                     f"model {better} in {share:.0%} of replications")
     for name in ("loglik_per_accident", "cell_pai_5pct"):
         key = f"{name}_minus_best_baseline"
         if key in model:
@@ -284,8 +288,8 @@ def format_replication(result: ReplicationResult) -> str:
     lines += ["", "calibration per test year (model expected / truth expected; / observed):"]
     for (seed, year), part in wide.xs("model", level="method").groupby(level=[0, 1]):
         row = part.iloc[0]
-        lines.append(f"  seed {seed} {year}: expected {row['expected_accidents']:.1f}, truth "
-                     f"{row.get('truth_expected_accidents', float('nan')):.1f} ({row.get('expected_truth_ratio', float('nan')):.2f}), "
+        truth, ratio = row.get("truth_expected_accidents", np.nan), row.get("expected_truth_ratio", np.nan)
+        lines.append(f"  seed {seed} {year}: expected {row['expected_accidents']:.1f}, truth {truth:.1f} ({ratio:.2f}), "
                      f"observed {row['observed_accidents']:.0f} ({row['expected_observed_ratio']:.2f})")
 
     effects = result.effects.assign(ratio=lambda f: f["learned"] / f["truth"])
