@@ -5,6 +5,11 @@ Both baselines factor risk as (where) x (when):
   past accidents (in the metric CRS, metres) evaluated at the road points, its bandwidth chosen by
   the log-likelihood of a validation year's accidents.
 - when: the hour-of-week profile of past accidents (168 shares, Monday 00h first).
+- `fit_shrunk_baseline` (the fair count baseline): each point's past count shrunk towards the KDE
+  (empirical Bayes with one prior strength for all points, i.e. a mixture of the count shares and
+  the KDE shares whose weight is chosen on the validation year), times a smoothed weekly profile (the
+  168 hour-of-week counts smoothed over neighbouring hours and mixed with the separable weekday x
+  hour-of-day product, also chosen on the validation year).
 Expected counts are scaled so that a year totals the fit years' mean yearly accident count, so the
 baselines are also probabilistic forecasts (Poisson expected counts) and can be calibrated/Briered.
 """
@@ -187,4 +192,106 @@ def fit_kde_baseline(
         "baseline_kde", point_ids, yearly, hour_of_week_profile(final["event_time"], pseudocount),
         {"bandwidth_m": bandwidth, "validation_loglik": scores, "fit_years": sorted(set(fit_years)),
          "n_accidents": int(len(final))},
+    )
+
+
+SHRINK_WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 1.0)
+PROFILE_SMOOTHING_PASSES = (0, 1, 2, 4)
+PROFILE_SEPARABLE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def smooth_weekly_counts(counts: np.ndarray, passes: int) -> np.ndarray:
+    """`passes` circular [1, 2, 1] / 4 passes over the 168 hours (Sunday 23h neighbours Monday 00h)."""
+    out = np.asarray(counts, dtype=float)
+    for _ in range(passes):
+        out = 0.25 * np.roll(out, 1) + 0.5 * out + 0.25 * np.roll(out, -1)
+    return out
+
+
+def separable_weekly_counts(counts: np.ndarray) -> np.ndarray:
+    """weekday total x hour-of-day share: the 168 counts with no weekday x hour interaction."""
+    grid = np.asarray(counts, dtype=float).reshape(7, 24)
+    total = grid.sum()
+    if total <= 0:
+        return grid.reshape(-1)
+    return np.outer(grid.sum(axis=1), grid.sum(axis=0) / total).reshape(-1)
+
+
+def smoothed_profile(counts: np.ndarray, passes: int, separable_weight: float, pseudocount: float = 0.5) -> np.ndarray:
+    mixed = ((1.0 - separable_weight) * smooth_weekly_counts(counts, passes)
+             + separable_weight * separable_weekly_counts(counts)) + pseudocount
+    return mixed / mixed.sum()
+
+
+def choose_profile(fit_times, valid_times, pseudocount: float = 0.5) -> tuple[dict, float]:
+    """(passes, separable weight) maximising the validation accidents' mean log slot share."""
+    fit_counts = np.bincount(hour_of_week(fit_times), minlength=HOURS_PER_WEEK).astype(float)
+    valid_slots = hour_of_week(valid_times)
+    if valid_slots.size == 0:
+        raise AccidentsError("weekly profile: the validation year has no accidents")
+    best, best_score = None, -np.inf
+    for passes in PROFILE_SMOOTHING_PASSES:
+        for weight in PROFILE_SEPARABLE_WEIGHTS:
+            score = float(np.mean(np.log(smoothed_profile(fit_counts, passes, weight, pseudocount)[valid_slots])))
+            if score > best_score + 1e-12:  # ties keep the simpler (earlier) choice
+                best, best_score = {"smoothing_passes": passes, "separable_weight": weight}, score
+    return best, best_score
+
+
+def choose_shrink_weight(count_shares: np.ndarray, kde_shares: np.ndarray, valid_point_index: np.ndarray,
+                         floor: float = 1e-9) -> tuple[float, dict[float, float]]:
+    """Weight of the KDE in the mixture maximising the validation accidents' mean log point share."""
+    if len(valid_point_index) == 0:
+        raise AccidentsError("shrinkage: the validation year has no accidents")
+    scores = {}
+    for weight in SHRINK_WEIGHTS:
+        shares = (1.0 - weight) * count_shares[valid_point_index] + weight * kde_shares[valid_point_index]
+        scores[weight] = float(np.mean(np.log(np.maximum(shares, floor))))
+    return max(scores, key=lambda w: (scores[w], w)), scores  # ties -> more shrinkage
+
+
+def fit_shrunk_baseline(
+    points: pd.DataFrame,
+    accidents: pd.DataFrame,
+    fit_years: Sequence[int],
+    valid_year: int,
+    *,
+    bandwidths_m: Sequence[float] = DEFAULT_BANDWIDTHS_M,
+    crs: str = DEFAULT_CRS,
+    pseudocount: float = 0.5,
+) -> HotspotBaseline:
+    """Counts shrunk towards the KDE x smoothed weekly profile; every choice made on `valid_year`.
+
+    With a Gamma prior of mean `N x kde_share_i` and strength `a` (in units of the fit period) on each
+    point's count, the posterior mean share is (1 - w) x count share + w x KDE share with w = a / (1 + a):
+    one weight for all points, chosen by the validation accidents' log-likelihood with counts, KDE and
+    profile fitted on the years before `valid_year`; the final baseline refits them on all `fit_years`.
+    accidents: lat, lon, point_id, event_time, year.
+    """
+    point_ids = points["point_id"].to_numpy()
+    point_xy = project(points["lat"], points["lon"], crs)
+    years = accidents["year"].to_numpy()
+    before = accidents[years < valid_year]
+    validation = accidents[years == valid_year]
+    if before.empty:
+        raise AccidentsError(f"shrunk baseline: no accidents before validation year {valid_year}")
+    valid_index = _point_index(point_ids, validation["point_id"])
+    bandwidth, _ = choose_kde_bandwidth(point_xy, project(before["lat"], before["lon"], crs), valid_index,
+                                        bandwidths_m)
+    before_counts = np.bincount(_point_index(point_ids, before["point_id"]), minlength=len(point_ids))
+    weight, weight_scores = choose_shrink_weight(
+        before_counts / before_counts.sum(),
+        kde_point_shares(project(before["lat"], before["lon"], crs), point_xy, bandwidth), valid_index)
+    profile_choice, _ = choose_profile(before["event_time"], validation["event_time"], pseudocount)
+
+    final = accidents[np.isin(years, list(fit_years))]
+    counts = np.bincount(_point_index(point_ids, final["point_id"]), minlength=len(point_ids)).astype(float)
+    shares = (1.0 - weight) * counts / counts.sum() + weight * kde_point_shares(
+        project(final["lat"], final["lon"], crs), point_xy, bandwidth)
+    weekly = np.bincount(hour_of_week(final["event_time"]), minlength=HOURS_PER_WEEK).astype(float)
+    return HotspotBaseline(
+        "baseline_shrunk", point_ids, shares * _yearly_total(final, fit_years),
+        smoothed_profile(weekly, profile_choice["smoothing_passes"], profile_choice["separable_weight"], pseudocount),
+        {"bandwidth_m": bandwidth, "kde_weight": weight, "kde_weight_loglik": weight_scores, **profile_choice,
+         "fit_years": sorted(set(fit_years)), "n_accidents": int(len(final))},
     )

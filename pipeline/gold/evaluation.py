@@ -29,6 +29,7 @@ import pandas as pd
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import ensure_tables, transaction
 from pipeline.gold.scoring import ProbabilityModel
+from pipeline.gold.skill import DailySkill, daily_skill, loglik_per_accident, poisson_rate
 from pipeline.gold.metrics import (
     CELL_FRACTIONS,
     POINT_FRACTIONS,
@@ -36,8 +37,10 @@ from pipeline.gold.metrics import (
     brier_score,
     calibration_summary,
     descending_order,
+    fraction_label,
     hit_rate_and_pai,
     hit_rate_curve,
+    n_flagged,
     poisson_event_probability,
     pr_auc,
     roc_auc,
@@ -47,7 +50,9 @@ from pipeline.gold.metrics import (
 if TYPE_CHECKING:
     import duckdb
 
-METHODS = ("model", "baseline_history", "baseline_kde", "oracle")
+METHODS = ("model", "baseline_history", "baseline_kde", "baseline_shrunk", "oracle_separable",
+           "oracle_weather_blind", "oracle")
+BASELINES = ("baseline_history", "baseline_kde", "baseline_shrunk")
 CURVE_FRACTIONS = tuple(np.round(np.geomspace(0.001, 1.0, 31), 6))
 CALIBRATION_TOLERANCE = 0.20  # expected/observed within +-20 % counts as calibrated
 
@@ -73,6 +78,9 @@ class EvaluationSummary:
     figures: list[Path] = field(default_factory=list)
     rows_written: int = 0
     notes: list[str] = field(default_factory=list)
+    # method -> expected accidents per hour of the test year (summed over points): calibration by slice
+    hourly_expected: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    hourly_observed: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_rows(self) -> int:
@@ -102,6 +110,17 @@ def observed_counts(points: pd.DataFrame, accidents: pd.DataFrame, hours: pd.Dat
     keep = (point_index >= 0) & (hour_index >= 0)
     np.add.at(counts, (point_index[keep], hour_index[keep]), 1.0)
     return counts
+
+
+def baseline_accidents(accidents: pd.DataFrame, test_year: int, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, list[int]]:
+    """The baselines' accidents and fit years: every year before the test year, before the cutoff.
+
+    A year partly cut off still counts as a whole year in the yearly rate (the cutoff is normally
+    1 January of the test year, so this does not arise in the default protocol)."""
+    before = accidents[(accidents["year"] < test_year) & (pd.to_datetime(accidents["event_time"]) < cutoff)]
+    if before.empty:
+        raise AccidentsError(f"test year {test_year}: no accidents before it to fit the baselines")
+    return before, sorted(int(y) for y in before["year"].unique())
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -143,17 +162,30 @@ def score_grid(
 
 # --- metrics ---------------------------------------------------------------------------------
 def method_metrics(
-    expected: np.ndarray, counts: np.ndarray, hours: pd.DatetimeIndex, *, is_probability: bool
-) -> tuple[dict[str, float], CalibrationSummary, np.ndarray]:
-    """All metrics of one (n_points, n_hours) matrix of expected accidents (or probabilities)."""
+    expected: np.ndarray, counts: np.ndarray, hours: pd.DatetimeIndex, *, is_probability: bool,
+    truth: np.ndarray | None = None,
+) -> tuple[dict[str, float], CalibrationSummary, np.ndarray, DailySkill]:
+    """All metrics of one (n_points, n_hours) matrix of expected accidents (or probabilities).
+
+    With `truth` (the demo's true expected counts) also the expected hit rate / PAI: the share of the
+    true intensity in the flagged cells, free of the test year's Poisson noise."""
     prob = expected if is_probability else poisson_event_probability(expected)
     order = descending_order(expected)
+    rate = poisson_rate(expected, is_probability)
+    daily = daily_skill(rate, counts, hours, expected, order, CELL_FRACTIONS)
+    del rate
     metrics = {
         "roc_auc": roc_auc(expected, counts, order),
         "pr_auc": pr_auc(expected, counts, order),
         "brier": brier_score(prob, counts),
     }
     metrics.update({f"cell_{k}": v for k, v in hit_rate_and_pai(expected, counts, CELL_FRACTIONS, order).items()})
+    metrics["loglik_per_accident"] = loglik_per_accident(daily)
+    if truth is not None:
+        for fraction, hit in zip(CELL_FRACTIONS, hit_rate_curve(expected, truth, CELL_FRACTIONS, order), strict=True):
+            metrics[f"cell_expected_hit_rate_{fraction_label(fraction)}"] = float(hit)
+            metrics[f"cell_expected_pai_{fraction_label(fraction)}"] = float(hit) / (
+                n_flagged(expected.size, fraction) / expected.size)
     curve = hit_rate_curve(expected, counts, CURVE_FRACTIONS, order)
     del order
     point_scores = expected.sum(axis=1, dtype=np.float64)
@@ -168,7 +200,7 @@ def method_metrics(
     metrics["observed_accidents"] = calibration.observed
     metrics["expected_observed_ratio"] = calibration.ratio
     metrics["calibrated_within_20pct"] = float(abs(calibration.ratio - 1.0) <= CALIBRATION_TOLERANCE)
-    return metrics, calibration, curve
+    return metrics, calibration, curve, daily
 
 
 def add_oracle_shares(metrics: dict[str, dict[str, float]]) -> None:
@@ -179,9 +211,24 @@ def add_oracle_shares(metrics: dict[str, dict[str, float]]) -> None:
     for method, values in metrics.items():
         if method == "oracle":
             continue
-        for name in [k for k in values if "_pai_" in k and not k.endswith("_share_of_oracle")]:
-            best = oracle.get(name, float("nan"))
+        for name in [k for k in values if "_pai_" in k and k in oracle and "_minus_" not in k
+                     and not k.endswith("_share_of_oracle")]:
+            best = oracle[name]
             values[f"{name}_share_of_oracle"] = values[name] / best if best else float("nan")
+        if "loglik_per_accident" in values:
+            values["loglik_per_accident_minus_oracle"] = values["loglik_per_accident"] - oracle["loglik_per_accident"]
+
+
+def add_truth_ratios(metrics: dict[str, dict[str, float]]) -> None:
+    """Expected accidents of each method vs the truth's expected count (demo): the observed count is
+    one Poisson draw (sd ~ sqrt(n)), so expected/observed alone cannot tell calibration from luck."""
+    oracle = metrics.get("oracle")
+    if not oracle:
+        return
+    truth = oracle["expected_accidents"]
+    for values in metrics.values():
+        values["truth_expected_accidents"] = truth
+        values["expected_truth_ratio"] = values["expected_accidents"] / truth if truth else float("nan")
 
 
 # --- gold tables -----------------------------------------------------------------------------
@@ -239,6 +286,7 @@ TABLE_COLUMNS = (
     ("pr_auc", "PR AUC", "{:.4f}"),
     ("brier", "Brier", "{:.2e}"),
     ("expected_observed_ratio", "exp/obs", "{:.2f}"),
+    ("expected_truth_ratio", "exp/truth", "{:.2f}"),
     ("cell_hit_rate_1pct", "hit@1%", "{:.1%}"),
     ("cell_pai_1pct", "PAI@1%", "{:.1f}"),
     ("cell_hit_rate_5pct", "hit@5%", "{:.1%}"),
@@ -247,7 +295,26 @@ TABLE_COLUMNS = (
     ("point_hit_rate_5pct", "pts hit@5%", "{:.1%}"),
     ("point_hit_rate_10pct", "pts hit@10%", "{:.1%}"),
     ("cell_pai_5pct_share_of_oracle", "PAI@5%/oracle", "{:.0%}"),
+    ("loglik_per_accident", "LL/acc", "{:.3f}"),
+    ("cell_expected_pai_5pct", "E[PAI@5%]", "{:.2f}"),
+    ("cell_expected_pai_5pct_share_of_oracle", "E[PAI@5%]/oracle", "{:.0%}"),
 )
+
+
+def comparison_text(metrics: dict[str, dict[str, float]], best_baselines: dict[str, str]) -> str:
+    """One line per skill metric: model - best baseline with its day-bootstrap 95 % interval."""
+    model = metrics.get("model", {})
+    lines = []
+    for name, label, fmt in (("loglik_per_accident", "log-likelihood per accident", "{:+.3f}"),
+                             ("cell_pai_1pct", "PAI@1%", "{:+.2f}"), ("cell_pai_5pct", "PAI@5%", "{:+.2f}"),
+                             ("cell_pai_10pct", "PAI@10%", "{:+.2f}")):
+        key = f"{name}_minus_best_baseline"
+        if key not in model:
+            continue
+        lines.append(f"model - {best_baselines.get(name, 'best baseline')} on {label}: {fmt.format(model[key])} "
+                     f"[{fmt.format(model[key + '_lo'])}, {fmt.format(model[key + '_hi'])}] (95 % day bootstrap; "
+                     f"model ahead in {model[name + '_model_ahead_share']:.0%} of resamples)")
+    return "\n".join(lines)
 
 
 def format_table(metrics: dict[str, dict[str, float]]) -> str:
@@ -354,15 +421,19 @@ def evaluate(
     figure_dir: Path | None = None,
     evaluated_at: dt.datetime | None = None,
     crs: str = "EPSG:3163",
+    bootstrap_replicates: int = 1000,
+    bootstrap_seed: int = 0,
 ) -> EvaluationSummary:
     """Score the test year on the full point x hour grid against the baselines (and the oracle).
 
     history_cutoff: caps the point-in-time history windows (default: 1 January of the test year, so every
     test-year row sees the `history_lookback_years` before it; default lookback: the model's, else the
-    one silver.features was built with, else 3). Baselines are fit on the accidents of `train_years` + `valid_year` before the cutoff,
-    the KDE bandwidth chosen on `valid_year` with a density fit on `train_years`.
+    one silver.features was built with, else 3). Baselines are fit on the accidents of every year
+    before the test year (and the cutoff), whatever the model's train years; their bandwidth,
+    shrinkage and profile smoothing are chosen on `valid_year` with fits on the years before it.
     """
-    from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline
+    from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline, fit_shrunk_baseline
+    from pipeline.gold.skill import paired_bootstrap, separable_oracle, weather_blind_oracle
     from pipeline.silver.features import load_road_points, load_scoring_history, scoring_lookback_years
 
     if valid_year in train_years or max([*train_years, valid_year]) >= test_year:
@@ -388,39 +459,50 @@ def evaluate(
     timings.update(score_timings)
 
     t0 = time.perf_counter()
-    fit_years = sorted({*train_years, valid_year})
-    past = accidents[accidents["year"].isin(fit_years) & (pd.to_datetime(accidents["event_time"]) < cutoff)]
-    history_baseline = fit_history_baseline(points, past, fit_years)
-    kde_baseline = fit_kde_baseline(points, past, fit_years, valid_year, crs=crs)
-    matrices: dict[str, tuple[np.ndarray, bool]] = {
-        "model": (prob, True),
-        "baseline_history": (history_baseline.expected_counts(hours), False),
-        "baseline_kde": (kde_baseline.expected_counts(hours), False),
-    }
+    past, fit_years = baseline_accidents(accidents, test_year, cutoff)
+    baselines = [fit_history_baseline(points, past, fit_years),
+                 fit_kde_baseline(points, past, fit_years, valid_year, crs=crs),
+                 fit_shrunk_baseline(points, past, fit_years, valid_year, crs=crs)]
+    matrices: dict[str, tuple[np.ndarray, bool]] = {"model": (prob, True)}
+    matrices.update({b.name: (b.expected_counts(hours), False) for b in baselines})
+    oracle = None
     if truth is not None:
         oracle = np.asarray(truth.expected_counts(points["lat"], points["lon"], hours), dtype=np.float32)
+        matrices["oracle_separable"] = (separable_oracle(oracle, hours), False)
+        if hasattr(truth, "weather"):  # the demo truth's realised weather gives its climatology
+            matrices["oracle_weather_blind"] = (
+                weather_blind_oracle(truth, points["lat"], points["lon"], hours), False)
         matrices["oracle"] = (oracle, False)
     timings["baselines_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    metrics, calibration, curves = {}, {}, {}
+    metrics, calibration, curves, daily = {}, {}, {}, {}
     for method, (matrix, is_probability) in matrices.items():
-        metrics[method], calibration[method], curves[method] = method_metrics(
-            matrix, counts, hours, is_probability=is_probability
+        metrics[method], calibration[method], curves[method], daily[method] = method_metrics(
+            matrix, counts, hours, is_probability=is_probability, truth=oracle
         )
+    comparison, best_baselines = paired_bootstrap(daily, "model", [b.name for b in baselines], CELL_FRACTIONS,
+                                                  n_boot=bootstrap_replicates, seed=bootstrap_seed)
+    metrics["model"].update(comparison)
     add_oracle_shares(metrics)
+    add_truth_ratios(metrics)
     timings["metrics_s"] = time.perf_counter() - t0
 
     summary = EvaluationSummary(
         model_name=model_name, sampler=sampler, test_year=test_year, n_points=len(points),
         n_hours=len(hours), observed_accidents=int(counts.sum()), metrics=metrics,
         calibration=calibration, curves=curves,
-        baseline_params={"baseline_history": history_baseline.params, "baseline_kde": kde_baseline.params,
+        baseline_params={**{b.name: b.params for b in baselines},
                          "atm": "per-hour" if np.ndim(atm) else int(atm), "history_cutoff": str(cutoff),
-                         "history_lookback_years": lookback},
+                         "history_lookback_years": lookback, "best_baselines": best_baselines},
         timings=timings,
+        hourly_expected={m: matrix.sum(axis=0, dtype=np.float64) for m, (matrix, _) in matrices.items()},
+        hourly_observed=counts.sum(axis=0, dtype=np.float64),
     )
     summary.table = format_table(metrics)
+    comparison_lines = comparison_text(metrics, best_baselines)
+    if comparison_lines:
+        summary.table += "\n" + comparison_lines
     summary.notes = leakage_notes(model, cutoff, test_year)
     evaluated_at = evaluated_at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     t0 = time.perf_counter()

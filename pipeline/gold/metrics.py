@@ -7,7 +7,9 @@ one stable sort per score array (reusable through `descending_order`) and no Pyt
 
 Hit rate and PAI (predictive accuracy index, Chainey et al.): flag the top `fraction` of units by
 score; hit rate = share of all accidents that fall in flagged units; PAI = hit rate / fraction of
-units flagged. A random ranking has PAI 1.
+units flagged. A random ranking has PAI 1. Ties at the cut are split fractionally: when the cut
+falls inside a group of equal scores, the group's accidents count in proportion to the share of the
+group that is flagged (the expected hit count of a random tie-break), never by index order.
 """
 
 from __future__ import annotations
@@ -46,8 +48,23 @@ def n_flagged(n_units: int, fraction: float) -> int:
     return max(1, min(n_units, int(round(fraction * n_units))))
 
 
+def fractional_hits(sorted_scores: np.ndarray, cumulative: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """Accidents in the top `k` units for each k, splitting the tie group at the cut fractionally.
+
+    sorted_scores: scores in descending order; cumulative: running sum of the counts in that order."""
+    ascending = -sorted_scores  # non-decreasing, for searchsorted
+    at_cut = ascending[ks - 1]
+    start = np.searchsorted(ascending, at_cut, side="left")  # first unit of the cut's tie group
+    end = np.searchsorted(ascending, at_cut, side="right")  # one past its last unit
+    before = np.where(start > 0, cumulative[np.maximum(start - 1, 0)], 0.0)
+    group = cumulative[end - 1] - before
+    return before + group * (ks - start) / (end - start)
+
+
 def hit_rate_curve(scores, counts, fractions: Sequence[float], order: np.ndarray | None = None) -> np.ndarray:
-    """Hit rate at each fraction of flagged units (one sort for all fractions)."""
+    """Hit rate at each fraction of flagged units (one sort for all fractions; ties split fractionally).
+
+    `counts` may be expected counts (e.g. the true intensity): the result is then the expected hit rate."""
     c = _flat(counts, np.float64)
     if order is None:
         order = descending_order(scores)
@@ -56,7 +73,7 @@ def hit_rate_curve(scores, counts, fractions: Sequence[float], order: np.ndarray
         return np.full(len(fractions), np.nan)
     cumulative = np.cumsum(c[order])
     ks = np.array([n_flagged(c.size, f) for f in fractions], dtype=np.int64)
-    return cumulative[ks - 1] / total
+    return fractional_hits(_flat(scores)[order], cumulative, ks) / total
 
 
 def hit_rate_and_pai(

@@ -146,6 +146,7 @@ def train_models(
 
     from pipeline.gold import registry
     from pipeline.gold.modeling import data as data_module
+    from pipeline.gold.modeling.recalibration import recalibrate
     from pipeline.gold.modeling.scores import classification_metrics, is_better
     from pipeline.gold.modeling.tuning import tune_algorithm
 
@@ -171,6 +172,9 @@ def train_models(
         valid_metrics = classification_metrics(data.valid.y, tuned_model.predict_score(data.valid.frame))
         final = tuned_model if data.refit is data.train else fit_final_model(
             template, data.refit, tuned.best_params, tuned.best_rounds, objective=objective, seed=seed, threads=threads)
+        # the validation year is out of sample for the temporal final model (refit = train)
+        recal = recalibrate(final, data.valid.frame)
+        recal["in_sample"] = data.refit is not data.train
         seconds = time.perf_counter() - t0
         models[algorithm] = final
         partial[algorithm] = AlgorithmResult(
@@ -179,6 +183,9 @@ def train_models(
             validation_metrics=valid_metrics, cpu_seconds=time.process_time() - cpu0)
         _log(progress, f"[{algorithm}] best {objective}={tuned.best_value:.4f} rounds={tuned.best_rounds} "
                        f"({tuned.trials} trials, {tuned.pruned} pruned, {seconds:.1f}s)")
+        _log(progress, f"[{algorithm}] recalibrated on {recal['year']}: expected {recal['expected_before']:.1f} "
+                       f"-> {recal['expected_after']:.1f} accidents (observed {recal['observed']}), "
+                       f"odds x{recal['odds_scale']:.3f}")
 
     best_algorithm = algos[0]
     for algorithm in algos[1:]:
@@ -247,7 +254,7 @@ def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, te
                          "objective": objective})
         mlflow.log_params({**{f"param_{k}": v for k, v in result.best_params.items()},
                            "rounds": result.best_rounds, "trials": result.trials, "pruned": result.pruned,
-                           "negative_weight": model.negative_weight})
+                           "negative_weight": model.negative_weight, "recalibration_odds_scale": model.odds_scale})
         mlflow.log_metrics({**{f"valid_{k}": v for k, v in result.validation_metrics.items()},
                             **{f"test_{k}": v for k, v in result.test_metrics.items()},
                             f"valid_objective_{objective}": result.validation_value,

@@ -155,7 +155,9 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
 
     silver.features: each row's history is the `history_lookback_years` before its year start, never
     after `history_cutoff` (None = no cap). silver.features_reference: every accident but the row's
-    own. `progress(stage, seconds)` is called after each stage when given.
+    own. `progress(stage, seconds)` is called after each stage when given. The exclusion sampler keeps
+    away from accidents before `exclusion_before` only (default: 1 January of the last data year, the
+    default test year), so the test year's accident places do not leak into training negatives.
     """
     import pandas as pd
 
@@ -172,6 +174,7 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
     accident_exclusion_buffer_km, temporal_risk_ratio = params.exclusion_km, params.temporal_risk_ratio
     n_negative_samples_ratio, history_lookback_years = params.neg_ratio, params.history_lookback_years
     history_cutoff, seed = params.history_cutoff, DEFAULT_SEED if params.seed is None else params.seed
+    exclusion_before = params.exclusion_before
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -206,9 +209,12 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
     row_sets, meta = [], []
     for sampler in samplers:
         if sampler == "exclusion":
+            zone_end = pd.Timestamp(exclusion_before if exclusion_before is not None
+                                    else f"{accidents['event_time'].max().year}-01-01")
             negatives = sampling.sample_exclusion(points, accidents, period, n_negatives=n_negatives,
                                                   exclusion_km=accident_exclusion_buffer_km,
-                                                  temporal_ratio=temporal_risk_ratio, seed=seed)
+                                                  temporal_ratio=temporal_risk_ratio, seed=seed,
+                                                  exclusion_accidents=accidents[accidents["event_time"] < zone_end])
         else:
             negatives = sampling.sample_uniform(points, accidents, period, n_negatives=n_negatives, seed=seed)
         weight = sampling.negative_weight(n_points, period, n_negatives)

@@ -26,5 +26,8 @@ class FeatureParams(Params):
     history_lookback_years: int = param(3, "years of accidents before each row's year start in silver.features",
                                         low=1, high=20)
     history_cutoff: dt.date | None = param(None, "cap the point-in-time history windows at this date", kind="date")
+    exclusion_before: dt.date | None = param(None, "exclusion sampler: keep negatives away from the accidents "
+                                                   "before this date only (default: 1 January of the newest data "
+                                                   "year, the test year)", kind="date")
     seed: int | None = param(None, "sampling seed (default: ACCIDENTS_SEED or 42)", kind="int", low=0)
     osm_timeout: int = param(180, "OpenStreetMap download timeout (seconds)", low=1, high=3600)

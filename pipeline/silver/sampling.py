@@ -81,10 +81,15 @@ def exclusion_candidates(points: pd.DataFrame, accidents: pd.DataFrame, exclusio
 
 
 def sample_exclusion(points: pd.DataFrame, accidents: pd.DataFrame, period: Period, *, n_negatives: int,
-                     exclusion_km: float, temporal_ratio: float, seed: int) -> pd.DataFrame:
-    """Negatives away from every accident: point_id, event_time (hourly), atm."""
+                     exclusion_km: float, temporal_ratio: float, seed: int,
+                     exclusion_accidents: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Negatives away from every accident: point_id, event_time (hourly), atm.
+
+    `exclusion_accidents` (default: `accidents`) are the ones the negatives keep away from: only those
+    before the test year, so the test year's places do not shape the training negatives."""
     rng = np.random.default_rng([seed, 1])
-    candidates = points["point_id"].to_numpy()[exclusion_candidates(points, accidents, exclusion_km)]
+    zone = accidents if exclusion_accidents is None else exclusion_accidents
+    candidates = points["point_id"].to_numpy()[exclusion_candidates(points, zone, exclusion_km)]
     if candidates.size == 0:
         raise AccidentsError(
             f"exclusion_km={exclusion_km}: every road point lies within {exclusion_km} km of an accident; "

@@ -102,3 +102,59 @@ def test_baselines_reject_unknown_points_and_empty_validation():
     xy = project(points["lat"], points["lon"])
     with pytest.raises(AccidentsError, match="validation year"):
         choose_kde_bandwidth(xy, xy, np.array([], dtype=int))
+
+
+def test_weekly_profile_smoothing_keeps_mass_and_separable_drops_interaction():
+    from pipeline.gold.baselines import separable_weekly_counts, smooth_weekly_counts, smoothed_profile
+
+    counts = np.zeros(168)
+    counts[0] = 8.0  # Monday 00h only
+    smoothed = smooth_weekly_counts(counts, 1)
+    assert smoothed.sum() == pytest.approx(8.0)
+    assert smoothed[167] == pytest.approx(2.0) and smoothed[1] == pytest.approx(2.0)  # wraps Sunday 23h
+    grid = np.zeros((7, 24))
+    grid[0, 8] = grid[6, 20] = 10.0  # Monday 08h and Sunday 20h
+    separable = separable_weekly_counts(grid.reshape(-1)).reshape(7, 24)
+    assert separable[0, 20] == pytest.approx(5.0) and separable[6, 8] == pytest.approx(5.0)
+    assert smoothed_profile(counts, 2, 0.5).sum() == pytest.approx(1.0)
+
+
+def test_profile_and_shrinkage_are_chosen_on_the_validation_year():
+    from pipeline.gold.baselines import choose_profile, choose_shrink_weight
+
+    # accidents always Monday 08h: the unsmoothed, interaction-keeping profile wins
+    fit = pd.to_datetime(["2021-03-01 08:00"] * 20 + ["2021-03-07 20:00"] * 20)
+    valid = pd.to_datetime(["2022-03-07 08:00"] * 10)
+    choice, _ = choose_profile(fit, valid)
+    assert choice == {"smoothing_passes": 0, "separable_weight": 0.0}
+    # validation accidents at a point with no past count but a high KDE share: shrink towards the KDE
+    count_shares = np.array([1.0, 0.0, 0.0])
+    kde_shares = np.array([0.5, 0.45, 0.05])
+    weight, _ = choose_shrink_weight(count_shares, kde_shares, np.array([0, 1, 1]))
+    assert 0 < weight <= 1
+    weight_counts, _ = choose_shrink_weight(count_shares, kde_shares, np.array([0, 0, 0]))
+    assert weight_counts == 0.0
+
+
+def test_shrunk_baseline_spreads_counts_to_neighbours_and_totals_the_yearly_mean():
+    from pipeline.gold.baselines import fit_shrunk_baseline
+
+    points = _points_on_a_line()
+    rng = np.random.default_rng(0)
+    rows = []
+    for year in (2020, 2021, 2022, 2023):
+        # a few accidents a year along points 110-129 (a ~10 km stretch): each year hits other points
+        for _ in range(6):
+            pid = int(rng.integers(110, 130))
+            rows.append((year, pid, pd.Timestamp(f"{year}-02-01") + pd.Timedelta(hours=int(rng.integers(0, 8000)))))
+    acc = pd.DataFrame(rows, columns=["year", "point_id", "event_time"]).merge(points, on="point_id")
+    baseline = fit_shrunk_baseline(points, acc, fit_years=[2020, 2021, 2022, 2023], valid_year=2023)
+    assert baseline.name == "baseline_shrunk"
+    assert baseline.point_yearly.sum() == pytest.approx(6.0)  # 24 accidents over 4 years
+    assert baseline.params["kde_weight"] > 0
+    # a point of the stretch with no accident of its own keeps some risk; a far point keeps almost none
+    unseen = sorted(set(range(110, 130)) - set(acc["point_id"]))
+    assert unseen and baseline.point_yearly[unseen[0] - 100] > 1e-2 > baseline.point_yearly[140 - 100]
+    assert set(baseline.params) >= {"kde_weight", "bandwidth_m", "smoothing_passes", "separable_weight"}
+    with pytest.raises(AccidentsError, match="before validation year"):
+        fit_shrunk_baseline(points, acc, fit_years=[2020], valid_year=2020)

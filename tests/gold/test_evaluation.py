@@ -83,7 +83,8 @@ def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
     assert summary.n_points == 6 and summary.n_hours == 8784
     assert summary.observed_accidents == 24
     rows = con.execute("SELECT method, metric, value FROM gold.evaluation").df()
-    assert set(rows["method"]) == {"model", "baseline_history", "baseline_kde", "oracle"}
+    assert set(rows["method"]) == {"model", "baseline_history", "baseline_kde", "baseline_shrunk",
+                                   "oracle_separable", "oracle"}
     by = rows.pivot(index="metric", columns="method", values="value")
     for metric in ("roc_auc", "pr_auc", "brier", "expected_observed_ratio", "cell_hit_rate_1pct", "cell_pai_5pct",
                    "cell_hit_rate_10pct", "point_hit_rate_5pct", "point_pai_10pct"):
@@ -94,6 +95,19 @@ def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
     assert by.loc["cell_pai_10pct", "baseline_history"] > 2
     # history baseline is scaled to the fit years' mean yearly total (24 accidents a year)
     assert by.loc["expected_accidents", "baseline_history"] == pytest.approx(24, rel=1e-3)
+    # every method's expected count is also set against the truth's (24 by construction of FakeTruth)
+    assert by.loc["truth_expected_accidents"].tolist() == pytest.approx([24.0] * 6)
+    # likelihood over every cell-hour, and the expected (noise-free) PAI under the truth, for every method
+    assert by.loc["loglik_per_accident"].notna().all() and by.loc["cell_expected_pai_5pct"].notna().all()
+    # FakeTruth is point weight x hour of day: the separable oracle is the oracle itself
+    assert by.loc["loglik_per_accident", "oracle_separable"] == pytest.approx(by.loc["loglik_per_accident", "oracle"])
+    assert by.loc["loglik_per_accident", "oracle"] > by.loc["loglik_per_accident", "baseline_history"]
+    # model - best baseline with a day-bootstrap interval around it
+    for name in ("loglik_per_accident", "cell_pai_5pct"):
+        point = by.loc[f"{name}_minus_best_baseline", "model"]
+        assert by.loc[f"{name}_minus_best_baseline_lo", "model"] <= point <= by.loc[f"{name}_minus_best_baseline_hi", "model"]
+    assert "day bootstrap" in summary.table
+    assert by.loc["expected_truth_ratio", "model"] == pytest.approx(by.loc["expected_accidents", "model"] / 24)
     assert by.loc["cell_pai_5pct_share_of_oracle", "model"] == pytest.approx(
         by.loc["cell_pai_5pct", "model"] / by.loc["cell_pai_5pct", "oracle"])
     cal = con.execute("SELECT method, grouping, count(*) AS n, sum(observed) AS obs FROM gold.calibration "
@@ -104,6 +118,15 @@ def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
     assert "oracle" in summary.table and "baseline_kde" in summary.table
     assert all(p.exists() and p.stat().st_size > 0 for p in summary.figures) and len(summary.figures) == 3
     assert {"features_s", "scoring_s", "metrics_s"} <= set(summary.timings)
+
+
+def test_baselines_fit_every_year_before_the_test_year_whatever_the_model_trained_on(lake):
+    con, _ = lake
+    summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="uniform", test_year=2024,
+                       train_years=[2022], valid_year=2023, chunk_hours=24 * 61)
+    for name in ("baseline_history", "baseline_kde", "baseline_shrunk"):
+        assert summary.baseline_params[name]["fit_years"] == [2021, 2022, 2023], name
+        assert summary.baseline_params[name]["n_accidents"] == 72, name
 
 
 def test_rerun_replaces_rows_and_keeps_other_samplers(lake):

@@ -31,12 +31,23 @@ def test_hit_rate_and_pai_toy():
     assert out["pai_100pct"] == pytest.approx(1.0)
 
 
-def test_ties_are_broken_by_index_deterministically():
+def test_a_tie_group_at_the_cut_gives_the_fractional_hit_count():
     scores = np.array([1.0, 1.0, 1.0, 1.0])
     counts = np.array([0, 2, 0, 0])
     assert list(descending_order(scores)) == [0, 1, 2, 3]
-    assert hit_rate_and_pai(scores, counts, (0.25,))["hit_rate_25pct"] == 0.0
-    assert hit_rate_and_pai(scores, counts, (0.5,))["hit_rate_50pct"] == 1.0
+    # one of four tied units flagged: a quarter of the group's 2 accidents, whatever the index order
+    assert hit_rate_and_pai(scores, counts, (0.25,))["hit_rate_25pct"] == pytest.approx(0.25)
+    assert hit_rate_and_pai(scores, counts[::-1], (0.25,))["hit_rate_25pct"] == pytest.approx(0.25)
+    assert hit_rate_and_pai(scores, counts, (0.5,))["hit_rate_50pct"] == pytest.approx(0.5)
+    # 10 units: one clear top unit (1 accident), a tie group of 4 units (3 accidents) straddling the
+    # 30 % cut (2 of its 4 units flagged), the rest below: hits = 1 + 3 x 2/4 = 2.5 of 5
+    scores = np.array([0.9, 0.5, 0.5, 0.5, 0.5, 0.1, 0.1, 0.0, 0.0, 0.0])
+    counts = np.array([1, 0, 3, 0, 0, 1, 0, 0, 0, 0])
+    out = hit_rate_and_pai(scores, counts, (0.1, 0.3, 0.5))
+    assert out["hit_rate_10pct"] == pytest.approx(1 / 5)
+    assert out["hit_rate_30pct"] == pytest.approx(2.5 / 5)
+    assert out["pai_30pct"] == pytest.approx((2.5 / 5) / 0.3)
+    assert out["hit_rate_50pct"] == pytest.approx(4 / 5)  # the cut ends exactly with the group
 
 
 def test_spatial_hit_rate_toy():

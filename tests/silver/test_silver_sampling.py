@@ -81,3 +81,22 @@ def test_period_and_weight(accidents):
     assert pd.Timestamp(period.end) == pd.Timestamp("2022-01-01")
     assert period.n_hours == (366 + 365) * 24
     assert sampling.negative_weight(100, period, 2000) == pytest.approx(100 * period.n_hours / 2000)
+
+
+def test_exclusion_zone_can_leave_out_the_test_year_accidents(points, accidents):
+    period = sampling.Period.covering_years(accidents["event_time"])
+    before = accidents[accidents["event_time"] < pd.Timestamp("2021-01-01")]
+    test_year = accidents[accidents["event_time"] >= pd.Timestamp("2021-01-01")]
+    neg = sampling.sample_exclusion(points, accidents, period, n_negatives=6000, exclusion_km=0.3,
+                                    temporal_ratio=0.85, seed=1, exclusion_accidents=before)
+    coords = points.set_index("point_id").loc[neg["point_id"].to_numpy()]
+
+    def nearest_km(frame):
+        return haversine_km(coords["lat"].to_numpy()[:, None], coords["lon"].to_numpy()[:, None],
+                            frame["lat"].to_numpy()[None, :], frame["lon"].to_numpy()[None, :]).min(axis=1)
+
+    assert nearest_km(before).min() >= 0.3
+    # the test year's accident places are not avoided: some negatives fall next to them
+    assert (nearest_km(test_year) < 0.3).any()
+    # timestamps still come from every accident hour, the test year's included
+    assert (neg["event_time"] >= pd.Timestamp("2021-01-01")).mean() > 0.3
