@@ -55,6 +55,8 @@ class Settings:
     mlflow_tracking_uri: str | None = None
     datagouv_api: str = "https://www.data.gouv.fr/api/1"
     seed: int = 42
+    weather_archive_api: str = "https://archive-api.open-meteo.com/v1"
+    weather_forecast_api: str = "https://api.open-meteo.com/v1"
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOG_KINDS:
@@ -130,4 +132,6 @@ class Settings:
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             datagouv_api=env.get("ACCIDENTS_DATAGOUV_API", "https://www.data.gouv.fr/api/1"),
             seed=_int("ACCIDENTS_SEED", env.get("ACCIDENTS_SEED", "42")),
+            weather_archive_api=env.get("ACCIDENTS_WEATHER_ARCHIVE_API", "https://archive-api.open-meteo.com/v1"),
+            weather_forecast_api=env.get("ACCIDENTS_WEATHER_FORECAST_API", "https://api.open-meteo.com/v1"),
         )

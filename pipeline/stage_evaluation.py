@@ -6,9 +6,10 @@ compared with the observed test-year accidents (snapped to road points, truncate
 ROC/PR AUC and Brier over cell-hours, expected vs observed (overall, by month, by hour of day),
 hit rate and PAI at 1/5/10 % of cell-hours and at 5/10 % of road points.
 
-Weather: the model is scored with `atm` (BAAC code; default 1 = normal weather, since the test year's
-hourly weather is not known to the lake). Pass one code per hour when the real weather is known (the
-demo truth has it). The oracle always uses the demo's true weather.
+Weather: by default (`atm=None`) every cell-hour is scored with the weather of its own hour at its
+nearest station (silver.weather_hourly; code 1, normal, when the lake has no weather history). An
+explicit `atm` (one code, or one per hour) scores a scenario. The oracle always uses the demo's true
+weather.
 
 Results go to `gold.evaluation` (long format) and `gold.calibration`; the rows of one
 (model_name, sampler, test_year) are replaced in a single transaction, so re-runs never duplicate.
@@ -122,10 +123,10 @@ def score_grid(
     """
     from pipeline.features import FEATURE_COLUMNS, compute_features
     from pipeline.scoring import score_distinct_blocks
+    from pipeline.weather import atm_matrix
 
     n_points, n_hours = len(points), len(hours)
     cache: dict[bytes, np.ndarray] = {}  # identical hours (same calendar features) are scored once
-    atm_per_hour = np.broadcast_to(np.asarray(atm, dtype=np.int64), (n_hours,))
     prob = np.empty((n_points, n_hours), dtype=np.float32)
     static = {c: points[c].to_numpy() for c in POINT_COLUMNS}
     features_s = scoring_s = 0.0
@@ -135,7 +136,7 @@ def score_grid(
         t0 = time.perf_counter()
         rows = pd.DataFrame({c: np.tile(v, n_chunk) for c, v in static.items()})
         rows["event_time"] = np.repeat(hours[chunk].to_numpy(), n_points)
-        rows["atm"] = np.repeat(atm_per_hour[chunk], n_points)
+        rows["atm"] = atm_matrix(atm, points["lat"], points["lon"], hours[chunk]).ravel()
         features = compute_features(rows, history)
         t1 = time.perf_counter()
         p = score_distinct_blocks(model, features[FEATURE_COLUMNS], n_points, cache).astype(np.float32)
@@ -355,7 +356,7 @@ def evaluate(
     history_lookback_years: int | None = None,
     truth: Truth | None = None,
     chunk_hours: int = 24 * 7,
-    atm: int | Sequence[int] = 1,
+    atm: int | Sequence[int] | None = None,
     figure_dir: Path | None = None,
     evaluated_at: dt.datetime | None = None,
     crs: str = "EPSG:3163",
@@ -387,6 +388,10 @@ def evaluate(
     counts = observed_counts(points, test_accidents, hours)
     lookback = scoring_lookback_years(con, model, history_lookback_years)
     history = load_scoring_history(con, lookback, cap=cutoff)
+    if atm is None:
+        from pipeline.weather import load_weather_history
+
+        atm = load_weather_history(con) or 1
     timings["load_s"] = time.perf_counter() - t0
 
     prob, score_timings = score_grid(model, points, hours, history, atm=atm, chunk_hours=chunk_hours)
@@ -421,7 +426,7 @@ def evaluate(
         n_hours=len(hours), observed_accidents=int(counts.sum()), metrics=metrics,
         calibration=calibration, curves=curves,
         baseline_params={"baseline_history": history_baseline.params, "baseline_kde": kde_baseline.params,
-                         "atm": "per-hour" if np.ndim(atm) else int(atm), "history_cutoff": str(cutoff),
+                         "atm": "per-hour" if not isinstance(atm, int | np.integer) else int(atm), "history_cutoff": str(cutoff),
                          "history_lookback_years": lookback},
         timings=timings,
     )

@@ -9,6 +9,10 @@ the accident's hour); negatives come from `pipeline.sampling`. The same sampled 
   year have no covered history year and are dropped (counted in the summary and features_meta).
 - silver.features_reference: the predecessor's leave-one-out history over every accident (all rows).
 `history_cutoff` holds each row's history end (its asof; the period end for the reference table).
+Weather: when the lake holds silver.weather_hourly, positives and negatives alike take the `atm` their
+road point's nearest station recorded at the row's own hour (one definition for both classes, and the
+one scoring uses); without it positives keep the accident's reported atm and negatives draw theirs
+from the accidents' distribution (see pipeline.sampling), and the summary says so.
 Every table is replaced atomically; the two feature tables in one transaction.
 """
 
@@ -51,6 +55,8 @@ class FeaturesSummary:
     # sampled rows left out of silver.features (no covered history year: the first data year)
     dropped_without_history: dict[str, int] = field(default_factory=dict)
     history_lookback_years: int = 3
+    weather: str = "none"  # silver.weather_hourly's source, or "none" (accidents' weather distribution)
+    rows_without_weather: int = 0  # sampled rows whose hour no station covers (given atm 1, normal)
 
     @property
     def point_in_time_rows(self) -> dict[str, int]:
@@ -110,17 +116,25 @@ def _write_frame(con, qualified: str, frame: pd.DataFrame) -> int:
         con.unregister("silver_frame")
 
 
-def _positives(accidents: pd.DataFrame, accident_points: pd.DataFrame) -> pd.DataFrame:
-    """One row per located accident on its road point, hour-truncated, with a weather code."""
+def _positives(accidents: pd.DataFrame, accident_points: pd.DataFrame, points: pd.DataFrame,
+               weather=None) -> tuple[pd.DataFrame, int]:
+    """One row per located accident on its road point, hour-truncated, with a weather code: its road
+    point's station weather of that hour when a history is given, else the reported one. Returns the
+    rows and how many of them no station covers."""
     from pipeline.sampling import atm_distribution
 
     positives = accident_points[["accident_id", "point_id"]].merge(
         accidents[["accident_id", "event_time", "atm"]].astype({"accident_id": str}), on="accident_id")
     positives = positives.dropna(subset=["event_time"]).sort_values("accident_id", kind="stable")
+    positives["event_time"] = positives["event_time"].astype("datetime64[ns]").dt.floor("h")
+    positives = positives.reset_index(drop=True)
+    if weather is not None:
+        atm, missing = weather.atm_at(*_point_coordinates(points, positives["point_id"]),
+                                      positives["event_time"].to_numpy())
+        return positives.assign(atm=atm), missing
     codes, probs = atm_distribution(accidents["atm"])
     positives["atm"] = positives["atm"].fillna(codes[np.argmax(probs)]).astype(np.int64)  # unknown -> mode
-    positives["event_time"] = positives["event_time"].astype("datetime64[ns]").dt.floor("h")
-    return positives.reset_index(drop=True)
+    return positives, 0
 
 
 def _sampler_rows(sampler: str, positives, negatives, weight: float) -> pd.DataFrame:
@@ -230,17 +244,25 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
     n_accident_points = _write_frame(con, "silver.accident_points", accident_points)
     lap("road_points")
 
+    from pipeline.weather import load_weather_history
+
+    weather = load_weather_history(con)
     period = sampling.Period.covering_years(accidents["event_time"])
-    positives = _positives(accidents, accident_points)
+    positives, without_weather = _positives(accidents, accident_points, points, weather)
     n_negatives = n_negative_samples_ratio * len(positives)
     row_sets, meta = [], []
     for sampler in samplers:
         if sampler == "exclusion":
             negatives = sampling.sample_exclusion(points, accidents, period, n_negatives=n_negatives,
                                                   exclusion_km=accident_exclusion_buffer_km,
-                                                  temporal_ratio=temporal_risk_ratio, seed=seed)
+                                                  temporal_ratio=temporal_risk_ratio, seed=seed,
+                                                  weather=weather)
         else:
-            negatives = sampling.sample_uniform(points, accidents, period, n_negatives=n_negatives, seed=seed)
+            negatives = sampling.sample_uniform(points, accidents, period, n_negatives=n_negatives, seed=seed,
+                                                weather=weather)
+        if weather is not None:
+            without_weather += weather.atm_at(*_point_coordinates(points, negatives["point_id"]),
+                                              negatives["event_time"].to_numpy())[1]
         weight = sampling.negative_weight(n_points, period, n_negatives)
         row_sets.append(_sampler_rows(sampler, positives, negatives, weight))
         meta.append({"sampler": sampler, "n_points": n_points, "n_hours": period.n_hours,
@@ -261,7 +283,8 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
               "accident_exclusion_buffer_km": accident_exclusion_buffer_km,
               "temporal_risk_ratio": temporal_risk_ratio, "n_negative_samples_ratio": n_negative_samples_ratio,
               "history_cutoff": None if cutoff is None else cutoff.isoformat(),
-              "history_lookback_years": history_lookback_years, "department": department, "seed": seed}
+              "history_lookback_years": history_lookback_years, "department": department, "seed": seed,
+              "weather": "none" if weather is None else "silver.weather_hourly"}
     meta_frame = pd.DataFrame(meta).assign(
         period_start=pd.Timestamp(period.start), period_end=period_end,
         history_cutoff=cutoff if cutoff is not None else period_end,
@@ -270,9 +293,16 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
         params_json=json.dumps(params, sort_keys=True))
     _write_frame(con, "silver.features_meta", meta_frame)
     lap("meta")
+    weather_source = "none" if weather is None else con.execute(
+        "SELECT any_value(source) FROM silver.weather_hourly").fetchone()[0]
     return FeaturesSummary(n_points, n_accident_points, counts, len(positives),
                            {m["sampler"]: m["n_negatives"] for m in meta}, period.n_hours, timings,
-                           dropped, history_lookback_years)
+                           dropped, history_lookback_years, weather_source, without_weather)
+
+
+def _point_coordinates(points: pd.DataFrame, point_ids) -> tuple[np.ndarray, np.ndarray]:
+    where = points.set_index("point_id").loc[np.asarray(point_ids), ["lat", "lon"]]
+    return where["lat"].to_numpy(), where["lon"].to_numpy()
 
 
 def recorded_lookback_years(con: duckdb.DuckDBPyConnection, default: int = 3) -> int:

@@ -18,7 +18,8 @@ def register(subparsers) -> None:
             "Score every road point x every hour of --test-year with the registered temporal model(s), "
             "compare with the history-count and KDE hotspot baselines (and the demo oracle when the "
             "lake holds demo data), write gold.evaluation / gold.calibration and print the table. "
-            "Weather: scored as --atm (default 1, normal) for every hour."
+            "Weather: each hour's recorded weather at its nearest station (silver.weather_hourly), "
+            "or --atm CODE for every hour."
         ),
     )
     p.add_argument("--sampler", choices=[*SAMPLERS, "both"], default="both",
@@ -29,7 +30,8 @@ def register(subparsers) -> None:
                    help="'champion' (the latest temporal version per sampler, champion first) or a VERSION")
     p.add_argument("--history-cutoff", default=None,
                    help="history features use accidents before this date (default 1 January of the test year)")
-    p.add_argument("--atm", type=int, default=1, help="BAAC weather code used for every hour (default 1)")
+    p.add_argument("--atm", type=int, default=None,
+                   help="BAAC weather code used for every hour (default: each hour's recorded weather)")
     p.add_argument("--truth", default=None, help="demo truth folder for the oracle (default: found when demo data)")
     p.add_argument("--figures", default=None, help="folder for the PNG figures (default data/evaluation)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log the evaluation to MLflow")
@@ -97,7 +99,7 @@ def run_evaluate(args: argparse.Namespace, settings) -> int:
     from pipeline.lake import connect, table_exists
     from pipeline.stage_evaluation import evaluate
 
-    if not 1 <= args.atm <= 9:
+    if args.atm is not None and not 1 <= args.atm <= 9:
         raise AccidentsError(f"--atm {args.atm}: expected a BAAC weather code 1..9")
     cutoff = parse_date(args.history_cutoff, "--history-cutoff") if args.history_cutoff else None
     valid_year = args.valid_year if args.valid_year is not None else args.test_year - 1

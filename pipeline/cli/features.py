@@ -27,6 +27,11 @@ def register(subparsers) -> None:
                         help="YYYY-MM-DD: cap the point-in-time history windows of silver.features at this date")
     parser.add_argument("--history-lookback-years", type=int, default=3,
                         help="years of accidents before each row's year start in silver.features (default 3)")
+    parser.add_argument("--weather", default="auto",
+                        help="hourly weather history for silver.weather_hourly: demo, open-meteo (station "
+                             "archive, cached), a folder of station CSV files, none (negatives then draw the "
+                             "accidents' weather), or auto (default: demo for demo data, else the lake's "
+                             "table, else open-meteo)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: ACCIDENTS_SEED or 42)")
     parser.add_argument("--dep", default="988", help="département code (988)")
     parser.add_argument("--timeout", type=int, default=180, help="OpenStreetMap download timeout, seconds")
@@ -65,6 +70,7 @@ def run(args: argparse.Namespace, settings) -> int:
                                 department=department, timeout=args.timeout)
             sources = ", ".join(f"{k} {v}" for k, v in sorted(roads.speed_sources.items()))
             print(f"bronze.roads: {roads.rows} edges from {roads.source} (speed: {sources}) in {roads.seconds:.1f}s")
+        _build_weather(con, args.weather, settings)
         summary = build_features(
             con, samplers=samplers, grid_step=args.grid_step, buffer_meters=args.buffer_meters,
             accident_exclusion_buffer_km=args.exclusion_km, temporal_risk_ratio=args.temporal_risk_ratio,
@@ -79,5 +85,25 @@ def run(args: argparse.Namespace, settings) -> int:
         print(f"silver.features [{sampler}]: {summary.point_in_time_rows[sampler]} rows (point-in-time history, "
               f"{summary.history_lookback_years}-year lookback; {summary.dropped_without_history[sampler]} rows "
               "of the first data year left out: no history before them)")
+    if summary.weather == "none":
+        print("note: no weather history (--weather none): negatives draw their weather from the accidents' "
+              "distribution, so the model cannot learn weather effects")
+    elif summary.rows_without_weather:
+        print(f"note: {summary.rows_without_weather} sampled rows fall in hours no station covers (atm 1)")
     print(f"total {sum(summary.timings.values()):.1f}s")
     return 0
+
+
+def _build_weather(con, spec: str, settings) -> None:
+    """silver.weather_hourly from the --weather source (see pipeline.stage_weather)."""
+    from pipeline.stage_weather import (build_weather_hourly, drop_weather_hourly, lake_years,
+                                        resolve_weather_source, summarize_weather)
+
+    source = resolve_weather_source(spec, con, settings)
+    if source is None:
+        drop_weather_hourly(con)
+        return
+    summary = summarize_weather(con) if source == "keep" else build_weather_hourly(con, source, lake_years(con))
+    shares = ", ".join(f"{code}: {share:.1%}" for code, share in summary.atm_shares.items())
+    print(f"silver.weather_hourly: {summary.rows} station-hours from {summary.source} ({summary.stations} "
+          f"stations, {summary.first_hour} .. {summary.last_hour}; atm shares {shares})", flush=True)

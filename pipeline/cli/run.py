@@ -28,6 +28,7 @@ def register(subparsers) -> None:
                         help="Optuna trials per algorithm and training (default %(default)s)")
     parser.add_argument("--algorithms", default="catboost,lightgbm,xgboost")
     parser.add_argument("--date", help="day to predict (default: tomorrow in Pacific/Noumea)")
+    parser.add_argument("--weather", default="auto", help="hourly weather history (see `accidents features --help`)")
     parser.set_defaults(func=run)
 
 
@@ -56,7 +57,7 @@ def _steps(args, settings) -> list[tuple[str, list[str]]]:
     roads = _roads_file(args, settings)
     return [
         ("ingest", ["ingest", *source]),
-        ("features", ["features", *(["--roads-file", roads] if roads else []), *seed]),
+        ("features", ["features", *(["--roads-file", roads] if roads else []), "--weather", args.weather, *seed]),
         ("train: reference protocol (predecessor's 80/20 split, exclusion sampler)",
          [*train, "--protocol", "reference", "--sampler", "exclusion"]),
         ("train: temporal protocol, exclusion sampler", [*train, "--protocol", "temporal", "--sampler", "exclusion"]),

@@ -177,7 +177,8 @@ def test_cli_features(tmp_path, monkeypatch, capsys, grid_osm, accidents_frame, 
     write_accidents(con, accidents_frame)
     con.close()
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "cli"))
-    assert main(["features", "--roads-file", str(grid_osm), "--neg-ratio", "2", "--sampler", "uniform"]) == 0
+    assert main(["features", "--roads-file", str(grid_osm), "--neg-ratio", "2", "--sampler", "uniform",
+                 "--weather", "none"]) == 0
     out = capsys.readouterr().out
     assert "silver.features_reference [uniform]: 900 rows (300 positives, 600 negatives)" in out
     dropped = int(out.split("3-year lookback; ")[1].split(" rows")[0])
