@@ -6,6 +6,10 @@ accidents of [Y - lookback, Y) (bronze.accidents, averaged over the years of tha
 covers), built once for the whole run; the model's own `history_cutoff` (the latest history end seen
 in training) is never used as a cap. Probabilities land in `gold.predictions`; re-running a
 (date, atm) pair replaces exactly those rows in one transaction.
+
+Weather: a scenario code (`atm` 1..9) applies to every point-hour; the forecast scenario
+(`atm=FORECAST`, stored as atm 0) gives each point-hour the forecast code of its hour at its nearest
+station (`weather`, a pipeline.weather.WeatherHistory built from the forecast).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ ATM_LABELS = {
     9: "Autre",
 }
 WEATHER_SCENARIOS = {"Normal": 1, "Pluie légère": 2, "Pluie forte": 3, "Brouillard": 5}
+FORECAST = 0  # gold.predictions.atm of the forecast scenario (each point-hour has its own forecast code)
+SCENARIO_LABELS = {FORECAST: "Prévision météo (par heure et station)", **ATM_LABELS}
 
 PREDICTIONS_DDL = """
 CREATE TABLE IF NOT EXISTS gold.predictions (
@@ -98,6 +104,11 @@ def validate_atm(atm: object) -> int:
     return code
 
 
+def scenario_code(value: object) -> int:
+    """`forecast` -> FORECAST, else a validated BAAC code (the `--atm` of predict and map)."""
+    return FORECAST if str(value).strip() == "forecast" else validate_atm(value)
+
+
 def tomorrow_in(tz: str = "Pacific/Noumea", *, now: dt.datetime | None = None) -> dt.date:
     """Tomorrow's date in the given time zone (the island's day, not the server's)."""
     from zoneinfo import ZoneInfo
@@ -132,9 +143,12 @@ def _as_datetime(value: Any) -> dt.datetime | None:
     return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
 
 
-def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFrame:
-    """Rows for compute_features in (day, hour, point) order, so results reshape to (D, 24, N)."""
+def grid_rows(points: pd.DataFrame, days: list[dt.date], atm) -> pd.DataFrame:
+    """Rows for compute_features in (day, hour, point) order, so results reshape to (D, 24, N).
+    `atm`: one scenario code, or a WeatherHistory (each point-hour its own hour's code)."""
     import pandas as pd
+
+    from pipeline.weather import atm_matrix
 
     n, d = len(points), len(days)
     starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
@@ -150,12 +164,12 @@ def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFra
             "speed_limit": points["speed_limit"].to_numpy()[idx],
             "dist_to_noumea_km": points["dist_to_noumea_km"].to_numpy()[idx],
             "event_time": np.repeat(event_time, n),
-            "atm": np.full(n * d * HOURS, atm, dtype=np.int64),
+            "atm": atm_matrix(atm, points["lat"].to_numpy(), points["lon"].to_numpy(), event_time).ravel(),
         }
     )
 
 
-def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm: int, history) -> np.ndarray:
+def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm, history) -> np.ndarray:
     """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days; days
     with identical feature rows are scored once (pipeline.scoring)."""
     from pipeline import features
@@ -275,14 +289,24 @@ def predict_days(
     atm: int = 1,
     history_cutoff: dt.datetime | None = None,
     history_lookback_years: int | None = None,
+    weather=None,
 ) -> PredictionSummary:
     """Score 24 x N point-hours per date and write them to gold.predictions (see module docstring).
 
     History windows end at each date's year start, or at `history_cutoff` when it is earlier (an
     optional cap); lookback: `history_lookback_years`, else the model's, else silver.features'.
+    `atm=FORECAST` needs `weather` (the forecast as a WeatherHistory covering every hour of the dates).
     """
     started = time.perf_counter()
-    atm = validate_atm(atm)
+    if atm == FORECAST:
+        if weather is None:
+            raise AccidentsError("--atm forecast: no forecast given")
+        hours = np.array(sorted(set(dates)), dtype="datetime64[D]").astype("datetime64[h]")
+        hours = (hours[:, None] + np.arange(HOURS).astype("timedelta64[h]")).ravel()
+        if not np.isin(hours.astype("datetime64[ns]"), weather.hours).all():
+            raise AccidentsError(f"--atm forecast: the forecast does not cover every hour of {sorted(set(dates))}")
+    else:
+        atm = validate_atm(atm)
     days = sorted(set(dates))
     if not days:
         raise AccidentsError("no date to predict")
@@ -294,7 +318,7 @@ def predict_days(
     history = load_history(con, days, lookback, cap)
     latest_asof = history.asof(np.array(days[-1:], dtype="datetime64[D]"))[0]
     cutoff = _as_datetime(latest_asof)
-    proba = score_days(model, points, days, atm, history)
+    proba = score_days(model, points, days, weather if atm == FORECAST else atm, history)
     rows = write_predictions(
         con, points=points, days=days, atm=atm, proba=proba,
         model_name=model_name, model_version=str(model_version),

@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     p.add_argument("--date", help="YYYY-MM-DD (default: tomorrow in Pacific/Noumea)")
     p.add_argument("--start", help="first day of a backfill, YYYY-MM-DD (with --end)")
     p.add_argument("--end", help="last day of a backfill, YYYY-MM-DD, inclusive")
-    p.add_argument("--atm", default="1", help="BAAC weather code 1..9 (1 normal, 2 light rain, 3 heavy rain, 5 fog)")
+    p.add_argument("--atm", default="1", help="BAAC weather code 1..9 (1 normal, 2 light rain, 3 heavy rain, 5 fog), "
+                   "or 'forecast': each hour's forecast at the nearest station (Open-Meteo; stored as atm 0)")
     p.add_argument("--model", default="champion", help="'champion' or a registered model VERSION")
     p.add_argument("--dep", default="988", help="département whose model to use (default 988)")
     p.set_defaults(func=run_predict)
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
         description="Read gold.predictions for --date/--atm and write a self-contained Folium map.",
     )
     m.add_argument("--date", help="YYYY-MM-DD (default: tomorrow in Pacific/Noumea)")
-    m.add_argument("--atm", default="1", help="BAAC weather code of the predicted scenario (default 1)")
+    m.add_argument("--atm", default="1", help="BAAC weather code of the predicted scenario, or forecast (default 1)")
     group = m.add_mutually_exclusive_group()
     group.add_argument("--top-n", type=int, default=None, help="show the N riskiest points of each hour (1-10, default 3)")
     group.add_argument("--threshold", type=float, default=None, help="show point-hours at or above this percentile (0-100)")
@@ -72,11 +73,11 @@ def load_model(settings, dep: str, which: str):
 
 
 def format_summary(summary) -> str:
-    from pipeline.stage_predictions import ATM_LABELS
+    from pipeline.stage_predictions import SCENARIO_LABELS
 
     lines = [
         f"model {summary.model_name} v{summary.model_version} · atm={summary.atm} "
-        f"({ATM_LABELS[summary.atm]}) · {summary.n_points} road points · history before "
+        f"({SCENARIO_LABELS[summary.atm]}) · {summary.n_points} road points · history before "
         f"{summary.history_cutoff:%Y-%m-%d %H:%M}",
         f"{summary.rows_written} rows written to gold.predictions in {summary.seconds:.1f}s",
     ]
@@ -107,12 +108,37 @@ def run_predict(args: argparse.Namespace, settings) -> int:
     from pipeline.stage_predictions import predict_days, validate_atm
 
     dates = resolve_dates(args)
-    atm = validate_atm(args.atm)
+    weather = None
+    if str(args.atm).strip() == "forecast":
+        from pipeline.stage_predictions import FORECAST
+
+        atm, weather = FORECAST, forecast_weather(settings, dates)
+    else:
+        atm = validate_atm(args.atm)
     model, name, version = load_model(settings, args.dep, args.model)
     with lake_connection(settings) as con:
-        summary = predict_days(con, model=model, model_name=name, model_version=version, dates=dates, atm=atm)
+        summary = predict_days(con, model=model, model_name=name, model_version=version, dates=dates, atm=atm,
+                               weather=weather)
     print(format_summary(summary))
     return 0
+
+
+def forecast_weather(settings, dates: list[dt.date]):
+    """The stations' hourly forecast of `dates` as a WeatherHistory, or a one-line error saying that no
+    forecast is reachable (the user then picks a scenario)."""
+    import pandas as pd
+
+    from pipeline.sources.http import UnreachableError
+    from pipeline.sources.weather import OpenMeteoForecast
+    from pipeline.weather import WeatherHistory
+
+    client = OpenMeteoForecast(settings.weather_forecast_api)
+    try:
+        frame = pd.concat([client.day(day) for day in dates], ignore_index=True)
+    except UnreachableError as exc:
+        raise AccidentsError(f"--atm forecast: no weather forecast reachable ({exc}); "
+                             "choose a scenario with --atm 1..9") from None
+    return WeatherHistory.from_frame(frame)
 
 
 def run_map(args: argparse.Namespace, settings) -> int:
@@ -120,10 +146,10 @@ def run_map(args: argparse.Namespace, settings) -> int:
 
     from pipeline.lake import lake_connection
     from pipeline.risk_map import build_risk_map
-    from pipeline.stage_predictions import read_predictions, tomorrow_in, validate_atm
+    from pipeline.stage_predictions import read_predictions, scenario_code, tomorrow_in
 
     day = parse_date(args.date) if args.date else tomorrow_in("Pacific/Noumea")
-    atm = validate_atm(args.atm)
+    atm = scenario_code(args.atm)
     mode = "threshold" if args.threshold is not None else "top_n"
     top_n = 3 if args.top_n is None else args.top_n
     if mode == "top_n" and not 1 <= top_n <= 10:

@@ -48,6 +48,7 @@ def fake_compute_features(rows: pd.DataFrame, history) -> pd.DataFrame:
         out[col] = 0.0
     out["latitude"], out["longitude"] = out["lat"], out["lon"]
     out["hour"], out["dayofweek"], out["month"] = t.dt.hour, t.dt.dayofweek, t.dt.month
+    out["atm"] = rows["atm"].astype(int)
     out["accident_density_5km"] = float(len(history.accidents))
     return out
 

@@ -124,3 +124,26 @@ def test_build_features_gives_every_row_its_own_hour_weather(silver_lake, accide
     np.testing.assert_array_equal(rows["atm"].to_numpy(),
                                   expected_code(rows["lat"].to_numpy(), rows["lon"].to_numpy(), rows["event_time"]))
     assert rows.loc[rows["target"] == 1, "atm"].nunique() > 1 and rows.loc[rows["target"] == 0, "atm"].nunique() == 4
+
+
+def test_evaluation_scores_every_cell_hour_with_its_own_hour_weather():
+    from pipeline.features import AccidentHistory
+    from pipeline.stage_evaluation import score_grid
+
+    class AtmModel:  # probability = the row's weather code / 10
+        def predict_probability(self, df):
+            return df["atm"].to_numpy() / 10
+
+    points = pd.DataFrame({"point_id": [1, 2, 3], "lat": -22.25, "lon": [166.32, 166.40, 166.62],
+                           "road_type": "primary", "speed_limit": 50.0, "dist_to_noumea_km": 1.0})
+    hours = pd.date_range("2020-03-01", periods=72, freq="h")
+    history = AccidentHistory.point_in_time(
+        pd.DataFrame({"accident_id": ["a"], "lat": [-22.25], "lon": [166.4],
+                      "event_time": [pd.Timestamp("2019-05-01")]}), 1,
+        data_start=pd.Timestamp("2019-01-01"), data_end=pd.Timestamp("2021-01-01"))
+    prob, _ = score_grid(AtmModel(), points, hours, history, atm=WeatherHistory.from_frame(crafted_weather()),
+                         chunk_hours=30)
+    expected = np.stack([expected_code(np.full(len(hours), -22.25), np.full(len(hours), lon), hours)
+                         for lon in points["lon"]])
+    np.testing.assert_allclose(prob * 10, expected, rtol=1e-6)
+    assert len(np.unique(expected)) == 4
