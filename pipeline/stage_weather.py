@@ -1,10 +1,10 @@
 """Stage: an hourly weather source -> silver.weather_hourly (replaced atomically).
 
-`--weather` values: `demo` (the demo generator's realised weather beside the ingested demo files),
-`open-meteo` (station archive, cached), a folder of station CSV files, `none` (no weather history:
-the lake's weather table is dropped and features fall back to the accidents' weather distribution),
-or `auto`: demo for a demo lake, else the weather/ sub-folder of a folder source when present, else
-the lake's existing table, else open-meteo.
+`--weather` values: `demo` (the demo generator's realised weather of the ingested demo files),
+`open-meteo` (station archive, cached), a folder of station CSV files (or a demo_truth folder),
+`none` (no weather history: the lake's weather table is dropped and features fall back to the
+accidents' weather distribution), or `auto`: demo for a demo lake, else the lake's existing table,
+else open-meteo.
 """
 
 from __future__ import annotations
@@ -34,43 +34,59 @@ class WeatherSummary:
     atm_shares: dict[int, float]
 
 
-def _ingested_files(con) -> tuple[set[str], list[Path]]:
-    rows = con.execute("SELECT DISTINCT source, source_file FROM bronze.ingest_log").fetchall()
-    return {r[0] for r in rows}, [Path(r[1]) for r in rows if r[1]]
-
-
-def demo_truth_folder(con) -> Path:
-    """The demo_truth folder beside the demo files this lake was ingested from."""
+def _ingest_log(con) -> list[tuple[str, str, int, str, int]]:
+    """(source, source_file, year, kind, rows_read) of every ingested file."""
     if not table_exists(con, "bronze.ingest_log"):
-        raise AccidentsError("--weather demo: bronze.ingest_log is missing; run `accidents ingest --source demo`")
-    sources, files = _ingested_files(con)
-    if sources != {"demo"}:
-        raise AccidentsError(f"--weather demo: the lake was ingested from {sorted(sources)}, not only the demo")
-    folders = {f.parent / "demo_truth" for f in files}
-    if len(folders) != 1 or not next(iter(folders)).is_dir():
-        raise AccidentsError(f"--weather demo: expected one demo_truth folder beside the ingested files, "
-                             f"found {sorted(map(str, folders))}")
-    return next(iter(folders))
+        return []
+    return con.execute("SELECT source, source_file, year, kind, rows_read FROM bronze.ingest_log").fetchall()
+
+
+def _data_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip()) - 1  # minus the header
+
+
+def demo_truth_folder(con, settings: Settings) -> Path:
+    """The demo_truth folder of the demo files this lake was ingested from: the generated folder
+    whose caracteristiques files have the row counts bronze.ingest_log recorded."""
+    log = _ingest_log(con)
+    if {row[0] for row in log} != {"demo"}:
+        raise AccidentsError("--weather demo: the lake was not ingested from the demo only "
+                             "(run `accidents ingest --source demo` first)")
+    wanted = {(row[1], row[4]) for row in log if row[3] == "caracteristiques"}  # (file name, rows)
+    matches = []
+    for truth in sorted(settings.demo_dir.glob("*/demo_truth")):
+        files = {name: truth.parent / name for name, _ in wanted}
+        if all(path.is_file() for path in files.values()) and \
+                all(_data_rows(files[name]) == rows for name, rows in wanted):
+            matches.append(truth)
+    if len(matches) != 1:
+        raise AccidentsError(f"--weather demo: {len(matches)} demo folders under {settings.demo_dir} match the "
+                             "ingested files; pass --weather DEMO_FOLDER/demo_truth")
+    return matches[0]
+
+
+def _is_demo_truth(folder: Path) -> bool:
+    return (folder / "weather.parquet").is_file() and (folder / "model.json").is_file()
 
 
 def resolve_weather_source(spec: str, con, settings: Settings):
-    """The source object for a `--weather` value (None for `none`, or `auto` keeping the lake's table)."""
+    """The source object for a `--weather` value (None for `none`; "keep" when `auto` keeps the
+    lake's table). A folder holding a demo truth (weather.parquet, model.json) is read as the demo's."""
     from pipeline.sources import weather as sources
 
     if spec == "none":
         return None
     if spec == "demo":
-        return sources.DemoWeather(demo_truth_folder(con))
+        return sources.DemoWeather(demo_truth_folder(con, settings))
     if spec == "open-meteo":
         return sources.OpenMeteoArchive(settings.weather_archive_api, settings.cache_dir / "open-meteo")
     if spec != "auto":
-        return sources.WeatherCsvFolder(Path(spec))
-    ingested, files = _ingested_files(con) if table_exists(con, "bronze.ingest_log") else (set(), [])
-    if ingested == {"demo"}:
-        return sources.DemoWeather(demo_truth_folder(con))
-    folders = {f.parent / "weather" for f in files if (f.parent / "weather").is_dir()}
-    if len(folders) == 1:
-        return sources.WeatherCsvFolder(next(iter(folders)))
+        folder = Path(spec)
+        return sources.DemoWeather(folder) if _is_demo_truth(folder) else sources.WeatherCsvFolder(folder)
+    log = _ingest_log(con)
+    if log and {row[0] for row in log} == {"demo"}:
+        return sources.DemoWeather(demo_truth_folder(con, settings))
     if table_exists(con, "silver.weather_hourly"):
         return "keep"
     return sources.OpenMeteoArchive(settings.weather_archive_api, settings.cache_dir / "open-meteo")

@@ -45,6 +45,16 @@ def _roads_file(args, settings) -> str | None:
     return None  # download from OpenStreetMap (cached)
 
 
+def _weather(args, settings) -> str:
+    """The demo's own weather for a demo run (its folder is known here), else --weather as given."""
+    from pipeline.sources.select import demo_files_dir
+
+    if args.weather == "auto" and args.source == "demo":
+        seed = settings.seed if args.seed is None else args.seed
+        return str(demo_files_dir(settings, seed, args.scale) / "demo_truth")
+    return args.weather
+
+
 def _steps(args, settings) -> list[tuple[str, list[str]]]:
     source = ["--years", args.years, "--source", args.source, "--scale", str(args.scale)]
     if args.dep:
@@ -57,7 +67,8 @@ def _steps(args, settings) -> list[tuple[str, list[str]]]:
     roads = _roads_file(args, settings)
     return [
         ("ingest", ["ingest", *source]),
-        ("features", ["features", *(["--roads-file", roads] if roads else []), "--weather", args.weather, *seed]),
+        ("features", ["features", *(["--roads-file", roads] if roads else []), "--weather", _weather(args, settings),
+                      *seed]),
         ("train: reference protocol (predecessor's 80/20 split, exclusion sampler)",
          [*train, "--protocol", "reference", "--sampler", "exclusion"]),
         ("train: temporal protocol, exclusion sampler", [*train, "--protocol", "temporal", "--sampler", "exclusion"]),
