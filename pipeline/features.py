@@ -2,9 +2,11 @@
 
 Contract (the silver stage implements the computations; gold and predictions only call them):
 - `FEATURE_COLUMNS`: model input columns, in order. `CATEGORICAL` lists the categorical ones.
-- `AccidentHistory.point_in_time(accidents, lookback_years=3, cap=None, data_start, data_end)`: the
-  product's history. A row at time t sees the accidents of [asof - lookback_years, asof), asof =
-  min(1 January of t's year, cap); `accident_density_5km` is accidents within 5 km per covered year
+- `AccidentHistory.point_in_time(accidents, lookback_years=3, cap=None, data_start, data_end,
+  lag_years=0)`: the product's history. A row at time t sees the accidents of [asof - lookback_years,
+  asof), asof = min(1 January of (t's year - lag_years), cap, data_end): a day after the data sees the
+  newest years the lake holds, and `lag_years` (the publication lag serving faces, see
+  `publication_lag_years`) makes training rows see history as old as tomorrow's prediction will; `accident_density_5km` is accidents within 5 km per covered year
   of that window (NaN when no year of it lies in the data period [data_start, data_end)).
 - `AccidentHistory.reference(accidents)`: the predecessor's protocol, every accident of the period
   except the row's own (leave-one-out by accident_id); density is a plain count.
@@ -59,6 +61,13 @@ DEFAULT_LOOKBACK_YEARS = 3
 MODES = ("point_in_time", "reference")
 
 
+def publication_lag_years(newest_data_year: int, serving_day) -> int:
+    """Years between the newest year the lake holds and the year before `serving_day`: 0 when the
+    previous year is published, 1 when a day of 2026 only has data up to 2024 (BAAC files of year N
+    appear in the autumn of N+1)."""
+    return max(0, int(serving_day.year) - int(newest_data_year) - 1)
+
+
 def year_fraction(times) -> np.ndarray:
     """Timestamps as fractional calendar years (2023-01-01 -> 2023.0, 2023-07-02 12:00 -> 2023.5)."""
     t = np.asarray(times, dtype="datetime64[ns]")
@@ -86,6 +95,7 @@ class AccidentHistory:
     cap: np.datetime64 | None = None
     data_start: np.datetime64 | None = None
     data_end: np.datetime64 | None = None
+    lag_years: int = 0
     _trees: dict = field(default_factory=dict, repr=False)  # asof (or 'all') -> BallTree | None
 
     @classmethod
@@ -104,7 +114,7 @@ class AccidentHistory:
 
     @classmethod
     def point_in_time(cls, accidents: pd.DataFrame, lookback_years: int = DEFAULT_LOOKBACK_YEARS, cap=None,
-                      data_start=None, data_end=None) -> AccidentHistory:
+                      data_start=None, data_end=None, lag_years: int = 0) -> AccidentHistory:
         """Per-row windows (see the class docstring). data_start/data_end: the data period [start, end),
         whole calendar years of bronze.accidents; derived from `accidents` when not given."""
         import pandas as pd
@@ -113,6 +123,8 @@ class AccidentHistory:
 
         if not (isinstance(lookback_years, int) and lookback_years >= 1):
             raise AccidentsError(f"history_lookback_years={lookback_years!r}: expected an integer >= 1")
+        if not (isinstance(lag_years, int | np.integer) and lag_years >= 0):
+            raise AccidentsError(f"history_lag_years={lag_years!r}: expected an integer >= 0")
         times = pd.to_datetime(accidents["event_time"]).dropna().to_numpy(dtype="datetime64[ns]")
         if data_start is None or data_end is None:
             if not len(times):
@@ -125,17 +137,21 @@ class AccidentHistory:
             return None if value is None else np.datetime64(pd.Timestamp(value).to_datetime64(), "ns")
 
         return cls._located(accidents, "point_in_time", lookback_years=lookback_years, cap=as_ns(cap),
-                            data_start=as_ns(data_start), data_end=as_ns(data_end))
+                            data_start=as_ns(data_start), data_end=as_ns(data_end), lag_years=int(lag_years))
 
     def __len__(self) -> int:
         return len(self.accident_ids)
 
     # --- point-in-time windows --------------------------------------------------------------
     def asof(self, event_time) -> np.ndarray:
-        """Each row's history end: start of its calendar year, capped at `cap`."""
+        """Each row's history end: start of its calendar year minus `lag_years`, capped at `cap` and at
+        the data end (the newest year in the lake)."""
         t = np.asarray(event_time, dtype="datetime64[ns]")
-        asof = t.astype("datetime64[Y]").astype("datetime64[ns]")
-        return asof if self.cap is None else np.minimum(asof, self.cap)
+        asof = (t.astype("datetime64[Y]") - np.timedelta64(self.lag_years, "Y")).astype("datetime64[ns]")
+        for limit in (self.cap, self.data_end):
+            if limit is not None:
+                asof = np.minimum(asof, limit)
+        return asof
 
     def window_start(self, asof: np.datetime64) -> np.datetime64:
         import pandas as pd

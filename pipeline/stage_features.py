@@ -57,6 +57,7 @@ class FeaturesSummary:
     history_lookback_years: int = 3
     weather: str = "none"  # silver.weather_hourly's source, or "none" (accidents' weather distribution)
     rows_without_weather: int = 0  # sampled rows whose hour no station covers (given atm 1, normal)
+    history_lag_years: int = 0
 
     @property
     def point_in_time_rows(self) -> dict[str, int]:
@@ -195,11 +196,13 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
                    buffer_meters: float = 200.0, accident_exclusion_buffer_km: float = 0.3,
                    temporal_risk_ratio: float = 0.85, n_negative_samples_ratio: int = 20,
                    history_cutoff: dt.datetime | None = None, history_lookback_years: int = 3,
-                   department: str = "988", seed: int = 42, progress=None) -> FeaturesSummary:
+                   history_lag_years: int = 0, department: str = "988", seed: int = 42,
+                   progress=None) -> FeaturesSummary:
     """Build the silver layer from bronze.accidents and bronze.roads (see the module docstring).
 
-    silver.features: each row's history is the `history_lookback_years` before its year start, never
-    after `history_cutoff` (None = no cap). silver.features_reference: every accident but the row's
+    silver.features: each row's history is the `history_lookback_years` before the start of its year
+    minus `history_lag_years` (the publication lag predictions will face), never after `history_cutoff`
+    (None = no cap). silver.features_reference: every accident but the row's
     own. `progress(stage, seconds)` is called after each stage when given.
     """
     import pandas as pd
@@ -272,7 +275,8 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
 
     cutoff = pd.Timestamp(history_cutoff) if history_cutoff is not None else None
     point_in_time = AccidentHistory.point_in_time(accidents, history_lookback_years, cap=cutoff,
-                                                  data_start=period.start, data_end=period.end)
+                                                  data_start=period.start, data_end=period.end,
+                                                  lag_years=history_lag_years)
     reference = AccidentHistory.reference(accidents)
     period_end = pd.Timestamp(period.end)
     dropped = _write_features(con, row_sets, points, point_in_time, reference, period_end)
@@ -283,12 +287,13 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
               "accident_exclusion_buffer_km": accident_exclusion_buffer_km,
               "temporal_risk_ratio": temporal_risk_ratio, "n_negative_samples_ratio": n_negative_samples_ratio,
               "history_cutoff": None if cutoff is None else cutoff.isoformat(),
-              "history_lookback_years": history_lookback_years, "department": department, "seed": seed,
+              "history_lookback_years": history_lookback_years, "history_lag_years": history_lag_years,
+              "department": department, "seed": seed,
               "weather": "none" if weather is None else "silver.weather_hourly"}
     meta_frame = pd.DataFrame(meta).assign(
         period_start=pd.Timestamp(period.start), period_end=period_end,
         history_cutoff=cutoff if cutoff is not None else period_end,
-        history_lookback_years=history_lookback_years,
+        history_lookback_years=history_lookback_years, history_lag_years=history_lag_years,
         rows_dropped_without_history=[dropped[m["sampler"]] for m in meta],
         params_json=json.dumps(params, sort_keys=True))
     _write_frame(con, "silver.features_meta", meta_frame)
@@ -297,7 +302,7 @@ def build_features(con: duckdb.DuckDBPyConnection, *, samplers=("exclusion", "un
         "SELECT any_value(source) FROM silver.weather_hourly").fetchone()[0]
     return FeaturesSummary(n_points, n_accident_points, counts, len(positives),
                            {m["sampler"]: m["n_negatives"] for m in meta}, period.n_hours, timings,
-                           dropped, history_lookback_years, weather_source, without_weather)
+                           dropped, history_lookback_years, weather_source, without_weather, history_lag_years)
 
 
 def _point_coordinates(points: pd.DataFrame, point_ids) -> tuple[np.ndarray, np.ndarray]:
@@ -305,20 +310,40 @@ def _point_coordinates(points: pd.DataFrame, point_ids) -> tuple[np.ndarray, np.
     return where["lat"].to_numpy(), where["lon"].to_numpy()
 
 
-def recorded_lookback_years(con: duckdb.DuckDBPyConnection, default: int = 3) -> int:
-    """The history lookback silver.features was built with (what trained models saw), else `default`."""
+def _recorded(con: duckdb.DuckDBPyConnection, column: str, default: int) -> int:
     if not table_exists(con, "silver.features_meta"):
         return default
     columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features_meta)").fetchall()}
-    if "history_lookback_years" not in columns:
+    if column not in columns:
         return default
-    row = con.execute("SELECT max(history_lookback_years) FROM silver.features_meta").fetchone()
+    row = con.execute(f"SELECT max({column}) FROM silver.features_meta").fetchone()
     return int(row[0]) if row and row[0] is not None else default
 
 
-def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, cap=None):
+def recorded_lookback_years(con: duckdb.DuckDBPyConnection, default: int = 3) -> int:
+    """The history lookback silver.features was built with (what trained models saw), else `default`."""
+    return _recorded(con, "history_lookback_years", default)
+
+
+def recorded_lag_years(con: duckdb.DuckDBPyConnection) -> int:
+    """The publication lag silver.features was built with (0 for tables built before it existed)."""
+    return _recorded(con, "history_lag_years", 0)
+
+
+def newest_data_year(con: duckdb.DuckDBPyConnection) -> int:
+    """The newest accident year the lake holds (the latest *published* year, whatever the calendar says)."""
+    if not table_exists(con, "bronze.accidents"):
+        raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` first")
+    row = con.execute("SELECT max(year(event_time)) FROM bronze.accidents").fetchone()
+    if not row or row[0] is None:
+        raise AccidentsError("bronze.accidents holds no dated accident")
+    return int(row[0])
+
+
+def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, cap=None, lag_years: int | None = None):
     """Point-in-time history over bronze.accidents for scoring (evaluation, predictions): the same
-    windows and data period as silver.features, so scored rows see what training rows saw."""
+    windows, lag (default: the one silver.features was built with) and data period as silver.features,
+    so scored rows see what training rows saw."""
     import pandas as pd
 
     from pipeline.features import AccidentHistory
@@ -333,7 +358,8 @@ def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, ca
     return AccidentHistory.point_in_time(
         accidents, lookback_years, cap=cap,
         data_start=pd.Timestamp(year=int(years.min()), month=1, day=1),
-        data_end=pd.Timestamp(year=int(years.max()) + 1, month=1, day=1))
+        data_end=pd.Timestamp(year=int(years.max()) + 1, month=1, day=1),
+        lag_years=recorded_lag_years(con) if lag_years is None else lag_years)
 
 
 def scoring_lookback_years(con: duckdb.DuckDBPyConnection, model, explicit: int | None = None) -> int:

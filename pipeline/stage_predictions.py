@@ -90,6 +90,8 @@ class PredictionSummary:
     rows_written: int
     days: tuple[DaySummary, ...]
     seconds: float
+    history_years: tuple[int, ...] = ()  # accident years the latest day's history window covers
+    newest_data_year: int | None = None  # the newest year the lake holds (the latest published)
 
 
 def validate_atm(atm: object) -> int:
@@ -129,6 +131,13 @@ def load_history(con: duckdb.DuckDBPyConnection, days: list[dt.date], lookback_y
         raise AccidentsError(f"date {uncovered[0]}: bronze.accidents has no year of history before it "
                              f"(history windows end at the year start; lookback {lookback_years} years)")
     return history
+
+
+def history_years(history, asof) -> tuple[int, ...]:
+    """Calendar years of the window [asof - lookback, asof) that the data period covers."""
+    first = max(int(str(history.window_start(asof))[:4]), int(str(history.data_start)[:4]))
+    last = min(int(str(asof)[:4]), int(str(history.data_end)[:4])) - 1
+    return tuple(range(first, last + 1))
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
@@ -333,6 +342,8 @@ def predict_days(
         rows_written=rows,
         days=summaries,
         seconds=time.perf_counter() - started,
+        history_years=history_years(history, latest_asof),
+        newest_data_year=int(str(history.data_end)[:4]) - 1,
     )
 
 

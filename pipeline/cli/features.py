@@ -27,6 +27,10 @@ def register(subparsers) -> None:
                         help="YYYY-MM-DD: cap the point-in-time history windows of silver.features at this date")
     parser.add_argument("--history-lookback-years", type=int, default=3,
                         help="years of accidents before each row's year start in silver.features (default 3)")
+    parser.add_argument("--history-lag-years", default="auto",
+                        help="publication lag of the history windows in silver.features: each row sees the "
+                             "lookback years ending this many years before its year start (default auto: "
+                             "the lag tomorrow's prediction faces, from the newest year in the lake)")
     parser.add_argument("--weather", default="auto",
                         help="hourly weather history for silver.weather_hourly: demo, open-meteo (station "
                              "archive, cached), a folder of station CSV files, none (negatives then draw the "
@@ -65,6 +69,7 @@ def run(args: argparse.Namespace, settings) -> int:
     with lake_connection(settings) as con:
         if not table_exists(con, "bronze.accidents"):
             raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` (or `accidents demo`) first")
+        lag = _history_lag(con, args.history_lag_years)
         if args.roads_file or not table_exists(con, "bronze.roads"):
             roads = build_roads(con, roads_file=args.roads_file, cache_dir=settings.cache_dir / "osm",
                                 department=department, timeout=args.timeout)
@@ -75,7 +80,8 @@ def run(args: argparse.Namespace, settings) -> int:
             con, samplers=samplers, grid_step=args.grid_step, buffer_meters=args.buffer_meters,
             accident_exclusion_buffer_km=args.exclusion_km, temporal_risk_ratio=args.temporal_risk_ratio,
             n_negative_samples_ratio=args.neg_ratio, history_cutoff=cutoff,
-            history_lookback_years=args.history_lookback_years, department=department, seed=seed,
+            history_lookback_years=args.history_lookback_years, history_lag_years=lag, department=department,
+            seed=seed,
             progress=lambda stage, seconds: print(f"  {stage}: {seconds:.1f}s", flush=True),
         )
     print(f"silver.road_points: {summary.road_points} points; silver.accident_points: {summary.accident_points}")
@@ -83,8 +89,9 @@ def run(args: argparse.Namespace, settings) -> int:
         print(f"silver.features_reference [{sampler}]: {rows} rows ({summary.positives} positives, "
               f"{summary.negatives_by_sampler[sampler]} negatives)")
         print(f"silver.features [{sampler}]: {summary.point_in_time_rows[sampler]} rows (point-in-time history, "
-              f"{summary.history_lookback_years}-year lookback; {summary.dropped_without_history[sampler]} rows "
-              "of the first data year left out: no history before them)")
+              f"{summary.history_lookback_years}-year lookback, {summary.history_lag_years}-year lag; "
+              f"{summary.dropped_without_history[sampler]} rows of the first data years left out: no history "
+              "before them)")
     if summary.weather == "none":
         print("note: no weather history (--weather none): negatives draw their weather from the accidents' "
               "distribution, so the model cannot learn weather effects")
@@ -107,3 +114,21 @@ def _build_weather(con, spec: str, settings) -> None:
     shares = ", ".join(f"{code}: {share:.1%}" for code, share in summary.atm_shares.items())
     print(f"silver.weather_hourly: {summary.rows} station-hours from {summary.source} ({summary.stations} "
           f"stations, {summary.first_hour} .. {summary.last_hour}; atm shares {shares})", flush=True)
+
+
+def _history_lag(con, value: str) -> int:
+    """--history-lag-years: an integer >= 0, or auto (what tomorrow's prediction faces)."""
+    from pipeline.features import publication_lag_years
+    from pipeline.stage_features import newest_data_year
+    from pipeline.stage_predictions import tomorrow_in
+
+    if value != "auto":
+        if not value.isdigit():
+            raise AccidentsError(f"--history-lag-years {value!r}: expected auto or an integer >= 0")
+        return int(value)
+    newest, tomorrow = newest_data_year(con), tomorrow_in("Pacific/Noumea")
+    lag = publication_lag_years(newest, tomorrow)
+    print(f"history lag: {lag} year(s): the lake's newest year is {newest}, so a prediction for {tomorrow} "
+          f"sees history ending {newest + 1}-01-01; training rows see windows ending {lag} year(s) before "
+          "their own year start", flush=True)
+    return lag

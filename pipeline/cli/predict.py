@@ -81,6 +81,10 @@ def format_summary(summary) -> str:
         f"{summary.history_cutoff:%Y-%m-%d %H:%M}",
         f"{summary.rows_written} rows written to gold.predictions in {summary.seconds:.1f}s",
     ]
+    if summary.history_years:
+        years = summary.history_years
+        lines.insert(1, f"history: accidents of {years[0]}-{years[-1]} ({len(years)} year(s)); the lake's newest "
+                        f"year is {summary.newest_data_year}")
     if len(summary.days) > 1:
         total = sum(d.expected_accidents for d in summary.days)
         lines.append(f"{len(summary.days)} days, {total:.1f} expected accidents in total")
