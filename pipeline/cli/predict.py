@@ -123,8 +123,31 @@ def run_predict(args: argparse.Namespace, settings) -> int:
     with lake_connection(settings) as con:
         summary = predict_days(con, model=model, model_name=name, model_version=version, dates=dates, atm=atm,
                                weather=weather)
-    print(format_summary(summary))
+        print(format_summary(summary))
+        if atm == 1:
+            check_days(con, summary)
     return 0
+
+
+def check_days(con, summary) -> None:
+    """The plausibility check of each predicted day (normal weather, public holidays excepted): fails
+    with one line when a day's expected count leaves the band (the rows stay written)."""
+    import numpy as np
+
+    from pipeline.nc_calendar import is_public_holiday
+    from pipeline.prediction_check import check_day
+
+    holiday = is_public_holiday(np.array([d.date for d in summary.days], dtype="datetime64[D]"))
+    days = [d for d, off in zip(summary.days, holiday) if not off]
+    checks = [check_day(con, d.date, d.expected_accidents) for d in days]
+    failed = [c for c in checks if not c.passed]
+    if len(checks) == 1:
+        print(f"check: {checks[0].message()}")
+    elif checks:
+        print(f"check: {len(checks) - len(failed)}/{len(checks)} days within the band of their month and weekday")
+    if failed:
+        raise AccidentsError(f"prediction check failed for {len(failed)} day(s), first {failed[0].message()} "
+                             "(rows written to gold.predictions; the model is off for this kind of day)")
 
 
 def forecast_weather(settings, dates: list[dt.date]):
