@@ -10,8 +10,10 @@ Contract (the silver stage implements the computations; gold and predictions onl
   of that window (NaN when no year of it lies in the data period [data_start, data_end)).
 - `AccidentHistory.reference(accidents)`: the predecessor's protocol, every accident of the period
   except the row's own (leave-one-out by accident_id); density is a plain count.
-- `compute_features(rows, history)`: rows is a DataFrame with columns
-  point_id, lat, lon, road_type, speed_limit, dist_to_noumea_km, event_time (local, hourly), atm,
+- `compute_features(rows, history)`: rows is a DataFrame with the POINT_ATTRIBUTES columns
+  (point_id, lat, lon, road_type, speed_limit, intersections_100m, road_sinuosity, dist_to_noumea_km;
+  the two geometry columns may be absent for road points built before them: NaN), event_time (local,
+  hourly), atm,
   and optionally accident_id (a positive's own accident, used by the reference history only).
   Returns `rows` plus every column of FEATURE_COLUMNS, computed vectorised (no Python row loops).
 
@@ -37,12 +39,15 @@ INTERACTIONS = [
     "hour_dayofweek", "hour_month", "dayofweek_month", "lat_lon", "hour_dayofweek_month", "lat_lon_hour",
 ]
 CYCLIC = ["hour_sin", "hour_cos", "dayofweek_sin", "dayofweek_cos"]
-ROADS = ["road_type", "speed_limit"]
+ROADS = ["road_type", "speed_limit", "intersections_100m", "road_sinuosity"]
 HISTORY = ["accident_density_5km", "nearest_accident_km"]
 CALENDAR = ["is_weekend", "is_rush_morning", "is_rush_evening", "is_night", "is_holiday", "school_holidays"]
 GEOGRAPHY = ["dist_to_noumea_km"]
 
 FEATURE_COLUMNS = BASE + INTERACTIONS + CYCLIC + ROADS + HISTORY + CALENDAR + GEOGRAPHY
+# silver.road_points columns every feature row carries (compute_features input besides event_time, atm)
+POINT_ATTRIBUTES = ["point_id", "lat", "lon", "road_type", "speed_limit", "intersections_100m", "road_sinuosity",
+                    "dist_to_noumea_km"]
 CATEGORICAL = ["atm", "road_type"]
 
 
@@ -309,6 +314,10 @@ def history_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.n
     return _point_in_time_features(rows, history)
 
 
+def _optional(rows: pd.DataFrame, column: str) -> np.ndarray:
+    return rows[column].to_numpy(dtype=float) if column in rows else np.full(len(rows), np.nan)
+
+
 def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFrame:
     """`rows` plus every FEATURE_COLUMNS column (see the module docstring for the input columns)."""
     import pandas as pd
@@ -330,6 +339,8 @@ def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFra
         "dayofweek_sin": np.sin(2 * np.pi * dow / 7), "dayofweek_cos": np.cos(2 * np.pi * dow / 7),
         "road_type": out["road_type"].astype("string").fillna("unknown"),
         "speed_limit": out["speed_limit"].astype(float),
+        "intersections_100m": _optional(out, "intersections_100m"),
+        "road_sinuosity": _optional(out, "road_sinuosity"),
         "is_weekend": (dow >= 5).astype(int), "is_rush_morning": hour.between(7, 9).astype(int),
         "is_rush_evening": hour.between(17, 19).astype(int), "is_night": ((hour >= 22) | (hour < 6)).astype(int),
         "is_holiday": is_public_holiday(times).astype(int), "school_holidays": is_school_holiday(times).astype(int),

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import AccidentsError
+from pipeline.features import POINT_ATTRIBUTES
 from pipeline.lake import ensure_tables, transaction
 from pipeline.scoring import ProbabilityModel
 from pipeline.metrics import (
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 METHODS = ("model", "baseline_history", "baseline_kde", "oracle")
 CURVE_FRACTIONS = tuple(np.round(np.geomspace(0.001, 1.0, 31), 6))
 CALIBRATION_TOLERANCE = 0.20  # expected/observed within +-20 % counts as calibrated
-POINT_COLUMNS = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]
+POINT_COLUMNS = POINT_ATTRIBUTES  # the road point attributes every scored row carries
 
 
 class Truth(Protocol):
@@ -128,7 +129,7 @@ def score_grid(
     n_points, n_hours = len(points), len(hours)
     cache: dict[bytes, np.ndarray] = {}  # identical hours (same calendar features) are scored once
     prob = np.empty((n_points, n_hours), dtype=np.float32)
-    static = {c: points[c].to_numpy() for c in POINT_COLUMNS}
+    static = {c: points[c].to_numpy() for c in POINT_COLUMNS if c in points}
     features_s = scoring_s = 0.0
     for start in range(0, n_hours, chunk_hours):
         chunk = slice(start, min(start + chunk_hours, n_hours))

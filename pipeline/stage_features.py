@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline.errors import AccidentsError
-from pipeline.features import CATEGORICAL, FEATURE_COLUMNS
+from pipeline.features import CATEGORICAL, FEATURE_COLUMNS, POINT_ATTRIBUTES
 from pipeline.lake import replace_table, table_exists, transaction
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def scoring_rows(points: pd.DataFrame, hours: pd.DatetimeIndex, atm) -> pd.DataF
 
     hours = pd.DatetimeIndex(hours)
     atm_per_hour = np.broadcast_to(np.asarray(atm, dtype=np.int64), (len(hours),))
-    columns = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]
+    columns = [c for c in POINT_ATTRIBUTES if c in points]
     rows = points[columns].iloc[np.tile(np.arange(len(points)), len(hours))].reset_index(drop=True)
     rows["event_time"] = np.repeat(hours.to_numpy(), len(points))
     rows["atm"] = np.repeat(atm_per_hour, len(points))
@@ -166,7 +166,7 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
 
     select = ", ".join([f'"{c}"::{t} AS "{c}"' for c, t in {**ROW_COLUMNS, **FEATURE_TYPES}.items()]
                        + ['"history_cutoff"::TIMESTAMP AS "history_cutoff"'])
-    attributes = points[["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]]
+    attributes = points[POINT_ATTRIBUTES]
     dropped: dict[str, int] = {}
     with transaction(con):
         first = True

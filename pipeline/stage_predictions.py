@@ -164,14 +164,11 @@ def grid_rows(points: pd.DataFrame, days: list[dt.date], atm) -> pd.DataFrame:
     hour_offsets = (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")
     event_time = (starts[:, None] + hour_offsets[None, :]).reshape(-1)
     idx = np.tile(np.arange(n), d * HOURS)
+    from pipeline.features import POINT_ATTRIBUTES
+
     return pd.DataFrame(
         {
-            "point_id": points["point_id"].to_numpy()[idx],
-            "lat": points["lat"].to_numpy()[idx],
-            "lon": points["lon"].to_numpy()[idx],
-            "road_type": points["road_type"].to_numpy()[idx],
-            "speed_limit": points["speed_limit"].to_numpy()[idx],
-            "dist_to_noumea_km": points["dist_to_noumea_km"].to_numpy()[idx],
+            **{c: points[c].to_numpy()[idx] for c in POINT_ATTRIBUTES if c in points},
             "event_time": np.repeat(event_time, n),
             "atm": atm_matrix(atm, points["lat"].to_numpy(), points["lon"].to_numpy(), event_time).ravel(),
         }
