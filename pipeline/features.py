@@ -43,8 +43,12 @@ ROADS = ["road_type", "speed_limit", "intersections_100m", "road_sinuosity"]
 HISTORY = ["accident_density_5km", "nearest_accident_km"]
 CALENDAR = ["is_weekend", "is_rush_morning", "is_rush_evening", "is_night", "is_holiday", "school_holidays"]
 GEOGRAPHY = ["dist_to_noumea_km"]
+# Rain as an ordered number (0 none, 1 light, 2 heavy): one split pools the evidence of both rain codes,
+# which the categorical `atm` spreads over rare categories (heavy rain is ~2 % of hours).
+WEATHER = ["rain_level"]
+RAIN_LEVEL = {2: 1, 3: 2}
 
-FEATURE_COLUMNS = BASE + INTERACTIONS + CYCLIC + ROADS + HISTORY + CALENDAR + GEOGRAPHY
+FEATURE_COLUMNS = BASE + INTERACTIONS + CYCLIC + ROADS + HISTORY + CALENDAR + GEOGRAPHY + WEATHER
 # silver.road_points columns every feature row carries (compute_features input besides event_time, atm)
 POINT_ATTRIBUTES = ["point_id", "lat", "lon", "road_type", "speed_limit", "intersections_100m", "road_sinuosity",
                     "dist_to_noumea_km"]
@@ -331,6 +335,7 @@ def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFra
     new = {
         "latitude": lat, "longitude": lon, "hour": hour, "dayofweek": dow, "month": month,
         "atm": out["atm"].astype(int),
+        "rain_level": out["atm"].astype(int).map(RAIN_LEVEL).fillna(0).astype(int),
         "lat_hour": lat * hour, "lon_hour": lon * hour, "lat_dayofweek": lat * dow, "lon_dayofweek": lon * dow,
         "lat_month": lat * month, "lon_month": lon * month, "hour_dayofweek": hour * dow,
         "hour_month": hour * month, "dayofweek_month": dow * month, "lat_lon": lat * lon,

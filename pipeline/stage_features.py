@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CHUNK_ROWS = 2_000_000  # feature rows computed and inserted per batch (bounds peak memory)
-_INTEGER_FEATURES = {"hour", "dayofweek", "month", "atm", "is_weekend",
+_INTEGER_FEATURES = {"hour", "dayofweek", "month", "atm", "rain_level", "is_weekend",
                      "is_rush_morning", "is_rush_evening", "is_night", "is_holiday", "school_holidays"}
 ROW_COLUMNS = {"sampler": "VARCHAR", "row_id": "BIGINT", "target": "INTEGER", "accident_id": "VARCHAR",
                "point_id": "BIGINT", "event_time": "TIMESTAMP", "year": "INTEGER", "sampling_weight": "DOUBLE"}

@@ -128,3 +128,13 @@ def build_weather_hourly(con: duckdb.DuckDBPyConnection, source, years) -> Weath
 
 def drop_weather_hourly(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE IF EXISTS silver.weather_hourly")
+
+
+def apply_weather_choice(con: duckdb.DuckDBPyConnection, spec: str, settings: Settings) -> WeatherSummary | None:
+    """`--weather` as a use case: build (or keep) silver.weather_hourly from the chosen source for the
+    lake's years, or drop it for `none` (returns None then)."""
+    source = resolve_weather_source(spec, con, settings)
+    if source is None:
+        drop_weather_hourly(con)
+        return None
+    return summarize_weather(con) if source == "keep" else build_weather_hourly(con, source, lake_years(con))

@@ -13,7 +13,8 @@ SILVER_TABLES = {
                 "(the lookback years before each row's year start; first data year dropped).",
     "features_reference": "The same sampled rows with the predecessor's leave-one-out history over "
                           "every accident (reference protocol, gold.train/test).",
-    "features_meta": "Parameters and base-rate inputs of the features build.",
+    "features_meta": "Parameters and base-rate inputs of the features build (silver.weather_hourly, the "
+                     "hourly weather every sampled row takes, is built first from FeaturesConfig.weather).",
 }
 
 
@@ -27,6 +28,8 @@ class FeaturesConfig(dg.Config):
     temporal_risk_ratio: float = 0.85
     n_negative_samples_ratio: int = 20
     history_lookback_years: int = 3
+    history_lag_years: int = 0  # publication lag of the history windows (the CLI's auto derives it)
+    weather: str = "auto"  # silver.weather_hourly source: auto, demo, open-meteo, a folder, none
 
 
 @dg.multi_asset(
@@ -42,8 +45,10 @@ class FeaturesConfig(dg.Config):
 def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig,
                     lake: DuckLakeResource):
     from pipeline.stage_features import build_features
+    from pipeline.stage_weather import apply_weather_choice
 
     with lake.connect() as con:
+        apply_weather_choice(con, config.weather, lake.settings())
         summary = build_features(
             con, samplers=tuple(config.samplers), grid_step=config.grid_step,
             buffer_meters=config.buffer_meters,
@@ -51,7 +56,7 @@ def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig,
             temporal_risk_ratio=config.temporal_risk_ratio,
             n_negative_samples_ratio=config.n_negative_samples_ratio,
             history_lookback_years=config.history_lookback_years,
-            department=lake.department, seed=lake.seed,
+            history_lag_years=config.history_lag_years, department=lake.department, seed=lake.seed,
             progress=lambda stage, seconds: context.log.info(f"{stage}: {seconds:.1f} s"),
         )
         for table in SILVER_TABLES:

@@ -103,14 +103,11 @@ def run(args: argparse.Namespace, settings) -> int:
 
 def _build_weather(con, spec: str, settings) -> None:
     """silver.weather_hourly from the --weather source (see pipeline.stage_weather)."""
-    from pipeline.stage_weather import (build_weather_hourly, drop_weather_hourly, lake_years,
-                                        resolve_weather_source, summarize_weather)
+    from pipeline.stage_weather import apply_weather_choice
 
-    source = resolve_weather_source(spec, con, settings)
-    if source is None:
-        drop_weather_hourly(con)
+    summary = apply_weather_choice(con, spec, settings)
+    if summary is None:
         return
-    summary = summarize_weather(con) if source == "keep" else build_weather_hourly(con, source, lake_years(con))
     shares = ", ".join(f"{code}: {share:.1%}" for code, share in summary.atm_shares.items())
     print(f"silver.weather_hourly: {summary.rows} station-hours from {summary.source} ({summary.stations} "
           f"stations, {summary.first_hour} .. {summary.last_hour}; atm shares {shares})", flush=True)

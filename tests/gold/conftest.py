@@ -52,6 +52,7 @@ def _rows(n: int, positive: bool, rng: np.random.Generator, years) -> pd.DataFra
         "is_night": ((hour >= 21) | (hour <= 5)).astype(int),
         "is_holiday": (rng.random(n) < 0.03).astype(int), "school_holidays": (rng.random(n) < 0.2).astype(int),
         "dist_to_noumea_km": np.hypot(lat + 22.27, lon - 166.45) * 111.0,
+        "rain_level": np.select([atm == 2, atm == 3], [1, 2], 0),
     }
     frame = pd.DataFrame(f)
     frame["event_time"] = event_time
