@@ -62,7 +62,7 @@ def _(AccidentsError, day_picker, ensure_predictions, mo, settings, weather):
 
 @app.cell
 def _(MapParams, Path, atm, day_picker, draw_map, mo, mode, predictions, settings, tempfile, threshold, top_n):
-    _params = MapParams(atm=atm, top_n=top_n.value,
+    _params = MapParams(atm=str(atm), top_n=top_n.value,
                         threshold=float(threshold.value) if mode.value == "threshold" else None)
     with tempfile.TemporaryDirectory() as _tmp:
         _path, _ = draw_map(settings, _params, day_picker.value, out=Path(_tmp) / "map.html")

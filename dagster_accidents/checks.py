@@ -139,20 +139,28 @@ def probabilities_in_unit_interval(context: dg.AssetCheckExecutionContext, lake:
 
 @dg.asset_check(asset=PREDICTIONS,
                 description=f"Expected accidents of the day within {DAILY_BAND[0]}x-{DAILY_BAND[1]}x "
-                            "the training years' daily mean.")
+                            "the training years' daily mean for every scenario, and, in normal weather, within "
+                            "the band of the same month and weekday of the training years "
+                            "(pipeline.gold.prediction_check).")
 def expected_daily_accidents_plausible(context: dg.AssetCheckExecutionContext,
                                        lake: DuckLakeResource) -> dg.AssetCheckResult:
+    from pipeline.gold.prediction_check import check_day
+
     with lake.connect(read_only=True) as con:
         if missing := _missing(con, "gold.predictions", "bronze.accidents", "silver.accident_points"):
             return missing
-        expected = expected_accidents_by_atm(con, _day(context, con))
+        day = _day(context, con)
+        expected = expected_accidents_by_atm(con, day)
         mean = training_daily_mean(con)
+        same_day = check_day(con, day, expected[1]) if 1 in expected else None
     low, high = (DAILY_BAND[0] * mean, DAILY_BAND[1] * mean) if mean else (0.0, 0.0)
     ok = bool(expected) and mean is not None and all(low <= v <= high for v in expected.values())
+    ok = ok and (same_day is None or same_day.passed)
     return dg.AssetCheckResult(
-        passed=ok, severity=dg.AssetCheckSeverity.WARN,
+        passed=ok,
         metadata={"expected_by_atm": dg.MetadataValue.json(expected), "training_daily_mean": mean or 0.0,
-                  "band_low": low, "band_high": high})
+                  "band_low": low, "band_high": high,
+                  "same_month_weekday": same_day.message() if same_day else "no normal-weather prediction"})
 
 
 ALL_CHECKS = [

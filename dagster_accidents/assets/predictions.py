@@ -31,7 +31,7 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionConfig, lak
 
     day = dt.date.fromisoformat(context.partition_key)
     settings = lake.settings()
-    summary = predict(settings, params_from(config, PredictParams), [day], tracking_uri=mlflow.uri_for(settings))
+    summary = predict(settings, params_from(config, PredictParams), [day], tracking_uri=mlflow.uri_for(settings)).summary
     with lake.connect(read_only=True) as con:
         rows = table_metadata(con, "gold.predictions", where="WHERE date = ? AND atm = ?",
                               params=[day, summary.atm])

@@ -34,8 +34,11 @@ def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig, l
     from pipeline.usecases.features import build_silver_tables
 
     # bronze.roads is its own asset: only the silver tables are built here
-    summary = build_silver_tables(lake.settings(), params_from(config, FeatureParams),
+    outcome = build_silver_tables(lake.settings(), params_from(config, FeatureParams),
                                   progress=lambda stage, seconds: context.log.info(f"{stage}: {seconds:.1f} s"))
+    summary = outcome.features
+    if outcome.lag_note:
+        context.log.info(outcome.lag_note)
     with lake.connect(read_only=True) as con:
         for table in SILVER_TABLES:
             metadata = table_metadata(con, f"silver.{table}")

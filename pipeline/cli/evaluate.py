@@ -14,7 +14,9 @@ def register(subparsers) -> None:
         description=(
             "Score every road point x every hour of the test year with the registered temporal model(s), "
             "compare with the history-count and KDE hotspot baselines (and the demo oracle when the "
-            "lake holds demo data), write gold.evaluation / gold.calibration and print the table."
+            "lake holds demo data), write gold.evaluation / gold.calibration and print the table. "
+            "Weather: each hour's recorded weather at its nearest station (silver.weather_hourly), "
+            "or --atm CODE for every hour."
         ),
     )
     add_arguments(p, EvaluateParams)

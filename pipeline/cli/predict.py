@@ -49,14 +49,18 @@ def resolve_dates(args: argparse.Namespace, settings) -> list[dt.date]:
 
 
 def format_summary(summary) -> str:
-    from pipeline.gold.predictions import ATM_LABELS
+    from pipeline.gold.predictions import SCENARIO_LABELS
 
     lines = [
         f"model {summary.model_name} v{summary.model_version} · atm={summary.atm} "
-        f"({ATM_LABELS[summary.atm]}) · {summary.n_points} road points · history before "
+        f"({SCENARIO_LABELS[summary.atm]}) · {summary.n_points} road points · history before "
         f"{summary.history_cutoff:%Y-%m-%d %H:%M}",
         f"{summary.rows_written} rows written to gold.predictions in {summary.seconds:.1f}s",
     ]
+    if summary.history_years:
+        years = summary.history_years
+        lines.insert(1, f"history: accidents of {years[0]}-{years[-1]} ({len(years)} year(s)); the lake's newest "
+                        f"year is {summary.newest_data_year}")
     if len(summary.days) > 1:
         total = sum(d.expected_accidents for d in summary.days)
         lines.append(f"{len(summary.days)} days, {total:.1f} expected accidents in total")
@@ -82,9 +86,21 @@ def format_summary(summary) -> str:
 def run_predict(args: argparse.Namespace, settings) -> int:
     from pipeline.usecases.predictions import predict
 
-    params = from_namespace(PredictParams, args)
-    print(format_summary(predict(settings, params, resolve_dates(args, settings))))
+    report_prediction(predict(settings, from_namespace(PredictParams, args), resolve_dates(args, settings)))
     return 0
+
+
+def report_prediction(prediction) -> None:
+    """Print the summary and the day checks; a failed check is a one-line error (rows stay written)."""
+    print(format_summary(prediction.summary))
+    checks, failed = prediction.checks, prediction.failed_checks
+    if len(checks) == 1:
+        print(f"check: {checks[0].message()}")
+    elif checks:
+        print(f"check: {len(checks) - len(failed)}/{len(checks)} days within the band of their month and weekday")
+    if failed:
+        raise AccidentsError(f"prediction check failed for {len(failed)} day(s), first {failed[0].message()} "
+                             "(rows written to gold.predictions; the model is off for this kind of day)")
 
 
 def run_map(args: argparse.Namespace, settings) -> int:

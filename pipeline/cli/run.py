@@ -32,7 +32,7 @@ def run(args, settings) -> int:
     from pipeline.cli.evaluate import print_evaluation
     from pipeline.cli.features import print_features
     from pipeline.cli.ingest import print_ingest
-    from pipeline.cli.predict import format_summary
+    from pipeline.cli.predict import report_prediction
     from pipeline.gold.params import EvaluateParams, MapParams, PredictParams
     from pipeline.silver.params import FeatureParams
     from pipeline.usecases.evaluation import evaluate_models
@@ -81,9 +81,10 @@ def run(args, settings) -> int:
 
     day = parse_date(args.date) if args.date else tomorrow(settings)
     t0 = step(f"predict {day}")
-    print(format_summary(predict(settings, PredictParams(), [day])))
-    path, n = draw_map(settings, MapParams(), day)
+    prediction = predict(settings, PredictParams(), [day])
+    path, n = draw_map(settings, MapParams(), day)  # drawn even when the day check fails: the rows exist
     print(f"map of {day} ({n} point-hours) written to {path}")
+    report_prediction(prediction)
     done(t0)
     print(f"\n== done in {time.perf_counter() - started:.1f} s")
     return 0

@@ -2,17 +2,20 @@
 
 Contract (the silver stage implements the computations; gold and predictions only call them):
 - `FEATURE_COLUMNS`: model input columns, in order. `CATEGORICAL` lists the categorical ones.
-- `AccidentHistory.point_in_time(accidents, lookback_years=3, cap=None, data_start, data_end)`: the
-  product's history. A row at time t sees the accidents of [asof - lookback_years, asof), asof =
-  min(1 January of t's year, cap); `accident_density_5km` is accidents within 5 km per covered year
+- `AccidentHistory.point_in_time(accidents, lookback_years=3, cap=None, data_start, data_end,
+  lag_years=0)`: the product's history. A row at time t sees the accidents of [asof - lookback_years,
+  asof), asof = min(1 January of (t's year - lag_years), cap, data_end): a day after the data sees the
+  newest years the lake holds, and `lag_years` (the publication lag serving faces, see
+  `publication_lag_years`) makes training rows see history as old as tomorrow's prediction will; `accident_density_5km` is accidents within 5 km per covered year
   of that window (NaN when no year of it lies in the data period [data_start, data_end)).
 - `AccidentHistory.reference(accidents)`: the predecessor's protocol, every accident of the period
   except the row's own (leave-one-out by accident_id); density is a plain count.
-- `ROAD_POINT_ATTRIBUTES`: the road-point columns every feature row carries (from silver.road_points);
+- `POINT_ATTRIBUTES`: the road-point columns every feature row carries (from silver.road_points; the
+  two geometry columns may be absent for road points built before them: NaN);
   `point_hour_rows(points, hours, atm)` is the one builder of scoring rows (evaluation, predictions).
-- `compute_features(rows, history)`: rows is a DataFrame with the ROAD_POINT_ATTRIBUTES plus
-  event_time (local, hourly), atm, and optionally accident_id (a positive's own accident, used by the
-  reference history only). Calendar flags follow each row's département (`dep`) profile.
+- `compute_features(rows, history)`: rows is a DataFrame with the POINT_ATTRIBUTES plus event_time
+  (local, hourly), atm, and optionally accident_id (a positive's own accident, used by the reference
+  history only). Calendar flags follow each row's département (`dep`) profile.
   Returns `rows` plus every column of FEATURE_COLUMNS, computed vectorised (no Python row loops).
 
 Why point-in-time: with one fixed history minus the own accident, positives see one accident fewer
@@ -37,15 +40,21 @@ INTERACTIONS = [
     "hour_dayofweek", "hour_month", "dayofweek_month", "lat_lon", "hour_dayofweek_month", "lat_lon_hour",
 ]
 CYCLIC = ["hour_sin", "hour_cos", "dayofweek_sin", "dayofweek_cos"]
-ROADS = ["road_type", "speed_limit"]
+ROADS = ["road_type", "speed_limit", "intersections_100m", "road_sinuosity"]
 HISTORY = ["accident_density_5km", "nearest_accident_km"]
 CALENDAR = ["is_weekend", "is_rush_morning", "is_rush_evening", "is_night", "is_holiday", "school_holidays"]
 GEOGRAPHY = ["dist_to_noumea_km"]
+# Rain as an ordered number (0 none, 1 light, 2 heavy): one split pools the evidence of both rain codes,
+# which the categorical `atm` spreads over rare categories (heavy rain is ~2 % of hours).
+WEATHER = ["rain_level"]
+RAIN_LEVEL = {2: 1, 3: 2}
 
-FEATURE_COLUMNS = BASE + INTERACTIONS + CYCLIC + ROADS + HISTORY + CALENDAR + GEOGRAPHY
+FEATURE_COLUMNS = BASE + INTERACTIONS + CYCLIC + ROADS + HISTORY + CALENDAR + GEOGRAPHY + WEATHER
+# silver.road_points columns every feature row carries (compute_features input besides event_time, atm)
+# `dep` selects the calendar (public and school holidays) of the row's département.
+POINT_ATTRIBUTES = ["point_id", "lat", "lon", "road_type", "speed_limit", "intersections_100m", "road_sinuosity",
+                    "dist_to_noumea_km", "dep"]
 CATEGORICAL = ["atm", "road_type"]
-# What a feature row takes from its road point (silver.road_points); `dep` selects the calendar.
-ROAD_POINT_ATTRIBUTES = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km", "dep"]
 
 
 def feature_kind(name: str) -> str:
@@ -61,6 +70,13 @@ DENSITY_RADIUS_KM = 5.0
 NO_ACCIDENT_KM = 100.0  # nearest_accident_km when the history holds no other accident
 DEFAULT_LOOKBACK_YEARS = 3
 MODES = ("point_in_time", "reference")
+
+
+def publication_lag_years(newest_data_year: int, serving_day) -> int:
+    """Years between the newest year the lake holds and the year before `serving_day`: 0 when the
+    previous year is published, 1 when a day of 2026 only has data up to 2024 (BAAC files of year N
+    appear in the autumn of N+1)."""
+    return max(0, int(serving_day.year) - int(newest_data_year) - 1)
 
 
 def year_fraction(times) -> np.ndarray:
@@ -90,6 +106,7 @@ class AccidentHistory:
     cap: np.datetime64 | None = None
     data_start: np.datetime64 | None = None
     data_end: np.datetime64 | None = None
+    lag_years: int = 0
     _trees: dict = field(default_factory=dict, repr=False)  # asof (or 'all') -> BallTree | None
 
     @classmethod
@@ -108,7 +125,7 @@ class AccidentHistory:
 
     @classmethod
     def point_in_time(cls, accidents: pd.DataFrame, lookback_years: int = DEFAULT_LOOKBACK_YEARS, cap=None,
-                      data_start=None, data_end=None) -> AccidentHistory:
+                      data_start=None, data_end=None, lag_years: int = 0) -> AccidentHistory:
         """Per-row windows (see the class docstring). data_start/data_end: the data period [start, end),
         whole calendar years of bronze.accidents; derived from `accidents` when not given."""
         import pandas as pd
@@ -117,6 +134,8 @@ class AccidentHistory:
 
         if not (isinstance(lookback_years, int) and lookback_years >= 1):
             raise AccidentsError(f"history_lookback_years={lookback_years!r}: expected an integer >= 1")
+        if not (isinstance(lag_years, int | np.integer) and lag_years >= 0):
+            raise AccidentsError(f"history_lag_years={lag_years!r}: expected an integer >= 0")
         times = pd.to_datetime(accidents["event_time"]).dropna().to_numpy(dtype="datetime64[ns]")
         if data_start is None or data_end is None:
             if not len(times):
@@ -129,17 +148,21 @@ class AccidentHistory:
             return None if value is None else np.datetime64(pd.Timestamp(value).to_datetime64(), "ns")
 
         return cls._located(accidents, "point_in_time", lookback_years=lookback_years, cap=as_ns(cap),
-                            data_start=as_ns(data_start), data_end=as_ns(data_end))
+                            data_start=as_ns(data_start), data_end=as_ns(data_end), lag_years=int(lag_years))
 
     def __len__(self) -> int:
         return len(self.accident_ids)
 
     # --- point-in-time windows --------------------------------------------------------------
     def asof(self, event_time) -> np.ndarray:
-        """Each row's history end: start of its calendar year, capped at `cap`."""
+        """Each row's history end: start of its calendar year minus `lag_years`, capped at `cap` and at
+        the data end (the newest year in the lake)."""
         t = np.asarray(event_time, dtype="datetime64[ns]")
-        asof = t.astype("datetime64[Y]").astype("datetime64[ns]")
-        return asof if self.cap is None else np.minimum(asof, self.cap)
+        asof = (t.astype("datetime64[Y]") - np.timedelta64(self.lag_years, "Y")).astype("datetime64[ns]")
+        for limit in (self.cap, self.data_end):
+            if limit is not None:
+                asof = np.minimum(asof, limit)
+        return asof
 
     def window_start(self, asof: np.datetime64) -> np.datetime64:
         import pandas as pd
@@ -299,15 +322,17 @@ def history_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.n
 
 def point_hour_rows(points: pd.DataFrame, hours, atm) -> pd.DataFrame:
     """Every road point x every hour, hour-major (all points of the first hour, then the next...),
-    ready for `compute_features`. `atm`: one weather code, or one per hour."""
+    ready for `compute_features`. `atm`: one scenario code, one per hour, or a WeatherHistory (each
+    point-hour gets its own hour's code at its nearest station)."""
     import pandas as pd
 
+    from pipeline.core.weather import atm_matrix
+
     hours = pd.DatetimeIndex(hours)
-    n_points, n_hours = len(points), len(hours)
-    atm_per_hour = np.broadcast_to(np.asarray(atm, dtype=np.int64), (n_hours,))
-    rows = pd.DataFrame({c: np.tile(points[c].to_numpy(), n_hours) for c in ROAD_POINT_ATTRIBUTES})
-    rows["event_time"] = np.repeat(hours.to_numpy(), n_points)
-    rows["atm"] = np.repeat(atm_per_hour, n_points)
+    n_hours = len(hours)
+    rows = pd.DataFrame({c: np.tile(points[c].to_numpy(), n_hours) for c in POINT_ATTRIBUTES if c in points})
+    rows["event_time"] = np.repeat(hours.to_numpy(), len(points))
+    rows["atm"] = atm_matrix(atm, points["lat"].to_numpy(), points["lon"].to_numpy(), hours).ravel()
     return rows
 
 
@@ -327,6 +352,10 @@ def _calendar_flags(times: pd.Series, deps: pd.Series) -> tuple[np.ndarray, np.n
     return public, school
 
 
+def _optional(rows: pd.DataFrame, column: str) -> np.ndarray:
+    return rows[column].to_numpy(dtype=float) if column in rows else np.full(len(rows), np.nan)
+
+
 def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFrame:
     """`rows` plus every FEATURE_COLUMNS column (see the module docstring for the input columns)."""
     import pandas as pd
@@ -344,6 +373,7 @@ def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFra
     new = {
         "latitude": lat, "longitude": lon, "hour": hour, "dayofweek": dow, "month": month,
         "atm": out["atm"].astype(int),
+        "rain_level": out["atm"].astype(int).map(RAIN_LEVEL).fillna(0).astype(int),
         "lat_hour": lat * hour, "lon_hour": lon * hour, "lat_dayofweek": lat * dow, "lon_dayofweek": lon * dow,
         "lat_month": lat * month, "lon_month": lon * month, "hour_dayofweek": hour * dow,
         "hour_month": hour * month, "dayofweek_month": dow * month, "lat_lon": lat * lon,
@@ -352,6 +382,8 @@ def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFra
         "dayofweek_sin": np.sin(2 * np.pi * dow / 7), "dayofweek_cos": np.cos(2 * np.pi * dow / 7),
         "road_type": out["road_type"].astype("string").fillna("unknown"),
         "speed_limit": out["speed_limit"].astype(float),
+        "intersections_100m": _optional(out, "intersections_100m"),
+        "road_sinuosity": _optional(out, "road_sinuosity"),
         "is_weekend": (dow >= 5).astype(int), "is_rush_morning": hour.between(7, 9).astype(int),
         "is_rush_evening": hour.between(17, 19).astype(int), "is_night": ((hour >= 22) | (hour < 6)).astype(int),
         "is_holiday": is_holiday.astype(int), "school_holidays": is_school.astype(int),

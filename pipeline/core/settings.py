@@ -63,6 +63,8 @@ class Settings:
     datagouv_api: str = "https://www.data.gouv.fr/api/1"
     seed: int = 42
     source: str | None = None  # ACCIDENTS_SOURCE: what orchestrated runs ingest (see default_source)
+    weather_archive_api: str = "https://archive-api.open-meteo.com/v1"
+    weather_forecast_api: str = "https://api.open-meteo.com/v1"
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOG_KINDS:
@@ -178,4 +180,6 @@ class Settings:
             datagouv_api=env.get("ACCIDENTS_DATAGOUV_API", "https://www.data.gouv.fr/api/1"),
             seed=_int("ACCIDENTS_SEED", env.get("ACCIDENTS_SEED", "42")),
             source=env.get("ACCIDENTS_SOURCE") or None,
+            weather_archive_api=env.get("ACCIDENTS_WEATHER_ARCHIVE_API", "https://archive-api.open-meteo.com/v1"),
+            weather_forecast_api=env.get("ACCIDENTS_WEATHER_FORECAST_API", "https://api.open-meteo.com/v1"),
         )

@@ -6,9 +6,10 @@ compared with the observed test-year accidents (snapped to road points, truncate
 ROC/PR AUC and Brier over cell-hours, expected vs observed (overall, by month, by hour of day),
 hit rate and PAI at 1/5/10 % of cell-hours and at 5/10 % of road points.
 
-Weather: the model is scored with `atm` (BAAC code; default 1 = normal weather, since the test year's
-hourly weather is not known to the lake). Pass one code per hour when the real weather is known (the
-demo truth has it). The oracle always uses the demo's true weather.
+Weather: by default (`atm=None`) every cell-hour is scored with the weather of its own hour at its
+nearest station (silver.weather_hourly; code 1, normal, when the lake has no weather history). An
+explicit `atm` (one code, or one per hour) scores a scenario. The oracle always uses the demo's true
+weather.
 
 Results go to `gold.evaluation` (long format) and `gold.calibration`; the rows of one
 (model_name, sampler, test_year) are replaced in a single transaction, so re-runs never duplicate.
@@ -139,18 +140,19 @@ def score_grid(
     caller and compute_features derives its per-point features once per chunk's unique points.
     """
     from pipeline.core.features import FEATURE_COLUMNS, compute_features, point_hour_rows
+    from pipeline.core.weather import WeatherHistory
     from pipeline.gold.scoring import score_distinct_blocks
 
     n_points, n_hours = len(points), len(hours)
     cache: dict[bytes, np.ndarray] = {}  # identical hours (same calendar features) are scored once
-    atm_per_hour = np.broadcast_to(np.asarray(atm, dtype=np.int64), (n_hours,))
     prob = np.empty((n_points, n_hours), dtype=np.float32)
     features_s = scoring_s = 0.0
     for start in range(0, n_hours, chunk_hours):
         chunk = slice(start, min(start + chunk_hours, n_hours))
         n_chunk = chunk.stop - chunk.start
         t0 = time.perf_counter()
-        features = compute_features(point_hour_rows(points, hours[chunk], atm_per_hour[chunk]), history)
+        chunk_atm = atm if isinstance(atm, WeatherHistory) else np.broadcast_to(np.asarray(atm), (n_hours,))[chunk]
+        features = compute_features(point_hour_rows(points, hours[chunk], chunk_atm), history)
         t1 = time.perf_counter()
         p = score_distinct_blocks(model, features[FEATURE_COLUMNS], n_points, cache).astype(np.float32)
         prob[:, chunk] = p.reshape(n_chunk, n_points).T  # rows are hour-major
@@ -417,7 +419,7 @@ def evaluate(
     history_lookback_years: int | None = None,
     truth: Truth | None = None,
     chunk_hours: int = 24 * 7,
-    atm: int | Sequence[int] = 1,
+    atm: int | Sequence[int] | None = None,
     figure_dir: Path | None = None,
     evaluated_at: dt.datetime | None = None,
     crs: str = "EPSG:3163",
@@ -453,6 +455,10 @@ def evaluate(
     counts = observed_counts(points, test_accidents, hours)
     lookback = scoring_lookback_years(con, model, history_lookback_years)
     history = load_scoring_history(con, lookback, cap=cutoff)
+    if atm is None:
+        from pipeline.core.weather import load_weather_history
+
+        atm = load_weather_history(con) or 1
     timings["load_s"] = time.perf_counter() - t0
 
     prob, score_timings = score_grid(model, points, hours, history, atm=atm, chunk_hours=chunk_hours)
@@ -493,8 +499,9 @@ def evaluate(
         n_hours=len(hours), observed_accidents=int(counts.sum()), metrics=metrics,
         calibration=calibration, curves=curves,
         baseline_params={**{b.name: b.params for b in baselines},
-                         "atm": "per-hour" if np.ndim(atm) else int(atm), "history_cutoff": str(cutoff),
-                         "history_lookback_years": lookback, "best_baselines": best_baselines},
+                         "atm": "per-hour" if not isinstance(atm, int | np.integer) else int(atm),
+                         "history_cutoff": str(cutoff), "history_lookback_years": lookback,
+                         "best_baselines": best_baselines},
         timings=timings,
         hourly_expected={m: matrix.sum(axis=0, dtype=np.float64) for m, (matrix, _) in matrices.items()},
         hourly_observed=counts.sum(axis=0, dtype=np.float64),

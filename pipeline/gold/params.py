@@ -41,21 +41,28 @@ class EvaluateParams(Params):
     model: str = param("champion", "'champion' (the latest temporal version per sampler) or a VERSION number")
     history_cutoff: dt.date | None = param(None, "history features use accidents before this date "
                                                  "(default: 1 January of the test year)", kind="date")
-    atm: int = param(1, "BAAC weather code used for every hour", low=1, high=9)
+    atm: int | None = param(None, "BAAC weather code for every hour (default: each hour's recorded weather at its "
+                                  "nearest station)", kind="int", low=1, high=9)
     truth: str | None = param(None, "demo truth folder for the oracle (default: the source's own)", kind="str")
     figures: str | None = param(None, "folder for the PNG figures (default: <data dir>/evaluation)", kind="str")
     log_mlflow: bool = param(True, "log the evaluation to MLflow")
 
 
+# A weather scenario: a BAAC code for every hour, or each hour's forecast at its nearest station.
+SCENARIOS = (*(str(code) for code in range(1, 10)), "forecast")
+
+
 @dataclass(frozen=True)
 class PredictParams(Params):
-    atm: int = param(1, "BAAC weather code: 1 normal, 2 light rain, 3 heavy rain, 5 fog", low=1, high=9)
+    atm: str = param("1", "weather scenario: BAAC code 1 normal, 2 light rain, 3 heavy rain, 5 fog..., or "
+                          "forecast (each hour's Open-Meteo forecast at the nearest station; stored as atm 0)",
+                     choices=SCENARIOS)
     model: str = param("champion", "'champion' or a registered model VERSION number")
 
 
 @dataclass(frozen=True)
 class MapParams(Params):
-    atm: int = param(1, "BAAC weather code of the predicted scenario", low=1, high=9)
+    atm: str = param("1", "weather scenario of the predicted day (BAAC code or forecast)", choices=SCENARIOS)
     top_n: int = param(3, "show the N riskiest points of each hour", low=1, high=10)
     threshold: float | None = param(None, "show point-hours at or above this percentile instead of the top N",
                                     kind="float", low=0.0, high=100.0)

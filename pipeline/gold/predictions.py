@@ -6,6 +6,10 @@ accidents of [Y - lookback, Y) (bronze.accidents, averaged over the years of tha
 covers), built once for the whole run; the model's own `history_cutoff` (the latest history end seen
 in training) is never used as a cap. Probabilities land in `gold.predictions`; re-running a
 (date, atm) pair replaces exactly those rows in one transaction.
+
+Weather: a scenario code (`atm` 1..9) applies to every point-hour; the forecast scenario
+(`atm=FORECAST`, stored as atm 0) gives each point-hour the forecast code of its hour at its nearest
+station (`weather`, a pipeline.core.weather.WeatherHistory built from the forecast).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ ATM_LABELS = {
     9: "Autre",
 }
 WEATHER_SCENARIOS = {"Normal": 1, "Pluie légère": 2, "Pluie forte": 3, "Brouillard": 5}
+FORECAST = 0  # gold.predictions.atm of the forecast scenario (each point-hour has its own forecast code)
+SCENARIO_LABELS = {FORECAST: "Prévision météo (par heure et station)", **ATM_LABELS}
 
 PREDICTIONS_DDL = """
 CREATE TABLE IF NOT EXISTS gold.predictions (
@@ -84,6 +90,8 @@ class PredictionSummary:
     rows_written: int
     days: tuple[DaySummary, ...]
     seconds: float
+    history_years: tuple[int, ...] = ()  # accident years the latest day's history window covers
+    newest_data_year: int | None = None  # the newest year the lake holds (the latest published)
 
 
 def validate_atm(atm: object) -> int:
@@ -96,6 +104,11 @@ def validate_atm(atm: object) -> int:
         known = ", ".join(f"{k}={v}" for k, v in ATM_LABELS.items())
         raise AccidentsError(f"atm={atm!r}: unknown weather code (expected one of {known})")
     return code
+
+
+def scenario_code(value: object) -> int:
+    """`forecast` -> FORECAST, else a validated BAAC code (the `--atm` of predict and map)."""
+    return FORECAST if str(value).strip() == "forecast" else validate_atm(value)
 
 
 def tomorrow_in(tz: str, *, now: dt.datetime | None = None) -> dt.date:
@@ -120,6 +133,13 @@ def load_history(con: duckdb.DuckDBPyConnection, days: list[dt.date], lookback_y
     return history
 
 
+def history_years(history, asof) -> tuple[int, ...]:
+    """Calendar years of the window [asof - lookback, asof) that the data period covers."""
+    first = max(int(str(history.window_start(asof))[:4]), int(str(history.data_start)[:4]))
+    last = min(int(str(asof)[:4]), int(str(history.data_end)[:4])) - 1
+    return tuple(range(first, last + 1))
+
+
 def _as_datetime(value: Any) -> dt.datetime | None:
     if value is None:
         return None
@@ -132,8 +152,9 @@ def _as_datetime(value: Any) -> dt.datetime | None:
     return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
 
 
-def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFrame:
-    """Rows for compute_features in (day, hour, point) order, so results reshape to (D, 24, N)."""
+def grid_rows(points: pd.DataFrame, days: list[dt.date], atm) -> pd.DataFrame:
+    """Rows for compute_features in (day, hour, point) order, so results reshape to (D, 24, N).
+    `atm`: one scenario code, or a WeatherHistory (each point-hour its own hour's code)."""
     from pipeline.core import features
 
     starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
@@ -141,7 +162,7 @@ def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFra
     return features.point_hour_rows(points, (starts[:, None] + hour_offsets[None, :]).reshape(-1), atm)
 
 
-def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm: int, history) -> np.ndarray:
+def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm, history) -> np.ndarray:
     """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days; days
     with identical feature rows are scored once (pipeline.gold.scoring)."""
     from pipeline.core import features
@@ -261,14 +282,24 @@ def predict_days(
     atm: int = 1,
     history_cutoff: dt.datetime | None = None,
     history_lookback_years: int | None = None,
+    weather=None,
 ) -> PredictionSummary:
     """Score 24 x N point-hours per date and write them to gold.predictions (see module docstring).
 
     History windows end at each date's year start, or at `history_cutoff` when it is earlier (an
     optional cap); lookback: `history_lookback_years`, else the model's, else silver.features'.
+    `atm=FORECAST` needs `weather` (the forecast as a WeatherHistory covering every hour of the dates).
     """
     started = time.perf_counter()
-    atm = validate_atm(atm)
+    if atm == FORECAST:
+        if weather is None:
+            raise AccidentsError("--atm forecast: no forecast given")
+        hours = np.array(sorted(set(dates)), dtype="datetime64[D]").astype("datetime64[h]")
+        hours = (hours[:, None] + np.arange(HOURS).astype("timedelta64[h]")).ravel()
+        if not np.isin(hours.astype("datetime64[ns]"), weather.hours).all():
+            raise AccidentsError(f"--atm forecast: the forecast does not cover every hour of {sorted(set(dates))}")
+    else:
+        atm = validate_atm(atm)
     days = sorted(set(dates))
     if not days:
         raise AccidentsError("no date to predict")
@@ -280,7 +311,7 @@ def predict_days(
     history = load_history(con, days, lookback, cap)
     latest_asof = history.asof(np.array(days[-1:], dtype="datetime64[D]"))[0]
     cutoff = _as_datetime(latest_asof)
-    proba = score_days(model, points, days, atm, history)
+    proba = score_days(model, points, days, weather if atm == FORECAST else atm, history)
     rows = write_predictions(
         con, points=points, days=days, atm=atm, proba=proba,
         model_name=model_name, model_version=str(model_version),
@@ -295,6 +326,8 @@ def predict_days(
         rows_written=rows,
         days=summaries,
         seconds=time.perf_counter() - started,
+        history_years=history_years(history, latest_asof),
+        newest_data_year=int(str(history.data_end)[:4]) - 1,
     )
 
 

@@ -105,7 +105,7 @@ def _popup_html(row) -> str:
 
 def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.date, atm: int, mode_text: str) -> str:
     """Statistics, global summary, colour legend and per-hour table, as fixed HTML panels."""
-    from pipeline.gold.predictions import ATM_LABELS
+    from pipeline.gold.predictions import SCENARIO_LABELS
 
     per_hour = predictions.groupby("hour")["probability"].agg(["sum", "max"])
     drawn = shown.groupby("hour").size().reindex(range(24), fill_value=0)
@@ -120,7 +120,7 @@ def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.dat
         f"<div><span class='swatch' style='background:{RISK_COLOURS[k]}'></span>{RISK_LABELS[k]}</div>"
         for k in ("high", "medium", "low")
     )
-    weather = html.escape(ATM_LABELS.get(int(atm), str(atm)))
+    weather = html.escape(SCENARIO_LABELS.get(int(atm), str(atm)))
     return f"""
 <style>
 .risk-panel {{position:fixed; z-index:1000; background:rgba(255,255,255,.93); padding:8px 10px;

@@ -9,6 +9,10 @@ the accident's hour); negatives come from `pipeline.silver.sampling`. The same s
   year have no covered history year and are dropped (counted in the summary and features_meta).
 - silver.features_reference: the predecessor's leave-one-out history over every accident (all rows).
 `history_cutoff` holds each row's history end (its asof; the period end for the reference table).
+Weather: when the lake holds silver.weather_hourly, positives and negatives alike take the `atm` their
+road point's nearest station recorded at the row's own hour (one definition for both classes, and the
+one scoring uses); without it positives keep the accident's reported atm and negatives draw theirs
+from the accidents' distribution (see pipeline.silver.sampling), and the summary says so.
 Every table is replaced atomically; the two feature tables in one transaction.
 """
 
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, ROAD_POINT_ATTRIBUTES
+from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, POINT_ATTRIBUTES
 from pipeline.core.lake import replace_table, table_exists, transaction
 from pipeline.silver.params import FeatureParams
 
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SEED = 42
 CHUNK_ROWS = 2_000_000  # feature rows computed and inserted per batch (bounds peak memory)
-_INTEGER_FEATURES = {"hour", "dayofweek", "month", "atm", "is_weekend",
+_INTEGER_FEATURES = {"hour", "dayofweek", "month", "atm", "rain_level", "is_weekend",
                      "is_rush_morning", "is_rush_evening", "is_night", "is_holiday", "school_holidays"}
 ROW_COLUMNS = {"sampler": "VARCHAR", "row_id": "BIGINT", "target": "INTEGER", "accident_id": "VARCHAR",
                "point_id": "BIGINT", "event_time": "TIMESTAMP", "year": "INTEGER", "sampling_weight": "DOUBLE"}
@@ -53,6 +57,9 @@ class FeaturesSummary:
     # sampled rows left out of silver.features (no covered history year: the first data year)
     dropped_without_history: dict[str, int] = field(default_factory=dict)
     history_lookback_years: int = 3
+    weather: str = "none"  # silver.weather_hourly's source, or "none" (accidents' weather distribution)
+    rows_without_weather: int = 0  # sampled rows whose hour no station covers (given atm 1, normal)
+    history_lag_years: int = 0
 
     @property
     def point_in_time_rows(self) -> dict[str, int]:
@@ -67,7 +74,7 @@ def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     points = con.execute("SELECT * FROM silver.road_points ORDER BY point_id").df()
     if points.empty:
         raise AccidentsError("silver.road_points is empty: run `accidents features` first")
-    missing = [c for c in ROAD_POINT_ATTRIBUTES if c not in points.columns]
+    missing = [c for c in ("point_id", "lat", "lon", "dep") if c not in points.columns]
     if missing:
         raise AccidentsError(f"silver.road_points lacks {', '.join(missing)} (built by an older version): "
                              "run `accidents features` again")
@@ -82,17 +89,25 @@ def _write_frame(con, qualified: str, frame: pd.DataFrame) -> int:
         con.unregister("silver_frame")
 
 
-def _positives(accidents: pd.DataFrame, accident_points: pd.DataFrame) -> pd.DataFrame:
-    """One row per located accident on its road point, hour-truncated, with a weather code."""
+def _positives(accidents: pd.DataFrame, accident_points: pd.DataFrame, points: pd.DataFrame,
+               weather=None) -> tuple[pd.DataFrame, int]:
+    """One row per located accident on its road point, hour-truncated, with a weather code: its road
+    point's station weather of that hour when a history is given, else the reported one. Returns the
+    rows and how many of them no station covers."""
     from pipeline.silver.sampling import atm_distribution
 
     positives = accident_points[["accident_id", "point_id"]].merge(
         accidents[["accident_id", "event_time", "atm"]].astype({"accident_id": str}), on="accident_id")
     positives = positives.dropna(subset=["event_time"]).sort_values("accident_id", kind="stable")
+    positives["event_time"] = positives["event_time"].astype("datetime64[ns]").dt.floor("h")
+    positives = positives.reset_index(drop=True)
+    if weather is not None:
+        atm, missing = weather.atm_at(*_point_coordinates(points, positives["point_id"]),
+                                      positives["event_time"].to_numpy())
+        return positives.assign(atm=atm), missing
     codes, probs = atm_distribution(accidents["atm"])
     positives["atm"] = positives["atm"].fillna(codes[np.argmax(probs)]).astype(np.int64)  # unknown -> mode
-    positives["event_time"] = positives["event_time"].astype("datetime64[ns]").dt.floor("h")
-    return positives.reset_index(drop=True)
+    return positives, 0
 
 
 def _sampler_rows(sampler: str, positives, negatives, weight: float) -> pd.DataFrame:
@@ -123,7 +138,7 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
 
     select = ", ".join([f'"{c}"::{t} AS "{c}"' for c, t in {**ROW_COLUMNS, **FEATURE_TYPES}.items()]
                        + ['"history_cutoff"::TIMESTAMP AS "history_cutoff"'])
-    attributes = points[ROAD_POINT_ATTRIBUTES]
+    attributes = points[POINT_ATTRIBUTES]
     dropped: dict[str, int] = {}
     with transaction(con):
         first = True
@@ -153,11 +168,12 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
                    progress=None) -> FeaturesSummary:
     """Build the silver layer of `department` from bronze.accidents and bronze.roads (module docstring).
 
-    silver.features: each row's history is the `history_lookback_years` before its year start, never
-    after `history_cutoff` (None = no cap). silver.features_reference: every accident but the row's
-    own. `progress(stage, seconds)` is called after each stage when given. The exclusion sampler keeps
-    away from accidents before `exclusion_before` only (default: 1 January of the last data year, the
-    default test year), so the test year's accident places do not leak into training negatives.
+    silver.features: each row's history is the `history_lookback_years` before the start of its year
+    minus `history_lag_years` (the publication lag predictions will face), never after `history_cutoff`
+    (None = no cap). silver.features_reference: every accident but the row's own. `progress(stage,
+    seconds)` is called after each stage when given. The exclusion sampler keeps away from accidents
+    before `exclusion_before` only (default: 1 January of the last data year, the default test year),
+    so the test year's accident places do not leak into training negatives.
     """
     import pandas as pd
 
@@ -175,6 +191,7 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
     n_negative_samples_ratio, history_lookback_years = params.neg_ratio, params.history_lookback_years
     history_cutoff, seed = params.history_cutoff, DEFAULT_SEED if params.seed is None else params.seed
     exclusion_before = params.exclusion_before
+    history_lag_years = params.history_lag_years or 0  # None (auto) is resolved by the use case
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -203,8 +220,11 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
     n_accident_points = _write_frame(con, "silver.accident_points", accident_points)
     lap("road_points")
 
+    from pipeline.core.weather import load_weather_history
+
+    weather = load_weather_history(con)
     period = sampling.Period.covering_years(accidents["event_time"])
-    positives = _positives(accidents, accident_points)
+    positives, without_weather = _positives(accidents, accident_points, points, weather)
     n_negatives = n_negative_samples_ratio * len(positives)
     row_sets, meta = [], []
     for sampler in samplers:
@@ -214,9 +234,14 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
             negatives = sampling.sample_exclusion(points, accidents, period, n_negatives=n_negatives,
                                                   exclusion_km=accident_exclusion_buffer_km,
                                                   temporal_ratio=temporal_risk_ratio, seed=seed,
-                                                  exclusion_accidents=accidents[accidents["event_time"] < zone_end])
+                                                  exclusion_accidents=accidents[accidents["event_time"] < zone_end],
+                                                  weather=weather)
         else:
-            negatives = sampling.sample_uniform(points, accidents, period, n_negatives=n_negatives, seed=seed)
+            negatives = sampling.sample_uniform(points, accidents, period, n_negatives=n_negatives, seed=seed,
+                                                weather=weather)
+        if weather is not None:
+            without_weather += weather.atm_at(*_point_coordinates(points, negatives["point_id"]),
+                                              negatives["event_time"].to_numpy())[1]
         weight = sampling.negative_weight(n_points, period, n_negatives)
         row_sets.append(_sampler_rows(sampler, positives, negatives, weight))
         meta.append({"sampler": sampler, "n_points": n_points, "n_hours": period.n_hours,
@@ -226,7 +251,8 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
 
     cutoff = pd.Timestamp(history_cutoff) if history_cutoff is not None else None
     point_in_time = AccidentHistory.point_in_time(accidents, history_lookback_years, cap=cutoff,
-                                                  data_start=period.start, data_end=period.end)
+                                                  data_start=period.start, data_end=period.end,
+                                                  lag_years=history_lag_years)
     reference = AccidentHistory.reference(accidents)
     period_end = pd.Timestamp(period.end)
     dropped = _write_features(con, row_sets, points, point_in_time, reference, period_end)
@@ -237,34 +263,63 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
               "accident_exclusion_buffer_km": accident_exclusion_buffer_km,
               "temporal_risk_ratio": temporal_risk_ratio, "n_negative_samples_ratio": n_negative_samples_ratio,
               "history_cutoff": None if cutoff is None else cutoff.isoformat(),
-              "history_lookback_years": history_lookback_years, "department": department, "seed": seed}
+              "history_lookback_years": history_lookback_years, "history_lag_years": history_lag_years,
+              "department": department, "seed": seed,
+              "weather": "none" if weather is None else "silver.weather_hourly"}
     meta_frame = pd.DataFrame(meta).assign(
         period_start=pd.Timestamp(period.start), period_end=period_end,
         history_cutoff=cutoff if cutoff is not None else period_end,
-        history_lookback_years=history_lookback_years,
+        history_lookback_years=history_lookback_years, history_lag_years=history_lag_years,
         rows_dropped_without_history=[dropped[m["sampler"]] for m in meta],
         params_json=json.dumps(params, sort_keys=True))
     _write_frame(con, "silver.features_meta", meta_frame)
     lap("meta")
+    weather_source = "none" if weather is None else con.execute(
+        "SELECT any_value(source) FROM silver.weather_hourly").fetchone()[0]
     return FeaturesSummary(n_points, n_accident_points, counts, len(positives),
                            {m["sampler"]: m["n_negatives"] for m in meta}, period.n_hours, timings,
-                           dropped, history_lookback_years)
+                           dropped, history_lookback_years, weather_source, without_weather, history_lag_years)
+
+
+def _point_coordinates(points: pd.DataFrame, point_ids) -> tuple[np.ndarray, np.ndarray]:
+    where = points.set_index("point_id").loc[np.asarray(point_ids), ["lat", "lon"]]
+    return where["lat"].to_numpy(), where["lon"].to_numpy()
+
+
+def _recorded(con: duckdb.DuckDBPyConnection, column: str, default: int) -> int:
+    if not table_exists(con, "silver.features_meta"):
+        return default
+    columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features_meta)").fetchall()}
+    if column not in columns:
+        return default
+    row = con.execute(f"SELECT max({column}) FROM silver.features_meta").fetchone()
+    return int(row[0]) if row and row[0] is not None else default
 
 
 def recorded_lookback_years(con: duckdb.DuckDBPyConnection, default: int = 3) -> int:
     """The history lookback silver.features was built with (what trained models saw), else `default`."""
-    if not table_exists(con, "silver.features_meta"):
-        return default
-    columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features_meta)").fetchall()}
-    if "history_lookback_years" not in columns:
-        return default
-    row = con.execute("SELECT max(history_lookback_years) FROM silver.features_meta").fetchone()
-    return int(row[0]) if row and row[0] is not None else default
+    return _recorded(con, "history_lookback_years", default)
 
 
-def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, cap=None):
+def recorded_lag_years(con: duckdb.DuckDBPyConnection) -> int:
+    """The publication lag silver.features was built with (0 for tables built before it existed)."""
+    return _recorded(con, "history_lag_years", 0)
+
+
+def newest_data_year(con: duckdb.DuckDBPyConnection) -> int:
+    """The newest accident year the lake holds (the latest *published* year, whatever the calendar says)."""
+    if not table_exists(con, "bronze.accidents"):
+        raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` first")
+    row = con.execute("SELECT max(year(event_time)) FROM bronze.accidents").fetchone()
+    if not row or row[0] is None:
+        raise AccidentsError("bronze.accidents holds no dated accident")
+    return int(row[0])
+
+
+def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, cap=None, lag_years: int | None = None):
     """Point-in-time history over bronze.accidents for scoring (evaluation, predictions): the same
-    windows and data period as silver.features, so scored rows see what training rows saw."""
+    windows, lag (default: the one silver.features was built with) and data period as silver.features,
+    so scored rows see what training rows saw."""
     import pandas as pd
 
     from pipeline.core.features import AccidentHistory
@@ -279,7 +334,8 @@ def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, ca
     return AccidentHistory.point_in_time(
         accidents, lookback_years, cap=cap,
         data_start=pd.Timestamp(year=int(years.min()), month=1, day=1),
-        data_end=pd.Timestamp(year=int(years.max()) + 1, month=1, day=1))
+        data_end=pd.Timestamp(year=int(years.max()) + 1, month=1, day=1),
+        lag_years=recorded_lag_years(con) if lag_years is None else lag_years)
 
 
 def scoring_lookback_years(con: duckdb.DuckDBPyConnection, model, explicit: int | None = None) -> int:

@@ -25,9 +25,17 @@ class FeatureParams(Params):
     samplers: tuple[str, ...] = param(SAMPLERS, "negative samplers to build", choices=SAMPLERS)
     history_lookback_years: int = param(3, "years of accidents before each row's year start in silver.features",
                                         low=1, high=20)
+    history_lag_years: int | None = param(None, "publication lag of the history windows: each row sees the lookback "
+                                                "years ending this many years before its year start (default: the "
+                                                "lag tomorrow's prediction faces, from the newest year in the lake)",
+                                          kind="int", low=0, high=20)
     history_cutoff: dt.date | None = param(None, "cap the point-in-time history windows at this date", kind="date")
     exclusion_before: dt.date | None = param(None, "exclusion sampler: keep negatives away from the accidents "
                                                    "before this date only (default: 1 January of the newest data "
                                                    "year, the test year)", kind="date")
+    weather: str = param("auto", "hourly weather history for silver.weather_hourly: demo, open-meteo (station "
+                                 "archive, cached), a folder of station CSV files, none (negatives then draw the "
+                                 "accidents' weather), or auto (demo for demo data, else the lake's table, else "
+                                 "open-meteo)")
     seed: int | None = param(None, "sampling seed (default: ACCIDENTS_SEED or 42)", kind="int", low=0)
     osm_timeout: int = param(180, "OpenStreetMap download timeout (seconds)", low=1, high=3600)

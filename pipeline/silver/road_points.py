@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 ROW_FACTOR = 100_000  # point_id = row * ROW_FACTOR + col (stable for a given grid_step and bounds)
 ROAD_POINT_COLUMNS = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_road_m",
-                      "dist_to_noumea_km", "com", "dep"]
+                      "dist_to_noumea_km", "intersections_100m", "road_sinuosity", "com", "dep"]
 
 
 def snap_to_roads(lat, lon, roads: gpd.GeoDataFrame, *, crs: str, max_distance_m: float
@@ -62,7 +62,8 @@ def grid_cells(department: str, grid_step: float) -> pd.DataFrame:
 
 def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: float,
                       buffer_meters: float) -> pd.DataFrame:
-    """Grid cells within buffer_meters of a road, with the nearest road's class and speed limit."""
+    """Grid cells within buffer_meters of a road, with the nearest road's class, speed limit and
+    geometry (junctions within 100 m of the point's position on it, its sinuosity)."""
     from pipeline.core.departments import DEPARTMENTS
     from pipeline.core.spatial import haversine_km
 
@@ -70,8 +71,14 @@ def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: fl
     cells = grid_cells(department, grid_step)
     nearest, distance = snap_to_roads(cells["lat"], cells["lon"], roads, crs=dep.metric_crs,
                                       max_distance_m=buffer_meters)
+    from pipeline.silver.road_geometry import road_geometry
+    from pipeline.core.spatial import to_metric
+
     keep = nearest >= 0
     points = cells[keep].reset_index(drop=True)
+    x, y = to_metric(points["lon"].to_numpy(), points["lat"].to_numpy(), dep.metric_crs)
+    points["intersections_100m"], points["road_sinuosity"] = road_geometry(
+        x, y, nearest[keep], roads.geometry.to_crs(dep.metric_crs))
     points["road_type"] = roads["road_type"].to_numpy()[nearest[keep]]
     points["speed_limit"] = roads["speed_limit"].to_numpy(dtype=float)[nearest[keep]]
     points["dist_to_road_m"] = distance[keep]

@@ -3,7 +3,10 @@
 - `exclusion`: road points at least `exclusion_km` from every accident of the period; timestamps taken
   from real accident hours with probability `temporal_ratio`, otherwise uniform over the period.
 - `uniform`: road point x hour uniformly over the period, no exclusion (gives calibratable scores).
-Weather (atm) is drawn from the period's accident atm distribution (there is no hourly weather record).
+Weather (atm): with an hourly weather history (silver.weather_hourly) every negative takes the code its
+nearest station recorded at the negative's own hour, as positives do; without one (`weather=None`) the
+code is drawn from the period's accident atm distribution, which ties weather to nothing but chance
+(a model then learns the season, not the rain), so that path exists only for lakes without weather.
 Each negative carries sampling_weight = road-point-hours of the period / negatives drawn.
 """
 
@@ -56,9 +59,15 @@ def _uniform_hours(rng: np.random.Generator, period: Period, n: int) -> np.ndarr
     return period.start + rng.integers(0, period.n_hours, size=n).astype("timedelta64[h]")
 
 
-def _draw_atm(rng: np.random.Generator, accidents: pd.DataFrame, n: int) -> np.ndarray:
+def _draw_atm(rng: np.random.Generator, accidents: pd.DataFrame, points: pd.DataFrame, chosen: np.ndarray,
+              times: np.ndarray, weather) -> np.ndarray:
+    """Each negative's weather: its own hour at its nearest station, or (no history) a draw from the
+    accidents' weather distribution."""
+    if weather is not None:
+        where = points.set_index("point_id").loc[chosen, ["lat", "lon"]]
+        return weather.atm_at(where["lat"].to_numpy(), where["lon"].to_numpy(), times)[0]
     codes, probs = atm_distribution(accidents["atm"])
-    return rng.choice(codes, size=n, p=probs).astype(np.int64)
+    return rng.choice(codes, size=len(chosen), p=probs).astype(np.int64)
 
 
 def _frame(point_ids, times, atm):
@@ -82,8 +91,9 @@ def exclusion_candidates(points: pd.DataFrame, accidents: pd.DataFrame, exclusio
 
 def sample_exclusion(points: pd.DataFrame, accidents: pd.DataFrame, period: Period, *, n_negatives: int,
                      exclusion_km: float, temporal_ratio: float, seed: int,
-                     exclusion_accidents: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Negatives away from every accident: point_id, event_time (hourly), atm.
+                     exclusion_accidents: pd.DataFrame | None = None, weather=None) -> pd.DataFrame:
+    """Negatives away from every accident: point_id, event_time (hourly), atm (their own hour's, from
+    `weather`).
 
     `exclusion_accidents` (default: `accidents`) are the ones the negatives keep away from: only those
     before the test year, so the test year's places do not shape the training negatives."""
@@ -101,15 +111,16 @@ def sample_exclusion(points: pd.DataFrame, accidents: pd.DataFrame, period: Peri
     times = _uniform_hours(rng, period, n_negatives)
     picks = rng.integers(0, len(accident_hours), size=int(from_accidents.sum()))
     times[from_accidents] = accident_hours[picks]
-    return _frame(chosen, times, _draw_atm(rng, accidents, n_negatives))
+    return _frame(chosen, times, _draw_atm(rng, accidents, points, chosen, times, weather))
 
 
 def sample_uniform(points: pd.DataFrame, accidents: pd.DataFrame, period: Period, *, n_negatives: int,
-                   seed: int) -> pd.DataFrame:
+                   seed: int, weather=None) -> pd.DataFrame:
     """Negatives uniform over road points x hours of the period: point_id, event_time, atm."""
     rng = np.random.default_rng([seed, 2])
     chosen = rng.choice(points["point_id"].to_numpy(), size=n_negatives, replace=True)
-    return _frame(chosen, _uniform_hours(rng, period, n_negatives), _draw_atm(rng, accidents, n_negatives))
+    times = _uniform_hours(rng, period, n_negatives)
+    return _frame(chosen, times, _draw_atm(rng, accidents, points, chosen, times, weather))
 
 
 def negative_weight(n_points: int, period: Period, n_negatives: int) -> float:

@@ -137,7 +137,7 @@ def build_truth(network: RoadNetwork, years: list[int], seed: int, scale: float)
     weather_table = pd.DataFrame({"date": times.normalize().date, "hour": times.hour.astype("int8"),
                                   "atm": weather["atm"].to_numpy()})
     keep = ["site_id", "lat", "lon", "base_rate", "speed_limit", "urban", "com", "group", "highway",
-            "way_index", "dist_centre_m"]
+            "way_index", "dist_centre_m", "near_junction", "bend_deg"]
     return DemoTruth(sites[keep], weather_table, model)
 
 

@@ -3,7 +3,8 @@
     lambda(site, hour) = base_rate(site) * year_factor(year) * hour_factor(h) * dow_factor(d)
                          * month_factor(m) * modifiers(group(site), hour, holiday, atm)
 
-Sites fall in four groups (urban/rural x slow/fast road, fast = speed >= 80 km/h). The modifiers
+Within a commune, a site's share grows near the centre, on main roads, near junctions and at bends
+(JUNCTION_FACTOR, BEND_FACTOR). Sites fall in four groups (urban/rural x slow/fast road, fast = speed >= 80 km/h). The modifiers
 carry structure a purely spatial hotspot map cannot capture: nights and weekends are riskier on
 fast rural roads, rush hours in town, rain more on fast roads, holiday nights everywhere. The
 hour/weekday/month factors and per-group factors are then fitted (iterative proportional fitting)
@@ -42,6 +43,12 @@ CENTRE_BOOST, CENTRE_SCALE_M = 4.0, 1_500.0  # hotspots: weight 1 + 4 exp(-d / 1
 HIGHWAY_WEIGHT = {"trunk": 1.6, "primary": 1.3, "secondary": 1.0, "tertiary": 0.6, "residential": 0.8,
                   "unclassified": 0.1}  # inland valley roads: little traffic
 GROUP_NAMES = ("urban_slow", "urban_fast", "rural_slow", "rural_fast")
+# Road geometry (road-safety literature: junction areas and bends carry well above their length's
+# share of crashes): a site within 100 m of a junction (a node where >= 3 way ends meet) weighs
+# JUNCTION_FACTOR more; a bend multiplies by 1 + (BEND_FACTOR - 1) * min(turn / BEND_FULL_DEG, 1), the
+# turn being the direction change at the nearest shape node within BEND_RADIUS_M.
+JUNCTION_FACTOR, JUNCTION_RADIUS_M = 1.6, 100.0
+BEND_FACTOR, BEND_FULL_DEG, BEND_RADIUS_M = 2.0, 30.0, 150.0
 
 # --- Temporal modifiers (the truth a model should learn) ---------------------------------------
 MODIFIERS = {
@@ -62,6 +69,42 @@ def lookup(mapping: dict, keys: np.ndarray) -> np.ndarray:
     """mapping[key] for every element, one dictionary access per distinct key."""
     distinct, inverse = np.unique(np.asarray(keys), return_inverse=True)
     return np.array([mapping[k] for k in distinct.tolist()])[inverse]
+
+
+def _node_geometry(network: RoadNetwork) -> tuple[np.ndarray, np.ndarray]:
+    """(junction node indices, turn in degrees at every node: 0 where a way does not bend there)."""
+    n = len(network.node_lat)
+    degree = np.zeros(n, dtype=np.int64)
+    turn = np.zeros(n)
+    lat0 = float(np.mean(network.node_lat))
+    x, y = np.radians(network.node_lon) * np.cos(np.radians(lat0)), np.radians(network.node_lat)
+    for way in network.ways:  # a few thousand ways
+        ids = np.asarray(way.node_ids) - 1
+        degree[ids[[0, -1]]] += 1
+        degree[ids[1:-1]] += 2
+        if len(ids) > 2:
+            heading = np.arctan2(np.diff(y[ids]), np.diff(x[ids]))
+            change = np.degrees(np.abs((np.diff(heading) + np.pi) % (2 * np.pi) - np.pi))
+            turn[ids[1:-1]] = np.maximum(turn[ids[1:-1]], change)
+    return np.flatnonzero(degree >= 3), turn
+
+
+def geometry_factor(network: RoadNetwork, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(factor, near_junction, bend_deg) of sites at (lat, lon); see JUNCTION_FACTOR / BEND_FACTOR."""
+    from sklearn.neighbors import BallTree
+
+    junction, turn = _node_geometry(network)
+    nodes = np.radians(np.column_stack([network.node_lat, network.node_lon]))
+    sites = np.radians(np.column_stack([lat, lon]))
+    radius = 6_371_000.0
+    near = np.zeros(len(sites), dtype=bool)
+    if len(junction):
+        dist, _ = BallTree(nodes[junction], metric="haversine").query(sites, k=1)
+        near = dist[:, 0] * radius <= JUNCTION_RADIUS_M
+    dist, idx = BallTree(nodes, metric="haversine").query(sites, k=1)
+    bend = np.where(dist[:, 0] * radius <= BEND_RADIUS_M, turn[idx[:, 0]], 0.0)
+    factor = np.where(near, JUNCTION_FACTOR, 1.0) * (1 + (BEND_FACTOR - 1) * np.minimum(bend / BEND_FULL_DEG, 1.0))
+    return factor, near, bend
 
 
 def site_table(network: RoadNetwork) -> pd.DataFrame:
@@ -85,7 +128,8 @@ def site_table(network: RoadNetwork) -> pd.DataFrame:
     fast = s.speed >= FAST_SPEED
     group = np.where(urban, 0, 2) + fast.astype(int)
     road_weight = lookup(HIGHWAY_WEIGHT, s.highway)
-    weight = (1 + CENTRE_BOOST * np.exp(-d_centre / CENTRE_SCALE_M)) * road_weight
+    geometry, near_junction, bend_deg = geometry_factor(network, s.lat, s.lon)
+    weight = (1 + CENTRE_BOOST * np.exp(-d_centre / CENTRE_SCALE_M)) * road_weight * geometry
     commune_weight = np.array([c.weight for c in COMMUNES])
     target = commune_weight / commune_weight.sum()
     per_commune = np.bincount(com_idx, weights=weight, minlength=len(COMMUNES))
@@ -101,6 +145,8 @@ def site_table(network: RoadNetwork) -> pd.DataFrame:
         "com": com,
         "way_index": s.way_index.astype(np.int64),
         "dist_centre_m": d_centre,
+        "near_junction": near_junction,
+        "bend_deg": bend_deg,
     })
 
 

@@ -12,13 +12,25 @@ from pipeline.silver.params import FeatureParams
 if TYPE_CHECKING:
     from pipeline.bronze.roads import RoadsSummary
     from pipeline.silver.features import FeaturesSummary
+    from pipeline.silver.weather import WeatherSummary
     from pipeline.sources.select import AccidentSource
+
+
+@dataclass(frozen=True)
+class SilverOutcome:
+    features: FeaturesSummary
+    weather: WeatherSummary | None  # None: no weather history (params.weather = none)
+    lag_note: str = ""  # how an automatic publication lag was derived
 
 
 @dataclass(frozen=True)
 class FeaturesOutcome:
     roads: RoadsSummary | None  # None when bronze.roads was kept as it was
-    features: FeaturesSummary
+    silver: SilverOutcome
+
+    @property
+    def features(self) -> FeaturesSummary:
+        return self.silver.features
 
 
 def roads_file_for(params: FeatureParams, source: AccidentSource | None):
@@ -39,15 +51,37 @@ def build_roads_table(settings: Settings, params: FeatureParams, *, source: Acci
                            department=settings.department.code, timeout=params.osm_timeout)
 
 
-def build_silver_tables(settings: Settings, params: FeatureParams, *, progress=None) -> FeaturesSummary:
-    """The silver tables of the settings' département from bronze.accidents and bronze.roads."""
+def history_lag(con, settings: Settings, params: FeatureParams) -> tuple[int, str]:
+    """The publication lag of the history windows: the given one, else what tomorrow's prediction faces
+    (BAAC year N is published in the autumn of N+1), derived from the newest year in the lake."""
+    from pipeline.core.features import publication_lag_years
+    from pipeline.silver.features import newest_data_year
+    from pipeline.usecases.predictions import tomorrow
+
+    if params.history_lag_years is not None:
+        return params.history_lag_years, ""
+    newest, day = newest_data_year(con), tomorrow(settings)
+    lag = publication_lag_years(newest, day)
+    return lag, (f"history lag: {lag} year(s): the lake's newest year is {newest}, so a prediction for {day} "
+                 f"sees history ending {newest + 1}-01-01; training rows see windows ending {lag} year(s) "
+                 "before their own year start")
+
+
+def build_silver_tables(settings: Settings, params: FeatureParams, *, progress=None) -> SilverOutcome:
+    """silver.weather_hourly (from the chosen weather source) and the silver tables of the settings'
+    département from bronze.accidents and bronze.roads."""
     from pipeline.core.lake import lake_connection
     from pipeline.silver.features import build_features
+    from pipeline.silver.weather import apply_weather_choice
 
     if params.seed is None:
         params = params.replace(seed=settings.seed)
     with lake_connection(settings) as con:
-        return build_features(con, params, department=settings.department.code, progress=progress)
+        lag, note = history_lag(con, settings, params)
+        weather = apply_weather_choice(con, params.weather, settings)
+        features = build_features(con, params.replace(history_lag_years=lag), department=settings.department.code,
+                                  progress=progress)
+    return SilverOutcome(features, weather, note)
 
 
 def build_silver(settings: Settings, params: FeatureParams, *, source: AccidentSource | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,24 +49,72 @@ def load_model(settings: Settings, which: str = "champion", *, tracking_uri: str
     return model, name, str(version)
 
 
-def predict(settings: Settings, params: PredictParams, dates: list[dt.date], *,
-            tracking_uri: str | None = None) -> PredictionSummary:
-    """Score every road point for every hour of `dates` and write gold.predictions (idempotent per
-    date and weather scenario)."""
-    from pipeline.core.lake import lake_connection
-    from pipeline.gold.predictions import predict_days
+def forecast_weather(settings: Settings, dates: list[dt.date]):
+    """The stations' hourly forecast of `dates` as a WeatherHistory, or a one-line error saying that no
+    forecast is reachable (the user then picks a scenario)."""
+    import pandas as pd
 
+    from pipeline.core.weather import WeatherHistory
+    from pipeline.sources.http import UnreachableError
+    from pipeline.sources.weather import OpenMeteoForecast
+
+    client = OpenMeteoForecast(settings.weather_forecast_api)
+    try:
+        frame = pd.concat([client.day(day) for day in dates], ignore_index=True)
+    except UnreachableError as exc:
+        raise AccidentsError(f"atm=forecast: no weather forecast reachable ({exc}); "
+                             "choose a scenario code 1..9 instead") from None
+    return WeatherHistory.from_frame(frame)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    summary: PredictionSummary
+    checks: list  # DayCheck per judged day (normal weather, public holidays excepted)
+
+    @property
+    def failed_checks(self) -> list:
+        return [c for c in self.checks if not c.passed]
+
+
+def check_days(con, settings: Settings, summary: PredictionSummary) -> list:
+    """The plausibility check of each predicted normal-weather day, public holidays excepted: its
+    expected count against the same month and weekday of the training years."""
+    import numpy as np
+
+    from pipeline.core.calendar import is_public_holiday
+    from pipeline.gold.prediction_check import check_day
+
+    holiday = is_public_holiday(np.array([d.date for d in summary.days], dtype="datetime64[D]"),
+                                settings.department.code)
+    return [check_day(con, d.date, d.expected_accidents) for d, off in zip(summary.days, holiday) if not off]
+
+
+def predict(settings: Settings, params: PredictParams, dates: list[dt.date], *,
+            tracking_uri: str | None = None) -> Prediction:
+    """Score every road point for every hour of `dates` and write gold.predictions (idempotent per
+    date and weather scenario), then check each normal-weather day (see `check_days`)."""
+    from pipeline.core.lake import lake_connection
+    from pipeline.gold.predictions import FORECAST, predict_days, scenario_code
+
+    atm, weather = scenario_code(params.atm), None
+    if atm == FORECAST:
+        weather = forecast_weather(settings, dates)
     model, name, version = load_model(settings, params.model, tracking_uri=tracking_uri)
     with lake_connection(settings) as con:
-        return predict_days(con, model=model, model_name=name, model_version=version, dates=dates, atm=params.atm)
+        summary = predict_days(con, model=model, model_name=name, model_version=version, dates=dates, atm=atm,
+                               weather=weather)
+        checks = check_days(con, settings, summary) if atm == 1 else []
+    return Prediction(summary, checks)
 
 
-def read_day(settings: Settings, day: dt.date, atm: int) -> pd.DataFrame:
+def read_day(settings: Settings, day: dt.date, atm) -> pd.DataFrame:
+    """The stored predictions of a day and scenario (a BAAC code, or 'forecast')."""
     from pipeline.core.lake import lake_connection
-    from pipeline.gold.predictions import read_predictions
+    from pipeline.gold.predictions import read_predictions, scenario_code
 
     with lake_connection(settings, read_only=True) as con:
-        return read_predictions(con, day, atm)
+        return read_predictions(con, day, scenario_code(atm))
 
 
 def ensure_predictions(settings: Settings, day: dt.date, atm: int) -> tuple[pd.DataFrame, str]:
@@ -73,7 +122,7 @@ def ensure_predictions(settings: Settings, day: dt.date, atm: int) -> tuple[pd.D
     df = read_day(settings, day, atm)
     if not df.empty:
         return df, f"{len(df)} predictions read from gold.predictions"
-    summary = predict(settings, PredictParams(atm=atm), [day])
+    summary = predict(settings, PredictParams(atm=str(atm)), [day]).summary
     return read_day(settings, day, atm), (f"{summary.rows_written} predictions computed with "
                                           f"{summary.model_name} v{summary.model_version}")
 
@@ -93,13 +142,15 @@ def draw_map(settings: Settings, params: MapParams, day: dt.date, *, out: Path |
     """The offline HTML map of a predicted day -> (path, point-hours shown from)."""
     from pipeline.serving.risk_map import build_risk_map
 
+    from pipeline.gold.predictions import scenario_code
+
     df = read_day(settings, day, params.atm)
     if df.empty:
         raise AccidentsError(f"no predictions for {day} atm={params.atm}: run accidents predict --date {day} "
                              f"--atm {params.atm} first")
     mode = "threshold" if params.threshold is not None else "top_n"
     path = build_risk_map(
-        df, date=day, atm=params.atm, mode=mode, top_n=params.top_n,
+        df, date=day, atm=scenario_code(params.atm), mode=mode, top_n=params.top_n,
         threshold_percentile=params.threshold if params.threshold is not None else 90.0,
         out_path=out or settings.maps_dir / f"{day.isoformat()}.html", department=settings.department,
     )

@@ -43,6 +43,8 @@ def _rows(n: int, positive: bool, rng: np.random.Generator, years) -> pd.DataFra
         "hour_sin": np.sin(2 * np.pi * hour / 24), "hour_cos": np.cos(2 * np.pi * hour / 24),
         "dayofweek_sin": np.sin(2 * np.pi * dow / 7), "dayofweek_cos": np.cos(2 * np.pi * dow / 7),
         "road_type": road_type, "speed_limit": np.array([SPEEDS[r] for r in road_type]),
+        "intersections_100m": rng.poisson(1.2 if positive else 0.6, n),
+        "road_sinuosity": 1.0 + rng.gamma(1.0, 0.15 if positive else 0.08, n),
         "accident_density_5km": rng.gamma(3.0 if positive else 1.5, 2.0, n),
         "nearest_accident_km": rng.exponential(0.5 if positive else 1.5, n),
         "is_weekend": (dow >= 5).astype(int), "is_rush_morning": np.isin(hour, [6, 7, 8]).astype(int),
@@ -50,6 +52,7 @@ def _rows(n: int, positive: bool, rng: np.random.Generator, years) -> pd.DataFra
         "is_night": ((hour >= 21) | (hour <= 5)).astype(int),
         "is_holiday": (rng.random(n) < 0.03).astype(int), "school_holidays": (rng.random(n) < 0.2).astype(int),
         "dist_to_noumea_km": np.hypot(lat + 22.27, lon - 166.45) * 111.0,
+        "rain_level": np.select([atm == 2, atm == 3], [1, 2], 0),
     }
     frame = pd.DataFrame(f)
     frame["event_time"] = event_time

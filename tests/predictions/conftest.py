@@ -27,9 +27,9 @@ class FakeHistory:
         self.accidents, self.real, self.lookback_years, self.cap = accidents, real, lookback_years, cap
 
     @classmethod
-    def point_in_time(cls, accidents, lookback_years=3, cap=None, data_start=None, data_end=None):
+    def point_in_time(cls, accidents, lookback_years=3, cap=None, data_start=None, data_end=None, lag_years=0):
         real = RealHistory.point_in_time(accidents, lookback_years, cap=cap, data_start=data_start,
-                                         data_end=data_end)
+                                         data_end=data_end, lag_years=lag_years)
         history = cls(accidents, real, lookback_years, cap)
         cls.built.append(history)
         return history
@@ -40,6 +40,17 @@ class FakeHistory:
     def covered_years(self, asof):
         return self.real.covered_years(asof)
 
+    def window_start(self, asof):
+        return self.real.window_start(asof)
+
+    @property
+    def data_start(self):
+        return self.real.data_start
+
+    @property
+    def data_end(self):
+        return self.real.data_end
+
 
 def fake_compute_features(rows: pd.DataFrame, history) -> pd.DataFrame:
     out = rows.copy()
@@ -48,6 +59,7 @@ def fake_compute_features(rows: pd.DataFrame, history) -> pd.DataFrame:
         out[col] = 0.0
     out["latitude"], out["longitude"] = out["lat"], out["lon"]
     out["hour"], out["dayofweek"], out["month"] = t.dt.hour, t.dt.dayofweek, t.dt.month
+    out["atm"] = rows["atm"].astype(int)
     out["accident_density_5km"] = float(len(history.accidents))
     return out
 

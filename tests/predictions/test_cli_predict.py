@@ -58,10 +58,10 @@ def test_default_date_is_tomorrow_in_noumea(seeded, monkeypatch, capsys):
     [
         (["predict", "--date", "2026-02-30"], "--date '2026-02-30': expected YYYY-MM-DD"),
         (["predict", "--date", "tomorrow"], "expected YYYY-MM-DD"),
-        (["predict", "--date", "2026-03-01", "--atm", "12"], "atm=12: expected 1..9"),
+        (["predict", "--date", "2026-03-01", "--atm", "12"], "atm='12': expected one of 1, 2, 3, 4, 5, 6, 7, 8, 9, forecast"),
         (["predict", "--start", "2026-03-05", "--end", "2026-03-01"], "end 2026-03-01 is before start 2026-03-05"),
         (["map", "--date", "2026-13-01"], "expected YYYY-MM-DD"),
-        (["map", "--date", "2026-03-01", "--atm", "0"], "atm=0: expected 1..9"),
+        (["map", "--date", "2026-03-01", "--atm", "0"], "atm='0': expected one of 1, 2, 3, 4, 5, 6, 7, 8, 9, forecast"),
         (["map", "--date", "2026-03-01", "--top-n", "11"], "top_n=11: expected 1..10"),
     ],
 )
@@ -85,3 +85,34 @@ def test_real_registry_without_champion_fails_cleanly(seeded, capsys):
     pytest.importorskip("mlflow")
     one_line_error(capsys, ["predict", "--date", "2026-03-01"], "no champion registered for accidents-risk-988")
     one_line_error(capsys, ["predict", "--date", "2026-03-01", "--model", "3"], "has no version 3")
+
+
+def test_predict_forecast_gives_each_hour_its_forecast_weather(seeded, monkeypatch, capsys):
+    """--atm forecast against recorded Open-Meteo answers: fog at 04:00, rain at 14:00-15:00."""
+    from tests.sources.test_weather_sources import Replay
+
+    server = Replay()
+    try:
+        monkeypatch.setenv("ACCIDENTS_WEATHER_FORECAST_API", server.url)
+        fake_registry(monkeypatch, champion=CalibratedFakeModel())
+        assert main(["predict", "--date", "2026-12-01", "--atm", "forecast"]) == 0
+        assert main(["predict", "--date", "2026-12-01", "--atm", "1"]) == 0
+    finally:
+        server.close()
+    assert "atm=0 (Prévision météo" in capsys.readouterr().out
+    assert {path for path, _ in server.requests} == {"/v1/forecast"}
+    con = connect(seeded, read_only=True)
+    ratio = con.execute(
+        "SELECT f.hour, avg(f.probability / n.probability) FROM gold.predictions f JOIN gold.predictions n "
+        "USING (date, hour, point_id) WHERE f.atm = 0 AND n.atm = 1 GROUP BY 1 ORDER BY 1").fetchall()
+    con.close()
+    assert [h for h, r in ratio if r == pytest.approx(1.4)] == [4, 14, 15]  # the fake model's weather factor
+    assert all(r == pytest.approx(1.0) for h, r in ratio if h not in (4, 14, 15))
+    assert main(["map", "--date", "2026-12-01", "--atm", "forecast"]) == 0
+
+
+def test_predict_forecast_unreachable_says_so_in_one_line(seeded, monkeypatch, capsys):
+    monkeypatch.setenv("ACCIDENTS_WEATHER_FORECAST_API", "http://127.0.0.1:9/v1")
+    fake_registry(monkeypatch, champion=CalibratedFakeModel())
+    one_line_error(capsys, ["predict", "--date", "2026-12-01", "--atm", "forecast"],
+                   "atm=forecast: no weather forecast reachable (cannot reach http://127.0.0.1:9/v1/forecast")

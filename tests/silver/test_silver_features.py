@@ -97,13 +97,12 @@ def test_point_in_time_window_and_coverage_on_a_hand_made_example():
     # 2020: [2017, 2020) covers 2019 only -> A / 1 year
     # 2021: [2018, 2021) covers 2019-2020 -> A, F, B / 2 years (2 of 3 years covered)
     # 2022: [2019, 2022) -> A, F, B, J, G, C (D is 10 km away) / 3
-    # 2023: [2020, 2023) -> F, B, J, G, C, E / 3;  2025: [2022, 2025) covers 2022 -> E / 1
-    np.testing.assert_allclose(density[1:6], [1.0, 1.5, 2.0, 2.0, 1.0])
-    assert np.isnan(density[6])  # 2026: [2023, 2026) lies after the data period
+    # 2023: [2020, 2023) -> F, B, J, G, C, E / 3
+    # 2025 and 2026 lie after the data: their windows end at the data end, [2020, 2023), like 2023's
+    np.testing.assert_allclose(density[1:7], [1.0, 1.5, 2.0, 2.0, 2.0, 2.0])
     nearest = out["nearest_accident_km"].to_numpy()  # A until G (at P, 2021) enters the window
-    assert nearest[0] == NO_ACCIDENT_KM and nearest[6] == NO_ACCIDENT_KM
-    np.testing.assert_allclose(nearest[1:6], [_km(P_LAT + 0.0009, P_LON)] * 2 + [0.0, 0.0, _km(P_LAT, P_LON + 0.03)],
-                               atol=1e-9)
+    assert nearest[0] == NO_ACCIDENT_KM
+    np.testing.assert_allclose(nearest[1:7], [_km(P_LAT + 0.0009, P_LON)] * 2 + [0.0] * 4, atol=1e-9)
 
 
 def test_positive_and_negative_at_the_same_place_and_year_get_identical_history():
@@ -197,3 +196,24 @@ def test_calendar_flags_follow_each_rows_departement():
         {"accident_id": ["a"], "lat": [-21.0], "lon": [55.5], "event_time": pd.to_datetime(["2023-01-01"])})))
     assert out["is_holiday"].tolist() == [1, 0, 0, 1]
     assert out["school_holidays"].tolist()[:2] == [0, 0]
+
+
+def test_publication_lag_shifts_windows_and_the_data_end_caps_them():
+    import datetime as dt
+
+    from pipeline.core.errors import AccidentsError
+    from pipeline.core.features import publication_lag_years
+
+    accidents = pd.DataFrame({"accident_id": ["a", "b"], "lat": [-22.2, -22.3], "lon": [166.4, 166.5],
+                              "event_time": pd.to_datetime(["2019-03-01", "2024-07-01"])})
+    times = np.array(["2022-06-01", "2024-12-31", "2025-03-03", "2026-03-02"], dtype="datetime64[ns]")
+    plain = AccidentHistory.point_in_time(accidents, 3)
+    lagged = AccidentHistory.point_in_time(accidents, 3, lag_years=1)
+    years = [str(a)[:10] for a in plain.asof(times)]
+    assert years == ["2022-01-01", "2024-01-01", "2025-01-01", "2025-01-01"]  # capped at the data end
+    assert [str(a)[:10] for a in lagged.asof(times)] == ["2021-01-01", "2023-01-01", "2024-01-01", "2025-01-01"]
+    assert publication_lag_years(2024, dt.date(2026, 11, 30)) == 1
+    assert publication_lag_years(2024, dt.date(2025, 11, 30)) == 0
+    assert publication_lag_years(2024, dt.date(2024, 6, 1)) == 0
+    with pytest.raises(AccidentsError, match="history_lag_years=-1"):
+        AccidentHistory.point_in_time(accidents, 3, lag_years=-1)

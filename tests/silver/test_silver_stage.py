@@ -183,10 +183,11 @@ def test_cli_features(tmp_path, monkeypatch, capsys, grid_osm, accidents_frame, 
     write_accidents(con, accidents_frame)
     con.close()
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "cli"))
-    assert main(["features", "--roads-file", str(grid_osm), "--neg-ratio", "2", "--samplers", "uniform"]) == 0
+    assert main(["features", "--roads-file", str(grid_osm), "--neg-ratio", "2", "--samplers", "uniform",
+                 "--weather", "none", "--history-lag-years", "0"]) == 0
     out = capsys.readouterr().out
     assert "silver.features_reference [uniform]: 900 rows (300 positives, 600 negatives)" in out
-    dropped = int(out.split("3-year lookback; ")[1].split(" rows")[0])
+    dropped = int(out.split("3-year lookback, 0-year lag; ")[1].split(" rows")[0])
     assert 0 < dropped < 900 and f"silver.features [uniform]: {900 - dropped} rows (point-in-time" in out
     assert main(["features", "--buffer-meters", "-1"]) == 2
     assert "buffer_meters=-1.0: expected 1..5000" in capsys.readouterr().err

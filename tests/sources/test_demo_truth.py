@@ -180,3 +180,24 @@ def test_rush_hours_are_amplified_in_town(truth):
 def test_load_truth_rejects_a_folder_without_truth(tmp_path):
     with pytest.raises(AccidentsError, match="demo truth"):
         load_truth(tmp_path)
+
+
+def test_junctions_and_bends_raise_a_sites_weight():
+    from pipeline.sources.demo_geography import RoadNetwork, Way
+    from pipeline.sources.demo_model import BEND_FACTOR, JUNCTION_FACTOR, geometry_factor
+
+    d = 0.009  # ~1 km of latitude
+    lat = np.array([-22.0, -22.0, -22.0, -22.0 + d, -22.0 - d, -21.0, -21.0 + d, -21.0 + d])
+    lon = np.array([166.0, 166.0 - d, 166.0 + d, 166.0, 166.0, 165.0, 165.0, 165.0 + d])
+
+    def way(i, ids):
+        return Way(i, ids, "primary", 90, f"w{i}", None, True, None, False)
+
+    # node 1 is a junction (three ways end there, a fourth passes through); node 7 is a right-angle bend
+    network = RoadNetwork(lat, lon, (way(1, (2, 1, 3)), way(2, (1, 4)), way(3, (1, 5)), way(4, (6, 7, 8))))
+    sites_lat = np.array([-22.0, -22.0 + d / 2, -21.0 + d, -21.0 + d / 2])
+    sites_lon = np.array([166.0 + 0.0005, 166.0, 165.0 + 0.0005, 165.0])
+    factor, near, bend = geometry_factor(network, sites_lat, sites_lon)
+    assert near.tolist() == [True, False, False, False]
+    assert bend[2] == pytest.approx(90.0) and bend[3] == 0.0
+    assert factor.tolist() == pytest.approx([JUNCTION_FACTOR, 1.0, BEND_FACTOR, 1.0])

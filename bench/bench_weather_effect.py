@@ -1,0 +1,79 @@
+"""Weather-effect recovery on the demo: the learned light-rain and heavy-rain ratios per month against
+the generator's true ratios.
+
+    ACCIDENTS_DATA_DIR=/tmp/x uv run python bench/bench_weather_effect.py [--year 2024] [--model champion]
+
+Needs a lake built by `accidents run` (demo source) and its registered models. For each month of
+--year, every road point is scored at every third hour of the month with atm 1 (normal), 2 (light
+rain) and 3 (heavy rain), the history windows being those evaluation uses (1 January of the year);
+the learned ratio is sum p(atm=k) / sum p(atm=1). The true ratio is the same sum of the demo's true
+intensity (`DemoTruth.expected_counts` with atm fixed). Target (issue 9): within +-25 % every month.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def learned_and_true_ratios(con, model, truth, year: int, step_hours: int = 3) -> pd.DataFrame:
+    from pipeline.core.features import FEATURE_COLUMNS, compute_features
+    from pipeline.core.features import point_hour_rows
+    from pipeline.silver.features import load_road_points, load_scoring_history, scoring_lookback_years
+
+    points = load_road_points(con)
+    history = load_scoring_history(con, scoring_lookback_years(con, model), cap=pd.Timestamp(f"{year}-01-01"))
+    hours = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq=f"{step_hours}h", inclusive="left")
+    rows = []
+    for month in range(1, 13):
+        month_hours = hours[hours.month == month]
+        learned, true = {}, {}
+        for code in (1, 2, 3):
+            feats = compute_features(point_hour_rows(points, month_hours, code), history)[FEATURE_COLUMNS]
+            learned[code] = float(np.sum(model.predict_probability(feats)))
+            true[code] = float(truth.expected_counts(points["lat"], points["lon"], month_hours, atm=code).sum())
+        rows.append({"month": month,
+                     "light_learned": learned[2] / learned[1], "light_true": true[2] / true[1],
+                     "heavy_learned": learned[3] / learned[1], "heavy_true": true[3] / true[1]})
+    out = pd.DataFrame(rows)
+    out["light_gap_%"] = 100 * (out["light_learned"] / out["light_true"] - 1)
+    out["heavy_gap_%"] = 100 * (out["heavy_learned"] / out["heavy_true"] - 1)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--year", type=int, default=2024, help="year whose months are scored (default 2024)")
+    parser.add_argument("--model", default="champion", help="'champion' or a registered version")
+    parser.add_argument("--dep", default="988")
+    args = parser.parse_args()
+
+    from pipeline.cli.predict import load_model
+    from pipeline.core.lake import connect
+    from pipeline.core.settings import Settings
+    from pipeline.sources.demo_model import load_truth
+    from pipeline.silver.weather import demo_truth_folder
+
+    settings = Settings.from_env()
+    model, name, version = load_model(settings, args.dep, args.model)
+    con = connect(settings, read_only=True)
+    try:
+        truth = load_truth(demo_truth_folder(con, settings))
+        table = learned_and_true_ratios(con, model, truth, args.year)
+    finally:
+        con.close()
+    print(f"{name} v{version} ({model.algorithm}, sampler {model.sampler}); months of {args.year}")
+    print(table.round(2).to_string(index=False))
+    within = (table[["light_gap_%", "heavy_gap_%"]].abs() <= 25).all(axis=1)
+    print(f"months within +-25 % of the truth for both ratios: {int(within.sum())}/12")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The predicted day's expected count against the same month and weekday of the training years."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.core.lake import connect
+from pipeline.gold.prediction_check import check_day
+from tests.predictions.cli_fakes import fake_registry
+from tests.predictions.conftest import CalibratedFakeModel, seed_road_points
+
+
+def seed_march(con, per_monday: int, per_sunday: int, years=(2023, 2024, 2025)) -> None:
+    """Accidents on every Monday and Sunday of March of `years` (one a day on other days)."""
+    rows = []
+    for year in years:
+        for day in pd.date_range(f"{year}-03-01", f"{year}-03-31"):
+            n = {0: per_monday, 6: per_sunday}.get(day.dayofweek, 1)
+            rows += [(f"{day:%Y%m%d}-{i}", day + pd.Timedelta(hours=8 + i), -22.27, 166.44) for i in range(n)]
+    frame = pd.DataFrame(rows, columns=["accident_id", "event_time", "lat", "lon"])
+    con.register("_acc", frame)
+    con.execute("CREATE OR REPLACE TABLE bronze.accidents AS SELECT * FROM _acc")
+    con.unregister("_acc")
+
+
+def test_check_day_band(lake):
+    seed_march(lake, per_monday=2, per_sunday=1)
+    monday = check_day(lake, dt.date(2026, 3, 2), 2.3)
+    assert (monday.reference, monday.reference_days, monday.reference_accidents) == (2.0, 13, 26)
+    assert monday.years == (2023, 2024, 2025)
+    assert monday.passed and monday.tolerance == pytest.approx(0.25 + 1 / 26 ** 0.5)
+    assert not check_day(lake, dt.date(2026, 3, 2), 3.2).passed  # +60 %
+    assert not check_day(lake, dt.date(2026, 3, 2), 1.0).passed  # -50 %
+    few = check_day(lake, dt.date(2026, 4, 5), 9.0)  # no April accident: nothing to judge
+    assert few.passed and "not judged" in few.message()
+
+
+def test_predict_fails_beyond_the_band(settings_env, fake_features, monkeypatch, capsys):
+    con = connect(settings_env)
+    seed_road_points(con)
+    seed_march(con, per_monday=3, per_sunday=1)  # the fake model expects 2.4 (Monday), 3.0 (Sunday)
+    con.close()
+    fake_registry(monkeypatch, champion=CalibratedFakeModel())
+    assert main(["predict", "--date", "2026-03-02"]) == 0
+    assert "check: 2026-03-02: 2.40 expected accidents vs 3.00 a day observed on Mondays of March" in \
+        capsys.readouterr().out
+    assert main(["predict", "--date", "2026-03-01"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "prediction check failed for 1 day(s), first 2026-03-01" in err
+    assert main(["predict", "--date", "2026-03-01", "--atm", "3"]) == 0  # scenarios are not checked
