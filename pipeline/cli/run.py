@@ -13,6 +13,7 @@ from pipeline.bronze.params import IngestParams
 from pipeline.cli.common import add_department_argument, parse_date
 from pipeline.core.params import add_arguments, from_namespace
 from pipeline.gold.params import TrainParams
+from pipeline.silver.params import FeatureParams
 
 
 def register(subparsers) -> None:
@@ -23,7 +24,7 @@ def register(subparsers) -> None:
     add_arguments(parser, IngestParams)
     add_department_argument(parser)
     add_arguments(parser, TrainParams, skip=("protocol", "sampler", "seed", "test_size"))
-    parser.add_argument("--roads-file", help="OpenStreetMap file (default: the source's roads, else download)")
+    add_arguments(parser, FeatureParams, only=("roads_file", "weather"))
     parser.add_argument("--date", help="day to predict (default: tomorrow in the département's time zone)")
     parser.set_defaults(func=run)
 
@@ -34,7 +35,6 @@ def run(args, settings) -> int:
     from pipeline.cli.ingest import print_ingest
     from pipeline.cli.predict import report_prediction
     from pipeline.gold.params import EvaluateParams, MapParams, PredictParams
-    from pipeline.silver.params import FeatureParams
     from pipeline.usecases.evaluation import evaluate_models
     from pipeline.usecases.features import build_silver
     from pipeline.usecases.ingest import ingest
@@ -60,7 +60,7 @@ def run(args, settings) -> int:
     done(t0)
 
     t0 = step("features")
-    print_features(build_silver(settings, FeatureParams(roads_file=args.roads_file, seed=ingest_params.seed),
+    print_features(build_silver(settings, from_namespace(FeatureParams, args, seed=ingest_params.seed),
                                 source=outcome.source))
     done(t0)
 

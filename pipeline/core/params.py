@@ -168,15 +168,14 @@ def from_text(cls, values: dict[str, Any], **fixed):
     return cls(**{**typed, **fixed})
 
 
-def add_arguments(parser, cls, *, skip: tuple[str, ...] = (), defaults_override: dict[str, Any] | None = None) -> None:
-    """One `--field-name` option per CLI field of `cls`, default None (= the dataclass default), so
-    that `from_namespace` knows what the user actually gave."""
-    overrides = defaults_override or {}
+def add_arguments(parser, cls, *, skip: tuple[str, ...] = (), only: tuple[str, ...] | None = None) -> None:
+    """One `--field-name` option per CLI field of `cls` (or of `only` of them), default None (= the
+    dataclass default), so that `from_namespace` knows what the user actually gave."""
     for f in dataclasses.fields(cls):
         spec = f.metadata.get("spec")
-        if spec is None or not spec.cli or f.name in skip:
+        if spec is None or not spec.cli or f.name in skip or (only is not None and f.name not in only):
             continue
-        default = overrides.get(f.name, f.default)
+        default = f.default
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         extra = f" ({_expected(spec)})" if spec.choices or spec.low is not None else ""
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None, metavar=f.name.upper(),

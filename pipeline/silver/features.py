@@ -227,10 +227,10 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
     positives, without_weather = _positives(accidents, accident_points, points, weather)
     n_negatives = n_negative_samples_ratio * len(positives)
     row_sets, meta = [], []
+    zone_end = pd.Timestamp(exclusion_before if exclusion_before is not None
+                            else f"{accidents['event_time'].max().year}-01-01")
     for sampler in samplers:
         if sampler == "exclusion":
-            zone_end = pd.Timestamp(exclusion_before if exclusion_before is not None
-                                    else f"{accidents['event_time'].max().year}-01-01")
             negatives = sampling.sample_exclusion(points, accidents, period, n_negatives=n_negatives,
                                                   exclusion_km=accident_exclusion_buffer_km,
                                                   temporal_ratio=temporal_risk_ratio, seed=seed,
@@ -263,6 +263,7 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
               "accident_exclusion_buffer_km": accident_exclusion_buffer_km,
               "temporal_risk_ratio": temporal_risk_ratio, "n_negative_samples_ratio": n_negative_samples_ratio,
               "history_cutoff": None if cutoff is None else cutoff.isoformat(),
+              "exclusion_before": zone_end.isoformat(),
               "history_lookback_years": history_lookback_years, "history_lag_years": history_lag_years,
               "department": department, "seed": seed,
               "weather": "none" if weather is None else "silver.weather_hourly"}

@@ -59,26 +59,32 @@ def rejected_shares(con: "duckdb.DuckDBPyConnection") -> dict[str, float]:
 
 
 # --- silver -------------------------------------------------------------------------------------
-def exclusion_buffer_km(con: "duckdb.DuckDBPyConnection") -> float:
-    """The buffer the features were built with (silver.features_meta), else the default."""
+def _features_params(con: "duckdb.DuckDBPyConnection") -> dict:
     if table_exists(con, "silver.features_meta"):
         row = con.execute("SELECT params_json FROM silver.features_meta LIMIT 1").fetchone()
         if row and row[0]:
-            return float(json.loads(row[0]).get("accident_exclusion_buffer_km", DEFAULT_EXCLUSION_KM))
-    return DEFAULT_EXCLUSION_KM
+            return json.loads(row[0])
+    return {}
+
+
+def exclusion_buffer_km(con: "duckdb.DuckDBPyConnection") -> float:
+    """The buffer the features were built with (silver.features_meta), else the default."""
+    return float(_features_params(con).get("accident_exclusion_buffer_km", DEFAULT_EXCLUSION_KM))
 
 
 def exclusion_negatives_near_accidents(con: "duckdb.DuckDBPyConnection", buffer_km: float) -> int:
-    """Road points used as `exclusion` negatives that lie within buffer_km of an accident
-    (haversine BallTree over the accidents snapped in silver.accident_points)."""
+    """Road points used as `exclusion` negatives that lie within buffer_km of an accident the sampler
+    kept away from: those before the recorded `exclusion_before` (the test year's accidents are not
+    known at training time), all of them for tables built before that rule."""
     from pipeline.core.spatial import count_within_km, haversine_tree
 
     points = con.execute(
         "SELECT DISTINCT r.point_id, r.lat, r.lon FROM silver.features f JOIN silver.road_points r USING (point_id) "
         "WHERE f.sampler = 'exclusion' AND f.target = 0").df()
+    before = _features_params(con).get("exclusion_before") or "9999-01-01"
     accidents = con.execute(
         "SELECT a.lat, a.lon FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id) "
-        "WHERE a.lat IS NOT NULL AND a.lon IS NOT NULL").df()
+        "WHERE a.lat IS NOT NULL AND a.lon IS NOT NULL AND a.event_time < ?::TIMESTAMP", [before]).df()
     if points.empty or accidents.empty:
         return 0
     tree = haversine_tree(accidents["lat"], accidents["lon"])

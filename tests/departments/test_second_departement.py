@@ -18,7 +18,8 @@ def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(tmp_path, monk
 
     source = write_reunion_source(tmp_path / "baac974")
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "data"))
-    assert main(["run", "--dep", "974", "--source", str(source), "--trials", "2", "--algorithms", "lightgbm"]) == 0
+    assert main(["run", "--dep", "974", "--source", str(source), "--trials", "2", "--algorithms", "lightgbm",
+                 "--weather", "none"]) == 0  # no station archive offline
     out = capsys.readouterr().out
     tomorrow = tomorrow_in("Indian/Reunion")
     assert f"predict {tomorrow}" in out and "département(s) 974" in out
