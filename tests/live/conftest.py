@@ -188,6 +188,13 @@ def s3_endpoint(s3_server):
     return s3_server.endpoint
 
 
+def process_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment of an `accidents` subprocess: this one's, without the MLflow URIs that in-process
+    tests leave behind (mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI), plus `env`."""
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    return {**inherited, **env}
+
+
 def lake_env(data_dir: Path, dsn: str, endpoint: str, prefix: str) -> dict[str, str]:
     return {
         "ACCIDENTS_DATA_DIR": str(data_dir),

@@ -5,7 +5,6 @@ never half written, the next run succeeds, no orphaned file after `lake maintain
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,8 @@ import pytest
 
 from pipeline.core.lake import connect, current_snapshot, list_tables
 from pipeline.core.settings import Settings
-from tests.live.conftest import BIN, S3_SECRET, PostgresServer, WeedServer, _postgres_bindir, _require_weed, lake_env
+from tests.live.conftest import (BIN, S3_SECRET, PostgresServer, WeedServer, _postgres_bindir, _require_weed,
+                                 lake_env, process_env)
 
 pytestmark = pytest.mark.slow
 YEARS = "2023-2024"  # two demo years keep each stage short
@@ -52,7 +52,7 @@ def lake(own_s3, own_postgres, tmp_path_factory):
 
 
 def accidents(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "accidents"), *args], env={**os.environ, **env}, capture_output=True,
+    return subprocess.run([str(BIN / "accidents"), *args], env=process_env(env), capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -65,7 +65,7 @@ def ok(env: dict[str, str], *args: str) -> str:
 def interrupted(env: dict[str, str], args: list[str], trigger: str, action: Callable[[subprocess.Popen], None]
                 ) -> tuple[int, str, str]:
     """Run `accidents ARGS`, call `action(process)` when a stdout line contains `trigger`, and wait."""
-    proc = subprocess.Popen([str(BIN / "accidents"), *args], env={**os.environ, **env}, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([str(BIN / "accidents"), *args], env=process_env(env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     lines = []
     for line in proc.stdout:
@@ -165,7 +165,7 @@ def test_a_run_killed_inside_mlflow_is_marked_failed_by_maintain(s3_server, post
     code = ("import os, signal, mlflow; from pipeline.gold.registry import ensure_experiment\n"
             f"ensure_experiment({uri!r}, 'accidents-988'); mlflow.start_run(run_name='train-temporal-uniform')\n"
             "os.kill(os.getpid(), signal.SIGKILL)")
-    killed = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, timeout=300)
+    killed = subprocess.run([sys.executable, "-c", code], env=process_env(env), capture_output=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     import mlflow
 

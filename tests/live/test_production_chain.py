@@ -5,7 +5,6 @@ every table with the statements `accidents lake attach-sql` prints."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import time
 
@@ -13,7 +12,7 @@ import pytest
 
 from pipeline.core.lake import connect, list_tables
 from pipeline.core.settings import Settings
-from tests.live.conftest import BIN, S3_KEY, S3_SECRET, lake_env
+from tests.live.conftest import BIN, S3_KEY, S3_SECRET, lake_env, process_env
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +22,7 @@ def test_accidents_run_on_postgres_s3_and_an_mlflow_server(postgres_server, s3_s
     env = {**lake_env(tmp_path / "data", postgres_server.new_database(), s3_server.endpoint, prefix),
            "MLFLOW_TRACKING_URI": mlflow_server.uri}
     started = time.perf_counter()
-    done = subprocess.run([str(BIN / "accidents"), "run", "--trials", "2"], env={**os.environ, **env},
+    done = subprocess.run([str(BIN / "accidents"), "run", "--trials", "2"], env=process_env(env),
                           cwd=tmp_path, capture_output=True, text=True, timeout=1500)
     elapsed = time.perf_counter() - started
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -40,11 +39,11 @@ def test_accidents_run_on_postgres_s3_and_an_mlflow_server(postgres_server, s3_s
     assert tables["gold.predictions"] > 0 and tables["bronze.accidents"] > 400
 
     # Every layer read back by the duckdb CLI with the printed statements (secrets via getenv()).
-    attach = subprocess.run([str(BIN / "accidents"), "lake", "attach-sql"], env={**os.environ, **env},
+    attach = subprocess.run([str(BIN / "accidents"), "lake", "attach-sql"], env=process_env(env),
                             capture_output=True, text=True, timeout=120, check=True).stdout
     assert env["ACCIDENTS_S3_SECRET_ACCESS_KEY"] not in attach
     counts = "".join(f"SELECT '{name}', count(*) FROM {name};\n" for name in tables)
-    cli = subprocess.run([str(BIN / "duckdb"), "-csv", "-noheader"], input=attach + counts, env={**os.environ, **env},
+    cli = subprocess.run([str(BIN / "duckdb"), "-csv", "-noheader"], input=attach + counts, env=process_env(env),
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0, cli.stderr
     read = {line.split(",")[0]: int(line.split(",")[1]) for line in cli.stdout.split() if "," in line}
@@ -59,7 +58,7 @@ def test_accidents_run_on_postgres_s3_and_an_mlflow_server(postgres_server, s3_s
     import mlflow
     import psycopg
 
-    client = mlflow.MlflowClient(mlflow_server.uri)
+    client = mlflow.MlflowClient(mlflow_server.uri, registry_uri=mlflow_server.uri)
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
     assert runs and {run.info.status for run in runs} == {"FINISHED"}
     assert client.get_model_version_by_alias("accidents-risk-988", "champion") is not None
@@ -79,7 +78,7 @@ def _two_predictions_at_once_while_the_duckdb_cli_reads(env: dict[str, str], att
     """Two `accidents predict` for different days commit together; a duckdb CLI reader polls meanwhile.
     No error, no lost write: each day ends with exactly the rows of the day `accidents run` predicted."""
     days = [(dt.date(2025, 3, 1) + dt.timedelta(days=i)).isoformat() for i in range(2)]
-    full_env = {**os.environ, **env}
+    full_env = process_env(env)
     writers = [subprocess.Popen([str(BIN / "accidents"), "predict", "--date", day], env=full_env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for day in days]
     reads = 0

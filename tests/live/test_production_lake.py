@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.live.conftest import process_env
 from pipeline.core.lake import attach_statements, connect
 from pipeline.core.settings import Settings
 from pipeline.sources.demo import generate_demo
@@ -38,7 +38,7 @@ def test_ingest_writes_parquet_to_s3_and_the_duckdb_cli_reads_it(production_env,
     sql += "\nSELECT count(*) FROM bronze.accidents;"
     cli = Path(sys.executable).with_name("duckdb")
     done = subprocess.run([str(cli), "-csv", "-noheader"], input=sql, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **production_env})
+                          timeout=120, env=process_env(production_env))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == str(summary.accidents)
     assert production_env["ACCIDENTS_S3_SECRET_ACCESS_KEY"] not in sql
@@ -50,7 +50,7 @@ def test_concurrent_writers_both_commit(production_env, demo_files, tmp_path):
             "from pipeline.core.lake import connect; from pipeline.bronze.ingest import ingest_years\n"
             "year = int(sys.argv[1]); files = {year: {k: Path(v) for k, v in json.loads(sys.argv[2]).items()}}\n"
             "con = connect(Settings.from_env()); print(ingest_years(con, files, source='demo').accidents)")
-    env = {**os.environ, **production_env}
+    env = process_env(production_env)
     procs = [subprocess.Popen([sys.executable, "-c", code, str(year),
                                __import__("json").dumps({k: str(v) for k, v in demo_files[year].items()})],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
