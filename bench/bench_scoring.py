@@ -27,10 +27,10 @@ def synthetic_network(n_points: int, seed: int) -> tuple[pd.DataFrame, pd.DataFr
         "lon": 166.45 + rng.normal(0, 0.35, n_points),
         "road_type": rng.choice(["primary", "secondary", "tertiary", "residential", "trunk"], n_points),
         "speed_limit": rng.choice([30.0, 50.0, 70.0, 90.0, 110.0], n_points),
-        "dist_to_noumea_km": rng.gamma(2.0, 15.0, n_points),
+        "dist_to_main_city_km": rng.gamma(2.0, 15.0, n_points),
     })
     n_acc = 300 * 5
-    weights = np.exp(-points["dist_to_noumea_km"].to_numpy() / 20)
+    weights = np.exp(-points["dist_to_main_city_km"].to_numpy() / 20)
     chosen = rng.choice(n_points, size=n_acc, p=weights / weights.sum())
     times = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365 * 24, n_acc), "h")
     accidents = pd.DataFrame({

@@ -43,7 +43,7 @@ CYCLIC = ["hour_sin", "hour_cos", "dayofweek_sin", "dayofweek_cos"]
 ROADS = ["road_type", "speed_limit", "intersections_100m", "road_sinuosity"]
 HISTORY = ["accident_density_5km", "nearest_accident_km"]
 CALENDAR = ["is_weekend", "is_rush_morning", "is_rush_evening", "is_night", "is_holiday", "school_holidays"]
-GEOGRAPHY = ["dist_to_noumea_km"]
+GEOGRAPHY = ["dist_to_main_city_km"]
 # Rain as an ordered number (0 none, 1 light, 2 heavy): one split pools the evidence of both rain codes,
 # which the categorical `atm` spreads over rare categories (heavy rain is ~2 % of hours).
 WEATHER = ["rain_level"]
@@ -53,7 +53,7 @@ FEATURE_COLUMNS = BASE + INTERACTIONS + CYCLIC + ROADS + HISTORY + CALENDAR + GE
 # silver.road_points columns every feature row carries (compute_features input besides event_time, atm)
 # `dep` selects the calendar (public and school holidays) of the row's département.
 POINT_ATTRIBUTES = ["point_id", "lat", "lon", "road_type", "speed_limit", "intersections_100m", "road_sinuosity",
-                    "dist_to_noumea_km", "dep"]
+                    "dist_to_main_city_km", "dep"]
 CATEGORICAL = ["atm", "road_type"]
 
 
@@ -387,7 +387,7 @@ def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFra
         "is_weekend": (dow >= 5).astype(int), "is_rush_morning": hour.between(7, 9).astype(int),
         "is_rush_evening": hour.between(17, 19).astype(int), "is_night": ((hour >= 22) | (hour < 6)).astype(int),
         "is_holiday": is_holiday.astype(int), "school_holidays": is_school.astype(int),
-        "dist_to_noumea_km": out["dist_to_noumea_km"].astype(float),
+        "dist_to_main_city_km": out["dist_to_main_city_km"].astype(float),
     }
     density, nearest = history_features(out, history)
     new["accident_density_5km"] = density

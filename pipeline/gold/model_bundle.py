@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from pipeline.gold.algorithms.base import Algorithm
 
 BUNDLE_FILE = "bundle.json"
+# Feature names of earlier releases, read as today's (the names a stored booster was trained with do
+# not matter: it is fed by column position).
+LEGACY_FEATURE_NAMES = {"dist_to_noumea_km": "dist_to_main_city_km"}
 FORMAT_VERSION = 1
 UNKNOWN_CODE = -1
 
@@ -184,7 +187,7 @@ class RiskModel:
         return cls(
             algorithm=algorithm,
             booster=algorithms.get(algorithm).load(model_path),
-            feature_columns=list(meta["feature_columns"]),
+            feature_columns=[LEGACY_FEATURE_NAMES.get(c, c) for c in meta["feature_columns"]],
             categorical_codes={k: dict(v) for k, v in meta["categorical_codes"].items()},
             negative_weight=float(meta["negative_weight"]),
             sampler=meta["sampler"],

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 ROW_FACTOR = 100_000  # point_id = row * ROW_FACTOR + col (stable for a given grid_step and bounds)
 ROAD_POINT_COLUMNS = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_road_m",
-                      "dist_to_noumea_km", "intersections_100m", "road_sinuosity", "com", "dep"]
+                      "dist_to_main_city_km", "intersections_100m", "road_sinuosity", "com", "dep"]
 
 
 def snap_to_roads(lat, lon, roads: gpd.GeoDataFrame, *, crs: str, max_distance_m: float
@@ -82,7 +82,7 @@ def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: fl
     points["road_type"] = roads["road_type"].to_numpy()[nearest[keep]]
     points["speed_limit"] = roads["speed_limit"].to_numpy(dtype=float)[nearest[keep]]
     points["dist_to_road_m"] = distance[keep]
-    points["dist_to_noumea_km"] = haversine_km(points["lat"], points["lon"], *dep.main_city)
+    points["dist_to_main_city_km"] = haversine_km(points["lat"], points["lon"], *dep.main_city)
     points["dep"] = dep.code
     points["com"] = None
     if points.empty:

@@ -80,7 +80,8 @@ def resolve_weather_source(spec: str, con, settings: Settings):
     if spec == "demo":
         return sources.DemoWeather(demo_truth_folder(con, settings))
     if spec == "open-meteo":
-        return sources.OpenMeteoArchive(settings.weather_archive_api, settings.cache_dir / "open-meteo")
+        return sources.OpenMeteoArchive(settings.weather_archive_api, settings.cache_dir / "open-meteo",
+                                        department=settings.department)
     if spec != "auto":
         folder = Path(spec)
         return sources.DemoWeather(folder) if _is_demo_truth(folder) else sources.WeatherCsvFolder(folder)
@@ -89,7 +90,8 @@ def resolve_weather_source(spec: str, con, settings: Settings):
         return sources.DemoWeather(demo_truth_folder(con, settings))
     if table_exists(con, "silver.weather_hourly"):
         return "keep"
-    return sources.OpenMeteoArchive(settings.weather_archive_api, settings.cache_dir / "open-meteo")
+    return sources.OpenMeteoArchive(settings.weather_archive_api, settings.cache_dir / "open-meteo",
+                                        department=settings.department)
 
 
 def lake_years(con) -> list[int]:

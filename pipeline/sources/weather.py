@@ -25,7 +25,6 @@ from pipeline.core.errors import AccidentsError
 if TYPE_CHECKING:
     import pandas as pd
 
-TIME_ZONE = "Pacific/Noumea"
 ARCHIVE_VARIABLES = {"precipitation": "precipitation_mm", "snowfall": "snowfall_cm",
                      "wind_gusts_10m": "wind_gust_kmh", "cloud_cover": "cloud_cover_pct"}
 FORECAST_VARIABLES = {**ARCHIVE_VARIABLES, "visibility": "visibility_m"}
@@ -42,7 +41,7 @@ class Station:
 
 # Météo-France New Caledonia synoptic stations (approximate coordinates), spread over the territory
 # so that every road point has one within ~60 km.
-STATIONS = (
+NEW_CALEDONIA_STATIONS = (
     Station("noumea", "Nouméa", -22.276, 166.453),
     Station("tontouta", "La Tontouta", -22.016, 166.216),
     Station("bourail", "Bourail", -21.566, 165.496),
@@ -103,12 +102,26 @@ def _parse_open_meteo(payload: dict, station: Station, variables: dict[str, str]
     return complete_weather_frame(frame, source)
 
 
+STATIONS = {"988": NEW_CALEDONIA_STATIONS}
+
+
+def stations_for(department) -> tuple[Station, ...]:
+    """The département's listed stations, else a 3 x 3 grid of points over its bounds: the Open-Meteo
+    archive is a gridded reanalysis, so any point is a valid 'station'."""
+    if department.code in STATIONS:
+        return STATIONS[department.code]
+    lats = [department.lat_min + (department.lat_max - department.lat_min) * f for f in (1 / 6, 1 / 2, 5 / 6)]
+    lons = [department.lon_min + (department.lon_max - department.lon_min) * f for f in (1 / 6, 1 / 2, 5 / 6)]
+    return tuple(Station(f"{department.code}-{i}{j}", f"{department.name} grid {i}{j}", round(lat, 3), round(lon, 3))
+                 for i, lat in enumerate(lats) for j, lon in enumerate(lons))
+
+
 class _OpenMeteoClient:
-    def __init__(self, base_url: str, *, timeout: float = 30.0, retries: int = 2, backoff: float = 1.0,
-                 stations: tuple[Station, ...] = STATIONS) -> None:
+    def __init__(self, base_url: str, *, department, stations: tuple[Station, ...] | None = None,
+                 timeout: float = 30.0, retries: int = 2, backoff: float = 1.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
-        self.stations = stations
+        self.stations, self.time_zone = stations or stations_for(department), department.timezone
 
     def _get_json(self, endpoint: str, params: dict) -> dict:
         import requests
@@ -130,7 +143,7 @@ class _OpenMeteoClient:
 
 
 class OpenMeteoArchive(_OpenMeteoClient):
-    """Hourly history at STATIONS from the Open-Meteo archive API, cached per station and year."""
+    """Hourly history at the département's stations from the Open-Meteo archive API, cached per station and year."""
 
     label = "open-meteo-archive"
 
@@ -153,7 +166,7 @@ class OpenMeteoArchive(_OpenMeteoClient):
             raise AccidentsError(f"weather history for {year}: the year has not started ({self.today})")
         payload = self._get_json("archive", {
             "latitude": station.lat, "longitude": station.lon, "start_date": f"{year}-01-01",
-            "end_date": end.isoformat(), "hourly": ",".join(ARCHIVE_VARIABLES), "timezone": TIME_ZONE})
+            "end_date": end.isoformat(), "hourly": ",".join(ARCHIVE_VARIABLES), "timezone": self.time_zone})
         settled = self.today >= dt.date(year, 12, 31) + dt.timedelta(days=SETTLED_DAYS)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".part")
@@ -176,7 +189,7 @@ class OpenMeteoArchive(_OpenMeteoClient):
 
 
 class OpenMeteoForecast(_OpenMeteoClient):
-    """The hourly forecast of one day at STATIONS (not cached: a forecast changes by the hour)."""
+    """The hourly forecast of one day at the département's stations (not cached: a forecast changes by the hour)."""
 
     label = "open-meteo-forecast"
 
@@ -187,7 +200,7 @@ class OpenMeteoForecast(_OpenMeteoClient):
         for station in self.stations:
             payload = self._get_json("forecast", {
                 "latitude": station.lat, "longitude": station.lon, "start_date": day.isoformat(),
-                "end_date": day.isoformat(), "hourly": ",".join(FORECAST_VARIABLES), "timezone": TIME_ZONE})
+                "end_date": day.isoformat(), "hourly": ",".join(FORECAST_VARIABLES), "timezone": self.time_zone})
             frames.append(_parse_open_meteo(payload, station, FORECAST_VARIABLES, self.label))
         frame = pd.concat(frames, ignore_index=True)
         if frame.empty:

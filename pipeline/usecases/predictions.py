@@ -58,7 +58,7 @@ def forecast_weather(settings: Settings, dates: list[dt.date]):
     from pipeline.sources.http import UnreachableError
     from pipeline.sources.weather import OpenMeteoForecast
 
-    client = OpenMeteoForecast(settings.weather_forecast_api)
+    client = OpenMeteoForecast(settings.weather_forecast_api, department=settings.department)
     try:
         frame = pd.concat([client.day(day) for day in dates], ignore_index=True)
     except UnreachableError as exc:

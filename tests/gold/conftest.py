@@ -51,7 +51,7 @@ def _rows(n: int, positive: bool, rng: np.random.Generator, years) -> pd.DataFra
         "is_rush_evening": np.isin(hour, [16, 17, 18]).astype(int),
         "is_night": ((hour >= 21) | (hour <= 5)).astype(int),
         "is_holiday": (rng.random(n) < 0.03).astype(int), "school_holidays": (rng.random(n) < 0.2).astype(int),
-        "dist_to_noumea_km": np.hypot(lat + 22.27, lon - 166.45) * 111.0,
+        "dist_to_main_city_km": np.hypot(lat + 22.27, lon - 166.45) * 111.0,
         "rain_level": np.select([atm == 2, atm == 3], [1, 2], 0),
     }
     frame = pd.DataFrame(f)

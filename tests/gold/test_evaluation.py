@@ -18,7 +18,7 @@ POINTS = pd.DataFrame({
     "road_type": ["primary", "primary", "secondary", "residential", "trunk", "tertiary"],
     "speed_limit": [50.0, 50.0, 50.0, 30.0, 90.0, 70.0],
     "dist_to_road_m": [1.0] * 6,
-    "dist_to_noumea_km": [0.5, 0.6, 1.5, 5.0, 20.0, 60.0], "dep": "988",
+    "dist_to_main_city_km": [0.5, 0.6, 1.5, 5.0, 20.0, 60.0], "dep": "988",
     "com": ["98818"] * 6,
 })
 

@@ -190,3 +190,28 @@ def test_bundle_without_recalibration_loads_with_scale_one(tmp_path, rows):
     meta.pop("recalibration")
     (path / "bundle.json").write_text(json.dumps(meta))
     assert RiskModel.load(path).odds_scale == 1.0
+
+
+@pytest.mark.parametrize("algorithm", ["catboost", "lightgbm", "xgboost"])
+def test_a_bundle_stored_with_an_earlier_feature_name_still_scores(algorithm, tmp_path):
+    """Bundles trained before `dist_to_noumea_km` became `dist_to_main_city_km` load and score frames
+    that carry the new name, with the same probabilities."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.gold import algorithms
+    from pipeline.gold.model_bundle import RiskModel
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"speed_limit": rng.uniform(30, 110, 400), "dist_to_noumea_km": rng.uniform(0, 300, 400)})
+    y = (rng.random(400) < 0.2 + 0.002 * frame["speed_limit"].to_numpy() / 10).astype(int)
+    template = RiskModel(algorithm=algorithm, booster=None, feature_columns=list(frame.columns),
+                         categorical_codes={}, negative_weight=10.0, sampler="uniform")
+    booster, _ = algorithms.get(algorithm).train(template, {"learning_rate": 0.1}, template.encode(frame), y,
+                                                 rounds=20, threads=1)
+    old = RiskModel(**{**template.__dict__, "booster": booster})
+    expected = old.predict_probability(frame)
+    loaded = RiskModel.load(old.save(tmp_path / "bundle"))
+    assert loaded.feature_columns == ["speed_limit", "dist_to_main_city_km"]
+    renamed = frame.rename(columns={"dist_to_noumea_km": "dist_to_main_city_km"})
+    np.testing.assert_allclose(loaded.predict_probability(renamed), expected, rtol=1e-6)

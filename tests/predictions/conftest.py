@@ -104,7 +104,7 @@ def seed_road_points(con, n: int = N_POINTS, seed: int = 7) -> pd.DataFrame:
             "road_type": rng.choice(["primary", "secondary", "residential"], n),
             "speed_limit": rng.choice([50.0, 70.0, 90.0, 110.0], n),
             "dist_to_road_m": rng.uniform(0, 50, n),
-            "dist_to_noumea_km": rng.uniform(0, 300, n), "dep": "988",
+            "dist_to_main_city_km": rng.uniform(0, 300, n), "dep": "988",
             "com": rng.choice(["98818", "98817", "98805"], n),
         }
     )

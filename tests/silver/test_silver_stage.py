@@ -48,7 +48,7 @@ def test_grid_keeps_the_cell_150m_from_a_road_not_250m():
                                buffer_meters=200)
     assert points["point_id"].tolist() == [cell.point_id]
     assert points["dist_to_road_m"].iloc[0] == pytest.approx(150, abs=0.01)
-    assert points["dist_to_noumea_km"].iloc[0] == pytest.approx(
+    assert points["dist_to_main_city_km"].iloc[0] == pytest.approx(
         float(haversine_km(cell.lat, cell.lon, -22.2758, 166.4580)))
     with pytest.raises(AccidentsError, match="within 200"):
         build_road_points(_road_offset_from(cell.lat, cell.lon, 250), department="988", grid_step=0.02,
@@ -166,7 +166,7 @@ def test_parameter_errors_name_the_parameter_not_a_flag():
 
 def test_scoring_rows_cross_product():
     points = pd.DataFrame({"point_id": [1, 2, 3], "lat": [-22.0] * 3, "lon": [166.0] * 3, "road_type": "primary",
-                           "speed_limit": 50.0, "dist_to_noumea_km": 1.0, "dep": "988"})
+                           "speed_limit": 50.0, "dist_to_main_city_km": 1.0, "dep": "988"})
     hours = pd.date_range("2024-01-01", periods=4, freq="h")
     rows = point_hour_rows(points, hours, atm=[1, 2, 2, 1])
     assert len(rows) == 12

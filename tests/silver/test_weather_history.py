@@ -136,7 +136,7 @@ def test_evaluation_scores_every_cell_hour_with_its_own_hour_weather():
             return df["atm"].to_numpy() / 10
 
     points = pd.DataFrame({"point_id": [1, 2, 3], "lat": -22.25, "lon": [166.32, 166.40, 166.62],
-                           "road_type": "primary", "speed_limit": 50.0, "dist_to_noumea_km": 1.0, "dep": "988"})
+                           "road_type": "primary", "speed_limit": 50.0, "dist_to_main_city_km": 1.0, "dep": "988"})
     hours = pd.date_range("2020-03-01", periods=72, freq="h")
     history = AccidentHistory.point_in_time(
         pd.DataFrame({"accident_id": ["a"], "lat": [-22.25], "lon": [166.4],

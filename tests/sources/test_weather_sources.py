@@ -15,12 +15,14 @@ import pandas as pd
 import pytest
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.departments import DEPARTMENTS, NEW_CALEDONIA
 from pipeline.sources.weather import (
-    STATIONS, DemoWeather, OpenMeteoArchive, OpenMeteoForecast, Station, WeatherCsvFolder,
+    NEW_CALEDONIA_STATIONS, DemoWeather, OpenMeteoArchive, OpenMeteoForecast, Station, WeatherCsvFolder,
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "open_meteo"
-NOUMEA = (STATIONS[0],)
+NOUMEA = (NEW_CALEDONIA_STATIONS[0],)
+STATIONS = NEW_CALEDONIA_STATIONS
 
 
 class Replay:
@@ -65,7 +67,7 @@ def replay():
 
 
 def test_archive_parses_recorded_answer_into_atm_codes(replay, tmp_path):
-    client = OpenMeteoArchive(replay.url, tmp_path / "cache", today=dt.date(2026, 6, 1), stations=NOUMEA)
+    client = OpenMeteoArchive(replay.url, tmp_path / "cache", today=dt.date(2026, 6, 1), stations=NOUMEA, department=NEW_CALEDONIA)
     rows = client.hourly([2024]).set_index("hour")
     path, query = replay.requests[0]
     assert path == "/v1/archive" and query["start_date"] == "2024-01-01" and query["end_date"] == "2024-12-31"
@@ -84,15 +86,15 @@ def test_archive_parses_recorded_answer_into_atm_codes(replay, tmp_path):
 
 def test_archive_settled_year_is_served_from_the_cache_without_network(replay, tmp_path):
     cache = tmp_path / "cache"
-    first = OpenMeteoArchive(replay.url, cache, today=dt.date(2026, 6, 1), stations=NOUMEA).hourly([2024])
+    first = OpenMeteoArchive(replay.url, cache, today=dt.date(2026, 6, 1), stations=NOUMEA, department=NEW_CALEDONIA).hourly([2024])
     replay.close()  # nothing listens any more
-    offline = OpenMeteoArchive("http://127.0.0.1:9/v1", cache, today=dt.date(2026, 6, 1), stations=NOUMEA)
+    offline = OpenMeteoArchive("http://127.0.0.1:9/v1", cache, today=dt.date(2026, 6, 1), stations=NOUMEA, department=NEW_CALEDONIA)
     pd.testing.assert_frame_equal(offline.hourly([2024]), first)
     assert len(replay.requests) == 1
 
 
 def test_archive_current_year_is_fetched_again(replay, tmp_path):
-    client = OpenMeteoArchive(replay.url, tmp_path / "cache", today=dt.date(2024, 3, 1), stations=NOUMEA)
+    client = OpenMeteoArchive(replay.url, tmp_path / "cache", today=dt.date(2024, 3, 1), stations=NOUMEA, department=NEW_CALEDONIA)
     client.hourly([2024])
     client.hourly([2024])
     assert len(replay.requests) == 2
@@ -101,20 +103,20 @@ def test_archive_current_year_is_fetched_again(replay, tmp_path):
 
 def test_archive_offline_is_one_line_error(tmp_path):
     client = OpenMeteoArchive("http://127.0.0.1:9/v1", tmp_path / "cache", today=dt.date(2026, 6, 1),
-                              stations=NOUMEA, retries=0, timeout=2)
+                              stations=NOUMEA, department=NEW_CALEDONIA, retries=0, timeout=2)
     with pytest.raises(AccidentsError, match=r"cannot reach http://127\.0\.0\.1:9/v1/archive") as err:
         client.hourly([2024])
     assert "\n" not in str(err.value)
 
 
 def test_api_error_reason_is_reported(replay, tmp_path):
-    client = OpenMeteoArchive(replay.url.replace("/v1", "/v2"), tmp_path, today=dt.date(2026, 6, 1), stations=NOUMEA)
+    client = OpenMeteoArchive(replay.url.replace("/v1", "/v2"), tmp_path, today=dt.date(2026, 6, 1), stations=NOUMEA, department=NEW_CALEDONIA)
     with pytest.raises(AccidentsError, match="HTTP 400 Cannot initialize WeatherVariable"):
         client.hourly([2024])
 
 
 def test_forecast_reads_visibility_as_fog(replay):
-    rows = OpenMeteoForecast(replay.url, stations=NOUMEA).day(dt.date(2026, 12, 1)).set_index("hour")
+    rows = OpenMeteoForecast(replay.url, stations=NOUMEA, department=NEW_CALEDONIA).day(dt.date(2026, 12, 1)).set_index("hour")
     assert replay.requests[0][1]["start_date"] == "2026-12-01"
     assert rows.loc[pd.Timestamp("2026-12-01 04:00"), "atm"] == 5
     assert rows.loc[pd.Timestamp("2026-12-01 15:00"), "atm"] == 3
@@ -187,3 +189,13 @@ def test_every_station_lies_in_new_caledonia():
     lon = np.array([s.lon for s in STATIONS])
     assert len({s.station_id for s in STATIONS}) == len(STATIONS)
     assert (lat > -23.5).all() and (lat < -19.5).all() and (lon > 163.5).all() and (lon < 168.5).all(), profile
+
+
+def test_a_departement_without_listed_stations_gets_a_grid_over_its_bounds():
+    from pipeline.sources.weather import stations_for
+
+    reunion = DEPARTMENTS["974"]
+    grid = stations_for(reunion)
+    assert len(grid) == 9 and all(reunion.contains(s.lat, s.lon) for s in grid)
+    assert stations_for(NEW_CALEDONIA) == NEW_CALEDONIA_STATIONS
+    assert OpenMeteoForecast("http://127.0.0.1:9/v1", department=reunion).time_zone == "Indian/Reunion"

@@ -61,7 +61,13 @@ class CatBoostAlgorithm(Algorithm):
     def native_input(self, model, encoded, label=None):
         from catboost import Pool
 
-        return Pool(encoded, label=label, cat_features=model.categorical_columns)
+        # A stored model checks column names: give it the ones it was trained with (a renamed feature
+        # keeps its position).
+        trained = getattr(model.booster, "feature_names_", None)
+        if trained and list(trained) != list(encoded.columns):
+            encoded = encoded.set_axis(list(trained), axis=1)
+        return Pool(encoded, label=label, cat_features=[encoded.columns[i] for i, c in enumerate(model.feature_columns)
+                                                       if c in model.categorical_codes])
 
     def predict(self, booster, data):
         return np.asarray(booster.predict(data, prediction_type="Probability"))[:, 1]

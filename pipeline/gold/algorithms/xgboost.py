@@ -53,8 +53,11 @@ class XGBoostAlgorithm(Algorithm):
 
         matrix = super().native_input(model, encoded)
         types = ["c" if c in model.categorical_codes else "q" for c in model.feature_columns]
-        return xgb.DMatrix(matrix, label=label, feature_names=list(model.feature_columns),
-                           feature_types=types, enable_categorical=True, nthread=THREADS)
+        # A stored booster keeps the names it was trained with (a renamed feature keeps its position).
+        trained = getattr(model.booster, "feature_names", None)
+        names = list(trained) if trained else list(model.feature_columns)
+        return xgb.DMatrix(matrix, label=label, feature_names=names, feature_types=types,
+                           enable_categorical=True, nthread=THREADS)
 
     def load(self, path: Path):
         import xgboost as xgb
