@@ -55,14 +55,14 @@ def main() -> None:
     parser.add_argument("--dep", default="988")
     args = parser.parse_args()
 
-    from pipeline.cli.predict import load_model
+    from pipeline.usecases.predictions import load_model
     from pipeline.core.lake import connect
     from pipeline.core.settings import Settings
     from pipeline.sources.demo_model import load_truth
     from pipeline.silver.weather import demo_truth_folder
 
     settings = Settings.from_env()
-    model, name, version = load_model(settings, args.dep, args.model)
+    model, name, version = load_model(settings.for_departments(args.dep), args.model)
     con = connect(settings, read_only=True)
     try:
         truth = load_truth(demo_truth_folder(con, settings))

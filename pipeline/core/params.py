@@ -176,6 +176,11 @@ def add_arguments(parser, cls, *, skip: tuple[str, ...] = (), only: tuple[str, .
         if spec is None or not spec.cli or f.name in skip or (only is not None and f.name not in only):
             continue
         default = f.default
+        if spec.kind == "bool":  # a switch: --name turns a False default on, --no-name a True one off
+            flag = f.name.replace("_", "-") if not default else "no-" + f.name.replace("_", "-")
+            parser.add_argument("--" + flag, dest=f.name, action="store_const", const=not default, default=None,
+                                help=f"{spec.help} [default: {'on' if default else 'off'}]")
+            continue
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         extra = f" ({_expected(spec)})" if spec.choices or spec.low is not None else ""
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None, metavar=f.name.upper(),
