@@ -15,7 +15,7 @@ from dagster_accidents.assets.predictions import predictions
 from dagster_accidents.assets.silver import silver_features
 from dagster_accidents.checks import ALL_CHECKS
 from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job, retraining_job
-from dagster_accidents.maintenance import lake_maintenance_job, lake_maintenance_schedule
+from dagster_accidents.maintenance import lake_maintenance_job, lake_maintenance_schedule, lake_storage
 from dagster_accidents.resources import resources_from_settings
 from dagster_accidents.schedules import daily_predictions_schedule
 from dagster_accidents.sensors import baac_release_sensor, rebuild_after_release_ingest
@@ -26,7 +26,7 @@ settings = Settings.from_env()
 executor = dg.multiprocess_executor if settings.catalog == "postgres" else dg.in_process_executor
 
 defs = dg.Definitions(
-    assets=[bronze_ingest, roads, silver_features, datasets, trained_models, evaluation, predictions],
+    assets=[bronze_ingest, roads, silver_features, datasets, trained_models, evaluation, predictions, lake_storage],
     asset_checks=ALL_CHECKS,
     jobs=[ingest_job, all_assets_job, retraining_job, daily_predictions_job, lake_maintenance_job],
     schedules=[daily_predictions_schedule, lake_maintenance_schedule],

@@ -8,8 +8,8 @@ import dagster as dg
 
 MODEL_BUILD = dg.AssetSelection.assets(
     ["bronze", "roads"], ["silver", "road_points"], ["silver", "accident_points"], ["silver", "features"],
-    ["silver", "features_reference"], ["silver", "features_meta"], ["gold", "datasets"], ["gold", "trained_models"],
-    ["gold", "evaluation"],
+    ["silver", "features_reference"], ["silver", "features_meta"], ["silver", "weather_hourly"], ["gold", "datasets"],
+    ["gold", "trained_models"], ["gold", "evaluation"],
 )
 
 ingest_job = dg.define_asset_job(

@@ -3,6 +3,7 @@ prediction or training runs)."""
 
 import dagster as dg
 
+from dagster_accidents.assets.common import OWNERS
 from dagster_accidents.config import config_class, params_from
 from dagster_accidents.partitions import TIMEZONE
 from dagster_accidents.resources import DuckLakeResource, MLflowResource
@@ -31,6 +32,11 @@ def maintain_lake_op(context: dg.OpExecutionContext, config: MaintenanceConfig, 
         "expired_snapshots": report.expired_snapshots, "orphaned_files": report.orphaned_files,
         "failed_mlflow_runs": report.failed_runs,
     }))
+
+
+# What the job observes: the lake's Parquet files (a declared external asset, so the catalog knows it).
+lake_storage = dg.AssetSpec("lake_storage", group_name="lake_storage", kinds={"duckdb", "parquet"}, owners=OWNERS,
+                            description="The lake's data files: count and bytes before and after each upkeep.")
 
 
 @dg.job(description="Weekly DuckLake upkeep (what `accidents lake maintain` does).")

@@ -66,8 +66,6 @@ class MLflowResource(dg.ConfigurableResource):
     (`sqlite:///<data_dir>/mlflow/mlflow.db`, i.e. `Settings.resolved_mlflow_uri`)."""
 
     tracking_uri: str = ""
-    experiment: str = "accidents-988"
-    registered_model: str = "accidents-risk-988"
 
     def uri_for(self, settings: Settings) -> str:
         return self.tracking_uri or settings.resolved_mlflow_uri
@@ -108,8 +106,7 @@ def resources_from_settings(settings: Settings, environ) -> dict[str, dg.Configu
         retry_count=settings.retry_count, departments=list(settings.departments),
         datagouv_api=settings.datagouv_api, seed=settings.seed,
     )
-    department = settings.departments[0]
-    mlflow = MLflowResource(tracking_uri=_secret(environ, "MLFLOW_TRACKING_URI") or "",
-                            experiment=f"accidents-{department}", registered_model=f"accidents-risk-{department}")
+    # experiment and registered model names follow the département (Settings.experiment / registered_model)
+    mlflow = MLflowResource(tracking_uri=_secret(environ, "MLFLOW_TRACKING_URI") or "")
     source = BaacSourceResource(source=settings.default_source)
     return {"lake": lake, "mlflow": mlflow, "baac_source": source}

@@ -10,8 +10,7 @@ from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
 
 from pipeline.silver.params import FeatureParams
 
-# The roads and the silver build share the feature parameters (roads file, download timeout).
-FeaturesConfig = config_class(FeatureParams, "FeaturesConfig")
+RoadsConfig = config_class(FeatureParams, "RoadsConfig", only=("roads_file", "osm_timeout"))
 
 INGEST_TABLES = {
     "raw_caracteristiques": "Every caracteristiques row as text, with file/line.",
@@ -63,7 +62,7 @@ def bronze_ingest(context: dg.AssetExecutionContext, lake: DuckLakeResource,
     owners=OWNERS,
     description="pipeline.bronze.roads.build_roads: OpenStreetMap drivable edges (demo: the synthetic network).",
 )
-def roads(config: FeaturesConfig, lake: DuckLakeResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
+def roads(config: RoadsConfig, lake: DuckLakeResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
     from pipeline.usecases.features import build_roads_table
 
     settings = lake.settings()

@@ -12,7 +12,8 @@ from dagster_accidents.resources import BaacSourceResource, DuckLakeResource, ML
 from pipeline.gold import algorithms
 from pipeline.gold.params import EvaluateParams, TrainParams
 
-TrainingConfig = config_class(TrainParams, "TrainingConfig")
+TrainingConfig = config_class(TrainParams, "TrainingConfig", skip=("test_size",))
+DatasetsConfig = config_class(TrainParams, "DatasetsConfig", only=("protocol", "sampler", "test_size", "seed"))
 EvaluationConfig = config_class(EvaluateParams, "EvaluationConfig", skip=("truth", "figures"))
 
 
@@ -25,7 +26,7 @@ EvaluationConfig = config_class(EvaluateParams, "EvaluationConfig", skip=("truth
     description="pipeline.usecases.training.build_gold_datasets: gold.train/test (80/20 reference split), "
                 "gold.temporal_train/valid/test (by year), gold.feature_metadata, gold.weather_encoding.",
 )
-def datasets(config: TrainingConfig, lake: DuckLakeResource) -> dg.MaterializeResult:
+def datasets(config: DatasetsConfig, lake: DuckLakeResource) -> dg.MaterializeResult:
     from pipeline.usecases.training import build_gold_datasets
 
     summary = build_gold_datasets(lake.settings(), params_from(config, TrainParams))
@@ -89,7 +90,8 @@ def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, la
     kinds=LAKE_KINDS | {"mlflow"},
     owners=OWNERS,
     description="pipeline.usecases.evaluation.evaluate_models: the temporal model(s) on the hold-out year's "
-                "full point x hour grid against the history and KDE baselines (and the demo's oracle).",
+                "full point x hour grid against the hotspot baselines (counts, KDE, shrunk counts) and, "
+                "on the demo, the oracles.",
 )
 def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, lake: DuckLakeResource,
                mlflow: MLflowResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:

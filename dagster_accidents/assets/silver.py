@@ -2,14 +2,17 @@
 
 import dagster as dg
 
-from dagster_accidents.assets.bronze import FeaturesConfig
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
-from dagster_accidents.config import params_from
+from dagster_accidents.config import config_class, params_from
 from dagster_accidents.metadata import summary_metadata, table_metadata
 from dagster_accidents.resources import DuckLakeResource
+from pipeline.core.lake import table_exists
 from pipeline.silver.params import FeatureParams
 
+FeaturesConfig = config_class(FeatureParams, "FeaturesConfig", skip=("roads_file", "osm_timeout"))
+
 SILVER_TABLES = {
+    "weather_hourly": "Hourly weather per station (or the demo's territory-wide series) with its BAAC atm code.",
     "road_points": "Grid cells snapped to the road network (stable point_id).",
     "accident_points": "Every accident -> its nearest road point.",
     "features": "Positives + sampled negatives per sampler, every model feature, point-in-time history "
@@ -41,6 +44,9 @@ def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig, l
         context.log.info(outcome.lag_note)
     with lake.connect(read_only=True) as con:
         for table in SILVER_TABLES:
+            if not table_exists(con, f"silver.{table}"):  # weather_hourly with weather=none
+                yield dg.MaterializeResult(asset_key=["silver", table], metadata={"dagster/row_count": 0})
+                continue
             metadata = table_metadata(con, f"silver.{table}")
             if table == "features":
                 metadata |= summary_metadata(summary)

@@ -57,10 +57,18 @@ def select_version(versions: list[dict[str, Any]], *, sampler: str | None, which
     return entry
 
 
-def samplers_to_evaluate(params: EvaluateParams) -> tuple[str | None, ...]:
+def samplers_to_evaluate(params: EvaluateParams, versions: list[dict[str, Any]], name: str) -> tuple[str | None, ...]:
+    """The samplers whose temporal model to evaluate: 'both' means every sampler that has one (an
+    error when none has), a named sampler is required to have one (see `select_version`)."""
     if params.model != "champion":
         return (None if params.sampler == "both" else params.sampler,)  # a version carries its sampler
-    return SAMPLERS if params.sampler == "both" else (params.sampler,)
+    if params.sampler != "both":
+        return (params.sampler,)
+    trained = tuple(s for s in SAMPLERS if any(v.get("protocol") == "temporal" and v.get("sampler") == s
+                                               for v in versions))
+    if not trained:
+        raise AccidentsError(f"no temporal model registered as {name}; run `accidents train --protocol temporal`")
+    return trained
 
 
 def truth_for(con, settings: Settings, params: EvaluateParams, source: AccidentSource | None):
@@ -100,7 +108,7 @@ def evaluate_models(settings: Settings, params: EvaluateParams, *, source: Accid
             if year not in years:
                 raise AccidentsError(f"{label}={year}: no accidents in the lake (years: {years})")
         truth = truth_for(con, settings, params, source)
-        for sampler in samplers_to_evaluate(params):
+        for sampler in samplers_to_evaluate(params, versions, name):
             entry = select_version(versions, sampler=sampler, which=params.model, name=name)
             model, version = registry.load_version(tracking_uri, name, entry["version"])
             trained_sampler = entry.get("sampler") or model.sampler

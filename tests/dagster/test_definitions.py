@@ -14,7 +14,7 @@ EXPECTED_KEYS = {
     "bronze/raw_caracteristiques", "bronze/raw_lieux", "bronze/raw_vehicules", "bronze/raw_usagers",
     "bronze/accidents", "bronze/rejected_rows", "bronze/ingest_log", "bronze/roads",
     "silver/road_points", "silver/accident_points", "silver/features", "silver/features_reference",
-    "silver/features_meta",
+    "silver/features_meta", "silver/weather_hourly", "lake_storage",
     "gold/datasets", "gold/trained_models", "gold/evaluation", "gold/predictions",
 }
 PRODUCTION_ENV = {

@@ -10,10 +10,11 @@ import time
 import dagster as dg
 import pytest
 
-from dagster_accidents.assets.bronze import FeaturesConfig, bronze_ingest, roads
-from dagster_accidents.assets.gold import EvaluationConfig, TrainingConfig, datasets, evaluation, trained_models
+from dagster_accidents.assets.bronze import bronze_ingest, roads
+from dagster_accidents.assets.gold import (DatasetsConfig, EvaluationConfig, TrainingConfig, datasets, evaluation,
+                                          trained_models)
 from dagster_accidents.assets.predictions import predictions
-from dagster_accidents.assets.silver import silver_features
+from dagster_accidents.assets.silver import FeaturesConfig, silver_features
 from dagster_accidents.checks import ALL_CHECKS
 from dagster_accidents.jobs import MODEL_BUILD
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource, MLflowResource
@@ -78,10 +79,9 @@ def test_cli_and_dagster_give_the_same_tables(tmp_path, monkeypatch, capsys):
         with lake.connect(read_only=True) as con:
             in_year = con.execute("SELECT count(*) FROM bronze.accidents WHERE year = ?", [year]).fetchone()[0]
         assert by_key["bronze/accidents"]["dagster/row_count"].value == in_year  # that year's rows only
-    features = FeaturesConfig()
     training = TrainingConfig(trials=2, algorithms=["lightgbm"], sampler="uniform")
     materialize(selection=MODEL_BUILD, run_config=dg.RunConfig(ops={
-        "bronze__roads": features, "silver_features": features, "gold__datasets": training,
+        "silver_features": FeaturesConfig(), "gold__datasets": DatasetsConfig(sampler="uniform"),
         "gold__trained_models": training, "gold__evaluation": EvaluationConfig(sampler="uniform")}))
     materialize(selection=dg.AssetSelection.assets(predictions), partition_key=DAY)
     dagster_seconds = time.perf_counter() - started

@@ -37,3 +37,19 @@ def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(tmp_path, monk
     versions = list_model_versions(settings.resolved_mlflow_uri, "accidents-risk-974")
     assert any("champion" in v["aliases"] and v["protocol"] == "temporal" for v in versions)
     assert (tmp_path / "data" / "maps" / f"{tomorrow}.html").is_file()
+
+
+def test_a_lake_refuses_to_mix_departements(tmp_path, monkeypatch, capsys):
+    """Ingesting 974 into a 988 lake would replace the years they share: refused, nothing changes."""
+    from pipeline.cli import main
+    from pipeline.core.lake import lake_connection
+
+    source = write_reunion_source(tmp_path / "baac974")
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "data"))
+    assert main(["ingest", "--years", "2024"]) == 0
+    capsys.readouterr()
+    assert main(["ingest", "--years", "2024", "--dep", "974", "--source", str(source), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "this lake holds département(s) 988" in err and err.count("\n") == 1
+    with lake_connection(Settings.from_env(), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT dep FROM bronze.accidents").fetchall() == [("988",)]
