@@ -15,7 +15,7 @@ DAY = dt.date(2026, 3, 2)
 
 def test_map_layers_markers_and_popup_work_offline(tmp_path):
     from pipeline.core.departments import NEW_CALEDONIA
-from pipeline.serving.risk_map import RISK_COLOURS, build_risk_map
+    from pipeline.serving.risk_map import RISK_COLOURS, build_risk_map
 
     preds = synthetic_predictions(n_points=80, day=DAY)
     html = build_risk_map(preds, date=DAY, atm=1, mode="top_n", top_n=4, out_path=tmp_path / "map.html", department=NEW_CALEDONIA)
