@@ -28,6 +28,7 @@ from pipeline.core.errors import AccidentsError
 HOUR_BANDS = ((0, 6, "00-05"), (6, 10, "06-09"), (10, 16, "10-15"), (16, 20, "16-19"), (20, 24, "20-23"))
 WEATHER_EFFECTS = ((2, "light_rain"), (3, "heavy_rain"), (5, "fog"), (8, "overcast"))
 NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)  # the demo generator's night
+DEMO_DEPARTMENT = "988"  # the demo world is New Caledonia
 EFFECT_DAYS = (8, 20)  # days of each month scored under every weather scenario
 SUMMARY_METRICS = (
     ("loglik_per_accident", "LL/acc"),
@@ -99,7 +100,7 @@ def _mean_ratio(hourly: np.ndarray, numerator: np.ndarray, denominator: np.ndarr
     return float(hourly[numerator].mean() / hourly[denominator].mean())
 
 
-def calendar_effects(summary, hours: pd.DatetimeIndex) -> pd.DataFrame:
+def calendar_effects(summary, hours: pd.DatetimeIndex, dep: str = DEMO_DEPARTMENT) -> pd.DataFrame:
     """Night (per month) and public-holiday (year) ratios of mean hourly expected accidents."""
     from pipeline.core.calendar import is_public_holiday
 
@@ -111,7 +112,7 @@ def calendar_effects(summary, hours: pd.DatetimeIndex) -> pd.DataFrame:
         rows.append({"effect": "night", "month": month,
                      "learned": _mean_ratio(model, night & in_month, ~night & in_month),
                      "truth": _mean_ratio(truth, night & in_month, ~night & in_month)})
-    holiday = np.asarray(is_public_holiday(hours), dtype=bool)
+    holiday = np.asarray(is_public_holiday(hours, dep), dtype=bool)
     if holiday.any():
         rows.append({"effect": "public_holiday", "month": 0, "learned": _mean_ratio(model, holiday, ~holiday),
                      "truth": _mean_ratio(truth, holiday, ~holiday)})
@@ -149,6 +150,7 @@ def _prepare_seed(config: ReplicationConfig, seed: int):
     from pipeline.core.settings import Settings
     from pipeline.silver.features import build_features
     from pipeline.silver.params import FeatureParams
+    from pipeline.silver.weather import apply_weather_choice
     from pipeline.sources.select import DEMO_YEARS, DemoSource
 
     settings = Settings(data_dir=Path(config.work_dir) / f"seed{seed}")
@@ -157,6 +159,7 @@ def _prepare_seed(config: ReplicationConfig, seed: int):
     con = connect(settings)
     ingest_years(con, source.files_for_years(list(DEMO_YEARS)), source=source.label)
     build_roads(con, roads_file=source.roads_file(), department=department)
+    apply_weather_choice(con, "demo", settings)  # negatives take the weather of their own hour
     build_features(con, FeatureParams(samplers=(config.sampler,), seed=seed), department=department)
     return settings, con, source.truth()
 
