@@ -76,13 +76,13 @@ def create_app(service_factory, options: svc.ServeOptions) -> FastAPI:
 
     async def refresh_loop(service: svc.RiskService) -> None:
         while True:
-            await asyncio.sleep(options.refresh_seconds)
             try:
                 moved = await run_in_threadpool(service.refresh)
                 if any(moved.values()):
                     log.info("refreshed: %s", ", ".join(k for k, v in moved.items() if v))
             except Exception:  # never let the loop die: the next tick retries
                 log.exception("refresh failed")
+            await asyncio.sleep(options.refresh_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

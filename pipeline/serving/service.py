@@ -180,8 +180,10 @@ class RiskService:
         self._grids: OrderedDict[tuple[dt.date, int], DayGrid] = OrderedDict()
         self._key_locks: dict[tuple[dt.date, int], threading.Lock] = {}
         self._grids_lock = threading.Lock()
-        self.champion = champion or ChampionHolder(settings.resolved_mlflow_uri, f"accidents-risk-{options.dep}")
-        self.champion.refresh()
+        self.champion = champion or ChampionHolder(settings.resolved_mlflow_uri, f"accidents-risk-{options.dep}",
+                                                   cache_dir=settings.data_dir / "serving" / "champion")
+        if not self.champion.warm_start():  # else the refresh loop verifies it against the registry
+            self.champion.refresh()
         self.snapshot: int | None = None
         self.roads: RoadIndex | None = None
         self.latest_prediction: tuple[dt.date | None, dt.datetime | None] = (None, None)
@@ -389,7 +391,8 @@ class RiskService:
         info: dict[str, Any] = {"name": loaded.name, "version": loaded.version,
                                 "algorithm": getattr(loaded.model, "algorithm", None),
                                 "history_cutoff": str(getattr(loaded.model, "history_cutoff", None)),
-                                "loaded_at": dt.datetime.fromtimestamp(loaded.loaded_at, dt.UTC).isoformat()}
+                                "loaded_at": dt.datetime.fromtimestamp(loaded.loaded_at, dt.UTC).isoformat(),
+                                "verified": loaded.verified}
         for version in registry.list_model_versions(self.champion.tracking_uri, loaded.name):
             if version["version"] == loaded.version:
                 created = version["created"]
