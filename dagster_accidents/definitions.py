@@ -9,6 +9,7 @@ import os
 
 import dagster as dg
 
+from dagster_accidents.alerts import alerts_from_env
 from dagster_accidents.assets.bronze import bronze_ingest, roads
 from dagster_accidents.assets.gold import datasets, evaluation, trained_models
 from dagster_accidents.assets.predictions import predictions
@@ -17,7 +18,12 @@ from dagster_accidents.checks import ALL_CHECKS
 from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job, retraining_job
 from dagster_accidents.resources import resources_from_settings
 from dagster_accidents.schedules import daily_predictions_schedule
-from dagster_accidents.sensors import baac_release_sensor, rebuild_after_release_ingest
+from dagster_accidents.sensors import (
+    baac_release_sensor,
+    post_critical_zones,
+    post_failed_runs,
+    rebuild_after_release_ingest,
+)
 from pipeline.settings import Settings
 
 settings = Settings.from_env()
@@ -29,7 +35,7 @@ defs = dg.Definitions(
     asset_checks=ALL_CHECKS,
     jobs=[ingest_job, all_assets_job, retraining_job, daily_predictions_job],
     schedules=[daily_predictions_schedule],
-    sensors=[baac_release_sensor, rebuild_after_release_ingest],
-    resources=resources_from_settings(settings, os.environ),
+    sensors=[baac_release_sensor, rebuild_after_release_ingest, post_critical_zones, post_failed_runs],
+    resources={**resources_from_settings(settings, os.environ), "alerts": alerts_from_env(os.environ)},
     executor=executor,
 )
