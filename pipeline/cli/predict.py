@@ -119,7 +119,7 @@ def run_map(args: argparse.Namespace, settings) -> int:
     from pathlib import Path
 
     from pipeline.lake import lake_connection
-    from pipeline.risk_map import build_risk_map
+    from pipeline.risk_map import build_risk_map, road_network
     from pipeline.stage_predictions import read_predictions, tomorrow_in, validate_atm
 
     day = parse_date(args.date) if args.date else tomorrow_in("Pacific/Noumea")
@@ -130,6 +130,7 @@ def run_map(args: argparse.Namespace, settings) -> int:
         raise AccidentsError(f"--top-n {top_n}: expected 1 to 10")
     with lake_connection(settings, read_only=True) as con:
         df = read_predictions(con, day, atm)
+        roads = road_network(con)
     if df.empty:
         raise AccidentsError(
             f"no predictions for {day} atm={atm}: run accidents predict --date {day} --atm {atm} first"
@@ -137,7 +138,7 @@ def run_map(args: argparse.Namespace, settings) -> int:
     out = Path(args.out) if args.out else settings.maps_dir / f"{day.isoformat()}.html"
     path = build_risk_map(
         df, date=day, atm=atm, mode=mode, top_n=top_n,
-        threshold_percentile=args.threshold if args.threshold is not None else 90.0, out_path=out,
+        threshold_percentile=args.threshold if args.threshold is not None else 90.0, out_path=out, roads=roads,
     )
     print(f"map of {day} (atm={atm}, {len(df)} point-hours) written to {path}")
     return 0

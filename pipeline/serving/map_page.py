@@ -13,5 +13,5 @@ def map_html(service, day: dt.date, atm: int, top_n: int) -> str:
     frame = service.predictions_frame(day, atm)
     with tempfile.TemporaryDirectory() as tmp:
         out = build_risk_map(frame, date=day, atm=atm, mode="top_n", top_n=top_n,
-                             out_path=Path(tmp) / "map.html")
+                             out_path=Path(tmp) / "map.html", roads=service.map_roads())
         return out.read_text(encoding="utf-8")

@@ -188,6 +188,7 @@ class RiskService:
         self.roads: RoadIndex | None = None
         self.latest_prediction: tuple[dt.date | None, dt.datetime | None] = (None, None)
         self.lake_error: str | None = None
+        self._map_roads: tuple[int | None, dict | None] | None = None
         self._reload_lake()
 
     def close(self) -> None:
@@ -239,6 +240,19 @@ class RiskService:
                 for key in [k for k, g in self._grids.items() if g.source == SOURCE_ON_THE_FLY]:
                     del self._grids[key]
         return {"lake": lake_moved, "model": model_moved}
+
+    def map_roads(self) -> dict | None:
+        """The simplified road network for maps, built on first use after each lake change."""
+        from pipeline.risk_map import road_network
+
+        snapshot = self.snapshot
+        cached = self._map_roads
+        if cached is not None and cached[0] == snapshot:
+            return cached[1]
+        with self._con_lock:
+            roads = road_network(self._con)
+        self._map_roads = (snapshot, roads)
+        return roads
 
     def ready(self) -> dict[str, Any]:
         return {"lake": self.roads is not None, "lake_error": self.lake_error,
