@@ -7,6 +7,7 @@ Every error body is `{"error": "<parameter>: <what is wrong>", "parameter": "<pa
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -130,13 +131,12 @@ def create_app(service_factory, options: svc.ServeOptions) -> FastAPI:
 
     @app.get("/v1/risk", summary="Risk of the road point nearest to a place, at an hour, in a weather")
     async def risk(
-        lat: float = Query(..., description="latitude, WGS84 degrees"),
-        lon: float = Query(..., description="longitude, WGS84 degrees"),
-        time_: str | None = Query(None, alias="time", description="ISO date-time; naive = Nouméa time; "
-                                  "default now"),
-        atm: str = Query("1", description="BAAC weather code 1..9 (1 normal, 2 light rain, 3 heavy rain, 5 fog)"),
+        lat: float = Query(..., ge=-90, le=90, description="latitude, WGS84 degrees"),
+        lon: float = Query(..., ge=-180, le=180, description="longitude, WGS84 degrees"),
+        time_: str | None = Query(None, alias="time", json_schema_extra={"format": "date-time"},
+                                  description="ISO date-time; naive = Nouméa time; default now"),
+        atm: int = Query(1, ge=1, le=9, description="BAAC weather code (1 normal, 2 light rain, 3 heavy rain, 5 fog)"),
     ):
-        lat, lon = svc.parse_coordinates(lat, lon)
         day, hour = svc.parse_time(time_)
         code = svc.parse_atm(atm)
         point, distance = service().require_roads().nearest(lat, lon, options.radius_km)
@@ -145,13 +145,13 @@ def create_app(service_factory, options: svc.ServeOptions) -> FastAPI:
 
     @app.get("/v1/hotspots", summary="The riskiest road points of a day or of one hour (GeoJSON)")
     async def hotspots(
-        date: str = Query(..., description="YYYY-MM-DD (Nouméa)"),
-        hour: int | None = Query(None, description="0..23; without it, points ranked by the day's expected accidents"),
-        top: int = Query(10, description=f"how many points, 1..{svc.MAX_TOP}"),
-        atm: str = Query("1", description="BAAC weather code 1..9"),
+        date: dt.date = Query(..., description="YYYY-MM-DD (Nouméa)"),
+        hour: int | None = Query(None, ge=0, le=23,
+                                 description="without it, points ranked by the day's expected accidents"),
+        top: int = Query(10, ge=1, le=svc.MAX_TOP, description="how many points"),
+        atm: int = Query(1, ge=1, le=9, description="BAAC weather code"),
     ):
-        day, code = svc.parse_date(date), svc.parse_atm(atm)
-        hour, top = svc.parse_hour(hour), svc.parse_top(top)
+        day, code = date, svc.parse_atm(atm)
         grid = await grid_for(day, code, "date")
         points = service().hotspots(grid, hour, top)
         return _geojson([_feature(p["lat"], p["lon"], p) for p in points], date=day.isoformat(), hour=hour,
@@ -159,8 +159,9 @@ def create_app(service_factory, options: svc.ServeOptions) -> FastAPI:
                         source=grid.source)
 
     @app.get("/v1/predictions/{date}", summary="Every point-hour of a day (GeoJSON; one hour with ?hour=)")
-    async def predictions(date: str, atm: str = Query("1"), hour: int | None = Query(None)):
-        day, code, hour = svc.parse_date(date), svc.parse_atm(atm), svc.parse_hour(hour)
+    async def predictions(date: dt.date, atm: int = Query(1, ge=1, le=9),
+                          hour: int | None = Query(None, ge=0, le=23)):
+        day, code = date, svc.parse_atm(atm)
         await grid_for(day, code, "date")
         frame = await run_in_threadpool(service().predictions_frame, day, code, hour)
         columns = ["hour", "point_id", "probability", "risk_index", "rank_in_hour", "road_type", "speed_limit", "com"]
@@ -171,12 +172,11 @@ def create_app(service_factory, options: svc.ServeOptions) -> FastAPI:
                         model={"name": str(frame["model_name"].iloc[0]), "version": str(frame["model_version"].iloc[0])})
 
     @app.get("/v1/map/{date}", response_class=HTMLResponse, summary="The offline HTML risk map of a day")
-    async def risk_map(date: str, atm: str = Query("1"), top_n: int = Query(3, description="points per hour, 1..10")):
+    async def risk_map(date: dt.date, atm: int = Query(1, ge=1, le=9),
+                       top_n: int = Query(3, ge=1, le=10, description="points per hour")):
         from pipeline.serving.map_page import map_html
 
-        day, code = svc.parse_date(date), svc.parse_atm(atm)
-        if not 1 <= top_n <= 10:
-            raise svc.ParameterError("top_n", f"{top_n} is not in 1..10")
+        day, code = date, svc.parse_atm(atm)
         await grid_for(day, code, "date")
         page = await run_in_threadpool(map_html, service(), day, code, top_n)
         return HTMLResponse(page)

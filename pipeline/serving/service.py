@@ -73,14 +73,6 @@ class DayGrid:
 
 # ---- parameter rules ---------------------------------------------------------------------------
 
-def parse_coordinates(lat: float, lon: float) -> tuple[float, float]:
-    if not (np.isfinite(lat) and -90.0 <= lat <= 90.0):
-        raise ParameterError("lat", f"{lat!r} is not a latitude in [-90, 90]")
-    if not (np.isfinite(lon) and -180.0 <= lon <= 180.0):
-        raise ParameterError("lon", f"{lon!r} is not a longitude in [-180, 180]")
-    return float(lat), float(lon)
-
-
 def parse_time(text: str | None, *, now: dt.datetime | None = None) -> tuple[dt.date, int]:
     """(local date, hour) of an ISO date-time; naive times are Nouméa time, others are converted.
     None means the current hour in Nouméa."""
@@ -99,13 +91,6 @@ def parse_time(text: str | None, *, now: dt.datetime | None = None) -> tuple[dt.
     return moment.date(), moment.hour
 
 
-def parse_date(text: str, parameter: str = "date") -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ParameterError(parameter, f"{text!r} is not a date YYYY-MM-DD") from None
-
-
 def parse_atm(value: str | int) -> int:
     from pipeline.stage_predictions import validate_atm
 
@@ -113,18 +98,6 @@ def parse_atm(value: str | int) -> int:
         return validate_atm(value)
     except AccidentsError as exc:
         raise ParameterError("atm", str(exc).removeprefix("--atm ")) from None
-
-
-def parse_hour(value: int | None) -> int | None:
-    if value is not None and not 0 <= value <= 23:
-        raise ParameterError("hour", f"{value} is not an hour 0..23")
-    return value
-
-
-def parse_top(value: int) -> int:
-    if not 1 <= value <= MAX_TOP:
-        raise ParameterError("top", f"{value} is not in 1..{MAX_TOP}")
-    return value
 
 
 # ---- road points -------------------------------------------------------------------------------
