@@ -221,9 +221,10 @@ def heat_image(predictions: pd.DataFrame) -> tuple[str, tuple[tuple[float, float
                                 range=((south, north), (west, east)), weights=per_point["probability"])
     grid = gaussian_filter(grid, HEAT_SIGMA_CELLS)[::-1]  # image rows run north to south
     peak = grid.max()
-    level = grid / peak if peak > 0 else grid
-    rgba = colormaps["YlOrRd"](0.25 + 0.75 * level)
-    rgba[..., 3] = np.clip(level * 1.6, 0.0, 0.85)  # low risk fades out: the land stays readable
+    # square root: a town's peak does not hide the rest of the island's risk
+    level = np.sqrt(grid / peak) if peak > 0 else grid
+    rgba = colormaps["YlOrRd"](0.2 + 0.8 * level)
+    rgba[..., 3] = np.where(level < 0.08, 0.0, np.clip(level * 1.3, 0.0, 0.8))  # low risk fades out
     buffer = io.BytesIO()
     imsave(buffer, rgba, format="png")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")

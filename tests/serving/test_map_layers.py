@@ -55,7 +55,9 @@ def test_heat_image_is_hottest_where_the_day_is_riskiest():
     preds.loc[hot, "probability"] *= 50  # one point dominates the day
     uri, ((south, west), (north, east)) = heat_image(preds)
     image = imread(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])), format="png")
-    row, col = np.unravel_index(np.argmax(image[..., 3]), image.shape[:2])
+    # YlOrRd darkens to red as risk grows: the hottest pixel has the least green
+    green = np.where(image[..., 3] > 0, image[..., 1], np.inf)
+    row, col = np.unravel_index(np.argmin(green), image.shape[:2])
     lat = north - (row + 0.5) / image.shape[0] * (north - south)
     lon = west + (col + 0.5) / image.shape[1] * (east - west)
     target = preds[hot].iloc[0]
