@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -102,34 +103,46 @@ def parse_atm(value: str | int) -> int:
 
 # ---- road points -------------------------------------------------------------------------------
 
+def unit_vectors(lat, lon) -> np.ndarray:
+    """Points on the unit sphere: straight-line (chord) nearest = great-circle nearest."""
+    phi, lam = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
+    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
+
+
 class RoadIndex:
-    """silver.road_points (ordered by point_id) and a haversine BallTree over them."""
+    """silver.road_points (ordered by point_id) and a KD-tree over their unit vectors (one query costs
+    microseconds, several times less than a haversine BallTree's, which matters per request)."""
 
     def __init__(self, points: pd.DataFrame):
-        from pipeline.spatial import haversine_tree
+        from scipy.spatial import cKDTree
 
         self.points = points.reset_index(drop=True)
         self.point_ids = self.points["point_id"].to_numpy(dtype=np.int64)
-        self.tree = haversine_tree(self.points["lat"], self.points["lon"])
+        self.tree = cKDTree(unit_vectors(self.points["lat"], self.points["lon"]))
+        columns = [c for c in ("point_id", "lat", "lon", "road_type", "speed_limit", "com") if c in self.points]
+        self._described = [self._describe_row(r) for r in self.points[columns].to_dict("records")]  # O(1) per request
 
     def __len__(self) -> int:
         return len(self.points)
 
     def nearest(self, lat: float, lon: float, radius_km: float) -> tuple[int, float]:
-        from pipeline.spatial import nearest_km
+        from pipeline.spatial import EARTH_RADIUS_KM
 
-        dist, idx = nearest_km(self.tree, [lat], [lon])
-        distance = float(dist[0, 0])
+        phi, lam = math.radians(lat), math.radians(lon)  # scalar maths: numpy costs more for one point
+        chord, idx = self.tree.query((math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)))
+        distance = float(2 * EARTH_RADIUS_KM * np.arcsin(min(1.0, chord / 2)))
         if distance > radius_km:
             raise ParameterError("lat/lon", f"the nearest road point is {distance:.2f} km away "
                                  f"(more than the {radius_km:g} km radius)", status=404)
-        return int(idx[0, 0]), distance
+        return int(idx), distance
 
     def describe(self, i: int) -> dict[str, Any]:
-        row = self.points.iloc[i]
+        return dict(self._described[i])
 
+    @staticmethod
+    def _describe_row(row) -> dict[str, Any]:
         def opt(column: str):
-            value = row.get(column)
+            value = row.get(column)  # a dict of one road point
             return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
         speed = opt("speed_limit")
