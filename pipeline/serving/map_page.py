@@ -10,7 +10,7 @@ from pathlib import Path
 def map_html(service, day: dt.date, atm: int, top_n: int) -> str:
     from pipeline.risk_map import build_risk_map
 
-    frame = service.predictions_frame(day, atm)
+    frame = service.predictions_frame(day, atm, whole_day_cap=False)  # the map keeps top points only
     with tempfile.TemporaryDirectory() as tmp:
         out = build_risk_map(frame, date=day, atm=atm, mode="top_n", top_n=top_n,
                              out_path=Path(tmp) / "map.html", roads=service.map_roads())

@@ -43,4 +43,4 @@ class ApiMetrics:
             self.predictions_age.set(max(0.0, time.time() - created_at.timestamp()))
         if latest_date is not None:
             self.predictions_latest_date.set(time.mktime(latest_date.timetuple()))
-        self.cached_days.set(len(service._grids))
+        self.cached_days.set(service.cached_days)

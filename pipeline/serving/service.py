@@ -34,6 +34,10 @@ LOCAL_TZ = "Pacific/Noumea"  # gold.predictions dates and hours are the island's
 SOURCE_LAKE = "gold.predictions"
 SOURCE_ON_THE_FLY = "on_the_fly"
 MAX_TOP = 100
+# Features go through pandas timestamps (nanoseconds: years 1677-2262) with a lookback of years
+# before the day: keep a margin at both ends.
+SCORABLE_DAYS = (dt.date(1700, 1, 1), dt.date(2261, 12, 31))
+MAX_FEATURES = 250_000  # point-hours in one GeoJSON answer (~60 MB); more must be asked hour by hour
 
 
 class ParameterError(AccidentsError):
@@ -85,10 +89,10 @@ def parse_time(text: str | None, *, now: dt.datetime | None = None) -> tuple[dt.
     else:
         try:
             moment = dt.datetime.fromisoformat(text.strip())
-        except ValueError:
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(tz)
+        except (ValueError, OverflowError):
             raise ParameterError("time", f"{text!r} is not an ISO date-time (e.g. 2026-03-02T17:30)") from None
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(tz)
     return moment.date(), moment.hour
 
 
@@ -175,6 +179,7 @@ class RiskService:
         self.latest_prediction: tuple[dt.date | None, dt.datetime | None] = (None, None)
         self.lake_error: str | None = None
         self._map_roads: tuple[int | None, dict | None] | None = None
+        self._stamp = self._catalog_stamp()
         self._reload_lake()
 
     def close(self) -> None:
@@ -207,10 +212,28 @@ class RiskService:
         with self._grids_lock:
             self._grids.clear()
 
+    def _catalog_stamp(self) -> tuple[int, int] | None:
+        """(mtime, size) of a file catalog: a commit changes it. None for PostgreSQL (or no file)."""
+        from pipeline.lake import catalog_path
+
+        if self.settings.catalog == "postgres":
+            return None
+        try:
+            stat = catalog_path(self.settings).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
     def refresh(self) -> dict[str, bool]:
-        """Check the lake snapshot and the champion alias; reload what moved. Cheap when nothing did."""
+        """Check the lake snapshot and the champion alias; reload what moved. Cheap when nothing did.
+        A file catalog is only queried when its file changed: each read takes SQLite's shared lock,
+        and polling reads would make the daily job's commit meet "database is locked"."""
         from pipeline.lake import current_snapshot
 
+        stamp = self._catalog_stamp()
+        if stamp is not None and stamp == self._stamp and self.roads is not None:
+            return {"lake": False, "model": self._refresh_model(lake_moved=False)}
+        self._stamp = stamp
         with self._con_lock:
             try:
                 snapshot = current_snapshot(self._con)
@@ -220,12 +243,15 @@ class RiskService:
         lake_moved = snapshot != self.snapshot or self.roads is None
         if lake_moved:
             self._reload_lake()
+        return {"lake": lake_moved, "model": self._refresh_model(lake_moved)}
+
+    def _refresh_model(self, lake_moved: bool) -> bool:
         model_moved = self.champion.refresh()
         if model_moved and not lake_moved:
             with self._grids_lock:
                 for key in [k for k, g in self._grids.items() if g.source == SOURCE_ON_THE_FLY]:
                     del self._grids[key]
-        return {"lake": lake_moved, "model": model_moved}
+        return model_moved
 
     def map_roads(self) -> dict | None:
         """The simplified road network for maps, built on first use after each lake change."""
@@ -250,6 +276,10 @@ class RiskService:
         return self.roads
 
     # -- day grids --
+
+    @property
+    def cached_days(self) -> int:
+        return len(self._grids)
 
     def cached_grid(self, day: dt.date, atm: int) -> DayGrid | None:
         """The grid if it is in memory (no lake access, no scoring): the fast path."""
@@ -311,6 +341,9 @@ class RiskService:
         from pipeline.stage_predictions import load_history, risk_indexes_and_ranks, score_days
 
         roads = self.require_roads()
+        first, last = SCORABLE_DAYS
+        if not first <= day <= last:
+            raise ParameterError(parameter, f"{day} is outside the days the model can score ({first} to {last})")
         if not self.champion.loaded:
             raise ParameterError(parameter, f"{day} atm={atm} is not in gold.predictions and no champion is "
                                  f"loaded to score it ({self.champion.last_error})", status=404)
@@ -364,11 +397,16 @@ class RiskService:
                  "risk_index": float(grid.risk_index[hour, i]), "rank_in_hour": int(grid.rank[hour, i])}
                 for i in order]
 
-    def predictions_frame(self, day: dt.date, atm: int, hour: int | None = None) -> pd.DataFrame:
-        """The day's point-hours with road attributes (gold.predictions' columns), from its grid."""
+    def predictions_frame(self, day: dt.date, atm: int, hour: int | None = None, *,
+                          whole_day_cap: bool = True) -> pd.DataFrame:
+        """The day's point-hours with road attributes (gold.predictions' columns), from its grid.
+        `whole_day_cap`: refuse a whole day beyond MAX_FEATURES point-hours (a response size guard)."""
         import pandas as pd
 
         roads = self.require_roads()
+        if whole_day_cap and hour is None and 24 * len(roads) > MAX_FEATURES:
+            raise ParameterError("hour", f"a whole day is {24 * len(roads)} point-hours (more than "
+                                 f"{MAX_FEATURES}): ask one hour at a time")
         grid = self.day_grid(day, atm)
         hours = np.arange(24) if hour is None else np.array([hour])
         n = len(roads)

@@ -114,7 +114,10 @@ def serve(settings: Settings, **options):
 @pytest.fixture(scope="session")
 def api(demo_lake):
     """A real HTTP client against a live server over the demo lake."""
-    with serve(demo_lake.settings) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+    # No periodic refresh: MLflow's tracking URI is process-global, and tests that build other lakes
+    # in this process must not see it switched under them by this server's registry checks.
+    with serve(demo_lake.settings, refresh_seconds=3600) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as client:
         yield client
 
 

@@ -72,6 +72,8 @@ def test_risk_of_an_unpredicted_hour_is_scored_like_the_prediction_stage(api, de
     ({"lat": -22.27, "lon": 166.4, "atm": "rain"}, "atm", 422),
     ({"lat": -25.0, "lon": 160.0}, "lat/lon", 404),  # at sea, far from every road point
     ({"lat": -22.27, "lon": 166.4, "time": "2012-05-01T10:00"}, "time", 422),  # no history before it
+    ({"lat": -22.27, "lon": 166.4, "time": "5186-01-01T10:00"}, "time", 422),  # beyond pandas timestamps
+    ({"lat": -22.27, "lon": 166.4, "time": "9999-12-31T23:59:59-12:00"}, "time", 422),  # overflows in Nouméa
 ])
 def test_bad_risk_input_is_a_4xx_naming_the_parameter(api, demo_lake, params, parameter, status):
     if "lon" in params and params["lon"] == 166.4:  # snap onto a road point so only the bad field matters
@@ -125,6 +127,16 @@ def test_predictions_of_a_day_as_geojson(api, demo_lake):
     one_hour = api.get(f"/v1/predictions/{PREDICTED_DAY}", params={"hour": 17}).json()["features"]
     assert len(one_hour) == N_POINTS and {f["properties"]["hour"] for f in one_hour} == {17}
     assert api.get("/v1/predictions/03-02-2026").json()["parameter"] == "date"
+
+
+def test_a_whole_day_too_large_for_one_answer_asks_for_an_hour(api, monkeypatch):
+    from pipeline.serving import service
+
+    monkeypatch.setattr(service, "MAX_FEATURES", 24 * N_POINTS - 1)
+    r = api.get(f"/v1/predictions/{PREDICTED_DAY}")
+    assert r.status_code == 422 and r.json()["parameter"] == "hour"
+    assert len(api.get(f"/v1/predictions/{PREDICTED_DAY}", params={"hour": 3}).json()["features"]) == N_POINTS
+    assert api.get(f"/v1/map/{PREDICTED_DAY}").status_code == 200  # the map draws the top points only
 
 
 def test_map_of_a_day_is_self_contained_html(api):
