@@ -45,6 +45,7 @@ class ChampionHolder:
         self._lock = threading.Lock()
         self._current: LoadedModel | None = None
         self.last_error: str | None = None
+        self._stamp: tuple[int, int] | None = None
 
     def current(self) -> LoadedModel:
         loaded = self._current
@@ -75,12 +76,29 @@ class ChampionHolder:
                 self._current = LoadedModel(model, self.registered_model, str(pointer["version"]), time.time(), False)
         return True
 
+    def _store_stamp(self) -> tuple[int, int] | None:
+        """(mtime, size) of a SQLite MLflow store: moving an alias writes it. None for a server."""
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return None
+        try:
+            stat = Path(self.tracking_uri.removeprefix("sqlite:///")).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
     def refresh(self) -> bool:
         """Load the champion if the alias moved (or nothing verified is loaded); True when the model in
-        memory changed. A registry that cannot be reached keeps the model already in memory."""
+        memory changed. A registry that cannot be reached keeps the model already in memory. A SQLite
+        store is only asked when its file changed: an MLflow query holds the GIL for tens of
+        milliseconds, which every request waiting at that moment would pay."""
         from pipeline import registry
 
         with self._lock:
+            stamp = self._store_stamp()
+            current = self._current
+            if stamp is not None and stamp == self._stamp and current is not None and current.verified:
+                return False
+            self._stamp = stamp
             try:
                 version = registry.champion_version(self.tracking_uri, self.registered_model)
                 current = self._current

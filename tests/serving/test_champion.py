@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pipeline.serving.champion import POINTER, ChampionHolder
 from tests.serving.conftest import REGISTERED
 
@@ -33,3 +35,16 @@ def test_a_registry_without_champion_is_an_error_not_a_crash(tmp_path):
     holder = ChampionHolder(f"sqlite:///{tmp_path / 'mlflow.db'}", REGISTERED)
     assert not holder.refresh() and not holder.loaded
     assert "no champion" in holder.last_error
+
+
+def test_an_unchanged_sqlite_store_is_not_asked_again(demo_lake, tmp_path, monkeypatch):
+    from pipeline import registry
+
+    holder = ChampionHolder(demo_lake.settings.resolved_mlflow_uri, REGISTERED, cache_dir=tmp_path)
+    assert holder.refresh()
+    asked = []
+    monkeypatch.setattr(registry, "champion_version", lambda *a: asked.append(a) or "1")
+    assert not holder.refresh() and asked == []  # store file untouched: no registry query
+    db = demo_lake.settings.resolved_mlflow_uri.removeprefix("sqlite:///")
+    os.utime(db, ns=(1, 1))  # any write to the store changes its stamp
+    assert not holder.refresh() and len(asked) == 1
