@@ -212,17 +212,24 @@ class RiskService:
         with self._grids_lock:
             self._grids.clear()
 
-    def _catalog_stamp(self) -> tuple[int, int] | None:
-        """(mtime, size) of a file catalog: a commit changes it. None for PostgreSQL (or no file)."""
+    def _catalog_stamp(self) -> tuple | None:
+        """(mtime, size) of a file catalog and of its SQLite write-ahead log if any (in WAL mode a
+        commit changes the log, not the file). None for PostgreSQL (or no file)."""
         from pipeline.lake import catalog_path
 
         if self.settings.catalog == "postgres":
             return None
-        try:
-            stat = catalog_path(self.settings).stat()
-        except OSError:
-            return None
-        return stat.st_mtime_ns, stat.st_size
+        path = catalog_path(self.settings)
+        stamps = []
+        for candidate in (path, path.with_name(path.name + "-wal")):
+            try:
+                stat = candidate.stat()
+            except OSError:
+                if candidate == path:
+                    return None
+                continue
+            stamps.append((stat.st_mtime_ns, stat.st_size))
+        return tuple(stamps)
 
     def refresh(self) -> dict[str, bool]:
         """Check the lake snapshot and the champion alias; reload what moved. Cheap when nothing did.
