@@ -1,7 +1,7 @@
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="medium", app_title="Risque d'accident — Nouvelle-Calédonie")
+app = marimo.App(width="medium", app_title="Risque d'accident")
 
 
 @app.cell
@@ -12,25 +12,26 @@ def _():
 
     import marimo as mo
 
-    from pipeline.cli.predict import ensure_predictions, latest_predicted_date
-    from pipeline.errors import AccidentsError
-    from pipeline.risk_map import build_risk_map, select_markers
-    from pipeline.settings import Settings
-    from pipeline.stage_predictions import WEATHER_SCENARIOS, tomorrow_in
+    from pipeline.core.errors import AccidentsError
+    from pipeline.core.settings import Settings
+    from pipeline.gold.params import MapParams
+    from pipeline.gold.predictions import WEATHER_SCENARIOS
+    from pipeline.serving.risk_map import select_markers
+    from pipeline.usecases.predictions import draw_map, ensure_predictions, latest_predicted_date, tomorrow
     return (
-        AccidentsError, Path, Settings, WEATHER_SCENARIOS, build_risk_map, dt, ensure_predictions,
-        latest_predicted_date, mo, select_markers, tempfile, tomorrow_in,
+        AccidentsError, MapParams, Path, Settings, WEATHER_SCENARIOS, draw_map, dt, ensure_predictions,
+        latest_predicted_date, mo, select_markers, tempfile, tomorrow,
     )
 
 
 @app.cell
-def _(AccidentsError, Settings, latest_predicted_date, tomorrow_in):
+def _(AccidentsError, Settings, latest_predicted_date, tomorrow):
     # The notebook is an entry point like the CLI: it reads ACCIDENTS_* from the environment once.
     settings = Settings.from_env()
     try:
-        default_day = latest_predicted_date(settings) or tomorrow_in("Pacific/Noumea")
+        default_day = latest_predicted_date(settings) or tomorrow(settings)
     except AccidentsError:
-        default_day = tomorrow_in("Pacific/Noumea")
+        default_day = tomorrow(settings)
     return default_day, settings
 
 
@@ -60,12 +61,11 @@ def _(AccidentsError, day_picker, ensure_predictions, mo, settings, weather):
 
 
 @app.cell
-def _(Path, atm, build_risk_map, day_picker, mo, mode, predictions, tempfile, threshold, top_n):
+def _(MapParams, Path, atm, day_picker, draw_map, mo, mode, predictions, settings, tempfile, threshold, top_n):
+    _params = MapParams(atm=atm, top_n=top_n.value,
+                        threshold=float(threshold.value) if mode.value == "threshold" else None)
     with tempfile.TemporaryDirectory() as _tmp:
-        _path = build_risk_map(
-            predictions, date=day_picker.value, atm=atm, mode=mode.value, top_n=top_n.value,
-            threshold_percentile=threshold.value, out_path=Path(_tmp) / "map.html",
-        )
+        _path, _ = draw_map(settings, _params, day_picker.value, out=Path(_tmp) / "map.html")
         map_html = _path.read_text(encoding="utf-8")
     mo.iframe(map_html, height="640px")
     return (map_html,)

@@ -10,24 +10,29 @@ readonly CHART_VERSION="1.13.27"   # = the dagster version pinned in pyproject.t
 readonly USER_DEPLOYMENT="accidents"
 readonly LAKE_SECRET="accidents-lake-secrets"
 readonly DAGSTER_PG_SECRET="dagster-postgresql-secret"
+readonly PLATFORM_SECRET="accidents-platform-secrets"
 readonly ROLLOUT_TIMEOUT="300s"
 
 usage() {
     cat <<'EOF'
 Usage: rebuild-and-deploy.sh --registry REGISTRY [options]
 
-Builds Dockerfile.dagster, pushes REGISTRY/accidents-dagster:TAG, applies the lake ConfigMap,
+Builds Dockerfile.dagster, pushes REGISTRY/accidents-dagster:TAG, applies the lake ConfigMap and
+the platform (PostgreSQL, MinIO and its bucket, MLflow: k8s/platform-*.yaml) and waits for it,
 runs `helm upgrade --install` of the official Dagster chart with k8s/helm/values.yaml and the new
 image, then restarts the `accidents` code location and waits for it.
 
-Prerequisite (once per namespace): the Secrets accidents-lake-secrets and
-dagster-postgresql-secret exist (see k8s/secret-lake.template.yaml).
+kubectl and helm are used when on PATH, else microk8s' `microk8s kubectl` and `microk8s helm3`.
+
+Prerequisite (once per namespace): the Secrets accidents-lake-secrets, dagster-postgresql-secret
+and accidents-platform-secrets exist (see k8s/secret-lake.template.yaml).
 
 Options:
   --registry R     image registry/prefix, e.g. ghcr.io/acme (required)
   --tag T          image tag (default: git short sha, plus -dirty-<time> with uncommitted changes)
   --namespace N    Kubernetes namespace of the release and of the run Jobs (default: accidents)
   --release NAME   Helm release name (default: dagster)
+  --microk8s       use `microk8s kubectl` and `microk8s helm3` even if kubectl/helm are on PATH
   --dry-run        print each command (prefixed with "+ ") instead of running it
   -h, --help       show this help
 EOF
@@ -44,6 +49,7 @@ tag=""
 namespace="accidents"
 release="dagster"
 dry_run=false
+microk8s=false
 
 # Value of an option given as `--opt value`; fails clearly when the value is missing.
 need_value() {
@@ -63,6 +69,7 @@ while [[ $# -gt 0 ]]; do
         --release) need_value "$@"; release="$2"; shift 2 ;;
         --release=*) release="${1#*=}"; shift ;;
         --dry-run) dry_run=true; shift ;;
+        --microk8s) microk8s=true; shift ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown argument: $1" ;;
     esac
@@ -126,7 +133,7 @@ run() {
 require_tools() {
     local tool missing=()
     for tool in "$@"; do
-        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+        command -v "${tool%% *}" >/dev/null 2>&1 || missing+=("$tool")
     done
     if [[ ${#missing[@]} -gt 0 ]]; then
         echo "rebuild-and-deploy.sh: error: missing tools: ${missing[*]}" >&2
@@ -134,8 +141,24 @@ require_tools() {
     fi
 }
 
+# microk8s ships its own kubectl and helm as `microk8s kubectl` and `microk8s helm3`.
+kubectl=(kubectl)
+helm=(helm)
+have() { command -v "$1" >/dev/null 2>&1; }
+if [[ "$microk8s" == true ]] || { ! have kubectl && have microk8s; }; then kubectl=(microk8s kubectl); fi
+if [[ "$microk8s" == true ]] || { ! have helm && have microk8s; }; then helm=(microk8s helm3); fi
+
+# Apply a manifest from stdin with its image `accidents-dagster` replaced by the image just pushed.
+apply_with_image() {
+    if [[ "$dry_run" == true ]]; then
+        printf '+ %s apply --namespace %s -f -  # %s with image %s\n' "${kubectl[*]}" "$namespace" "$1" "$image"
+    else
+        sed "s|image: accidents-dagster\$|image: ${image}|" "$1" | "${kubectl[@]}" apply --namespace "$namespace" -f -
+    fi
+}
+
 # --- deploy -------------------------------------------------------------------------------------
-[[ "$dry_run" == true ]] || require_tools docker helm kubectl
+[[ "$dry_run" == true ]] || require_tools docker "${helm[*]}" "${kubectl[*]}"
 
 image="${registry}/${IMAGE_NAME}:${tag}"
 selector="component=user-deployments,deployment=${USER_DEPLOYMENT}"
@@ -147,17 +170,28 @@ run docker push "$image"
 
 # 2. Settings: the Secrets must already exist (never created from files in git); the ConfigMap
 #    is versioned in k8s/configmap-lake.yaml and applied into the target namespace.
-if ! run kubectl get secret "$LAKE_SECRET" "$DAGSTER_PG_SECRET" --namespace "$namespace" -o name; then
-    echo "rebuild-and-deploy.sh: error: create the Secrets ${LAKE_SECRET} and ${DAGSTER_PG_SECRET}" \
-        "in namespace ${namespace} first (see k8s/secret-lake.template.yaml)" >&2
+if ! run "${kubectl[@]}" get secret "$LAKE_SECRET" "$DAGSTER_PG_SECRET" "$PLATFORM_SECRET" \
+        --namespace "$namespace" -o name; then
+    echo "rebuild-and-deploy.sh: error: create the Secrets ${LAKE_SECRET}, ${DAGSTER_PG_SECRET} and" \
+        "${PLATFORM_SECRET} in namespace ${namespace} first (see k8s/secret-lake.template.yaml)" >&2
     exit 4
 fi
-run kubectl apply --namespace "$namespace" -f k8s/configmap-lake.yaml
+run "${kubectl[@]}" apply --namespace "$namespace" -f k8s/configmap-lake.yaml
 
-# 3. Dagster release: webserver, daemon and the `accidents` code location with the new image.
-run helm repo add "$CHART_REPO_NAME" "$CHART_REPO_URL" --force-update
-run helm repo update "$CHART_REPO_NAME"
-run helm upgrade --install "$release" "${CHART_REPO_NAME}/dagster" \
+# 3. Platform: PostgreSQL (catalog, Dagster and MLflow databases), MinIO and its bucket, then the
+#    MLflow server, which runs the image just pushed (its manifest names it `accidents-dagster`).
+run "${kubectl[@]}" apply --namespace "$namespace" -f k8s/platform-postgres.yaml -f k8s/platform-minio.yaml
+run "${kubectl[@]}" rollout status statefulset/postgres statefulset/minio --namespace "$namespace" \
+    --timeout "$ROLLOUT_TIMEOUT"
+run "${kubectl[@]}" wait --for=condition=complete job/create-bucket --namespace "$namespace" \
+    --timeout "$ROLLOUT_TIMEOUT"
+apply_with_image k8s/platform-mlflow.yaml
+run "${kubectl[@]}" rollout status deployment/mlflow --namespace "$namespace" --timeout "$ROLLOUT_TIMEOUT"
+
+# 4. Dagster release: webserver, daemon and the `accidents` code location with the new image.
+run "${helm[@]}" repo add "$CHART_REPO_NAME" "$CHART_REPO_URL" --force-update
+run "${helm[@]}" repo update "$CHART_REPO_NAME"
+run "${helm[@]}" upgrade --install "$release" "${CHART_REPO_NAME}/dagster" \
     --version "$CHART_VERSION" \
     --namespace "$namespace" \
     --values k8s/helm/values.yaml \
@@ -166,9 +200,9 @@ run helm upgrade --install "$release" "${CHART_REPO_NAME}/dagster" \
     --set "runLauncher.config.k8sRunLauncher.jobNamespace=${namespace}" \
     --wait --timeout 10m
 
-# 4. Restart the code server (reloads definitions even when the tag was reused) and wait for it.
-run kubectl rollout restart deployment --namespace "$namespace" --selector "$selector"
-run kubectl rollout status deployment --namespace "$namespace" --selector "$selector" \
+# 5. Restart the code server (reloads definitions even when the tag was reused) and wait for it.
+run "${kubectl[@]}" rollout restart deployment --namespace "$namespace" --selector "$selector"
+run "${kubectl[@]}" rollout status deployment --namespace "$namespace" --selector "$selector" \
     --timeout "$ROLLOUT_TIMEOUT"
 
 if [[ "$dry_run" == true ]]; then

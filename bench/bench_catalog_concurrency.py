@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.lake import attach_statements, connect
-from pipeline.settings import Settings
+from pipeline.core.lake import attach_statements, connect
+from pipeline.core.settings import Settings
 
 CLI = Path(sys.executable).with_name("duckdb")
 

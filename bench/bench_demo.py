@@ -40,7 +40,7 @@ def main() -> None:
         print(f"roads.osm: {summary.osm_nodes} nodes, {summary.osm_ways} ways, {summary.osm_bytes / 1e3:.0f} kB; "
               f"{summary.sites} sites")
         from pipeline.sources.osm import load_roads_from_file
-        from pipeline.stage_road_points import build_road_points
+        from pipeline.silver.road_points import build_road_points
 
         t0 = time.perf_counter()
         roads = load_roads_from_file(out / "roads.osm")

@@ -23,11 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline import features  # noqa: E402
-from pipeline.lake import connect  # noqa: E402
-from pipeline.model_bundle import RiskModel  # noqa: E402
-from pipeline.settings import Settings  # noqa: E402
-from pipeline.stage_predictions import grid_rows, load_history, predict_days  # noqa: E402
+from pipeline.core import features  # noqa: E402
+from pipeline.core.lake import connect  # noqa: E402
+from pipeline.gold.model_bundle import RiskModel  # noqa: E402
+from pipeline.core.settings import Settings  # noqa: E402
+from pipeline.gold.predictions import grid_rows, load_history, predict_days  # noqa: E402
 from tests.predictions.synthetic_model import (  # noqa: E402
     synthetic_accidents,
     synthetic_points,
@@ -58,7 +58,7 @@ def main() -> None:
     con.execute("CREATE TABLE bronze.accidents AS SELECT * FROM _acc")
 
     if args.use_registry:
-        from pipeline.registry import load_champion
+        from pipeline.gold.registry import load_champion
 
         settings = Settings.from_env()
         load = lambda: load_champion(settings.resolved_mlflow_uri, "accidents-risk-988")[0]  # noqa: E731

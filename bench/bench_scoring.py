@@ -47,8 +47,8 @@ def synthetic_network(n_points: int, seed: int) -> tuple[pd.DataFrame, pd.DataFr
 def train_lightgbm(points, accidents, history, rounds: int, seed: int):
     import lightgbm as lgb
 
-    from pipeline.features import CATEGORICAL, FEATURE_COLUMNS, compute_features
-    from pipeline.model_bundle import RiskModel, fit_category_codes
+    from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, compute_features
+    from pipeline.gold.model_bundle import RiskModel, fit_category_codes
 
     rng = np.random.default_rng(seed)
     positives = accidents.merge(points.drop(columns=["lat", "lon"]), on="point_id")
@@ -70,8 +70,8 @@ def train_lightgbm(points, accidents, history, rounds: int, seed: int):
 
 
 def main() -> None:
-    from pipeline.features import AccidentHistory
-    from pipeline.stage_evaluation import method_metrics, observed_counts, score_grid, year_hours
+    from pipeline.core.features import AccidentHistory
+    from pipeline.gold.evaluation import method_metrics, observed_counts, score_grid, year_hours
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1500)
@@ -86,7 +86,7 @@ def main() -> None:
     history = AccidentHistory.point_in_time(accidents, 3, cap=f"{args.year}-01-01")
     t0 = time.perf_counter()
     if args.bundle:
-        from pipeline.model_bundle import RiskModel
+        from pipeline.gold.model_bundle import RiskModel
 
         model = RiskModel.load(args.bundle)
         print(f"loaded {model.algorithm} bundle {args.bundle}")

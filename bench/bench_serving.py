@@ -44,8 +44,8 @@ def free_port() -> int:
 
 def lake_facts(data_dir: Path) -> tuple[dt.date, np.ndarray]:
     """(latest predicted day, road points as (lat, lon) rows) of the lake."""
-    from pipeline.lake import lake_connection
-    from pipeline.settings import Settings
+    from pipeline.core.lake import lake_connection
+    from pipeline.core.settings import Settings
 
     with lake_connection(Settings(data_dir=data_dir), read_only=True) as con:
         day = con.execute("SELECT max(date) FROM gold.predictions WHERE atm = 1").fetchone()[0]

@@ -73,17 +73,18 @@ def synthetic_accidents(roads, n: int, seed: int):
 
 
 def run_one(scale: float, neg_ratio: int) -> None:
-    from pipeline.lake import connect
-    from pipeline.settings import Settings
-    from pipeline.stage_features import build_features
-    from pipeline.stage_roads import build_roads
+    from pipeline.core.lake import connect
+    from pipeline.core.settings import Settings
+    from pipeline.silver.features import build_features
+    from pipeline.silver.params import FeatureParams
+    from pipeline.bronze.roads import build_roads
 
     with tempfile.TemporaryDirectory(prefix="bench-silver-") as tmp:
         tmp = Path(tmp)
         con = connect(Settings(data_dir=tmp / "data"))
         network = write_roads_osm(tmp / "roads.osm")
         t0 = time.perf_counter()
-        roads = build_roads(con, roads_file=tmp / "roads.osm")  # no accidents yet: class defaults only
+        roads = build_roads(con, roads_file=tmp / "roads.osm", department="988")  # no accidents yet: class defaults only
         t_roads = time.perf_counter() - t0
         accidents = synthetic_accidents(con.execute("SELECT * FROM bronze.roads").df(),
                                         int(ACCIDENTS_PER_SCALE * scale), seed=1)
@@ -95,7 +96,7 @@ def run_one(scale: float, neg_ratio: int) -> None:
         # shrinks with the accident density (area per accident ~ 1/scale) to keep candidates.
         exclusion_km = 0.3 / scale ** 0.5 if scale > 1 else 0.3
         t0 = time.perf_counter()
-        summary = build_features(con, n_negative_samples_ratio=neg_ratio, accident_exclusion_buffer_km=exclusion_km)
+        summary = build_features(con, FeatureParams(neg_ratio=neg_ratio, exclusion_km=exclusion_km), department="988")
         t_features = time.perf_counter() - t0
         rows = sum(summary.rows_by_sampler.values())
         con.close()

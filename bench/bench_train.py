@@ -42,10 +42,10 @@ def main() -> int:
     parser.add_argument("--quiet", action="store_true", help="no per-trial lines")
     args = parser.parse_args()
 
-    from pipeline.lake import connect
-    from pipeline.settings import Settings
-    from pipeline.stage_datasets import build_datasets
-    from pipeline.stage_modeling import train_models
+    from pipeline.core.lake import connect
+    from pipeline.core.settings import Settings
+    from pipeline.gold.datasets import build_datasets
+    from pipeline.gold.training import train_models
 
     synthetic = _synthetic_module()
     with tempfile.TemporaryDirectory() as tmp:

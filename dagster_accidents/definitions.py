@@ -16,6 +16,7 @@ from dagster_accidents.assets.predictions import predictions
 from dagster_accidents.assets.silver import silver_features
 from dagster_accidents.checks import ALL_CHECKS
 from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job, retraining_job
+from dagster_accidents.maintenance import lake_maintenance_job, lake_maintenance_schedule
 from dagster_accidents.resources import resources_from_settings
 from dagster_accidents.schedules import daily_predictions_schedule
 from dagster_accidents.sensors import (
@@ -24,7 +25,7 @@ from dagster_accidents.sensors import (
     post_failed_runs,
     rebuild_after_release_ingest,
 )
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
 
 settings = Settings.from_env()
 # An embedded catalog must never be written by parallel processes; PostgreSQL retries conflicts.

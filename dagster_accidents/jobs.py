@@ -34,5 +34,5 @@ retraining_job = dg.define_asset_job(
 daily_predictions_job = dg.define_asset_job(
     "daily_predictions_job",
     selection=dg.AssetSelection.assets(["gold", "predictions"]),
-    description="Hourly risk of every road point for one Nouméa day, with the champion model.",
+    description="Hourly risk of every road point for one local day, with the champion model.",
 )

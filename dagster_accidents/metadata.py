@@ -85,3 +85,21 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: str, *, where: str = "
     """Row count (Dagster's standard key, plotted in the UI) + markdown preview of one table."""
     rows = con.execute(f"SELECT count(*) FROM {table} {where}", params or []).fetchone()[0]
     return {"dagster/row_count": int(rows), "preview": table_preview(con, table, where=where, params=params)}
+
+
+EVALUATION_COLUMNS = ("roc_auc", "expected_observed_ratio", "cell_hit_rate_5pct", "cell_pai_5pct",
+                      "cell_pai_5pct_share_of_oracle")
+
+
+def evaluation_table(metrics: dict[str, dict[str, float]]) -> dg.MetadataValue:
+    """One row per method, the headline metrics to 3 significant digits ('-' where a method has no
+    value, e.g. the oracle's share of itself), as a Dagster table."""
+    rows = []
+    for method, values in metrics.items():
+        record = {"method": method}
+        for name in EVALUATION_COLUMNS:
+            value = values.get(name)
+            record[name] = f"{value:.3g}" if value is not None and math.isfinite(value) else "-"
+        rows.append(dg.TableRecord(record))
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in ("method", *EVALUATION_COLUMNS)])
+    return dg.MetadataValue.table(rows, schema=schema)

@@ -1,4 +1,4 @@
-"""Resources: the DuckLake lake (builds a pipeline `Settings` and opens `pipeline.lake.connect`),
+"""Resources: the DuckLake lake (builds a pipeline `Settings` and opens `pipeline.core.lake.connect`),
 the BAAC/OSM source, and MLflow. Secrets are `dg.EnvVar` in production, never plain strings."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from pipeline.settings import S3Settings, Settings
+from pipeline.core.settings import S3Settings, Settings
 
 if TYPE_CHECKING:
     import duckdb
@@ -55,7 +55,7 @@ class DuckLakeResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        from pipeline.lake import lake_connection
+        from pipeline.core.lake import lake_connection
 
         with lake_connection(self.settings(), read_only=read_only) as con:
             yield con
@@ -74,46 +74,17 @@ class MLflowResource(dg.ConfigurableResource):
 
 
 class BaacSourceResource(dg.ConfigurableResource):
-    """Where BAAC files and roads come from: 'demo' (offline, synthetic), 'datagouv' or a folder."""
+    """Where BAAC files, roads and (demo only) the truth come from: 'demo' (offline, SYNTHETIC),
+    'datagouv' or a folder — `pipeline.sources.select.open_source` decides what each one has."""
 
     source: str = "demo"
     demo_scale: float = 1.0
-    roads_file: str | None = Field(default=None, description="OSM XML/PBF; default: demo network, "
-                                   "folder's roads.osm, or an OpenStreetMap download")
     dataset_slug: str = "53698f4ca3a729239d2036df"  # the BAAC dataset id on data.gouv.fr
 
-    def demo_folder(self, settings: Settings) -> Path:
-        from pipeline.sources.select import demo_files_dir
+    def open(self, settings: Settings):
+        from pipeline.sources.select import open_source
 
-        return demo_files_dir(settings, settings.seed, self.demo_scale)
-
-    def files_for_years(self, years: list[int], settings: Settings):
-        """(files by year, source label), as `accidents ingest --source ...` resolves them."""
-        from pipeline.sources.select import resolve_source
-
-        return resolve_source(self.source, sorted(years), settings, seed=settings.seed, scale=self.demo_scale)
-
-    def roads_path(self, settings: Settings) -> Path | None:
-        """The roads file to load, or None to download OpenStreetMap into the cache."""
-        if self.roads_file:
-            return Path(self.roads_file)
-        if self.source == "demo":
-            return self.demo_folder(settings) / "roads.osm"
-        if self.source != "datagouv":
-            candidate = Path(self.source) / "roads.osm"
-            return candidate if candidate.exists() else None
-        return None
-
-    def demo_truth(self, settings: Settings):
-        """The demo's true intensity (lets the evaluation score an oracle), None for real data."""
-        if self.source != "demo":
-            return None
-        folder = self.demo_folder(settings) / "demo_truth"
-        if not folder.exists():
-            return None
-        from pipeline.sources.demo import load_truth
-
-        return load_truth(folder)
+        return open_source(self.source, settings, scale=self.demo_scale)
 
 
 def _secret(environ, *names: str) -> dg.EnvVar | None:
@@ -140,7 +111,5 @@ def resources_from_settings(settings: Settings, environ) -> dict[str, dg.Configu
     department = settings.departments[0]
     mlflow = MLflowResource(tracking_uri=_secret(environ, "MLFLOW_TRACKING_URI") or "",
                             experiment=f"accidents-{department}", registered_model=f"accidents-risk-{department}")
-    # Real data in production, the offline demo everywhere else, unless ACCIDENTS_SOURCE says otherwise.
-    default_source = "datagouv" if settings.catalog == "postgres" else "demo"
-    source = BaacSourceResource(source=environ.get("ACCIDENTS_SOURCE") or default_source)
+    source = BaacSourceResource(source=settings.default_source)
     return {"lake": lake, "mlflow": mlflow, "baac_source": source}

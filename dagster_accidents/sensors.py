@@ -18,7 +18,7 @@ from dagster_accidents.alerts import AlertsResource
 from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job
 from dagster_accidents.partitions import baac_years
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 RELEASE_TAG = "accidents/trigger"
 RELEASE_VALUE = "baac_release"
@@ -48,6 +48,8 @@ def baac_release_sensor(context: dg.SensorEvaluationContext, lake: DuckLakeResou
                         baac_source: BaacSourceResource):
     from pipeline.sources.datagouv import list_published_years
 
+    if not baac_source.open(lake.settings()).announces_releases:
+        return dg.SkipReason(f"source {baac_source.source!r} publishes no releases: nothing to poll")
     api = lake.datagouv_api
     try:
         published = list_published_years(api, baac_source.dataset_slug, timeout=20, retries=1, backoff=0.5)

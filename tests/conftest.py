@@ -9,14 +9,14 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 @pytest.fixture
 def settings(tmp_path):
-    from pipeline.settings import Settings
+    from pipeline.core.settings import Settings
 
     return Settings(data_dir=tmp_path / "data")
 
 
 @pytest.fixture
 def lake(settings):
-    from pipeline.lake import connect
+    from pipeline.core.lake import connect
 
     con = connect(settings)
     yield con

@@ -3,9 +3,15 @@
 import dagster as dg
 
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
+from dagster_accidents.config import config_class, params_from
 from dagster_accidents.metadata import summary_metadata, table_metadata
 from dagster_accidents.partitions import baac_years
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
+
+from pipeline.silver.params import FeatureParams
+
+# The roads and the silver build share the feature parameters (roads file, download timeout).
+FeaturesConfig = config_class(FeatureParams, "FeaturesConfig")
 
 INGEST_TABLES = {
     "raw_caracteristiques": "Every caracteristiques row as text, with file/line.",
@@ -26,32 +32,27 @@ INGEST_TABLES = {
         for table, text in INGEST_TABLES.items()
     ],
     partitions_def=baac_years,
-    # A range of years (a backfill) is ingested in one run, as `accidents ingest --years A-B` does.
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    # One run per year, so that each partition's metadata counts that year's rows only.
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
     can_subset=False,
-    description="pipeline.stage_ingest.ingest_years on the BAAC files of the partition's year(s).",
+    description="pipeline.usecases.ingest.ingest on the BAAC files of the partition's year.",
 )
 def bronze_ingest(context: dg.AssetExecutionContext, lake: DuckLakeResource,
                   baac_source: BaacSourceResource):
-    from pipeline.stage_ingest import ingest_years
+    from pipeline.bronze.params import IngestParams
+    from pipeline.usecases.ingest import ingest
 
-    years = sorted(int(key) for key in context.partition_keys)
     settings = lake.settings()
-    files, label = baac_source.files_for_years(years, settings)
-    with lake.connect() as con:
-        summary = ingest_years(con, files, departments=settings.departments, source=label)
-        context.log.info(summary.table())
-        where = f"WHERE year IN ({', '.join(str(y) for y in years)})"
+    years = tuple(sorted(int(key) for key in context.partition_keys))
+    outcome = ingest(settings, IngestParams(years=years), source=baac_source.open(settings))
+    context.log.info(outcome.summary.table())
+    where = f"WHERE year IN ({', '.join(str(y) for y in years)})"
+    with lake.connect(read_only=True) as con:
         for table in INGEST_TABLES:
             metadata = table_metadata(con, f"bronze.{table}", where=where)
             if table == "accidents":
-                metadata |= summary_metadata(summary, skip=("files",)) | {"source": label}
+                metadata |= summary_metadata(outcome.summary, skip=("files",)) | {"source": outcome.source.label}
             yield dg.MaterializeResult(asset_key=["bronze", table], metadata=metadata)
-
-
-class RoadsConfig(dg.Config):
-    download_timeout_s: int = 180
-    vma_radius_m: float = 50.0
 
 
 @dg.asset(
@@ -60,14 +61,12 @@ class RoadsConfig(dg.Config):
     group_name="bronze",
     kinds=LAKE_KINDS | {"openstreetmap"},
     owners=OWNERS,
-    description="pipeline.stage_roads.build_roads: OpenStreetMap drivable edges (demo: the synthetic network).",
+    description="pipeline.bronze.roads.build_roads: OpenStreetMap drivable edges (demo: the synthetic network).",
 )
-def roads(config: RoadsConfig, lake: DuckLakeResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
-    from pipeline.stage_roads import build_roads
+def roads(config: FeaturesConfig, lake: DuckLakeResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
+    from pipeline.usecases.features import build_roads_table
 
     settings = lake.settings()
-    with lake.connect() as con:
-        summary = build_roads(con, roads_file=baac_source.roads_path(settings),
-                              cache_dir=settings.cache_dir / "osm", department=lake.department,
-                              timeout=config.download_timeout_s, vma_radius_m=config.vma_radius_m)
+    summary = build_roads_table(settings, params_from(config, FeatureParams), source=baac_source.open(settings))
+    with lake.connect(read_only=True) as con:
         return dg.MaterializeResult(metadata=summary_metadata(summary) | table_metadata(con, "bronze.roads"))

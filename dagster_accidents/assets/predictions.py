@@ -1,17 +1,18 @@
-"""Gold: tomorrow's (or any day's) hourly risk for every road point, one partition per Nouméa day."""
+"""Gold: tomorrow's (or any day's) hourly risk for every road point, one partition per local day."""
 
 import datetime as dt
 
 import dagster as dg
 
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
+from dagster_accidents.config import config_class, params_from
 from dagster_accidents.metadata import markdown_table, summary_metadata, table_metadata
 from dagster_accidents.partitions import prediction_days
 from dagster_accidents.resources import DuckLakeResource, MLflowResource
+from pipeline.gold.params import PredictParams
 
 
-class PredictionConfig(dg.Config):
-    atm: int = 1  # BAAC weather scenario: 1 normal, 2 light rain, 3 heavy rain, 5 fog
+PredictionConfig = config_class(PredictParams, "PredictionConfig")
 
 
 @dg.asset(
@@ -21,19 +22,17 @@ class PredictionConfig(dg.Config):
     group_name="gold",
     kinds=LAKE_KINDS | {"mlflow"},
     owners=OWNERS,
-    description="pipeline.stage_predictions.predict_days with the MLflow champion: 24 hourly "
-                "probabilities per road point for the partition's day (Pacific/Noumea).",
+    description="pipeline.usecases.predictions.predict with the MLflow champion: 24 hourly "
+                "probabilities per road point for the partition's day (the département's time zone).",
 )
 def predictions(context: dg.AssetExecutionContext, config: PredictionConfig, lake: DuckLakeResource,
                 mlflow: MLflowResource) -> dg.MaterializeResult:
-    from pipeline.registry import load_champion
-    from pipeline.stage_predictions import predict_days
+    from pipeline.usecases.predictions import predict
 
     day = dt.date.fromisoformat(context.partition_key)
-    model, version = load_champion(mlflow.uri_for(lake.settings()), mlflow.registered_model)
-    with lake.connect() as con:
-        summary = predict_days(con, model=model, model_name=mlflow.registered_model, model_version=version,
-                               dates=[day], atm=config.atm)
+    settings = lake.settings()
+    summary = predict(settings, params_from(config, PredictParams), [day], tracking_uri=mlflow.uri_for(settings))
+    with lake.connect(read_only=True) as con:
         rows = table_metadata(con, "gold.predictions", where="WHERE date = ? AND atm = ?",
                               params=[day, summary.atm])
     day_summary = summary.days[0]

@@ -2,9 +2,12 @@
 
 import dagster as dg
 
+from dagster_accidents.assets.bronze import FeaturesConfig
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
+from dagster_accidents.config import params_from
 from dagster_accidents.metadata import summary_metadata, table_metadata
 from dagster_accidents.resources import DuckLakeResource
+from pipeline.silver.params import FeatureParams
 
 SILVER_TABLES = {
     "road_points": "Grid cells snapped to the road network (stable point_id).",
@@ -17,18 +20,6 @@ SILVER_TABLES = {
 }
 
 
-class FeaturesConfig(dg.Config):
-    """Defaults of `accidents features`."""
-
-    samplers: list[str] = ["exclusion", "uniform"]
-    grid_step: float = 0.02
-    buffer_meters: float = 200.0
-    accident_exclusion_buffer_km: float = 0.3
-    temporal_risk_ratio: float = 0.85
-    n_negative_samples_ratio: int = 20
-    history_lookback_years: int = 3
-
-
 @dg.multi_asset(
     name="silver_features",
     specs=[
@@ -37,23 +28,15 @@ class FeaturesConfig(dg.Config):
         for table, text in SILVER_TABLES.items()
     ],
     can_subset=False,
-    description="pipeline.stage_features.build_features (samplers exclusion + uniform).",
+    description="pipeline.silver.features.build_features (samplers exclusion + uniform).",
 )
-def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig,
-                    lake: DuckLakeResource):
-    from pipeline.stage_features import build_features
+def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig, lake: DuckLakeResource):
+    from pipeline.usecases.features import build_silver_tables
 
-    with lake.connect() as con:
-        summary = build_features(
-            con, samplers=tuple(config.samplers), grid_step=config.grid_step,
-            buffer_meters=config.buffer_meters,
-            accident_exclusion_buffer_km=config.accident_exclusion_buffer_km,
-            temporal_risk_ratio=config.temporal_risk_ratio,
-            n_negative_samples_ratio=config.n_negative_samples_ratio,
-            history_lookback_years=config.history_lookback_years,
-            department=lake.department, seed=lake.seed,
-            progress=lambda stage, seconds: context.log.info(f"{stage}: {seconds:.1f} s"),
-        )
+    # bronze.roads is its own asset: only the silver tables are built here
+    summary = build_silver_tables(lake.settings(), params_from(config, FeatureParams),
+                                  progress=lambda stage, seconds: context.log.info(f"{stage}: {seconds:.1f} s"))
+    with lake.connect(read_only=True) as con:
         for table in SILVER_TABLES:
             metadata = table_metadata(con, f"silver.{table}")
             if table == "features":

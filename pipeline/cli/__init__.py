@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 # Order = order in --help.
 COMMAND_MODULES = (
@@ -54,15 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     # Before any OpenMP library loads (sklearn, LightGBM, XGBoost): spinning idle OpenMP threads make
     # 2-thread training 4-10x slower on a 2-core machine (bench/bench_train.py).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    settings = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help()
             return 0
-        from pipeline.settings import Settings
+        from pipeline.core.settings import Settings
 
-        settings = Settings.from_env()
+        settings = Settings.from_env().for_departments(getattr(args, "dep", None))
         result = args.func(args, settings)
         return int(result or 0)
     except AccidentsError as exc:
@@ -71,6 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # An unreachable or failing S3 server or catalog is a user-facing condition, not a bug: one line.
+        from pipeline.core.lake import server_error
+
+        friendly = server_error(settings, exc) if settings is not None else None
+        if friendly is None:
+            raise
+        print(f"error: {friendly}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli.common import parse_years
-from pipeline.errors import AccidentsError
+from pipeline.core.params import parse_years
+from pipeline.core.errors import AccidentsError
 
 DEFAULT_YEARS = "2019-2024"
 
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 
 def run(args, settings) -> int:
-    years = parse_years(args.years)
+    years = list(parse_years(args.years, "--years"))
     scale = _scale(str(args.scale))
     seed = settings.seed if args.seed is None else args.seed
     from pipeline.sources.demo import generate_demo  # numpy/pandas/sklearn: only when the command runs

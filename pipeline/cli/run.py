@@ -1,19 +1,18 @@
 """`accidents run`: the whole chain on one lake (default: offline demo data).
 
-Each step is the corresponding sub-command, parsed by the same parser, so `run` validates and prints
-exactly what the individual commands do: ingest -> features -> train (reference protocol for the
-predecessor's comparison, then the temporal protocol for both samplers, the uniform one last so it is
-the champion) -> evaluate -> predict (tomorrow) -> map.
+ingest -> features -> train (the chain's trainings, see pipeline.usecases.training.CHAIN_TRAININGS)
+-> evaluate -> predict (tomorrow) -> map, each through the same use case and printer as its own
+sub-command, with one source object so that roads and the demo truth follow the data.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from pipeline.cli.ingest import add_source_arguments
-
-RUN_TRIALS = 20
+from pipeline.bronze.params import IngestParams
+from pipeline.cli.common import add_department_argument, parse_date
+from pipeline.core.params import add_arguments, from_namespace
+from pipeline.gold.params import TrainParams
 
 
 def register(subparsers) -> None:
@@ -21,67 +20,70 @@ def register(subparsers) -> None:
         "run", help="run the whole chain: ingest, features, train, evaluate, predict tomorrow, map",
         description="Ingest, build silver features, train and register models, evaluate on the hold-out "
                     "year, predict tomorrow and write its map. Default: offline SYNTHETIC demo data.")
-    add_source_arguments(parser)
-    parser.add_argument("--roads-file", help="OpenStreetMap file (default: the demo's roads.osm, "
-                        "DIR/roads.osm for a folder source, else download)")
-    parser.add_argument("--trials", type=int, default=RUN_TRIALS,
-                        help="Optuna trials per algorithm and training (default %(default)s)")
-    parser.add_argument("--algorithms", default="catboost,lightgbm,xgboost")
-    parser.add_argument("--date", help="day to predict (default: tomorrow in Pacific/Noumea)")
+    add_arguments(parser, IngestParams)
+    add_department_argument(parser)
+    add_arguments(parser, TrainParams, skip=("protocol", "sampler", "seed", "test_size"))
+    parser.add_argument("--roads-file", help="OpenStreetMap file (default: the source's roads, else download)")
+    parser.add_argument("--date", help="day to predict (default: tomorrow in the département's time zone)")
     parser.set_defaults(func=run)
 
 
-def _roads_file(args, settings) -> str | None:
-    from pipeline.sources.select import demo_files_dir
-
-    if args.roads_file:
-        return args.roads_file
-    if args.source == "demo":
-        seed = settings.seed if args.seed is None else args.seed
-        return str(demo_files_dir(settings, seed, args.scale) / "roads.osm")
-    if args.source != "datagouv" and (Path(args.source) / "roads.osm").is_file():
-        return str(Path(args.source) / "roads.osm")
-    return None  # download from OpenStreetMap (cached)
-
-
-def _steps(args, settings) -> list[tuple[str, list[str]]]:
-    source = ["--years", args.years, "--source", args.source, "--scale", str(args.scale)]
-    if args.dep:
-        source += ["--dep", args.dep]
-    if args.seed is not None:
-        source += ["--seed", str(args.seed)]
-    seed = [] if args.seed is None else ["--seed", str(args.seed)]
-    train = ["train", "--trials", str(args.trials), "--algorithms", args.algorithms, *seed]
-    date = ["--date", args.date] if args.date else []
-    roads = _roads_file(args, settings)
-    return [
-        ("ingest", ["ingest", *source]),
-        ("features", ["features", *(["--roads-file", roads] if roads else []), *seed]),
-        ("train: reference protocol (predecessor's 80/20 split, exclusion sampler)",
-         [*train, "--protocol", "reference", "--sampler", "exclusion"]),
-        ("train: temporal protocol, exclusion sampler", [*train, "--protocol", "temporal", "--sampler", "exclusion"]),
-        ("train: temporal protocol, uniform sampler (champion)",
-         [*train, "--protocol", "temporal", "--sampler", "uniform"]),
-        ("evaluate on the hold-out year", ["evaluate", "--sampler", "both"]),
-        ("predict", ["predict", *date]),
-        ("map", ["map", *date]),
-    ]
-
-
 def run(args, settings) -> int:
-    from pipeline.cli import build_parser
+    from pipeline.cli.evaluate import print_evaluation
+    from pipeline.cli.features import print_features
+    from pipeline.cli.ingest import print_ingest
+    from pipeline.cli.predict import format_summary
+    from pipeline.gold.params import EvaluateParams, MapParams, PredictParams
+    from pipeline.silver.params import FeatureParams
+    from pipeline.usecases.evaluation import evaluate_models
+    from pipeline.usecases.features import build_silver
+    from pipeline.usecases.ingest import ingest
+    from pipeline.usecases.predictions import draw_map, predict, tomorrow
+    from pipeline.usecases.training import CHAIN_TRAININGS, train_and_register
 
-    parser = build_parser()
+    ingest_params = from_namespace(IngestParams, args)
+    train_params = from_namespace(TrainParams, args, seed=ingest_params.seed)
     started = time.perf_counter()
-    if args.source == "demo":
-        print("note: --source demo uses SYNTHETIC accidents generated offline (not real data)")
-    for title, argv in _steps(args, settings):
-        print(f"\n== {title}: accidents {' '.join(argv)}", flush=True)
-        step_started = time.perf_counter()
-        step = parser.parse_args(argv)
-        code = step.func(step, settings)
-        if code:
-            return int(code)
-        print(f"-- {time.perf_counter() - step_started:.1f} s", flush=True)
+
+    def step(title: str) -> float:
+        print(f"\n== {title}", flush=True)
+        return time.perf_counter()
+
+    def done(t0: float) -> None:
+        print(f"-- {time.perf_counter() - t0:.1f} s", flush=True)
+
+    t0 = step(f"ingest ({ingest_params.source})")
+    outcome = ingest(settings, ingest_params)
+    if outcome.source.synthetic:
+        print("note: this source is SYNTHETIC: accidents generated offline (not real data)")
+    print_ingest(outcome)
+    done(t0)
+
+    t0 = step("features")
+    print_features(build_silver(settings, FeatureParams(roads_file=args.roads_file, seed=ingest_params.seed),
+                                source=outcome.source))
+    done(t0)
+
+    for i, (protocol, sampler) in enumerate(CHAIN_TRAININGS):
+        t0 = step(f"train: {protocol} protocol, {sampler} sampler")
+        params = train_params.replace(protocol=protocol, sampler=sampler)
+        for summary in train_and_register(settings, params, build_datasets=True):
+            from pipeline.cli.train import print_training
+
+            print_training(summary, params.objective)
+        done(t0)
+
+    t0 = step("evaluate on the hold-out year")
+    for result in evaluate_models(settings, EvaluateParams(), source=outcome.source,
+                                  progress=lambda m: print(m, flush=True)):
+        print_evaluation(result, settings.data_dir / "evaluation")
+    done(t0)
+
+    day = parse_date(args.date) if args.date else tomorrow(settings)
+    t0 = step(f"predict {day}")
+    print(format_summary(predict(settings, PredictParams(), [day])))
+    path, n = draw_map(settings, MapParams(), day)
+    print(f"map of {day} ({n} point-hours) written to {path}")
+    done(t0)
     print(f"\n== done in {time.perf_counter() - started:.1f} s")
     return 0

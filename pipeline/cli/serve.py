@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 
 def register(subparsers) -> None:
@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
-    p.add_argument("--dep", default="988", help="département whose champion to serve (default 988)")
+    p.add_argument("--dep", default=None, help="département whose champion to serve (default: ACCIDENTS_DEPS or 988)")
     p.add_argument("--radius-km", type=float, default=2.0,
                    help="farthest a place may be from a road point (default 2 km)")
     p.add_argument("--refresh-seconds", type=float, default=30.0,
@@ -36,11 +36,15 @@ def run_serve(args: argparse.Namespace, settings) -> int:
         raise AccidentsError(f"--port {args.port}: expected 1..65535")
     if args.workers < 1:
         raise AccidentsError(f"--workers {args.workers}: expected at least 1")
-    options = ServeOptions(dep=args.dep, radius_km=args.radius_km, refresh_seconds=args.refresh_seconds)
+    options = ServeOptions(radius_km=args.radius_km, refresh_seconds=args.refresh_seconds)
+    if args.dep:
+        settings.for_departments(args.dep)  # validates the code
     import uvicorn
 
     # Workers are fresh processes: they read settings and options from the environment.
     os.environ.update(options_to_env(options))
+    if args.dep:
+        os.environ["ACCIDENTS_DEPS"] = args.dep
     uvicorn.run("pipeline.serving.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, access_log=False)
     return 0

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.serving import service as svc
 from pipeline.serving.metrics import ApiMetrics
 
@@ -134,10 +134,10 @@ def create_app(service_factory, options: svc.ServeOptions) -> FastAPI:
         lat: float = Query(..., ge=-90, le=90, description="latitude, WGS84 degrees"),
         lon: float = Query(..., ge=-180, le=180, description="longitude, WGS84 degrees"),
         time_: str | None = Query(None, alias="time", json_schema_extra={"format": "date-time"},
-                                  description="ISO date-time; naive = Nouméa time; default now"),
+                                  description="ISO date-time; naive = the département's local time (Nouméa for 988); default now"),
         atm: int = Query(1, ge=1, le=9, description="BAAC weather code (1 normal, 2 light rain, 3 heavy rain, 5 fog)"),
     ):
-        day, hour = svc.parse_time(time_)
+        day, hour = svc.parse_time(time_, service().settings.department.timezone)
         code = svc.parse_atm(atm)
         point, distance = service().require_roads().nearest(lat, lon, options.radius_km)
         grid = await grid_for(day, code, "time")
@@ -208,7 +208,7 @@ def create_app(service_factory, options: svc.ServeOptions) -> FastAPI:
 def app_from_env() -> FastAPI:
     """uvicorn factory (`--factory`) for multi-worker runs: settings and options from the environment."""
     from pipeline.serving.config import options_from_env
-    from pipeline.settings import Settings
+    from pipeline.core.settings import Settings
 
     settings, options = Settings.from_env(), options_from_env()
     return create_app(lambda: svc.RiskService(settings, options), options)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 log = logging.getLogger("accidents.serving")
 POINTER = "champion.json"
@@ -27,7 +27,7 @@ POINTER = "champion.json"
 
 @dataclass(frozen=True)
 class LoadedModel:
-    model: Any  # a RiskModel (pipeline.model_bundle) or anything with predict_probability
+    model: Any  # a RiskModel (pipeline.gold.model_bundle) or anything with predict_probability
     name: str
     version: str
     loaded_at: float  # time.time()
@@ -59,7 +59,7 @@ class ChampionHolder:
 
     def warm_start(self) -> bool:
         """Load the last champion this API saw from `cache_dir`; False when there is none."""
-        from pipeline.model_bundle import RiskModel
+        from pipeline.gold.model_bundle import RiskModel
 
         if self.cache_dir is None or not (self.cache_dir / POINTER).is_file():
             return False
@@ -91,7 +91,7 @@ class ChampionHolder:
         memory changed. A registry that cannot be reached keeps the model already in memory. A SQLite
         store is only asked when its file changed: an MLflow query holds the GIL for tens of
         milliseconds, which every request waiting at that moment would pay."""
-        from pipeline import registry
+        from pipeline.gold import registry
 
         with self._lock:
             stamp = self._store_stamp()

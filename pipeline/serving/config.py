@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.serving.service import ServeOptions
 
-ENV = {"dep": "ACCIDENTS_SERVE_DEP", "radius_km": "ACCIDENTS_SERVE_RADIUS_KM",
+ENV = {"radius_km": "ACCIDENTS_SERVE_RADIUS_KM",
        "refresh_seconds": "ACCIDENTS_SERVE_REFRESH_SECONDS", "max_cached_days": "ACCIDENTS_SERVE_MAX_CACHED_DAYS"}
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 if TYPE_CHECKING:
     import duckdb
@@ -45,7 +45,7 @@ class AlertRule:
 
 def critical_zones(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int, rule: AlertRule) -> list[dict[str, Any]]:
     """The day's critical point-hours (see module docstring), riskiest first."""
-    from pipeline.stage_predictions import read_predictions
+    from pipeline.gold.predictions import read_predictions
 
     df = read_predictions(con, day, atm).sort_values(["probability", "hour", "point_id"],
                                                      ascending=[False, True, True])  # ties: earliest first
@@ -63,7 +63,7 @@ def critical_zones(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int, rule:
 
 
 def zones_message(day: dt.date, atm: int, zones: list[dict], rule: AlertRule, *, model: str, fmt: str = "slack") -> dict:
-    from pipeline.stage_predictions import ATM_LABELS
+    from pipeline.gold.predictions import ATM_LABELS
 
     check_format(fmt)
     selection = (f"probability ≥ {rule.threshold:g}" if rule.threshold is not None else f"top {rule.top_n}")

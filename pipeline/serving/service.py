@@ -21,16 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pipeline.settings import Settings
+    from pipeline.core.settings import Settings
 
 log = logging.getLogger("accidents.serving")
 
-LOCAL_TZ = "Pacific/Noumea"  # gold.predictions dates and hours are the island's local time
 SOURCE_LAKE = "gold.predictions"
 SOURCE_ON_THE_FLY = "on_the_fly"
 MAX_TOP = 100
@@ -50,7 +49,6 @@ class ParameterError(AccidentsError):
 
 @dataclass(frozen=True)
 class ServeOptions:
-    dep: str = "988"
     radius_km: float = 2.0  # farther than this from every road point: an error, not a guess
     refresh_seconds: float = 30.0  # how often the lake snapshot and the champion alias are checked
     max_cached_days: int = 64  # day grids kept in memory (least recently used dropped first)
@@ -78,12 +76,12 @@ class DayGrid:
 
 # ---- parameter rules ---------------------------------------------------------------------------
 
-def parse_time(text: str | None, *, now: dt.datetime | None = None) -> tuple[dt.date, int]:
-    """(local date, hour) of an ISO date-time; naive times are Nouméa time, others are converted.
-    None means the current hour in Nouméa."""
+def parse_time(text: str | None, timezone: str, *, now: dt.datetime | None = None) -> tuple[dt.date, int]:
+    """(local date, hour) of an ISO date-time in the département's `timezone` (that of gold.predictions):
+    naive times are local, others are converted. None means the current local hour."""
     from zoneinfo import ZoneInfo
 
-    tz = ZoneInfo(LOCAL_TZ)
+    tz = ZoneInfo(timezone)
     if text is None:
         moment = (now or dt.datetime.now(tz)).astimezone(tz)
     else:
@@ -97,12 +95,12 @@ def parse_time(text: str | None, *, now: dt.datetime | None = None) -> tuple[dt.
 
 
 def parse_atm(value: str | int) -> int:
-    from pipeline.stage_predictions import validate_atm
+    from pipeline.gold.predictions import validate_atm
 
     try:
         return validate_atm(value)
     except AccidentsError as exc:
-        raise ParameterError("atm", str(exc).removeprefix("--atm ")) from None
+        raise ParameterError("atm", f"{value!r}: {str(exc).split(': ', 1)[-1]}") from None
 
 
 # ---- road points -------------------------------------------------------------------------------
@@ -130,7 +128,7 @@ class RoadIndex:
         return len(self.points)
 
     def nearest(self, lat: float, lon: float, radius_km: float) -> tuple[int, float]:
-        from pipeline.spatial import EARTH_RADIUS_KM
+        from pipeline.core.spatial import EARTH_RADIUS_KM
 
         phi, lam = math.radians(lat), math.radians(lon)  # scalar maths: numpy costs more for one point
         chord, idx = self.tree.query((math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)))
@@ -161,7 +159,7 @@ class RiskService:
     """One per API process. Lake access is serialised (one DuckDB connection); day grids are shared."""
 
     def __init__(self, settings: Settings, options: ServeOptions = ServeOptions(), *, champion=None):
-        from pipeline.lake import connect
+        from pipeline.core.lake import connect
         from pipeline.serving.champion import ChampionHolder
 
         self.settings, self.options = settings, options
@@ -170,7 +168,7 @@ class RiskService:
         self._grids: OrderedDict[tuple[dt.date, int], DayGrid] = OrderedDict()
         self._key_locks: dict[tuple[dt.date, int], threading.Lock] = {}
         self._grids_lock = threading.Lock()
-        self.champion = champion or ChampionHolder(settings.resolved_mlflow_uri, f"accidents-risk-{options.dep}",
+        self.champion = champion or ChampionHolder(settings.resolved_mlflow_uri, settings.registered_model,
                                                    cache_dir=settings.data_dir / "serving" / "champion")
         if not self.champion.warm_start():  # else the refresh loop verifies it against the registry
             self.champion.refresh()
@@ -194,8 +192,8 @@ class RiskService:
 
     def _reload_lake(self) -> None:
         """Road points, latest prediction and snapshot id; grids dropped (called when the lake moved)."""
-        from pipeline.lake import current_snapshot, table_exists
-        from pipeline.stage_features import load_road_points
+        from pipeline.core.lake import current_snapshot, table_exists
+        from pipeline.silver.features import load_road_points
 
         with self._con_lock:
             try:
@@ -215,7 +213,7 @@ class RiskService:
     def _catalog_stamp(self) -> tuple | None:
         """(mtime, size) of a file catalog and of its SQLite write-ahead log if any (in WAL mode a
         commit changes the log, not the file). None for PostgreSQL (or no file)."""
-        from pipeline.lake import catalog_path
+        from pipeline.core.lake import catalog_path
 
         if self.settings.catalog == "postgres":
             return None
@@ -235,7 +233,7 @@ class RiskService:
         """Check the lake snapshot and the champion alias; reload what moved. Cheap when nothing did.
         A file catalog is only queried when its file changed: each read takes SQLite's shared lock,
         and polling reads would make the daily job's commit meet "database is locked"."""
-        from pipeline.lake import current_snapshot
+        from pipeline.core.lake import current_snapshot
 
         stamp = self._catalog_stamp()
         if stamp is not None and stamp == self._stamp and self.roads is not None:
@@ -262,7 +260,7 @@ class RiskService:
 
     def map_roads(self) -> dict | None:
         """The simplified road network for maps, built on first use after each lake change."""
-        from pipeline.risk_map import road_network
+        from pipeline.serving.risk_map import road_network
 
         snapshot = self.snapshot
         cached = self._map_roads
@@ -317,8 +315,8 @@ class RiskService:
 
     def _grid_from_lake(self, day: dt.date, atm: int) -> DayGrid | None:
         """gold.predictions of (day, atm) as a grid, or None when absent or not for today's road points."""
-        from pipeline.lake import table_exists
-        from pipeline.stage_predictions import HOURS
+        from pipeline.core.lake import table_exists
+        from pipeline.gold.predictions import HOURS
 
         roads = self.require_roads()
         with self._con_lock:
@@ -344,8 +342,8 @@ class RiskService:
                        model_version=str(rows["model_version"][0]), source=SOURCE_LAKE)
 
     def _grid_on_the_fly(self, day: dt.date, atm: int, parameter: str) -> DayGrid:
-        from pipeline.stage_features import scoring_lookback_years
-        from pipeline.stage_predictions import load_history, risk_indexes_and_ranks, score_days
+        from pipeline.silver.features import scoring_lookback_years
+        from pipeline.gold.predictions import load_history, risk_indexes_and_ranks, score_days
 
         roads = self.require_roads()
         first, last = SCORABLE_DAYS
@@ -372,7 +370,7 @@ class RiskService:
     # -- answers --
 
     def risk(self, grid: DayGrid, point: int, distance_km: float, hour: int) -> dict[str, Any]:
-        from pipeline.stage_predictions import ATM_LABELS
+        from pipeline.gold.predictions import ATM_LABELS
 
         roads = self.require_roads()
         return {
@@ -387,7 +385,7 @@ class RiskService:
     def hotspots(self, grid: DayGrid, hour: int | None, top: int) -> list[dict[str, Any]]:
         """The `top` riskiest points of one hour (by probability), or of the day (by expected accidents,
         the prediction stage's day summary) when `hour` is None."""
-        from pipeline.stage_predictions import summarise_day
+        from pipeline.gold.predictions import summarise_day
 
         roads = self.require_roads()
         if hour is None:
@@ -430,7 +428,7 @@ class RiskService:
         return frame
 
     def model_info(self) -> dict[str, Any]:
-        from pipeline import registry
+        from pipeline.gold import registry
 
         loaded = self.champion.current()
         info: dict[str, Any] = {"name": loaded.name, "version": loaded.version,

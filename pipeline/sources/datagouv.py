@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.sources import http
 from pipeline.sources.baac_files import KINDS, BaacFileSet, classify_filename, format_years
 

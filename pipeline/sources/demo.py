@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.sources import demo_calendar as cal
 from pipeline.sources.demo_geography import (
     COMMUNES, EARTH_RADIUS_M, RoadNetwork, build_network, nearest_commune, write_osm_xml,

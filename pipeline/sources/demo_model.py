@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.sources import demo_calendar as cal
 from pipeline.sources.demo_geography import COMMUNES, RoadNetwork, distance_m, nearest_commune, sample_sites
 

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import requests
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.sources.baac_files import KINDS, BaacFileSet, classify_filename, format_years
 
 

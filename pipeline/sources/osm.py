@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -170,7 +170,7 @@ def impute_speed_limits(roads: gpd.GeoDataFrame, accidents: pd.DataFrame, *, crs
     import pandas as pd
     import shapely
 
-    from pipeline.spatial import to_metric
+    from pipeline.core.spatial import to_metric
 
     evidence = accidents.dropna(subset=["lat", "lon", "vma"])
     evidence = evidence[evidence["vma"] > 0]
@@ -261,7 +261,7 @@ def _download_graph(department: str, cache_dir: Path, timeout: int, places) -> n
     import networkx as nx
     import osmnx as ox
 
-    from pipeline.departments import DEPARTMENTS
+    from pipeline.core.departments import DEPARTMENTS
 
     ox.settings.requests_timeout = timeout
     ox.settings.cache_folder = str(cache_dir / "osmnx")

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.stage_ingest import KINDS, ingest_years
+from pipeline.core.errors import AccidentsError
+from pipeline.bronze.ingest import KINDS, ingest_years
 from tests.bronze.baac_files import Accident, accidents_for, write_year
 from tests.conftest import SHARED_DATA
 
@@ -62,9 +62,10 @@ def test_bad_rows_are_rejected_with_reasons_and_other_departments_counted(lake, 
     summary = ingest_years(lake, {2023: write_year(tmp_path, 2023, accs)})
     reasons = [r[0] for r in rows(lake, "SELECT reason FROM bronze.rejected_rows ORDER BY line_number")]
     assert len(reasons) == 5
-    assert "coordinates missing" in reasons[0]
+    assert reasons[0] == "lat is missing"
     assert "outside the bounds of département 988" in reasons[1]
-    assert "unparseable time" in reasons[2] and "unparseable date" in reasons[3]
+    assert reasons[2] == "hrmn '25:99' is not a time of day (00:00-23:59)"
+    assert reasons[3] == "date 31/2/2023 (jour/mois/an) does not exist"
     assert "duplicate accident id 202300000001 (first at line 2)" in reasons[4]
     carac = next(f for f in summary.files if f.kind == "caracteristiques")
     assert (carac.rows_read, carac.rows_kept, carac.rows_rejected, carac.rows_other_department) == (10, 4, 5, 1)
@@ -87,7 +88,7 @@ def test_reingest_is_idempotent(lake, tmp_path):
 
 
 def test_failure_mid_ingest_leaves_previous_snapshot_intact(lake, tmp_path, monkeypatch):
-    import pipeline.stage_ingest as stage
+    import pipeline.bronze.ingest as stage
 
     ingest_years(lake, {2024: write_year(tmp_path / "a", 2024, accidents_for(2024, 5))})
     before = sorted(rows(lake, "SELECT * FROM bronze.accidents"))

@@ -6,8 +6,8 @@ import random
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from pipeline.baac_parse import parse_file
-from pipeline.stage_ingest import KINDS, _read_year
+from pipeline.bronze.parse import parse_file
+from pipeline.bronze.ingest import KINDS, _read_year
 from tests.bronze.baac_files import accidents_for, write_year
 
 MUTATIONS = ("truncate", "duplicate", "latin1", "garble", "drop_quote", "blank", "nbsp")

@@ -24,12 +24,13 @@ def synthetic_roads(preds) -> dict:
 
 
 def test_map_layers_markers_and_popup_work_offline(tmp_path):
-    from pipeline.risk_map import PANES, RISK_COLOURS, build_risk_map
+    from pipeline.core.departments import NEW_CALEDONIA
+    from pipeline.serving.risk_map import PANES, RISK_COLOURS, build_risk_map
     from pipeline.sources.demo_land import ISLANDS
 
     preds = synthetic_predictions(n_points=80, day=DAY)
     html = build_risk_map(preds, date=DAY, atm=1, mode="top_n", top_n=4, out_path=tmp_path / "map.html",
-                          roads=synthetic_roads(preds))
+                          department=NEW_CALEDONIA, roads=synthetic_roads(preds))
     shot = tmp_path / "map.png"
     seen = open_map(html, "05:00", shot)
 

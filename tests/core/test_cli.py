@@ -19,10 +19,10 @@ def run_cli(args, monkeypatch, tmp_path, capsys, **env):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["ingest", "--years", "1999"], "--years: 1999 is not a published BAAC year"),
-    (["ingest", "--years", "20x9"], "--years '20x9': expected YEAR"),
-    (["ingest", "--dep", "999"], "--dep: unknown département '999'"),
-    (["ingest", "--source", "/nonexistent/folder"], "--source '/nonexistent/folder'"),
+    (["ingest", "--years", "1999"], "years: 1999 is not a published BAAC year"),
+    (["ingest", "--years", "20x9"], "years='20x9': expected YEAR"),
+    (["ingest", "--dep", "999"], "département '999': unknown"),
+    (["ingest", "--source", "/nonexistent/folder"], "source='/nonexistent/folder': unknown"),
     (["ingest", "--bogus"], "unrecognized arguments: --bogus"),
 ])
 def test_bad_arguments_give_one_line_and_non_zero_exit(args, message, monkeypatch, tmp_path, capsys):

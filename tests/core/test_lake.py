@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.lake import attach_statements, connect, list_tables, replace_table
-from pipeline.settings import Settings
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import attach_statements, connect, list_tables, replace_table
+from pipeline.core.settings import Settings
 
 PRODUCTION_ENV = {
     "ACCIDENTS_CATALOG": "postgres",
@@ -29,7 +29,7 @@ def test_embedded_default_is_a_sqlite_catalog_under_the_data_dir(tmp_path):
     sql = attach_statements(settings)
     assert sql[:2] == ["LOAD ducklake;", "LOAD sqlite;"]
     assert f"ATTACH 'ducklake:sqlite:{tmp_path.resolve()}/lake/catalog.sqlite' AS lake " \
-           f"(DATA_PATH '{tmp_path.resolve()}/lake/files/');" in sql
+           f"(DATA_PATH '{tmp_path.resolve()}/lake/files/', OVERRIDE_DATA_PATH true);" in sql
 
 
 def test_production_sql_uses_postgres_s3_and_retries_without_leaking_secrets():
@@ -83,8 +83,8 @@ def test_lake_round_trip_and_duckdb_cli_reads_it_with_printed_sql(tmp_path):
 def test_a_locked_duckdb_catalog_fails_fast_with_a_clear_message(tmp_path):
     settings = Settings(data_dir=tmp_path, catalog="duckdb")
     holder = connect(settings)
-    code = ("import sys; from pathlib import Path; from pipeline.settings import Settings; "
-            "from pipeline.lake import connect; from pipeline.errors import AccidentsError\n"
+    code = ("import sys; from pathlib import Path; from pipeline.core.settings import Settings; "
+            "from pipeline.core.lake import connect; from pipeline.core.errors import AccidentsError\n"
             f"try:\n    connect(Settings(data_dir=Path({str(tmp_path)!r}), catalog='duckdb'))\n"
             "except AccidentsError as e:\n    print(e); sys.exit(3)")
     try:

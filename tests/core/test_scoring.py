@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.scoring import score_distinct_blocks
+from pipeline.core.errors import AccidentsError
+from pipeline.gold.scoring import score_distinct_blocks
 
 
 class CountingModel:

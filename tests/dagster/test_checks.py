@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from dagster_accidents import checks
-from pipeline.features import FEATURE_COLUMNS
+from pipeline.core.features import FEATURE_COLUMNS
 
 DAY = dt.date(2025, 3, 11)
 NOUMEA = (-22.2758, 166.4580)

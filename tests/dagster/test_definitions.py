@@ -107,9 +107,40 @@ def test_resource_settings_resolve_the_secret_at_run_time(monkeypatch):
 
 def test_demo_source_refuses_years_outside_its_span_without_generating(tmp_path):
     from dagster_accidents.resources import BaacSourceResource
-    from pipeline.errors import AccidentsError
-    from pipeline.settings import Settings
+    from pipeline.core.errors import AccidentsError
+    from pipeline.core.settings import Settings
 
     with pytest.raises(AccidentsError, match="year 2025: the demo covers 2019-2024"):
-        BaacSourceResource(source="demo").files_for_years([2024, 2025], Settings(data_dir=tmp_path))
+        BaacSourceResource(source="demo").open(Settings(data_dir=tmp_path)).files_for_years([2024, 2025])
     assert not (tmp_path / "demo").exists()
+
+
+def test_partitions_follow_the_source_and_the_departement(tmp_path):
+    """The demo's year partitions are exactly the years it covers (no failing 2025 run in "Materialize
+    all"), real data's run to last year; predicted days start after them, in the département's zone."""
+    import datetime as dt
+
+    from dagster_accidents.partitions import baac_year_keys, build_partitions
+    from pipeline.core.settings import Settings
+
+    demo = Settings(data_dir=tmp_path)
+    assert baac_year_keys(demo) == [str(y) for y in range(2019, 2025)]
+    real = Settings(data_dir=tmp_path, source="datagouv")
+    assert baac_year_keys(real, dt.date(2026, 11, 29))[-1] == "2025"
+    years, days = build_partitions(Settings(data_dir=tmp_path, departments=("974",)))
+    assert days.timezone == "Indian/Reunion" and days.start.strftime("%Y-%m-%d") == "2025-01-01"
+    assert years.get_partition_keys()[0] == "2019"
+
+
+def test_release_sensor_does_not_poll_in_demo_mode(tmp_path, monkeypatch):
+    from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
+    from dagster_accidents.sensors import baac_release_sensor
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the demo source must not reach data.gouv.fr")
+
+    monkeypatch.setattr("pipeline.sources.datagouv.list_published_years", no_network)
+    context = dg.build_sensor_context(resources={"lake": DuckLakeResource(data_dir=str(tmp_path)),
+                                                 "baac_source": BaacSourceResource(source="demo")})
+    result = baac_release_sensor(context)
+    assert isinstance(result, dg.SkipReason) and "publishes no releases" in result.skip_message

@@ -54,3 +54,13 @@ def test_table_metadata_counts_the_filtered_rows_and_previews_the_head(lake_con)
     assert meta["dagster/row_count"] == 6
     lines = meta["preview"].value.splitlines()
     assert lines[0] == "| year | name |" and len(lines) == 2 + 5 and "row2024" in lines[2]
+
+
+def test_evaluation_table_is_rounded_and_complete():
+    from dagster_accidents.metadata import EVALUATION_COLUMNS, evaluation_table
+
+    table = evaluation_table({"model": {"roc_auc": 0.91987654321, "cell_pai_5pct": 14.123456789},
+                              "oracle": {"roc_auc": float("nan")}})
+    records = [r.data for r in table.records]
+    assert records[0]["roc_auc"] == "0.92" and records[0]["cell_pai_5pct"] == "14.1"
+    assert records[1]["roc_auc"] == "-" and set(records[1]) == {"method", *EVALUATION_COLUMNS}

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lake import required_extensions
-from pipeline.settings import S3Settings, Settings
+from pipeline.core.lake import required_extensions
+from pipeline.core.settings import S3Settings, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile.dagster"

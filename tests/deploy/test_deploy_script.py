@@ -37,12 +37,13 @@ def _fake_tools(bin_dir: Path, log: Path, failing: dict[str, str] | None = None)
     """docker/helm/kubectl stand-ins that append their argv to `log`; `failing` maps a tool to a
     first argument on which it exits 1 (e.g. kubectl get)."""
     bin_dir.mkdir()
-    for tool in ("docker", "helm", "kubectl"):
+    for tool in ("docker", "helm", "kubectl", "microk8s"):
         fail_on = (failing or {}).get(tool, "")
         script = bin_dir / tool
         script.write_text(
             "#!/usr/bin/env bash\n"
             f'printf "%s\\n" "{tool} $*" >> "{log}"\n'
+            f'if [[ "$*" == *"-f -"* ]]; then cat > "{log}.stdin"; fi\n'
             f'if [[ -n "{fail_on}" && "$1" == "{fail_on}" ]]; then echo "not found" >&2; exit 1; fi\n'
         )
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
@@ -114,8 +115,42 @@ def test_real_run_calls_the_tools_with_the_printed_arguments(tmp_path):
     assert any(c.startswith("helm upgrade --install dagster dagster/dagster") for c in calls)
     assert calls[-1].startswith("kubectl rollout status deployment --namespace ns")
     # The printed plan and the executed commands are the same commands (modulo display quoting).
-    planned = [line[2:].replace("'", "") for line in _run(DRY_ARGS).stdout.splitlines()]
+    planned = [line[2:].split("  #")[0].replace("'", "") for line in _run(DRY_ARGS).stdout.splitlines()]
     assert planned == calls
+    # MLflow runs the image just pushed: its manifest went through stdin with the image replaced.
+    applied = (tmp_path / "calls.log.stdin").read_text()
+    assert "image: r.example/accidents-dagster:t1" in applied and "image: accidents-dagster\n" not in applied
+
+
+def test_dry_run_prints_the_platform_before_the_dagster_release():
+    lines = _run(DRY_ARGS).stdout.splitlines()
+    order = ["+ kubectl get secret accidents-lake-secrets dagster-postgresql-secret accidents-platform-secrets",
+             "+ kubectl apply --namespace ns -f k8s/platform-postgres.yaml -f k8s/platform-minio.yaml",
+             "+ kubectl rollout status statefulset/postgres statefulset/minio --namespace ns",
+             "+ kubectl wait --for=condition=complete job/create-bucket --namespace ns",
+             "+ kubectl apply --namespace ns -f -  # k8s/platform-mlflow.yaml with image r.example/accidents-dagster:t1",
+             "+ kubectl rollout status deployment/mlflow --namespace ns",
+             "+ helm upgrade --install"]
+    positions = [next(i for i, line in enumerate(lines) if line.startswith(prefix)) for prefix in order]
+    assert positions == sorted(positions)
+
+
+def test_microk8s_tool_names_are_used_when_kubectl_and_helm_are_absent(tmp_path):
+    log = tmp_path / "calls.log"
+    env = _fake_tools(tmp_path / "bin", log)
+    (tmp_path / "bin" / "kubectl").unlink()
+    (tmp_path / "bin" / "helm").unlink()
+    for tool in ("bash", "cat", "dirname", "sed"):  # nothing else: a real kubectl may be installed
+        (tmp_path / "bin" / tool).symlink_to(shutil.which(tool))
+    env["PATH"] = str(tmp_path / "bin")
+    result = _run(DRY_ARGS[1:], env)
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert "microk8s kubectl rollout status deployment/mlflow --namespace ns --timeout 300s" in calls
+    assert any(c.startswith("microk8s helm3 upgrade --install dagster dagster/dagster") for c in calls)
+    assert not any(c.startswith(("kubectl", "helm")) for c in calls)
+    forced = _run([*DRY_ARGS, "--microk8s"]).stdout.splitlines()
+    assert all(line.startswith(("+ docker", "+ microk8s kubectl", "+ microk8s helm3")) for line in forced)
 
 
 def test_missing_secrets_stop_before_helm(tmp_path):

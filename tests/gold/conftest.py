@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.features import FEATURE_COLUMNS
-from pipeline.lake import connect, replace_table
-from pipeline.settings import Settings
+from pipeline.core.features import FEATURE_COLUMNS
+from pipeline.core.lake import connect, replace_table
+from pipeline.core.settings import Settings
 
 ROAD_TYPES = ["primary", "secondary", "tertiary", "residential"]
 SPEEDS = {"primary": 90.0, "secondary": 70.0, "tertiary": 50.0, "residential": 50.0}
@@ -123,10 +123,10 @@ def trained(tmp_path_factory):
     The tuning entry point is wrapped to record which rows it is given and when the test rows are
     read, so tests can check that no test row reaches tuning or early stopping.
     """
-    from pipeline.modeling import data as data_module
-    from pipeline.modeling import tuning
-    from pipeline.stage_datasets import build_datasets
-    from pipeline.stage_modeling import train_models
+    from pipeline.gold.modeling import data as data_module
+    from pipeline.gold.modeling import tuning
+    from pipeline.gold.datasets import build_datasets
+    from pipeline.gold.training import train_models
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("gold_trained"))
     con = connect(settings)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.baselines import (
+from pipeline.gold.baselines import (
     choose_kde_bandwidth,
     fit_history_baseline,
     fit_kde_baseline,
@@ -12,7 +12,7 @@ from pipeline.baselines import (
     hour_of_week_profile,
     project,
 )
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 
 HOURS_2023 = pd.date_range("2023-01-01", "2024-01-01", freq="h", inclusive="left")
 

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.features import FEATURE_COLUMNS, feature_kind
-from pipeline.stage_datasets import build_datasets
+from pipeline.core.errors import AccidentsError
+from pipeline.core.features import FEATURE_COLUMNS, feature_kind
+from pipeline.gold.datasets import build_datasets
 
 
 def _ids(con, table, sampler=None):

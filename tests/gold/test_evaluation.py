@@ -1,13 +1,15 @@
 """End-to-end evaluate() on a tiny synthetic lake with a fake model and a fake demo truth."""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.lake import connect
-from pipeline.settings import Settings
-from pipeline.stage_evaluation import evaluate, format_table, observed_counts, year_hours
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import connect
+from pipeline.core.settings import Settings
+from pipeline.gold.evaluation import evaluate, format_table, observed_counts, year_hours
 
 POINTS = pd.DataFrame({
     "point_id": [11, 12, 13, 14, 15, 16],
@@ -16,7 +18,7 @@ POINTS = pd.DataFrame({
     "road_type": ["primary", "primary", "secondary", "residential", "trunk", "tertiary"],
     "speed_limit": [50.0, 50.0, 50.0, 30.0, 90.0, 70.0],
     "dist_to_road_m": [1.0] * 6,
-    "dist_to_noumea_km": [0.5, 0.6, 1.5, 5.0, 20.0, 60.0],
+    "dist_to_noumea_km": [0.5, 0.6, 1.5, 5.0, 20.0, 60.0], "dep": "988",
     "com": ["98818"] * 6,
 })
 
@@ -154,8 +156,8 @@ def test_format_table_skips_missing_values():
 def _tiny_lightgbm_bundle(acc, directory):
     """A real RiskModel (LightGBM, 20 trees) trained on case-control rows of the synthetic lake."""
     lgb = pytest.importorskip("lightgbm")
-    model_bundle = pytest.importorskip("pipeline.model_bundle")
-    from pipeline.features import CATEGORICAL, FEATURE_COLUMNS, AccidentHistory, compute_features
+    model_bundle = pytest.importorskip("pipeline.gold.model_bundle")
+    from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, AccidentHistory, compute_features
 
     rng = np.random.default_rng(0)
     train = acc[acc["event_time"] < "2023-01-01"]
@@ -206,7 +208,7 @@ class RecordingModel(FakeModel):
 
 @pytest.mark.parametrize("lookback", [3, 1])
 def test_test_year_is_scored_with_the_point_in_time_window_before_it(lake, lookback):
-    from pipeline.spatial import haversine_km
+    from pipeline.core.spatial import haversine_km
 
     con, acc = lake
     model = RecordingModel()
@@ -224,10 +226,10 @@ def test_test_year_is_scored_with_the_point_in_time_window_before_it(lake, lookb
 @pytest.mark.slow
 def test_log_evaluation_to_mlflow(lake, tmp_path):
     pytest.importorskip("mlflow")
-    pytest.importorskip("pipeline.registry")
+    pytest.importorskip("pipeline.gold.registry")
     import mlflow
 
-    from pipeline.evaluation_mlflow import log_evaluation_to_mlflow
+    from pipeline.gold.evaluation_mlflow import log_evaluation_to_mlflow
 
     con, _ = lake
     summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="exclusion", test_year=2024,
@@ -243,7 +245,7 @@ def test_log_evaluation_to_mlflow(lake, tmp_path):
 
 
 def test_leakage_note_when_training_history_reaches_past_the_test_start():
-    from pipeline.stage_evaluation import leakage_notes
+    from pipeline.gold.evaluation import leakage_notes
 
     class Trained:
         history_cutoff = "2025-01-01 00:00:00"
@@ -260,20 +262,22 @@ def test_demo_chain_oracle_is_calibrated_and_ranks_best(tmp_path):
     """Demo files -> bronze -> silver -> evaluate with the generator's truth as the oracle."""
     demo = pytest.importorskip("pipeline.sources.demo")
     from pipeline.sources.demo_model import load_truth
-    from pipeline.sources.select import resolve_source
-    from pipeline.stage_features import build_features
-    from pipeline.stage_ingest import ingest_years
-    from pipeline.stage_roads import build_roads
+    from pipeline.sources.select import open_source
+    from pipeline.silver.features import build_features
+    from pipeline.silver.params import FeatureParams
+    from pipeline.bronze.ingest import ingest_years
+    from pipeline.bronze.roads import build_roads
 
     assert demo  # the generator is importable
     settings = Settings(data_dir=tmp_path)
-    files, label = resolve_source("demo", list(range(2019, 2025)), settings, seed=42)
+    source = open_source("demo", settings, seed=42)
+    files, label = source.files_for_years(list(range(2019, 2025))), source.label
     folder = settings.demo_dir / "seed42-scale1"
     con = connect(settings)
     try:
         ingest_years(con, files, source=label)
-        build_roads(con, roads_file=folder / "roads.osm")
-        build_features(con, samplers=("uniform",), history_cutoff=pd.Timestamp("2024-01-01"))
+        build_roads(con, roads_file=folder / "roads.osm", department="988")
+        build_features(con, FeatureParams(samplers=("uniform",), history_cutoff=dt.date(2024, 1, 1)), department="988")
         summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="uniform", test_year=2024,
                            train_years=[2019, 2020, 2021, 2022], valid_year=2023, truth=load_truth(folder))
     finally:

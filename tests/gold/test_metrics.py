@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from pipeline.metrics import (
+from pipeline.gold.metrics import (
     brier_score,
     calibration_summary,
     descending_order,

@@ -2,13 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.features import FEATURE_COLUMNS
-from pipeline.model_bundle import RiskModel, fit_category_codes, prior_correction
-from pipeline.modeling.data import Rows, carve_validation
-from pipeline.modeling.reference import reference_report
-from pipeline.modeling.tuning import tune_algorithm
-from pipeline.stage_modeling import fit_final_model, validate_training_args
+from pipeline.core.errors import AccidentsError
+from pipeline.core.features import FEATURE_COLUMNS
+from pipeline.gold.model_bundle import RiskModel, fit_category_codes, prior_correction
+from pipeline.gold.modeling.data import Rows, carve_validation
+from pipeline.gold.modeling.reference import reference_report
+from pipeline.gold.modeling.tuning import tune_algorithm
+from pipeline.gold.training import fit_final_model, validate_training_args
 
 
 def test_prior_correction_recovers_the_population_rate():
@@ -118,7 +118,7 @@ def test_reference_report_tables():
     ({"protocol": "random"}, "protocol='random'"),
     ({"sampler": "grid"}, "sampler='grid'"),
     ({"objective": "auc"}, "objective='auc'"),
-    ({"algorithms": ("catboost", "rf")}, "unknown 'rf'"),
+    ({"algorithms": ("catboost", "rf")}, "algorithm 'rf': unknown; known algorithms are catboost, lightgbm, xgboost"),
     ({"trials": 0}, "trials=0"),
 ])
 def test_training_arguments_are_validated(kwargs, message):
@@ -131,7 +131,7 @@ def test_training_arguments_are_validated(kwargs, message):
 def test_scores_match_scikit_learn_including_ties():
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from pipeline.modeling.scores import classification_metrics
+    from pipeline.gold.modeling.scores import classification_metrics
 
     rng = np.random.default_rng(3)
     y = (rng.random(2000) < 0.1).astype(int)

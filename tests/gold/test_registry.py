@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.registry import list_model_versions, load_champion, load_version
+from pipeline.core.errors import AccidentsError
+from pipeline.gold.registry import list_model_versions, load_champion, load_version
 
 MODEL = "accidents-risk-988"
 
@@ -109,13 +109,14 @@ def test_missing_champion_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--trials", "0"], "--trials 0: expected 1..10000"),
-    (["train", "--trials", "many"], "--trials 'many': expected a whole number"),
-    (["train", "--objective", "auc"], "--objective 'auc'"),
-    (["train", "--algorithms", "catboost,svm"], "--algorithms: unknown 'svm'"),
-    (["train", "--protocol", "random"], "--protocol 'random'"),
-    (["train", "--sampler", "grid"], "--sampler 'grid'"),
-    (["train", "--seed", "-3"], "--seed -3"),
+    (["train", "--trials", "0"], "trials=0: expected 1..10000"),
+    (["train", "--trials", "many"], "trials='many': expected a whole number"),
+    (["train", "--objective", "auc"], "objective='auc': expected one of pr_auc, logloss, recall"),
+    (["train", "--algorithms", "catboost,svm"],
+     "algorithms=('catboost', 'svm'): expected a comma list of catboost, lightgbm, xgboost"),
+    (["train", "--protocol", "random"], "protocol='random'"),
+    (["train", "--sampler", "grid"], "sampler='grid'"),
+    (["train", "--seed", "-3"], "seed=-3: expected >= 0"),
 ])
 def test_train_cli_rejects_bad_arguments_in_one_line(argv, message, capsys, tmp_path, monkeypatch):
     from pipeline.cli import main
@@ -128,8 +129,31 @@ def test_train_cli_rejects_bad_arguments_in_one_line(argv, message, capsys, tmp_
 
 
 def test_temporal_only_training_keeps_the_reference_split_on_exclusion_negatives():
-    from pipeline.cli.train import reference_split_sampler
+    from pipeline.gold.params import TrainParams
+    from pipeline.usecases.training import reference_split_sampler
 
-    assert reference_split_sampler(("temporal",), "uniform") == "exclusion"
-    assert reference_split_sampler(("reference", "temporal"), "uniform") == "uniform"
-    assert reference_split_sampler(("reference",), "exclusion") == "exclusion"
+    assert reference_split_sampler(TrainParams(protocol="temporal", sampler="uniform")) == "exclusion"
+    assert reference_split_sampler(TrainParams(protocol="both", sampler="uniform")) == "uniform"
+    assert reference_split_sampler(TrainParams(protocol="reference", sampler="exclusion")) == "exclusion"
+
+
+@pytest.mark.parametrize("argv", [["models"], ["predict", "--date", "2026-03-01"]])
+def test_an_unreachable_mlflow_server_is_a_quick_one_line_error(argv, tmp_path, monkeypatch, capsys):
+    """Not 'no champion registered' after minutes of retries: the error says the server is down."""
+    import socket
+    import time
+
+    from pipeline.cli import main
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://user:s3cret@127.0.0.1:{port}")
+    started = time.perf_counter()
+    code = main(argv)
+    elapsed = time.perf_counter() - started
+    err = capsys.readouterr().err
+    assert code == 2 and elapsed < 30
+    assert err.startswith("error: MLflow tracking server http://127.0.0.1:") and "is unreachable" in err
+    assert err.count("\n") == 1 and "s3cret" not in err

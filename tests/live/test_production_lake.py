@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lake import attach_statements, connect
-from pipeline.settings import Settings
+from pipeline.core.lake import attach_statements, connect
+from pipeline.core.settings import Settings
 from pipeline.sources.demo import generate_demo
 from pipeline.sources.mirror import find_year_files
-from pipeline.stage_ingest import ingest_years
+from pipeline.bronze.ingest import ingest_years
 
 pytestmark = pytest.mark.slow
 YEARS = (2023, 2024)
@@ -46,8 +46,8 @@ def test_ingest_writes_parquet_to_s3_and_the_duckdb_cli_reads_it(production_env,
 
 def test_concurrent_writers_both_commit(production_env, demo_files, tmp_path):
     connect(Settings.from_env(production_env)).close()  # create the lake once
-    code = ("import sys, json; from pathlib import Path; from pipeline.settings import Settings; "
-            "from pipeline.lake import connect; from pipeline.stage_ingest import ingest_years\n"
+    code = ("import sys, json; from pathlib import Path; from pipeline.core.settings import Settings; "
+            "from pipeline.core.lake import connect; from pipeline.bronze.ingest import ingest_years\n"
             "year = int(sys.argv[1]); files = {year: {k: Path(v) for k, v in json.loads(sys.argv[2]).items()}}\n"
             "con = connect(Settings.from_env()); print(ingest_years(con, files, source='demo').accidents)")
     env = {**os.environ, **production_env}
@@ -61,3 +61,20 @@ def test_concurrent_writers_both_commit(production_env, demo_files, tmp_path):
     per_year = dict(con.execute("SELECT year, count(*) FROM bronze.accidents GROUP BY 1").fetchall())
     con.close()
     assert per_year == {year: int(out.strip()) for year, (out, _) in zip(YEARS, outputs)}
+
+
+def test_read_only_sql_reads_s3_and_refuses_writes(production_env, demo_files, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    con = connect(Settings.from_env(production_env))
+    ingest_years(con, {YEARS[0]: demo_files[YEARS[0]]}, source="demo", force=True)
+    expected = con.execute("SELECT count(*) FROM bronze.accidents").fetchone()[0]
+    con.close()
+    for name, value in production_env.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["sql", "SELECT count(*) AS n FROM bronze.accidents"]) == 0  # Parquet on S3 still readable
+    assert f"│ {expected} │" in " ".join(capsys.readouterr().out.split()).replace("│ ", "│ ")
+    data_path = Settings.from_env(production_env).resolved_data_path
+    assert main(["sql", f"COPY (SELECT 1) TO '{data_path}x.csv'"]) == 2
+    assert "COPY statements are not allowed" in capsys.readouterr().err

@@ -1,14 +1,14 @@
-"""A stand-in for pipeline.registry used by CLI and notebook tests."""
+"""A stand-in for pipeline.gold.registry used by CLI and notebook tests."""
 
 import sys
 import types
 
-import pipeline
-from pipeline.errors import AccidentsError
+import pipeline.gold
+from pipeline.core.errors import AccidentsError
 
 
 def fake_registry(monkeypatch, champion=None, versions=None):
-    """A stand-in for pipeline.registry: load_champion raises like the real one when none exists."""
+    """A stand-in for pipeline.gold.registry: load_champion raises like the real one when none exists."""
     calls = []
 
     def load_champion(tracking_uri, registered_model):
@@ -24,6 +24,6 @@ def fake_registry(monkeypatch, champion=None, versions=None):
         return versions[version], version
 
     module = types.SimpleNamespace(load_champion=load_champion, load_version=load_version)
-    monkeypatch.setitem(sys.modules, "pipeline.registry", module)
-    monkeypatch.setattr(pipeline, "registry", module, raising=False)
+    monkeypatch.setitem(sys.modules, "pipeline.gold.registry", module)
+    monkeypatch.setattr(pipeline.gold, "registry", module, raising=False)
     return calls

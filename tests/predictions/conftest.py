@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import features
-from pipeline.features import AccidentHistory as RealHistory
-from pipeline.lake import connect
-from pipeline.settings import Settings
+from pipeline.core import features
+from pipeline.core.features import AccidentHistory as RealHistory
+from pipeline.core.lake import connect
+from pipeline.core.settings import Settings
 
 N_POINTS = 40
 TRAINING_DAILY_MEAN = 2.5  # accidents per day the fake model is calibrated to
@@ -92,7 +92,7 @@ def seed_road_points(con, n: int = N_POINTS, seed: int = 7) -> pd.DataFrame:
             "road_type": rng.choice(["primary", "secondary", "residential"], n),
             "speed_limit": rng.choice([50.0, 70.0, 90.0, 110.0], n),
             "dist_to_road_m": rng.uniform(0, 50, n),
-            "dist_to_noumea_km": rng.uniform(0, 300, n),
+            "dist_to_noumea_km": rng.uniform(0, 300, n), "dep": "988",
             "com": rng.choice(["98818", "98817", "98805"], n),
         }
     )

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline import features
-from pipeline.model_bundle import RiskModel, fit_category_codes
+from pipeline.core import features
+from pipeline.gold.model_bundle import RiskModel, fit_category_codes
 
 ROAD_TYPES = ["motorway", "trunk", "primary", "secondary", "tertiary", "residential"]
 SPEEDS = {"motorway": 110.0, "trunk": 90.0, "primary": 90.0, "secondary": 70.0, "tertiary": 50.0,
@@ -28,7 +28,7 @@ def synthetic_points(n: int, seed: int = 1) -> pd.DataFrame:
         "lat": lat, "lon": lon, "road_type": road,
         "speed_limit": np.array([SPEEDS[r] for r in road]),
         "dist_to_road_m": rng.uniform(0, 60, n),
-        "dist_to_noumea_km": np.hypot(lat + 22.27, lon - 166.45) * 111.0,
+        "dist_to_noumea_km": np.hypot(lat + 22.27, lon - 166.45) * 111.0, "dep": "988",
         "com": rng.choice(["98818", "98817", "98805", "98821"], n),
     })
 
@@ -52,7 +52,7 @@ def train_synthetic_model(points: pd.DataFrame, accidents: pd.DataFrame, *, cuto
     rng = np.random.default_rng(seed)
     pick = rng.integers(0, len(points), n_rows)
     rows = points.iloc[pick].reset_index(drop=True)[
-        ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km"]]
+        ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_noumea_km", "dep"]]
     rows["event_time"] = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 2 * 365 * 24, n_rows), unit="h")
     rows["atm"] = rng.choice([1, 1, 1, 2, 3, 5], n_rows)
     history = features.AccidentHistory.point_in_time(accidents, 3, cap=pd.Timestamp(cutoff))

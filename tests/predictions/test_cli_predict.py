@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.cli import main
-from pipeline.lake import connect
+from pipeline.core.lake import connect
 from tests.predictions.cli_fakes import fake_registry
 from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_accidents, seed_road_points
 
@@ -46,7 +46,7 @@ def test_predict_range_and_explicit_version(seeded, monkeypatch, capsys):
 
 
 def test_default_date_is_tomorrow_in_noumea(seeded, monkeypatch, capsys):
-    from pipeline.stage_predictions import tomorrow_in
+    from pipeline.gold.predictions import tomorrow_in
 
     fake_registry(monkeypatch, champion=CalibratedFakeModel())
     assert main(["predict"]) == 0
@@ -58,11 +58,11 @@ def test_default_date_is_tomorrow_in_noumea(seeded, monkeypatch, capsys):
     [
         (["predict", "--date", "2026-02-30"], "--date '2026-02-30': expected YYYY-MM-DD"),
         (["predict", "--date", "tomorrow"], "expected YYYY-MM-DD"),
-        (["predict", "--date", "2026-03-01", "--atm", "12"], "--atm '12': unknown weather code"),
-        (["predict", "--start", "2026-03-05", "--end", "2026-03-01"], "is before --start"),
+        (["predict", "--date", "2026-03-01", "--atm", "12"], "atm=12: expected 1..9"),
+        (["predict", "--start", "2026-03-05", "--end", "2026-03-01"], "end 2026-03-01 is before start 2026-03-05"),
         (["map", "--date", "2026-13-01"], "expected YYYY-MM-DD"),
-        (["map", "--date", "2026-03-01", "--atm", "0"], "unknown weather code"),
-        (["map", "--date", "2026-03-01", "--top-n", "11"], "--top-n 11"),
+        (["map", "--date", "2026-03-01", "--atm", "0"], "atm=0: expected 1..9"),
+        (["map", "--date", "2026-03-01", "--top-n", "11"], "top_n=11: expected 1..10"),
     ],
 )
 def test_bad_arguments_give_one_line_errors(settings_env, monkeypatch, capsys, argv, match):
@@ -81,7 +81,7 @@ def test_map_without_predictions_says_to_run_predict(seeded, capsys):
 
 @pytest.mark.slow
 def test_real_registry_without_champion_fails_cleanly(seeded, capsys):
-    pytest.importorskip("pipeline.registry")
+    pytest.importorskip("pipeline.gold.registry")
     pytest.importorskip("mlflow")
     one_line_error(capsys, ["predict", "--date", "2026-03-01"], "no champion registered for accidents-risk-988")
     one_line_error(capsys, ["predict", "--date", "2026-03-01", "--model", "3"], "has no version 3")

@@ -5,15 +5,15 @@ import datetime as dt
 import numpy as np
 import pytest
 
-features = pytest.importorskip("pipeline.features")
+features = pytest.importorskip("pipeline.core.features")
 if not hasattr(features, "compute_features"):
-    pytest.skip("pipeline.features.compute_features not available yet", allow_module_level=True)
+    pytest.skip("pipeline.core.features.compute_features not available yet", allow_module_level=True)
 pytest.importorskip("lightgbm")
 
-from pipeline.lake import connect  # noqa: E402
-from pipeline.model_bundle import RiskModel  # noqa: E402
-from pipeline.settings import Settings  # noqa: E402
-from pipeline.stage_predictions import predict_days  # noqa: E402
+from pipeline.core.lake import connect  # noqa: E402
+from pipeline.gold.model_bundle import RiskModel  # noqa: E402
+from pipeline.core.settings import Settings  # noqa: E402
+from pipeline.gold.predictions import predict_days  # noqa: E402
 from tests.predictions.synthetic_model import (  # noqa: E402
     synthetic_accidents,
     synthetic_points,

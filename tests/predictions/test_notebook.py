@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lake import connect
-from pipeline.stage_predictions import predict_days
+from pipeline.core.lake import connect
+from pipeline.gold.predictions import predict_days
 from tests.predictions.cli_fakes import fake_registry
 from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_accidents, seed_road_points
 

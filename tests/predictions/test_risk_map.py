@@ -4,8 +4,9 @@ import re
 import numpy as np
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.risk_map import RISK_COLOURS, build_risk_map, select_markers
+from pipeline.core.errors import AccidentsError
+from pipeline.core.departments import NEW_CALEDONIA
+from pipeline.serving.risk_map import RISK_COLOURS, build_risk_map, select_markers
 from tests.predictions.conftest import synthetic_predictions
 
 DAY = dt.date(2026, 3, 2)
@@ -19,7 +20,7 @@ def preds():
 @pytest.fixture(scope="module")
 def top3_html(preds, tmp_path_factory):
     out = tmp_path_factory.mktemp("map") / "m.html"
-    assert build_risk_map(preds, date=DAY, atm=1, top_n=3, out_path=out) == out
+    assert build_risk_map(preds, date=DAY, atm=1, top_n=3, out_path=out, department=NEW_CALEDONIA) == out
     return out.read_text(encoding="utf-8")
 
 
@@ -80,7 +81,7 @@ def test_threshold_mode_keeps_point_hours_above_the_percentile(preds, tmp_path):
     assert (shown["probability"] >= cut).all()
     assert len(shown) == (preds["probability"] >= cut).sum()
     html = build_risk_map(preds, date=DAY, atm=2, mode="threshold", threshold_percentile=95,
-                          out_path=tmp_path / "t.html").read_text()
+                          out_path=tmp_path / "t.html", department=NEW_CALEDONIA).read_text()
     assert html.count("L.circleMarker(") == len(shown)
     assert "Pluie légère" in html
 
@@ -89,12 +90,12 @@ def test_threshold_mode_keeps_point_hours_above_the_percentile(preds, tmp_path):
                                 {"mode": "threshold", "threshold_percentile": 100}])
 def test_bad_map_parameters(preds, tmp_path, kw):
     with pytest.raises(AccidentsError):
-        build_risk_map(preds, date=DAY, atm=1, out_path=tmp_path / "x.html", **kw)
+        build_risk_map(preds, date=DAY, atm=1, out_path=tmp_path / "x.html", department=NEW_CALEDONIA, **kw)
 
 
 def test_empty_predictions_are_a_user_error(preds, tmp_path):
     with pytest.raises(AccidentsError, match="no predictions"):
-        build_risk_map(preds.iloc[:0], date=DAY, atm=1, out_path=tmp_path / "x.html")
+        build_risk_map(preds.iloc[:0], date=DAY, atm=1, out_path=tmp_path / "x.html", department=NEW_CALEDONIA)
 
 
 def test_the_only_jquery_use_is_popup_parsing_which_the_shim_covers(top3_html):

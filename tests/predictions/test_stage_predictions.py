@@ -3,8 +3,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from pipeline.errors import AccidentsError
-from pipeline.stage_predictions import (
+from pipeline.core.errors import AccidentsError
+from pipeline.gold.predictions import (
     predict_days,
     risk_indexes_and_ranks,
     tomorrow_in,
@@ -120,8 +120,8 @@ def test_summary_top_points_carry_commune_and_road_type(lake, fake_features):
 
 
 def test_missing_road_points_is_a_user_error(tmp_path, fake_features):
-    from pipeline.lake import connect
-    from pipeline.settings import Settings
+    from pipeline.core.lake import connect
+    from pipeline.core.settings import Settings
 
     con = connect(Settings(data_dir=tmp_path / "empty"))
     with pytest.raises(AccidentsError, match="silver.road_points"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
 
 REGISTERED = "accidents-risk-988"
 PREDICTED_DAY = dt.date(2026, 3, 2)  # in gold.predictions (atm 1)
@@ -32,7 +32,8 @@ def register_champion(settings: Settings, model, *, champion: bool = True) -> st
     import mlflow
     import pandas as pd
 
-    from pipeline import features, registry
+    from pipeline.core import features
+    from pipeline.gold import registry
 
     uri = settings.resolved_mlflow_uri
     registry.ensure_experiment(uri, "serving-tests")
@@ -53,8 +54,8 @@ class DemoLake:
 
 
 def build_demo_lake(data_dir: Path) -> DemoLake:
-    from pipeline.lake import connect
-    from pipeline.stage_predictions import predict_days
+    from pipeline.core.lake import connect
+    from pipeline.gold.predictions import predict_days
     from tests.predictions.synthetic_model import synthetic_accidents, synthetic_points, train_synthetic_model
 
     settings = Settings(data_dir=data_dir)

@@ -9,7 +9,7 @@ from tests.serving.conftest import N_POINTS, PREDICTED_DAY, REGISTERED, UNPREDIC
 
 
 def gold_rows(settings, day, atm=1):
-    from pipeline.lake import lake_connection
+    from pipeline.core.lake import lake_connection
 
     with lake_connection(settings, read_only=True) as con:
         return con.execute("SELECT * FROM gold.predictions WHERE date = ? AND atm = ?", [day, atm]).df()
@@ -44,8 +44,8 @@ def test_time_zone_aware_times_are_converted_to_noumea(api, demo_lake):
 
 
 def test_risk_of_an_unpredicted_hour_is_scored_like_the_prediction_stage(api, demo_lake):
-    from pipeline.lake import lake_connection
-    from pipeline.stage_predictions import load_history, score_days
+    from pipeline.core.lake import lake_connection
+    from pipeline.gold.predictions import load_history, score_days
 
     point = demo_lake.points.sort_values("point_id").iloc[10]
     r = api.get("/v1/risk", params={"lat": point.lat, "lon": point.lon, "time": f"{UNPREDICTED_DAY}T08:00",

@@ -38,7 +38,7 @@ def test_a_registry_without_champion_is_an_error_not_a_crash(tmp_path):
 
 
 def test_an_unchanged_sqlite_store_is_not_asked_again(demo_lake, tmp_path, monkeypatch):
-    from pipeline import registry
+    from pipeline.gold import registry
 
     holder = ChampionHolder(demo_lake.settings.resolved_mlflow_uri, REGISTERED, cache_dir=tmp_path)
     assert holder.refresh()

@@ -9,7 +9,8 @@ import io
 import numpy as np
 import pandas as pd
 
-from pipeline.risk_map import build_risk_map, heat_image, land_outline, road_network
+from pipeline.core.departments import NEW_CALEDONIA
+from pipeline.serving.risk_map import build_risk_map, heat_image, land_outline, road_network
 from tests.predictions.conftest import synthetic_predictions
 
 DAY = dt.date(2026, 3, 2)
@@ -69,10 +70,11 @@ def test_map_fits_the_drawn_markers_and_roads(tmp_path):
     preds = synthetic_predictions(n_points=20, day=DAY)
     roads = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"road_type": "primary"},
              "geometry": {"type": "LineString", "coordinates": [[163.9, -20.1], [164.0, -20.2]]}}]}
-    html = build_risk_map(preds, date=DAY, atm=1, top_n=2, roads=roads, out_path=tmp_path / "m.html").read_text()
+    html = build_risk_map(preds, date=DAY, atm=1, top_n=2, roads=roads, out_path=tmp_path / "m.html",
+                          department=NEW_CALEDONIA).read_text()
     import re
 
-    from pipeline.risk_map import select_markers
+    from pipeline.serving.risk_map import select_markers
 
     numbers = re.search(r"fitBounds\(\s*\[\[([-0-9.e]+), ([-0-9.e]+)\], \[([-0-9.e]+), ([-0-9.e]+)\]\]", html)
     south, west, north, east = map(float, numbers.groups())

@@ -10,7 +10,7 @@ import pytest
 from dagster_accidents.alerts import AlertsResource
 from dagster_accidents.resources import DuckLakeResource, MLflowResource
 from dagster_accidents.sensors import post_critical_zones, post_failed_runs
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.serving.notify import AlertRule, critical_zones, post_json, zones_message
 from tests.serving.conftest import PREDICTED_DAY, build_demo_lake
 from tests.serving.receiver import Receiver, closed_url
@@ -37,7 +37,7 @@ def test_a_client_error_is_not_retried():
 
 
 def test_critical_zones_are_the_riskiest_point_hours_or_those_above_a_threshold(demo_lake):
-    from pipeline.lake import lake_connection
+    from pipeline.core.lake import lake_connection
 
     with lake_connection(demo_lake.settings, read_only=True) as con:
         gold = con.execute("SELECT * FROM gold.predictions WHERE date = ?", [PREDICTED_DAY]).df()

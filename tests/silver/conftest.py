@@ -96,8 +96,8 @@ def accidents_frame() -> pd.DataFrame:
 @pytest.fixture
 def silver_lake(lake, grid_osm, accidents_frame):
     """A lake with bronze.accidents and bronze.roads built from the grid network."""
-    from pipeline.stage_roads import build_roads
+    from pipeline.bronze.roads import build_roads
 
     write_accidents(lake, accidents_frame)
-    build_roads(lake, roads_file=grid_osm)
+    build_roads(lake, roads_file=grid_osm, department="988")
     return lake

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.features import FEATURE_COLUMNS, NO_ACCIDENT_KM, AccidentHistory, compute_features
-from pipeline.nc_calendar import is_public_holiday, is_school_holiday
-from pipeline.spatial import haversine_km
+from pipeline.core.features import FEATURE_COLUMNS, NO_ACCIDENT_KM, AccidentHistory, compute_features
+from pipeline.core.calendar import is_public_holiday, is_school_holiday
+from pipeline.core.spatial import haversine_km
 
 P_LAT, P_LON = -22.27, 166.45
 
@@ -19,7 +19,7 @@ def _rows(times, accident_ids=None, lat=P_LAT, lon=P_LON, point_id=7):
     n = len(times)
     rows = pd.DataFrame({
         "point_id": point_id, "lat": lat, "lon": lon, "road_type": "primary", "speed_limit": 90.0,
-        "dist_to_noumea_km": 1.5, "event_time": pd.to_datetime(times), "atm": 2,
+        "dist_to_noumea_km": 1.5, "dep": "988", "event_time": pd.to_datetime(times), "atm": 2,
     }, index=range(n))
     if accident_ids is not None:
         rows["accident_id"] = pd.Series(accident_ids, dtype=object)
@@ -63,9 +63,9 @@ def test_calendar_flags():
 def test_calendar_covers_every_school_year():
     for year in range(2019, 2028):
         days = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
-        share = is_school_holiday(days).mean()
+        share = is_school_holiday(days, "988").mean()
         assert 0.25 < share < 0.40, (year, share)  # ~16 weeks of holidays a year
-        assert is_public_holiday(pd.to_datetime([f"{year}-09-24", f"{year}-07-14"])).all()
+        assert is_public_holiday(pd.to_datetime([f"{year}-09-24", f"{year}-07-14"]), "988").all()
 
 
 def _km(lat, lon):
@@ -142,7 +142,7 @@ def test_point_in_time_matches_brute_force_per_row():
     assert (history.data_start, history.data_end) == (np.datetime64("2019-01-01"), np.datetime64("2024-01-01"))
     pid = rng.integers(0, 30, 400)
     rows = pd.DataFrame({"point_id": pid, "lat": -22.4 + pid * 0.01, "lon": 166.45, "road_type": "primary",
-                         "speed_limit": 50.0, "dist_to_noumea_km": 1.0, "atm": 1,
+                         "speed_limit": 50.0, "dist_to_noumea_km": 1.0, "dep": "988", "atm": 1,
                          "event_time": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 4 * 8760, 400), "h")})
     out = compute_features(rows, history)
     for i in rng.choice(len(rows), 25, replace=False):
@@ -170,7 +170,7 @@ def test_history_is_broadcast_per_point_and_matches_direct_queries():
     history = AccidentHistory.reference(acc)
     pick = rng.integers(0, 400, 300)
     rows = pd.DataFrame({"point_id": pick % 25, "lat": -22.4 + (pick % 25) * 0.012, "lon": 166.45,
-                         "road_type": "primary", "speed_limit": 50.0, "dist_to_noumea_km": 1.0,
+                         "road_type": "primary", "speed_limit": 50.0, "dist_to_noumea_km": 1.0, "dep": "988",
                          "event_time": pd.Timestamp("2021-03-01 10:00"), "atm": 1,
                          "accident_id": np.where(pick % 2 == 0, acc["accident_id"].to_numpy()[pick], None)})
     out = compute_features(rows, history)
@@ -184,3 +184,16 @@ def test_history_is_broadcast_per_point_and_matches_direct_queries():
     d = haversine_km(rows["lat"][i], rows["lon"][i], others["lat"], others["lon"])
     assert out["accident_density_5km"][i] == int((d <= 5.0).sum())
     assert out["nearest_accident_km"][i] == pytest.approx(d.min())
+
+
+def test_calendar_flags_follow_each_rows_departement():
+    """La Réunion's 20 December (abolition of slavery) is a holiday there, not in New Caledonia; New
+    Caledonia's 24 September is one there only; no school-holiday table is shipped for 974."""
+    times = pd.to_datetime(["2024-12-20 10:00", "2024-09-24 10:00"] * 2)
+    rows = pd.DataFrame({"point_id": [1, 1, 2, 2], "lat": -21.0, "lon": 55.5, "road_type": "primary",
+                         "speed_limit": 50.0, "dist_to_noumea_km": 1.0, "dep": ["974", "974", "988", "988"],
+                         "event_time": times, "atm": 1})
+    out = compute_features(rows, AccidentHistory.reference(pd.DataFrame(
+        {"accident_id": ["a"], "lat": [-21.0], "lon": [55.5], "event_time": pd.to_datetime(["2023-01-01"])})))
+    assert out["is_holiday"].tolist() == [1, 0, 0, 1]
+    assert out["school_holidays"].tolist()[:2] == [0, 0]

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.sources import osm
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "osm"

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import sampling
-from pipeline.spatial import haversine_km
+from pipeline.silver import sampling
+from pipeline.core.spatial import haversine_km
 
 
 @pytest.fixture

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import datetime as dt
+
 import pandas as pd
 import pytest
 import shapely
 from pyproj import Transformer
 
-from pipeline.errors import AccidentsError
-from pipeline.features import FEATURE_COLUMNS
-from pipeline.spatial import haversine_km
-from pipeline.stage_features import build_features, scoring_rows
-from pipeline.stage_road_points import build_road_points, grid_cells, snap_to_roads
+from pipeline.core.errors import AccidentsError
+from pipeline.core.features import FEATURE_COLUMNS
+from pipeline.core.spatial import haversine_km
+from pipeline.core.features import point_hour_rows
+from pipeline.silver.features import build_features
+from pipeline.silver.params import FeatureParams
+from pipeline.silver.road_points import build_road_points, grid_cells, snap_to_roads
 
 TO_METRIC = Transformer.from_crs("EPSG:4326", "EPSG:3163", always_xy=True)
 TO_WGS84 = Transformer.from_crs("EPSG:3163", "EPSG:4326", always_xy=True)
@@ -65,7 +69,7 @@ def _tables(con):
 
 
 def test_build_features_tables_idempotent_and_deterministic(silver_lake, accidents_frame):
-    summary = build_features(silver_lake, n_negative_samples_ratio=5, seed=7)
+    summary = build_features(silver_lake, FeatureParams(neg_ratio=5, seed=7), department="988")
     first = _tables(silver_lake)
     feats = first["features_reference"]
     assert summary.positives == len(accidents_frame)
@@ -91,7 +95,7 @@ def test_build_features_tables_idempotent_and_deterministic(silver_lake, acciden
     assert len(pos) == len(accidents_frame)
     assert (first["accident_points"]["dist_m"] < 2000).all()
 
-    build_features(silver_lake, n_negative_samples_ratio=5, seed=7)  # same inputs -> same tables
+    build_features(silver_lake, FeatureParams(neg_ratio=5, seed=7), department="988")  # same inputs -> same tables
     for name, frame in _tables(silver_lake).items():
         pd.testing.assert_frame_equal(frame, first[name], check_dtype=False)
 
@@ -102,7 +106,7 @@ def _history_key(frame):
 
 
 def test_point_in_time_table_drops_the_first_year_and_matches_the_reference_rows(silver_lake, accidents_frame):
-    summary = build_features(silver_lake, n_negative_samples_ratio=3, samplers=("uniform",), seed=3)
+    summary = build_features(silver_lake, FeatureParams(neg_ratio=3, samplers=("uniform",), seed=3), department="988")
     pit = silver_lake.execute("SELECT * FROM silver.features ORDER BY row_id").df()
     ref = silver_lake.execute("SELECT * FROM silver.features_reference ORDER BY row_id").df()
     meta = silver_lake.execute("SELECT * FROM silver.features_meta").df().iloc[0]
@@ -139,8 +143,8 @@ def test_point_in_time_table_drops_the_first_year_and_matches_the_reference_rows
 
 
 def test_history_cutoff_caps_the_point_in_time_windows(silver_lake, accidents_frame):
-    build_features(silver_lake, n_negative_samples_ratio=1, samplers=("uniform",),
-                   history_cutoff=pd.Timestamp("2020-01-01"), history_lookback_years=1)
+    build_features(silver_lake, FeatureParams(neg_ratio=1, samplers=("uniform",), history_lookback_years=1,
+                                              history_cutoff=dt.date(2020, 1, 1)), department="988")
     feats = silver_lake.execute("SELECT * FROM silver.features").df()
     assert set(feats["sampler"]) == {"uniform"}
     assert (feats["history_cutoff"] == pd.Timestamp("2020-01-01")).all()  # 2021 rows capped too
@@ -151,18 +155,20 @@ def test_history_cutoff_caps_the_point_in_time_windows(silver_lake, accidents_fr
     assert meta == (pd.Timestamp("2020-01-01"), 1)
 
 
-def test_parameter_validation(silver_lake):
-    with pytest.raises(AccidentsError, match="--temporal-risk-ratio"):
-        build_features(silver_lake, temporal_risk_ratio=1.5)
-    with pytest.raises(AccidentsError, match="--sampler"):
-        build_features(silver_lake, samplers=("random",))
+def test_parameter_errors_name_the_parameter_not_a_flag():
+    with pytest.raises(AccidentsError, match=r"^temporal_risk_ratio=1.5: expected 0..1$"):
+        FeatureParams(temporal_risk_ratio=1.5)
+    with pytest.raises(AccidentsError, match=r"^samplers=\('random',\): expected a comma list of exclusion, uniform$"):
+        FeatureParams(samplers=("random",))
+    with pytest.raises(AccidentsError, match="département 'XX': unknown"):
+        build_features(None, department="XX")
 
 
 def test_scoring_rows_cross_product():
     points = pd.DataFrame({"point_id": [1, 2, 3], "lat": [-22.0] * 3, "lon": [166.0] * 3, "road_type": "primary",
-                           "speed_limit": 50.0, "dist_to_noumea_km": 1.0})
+                           "speed_limit": 50.0, "dist_to_noumea_km": 1.0, "dep": "988"})
     hours = pd.date_range("2024-01-01", periods=4, freq="h")
-    rows = scoring_rows(points, hours, atm=[1, 2, 2, 1])
+    rows = point_hour_rows(points, hours, atm=[1, 2, 2, 1])
     assert len(rows) == 12
     assert rows.groupby("event_time")["point_id"].apply(list).tolist() == [[1, 2, 3]] * 4
     assert rows.loc[rows["event_time"] == hours[1], "atm"].tolist() == [2, 2, 2]
@@ -170,18 +176,18 @@ def test_scoring_rows_cross_product():
 
 def test_cli_features(tmp_path, monkeypatch, capsys, grid_osm, accidents_frame, write_accidents):
     from pipeline.cli import main
-    from pipeline.lake import connect
-    from pipeline.settings import Settings
+    from pipeline.core.lake import connect
+    from pipeline.core.settings import Settings
 
     con = connect(Settings(data_dir=tmp_path / "cli"))
     write_accidents(con, accidents_frame)
     con.close()
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "cli"))
-    assert main(["features", "--roads-file", str(grid_osm), "--neg-ratio", "2", "--sampler", "uniform"]) == 0
+    assert main(["features", "--roads-file", str(grid_osm), "--neg-ratio", "2", "--samplers", "uniform"]) == 0
     out = capsys.readouterr().out
     assert "silver.features_reference [uniform]: 900 rows (300 positives, 600 negatives)" in out
     dropped = int(out.split("3-year lookback; ")[1].split(" rows")[0])
     assert 0 < dropped < 900 and f"silver.features [uniform]: {900 - dropped} rows (point-in-time" in out
     assert main(["features", "--buffer-meters", "-1"]) == 2
-    assert "--buffer-meters" in capsys.readouterr().err
+    assert "buffer_meters=-1.0: expected 1..5000" in capsys.readouterr().err
     assert main(["features", "--history-cutoff", "2024-13-01"]) == 2

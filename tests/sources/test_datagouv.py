@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.sources import datagouv
 from pipeline.sources.baac_files import KINDS, classify_filename
 from pipeline.sources.datagouv import (

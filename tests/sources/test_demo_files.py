@@ -235,7 +235,7 @@ def test_everything_is_labelled_synthetic(demo):
 
 
 def test_bad_scale_is_a_user_error(tmp_path):
-    from pipeline.errors import AccidentsError
+    from pipeline.core.errors import AccidentsError
 
     with pytest.raises(AccidentsError, match="scale"):
         generate_demo(tmp_path, years=[2023], scale=0)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.sources.demo import generate_demo
 from pipeline.sources.demo_model import load_truth
 
@@ -54,7 +54,7 @@ def test_osm_loads_with_osmnx_and_has_the_expected_tags(demo):
 def silver_points(demo):
     """silver.road_points as the pipeline builds them from the demo's roads.osm (0.02 deg, 200 m)."""
     from pipeline.sources.osm import load_roads_from_file
-    from pipeline.stage_road_points import build_road_points
+    from pipeline.silver.road_points import build_road_points
 
     roads = load_roads_from_file(demo.out_dir / "roads.osm")
     return build_road_points(roads, department="988", grid_step=0.02, buffer_meters=200)
@@ -97,7 +97,7 @@ def test_every_commune_has_road_points(silver_points):
 
 
 def test_accidents_lie_close_to_road_points(demo, silver_points):
-    from pipeline.stage_road_points import snap_accidents
+    from pipeline.silver.road_points import snap_accidents
 
     snapped = snap_accidents(demo_accidents(demo.out_dir), silver_points)
     assert len(snapped) > 400

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import AccidentsError
+from pipeline.core.errors import AccidentsError
 from pipeline.sources.baac_files import KINDS, BaacFile, classify_filename, format_years
 from pipeline.sources.mirror import find_year_files
 

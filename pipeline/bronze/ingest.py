@@ -1,0 +1,354 @@
+"""Bronze ingestion of the BAAC files: raw tables, normalised accidents, rejected rows.
+
+Every data line of every file is accounted for: kept (in a raw table), out of scope (another
+département: counted in `bronze.ingest_log`), or rejected with a reason in `bronze.rejected_rows`.
+Re-ingesting a year replaces that year in one transaction across all bronze tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.bronze import fields as baac_fields
+from pipeline.bronze.fields import ACCIDENT_CODES, LIEUX_CODES, REQUIRED, FieldError
+from pipeline.bronze.parse import ParsedFile, ParsedLine, parse_file, truncate_raw
+from pipeline.core.departments import DEPARTMENTS
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import LAKE_ALIAS, ensure_tables, transaction, with_retries
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+KINDS = ("caracteristiques", "lieux", "vehicules", "usagers")
+RAW_COLUMNS = {
+    "caracteristiques": ["accident_id", "jour", "mois", "an", "hrmn", "lum", "dep", "com", "agg",
+                         "int", "atm", "col", "adr", "lat", "long"],
+    "lieux": ["accident_id", "catr", "voie", "v1", "v2", "circ", "nbv", "vosp", "prof", "pr", "pr1",
+              "plan", "lartpc", "larrout", "surf", "infra", "situ", "vma"],
+    "vehicules": ["accident_id", "id_vehicule", "num_veh", "senc", "catv", "obs", "obsm", "choc",
+                  "manv", "motor", "occutc"],
+    "usagers": ["accident_id", "id_usager", "id_vehicule", "num_veh", "place", "catu", "grav", "sexe",
+                "an_nais", "trajet", "secu1", "secu2", "secu3", "locp", "actp", "etatp"],
+}
+_TRAILER = ["extra_json", "source_file", "year", "line_number"]
+# A re-ingest that would leave a year with less than this share of the accidents it holds is refused
+# unless forced: a broken or truncated file must not silently empty a year.
+MIN_KEPT_SHARE = 0.5
+
+ACCIDENTS_DDL = """
+CREATE TABLE IF NOT EXISTS bronze.accidents (
+    accident_id VARCHAR, event_time TIMESTAMP, lat DOUBLE, lon DOUBLE,
+    atm INTEGER, lum INTEGER, agg INTEGER, "int" INTEGER, col INTEGER,
+    com VARCHAR, dep VARCHAR, adr VARCHAR, year INTEGER,
+    catr INTEGER, vma INTEGER, plan INTEGER, prof INTEGER, surf INTEGER, source_file VARCHAR)
+"""
+REJECTED_DDL = """
+CREATE TABLE IF NOT EXISTS bronze.rejected_rows (
+    source_file VARCHAR, year INTEGER, line_number INTEGER, raw_text VARCHAR, reason VARCHAR,
+    raw_length INTEGER)
+"""
+# Lakes created before raw_length existed gain the column (NULL for their old rows).
+REJECTED_MIGRATION = "ALTER TABLE bronze.rejected_rows ADD COLUMN IF NOT EXISTS raw_length INTEGER"
+LOG_DDL = """
+CREATE TABLE IF NOT EXISTS bronze.ingest_log (
+    source_file VARCHAR, year INTEGER, kind VARCHAR, encoding VARCHAR, source VARCHAR,
+    rows_read INTEGER, rows_kept INTEGER, rows_rejected INTEGER, rows_other_department INTEGER,
+    ingested_at TIMESTAMP)
+"""
+
+
+def _raw_ddl(kind: str) -> str:
+    columns = ", ".join(f'"{c}" VARCHAR' for c in RAW_COLUMNS[kind])
+    return (f"CREATE TABLE IF NOT EXISTS bronze.raw_{kind} ({columns}, extra_json VARCHAR, "
+            "source_file VARCHAR, year INTEGER, line_number INTEGER)")
+
+
+@dataclass
+class FileCount:
+    source_file: str
+    year: int
+    kind: str
+    encoding: str
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_rejected: int = 0
+    rows_other_department: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_kept + self.rows_rejected + self.rows_other_department
+
+
+@dataclass
+class IngestSummary:
+    years: list[int]
+    departments: tuple[str, ...]
+    files: list[FileCount] = field(default_factory=list)
+    accidents: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    refused: dict[int, str] = field(default_factory=dict)  # year -> why it kept its previous snapshot
+
+    def table(self) -> str:
+        lines = [f"{'file':<32} {'read':>8} {'kept':>8} {'rejected':>8} {'other dep':>9}"]
+        for f in self.files:
+            lines.append(f"{f.source_file:<32} {f.rows_read:>8} {f.rows_kept:>8} {f.rows_rejected:>8} "
+                         f"{f.rows_other_department:>9}")
+        return "\n".join(lines)
+
+
+class IngestRefused(AccidentsError):
+    """Some years were refused (they keep their previous snapshot); the others were ingested."""
+
+    def __init__(self, summary: IngestSummary):
+        self.summary = summary
+        done = f"; ingested: {', '.join(map(str, summary.years))}" if summary.years else "; nothing ingested"
+        first_year = min(summary.refused)
+        more = f" (and {len(summary.refused) - 1} other year(s))" if len(summary.refused) > 1 else ""
+        super().__init__(f"year {first_year} refused, it keeps its previous data: "
+                         f"{summary.refused[first_year]}{more}{done}")
+
+
+@dataclass
+class _YearBatch:
+    """Everything one year contributes to the bronze tables, as column lists."""
+
+    raw: dict[str, list[list]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    accidents: list[tuple] = field(default_factory=list)
+    rejected: list[tuple] = field(default_factory=list)
+    counts: list[FileCount] = field(default_factory=list)
+
+
+def _raw_row(parsed: ParsedFile, fields: list[str], kind: str, year: int, line: int, acc_id: str) -> list:
+    by_name = dict(zip(parsed.header, fields, strict=True))
+    by_name["accident_id"] = acc_id
+    known = RAW_COLUMNS[kind]
+    extra = {k: v for k, v in by_name.items() if k not in known}
+    return [by_name.get(c) for c in known] + [
+        json.dumps(extra, ensure_ascii=False) if extra else None, parsed.path.name, year, line]
+
+
+def _rejecter(parsed: ParsedFile, year: int, count: FileCount, batch: _YearBatch):
+    def reject(line: ParsedLine, reason: str) -> None:
+        count.rows_rejected += 1
+        text, length = truncate_raw(line.raw_text)
+        batch.rejected.append((parsed.path.name, year, line.line_number, text, reason, length))
+    return reject
+
+
+def _accident_fields(values: dict[str, str], acc_id: str, year: int, dep: str) -> tuple:
+    """The bronze.accidents fields of one in-scope caracteristiques row; FieldError names the column."""
+    event_time = baac_fields.event_time(values, year)
+    lat, lon = baac_fields.coordinate("lat", values["lat"]), baac_fields.coordinate("long", values["long"])
+    if not DEPARTMENTS[dep].contains(lat, lon):
+        raise FieldError(f"coordinates ({lat}, {lon}) outside the bounds of département {dep}")
+    codes = baac_fields.check_row("caracteristiques", values, year)
+    return (acc_id, event_time, lat, lon, *(codes[c] for c in ACCIDENT_CODES),
+            baac_fields.commune(values["com"], dep), dep, codes.get("adr"), year)
+
+
+def _ingest_caracteristiques(parsed: ParsedFile, year: int, deps: set[str], batch: _YearBatch):
+    """Returns (in-scope ids -> validated accident fields or None, all valid ids seen in the file)."""
+    count = FileCount(parsed.path.name, year, "caracteristiques", parsed.encoding)
+    reject = _rejecter(parsed, year, count, batch)
+    in_scope: dict[str, tuple | None] = {}
+    first_line: dict[str, int] = {}
+    all_ids: set[str] = set()
+    for line in parsed.lines:
+        count.rows_read += 1
+        if line.fields is None:
+            reject(line, line.problem)
+            continue
+        values = dict(zip(parsed.header, line.fields, strict=True))
+        try:
+            acc_id = baac_fields.accident_id(values["accident_id"], year)
+        except FieldError as exc:
+            reject(line, str(exc))
+            continue
+        all_ids.add(acc_id)
+        dep = values["dep"].strip().upper()
+        if dep not in deps:
+            count.rows_other_department += 1
+            continue
+        if acc_id in first_line:
+            reject(line, f"duplicate accident id {acc_id} (first at line {first_line[acc_id]})")
+            continue
+        first_line[acc_id] = line.line_number
+        batch.raw["caracteristiques"].append(_raw_row(parsed, line.fields, "caracteristiques", year,
+                                                      line.line_number, acc_id))
+        try:
+            in_scope[acc_id] = _accident_fields(values, acc_id, year, dep)
+        except FieldError as exc:
+            in_scope[acc_id] = None
+            reject(line, str(exc))
+            continue
+        count.rows_kept += 1
+    batch.counts.append(count)
+    return in_scope, all_ids
+
+
+def _ingest_linked(parsed: ParsedFile, kind: str, year: int, in_scope: Mapping[str, object],
+                   all_ids: set[str], batch: _YearBatch) -> dict[str, tuple]:
+    """lieux / vehicules / usagers rows follow their accident's département; every ruled field is
+    checked. Returns, for lieux, the first valid row's risk fields per accident."""
+    count = FileCount(parsed.path.name, year, kind, parsed.encoding)
+    reject = _rejecter(parsed, year, count, batch)
+    first_lieux: dict[str, tuple] = {}
+    for line in parsed.lines:
+        count.rows_read += 1
+        if line.fields is None:
+            reject(line, line.problem)
+            continue
+        values = dict(zip(parsed.header, line.fields, strict=True))
+        try:
+            acc_id = baac_fields.accident_id(values["accident_id"], year)
+            if acc_id not in all_ids:
+                raise FieldError(f"accident id {acc_id} not found in the year's caracteristiques file")
+            if acc_id not in in_scope:
+                count.rows_other_department += 1
+                continue
+            codes = baac_fields.check_row(kind, values, year)
+        except FieldError as exc:
+            reject(line, str(exc))
+            continue
+        count.rows_kept += 1
+        batch.raw[kind].append(_raw_row(parsed, line.fields, kind, year, line.line_number, acc_id))
+        if kind == "lieux" and acc_id not in first_lieux:
+            first_lieux[acc_id] = tuple(codes.get(c) for c in LIEUX_CODES)
+    batch.counts.append(count)
+    return first_lieux
+
+
+def _read_year(year: int, files: Mapping[str, Path], deps: set[str]) -> _YearBatch:
+    """Parse and validate one year's four files; AccidentsError when a file's structure is refused."""
+    missing = [k for k in KINDS if k not in files]
+    if missing:
+        raise AccidentsError(f"year {year}: missing file(s) for {', '.join(missing)}")
+    parsed = {kind: parse_file(Path(files[kind]), REQUIRED[kind]) for kind in KINDS}  # structure first
+    batch = _YearBatch()
+    in_scope, all_ids = _ingest_caracteristiques(parsed["caracteristiques"], year, deps, batch)
+    lieux = {}
+    for kind in KINDS[1:]:
+        got = _ingest_linked(parsed[kind], kind, year, in_scope, all_ids, batch)
+        lieux = got if kind == "lieux" else lieux
+    source = Path(files["caracteristiques"]).name
+    no_lieux = (None,) * len(LIEUX_CODES)
+    batch.accidents = [row + lieux.get(row[0], no_lieux) + (source,) for row in in_scope.values() if row]
+    return batch
+
+
+def _arrow(rows: list, names: list[str]) -> pa.Table:
+    import pyarrow as pa
+
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    return pa.table({n: list(c) for n, c in zip(names, columns, strict=True)})
+
+
+_ACCIDENT_NAMES = ["accident_id", "event_time", "lat", "lon", *ACCIDENT_CODES, "com", "dep", "adr", "year",
+                   *LIEUX_CODES, "source_file"]
+_REJECTED_NAMES = ["source_file", "year", "line_number", "raw_text", "reason", "raw_length"]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+    if data.num_rows:
+        con.register("_ingest_batch", data)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_batch")
+        con.unregister("_ingest_batch")
+
+
+def _shrinking_years(con: duckdb.DuckDBPyConnection, batches: Mapping[int, _YearBatch]) -> dict[int, str]:
+    """Years whose new accidents would be far fewer than the lake holds now, with a message."""
+    held = dict(con.execute("SELECT year, count(*) FROM bronze.accidents GROUP BY year").fetchall())
+    refused = {}
+    for year, batch in batches.items():
+        before, after = held.get(year, 0), len(batch.accidents)
+        if before and after < MIN_KEPT_SHARE * before:
+            refused[year] = (f"would replace its {before} accidents with {after} (less than "
+                             f"{MIN_KEPT_SHARE:.0%}); check the files or pass --force to replace anyway")
+    return refused
+
+
+def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[int, _YearBatch], source: str,
+           force: bool) -> dict[int, str]:
+    """Replace the years of `batches` in one transaction; returns the years refused for shrinking
+    (decided inside the transaction, so a concurrent ingest cannot slip between check and write)."""
+    ensure_tables(con, ACCIDENTS_DDL, REJECTED_DDL, REJECTED_MIGRATION, LOG_DDL,
+                  *(_raw_ddl(k) for k in KINDS))
+    tables = ["bronze.accidents", "bronze.rejected_rows", "bronze.ingest_log",
+              *(f"bronze.raw_{k}" for k in KINDS)]
+    now = dt.datetime.now().replace(microsecond=0)
+    with transaction(con):
+        refused = {} if force else _shrinking_years(con, batches)
+        kept = [b for y, b in batches.items() if y not in refused]
+        if not kept:
+            return refused
+        year_list = ", ".join(str(int(y)) for y in batches if y not in refused)
+        for table in tables:
+            con.execute(f"DELETE FROM {table} WHERE year IN ({year_list})")
+        for kind in KINDS:
+            rows = [r for b in kept for r in b.raw[kind]]
+            _insert(con, f"bronze.raw_{kind}", _arrow(rows, RAW_COLUMNS[kind] + _TRAILER))
+        _insert(con, "bronze.accidents", _arrow([r for b in kept for r in b.accidents], _ACCIDENT_NAMES))
+        _insert(con, "bronze.rejected_rows", _arrow([r for b in kept for r in b.rejected], _REJECTED_NAMES))
+        log_rows = [(c.source_file, c.year, c.kind, c.encoding, source, c.rows_read, c.rows_kept,
+                     c.rows_rejected, c.rows_other_department, now) for b in kept for c in b.counts]
+        _insert(con, "bronze.ingest_log", _arrow(log_rows, [
+            "source_file", "year", "kind", "encoding", "source", "rows_read", "rows_kept", "rows_rejected",
+            "rows_other_department", "ingested_at"]))
+        label_tables(con, source)
+    return refused
+
+
+def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Table comments say where the data comes from; demo data is labelled synthetic. Only changed
+    comments are written, so concurrent ingests of one source do not alter the same tables."""
+    text = ("SYNTHETIC demo data generated offline (not real accidents)" if source == "demo"
+            else f"BAAC road-accident files, source: {source}")
+    tables = ("accidents", "rejected_rows", *(f"raw_{k}" for k in KINDS))
+    current = dict(con.execute(
+        "SELECT table_name, comment FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'bronze'",
+        [LAKE_ALIAS]).fetchall())
+    for table in tables:
+        if current.get(table) != text:
+            con.execute(f"COMMENT ON TABLE bronze.{table} IS '{text.replace(chr(39), chr(39) * 2)}'")
+
+
+def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Mapping[str, Path]], *,
+                 departments: Sequence[str] = ("988",), source: str = "files",
+                 force: bool = False) -> IngestSummary:
+    """Parse and load the given years' four files; replaces those years atomically.
+
+    A year whose file structure is refused, or whose accidents would shrink below MIN_KEPT_SHARE of
+    what the lake holds (unless `force`), keeps its previous snapshot; the other years are written,
+    then IngestRefused (an AccidentsError carrying the summary) says which years were refused."""
+    started = time.perf_counter()
+    deps = {d.upper() for d in departments}
+    unknown = sorted(deps - DEPARTMENTS.keys())
+    if unknown:
+        raise AccidentsError(f"unknown département {unknown[0]!r}")
+    batches: dict[int, _YearBatch] = {}
+    refused: dict[int, str] = {}
+    for year in sorted(files_by_year):
+        try:
+            batches[year] = _read_year(year, files_by_year[year], deps)
+        except AccidentsError as exc:
+            refused[year] = str(exc)
+    if batches:
+        # a concurrent ingest of other years may commit first: redo the whole transaction on top of it
+        refused |= with_retries(lambda: _write(con, batches, source, force))
+    written = [y for y in batches if y not in refused]
+    summary = IngestSummary(written, tuple(sorted(deps)), [c for y in written for c in batches[y].counts])
+    summary.accidents = sum(len(batches[y].accidents) for y in written)
+    summary.rejected = sum(len(batches[y].rejected) for y in written)
+    summary.refused = dict(sorted(refused.items()))
+    summary.seconds = time.perf_counter() - started
+    if refused:
+        raise IngestRefused(summary)
+    return summary

@@ -1,0 +1,86 @@
+"""What every algorithm provides to tuning, training, scoring, storage and MLflow.
+
+Every fit returns a native booster, so what is stored or logged is never a pickle. `fit` early-stops
+on the validation rows and calls `report(iteration, value)` every REPORT_EVERY rounds; when `report`
+returns True the fit stops and `Pruned` is raised (Optuna pruning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.gold.model_bundle import RiskModel
+
+MAX_ROUNDS = 300
+EARLY_STOPPING = 30
+REPORT_EVERY = 10
+THREADS = 2
+
+Report = Callable[[int, float], bool]
+
+
+class Pruned(Exception):
+    """The trial's intermediate validation score told the pruner to stop."""
+
+
+class Algorithm:
+    name: str
+    model_file: str  # native file name inside a model bundle
+    # native validation metric per objective (same direction as the objective)
+    native_metric: dict[str, str]
+    mlflow_flavour: str  # module of the MLflow flavour, e.g. "mlflow.lightgbm"
+    requirement: str  # the pip distribution that provides the library
+
+    def suggest_params(self, trial) -> dict[str, Any]:
+        """Optuna search space. Modest spaces keep one trial around a second on ~36k rows, 2 threads."""
+        raise NotImplementedError
+
+    def fit(self, template: RiskModel, params: dict[str, Any], X_train, y_train, X_valid, y_valid, *,
+            metric: str, seed: int, rounds: int, report: Report | None, threads: int):
+        """Train one native booster -> (booster, rounds used)."""
+        raise NotImplementedError
+
+    def native_input(self, model: RiskModel, encoded: pd.DataFrame, label: np.ndarray | None = None):
+        """What the library's train/predict API expects for an encoded frame (default: a float
+        matrix with unknown categories as NaN)."""
+        import numpy as np
+
+        matrix = encoded.to_numpy(dtype=float)
+        cat_idx = [i for i, c in enumerate(model.feature_columns) if c in model.categorical_codes]
+        matrix[:, cat_idx] = np.where(matrix[:, cat_idx] < 0, np.nan, matrix[:, cat_idx])
+        return matrix
+
+    def predict(self, booster, data) -> np.ndarray:
+        """Positive-class probability on the training (case-control) scale."""
+        import numpy as np
+
+        return np.asarray(booster.predict(data), dtype=float)
+
+    def save(self, booster, path: Path) -> None:
+        booster.save_model(str(path))
+
+    def load(self, path: Path):
+        raise NotImplementedError
+
+    def importance(self, model: RiskModel) -> dict[str, float]:
+        """Gain-style importance per feature column (0 for features never split on)."""
+        raise NotImplementedError
+
+    def mlflow_log_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def train(self, template: RiskModel, params: dict[str, Any], X_train, y_train, X_valid=None, y_valid=None,
+              *, objective: str = "pr_auc", seed: int = 42, rounds: int = MAX_ROUNDS,
+              report: Report | None = None, threads: int = THREADS):
+        """`fit` with the native validation metric of `objective` -> (booster, rounds used).
+
+        `threads`: OpenMP threads per fit. 2 suits a dedicated 2-core box; on an oversubscribed
+        machine 1 is far faster (OpenMP barriers spin while the other thread waits for a core)."""
+        return self.fit(template, params, X_train, y_train, X_valid, y_valid, metric=self.native_metric[objective],
+                        seed=seed, rounds=rounds, report=report, threads=threads)

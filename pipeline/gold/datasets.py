@@ -1,0 +1,159 @@
+"""Gold datasets: the predecessor's 80/20 split, the temporal holdout, and feature metadata.
+
+- `gold.train` / `gold.test`: stratified random 80/20 split of one sampler's rows of
+  silver.features_reference (the predecessor's protocol: leave-one-out history over every year, so it
+  leaks time — kept for comparison).
+- `gold.temporal_train|valid|test`: rows of silver.features (point-in-time history) split by event
+  year, for every sampler present.
+- `gold.feature_metadata`, `gold.weather_encoding`: how the model inputs are described and encoded.
+All six tables are replaced in one transaction, and the random split depends only on `seed`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pipeline.core.errors import AccidentsError
+from pipeline.core.features import FEATURE_COLUMNS, feature_kind
+from pipeline.core.lake import table_exists, transaction
+
+if TYPE_CHECKING:
+    import duckdb
+
+SAMPLERS = ("exclusion", "uniform")
+DEFAULT_TRAIN_YEARS = (2019, 2020, 2021, 2022)
+DEFAULT_VALID_YEARS = (2023,)
+DEFAULT_TEST_YEARS = (2024,)
+
+# BAAC `atm` (conditions atmosphériques) codes.
+ATM_LABELS = {
+    1: "Normale", 2: "Pluie légère", 3: "Pluie forte", 4: "Neige - grêle", 5: "Brouillard - fumée",
+    6: "Vent fort - tempête", 7: "Temps éblouissant", 8: "Temps couvert", 9: "Autre",
+}
+
+
+@dataclass(frozen=True)
+class DatasetsSummary:
+    sampler: str
+    rows: dict[str, int] = field(default_factory=dict)  # table -> row count
+    positives: dict[str, int] = field(default_factory=dict)  # table -> positives
+    samplers: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+def validate_years(train_years, valid_years, test_years) -> None:
+    groups = {"train_years": set(train_years), "valid_years": set(valid_years), "test_years": set(test_years)}
+    for name, years in groups.items():
+        if not years:
+            raise AccidentsError(f"{name}: give at least one year")
+    names = list(groups)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            common = sorted(groups[a] & groups[b])
+            if common:
+                raise AccidentsError(f"{a} and {b} overlap on {common}: temporal splits must be disjoint")
+
+
+def stratified_test_ids(row_ids, targets, test_size: float, seed: int):
+    """Row ids of a stratified random test share: `test_size` of each class, chosen by `seed`."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    row_ids = np.asarray(row_ids)
+    targets = np.asarray(targets)
+    chosen = []
+    for cls in np.unique(targets):
+        ids = np.sort(row_ids[targets == cls])  # sort first: independent of the query's row order
+        n_test = int(round(len(ids) * test_size))
+        chosen.append(rng.permutation(ids)[:n_test])
+    return np.concatenate(chosen) if chosen else np.array([], dtype=np.int64)
+
+
+def weather_encoding_json(atm_values) -> str:
+    """The BAAC atm labels and the codes seen in the data, as JSON text."""
+    seen = sorted({int(v) for v in atm_values if v is not None and v == v})
+    return json.dumps(
+        {
+            "column": "atm",
+            "labels": {str(k): v for k, v in ATM_LABELS.items()},
+            "observed_codes": seen,
+            "model_encoding": "category -> integer code fitted on training rows and stored with each "
+            "model (bundle.json categorical_codes); unknown or missing -> -1",
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def build_datasets(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    sampler: str = "exclusion",
+    test_size: float = 0.2,
+    train_years=DEFAULT_TRAIN_YEARS,
+    valid_years=DEFAULT_VALID_YEARS,
+    test_years=DEFAULT_TEST_YEARS,
+    seed: int = 42,
+) -> DatasetsSummary:
+    """Write gold.train/test, gold.temporal_*, gold.feature_metadata and gold.weather_encoding."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    if sampler not in SAMPLERS:
+        raise AccidentsError(f"sampler={sampler!r}: expected one of {', '.join(SAMPLERS)}")
+    if not 0.0 < test_size < 1.0:
+        raise AccidentsError(f"test_size={test_size!r}: expected a fraction between 0 and 1")
+    validate_years(train_years, valid_years, test_years)
+    for table in ("silver.features", "silver.features_reference"):
+        if not table_exists(con, table):
+            raise AccidentsError(f"{table} does not exist; run `accidents features` first")
+        columns = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()}
+        missing = [c for c in ["sampler", "row_id", "target", "year", "sampling_weight", *FEATURE_COLUMNS]
+                   if c not in columns]
+        if missing:
+            raise AccidentsError(f"{table} lacks columns: {', '.join(missing)}")
+
+    present = tuple(r[0] for r in con.execute(
+        "SELECT DISTINCT sampler FROM silver.features_reference ORDER BY 1").fetchall())
+    if sampler not in present:
+        raise AccidentsError(f"sampler={sampler!r}: silver.features_reference has no such rows "
+                             f"(present: {', '.join(present) or 'none'})")
+
+    labels = con.execute(
+        "SELECT row_id, target FROM silver.features_reference WHERE sampler = ? ORDER BY row_id", [sampler]).df()
+    test_ids = pd.DataFrame({"row_id": stratified_test_ids(labels.row_id, labels.target, test_size, seed)})
+    atm_values = [r[0] for r in con.execute("SELECT DISTINCT atm FROM silver.features_reference").fetchall()]
+    metadata = pd.DataFrame({
+        "name": FEATURE_COLUMNS,
+        "position": list(range(len(FEATURE_COLUMNS))),
+        "kind": [feature_kind(c) for c in FEATURE_COLUMNS],
+    })
+    weather = pd.DataFrame({"encoding_json": [weather_encoding_json(atm_values)]})
+    year_sets = {
+        "gold.temporal_train": sorted(set(train_years)),
+        "gold.temporal_valid": sorted(set(valid_years)),
+        "gold.temporal_test": sorted(set(test_years)),
+    }
+
+    with transaction(con, _test_ids=test_ids, _feature_metadata=metadata, _weather_encoding=weather):
+        base = "SELECT f.* FROM silver.features_reference f WHERE f.sampler = ?"
+        con.execute(f"CREATE OR REPLACE TABLE gold.train AS {base} "
+                    "AND f.row_id NOT IN (SELECT row_id FROM _test_ids) ORDER BY f.row_id", [sampler])
+        con.execute(f"CREATE OR REPLACE TABLE gold.test AS {base} "
+                    "AND f.row_id IN (SELECT row_id FROM _test_ids) ORDER BY f.row_id", [sampler])
+        for table, years in year_sets.items():
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM silver.features "
+                        "WHERE list_contains(?, year) ORDER BY sampler, row_id", [years])
+        con.execute("CREATE OR REPLACE TABLE gold.feature_metadata AS "
+                    "SELECT name, CAST(position AS INTEGER) AS position, kind FROM _feature_metadata")
+        con.execute("CREATE OR REPLACE TABLE gold.weather_encoding AS SELECT encoding_json FROM _weather_encoding")
+
+    rows, positives = {}, {}
+    for table in ("gold.train", "gold.test", *year_sets):
+        n, pos = con.execute(f"SELECT count(*), coalesce(sum(target), 0) FROM {table}").fetchone()
+        rows[table], positives[table] = int(n), int(pos)
+    return DatasetsSummary(sampler=sampler, rows=rows, positives=positives, samplers=present,
+                           seconds=time.perf_counter() - started)

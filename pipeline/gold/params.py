@@ -1,0 +1,61 @@
+"""Parameters of the gold stages: datasets + training, evaluation, predictions and the map."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pipeline.core.params import Params, param
+from pipeline.gold import algorithms
+
+OBJECTIVES = ("pr_auc", "logloss", "recall")
+PROTOCOLS = ("temporal", "reference", "both")
+SAMPLERS = ("exclusion", "uniform")
+
+
+@dataclass(frozen=True)
+class TrainParams(Params):
+    trials: int = param(20, "Optuna trials per algorithm", low=1, high=10_000)
+    objective: str = param("pr_auc", "validation objective of the tuning", choices=OBJECTIVES)
+    algorithms: tuple[str, ...] = param(algorithms.names(), "algorithms to tune", choices=algorithms.names())
+    protocol: str = param("temporal", "temporal (by year, honest; may become champion) | reference (the "
+                                      "predecessor's 80/20 split, never champion) | both", choices=PROTOCOLS)
+    sampler: str = param("uniform", "negative sampler: uniform (calibratable) | exclusion (the predecessor's)",
+                         choices=SAMPLERS)
+    seed: int | None = param(None, "random seed (default: ACCIDENTS_SEED or 42)", kind="int", low=0)
+    timeout: float | None = param(None, "seconds of tuning per algorithm at most", kind="float", low=1.0)
+    threads: int = param(2, "threads per model fit (1 on a busy machine)", low=1, high=64)
+    test_size: float = param(0.2, "reference protocol: share of rows in the random test split", low=0.05, high=0.5)
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        return ("reference", "temporal") if self.protocol == "both" else (self.protocol,)
+
+
+@dataclass(frozen=True)
+class EvaluateParams(Params):
+    sampler: str = param("both", "which sampler's temporal model to evaluate", choices=(*SAMPLERS, "both"))
+    test_year: int = param(2024, "held-out year", low=2005, high=2100)
+    valid_year: int | None = param(None, "year choosing the KDE bandwidth (default: test year - 1)", kind="int",
+                                   low=2005, high=2100)
+    model: str = param("champion", "'champion' (the latest temporal version per sampler) or a VERSION number")
+    history_cutoff: dt.date | None = param(None, "history features use accidents before this date "
+                                                 "(default: 1 January of the test year)", kind="date")
+    atm: int = param(1, "BAAC weather code used for every hour", low=1, high=9)
+    truth: str | None = param(None, "demo truth folder for the oracle (default: the source's own)", kind="str")
+    figures: str | None = param(None, "folder for the PNG figures (default: <data dir>/evaluation)", kind="str")
+    log_mlflow: bool = param(True, "log the evaluation to MLflow")
+
+
+@dataclass(frozen=True)
+class PredictParams(Params):
+    atm: int = param(1, "BAAC weather code: 1 normal, 2 light rain, 3 heavy rain, 5 fog", low=1, high=9)
+    model: str = param("champion", "'champion' or a registered model VERSION number")
+
+
+@dataclass(frozen=True)
+class MapParams(Params):
+    atm: int = param(1, "BAAC weather code of the predicted scenario", low=1, high=9)
+    top_n: int = param(3, "show the N riskiest points of each hour", low=1, high=10)
+    threshold: float | None = param(None, "show point-hours at or above this percentile instead of the top N",
+                                    kind="float", low=0.0, high=100.0)

@@ -1,0 +1,324 @@
+"""Daily risk predictions: score every road point for every hour of the requested days.
+
+Rows are built on a full (day, hour, point) grid and go through the same feature code as training
+(`pipeline.core.features.compute_features`) with the same point-in-time history: a day of year Y sees the
+accidents of [Y - lookback, Y) (bronze.accidents, averaged over the years of that window the data
+covers), built once for the whole run; the model's own `history_cutoff` (the latest history end seen
+in training) is never used as a cap. Probabilities land in `gold.predictions`; re-running a
+(date, atm) pair replaces exactly those rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import ensure_tables, table_exists, transaction
+from pipeline.gold.scoring import ProbabilityModel
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+HOURS = 24
+TOP_POINTS = 10
+# Rows scored per chunk: bounds memory during long backfills (features are ~40 float columns).
+CHUNK_ROWS = 1_500_000
+
+# BAAC `atm` codes. 1, 2, 3 and 5 are the scenarios offered in the notebook.
+ATM_LABELS = {
+    1: "Normale",
+    2: "Pluie légère",
+    3: "Pluie forte",
+    4: "Neige - grêle",
+    5: "Brouillard - fumée",
+    6: "Vent fort - tempête",
+    7: "Temps éblouissant",
+    8: "Temps couvert",
+    9: "Autre",
+}
+WEATHER_SCENARIOS = {"Normal": 1, "Pluie légère": 2, "Pluie forte": 3, "Brouillard": 5}
+
+PREDICTIONS_DDL = """
+CREATE TABLE IF NOT EXISTS gold.predictions (
+    date DATE, hour INTEGER, point_id BIGINT, lat DOUBLE, lon DOUBLE, atm INTEGER,
+    probability DOUBLE, risk_index DOUBLE, rank_in_hour INTEGER, model_name VARCHAR,
+    model_version VARCHAR, created_at TIMESTAMP
+)"""
+
+
+@dataclass(frozen=True)
+class TopPoint:
+    point_id: int
+    lat: float
+    lon: float
+    com: str | None
+    road_type: str | None
+    speed_limit: float | None
+    expected_accidents: float  # sum of the point's 24 hourly probabilities
+    peak_hour: int
+    peak_probability: float
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    date: dt.date
+    expected_accidents: float  # sum of every point-hour probability of the day
+    most_dangerous_hour: int
+    most_dangerous_hour_expected: float
+    top_points: tuple[TopPoint, ...]
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    model_name: str
+    model_version: str
+    atm: int
+    history_cutoff: dt.datetime  # history end (asof) of the latest predicted day
+    n_points: int
+    rows_written: int
+    days: tuple[DaySummary, ...]
+    seconds: float
+
+
+def validate_atm(atm: object) -> int:
+    """A BAAC weather code 1..9, or AccidentsError naming the parameter."""
+    try:
+        code = int(atm)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        code = None
+    if code is None or code not in ATM_LABELS or str(atm).strip() != str(code):
+        known = ", ".join(f"{k}={v}" for k, v in ATM_LABELS.items())
+        raise AccidentsError(f"atm={atm!r}: unknown weather code (expected one of {known})")
+    return code
+
+
+def tomorrow_in(tz: str, *, now: dt.datetime | None = None) -> dt.date:
+    """Tomorrow's date in the given time zone (the island's day, not the server's)."""
+    from zoneinfo import ZoneInfo
+
+    current = now.astimezone(ZoneInfo(tz)) if now else dt.datetime.now(ZoneInfo(tz))
+    return current.date() + dt.timedelta(days=1)
+
+
+def load_history(con: duckdb.DuckDBPyConnection, days: list[dt.date], lookback_years: int,
+                 cap: dt.datetime | None = None):
+    """Point-in-time history for `days` (one object; windows per year), refusing days without any."""
+    from pipeline.silver.features import load_scoring_history
+
+    history = load_scoring_history(con, lookback_years, cap=cap)
+    asof = history.asof(np.array(days, dtype="datetime64[D]"))
+    uncovered = [day for day, years in zip(days, history.covered_years(asof)) if years <= 0]
+    if uncovered:
+        raise AccidentsError(f"date {uncovered[0]}: bronze.accidents has no year of history before it "
+                             f"(history windows end at the year start; lookback {lookback_years} years)")
+    return history
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    import pandas as pd
+
+    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
+
+
+def grid_rows(points: pd.DataFrame, days: list[dt.date], atm: int) -> pd.DataFrame:
+    """Rows for compute_features in (day, hour, point) order, so results reshape to (D, 24, N)."""
+    from pipeline.core import features
+
+    starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
+    hour_offsets = (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")
+    return features.point_hour_rows(points, (starts[:, None] + hour_offsets[None, :]).reshape(-1), atm)
+
+
+def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm: int, history) -> np.ndarray:
+    """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days; days
+    with identical feature rows are scored once (pipeline.gold.scoring)."""
+    from pipeline.core import features
+    from pipeline.gold.scoring import score_distinct_blocks
+
+    n = len(points)
+    per_day = HOURS * n
+    per_chunk = max(1, CHUNK_ROWS // per_day)
+    out = np.empty((len(days), HOURS, n), dtype=np.float64)
+    cache: dict[bytes, np.ndarray] = {}
+    for start in range(0, len(days), per_chunk):
+        chunk = days[start : start + per_chunk]
+        feats = features.compute_features(grid_rows(points, chunk, atm), history)[features.FEATURE_COLUMNS]
+        out[start : start + len(chunk)] = score_distinct_blocks(model, feats, per_day, cache).reshape(
+            len(chunk), HOURS, n)
+    if not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
+        raise AccidentsError("model returned probabilities outside [0, 1]")
+    return out
+
+
+def risk_indexes_and_ranks(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """risk_index = probability / the day's mean probability; rank 1 = riskiest point of the hour."""
+    day_mean = proba.mean(axis=(1, 2), keepdims=True)
+    risk_index = np.divide(proba, day_mean, out=np.zeros_like(proba), where=day_mean > 0)
+    order = np.argsort(-proba, axis=2, kind="stable")
+    ranks = np.empty(proba.shape, dtype=np.int32)
+    np.put_along_axis(ranks, order, np.arange(1, proba.shape[2] + 1, dtype=np.int32)[None, None, :], axis=2)
+    return risk_index, ranks
+
+
+def write_predictions(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    points: pd.DataFrame,
+    days: list[dt.date],
+    atm: int,
+    proba: np.ndarray,
+    model_name: str,
+    model_version: str,
+) -> int:
+    """Replace the (days, atm) rows of gold.predictions in one transaction; returns rows inserted."""
+    import pyarrow as pa
+
+    d, _, n = proba.shape
+    risk_index, ranks = risk_indexes_and_ranks(proba)
+    point_idx = np.tile(np.arange(n), d * HOURS)
+    created_at = dt.datetime.now().replace(microsecond=0)
+    table = pa.table(
+        {
+            "date": pa.array(np.repeat(np.array(days, dtype="datetime64[D]"), HOURS * n)),
+            "hour": pa.array(np.tile(np.repeat(np.arange(HOURS, dtype=np.int32), n), d)),
+            "point_id": pa.array(points["point_id"].to_numpy(dtype=np.int64)[point_idx]),
+            "lat": pa.array(points["lat"].to_numpy(dtype=np.float64)[point_idx]),
+            "lon": pa.array(points["lon"].to_numpy(dtype=np.float64)[point_idx]),
+            "probability": pa.array(proba.reshape(-1)),
+            "risk_index": pa.array(risk_index.reshape(-1)),
+            "rank_in_hour": pa.array(ranks.reshape(-1)),
+        }
+    )
+    dates = pa.table({"date": pa.array(np.array(days, dtype="datetime64[D]"))})
+    ensure_tables(con, PREDICTIONS_DDL)
+    with transaction(con, _new_predictions=table, _prediction_dates=dates):
+        con.execute(
+            "DELETE FROM gold.predictions WHERE atm = ? AND date IN (SELECT date FROM _prediction_dates)",
+            [atm],
+        )
+        con.execute(
+            "INSERT INTO gold.predictions SELECT date, hour, point_id, lat, lon, ?::INTEGER, probability, "
+            "risk_index, rank_in_hour, ?, ?, ?::TIMESTAMP FROM _new_predictions",
+            [atm, model_name, model_version, created_at],
+        )
+    return table.num_rows
+
+
+def summarise_day(day: dt.date, proba_day: np.ndarray, points: pd.DataFrame, top_k: int = TOP_POINTS) -> DaySummary:
+    """Expected accidents, riskiest hour and top points of one (24, N) probability grid."""
+    per_hour = proba_day.sum(axis=1)
+    per_point = proba_day.sum(axis=0)
+    peak_hours = proba_day.argmax(axis=0)
+    top = np.argsort(-per_point, kind="stable")[:top_k]
+
+    def _opt(column: str, i: int):
+        value = points[column].iloc[i]
+        return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+    top_points = tuple(
+        TopPoint(
+            point_id=int(points["point_id"].iloc[i]),
+            lat=float(points["lat"].iloc[i]),
+            lon=float(points["lon"].iloc[i]),
+            com=_opt("com", i),
+            road_type=_opt("road_type", i),
+            speed_limit=_opt("speed_limit", i),
+            expected_accidents=float(per_point[i]),
+            peak_hour=int(peak_hours[i]),
+            peak_probability=float(proba_day[peak_hours[i], i]),
+        )
+        for i in top
+    )
+    worst = int(per_hour.argmax())
+    return DaySummary(
+        date=day,
+        expected_accidents=float(per_hour.sum()),
+        most_dangerous_hour=worst,
+        most_dangerous_hour_expected=float(per_hour[worst]),
+        top_points=top_points,
+    )
+
+
+def predict_days(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    model: ProbabilityModel,
+    model_name: str,
+    model_version: str,
+    dates: list[dt.date],
+    atm: int = 1,
+    history_cutoff: dt.datetime | None = None,
+    history_lookback_years: int | None = None,
+) -> PredictionSummary:
+    """Score 24 x N point-hours per date and write them to gold.predictions (see module docstring).
+
+    History windows end at each date's year start, or at `history_cutoff` when it is earlier (an
+    optional cap); lookback: `history_lookback_years`, else the model's, else silver.features'.
+    """
+    started = time.perf_counter()
+    atm = validate_atm(atm)
+    days = sorted(set(dates))
+    if not days:
+        raise AccidentsError("no date to predict")
+    from pipeline.silver.features import load_road_points, scoring_lookback_years
+
+    cap = _as_datetime(history_cutoff)
+    lookback = scoring_lookback_years(con, model, history_lookback_years)
+    points = load_road_points(con)
+    history = load_history(con, days, lookback, cap)
+    latest_asof = history.asof(np.array(days[-1:], dtype="datetime64[D]"))[0]
+    cutoff = _as_datetime(latest_asof)
+    proba = score_days(model, points, days, atm, history)
+    rows = write_predictions(
+        con, points=points, days=days, atm=atm, proba=proba,
+        model_name=model_name, model_version=str(model_version),
+    )
+    summaries = tuple(summarise_day(day, proba[i], points) for i, day in enumerate(days))
+    return PredictionSummary(
+        model_name=model_name,
+        model_version=str(model_version),
+        atm=atm,
+        history_cutoff=cutoff,
+        n_points=len(points),
+        rows_written=rows,
+        days=summaries,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def read_predictions(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> pd.DataFrame:
+    """gold.predictions of one (date, atm) joined with the road attributes the map shows."""
+
+    if not table_exists(con, "gold.predictions"):
+        return _empty_predictions()
+    if table_exists(con, "silver.road_points"):
+        road_cols, join = "r.road_type, r.speed_limit, r.com", "LEFT JOIN silver.road_points r USING (point_id)"
+    else:  # predictions outlive a rebuilt silver layer only in odd cases; map them without road details
+        road_cols, join = "NULL::VARCHAR AS road_type, NULL::DOUBLE AS speed_limit, NULL::VARCHAR AS com", ""
+    return con.execute(
+        f"SELECT p.*, {road_cols} FROM gold.predictions p {join} "
+        "WHERE p.date = ? AND p.atm = ? ORDER BY p.hour, p.rank_in_hour",
+        [day, atm],
+    ).df()
+
+
+def _empty_predictions() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(
+        columns=["date", "hour", "point_id", "lat", "lon", "atm", "probability", "risk_index",
+                 "rank_in_hour", "model_name", "model_version", "created_at", "road_type",
+                 "speed_limit", "com"]
+    )

@@ -1,0 +1,119 @@
+"""Lake upkeep with DuckLake's own functions: merge small files, expire old snapshots, delete the
+files nothing references any more (superseded ones and orphans left by killed writers), and mark
+MLflow runs whose process died as FAILED. Used by `accidents lake maintain` and the weekly Dagster job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pipeline.core.errors import AccidentsError
+from pipeline.core.params import Params, param
+from pipeline.core.lake import LAKE_ALIAS, with_retries
+from pipeline.core.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True)
+class MaintenanceParams(Params):
+    retention_days: float = param(7.0, "expire snapshots older than this (time travel reaches back this far)",
+                                  low=0.0)
+    # A writer may be about to commit an untracked file younger than this.
+    orphan_grace_minutes: float = param(60.0, "leave untracked files younger than this", low=0.0)
+    # RUNNING MLflow runs started longer ago than this belong to a dead process (a run takes minutes).
+    stale_run_hours: float = param(12.0, "mark MLflow runs still RUNNING after this long FAILED", low=0.0)
+
+
+@dataclass(frozen=True)
+class StorageUsage:
+    files: int
+    bytes: int
+
+    def __str__(self) -> str:
+        return f"{self.files} files, {self.bytes:,} bytes"
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    before: StorageUsage
+    after: StorageUsage
+    merged_files: int  # small files rewritten into larger ones
+    expired_snapshots: int
+    snapshots_left: int
+    deleted_files: int  # superseded files no kept snapshot references
+    orphaned_files: int  # files the catalog never recorded (a writer killed before its commit)
+    failed_runs: int  # MLflow runs left RUNNING, now FAILED
+
+    def lines(self) -> list[str]:
+        return [
+            f"before: {self.before}",
+            f"merged {self.merged_files} small files; expired {self.expired_snapshots} snapshots "
+            f"({self.snapshots_left} kept); deleted {self.deleted_files} superseded and "
+            f"{self.orphaned_files} orphaned files; marked {self.failed_runs} stale MLflow runs FAILED",
+            f"after:  {self.after}",
+        ]
+
+
+def storage_usage(con: duckdb.DuckDBPyConnection, settings: Settings) -> StorageUsage:
+    """Every object under the data path, tracked or not (what the storage bill counts)."""
+    pattern = settings.resolved_data_path + "**"
+    files, size = with_retries(
+        lambda: con.execute("SELECT count(*), coalesce(sum(size), 0) FROM read_blob(?)", [pattern]).fetchone())
+    return StorageUsage(int(files), int(size))
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
+    return with_retries(lambda: con.execute(sql, params or []).fetchall())
+
+
+def maintain_lake(con: duckdb.DuckDBPyConnection, settings: Settings,
+                  params: MaintenanceParams = MaintenanceParams(), *,
+                  now: dt.datetime | None = None) -> MaintenanceReport:
+    """Compact, expire, clean up, in that order, so that files merged away or expired now are deleted
+    in the same pass. The current snapshot is never expired, so readers always see the latest data."""
+    now = now or dt.datetime.now(dt.UTC)
+    before = storage_usage(con, settings)
+    merged = _count(con, f"CALL ducklake_merge_adjacent_files('{LAKE_ALIAS}')")
+    expired = _count(con, f"CALL ducklake_expire_snapshots('{LAKE_ALIAS}', older_than => ?::TIMESTAMPTZ)",
+                     [now - dt.timedelta(days=params.retention_days)])
+    # Superseded files are scheduled for deletion only once no kept snapshot references them.
+    deleted = _count(con, f"CALL ducklake_cleanup_old_files('{LAKE_ALIAS}', cleanup_all => true)")
+    orphans = _count(con, f"CALL ducklake_delete_orphaned_files('{LAKE_ALIAS}', older_than => ?::TIMESTAMPTZ)",
+                     [now - dt.timedelta(minutes=params.orphan_grace_minutes)])
+    left = _count(con, f"SELECT count(*) FROM ducklake_snapshots('{LAKE_ALIAS}')")[0][0]
+    failed = fail_stale_mlflow_runs(settings.resolved_mlflow_uri, older_than=now - dt.timedelta(
+        hours=params.stale_run_hours))
+    return MaintenanceReport(
+        before=before, after=storage_usage(con, settings),
+        merged_files=sum(int(row[2]) for row in merged), expired_snapshots=len(expired), snapshots_left=int(left),
+        deleted_files=len(deleted), orphaned_files=len(orphans), failed_runs=failed,
+    )
+
+
+def fail_stale_mlflow_runs(tracking_uri: str, *, older_than: dt.datetime) -> int:
+    """Mark FAILED every run still RUNNING that started before `older_than`: its process was killed
+    (a finished or crashed-with-a-traceback run ends itself). Returns how many were marked."""
+    if tracking_uri.startswith("sqlite:///"):
+        from pathlib import Path
+
+        if not Path(tracking_uri.removeprefix("sqlite:///")).exists():
+            return 0  # no model trained yet: do not create an empty store
+    import mlflow
+
+    from pipeline.gold.registry import configure_mlflow
+
+    configure_mlflow(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    if not experiment_ids:
+        return 0
+    cutoff_ms = int(older_than.timestamp() * 1000)
+    stale = client.search_runs(experiment_ids, filter_string=f"attributes.status = 'RUNNING' "
+                               f"AND attributes.start_time < {cutoff_ms}", max_results=10_000)
+    for run in stale:
+        client.set_terminated(run.info.run_id, status="FAILED")
+    return len(stale)

@@ -1,0 +1,106 @@
+"""Predict days and draw their map: the champion (or a version) scores every road point x hour."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.core.errors import AccidentsError
+from pipeline.core.settings import Settings
+from pipeline.gold.params import MapParams, PredictParams
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.gold.predictions import PredictionSummary
+
+MAX_BACKFILL_DAYS = 3660
+
+
+def tomorrow(settings: Settings, *, now: dt.datetime | None = None) -> dt.date:
+    """The next day in the département's time zone (the 23:00 schedule predicts it)."""
+    from pipeline.gold.predictions import tomorrow_in
+
+    return tomorrow_in(settings.department.timezone, now=now)
+
+
+def day_span(start: dt.date, end: dt.date) -> list[dt.date]:
+    if end < start:
+        raise AccidentsError(f"end {end} is before start {start}")
+    n = (end - start).days + 1
+    if n > MAX_BACKFILL_DAYS:
+        raise AccidentsError(f"start/end span {n} days (at most {MAX_BACKFILL_DAYS})")
+    return [start + dt.timedelta(days=i) for i in range(n)]
+
+
+def load_model(settings: Settings, which: str = "champion", *, tracking_uri: str | None = None):
+    """(model, registered model name, version) from the MLflow registry: the champion or a version."""
+    from pipeline.gold import registry
+
+    uri, name = tracking_uri or settings.resolved_mlflow_uri, settings.registered_model
+    if which == "champion":
+        model, version = registry.load_champion(uri, name)
+    else:
+        if not str(which).isdigit():
+            raise AccidentsError(f"model={which!r}: expected 'champion' or a version number")
+        model, version = registry.load_version(uri, name, str(which))
+    return model, name, str(version)
+
+
+def predict(settings: Settings, params: PredictParams, dates: list[dt.date], *,
+            tracking_uri: str | None = None) -> PredictionSummary:
+    """Score every road point for every hour of `dates` and write gold.predictions (idempotent per
+    date and weather scenario)."""
+    from pipeline.core.lake import lake_connection
+    from pipeline.gold.predictions import predict_days
+
+    model, name, version = load_model(settings, params.model, tracking_uri=tracking_uri)
+    with lake_connection(settings) as con:
+        return predict_days(con, model=model, model_name=name, model_version=version, dates=dates, atm=params.atm)
+
+
+def read_day(settings: Settings, day: dt.date, atm: int) -> pd.DataFrame:
+    from pipeline.core.lake import lake_connection
+    from pipeline.gold.predictions import read_predictions
+
+    with lake_connection(settings, read_only=True) as con:
+        return read_predictions(con, day, atm)
+
+
+def ensure_predictions(settings: Settings, day: dt.date, atm: int) -> tuple[pd.DataFrame, str]:
+    """(predictions of day+atm, note): read them; when absent, score them with the champion first."""
+    df = read_day(settings, day, atm)
+    if not df.empty:
+        return df, f"{len(df)} predictions read from gold.predictions"
+    summary = predict(settings, PredictParams(atm=atm), [day])
+    return read_day(settings, day, atm), (f"{summary.rows_written} predictions computed with "
+                                          f"{summary.model_name} v{summary.model_version}")
+
+
+def latest_predicted_date(settings: Settings, atm: int = 1) -> dt.date | None:
+    """The most recent date already in gold.predictions for this scenario (None if none)."""
+    from pipeline.core.lake import lake_connection, table_exists
+
+    with lake_connection(settings, read_only=True) as con:
+        if not table_exists(con, "gold.predictions"):
+            return None
+        row = con.execute("SELECT max(date) FROM gold.predictions WHERE atm = ?", [atm]).fetchone()
+    return row[0] if row else None
+
+
+def draw_map(settings: Settings, params: MapParams, day: dt.date, *, out: Path | None = None) -> tuple[Path, int]:
+    """The offline HTML map of a predicted day -> (path, point-hours shown from)."""
+    from pipeline.serving.risk_map import build_risk_map
+
+    df = read_day(settings, day, params.atm)
+    if df.empty:
+        raise AccidentsError(f"no predictions for {day} atm={params.atm}: run accidents predict --date {day} "
+                             f"--atm {params.atm} first")
+    mode = "threshold" if params.threshold is not None else "top_n"
+    path = build_risk_map(
+        df, date=day, atm=params.atm, mode=mode, top_n=params.top_n,
+        threshold_percentile=params.threshold if params.threshold is not None else 90.0,
+        out_path=out or settings.maps_dir / f"{day.isoformat()}.html", department=settings.department,
+    )
+    return path, len(df)

@@ -1,0 +1,147 @@
+"""Data-quality rules of the lake: pure queries on a lake connection, each returning what it found.
+
+Orchestrators (Dagster asset checks) and tests call them; the thresholds are product rules, so they
+live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING
+
+from pipeline.core.lake import table_exists
+from pipeline.silver.params import FeatureParams
+
+if TYPE_CHECKING:
+    import duckdb
+
+MAX_REJECTED_SHARE = 0.05
+DEFAULT_EXCLUSION_KM = FeatureParams.exclusion_km  # the features' own default
+BASELINE_MARGIN = 0.20  # the model's PAI@5 % may trail the best baseline by at most 20 %
+RANKING_METRIC = "cell_pai_5pct"
+DAILY_BAND = (0.2, 5.0)  # expected accidents of a day vs the training years' daily mean
+
+
+# --- bronze -------------------------------------------------------------------------------------
+def duplicate_accident_ids(con: "duckdb.DuckDBPyConnection") -> list[str]:
+    """accident_ids present more than once in bronze.accidents (at most 20 shown)."""
+    rows = con.execute("SELECT accident_id FROM bronze.accidents GROUP BY 1 HAVING count(*) > 1 "
+                       "ORDER BY 1 LIMIT 20").fetchall()
+    return [r[0] for r in rows]
+
+
+def accidents_outside_bounds(con: "duckdb.DuckDBPyConnection") -> int:
+    """Located accidents outside their département's bounding box (or of an unknown département)."""
+    import pandas as pd
+
+    from pipeline.core.departments import DEPARTMENTS
+
+    bounds = pd.DataFrame([(d.code, d.lat_min, d.lat_max, d.lon_min, d.lon_max) for d in DEPARTMENTS.values()],
+                          columns=["dep", "lat_min", "lat_max", "lon_min", "lon_max"])
+    con.register("_department_bounds", bounds)
+    try:
+        return con.execute(
+            "SELECT count(*) FROM bronze.accidents a LEFT JOIN _department_bounds b ON a.dep = b.dep "
+            "WHERE a.lat IS NOT NULL AND a.lon IS NOT NULL AND (b.dep IS NULL "
+            "OR a.lat NOT BETWEEN b.lat_min AND b.lat_max OR a.lon NOT BETWEEN b.lon_min AND b.lon_max)"
+        ).fetchone()[0]
+    finally:
+        con.unregister("_department_bounds")
+
+
+def rejected_shares(con: "duckdb.DuckDBPyConnection") -> dict[str, float]:
+    """Per file kind: rejected rows / in-scope rows read (other départements are not counted)."""
+    rows = con.execute(
+        "SELECT kind, sum(rows_rejected) / greatest(sum(rows_read - rows_other_department), 1) "
+        "FROM bronze.ingest_log GROUP BY 1 ORDER BY 1").fetchall()
+    return {kind: float(share) for kind, share in rows}
+
+
+# --- silver -------------------------------------------------------------------------------------
+def exclusion_buffer_km(con: "duckdb.DuckDBPyConnection") -> float:
+    """The buffer the features were built with (silver.features_meta), else the default."""
+    if table_exists(con, "silver.features_meta"):
+        row = con.execute("SELECT params_json FROM silver.features_meta LIMIT 1").fetchone()
+        if row and row[0]:
+            return float(json.loads(row[0]).get("accident_exclusion_buffer_km", DEFAULT_EXCLUSION_KM))
+    return DEFAULT_EXCLUSION_KM
+
+
+def exclusion_negatives_near_accidents(con: "duckdb.DuckDBPyConnection", buffer_km: float) -> int:
+    """Road points used as `exclusion` negatives that lie within buffer_km of an accident
+    (haversine BallTree over the accidents snapped in silver.accident_points)."""
+    from pipeline.core.spatial import count_within_km, haversine_tree
+
+    points = con.execute(
+        "SELECT DISTINCT r.point_id, r.lat, r.lon FROM silver.features f JOIN silver.road_points r USING (point_id) "
+        "WHERE f.sampler = 'exclusion' AND f.target = 0").df()
+    accidents = con.execute(
+        "SELECT a.lat, a.lon FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id) "
+        "WHERE a.lat IS NOT NULL AND a.lon IS NOT NULL").df()
+    if points.empty or accidents.empty:
+        return 0
+    tree = haversine_tree(accidents["lat"], accidents["lon"])
+    # A hair inside the buffer: a point exactly on it was admissible for the sampler.
+    near = count_within_km(tree, points["lat"], points["lon"], buffer_km * (1 - 1e-9))
+    return int((near > 0).sum())
+
+
+def null_feature_counts(con: "duckdb.DuckDBPyConnection") -> dict[str, int]:
+    """Feature columns of silver.features that hold NULLs, with how many."""
+    from pipeline.core.features import FEATURE_COLUMNS
+
+    present = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features)").fetchall()}
+    missing = [c for c in FEATURE_COLUMNS if c not in present]
+    if missing:
+        raise ValueError(f"silver.features lacks feature columns: {', '.join(missing)}")
+    sums = ", ".join(f'count(*) - count("{c}")' for c in FEATURE_COLUMNS)
+    counts = con.execute(f"SELECT {sums} FROM silver.features").fetchone()
+    return {c: int(n) for c, n in zip(FEATURE_COLUMNS, counts, strict=True) if n}
+
+
+# --- gold ---------------------------------------------------------------------------------------
+def model_and_best_baseline(con: "duckdb.DuckDBPyConnection", metric: str = RANKING_METRIC
+                            ) -> tuple[float | None, float | None]:
+    """(model, best baseline) value of `metric` in the latest gold.evaluation."""
+    rows = con.execute(
+        "SELECT method, value FROM gold.evaluation WHERE metric = ? AND evaluated_at = "
+        "(SELECT max(evaluated_at) FROM gold.evaluation)", [metric]).fetchall()
+    values = dict(rows)
+    baselines = [v for m, v in values.items() if m.startswith("baseline") and v is not None]
+    return values.get("model"), (max(baselines) if baselines else None)
+
+
+def prediction_rows_by_atm(con: "duckdb.DuckDBPyConnection", day: dt.date) -> tuple[dict[int, int], int]:
+    """({atm: rows of the day}, road points): each scenario must have 24 x points rows."""
+    rows = con.execute("SELECT atm, count(*) FROM gold.predictions WHERE date = ? GROUP BY 1 ORDER BY 1",
+                       [day]).fetchall()
+    points = con.execute("SELECT count(*) FROM silver.road_points").fetchone()[0]
+    return {int(a): int(n) for a, n in rows}, int(points)
+
+
+def probabilities_outside_unit(con: "duckdb.DuckDBPyConnection", day: dt.date) -> int:
+    return con.execute("SELECT count(*) FROM gold.predictions WHERE date = ? AND "
+                       "(probability IS NULL OR NOT probability BETWEEN 0 AND 1)", [day]).fetchone()[0]
+
+
+def training_daily_mean(con: "duckdb.DuckDBPyConnection") -> float | None:
+    """Accidents per day over the training years (gold.temporal_train's years, else all years)."""
+    if table_exists(con, "gold.temporal_train"):
+        years = [r[0] for r in con.execute("SELECT DISTINCT year FROM gold.temporal_train").fetchall()]
+    else:
+        years = [r[0] for r in con.execute("SELECT DISTINCT year FROM bronze.accidents").fetchall()]
+    if not years:
+        return None
+    n = con.execute("SELECT count(*) FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id) "
+                    "WHERE list_contains(?, year(a.event_time))", [years]).fetchone()[0]
+    days = sum((dt.date(y + 1, 1, 1) - dt.date(y, 1, 1)).days for y in years)
+    return n / days
+
+
+def expected_accidents_by_atm(con: "duckdb.DuckDBPyConnection", day: dt.date) -> dict[int, float]:
+    rows = con.execute("SELECT atm, sum(probability) FROM gold.predictions WHERE date = ? GROUP BY 1 ORDER BY 1",
+                       [day]).fetchall()
+    return {int(a): float(s) for a, s in rows}
+
+

@@ -1,0 +1,197 @@
+"""Faults on the production lake (PostgreSQL catalog + S3 on loopback), each met by a real `accidents`
+process: S3 stopped mid-stage, PostgreSQL restarted between and during a stage, a writer killed with
+SIGKILL, wrong credentials. What must hold: one-line errors naming the server or setting, table sets
+never half written, the next run succeeds, no orphaned file after `lake maintain`, no secret printed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from pipeline.core.lake import connect, current_snapshot, list_tables
+from pipeline.core.settings import Settings
+from tests.live.conftest import BIN, S3_SECRET, PostgresServer, WeedServer, _postgres_bindir, _require_weed, lake_env
+
+pytestmark = pytest.mark.slow
+YEARS = "2023-2024"  # two demo years keep each stage short
+
+
+@pytest.fixture(scope="module")
+def own_s3(tmp_path_factory):
+    """An S3 server of this module only, so that stopping it disturbs no other test."""
+    _require_weed()
+    server = WeedServer(tmp_path_factory.mktemp("weed"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def own_postgres():
+    """A PostgreSQL server of this module only, so that restarting it disturbs no other test."""
+    server = PostgresServer(_postgres_bindir())
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(scope="module")
+def lake(own_s3, own_postgres, tmp_path_factory):
+    """A production lake with bronze and silver built once: (env, its tables and row counts). Each
+    fault test leaves it as it found it (the re-run after the fault rebuilds the same tables)."""
+    env = lake_env(tmp_path_factory.mktemp("lake") / "data", own_postgres.new_database(), own_s3.endpoint,
+                   "faults")
+    ok(env, "ingest", "--years", YEARS)
+    ok(env, *features(env))
+    return env, state(env)[1]
+
+
+def accidents(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "accidents"), *args], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def ok(env: dict[str, str], *args: str) -> str:
+    done = accidents(env, *args)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def interrupted(env: dict[str, str], args: list[str], trigger: str, action: Callable[[subprocess.Popen], None]
+                ) -> tuple[int, str, str]:
+    """Run `accidents ARGS`, call `action(process)` when a stdout line contains `trigger`, and wait."""
+    proc = subprocess.Popen([str(BIN / "accidents"), *args], env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if trigger in line:
+            action(proc)
+            break
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, "".join(lines) + out, err
+
+
+def state(env: dict[str, str]) -> tuple[int, dict[str, int]]:
+    con = connect(Settings.from_env(env), read_only=True)
+    try:
+        return current_snapshot(con), dict(list_tables(con))
+    finally:
+        con.close()
+
+
+def features(env: dict[str, str]) -> list[str]:
+    """`accidents features` on the demo's own roads file (as `accidents run` passes it): no download."""
+    from pipeline.sources.select import demo_files_dir
+
+    settings = Settings.from_env(env)
+    return ["features", "--roads-file", str(demo_files_dir(settings, settings.seed, 1.0) / "roads.osm")]
+
+
+def one_line_error(err: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err[-3000:]
+    return lines[0]
+
+
+def test_s3_stopped_mid_stage_fails_on_one_line_keeps_the_tables_and_reruns(own_s3, lake):
+    env, complete = lake
+
+    code, _, err = interrupted(env, features(env), "road_points:", lambda _: own_s3.stop())
+    assert code == 2
+    line = one_line_error(err)
+    assert f"http://{own_s3.endpoint}" in line and S3_SECRET not in err
+
+    print(f"\nS3 stopped mid-stage: {line}")
+    own_s3.start()
+    # Every table keeps its row count: the sets committed before S3 went away are complete and equal
+    # to the previous ones (same inputs), the feature set in flight never became visible.
+    assert state(env)[1] == complete
+    ok(env, *features(env))
+    assert state(env)[1] == complete
+
+
+def test_postgres_restarted_between_and_during_a_stage(own_postgres, lake):
+    env, complete = lake
+    own_postgres.restart()  # between stages: the next process simply connects again
+    ok(env, *features(env))
+    assert state(env)[1] == complete
+
+    code, _, err = interrupted(env, features(env), "road_points:", lambda _: own_postgres.restart())
+    if code != 0:  # the stage lost its catalog connection: a clean, one-line failure
+        line = one_line_error(err)
+        print(f"\nPostgreSQL restarted mid-stage: {line}")
+        assert "ACCIDENTS_PG_DSN" in line
+    else:
+        print("\nPostgreSQL restarted mid-stage: the stage reconnected and finished")
+    assert state(env)[1] == complete  # same tables and row counts: nothing half written
+    ok(env, *features(env))
+    assert state(env)[1] == complete
+
+
+def test_sigkill_mid_transaction_then_rerun_and_maintain_leave_no_orphans(own_s3, lake):
+    env, complete = lake
+
+    code, _, _ = interrupted(env, features(env), "sampling:", lambda proc: proc.send_signal(signal.SIGKILL))
+    assert code == -signal.SIGKILL
+    # readers see complete table sets, at the previous snapshot or the new one
+    assert state(env)[1] == complete
+
+    ok(env, *features(env))
+    assert state(env)[1] == complete
+    report = ok(env, "lake", "maintain", "--orphan-grace-minutes", "0", "--stale-run-hours", "0")
+    assert report.splitlines()[0].startswith("before:") and report.splitlines()[-1].startswith("after:")
+
+    con = connect(Settings.from_env(env))
+    orphans = con.execute("CALL ducklake_delete_orphaned_files('lake', dry_run => true, cleanup_all => true)")
+    assert orphans.fetchall() == []
+    tracked = con.execute("SELECT count(*) FROM __ducklake_metadata_lake.ducklake_data_file").fetchone()[0]
+    tracked += con.execute("SELECT count(*) FROM __ducklake_metadata_lake.ducklake_delete_file").fetchone()[0]
+    con.close()
+    assert len(own_s3.keys("faults/")) == tracked  # every object in the bucket is a file the catalog knows
+
+
+def test_a_run_killed_inside_mlflow_is_marked_failed_by_maintain(s3_server, postgres_server, tmp_path):
+    """Training opens its MLflow run only to log the fitted models (seconds): a process killed there
+    leaves the run RUNNING. A process that starts a run in the same store and SIGKILLs itself is
+    exactly that state, without racing a real training for the window."""
+    env = lake_env(tmp_path / "data", postgres_server.new_database(), s3_server.endpoint, "mlflow-kill")
+    uri = Settings.from_env(env).resolved_mlflow_uri
+    code = ("import os, signal, mlflow; from pipeline.gold.registry import ensure_experiment\n"
+            f"ensure_experiment({uri!r}, 'accidents-988'); mlflow.start_run(run_name='train-temporal-uniform')\n"
+            "os.kill(os.getpid(), signal.SIGKILL)")
+    killed = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+
+    def running() -> int:
+        ids = [e.experiment_id for e in client.search_experiments()]
+        return len(client.search_runs(ids, "attributes.status = 'RUNNING'")) if ids else 0
+
+    assert running() == 1
+    out = ok(env, "lake", "maintain", "--stale-run-hours", "0")
+    assert "marked 1 stale MLflow runs FAILED" in out
+    assert running() == 0
+
+
+def test_wrong_or_missing_credentials_name_the_setting_and_never_print_the_secret(s3_server, postgres_server, tmp_path):
+    marker = "SECRET-MARKER-9d2e"
+    env = lake_env(tmp_path / "data", postgres_server.new_database(), s3_server.endpoint, "creds")
+    wrong = accidents({**env, "ACCIDENTS_S3_SECRET_ACCESS_KEY": marker}, "ingest", "--years", YEARS)
+    line = one_line_error(wrong.stderr)
+    assert "ACCIDENTS_S3_SECRET_ACCESS_KEY" in line and marker not in wrong.stdout + wrong.stderr
+
+    missing = accidents({k: v for k, v in env.items() if k != "ACCIDENTS_S3_SECRET_ACCESS_KEY"}, "tables")
+    assert "ACCIDENTS_S3_SECRET_ACCESS_KEY is not set" in one_line_error(missing.stderr)
+
+    no_role = env["ACCIDENTS_PG_DSN"].replace("user=postgres", "user=nobody") + f" password={marker}"
+    refused = accidents({**env, "ACCIDENTS_PG_DSN": no_role}, "tables")
+    line = one_line_error(refused.stderr)
+    assert "ACCIDENTS_PG_DSN" in line and marker not in refused.stdout + refused.stderr
