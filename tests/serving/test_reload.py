@@ -95,3 +95,5 @@ def test_serve_rejects_bad_options(capsys):
     assert "--port 70000" in capsys.readouterr().err
     assert main(["serve", "--radius-km", "0"]) == 2
     assert "--radius-km" in capsys.readouterr().err
+    assert main(["serve", "--dep", "9999"]) == 2
+    assert "9999" in capsys.readouterr().err
