@@ -4,6 +4,9 @@
    files complete, it requests `ingest_job` for that year's partition (tagged as a release run).
 2. `rebuild_after_release_ingest` waits for that run to succeed, then requests `all_assets_job`
    (roads, silver features, datasets, retraining, evaluation) so training never sees stale bronze.
+3. `post_critical_zones` sends the critical zones of each successful daily prediction to a webhook;
+   `post_failed_runs` sends every failed run. Both skip when no webhook is configured, and a
+   receiver that is down costs a logged warning, never a failed run.
 """
 
 import json
@@ -11,7 +14,8 @@ import json
 import dagster as dg
 import requests
 
-from dagster_accidents.jobs import all_assets_job, ingest_job
+from dagster_accidents.alerts import AlertsResource
+from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job
 from dagster_accidents.partitions import baac_years
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
 from pipeline.core.errors import AccidentsError
@@ -83,3 +87,53 @@ def rebuild_after_release_ingest(context: dg.RunStatusSensorContext):
     if run.tags.get(RELEASE_TAG) != RELEASE_VALUE:
         return dg.SkipReason(f"run {run.run_id} was not started by a BAAC release")
     return dg.RunRequest(run_key=f"rebuild-after-{run.run_id}", tags={RELEASE_TAG: RELEASE_VALUE})
+
+
+@dg.run_status_sensor(
+    name="post_critical_zones",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[daily_predictions_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,  # a no-op until a webhook URL is configured
+    description="After a daily prediction: its critical zones (threshold or top N) to the alert webhook.",
+)
+def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResource, alerts: AlertsResource):
+    import datetime as dt
+
+    from pipeline.serving.notify import critical_zones, zones_message
+
+    run = context.dagster_run
+    if not alerts.webhook_url:
+        return dg.SkipReason("no alert webhook configured (ACCIDENTS_ALERT_WEBHOOK_URL)")
+    partition = run.tags.get("dagster/partition")
+    if not partition:
+        return dg.SkipReason(f"run {run.run_id} has no day partition")
+    config = (run.run_config or {}).get("ops", {}).get("gold__predictions", {}).get("config", {})
+    from pipeline.gold.predictions import scenario_code
+
+    day, atm = dt.date.fromisoformat(partition), scenario_code(config.get("atm", "1"))
+    with lake.connect(read_only=True) as con:
+        zones = critical_zones(con, day, atm, alerts.rule())
+    model = f"{run.job_name} run {run.run_id}"
+    delivered = alerts.post(alerts.webhook_url, zones_message(day, atm, zones, alerts.rule(), model=model,
+                                                              fmt=alerts.format))
+    context.log.info(f"{len(zones)} critical zone(s) of {day} {'sent' if delivered else 'NOT delivered'}")
+    if not delivered:
+        return dg.SkipReason(f"alert webhook unreachable; {len(zones)} zone(s) of {day} not delivered")
+    return None
+
+
+@dg.run_failure_sensor(name="post_failed_runs", default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="Every failed run to the failure webhook.")
+def post_failed_runs(context: dg.RunFailureSensorContext, alerts: AlertsResource):
+    from pipeline.serving.notify import failed_run_message
+
+    url = alerts.failure_url()
+    if not url:
+        return dg.SkipReason("no failure webhook configured (ACCIDENTS_FAILURE_WEBHOOK_URL)")
+    run = context.dagster_run
+    message = failed_run_message(run.job_name, run.run_id, context.failure_event.message or "",
+                                 partition=run.tags.get("dagster/partition"), fmt=alerts.format)
+    if not alerts.post(url, message):
+        context.log.warning(f"failure of run {run.run_id} not delivered to the webhook")
+        return dg.SkipReason(f"failure webhook unreachable for run {run.run_id}")
+    return None

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "pipeline.cli.evaluate",
     "pipeline.cli.predict",
     "pipeline.cli.lakecmd",
+    "pipeline.cli.serve",
 )
 
 

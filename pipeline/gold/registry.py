@@ -168,6 +168,14 @@ def _champion_version(client, registered_model: str):
             f"no champion registered for {registered_model}; run accidents train") from None
 
 
+def champion_version(tracking_uri: str, registered_model: str) -> str:
+    """The version number alias `champion` points at now (cheap: no artifact download)."""
+    import mlflow
+
+    configure_mlflow(tracking_uri)
+    return str(_champion_version(mlflow.MlflowClient(tracking_uri), registered_model).version)
+
+
 def load_champion(tracking_uri: str, registered_model: str) -> tuple[RiskModel, str]:
     """The RiskModel behind alias `champion` and its version number (as a string)."""
     import mlflow

@@ -10,6 +10,11 @@
 - Leaflet 1.9.4 (BSD-2, vendored in `map_assets/`) is inlined; Folium's CDN links (Leaflet, jQuery,
   Bootstrap, awesome-markers) are dropped because circle markers need only Leaflet. Background tiles
   need the internet and stay blank offline; markers, layers, popups and panels do not.
+- So that the map reads offline, vector layers sit under the markers: the land outline (the rough
+  outline of `pipeline.sources.demo_land`, good to ~2 km), the road network of bronze.roads
+  simplified (`road_network`, major roads first within a vertex budget) and a heat layer of the
+  day's risk (each point's expected accidents over the day, smoothed over ~3 km, drawn as one
+  image). The view fits what is drawn.
 """
 
 from __future__ import annotations
@@ -39,6 +44,15 @@ JQUERY_PARSE_SHIM = (
     "window.$ = window.$ || function (markup) { var t = document.createElement('template');"
     " t.innerHTML = String(markup).trim(); return [t.content.firstChild]; };"
 )
+
+
+# Panes under Leaflet's overlay pane (z-index 400, where the markers are): land, then heat, then roads.
+PANES = {"land": 250, "heat": 300, "roads": 350}
+ROAD_ORDER = ("motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential")
+MAX_ROAD_VERTICES = 60_000  # ~1 MB of coordinates: the page stays light
+ROAD_TOLERANCE_DEG = 0.0005  # ~50 m: invisible at island scale, divides vertices several-fold
+HEAT_CELL_DEG = 0.01  # ~1 km cells
+HEAT_SIGMA_CELLS = 3.0
 
 
 def hour_label(hour: int) -> str:
@@ -147,6 +161,129 @@ def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.dat
 </div>"""
 
 
+def road_network(con, *, tolerance_deg: float = ROAD_TOLERANCE_DEG,
+                 max_vertices: int = MAX_ROAD_VERTICES) -> dict | None:
+    """bronze.roads simplified, as a GeoJSON FeatureCollection of LineStrings; road types are taken in
+    ROAD_ORDER (others last) while the vertex budget lasts. None when the lake has no roads."""
+    import shapely
+
+    from pipeline.core.lake import table_exists
+
+    if not table_exists(con, "bronze.roads"):
+        return None
+    frame = con.execute("SELECT road_type, geometry_wkt FROM bronze.roads").df()
+    if frame.empty:
+        return None
+    geoms = shapely.simplify(shapely.from_wkt(frame["geometry_wkt"].to_numpy()), tolerance_deg)
+    counts = shapely.get_num_coordinates(geoms)
+    rank = {t: i for i, t in enumerate(ROAD_ORDER)}
+    frame = frame.assign(_rank=frame["road_type"].map(rank).fillna(len(ROAD_ORDER)), _n=counts)
+    features, used = [], 0
+    for _, group in frame.groupby("_rank", sort=True):
+        if used + int(group["_n"].sum()) > max_vertices and features:
+            break
+        used += int(group["_n"].sum())
+        for i, road_type in zip(group.index, group["road_type"]):
+            coords = np.round(shapely.get_coordinates(geoms[i]), 5).tolist()
+            if len(coords) >= 2:
+                features.append({"type": "Feature", "properties": {"road_type": road_type},
+                                 "geometry": {"type": "LineString", "coordinates": coords}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def land_outline() -> dict:
+    """Grande Terre and the islands as a GeoJSON FeatureCollection of Polygons (lon, lat)."""
+    from pipeline.sources.demo_land import GRANDE_TERRE, ISLANDS
+
+    shapes = {"Grande Terre": GRANDE_TERRE, **ISLANDS}
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": name},
+         "geometry": {"type": "Polygon", "coordinates": [[[lon, lat] for lat, lon in (*ring, ring[0])]]}}
+        for name, ring in shapes.items()]}
+
+
+def heat_image(predictions: pd.DataFrame) -> tuple[str, tuple[tuple[float, float], tuple[float, float]]]:
+    """(PNG data URI, ((south, west), (north, east))): each point's expected accidents over the day,
+    smoothed; transparent where the risk is low, yellow to red where it concentrates."""
+    import io
+
+    from matplotlib import colormaps
+    from matplotlib.image import imsave
+    from scipy.ndimage import gaussian_filter
+
+    per_point = predictions.groupby(["lat", "lon"], as_index=False)["probability"].sum()
+    pad = HEAT_SIGMA_CELLS * HEAT_CELL_DEG * 3
+    south, north = per_point["lat"].min() - pad, per_point["lat"].max() + pad
+    west, east = per_point["lon"].min() - pad, per_point["lon"].max() + pad
+    rows = min(800, max(8, int(np.ceil((north - south) / HEAT_CELL_DEG))))
+    cols = min(800, max(8, int(np.ceil((east - west) / HEAT_CELL_DEG))))
+    grid, _, _ = np.histogram2d(per_point["lat"], per_point["lon"], bins=(rows, cols),
+                                range=((south, north), (west, east)), weights=per_point["probability"])
+    grid = gaussian_filter(grid, HEAT_SIGMA_CELLS)[::-1]  # image rows run north to south
+    peak = grid.max()
+    # square root: a town's peak does not hide the rest of the island's risk
+    level = np.sqrt(grid / peak) if peak > 0 else grid
+    rgba = colormaps["YlOrRd"](0.2 + 0.8 * level)
+    rgba[..., 3] = np.where(level < 0.08, 0.0, np.clip(level * 1.3, 0.0, 0.8))  # low risk fades out
+    buffer = io.BytesIO()
+    imsave(buffer, rgba, format="png")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"data:image/png;base64,{data}", ((float(south), float(west)), (float(north), float(east)))
+
+
+def _vector_layers_js(map_name: str, control_name: str, *, land: dict | None, roads: dict | None,
+                      heat: tuple | None) -> str:
+    """Panes, land, heat and roads added under the markers, each one an overlay in the layer control."""
+    import json
+
+    lines = [f"(function () {{ var map = {map_name}, control = {control_name};"]
+    for pane, z in PANES.items():
+        lines.append(f"map.createPane('{pane}').style.zIndex = {z}; map.getPane('{pane}').style.pointerEvents = 'none';")
+    if land is not None:
+        lines.append(
+            f"control.addOverlay(L.geoJSON({json.dumps(land)}, {{pane: 'land', interactive: false, "
+            "style: {color: '#8c9a7a', weight: 1, fillColor: '#e8eedc', fillOpacity: 1, className: 'land-outline'}"
+            "}).addTo(map), 'Terres');")
+    if heat is not None:
+        uri, ((south, west), (north, east)) = heat
+        lines.append(
+            f"control.addOverlay(L.imageOverlay('{uri}', [[{south}, {west}], [{north}, {east}]], "
+            "{pane: 'heat', opacity: 0.8, interactive: false, className: 'risk-heat'}).addTo(map), "
+            "'Chaleur (risque du jour)');")
+    if roads is not None:
+        lines.append(
+            f"control.addOverlay(L.geoJSON({json.dumps(roads, separators=(',', ':'))}, {{pane: 'roads', "
+            "interactive: false, style: function (f) { var major = ['motorway','trunk','primary']"
+            ".indexOf(f.properties.road_type) >= 0; return {color: major ? '#7a6a58' : '#a79c8f', "
+            "weight: major ? 2 : 1, opacity: 0.9, className: 'road-line'}; }}).addTo(map), 'Routes');")
+    lines.append("})();")
+    return "\n".join(lines)
+
+
+def _script_after(fmap, js: str) -> None:
+    """Add `js` to the map's script after the children added so far (the layer control must exist)."""
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    element = MacroElement()
+    element._name = "VectorLayers"
+    element._template = Template("{% macro script(this, kwargs) %}{{ this.js }}{% endmacro %}")
+    element.js = js
+    fmap.add_child(element)
+
+
+def _view_bounds(shown: pd.DataFrame, roads: dict | None) -> list[list[float]]:
+    """South-west / north-east corners of the markers and roads drawn, with a small margin."""
+    lat, lon = list(shown["lat"]), list(shown["lon"])
+    if roads:
+        coords = np.array([c for f in roads["features"] for c in f["geometry"]["coordinates"]])
+        if len(coords):
+            lon += [coords[:, 0].min(), coords[:, 0].max()]
+            lat += [coords[:, 1].min(), coords[:, 1].max()]
+    margin = 0.02
+    return [[min(lat) - margin, min(lon) - margin], [max(lat) + margin, max(lon) + margin]]
+
+
 def build_risk_map(
     predictions_df: pd.DataFrame,
     *,
@@ -157,8 +294,13 @@ def build_risk_map(
     threshold_percentile: float = 90.0,
     out_path: Path | str,
     department: Department,
+    roads: dict | None = None,
+    land: bool = True,
+    heat: bool = True,
 ) -> Path:
-    """Write the map of one day's predictions (one row per point-hour) to `out_path`; returns it."""
+    """Write the map of one day's predictions (one row per point-hour) to `out_path`; returns it.
+    `roads`: a GeoJSON FeatureCollection (see `road_network`); `land` / `heat`: draw those layers (the
+    land outline exists for New Caledonia, 988, only)."""
     import folium
 
     shown = select_markers(predictions_df, mode=mode, top_n=top_n, threshold_percentile=threshold_percentile)
@@ -194,8 +336,11 @@ def build_risk_map(
             tooltip=f"{hour_label(row.hour)} · p={row.probability:.5f}",
             className=f"risk-marker risk-{row.risk_class} hour-{int(row.hour):02d}",
         ).add_to(groups[int(row.hour)])
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-    fmap.fit_bounds(department.bounds)
+    control = folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    _script_after(fmap, _vector_layers_js(
+        fmap.get_name(), control.get_name(), land=land_outline() if land and department.code == "988" else None, roads=roads,
+        heat=heat_image(predictions_df) if heat else None))
+    fmap.fit_bounds(_view_bounds(shown, roads))
     root.html.add_child(folium.Element(_panels_html(predictions_df, shown, date=date, atm=atm, mode_text=mode_text)))
 
     out = Path(out_path)

@@ -140,7 +140,8 @@ def latest_predicted_date(settings: Settings, atm: int = 1) -> dt.date | None:
 
 def draw_map(settings: Settings, params: MapParams, day: dt.date, *, out: Path | None = None) -> tuple[Path, int]:
     """The offline HTML map of a predicted day -> (path, point-hours shown from)."""
-    from pipeline.serving.risk_map import build_risk_map
+    from pipeline.core.lake import lake_connection
+    from pipeline.serving.risk_map import build_risk_map, road_network
 
     from pipeline.gold.predictions import scenario_code
 
@@ -148,10 +149,12 @@ def draw_map(settings: Settings, params: MapParams, day: dt.date, *, out: Path |
     if df.empty:
         raise AccidentsError(f"no predictions for {day} atm={params.atm}: run accidents predict --date {day} "
                              f"--atm {params.atm} first")
+    with lake_connection(settings, read_only=True) as con:
+        roads = road_network(con)
     mode = "threshold" if params.threshold is not None else "top_n"
     path = build_risk_map(
         df, date=day, atm=scenario_code(params.atm), mode=mode, top_n=params.top_n,
         threshold_percentile=params.threshold if params.threshold is not None else 90.0,
-        out_path=out or settings.maps_dir / f"{day.isoformat()}.html", department=settings.department,
+        out_path=out or settings.maps_dir / f"{day.isoformat()}.html", department=settings.department, roads=roads,
     )
     return path, len(df)

@@ -38,6 +38,19 @@ async function main() {
     result.initiallyVisible = await page.$$eval("path.risk-marker", (ps) =>
       [...new Set(ps.map((p) => [...p.classList].find((c) => c.startsWith("hour-"))))]);
 
+    // Offline base layers under the markers: land outline, roads, heat image (in their panes).
+    result.landShapes = await page.$$eval("path.land-outline", (ps) => ps.length);
+    result.roadLines = await page.$$eval("path.road-line", (ps) => ps.length);
+    result.heat = await page.$$eval("img.risk-heat", (imgs) => imgs.map((i) => ({
+      loaded: i.complete && i.naturalWidth > 0, width: i.getBoundingClientRect().width })));
+    result.paneZ = await page.evaluate(() => Object.fromEntries(["land", "heat", "roads", "overlay"].map(
+      (n) => [n, Number(getComputedStyle(document.querySelector(`.leaflet-${n}-pane`)).zIndex)])));
+    // fit bounds: every marker of the first hour lies inside the viewport
+    result.markersInView = await page.$$eval("path.risk-marker", (ps) => ps.every((p) => {
+      const r = p.getBoundingClientRect();
+      return r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight;
+    }));
+
     await page.locator(".leaflet-control-layers-list label", { hasText: hour }).click();
     const hourClass = "hour-" + hour.slice(0, 2);
     await page.waitForSelector(`path.${hourClass}`, { state: "visible", timeout: 10000 });

@@ -155,11 +155,13 @@ def test_kustomize_build_renders_valid_objects():
         ["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     docs = [d for d in yaml.safe_load_all(out) if d]
-    assert {d["kind"] for d in docs} == {"Namespace", "ConfigMap", "Service", "StatefulSet", "Deployment", "Job"}
+    assert {d["kind"] for d in docs} == {"Namespace", "ConfigMap", "Service", "StatefulSet", "Deployment", "Job",
+                                         "HorizontalPodAutoscaler"}
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     configmap = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "accidents-lake-config")
     assert configmap["metadata"]["namespace"] == "accidents"
+    assert all(d["metadata"].get("namespace") == "accidents" for d in docs if d["kind"] != "Namespace")
 
 
 def test_argocd_application_required_fields():

@@ -1,0 +1,446 @@
+"""What the risk API answers, without HTTP: nearest road point, risk of a point-hour, hotspots.
+
+Everything a request needs is in memory: the road points (a haversine BallTree for the nearest one),
+the champion, and day grids (24 x N probabilities, risk indexes, ranks) per (date, atm). A day grid
+comes from gold.predictions when that day was predicted for every current road point; otherwise it
+is scored on the fly with the champion through the prediction stage's own functions (history,
+features, risk index, ranks), kept in memory and never written (the API opens the lake read-only).
+`refresh()` drops grids when the lake gets a new snapshot or the champion alias moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeline.core.errors import AccidentsError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.core.settings import Settings
+
+log = logging.getLogger("accidents.serving")
+
+SOURCE_LAKE = "gold.predictions"
+SOURCE_ON_THE_FLY = "on_the_fly"
+MAX_TOP = 100
+# Features go through pandas timestamps (nanoseconds: years 1677-2262) with a lookback of years
+# before the day: keep a margin at both ends.
+SCORABLE_DAYS = (dt.date(1700, 1, 1), dt.date(2261, 12, 31))
+MAX_FEATURES = 250_000  # point-hours in one GeoJSON answer (~60 MB); more must be asked hour by hour
+
+
+class ParameterError(AccidentsError):
+    """A request parameter the API cannot answer for; `status` 422 (invalid) or 404 (nothing there)."""
+
+    def __init__(self, parameter: str, message: str, status: int = 422):
+        super().__init__(f"{parameter}: {message}")
+        self.parameter, self.status = parameter, status
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    radius_km: float = 2.0  # farther than this from every road point: an error, not a guess
+    refresh_seconds: float = 30.0  # how often the lake snapshot and the champion alias are checked
+    max_cached_days: int = 64  # day grids kept in memory (least recently used dropped first)
+
+    def __post_init__(self) -> None:
+        if not self.radius_km > 0:
+            raise AccidentsError(f"--radius-km {self.radius_km}: expected a positive distance")
+        if not self.refresh_seconds > 0:
+            raise AccidentsError(f"--refresh-seconds {self.refresh_seconds}: expected a positive number")
+        if self.max_cached_days < 1:
+            raise AccidentsError(f"--max-cached-days {self.max_cached_days}: expected at least 1")
+
+
+@dataclass(frozen=True)
+class DayGrid:
+    date: dt.date
+    atm: int
+    probability: np.ndarray  # (24, N), columns in road-point order
+    risk_index: np.ndarray
+    rank: np.ndarray
+    model_name: str
+    model_version: str
+    source: str
+
+
+# ---- parameter rules ---------------------------------------------------------------------------
+
+def parse_time(text: str | None, timezone: str, *, now: dt.datetime | None = None) -> tuple[dt.date, int]:
+    """(local date, hour) of an ISO date-time in the département's `timezone` (that of gold.predictions):
+    naive times are local, others are converted. None means the current local hour."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(timezone)
+    if text is None:
+        moment = (now or dt.datetime.now(tz)).astimezone(tz)
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(text.strip())
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(tz)
+        except (ValueError, OverflowError):
+            raise ParameterError("time", f"{text!r} is not an ISO date-time (e.g. 2026-03-02T17:30)") from None
+    return moment.date(), moment.hour
+
+
+def parse_atm(value: str | int) -> int:
+    from pipeline.gold.predictions import validate_atm
+
+    try:
+        return validate_atm(value)
+    except AccidentsError as exc:
+        raise ParameterError("atm", f"{value!r}: {str(exc).split(': ', 1)[-1]}") from None
+
+
+# ---- road points -------------------------------------------------------------------------------
+
+def unit_vectors(lat, lon) -> np.ndarray:
+    """Points on the unit sphere: straight-line (chord) nearest = great-circle nearest."""
+    phi, lam = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
+    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
+
+
+class RoadIndex:
+    """silver.road_points (ordered by point_id) and a KD-tree over their unit vectors (one query costs
+    microseconds, several times less than a haversine BallTree's, which matters per request)."""
+
+    def __init__(self, points: pd.DataFrame):
+        from scipy.spatial import cKDTree
+
+        self.points = points.reset_index(drop=True)
+        self.point_ids = self.points["point_id"].to_numpy(dtype=np.int64)
+        self.tree = cKDTree(unit_vectors(self.points["lat"], self.points["lon"]))
+        columns = [c for c in ("point_id", "lat", "lon", "road_type", "speed_limit", "com") if c in self.points]
+        self._described = [self._describe_row(r) for r in self.points[columns].to_dict("records")]  # O(1) per request
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def nearest(self, lat: float, lon: float, radius_km: float) -> tuple[int, float]:
+        from pipeline.core.spatial import EARTH_RADIUS_KM
+
+        phi, lam = math.radians(lat), math.radians(lon)  # scalar maths: numpy costs more for one point
+        chord, idx = self.tree.query((math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)))
+        distance = float(2 * EARTH_RADIUS_KM * np.arcsin(min(1.0, chord / 2)))
+        if distance > radius_km:
+            raise ParameterError("lat/lon", f"the nearest road point is {distance:.2f} km away "
+                                 f"(more than the {radius_km:g} km radius)", status=404)
+        return int(idx), distance
+
+    def describe(self, i: int) -> dict[str, Any]:
+        return dict(self._described[i])
+
+    @staticmethod
+    def _describe_row(row) -> dict[str, Any]:
+        def opt(column: str):
+            value = row.get(column)  # a dict of one road point
+            return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+        speed = opt("speed_limit")
+        return {"point_id": int(row["point_id"]), "lat": float(row["lat"]), "lon": float(row["lon"]),
+                "road_type": opt("road_type"), "speed_limit": None if speed is None else float(speed),
+                "com": opt("com")}
+
+
+# ---- the service -------------------------------------------------------------------------------
+
+class RiskService:
+    """One per API process. Lake access is serialised (one DuckDB connection); day grids are shared."""
+
+    def __init__(self, settings: Settings, options: ServeOptions = ServeOptions(), *, champion=None):
+        from pipeline.core.lake import connect
+        from pipeline.serving.champion import ChampionHolder
+
+        self.settings, self.options = settings, options
+        self._con = connect(settings, read_only=True)
+        self._con_lock = threading.Lock()
+        self._grids: OrderedDict[tuple[dt.date, int], DayGrid] = OrderedDict()
+        self._key_locks: dict[tuple[dt.date, int], threading.Lock] = {}
+        self._grids_lock = threading.Lock()
+        self.champion = champion or ChampionHolder(settings.resolved_mlflow_uri, settings.registered_model,
+                                                   cache_dir=settings.data_dir / "serving" / "champion")
+        if not self.champion.warm_start():  # else the refresh loop verifies it against the registry
+            self.champion.refresh()
+        self.snapshot: int | None = None
+        self.roads: RoadIndex | None = None
+        self.latest_prediction: tuple[dt.date | None, dt.datetime | None] = (None, None)
+        self.lake_error: str | None = None
+        self._map_roads: tuple[int | None, dict | None] | None = None
+        self._stamp = self._catalog_stamp()
+        self._reload_lake()
+
+    def close(self) -> None:
+        with self._con_lock:
+            self._con.close()
+
+    # -- lake state --
+
+    def _query(self, sql: str, params=None):
+        with self._con_lock:
+            return self._con.execute(sql, params or []).fetchall()
+
+    def _reload_lake(self) -> None:
+        """Road points, latest prediction and snapshot id; grids dropped (called when the lake moved)."""
+        from pipeline.core.lake import current_snapshot, table_exists
+        from pipeline.silver.features import load_road_points
+
+        with self._con_lock:
+            try:
+                snapshot = current_snapshot(self._con)
+                roads = RoadIndex(load_road_points(self._con))
+                latest = (None, None)
+                if table_exists(self._con, "gold.predictions"):
+                    latest = self._con.execute("SELECT max(date), max(created_at) FROM gold.predictions").fetchone()
+            except AccidentsError as exc:
+                self.lake_error = str(exc)
+                return
+            self.snapshot, self.roads, self.latest_prediction = snapshot, roads, tuple(latest)
+            self.lake_error = None
+        with self._grids_lock:
+            self._grids.clear()
+
+    def _catalog_stamp(self) -> tuple | None:
+        """(mtime, size) of a file catalog and of its SQLite write-ahead log if any (in WAL mode a
+        commit changes the log, not the file). None for PostgreSQL (or no file)."""
+        from pipeline.core.lake import catalog_path
+
+        if self.settings.catalog == "postgres":
+            return None
+        path = catalog_path(self.settings)
+        stamps = []
+        for candidate in (path, path.with_name(path.name + "-wal")):
+            try:
+                stat = candidate.stat()
+            except OSError:
+                if candidate == path:
+                    return None
+                continue
+            stamps.append((stat.st_mtime_ns, stat.st_size))
+        return tuple(stamps)
+
+    def refresh(self) -> dict[str, bool]:
+        """Check the lake snapshot and the champion alias; reload what moved. Cheap when nothing did.
+        A file catalog is only queried when its file changed: each read takes SQLite's shared lock,
+        and polling reads would make the daily job's commit meet "database is locked"."""
+        from pipeline.core.lake import current_snapshot
+
+        stamp = self._catalog_stamp()
+        if stamp is not None and stamp == self._stamp and self.roads is not None:
+            return {"lake": False, "model": self._refresh_model(lake_moved=False)}
+        self._stamp = stamp
+        with self._con_lock:
+            try:
+                snapshot = current_snapshot(self._con)
+            except Exception as exc:  # a catalog being rewritten: try again next time
+                log.warning("lake snapshot unavailable: %s", exc)
+                snapshot = self.snapshot
+        lake_moved = snapshot != self.snapshot or self.roads is None
+        if lake_moved:
+            self._reload_lake()
+        return {"lake": lake_moved, "model": self._refresh_model(lake_moved)}
+
+    def _refresh_model(self, lake_moved: bool) -> bool:
+        model_moved = self.champion.refresh()
+        if model_moved and not lake_moved:
+            with self._grids_lock:
+                for key in [k for k, g in self._grids.items() if g.source == SOURCE_ON_THE_FLY]:
+                    del self._grids[key]
+        return model_moved
+
+    def map_roads(self) -> dict | None:
+        """The simplified road network for maps, built on first use after each lake change."""
+        from pipeline.serving.risk_map import road_network
+
+        snapshot = self.snapshot
+        cached = self._map_roads
+        if cached is not None and cached[0] == snapshot:
+            return cached[1]
+        with self._con_lock:
+            roads = road_network(self._con)
+        self._map_roads = (snapshot, roads)
+        return roads
+
+    def ready(self) -> dict[str, Any]:
+        return {"lake": self.roads is not None, "lake_error": self.lake_error,
+                "model": self.champion.loaded, "model_error": self.champion.last_error}
+
+    def require_roads(self) -> RoadIndex:
+        if self.roads is None:
+            raise AccidentsError(self.lake_error or "road points not loaded")
+        return self.roads
+
+    # -- day grids --
+
+    @property
+    def cached_days(self) -> int:
+        return len(self._grids)
+
+    def cached_grid(self, day: dt.date, atm: int) -> DayGrid | None:
+        """The grid if it is in memory (no lake access, no scoring): the fast path."""
+        grid = self._grids.get((day, atm))
+        if grid is not None:
+            with self._grids_lock:
+                if (day, atm) in self._grids:
+                    self._grids.move_to_end((day, atm))
+        return grid
+
+    def day_grid(self, day: dt.date, atm: int, parameter: str = "date") -> DayGrid:
+        """From memory, else gold.predictions, else scored with the champion (once per key).
+        `parameter` names the request parameter blamed when the day cannot be predicted."""
+        grid = self.cached_grid(day, atm)
+        if grid is not None:
+            return grid
+        with self._grids_lock:
+            key_lock = self._key_locks.setdefault((day, atm), threading.Lock())
+        with key_lock:
+            grid = self.cached_grid(day, atm)
+            if grid is None:
+                grid = self._grid_from_lake(day, atm) or self._grid_on_the_fly(day, atm, parameter)
+                with self._grids_lock:
+                    self._grids[(day, atm)] = grid
+                    while len(self._grids) > self.options.max_cached_days:
+                        self._grids.popitem(last=False)
+        return grid
+
+    def _grid_from_lake(self, day: dt.date, atm: int) -> DayGrid | None:
+        """gold.predictions of (day, atm) as a grid, or None when absent or not for today's road points."""
+        from pipeline.core.lake import table_exists
+        from pipeline.gold.predictions import HOURS
+
+        roads = self.require_roads()
+        with self._con_lock:
+            if not table_exists(self._con, "gold.predictions"):
+                return None
+            rows = self._con.execute(
+                "SELECT hour, point_id, probability, risk_index, rank_in_hour, model_name, model_version "
+                "FROM gold.predictions WHERE date = ? AND atm = ?", [day, atm]).fetchnumpy()
+        n = len(roads)
+        if len(rows["hour"]) != HOURS * n:
+            return None
+        col = np.searchsorted(roads.point_ids, rows["point_id"])
+        col = np.clip(col, 0, n - 1)
+        if not np.array_equal(roads.point_ids[col], rows["point_id"]):
+            return None  # predicted over another road network: score today's instead
+        hour = rows["hour"].astype(np.int64)
+        grids = []
+        for name in ("probability", "risk_index", "rank_in_hour"):
+            out = np.empty((HOURS, n), dtype=np.int32 if name == "rank_in_hour" else np.float64)
+            out[hour, col] = rows[name]
+            grids.append(out)
+        return DayGrid(day, atm, *grids, model_name=str(rows["model_name"][0]),
+                       model_version=str(rows["model_version"][0]), source=SOURCE_LAKE)
+
+    def _grid_on_the_fly(self, day: dt.date, atm: int, parameter: str) -> DayGrid:
+        from pipeline.silver.features import scoring_lookback_years
+        from pipeline.gold.predictions import load_history, risk_indexes_and_ranks, score_days
+
+        roads = self.require_roads()
+        first, last = SCORABLE_DAYS
+        if not first <= day <= last:
+            raise ParameterError(parameter, f"{day} is outside the days the model can score ({first} to {last})")
+        if not self.champion.loaded:
+            raise ParameterError(parameter, f"{day} atm={atm} is not in gold.predictions and no champion is "
+                                 f"loaded to score it ({self.champion.last_error})", status=404)
+        loaded = self.champion.current()
+        with self._con_lock:
+            lookback = scoring_lookback_years(self._con, loaded.model)
+            try:
+                history = load_history(self._con, [day], lookback)
+            except AccidentsError as exc:
+                raise ParameterError(parameter, f"no prediction possible for {day}: {exc}") from None
+        started = time.perf_counter()
+        proba = score_days(loaded.model, roads.points, [day], atm, history)
+        risk_index, ranks = risk_indexes_and_ranks(proba)
+        log.info("scored %s atm=%d on the fly with %s v%s in %.2fs", day, atm, loaded.name, loaded.version,
+                 time.perf_counter() - started)
+        return DayGrid(day, atm, proba[0], risk_index[0], ranks[0], model_name=loaded.name,
+                       model_version=loaded.version, source=SOURCE_ON_THE_FLY)
+
+    # -- answers --
+
+    def risk(self, grid: DayGrid, point: int, distance_km: float, hour: int) -> dict[str, Any]:
+        from pipeline.gold.predictions import ATM_LABELS
+
+        roads = self.require_roads()
+        return {
+            "point": {**roads.describe(point), "distance_km": round(distance_km, 4)},
+            "date": grid.date.isoformat(), "hour": hour, "atm": grid.atm, "atm_label": ATM_LABELS[grid.atm],
+            "probability": float(grid.probability[hour, point]),
+            "risk_index": float(grid.risk_index[hour, point]),
+            "rank_in_hour": int(grid.rank[hour, point]), "n_points": len(roads),
+            "model": {"name": grid.model_name, "version": grid.model_version}, "source": grid.source,
+        }
+
+    def hotspots(self, grid: DayGrid, hour: int | None, top: int) -> list[dict[str, Any]]:
+        """The `top` riskiest points of one hour (by probability), or of the day (by expected accidents,
+        the prediction stage's day summary) when `hour` is None."""
+        from pipeline.gold.predictions import summarise_day
+
+        roads = self.require_roads()
+        if hour is None:
+            summary = summarise_day(grid.date, grid.probability, roads.points, top_k=top)
+            out = []
+            for p in summary.top_points:
+                i = int(np.searchsorted(roads.point_ids, p.point_id))
+                out.append({**roads.describe(i), "expected_accidents": p.expected_accidents,
+                            "peak_hour": p.peak_hour, "probability": p.peak_probability,
+                            "risk_index": float(grid.risk_index[p.peak_hour, i])})
+            return out
+        order = np.argsort(grid.rank[hour], kind="stable")[:top]
+        return [{**roads.describe(int(i)), "hour": hour, "probability": float(grid.probability[hour, i]),
+                 "risk_index": float(grid.risk_index[hour, i]), "rank_in_hour": int(grid.rank[hour, i])}
+                for i in order]
+
+    def predictions_frame(self, day: dt.date, atm: int, hour: int | None = None, *,
+                          whole_day_cap: bool = True) -> pd.DataFrame:
+        """The day's point-hours with road attributes (gold.predictions' columns), from its grid.
+        `whole_day_cap`: refuse a whole day beyond MAX_FEATURES point-hours (a response size guard)."""
+        import pandas as pd
+
+        roads = self.require_roads()
+        if whole_day_cap and hour is None and 24 * len(roads) > MAX_FEATURES:
+            raise ParameterError("hour", f"a whole day is {24 * len(roads)} point-hours (more than "
+                                 f"{MAX_FEATURES}): ask one hour at a time")
+        grid = self.day_grid(day, atm)
+        hours = np.arange(24) if hour is None else np.array([hour])
+        n = len(roads)
+        idx = np.tile(np.arange(n), len(hours))
+        frame = pd.DataFrame({
+            "date": day, "hour": np.repeat(hours, n), "point_id": roads.point_ids[idx],
+            "lat": roads.points["lat"].to_numpy()[idx], "lon": roads.points["lon"].to_numpy()[idx],
+            "atm": atm, "probability": grid.probability[hours].reshape(-1),
+            "risk_index": grid.risk_index[hours].reshape(-1), "rank_in_hour": grid.rank[hours].reshape(-1),
+            "model_name": grid.model_name, "model_version": grid.model_version,
+        })
+        for column in ("road_type", "speed_limit", "com"):
+            frame[column] = roads.points[column].to_numpy()[idx] if column in roads.points else None
+        return frame
+
+    def model_info(self) -> dict[str, Any]:
+        from pipeline.gold import registry
+
+        loaded = self.champion.current()
+        info: dict[str, Any] = {"name": loaded.name, "version": loaded.version,
+                                "algorithm": getattr(loaded.model, "algorithm", None),
+                                "history_cutoff": str(getattr(loaded.model, "history_cutoff", None)),
+                                "loaded_at": dt.datetime.fromtimestamp(loaded.loaded_at, dt.UTC).isoformat(),
+                                "verified": loaded.verified}
+        for version in registry.list_model_versions(self.champion.tracking_uri, loaded.name):
+            if version["version"] == loaded.version:
+                created = version["created"]
+                info.update(
+                    run_id=version["run_id"], protocol=version["protocol"], aliases=version["aliases"],
+                    trained_at=dt.datetime.fromtimestamp(created / 1000, dt.UTC).isoformat() if created else None,
+                    metrics=version["metrics"])
+        return info
