@@ -8,21 +8,20 @@ import dagster as dg
 from dagster_accidents.resources import DuckLakeResource
 from pipeline.core.lake import table_exists
 from pipeline.usecases.quality import (
-    MAX_REJECTED_SHARE,
     BASELINE_MARGIN,
-    RANKING_METRIC,
     DAILY_BAND,
-    duplicate_accident_ids,
+    MAX_REJECTED_SHARE,
+    RANKING_METRIC,
     accidents_outside_bounds,
-    rejected_shares,
+    day_plausibility,
+    duplicate_accident_ids,
     exclusion_buffer_km,
     exclusion_negatives_near_accidents,
-    null_feature_counts,
     model_and_best_baseline,
+    null_feature_counts,
     prediction_rows_by_atm,
     probabilities_outside_unit,
-    training_daily_mean,
-    expected_accidents_by_atm,
+    rejected_shares,
 )
 
 # --- Dagster wrappers ---------------------------------------------------------------------------
@@ -144,23 +143,16 @@ def probabilities_in_unit_interval(context: dg.AssetCheckExecutionContext, lake:
                             "(pipeline.gold.prediction_check).")
 def expected_daily_accidents_plausible(context: dg.AssetCheckExecutionContext,
                                        lake: DuckLakeResource) -> dg.AssetCheckResult:
-    from pipeline.gold.prediction_check import check_day
-
     with lake.connect(read_only=True) as con:
         if missing := _missing(con, "gold.predictions", "bronze.accidents", "silver.accident_points"):
             return missing
-        day = _day(context, con)
-        expected = expected_accidents_by_atm(con, day)
-        mean = training_daily_mean(con)
-        same_day = check_day(con, day, expected[1]) if 1 in expected else None
-    low, high = (DAILY_BAND[0] * mean, DAILY_BAND[1] * mean) if mean else (0.0, 0.0)
-    ok = bool(expected) and mean is not None and all(low <= v <= high for v in expected.values())
-    ok = ok and (same_day is None or same_day.passed)
+        verdict = day_plausibility(con, _day(context, con), lake.settings().department.code)
+    low, high = verdict.band
     return dg.AssetCheckResult(
-        passed=ok,
-        metadata={"expected_by_atm": dg.MetadataValue.json(expected), "training_daily_mean": mean or 0.0,
-                  "band_low": low, "band_high": high,
-                  "same_month_weekday": same_day.message() if same_day else "no normal-weather prediction"})
+        passed=verdict.passed,
+        metadata={"expected_by_atm": dg.MetadataValue.json(verdict.expected_by_atm),
+                  "training_daily_mean": verdict.training_daily_mean or 0.0, "band_low": low, "band_high": high,
+                  "same_month_weekday": verdict.same_month_weekday})
 
 
 ALL_CHECKS = [

@@ -81,3 +81,15 @@ def check_day(con: duckdb.DuckDBPyConnection, day: dt.date, expected: float,
         f"SELECT count(*) FROM bronze.accidents a {located} WHERE list_contains(?, year(a.event_time)) "
         "AND month(a.event_time) = ? AND isodow(a.event_time) = ?", [years, day.month, isodow]).fetchone()[0]
     return DayCheck(day, float(expected), n / len(same), len(same), int(n), tuple(years))
+
+
+def check_normal_day(con: duckdb.DuckDBPyConnection, day: dt.date, expected: float, dep: str) -> DayCheck | None:
+    """`check_day` for a normal-weather day; None for a public holiday of département `dep`, whose
+    count no ordinary day of the training years describes."""
+    import numpy as np
+
+    from pipeline.core.calendar import is_public_holiday
+
+    if is_public_holiday(np.array([day], dtype="datetime64[D]"), dep)[0]:
+        return None
+    return check_day(con, day, expected)

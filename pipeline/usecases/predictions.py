@@ -80,14 +80,10 @@ class Prediction:
 def check_days(con, settings: Settings, summary: PredictionSummary) -> list:
     """The plausibility check of each predicted normal-weather day, public holidays excepted: its
     expected count against the same month and weekday of the training years."""
-    import numpy as np
+    from pipeline.gold.prediction_check import check_normal_day
 
-    from pipeline.core.calendar import is_public_holiday
-    from pipeline.gold.prediction_check import check_day
-
-    holiday = is_public_holiday(np.array([d.date for d in summary.days], dtype="datetime64[D]"),
-                                settings.department.code)
-    return [check_day(con, d.date, d.expected_accidents) for d, off in zip(summary.days, holiday) if not off]
+    checks = (check_normal_day(con, d.date, d.expected_accidents, settings.department.code) for d in summary.days)
+    return [c for c in checks if c is not None]
 
 
 def predict(settings: Settings, params: PredictParams, dates: list[dt.date], *,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pipeline.core.lake import table_exists
@@ -151,3 +152,34 @@ def expected_accidents_by_atm(con: "duckdb.DuckDBPyConnection", day: dt.date) ->
     return {int(a): float(s) for a, s in rows}
 
 
+
+
+@dataclass(frozen=True)
+class DayPlausibility:
+    """A predicted day's expected accidents per weather scenario against the training years: within
+    DAILY_BAND of their daily mean, and (normal weather, not a holiday) against the same month and
+    weekday (`pipeline.gold.prediction_check`)."""
+
+    expected_by_atm: dict[int, float]
+    training_daily_mean: float | None
+    same_month_weekday: str
+
+    passed: bool = False
+
+    @property
+    def band(self) -> tuple[float, float]:
+        mean = self.training_daily_mean
+        return (DAILY_BAND[0] * mean, DAILY_BAND[1] * mean) if mean else (0.0, 0.0)
+
+
+def day_plausibility(con: "duckdb.DuckDBPyConnection", day: dt.date, dep: str) -> DayPlausibility:
+    from pipeline.gold.prediction_check import check_normal_day
+
+    expected = expected_accidents_by_atm(con, day)
+    mean = training_daily_mean(con)
+    same_day = check_normal_day(con, day, expected[1], dep) if 1 in expected else None
+    result = DayPlausibility(expected, mean, same_day.message() if same_day else "not judged (no normal-weather "
+                             "prediction, or a public holiday)")
+    low, high = result.band
+    passed = bool(expected) and mean is not None and all(low <= v <= high for v in expected.values())
+    return replace(result, passed=passed and (same_day is None or same_day.passed))

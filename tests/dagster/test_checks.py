@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from dagster_accidents import checks
+from pipeline.usecases import quality
 from pipeline.core.features import FEATURE_COLUMNS
 
 DAY = dt.date(2025, 3, 11)
@@ -28,11 +29,11 @@ def test_duplicate_ids_and_out_of_bounds_coordinates_are_found(lake_con):
     make_accidents(lake_con, [("A1", "988", *NOUMEA, t), ("A1", "988", *NOUMEA, t),
                               ("A2", "988", 48.85, 2.35, t),  # Paris coordinates on a 988 row
                               ("A3", "988", None, None, t), ("A4", "75", 48.85, 2.35, t)])
-    assert checks.duplicate_accident_ids(lake_con) == ["A1"]
-    assert checks.accidents_outside_bounds(lake_con) == 1
+    assert quality.duplicate_accident_ids(lake_con) == ["A1"]
+    assert quality.accidents_outside_bounds(lake_con) == 1
     make_accidents(lake_con, [("A1", "988", *NOUMEA, t), ("A2", "XX", *NOUMEA, t)])  # unknown département
-    assert checks.duplicate_accident_ids(lake_con) == []
-    assert checks.accidents_outside_bounds(lake_con) == 1
+    assert quality.duplicate_accident_ids(lake_con) == []
+    assert quality.accidents_outside_bounds(lake_con) == 1
 
 
 def test_rejected_share_per_file_kind(lake_con):
@@ -41,9 +42,9 @@ def test_rejected_share_per_file_kind(lake_con):
     # 10 rejected of 100 in-scope caracteristiques rows (900 rows of other départements do not count).
     lake_con.execute("INSERT INTO bronze.ingest_log VALUES ('caracteristiques', 1000, 10, 900), "
                      "('lieux', 1000, 0, 900)")
-    shares = checks.rejected_shares(lake_con)
+    shares = quality.rejected_shares(lake_con)
     assert shares == {"caracteristiques": pytest.approx(0.10), "lieux": 0.0}
-    assert max(shares.values()) >= checks.MAX_REJECTED_SHARE
+    assert max(shares.values()) >= quality.MAX_REJECTED_SHARE
 
 
 # --- silver -------------------------------------------------------------------------------------
@@ -62,23 +63,23 @@ def make_silver(con, negative_points: list[int]):
 
 def test_exclusion_negative_inside_the_buffer_is_found(lake_con):
     make_silver(lake_con, negative_points=[1, 2])
-    assert checks.exclusion_negatives_near_accidents(lake_con, 0.3) == 1
+    assert quality.exclusion_negatives_near_accidents(lake_con, 0.3) == 1
     make_silver(lake_con, negative_points=[2])
-    assert checks.exclusion_negatives_near_accidents(lake_con, 0.3) == 0
-    assert checks.exclusion_negatives_near_accidents(lake_con, 0.05) == 0
+    assert quality.exclusion_negatives_near_accidents(lake_con, 0.3) == 0
+    assert quality.exclusion_negatives_near_accidents(lake_con, 0.05) == 0
 
 
 def test_exclusion_buffer_comes_from_features_meta(lake_con):
-    assert checks.exclusion_buffer_km(lake_con) == 0.3
+    assert quality.exclusion_buffer_km(lake_con) == 0.3
     lake_con.execute("""CREATE TABLE silver.features_meta AS SELECT '{"accident_exclusion_buffer_km": 0.5}' AS params_json""")
-    assert checks.exclusion_buffer_km(lake_con) == 0.5
+    assert quality.exclusion_buffer_km(lake_con) == 0.5
 
 
 def test_null_features_are_counted(lake_con):
     make_silver(lake_con, negative_points=[2])
-    assert checks.null_feature_counts(lake_con) == {}
+    assert quality.null_feature_counts(lake_con) == {}
     lake_con.execute("UPDATE silver.features SET hour = NULL, speed_limit = NULL WHERE target = 0")
-    assert checks.null_feature_counts(lake_con) == {"hour": 1, "speed_limit": 1}
+    assert quality.null_feature_counts(lake_con) == {"hour": 1, "speed_limit": 1}
 
 
 # --- gold ---------------------------------------------------------------------------------------
@@ -96,9 +97,9 @@ def test_model_far_below_baseline_is_reported_from_the_latest_evaluation(lake_co
         (new, "baseline_kde", "cell_pai_5pct", 4.0), (new, "oracle", "cell_pai_5pct", 10.0),
         (new, "model", "pr_auc", 0.5),
     ])
-    model, baseline = checks.model_and_best_baseline(lake_con)
+    model, baseline = quality.model_and_best_baseline(lake_con)
     assert (model, baseline) == (2.0, 4.0)  # the oracle is not a baseline
-    assert model < (1 - checks.BASELINE_MARGIN) * baseline
+    assert model < (1 - quality.BASELINE_MARGIN) * baseline
 
 
 def make_predictions(con, n_points: int, hours: int, probability: float):
@@ -111,19 +112,19 @@ def make_predictions(con, n_points: int, hours: int, probability: float):
 
 def test_prediction_rows_must_cover_24_hours_of_every_point(lake_con):
     make_predictions(lake_con, n_points=5, hours=23, probability=0.01)
-    by_atm, points = checks.prediction_rows_by_atm(lake_con, DAY)
+    by_atm, points = quality.prediction_rows_by_atm(lake_con, DAY)
     assert by_atm == {1: 115} and points == 5 and by_atm[1] != 24 * points
     make_predictions(lake_con, n_points=5, hours=24, probability=0.01)
-    assert checks.prediction_rows_by_atm(lake_con, DAY) == ({1: 120}, 5)
-    assert checks.prediction_rows_by_atm(lake_con, DAY + dt.timedelta(days=1)) == ({}, 5)
+    assert quality.prediction_rows_by_atm(lake_con, DAY) == ({1: 120}, 5)
+    assert quality.prediction_rows_by_atm(lake_con, DAY + dt.timedelta(days=1)) == ({}, 5)
 
 
 def test_probabilities_outside_zero_one_are_found(lake_con):
     make_predictions(lake_con, n_points=2, hours=24, probability=0.5)
-    assert checks.probabilities_outside_unit(lake_con, DAY) == 0
+    assert quality.probabilities_outside_unit(lake_con, DAY) == 0
     lake_con.execute("UPDATE gold.predictions SET probability = 1.5 WHERE hour = 3")
     lake_con.execute("UPDATE gold.predictions SET probability = NULL WHERE hour = 4")
-    assert checks.probabilities_outside_unit(lake_con, DAY) == 4
+    assert quality.probabilities_outside_unit(lake_con, DAY) == 4
 
 
 def test_expected_daily_accidents_against_the_training_daily_mean(lake_con):
@@ -132,11 +133,11 @@ def test_expected_daily_accidents_against_the_training_daily_mean(lake_con):
                      "TIMESTAMP '2021-01-01' + INTERVAL (range) DAY AS event_time FROM range(730)")
     lake_con.execute("CREATE TABLE silver.accident_points AS SELECT accident_id FROM bronze.accidents")
     lake_con.execute("CREATE TABLE gold.temporal_train AS SELECT * FROM (VALUES (2021), (2022)) t(year)")
-    assert checks.training_daily_mean(lake_con) == pytest.approx(1.0)
+    assert quality.training_daily_mean(lake_con) == pytest.approx(1.0)
     make_predictions(lake_con, n_points=100, hours=24, probability=0.05)  # 120 expected accidents
-    expected = checks.expected_accidents_by_atm(lake_con, DAY)
+    expected = quality.expected_accidents_by_atm(lake_con, DAY)
     assert expected == {1: pytest.approx(120.0)}
-    assert expected[1] > checks.DAILY_BAND[1] * 1.0
+    assert expected[1] > quality.DAILY_BAND[1] * 1.0
 
 
 # --- the Dagster wrappers -----------------------------------------------------------------------

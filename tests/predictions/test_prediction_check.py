@@ -50,3 +50,12 @@ def test_predict_fails_beyond_the_band(settings_env, fake_features, monkeypatch,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "prediction check failed for 1 day(s), first 2026-03-01" in err
     assert main(["predict", "--date", "2026-03-01", "--atm", "3"]) == 0  # scenarios are not checked
+
+
+def test_a_public_holiday_is_not_judged_by_the_ordinary_days_of_its_month():
+    """The CLI's day check and the Dagster asset check share this rule (14 July, New Caledonia)."""
+    import datetime as dt
+
+    from pipeline.gold.prediction_check import check_normal_day
+
+    assert check_normal_day(None, dt.date(2026, 7, 14), 5.0, "988") is None
