@@ -154,13 +154,9 @@ def _accident_fields(values: dict[str, str], acc_id: str, year: int, dep: str) -
             baac_fields.commune(values["com"], dep), dep, codes.get("adr"), year)
 
 
-def _ingest_caracteristiques(parsed: ParsedFile, year: int, deps: set[str], batch: _YearBatch):
-    """Returns (in-scope ids -> validated accident fields or None, all valid ids seen in the file)."""
-    count = FileCount(parsed.path.name, year, "caracteristiques", parsed.encoding)
-    reject = _rejecter(parsed, year, count, batch)
-    in_scope: dict[str, tuple | None] = {}
-    first_line: dict[str, int] = {}
-    all_ids: set[str] = set()
+def _identified_lines(parsed: ParsedFile, year: int, count: FileCount, reject):
+    """Every line of the file is counted; those that parsed and carry a valid accident id are yielded
+    as (line, values by column, accident id), the others are rejected with their reason."""
     for line in parsed.lines:
         count.rows_read += 1
         if line.fields is None:
@@ -172,6 +168,17 @@ def _ingest_caracteristiques(parsed: ParsedFile, year: int, deps: set[str], batc
         except FieldError as exc:
             reject(line, str(exc))
             continue
+        yield line, values, acc_id
+
+
+def _ingest_caracteristiques(parsed: ParsedFile, year: int, deps: set[str], batch: _YearBatch):
+    """Returns (in-scope ids -> validated accident fields or None, all valid ids seen in the file)."""
+    count = FileCount(parsed.path.name, year, "caracteristiques", parsed.encoding)
+    reject = _rejecter(parsed, year, count, batch)
+    in_scope: dict[str, tuple | None] = {}
+    first_line: dict[str, int] = {}
+    all_ids: set[str] = set()
+    for line, values, acc_id in _identified_lines(parsed, year, count, reject):
         all_ids.add(acc_id)
         dep = values["dep"].strip().upper()
         if dep not in deps:
@@ -201,14 +208,8 @@ def _ingest_linked(parsed: ParsedFile, kind: str, year: int, in_scope: Mapping[s
     count = FileCount(parsed.path.name, year, kind, parsed.encoding)
     reject = _rejecter(parsed, year, count, batch)
     first_lieux: dict[str, tuple] = {}
-    for line in parsed.lines:
-        count.rows_read += 1
-        if line.fields is None:
-            reject(line, line.problem)
-            continue
-        values = dict(zip(parsed.header, line.fields, strict=True))
+    for line, values, acc_id in _identified_lines(parsed, year, count, reject):
         try:
-            acc_id = baac_fields.accident_id(values["accident_id"], year)
             if acc_id not in all_ids:
                 raise FieldError(f"accident id {acc_id} not found in the year's caracteristiques file")
             if acc_id not in in_scope:
