@@ -35,6 +35,7 @@ def log_evaluation_to_mlflow(
     import mlflow
 
     from pipeline.gold.registry import configure_mlflow, ensure_experiment
+    from pipeline.gold.run_owner import owner_tags
 
     configure_mlflow(tracking_uri)
     if run_id is None:
@@ -42,7 +43,7 @@ def log_evaluation_to_mlflow(
     run_name = f"evaluate-{summary.model_name}-{summary.sampler}-{summary.test_year}"
     with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name) as run:
         mlflow.set_tags({"stage": "evaluation", "model_name": summary.model_name, "sampler": summary.sampler,
-                         "test_year": str(summary.test_year)})
+                         "test_year": str(summary.test_year), **owner_tags()})
         mlflow.log_metrics(flat_metrics(summary))
         mlflow.log_metrics({f"timing.{k}": v for k, v in summary.timings.items()})
         mlflow.log_text(summary.table, f"evaluation/{summary.sampler}_{summary.test_year}_table.txt")

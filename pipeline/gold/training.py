@@ -24,6 +24,7 @@ from pipeline.core.lake import ensure_tables, transaction
 from pipeline.core.features import FEATURE_COLUMNS
 from pipeline.gold import algorithms as algorithm_registry
 from pipeline.gold.model_bundle import RiskModel
+from pipeline.gold.run_owner import owner_tags
 
 if TYPE_CHECKING:
     import duckdb
@@ -203,7 +204,7 @@ def train_models(
 
     registry.ensure_experiment(tracking_uri, experiment)
     reference_text = None
-    with mlflow.start_run(run_name=f"train-{protocol}-{sampler}") as parent:
+    with mlflow.start_run(run_name=f"train-{protocol}-{sampler}", tags=owner_tags()) as parent:
         mlflow.set_tags({"protocol": protocol, "sampler": sampler, "objective": objective,
                          "department": department, "best_algorithm": best_algorithm})
         mlflow.log_params({"protocol": protocol, "sampler": sampler, "objective": objective,
@@ -249,7 +250,7 @@ def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, te
     from pipeline.gold import registry
     from pipeline.gold.modeling.figures import save_figures
 
-    with mlflow.start_run(run_name=model.algorithm, nested=True) as run:
+    with mlflow.start_run(run_name=model.algorithm, nested=True, tags=owner_tags()) as run:
         mlflow.set_tags({"algorithm": model.algorithm, "protocol": protocol, "sampler": model.sampler,
                          "objective": objective})
         mlflow.log_params({**{f"param_{k}": v for k, v in result.best_params.items()},

@@ -13,6 +13,7 @@ from pipeline.core.errors import AccidentsError
 from pipeline.core.params import Params, param
 from pipeline.core.lake import LAKE_ALIAS, with_retries
 from pipeline.core.settings import Settings
+from pipeline.gold.run_owner import STALE_RUN_HOURS, fail_dead_runs
 
 if TYPE_CHECKING:
     import duckdb
@@ -24,8 +25,9 @@ class MaintenanceParams(Params):
                                   low=0.0)
     # A writer may be about to commit an untracked file younger than this.
     orphan_grace_minutes: float = param(60.0, "leave untracked files younger than this", low=0.0)
-    # RUNNING MLflow runs started longer ago than this belong to a dead process (a run takes minutes).
-    stale_run_hours: float = param(12.0, "mark MLflow runs still RUNNING after this long FAILED", low=0.0)
+    # Runs whose owner process can be checked from here are marked as soon as it is gone (run_owner).
+    stale_run_hours: float = param(STALE_RUN_HOURS, "mark MLflow runs still RUNNING after this long FAILED "
+                                   "when their process cannot be checked from this machine", low=0.0)
 
 
 @dataclass(frozen=True)
@@ -85,35 +87,10 @@ def maintain_lake(con: duckdb.DuckDBPyConnection, settings: Settings,
     orphans = _count(con, f"CALL ducklake_delete_orphaned_files('{LAKE_ALIAS}', older_than => ?::TIMESTAMPTZ)",
                      [now - dt.timedelta(minutes=params.orphan_grace_minutes)])
     left = _count(con, f"SELECT count(*) FROM ducklake_snapshots('{LAKE_ALIAS}')")[0][0]
-    failed = fail_stale_mlflow_runs(settings.resolved_mlflow_uri, older_than=now - dt.timedelta(
+    failed = fail_dead_runs(settings.resolved_mlflow_uri, older_than=now - dt.timedelta(
         hours=params.stale_run_hours))
     return MaintenanceReport(
         before=before, after=storage_usage(con, settings),
         merged_files=sum(int(row[2]) for row in merged), expired_snapshots=len(expired), snapshots_left=int(left),
         deleted_files=len(deleted), orphaned_files=len(orphans), failed_runs=failed,
     )
-
-
-def fail_stale_mlflow_runs(tracking_uri: str, *, older_than: dt.datetime) -> int:
-    """Mark FAILED every run still RUNNING that started before `older_than`: its process was killed
-    (a finished or crashed-with-a-traceback run ends itself). Returns how many were marked."""
-    if tracking_uri.startswith("sqlite:///"):
-        from pathlib import Path
-
-        if not Path(tracking_uri.removeprefix("sqlite:///")).exists():
-            return 0  # no model trained yet: do not create an empty store
-    import mlflow
-
-    from pipeline.gold.registry import configure_mlflow
-
-    configure_mlflow(tracking_uri)
-    client = mlflow.MlflowClient(tracking_uri)
-    experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    if not experiment_ids:
-        return 0
-    cutoff_ms = int(older_than.timestamp() * 1000)
-    stale = client.search_runs(experiment_ids, filter_string=f"attributes.status = 'RUNNING' "
-                               f"AND attributes.start_time < {cutoff_ms}", max_results=10_000)
-    for run in stale:
-        client.set_terminated(run.info.run_id, status="FAILED")
-    return len(stale)

@@ -43,6 +43,8 @@ def train_and_register(settings: Settings, params: TrainParams, *, tracking_uri:
     from pipeline.core.lake import lake_connection
     from pipeline.gold.training import train_models
 
+    uri = tracking_uri or settings.resolved_mlflow_uri
+    fail_dead_mlflow_runs(uri, progress=progress)
     if build_datasets:
         build_gold_datasets(settings, params)
     summaries = []
@@ -51,12 +53,27 @@ def train_and_register(settings: Settings, params: TrainParams, *, tracking_uri:
             summaries.append(train_models(
                 con, protocol=protocol, sampler=params.sampler, algorithms=params.algorithms,
                 trials=params.trials, objective=params.objective, seed=_seed(settings, params),
-                tracking_uri=tracking_uri or settings.resolved_mlflow_uri, experiment=settings.experiment,
+                tracking_uri=uri, experiment=settings.experiment,
                 registered_model=settings.registered_model, department=settings.department.code,
                 timeout_per_algorithm=params.timeout, threads=params.threads, progress=progress,
                 set_champion=may_become_champion(protocol),
             ))
     return summaries
+
+
+def fail_dead_mlflow_runs(tracking_uri: str, *, progress: bool = True) -> int:
+    """Before a training, mark FAILED the runs earlier killed trainings left RUNNING: at once those whose
+    process is gone from this machine, after STALE_RUN_HOURS those from elsewhere. A training running
+    at the same time keeps its run (see pipeline.gold.run_owner)."""
+    import datetime as dt
+    import sys
+
+    from pipeline.gold.run_owner import STALE_RUN_HOURS, fail_dead_runs
+
+    failed = fail_dead_runs(tracking_uri, older_than=dt.datetime.now(dt.UTC) - dt.timedelta(hours=STALE_RUN_HOURS))
+    if failed and progress:
+        print(f"marked {failed} MLflow runs left RUNNING by a killed process FAILED", file=sys.stderr, flush=True)
+    return failed
 
 
 def _seed(settings: Settings, params: TrainParams) -> int:
