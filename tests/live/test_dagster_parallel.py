@@ -1,0 +1,104 @@
+"""One Dagster run, multiprocess executor (two steps at once), on the production lake (PostgreSQL catalog +
+Parquet on S3), MLflow on its server and Dagster's own storage on PostgreSQL: the hold-out evaluation and
+a day's predictions, which both depend on the trained model and not on each other, run in two processes
+at the same time and commit to the same catalog. No error, no lost write, exact row counts."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipeline.core.lake import connect, list_tables
+from pipeline.core.settings import Settings
+from tests.live.conftest import BIN, lake_env, process_env
+from tests.live.parallel_job import evaluation_and_predictions_job
+
+pytestmark = pytest.mark.slow
+DAY = "2025-03-11"
+YEARS = "2020-2024"  # the first years feed history only: train, valid 2023, test 2024 need five
+
+
+def _accidents(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run([str(BIN / "accidents"), *args], env=process_env(env), capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-3000:]
+
+
+def _tables(env: dict[str, str]) -> dict[str, int]:
+    con = connect(Settings.from_env(env), read_only=True)
+    try:
+        return dict(list_tables(con))
+    finally:
+        con.close()
+
+
+def test_one_multiprocess_run_materializes_independent_assets_at_the_same_time(
+        postgres_server, s3_server, mlflow_server, tmp_path, monkeypatch):
+    from pipeline.sources.select import demo_files_dir
+
+    env = {**lake_env(tmp_path / "data", postgres_server.new_database(), s3_server.endpoint, f"par-{tmp_path.name}"),
+           "MLFLOW_TRACKING_URI": mlflow_server.uri, "ACCIDENTS_SOURCE": "demo"}
+    settings = Settings.from_env(env)
+    roads = demo_files_dir(settings, settings.seed, 1.0) / "roads.osm"
+    started = time.perf_counter()
+    _accidents(env, "ingest", "--years", YEARS)
+    # a coarser grid (the evaluation scores every point-hour of the test year), fewer negatives, a year of history
+    _accidents(env, "features", "--roads-file", str(roads), "--grid-step", "0.04", "--neg-ratio", "5",
+               "--history-lookback-years", "1")
+    _accidents(env, "train", "--trials", "1", "--algorithms", "lightgbm", "--sampler", "uniform", "--threads", "1")
+    setup_seconds = time.perf_counter() - started
+    before = _tables(env)
+
+    for key, value in env.items():  # the code location and its step processes read the environment
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        f"storage:\n  postgres:\n    postgres_url: \"{postgres_server.url(postgres_server.new_database('dagster'))}\"\n"
+        "telemetry:\n  enabled: false\n")
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # step processes import tests.live.parallel_job
+
+    started = time.perf_counter()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = dg.execute_job(
+            dg.reconstructable(evaluation_and_predictions_job), instance, tags={"dagster/partition": DAY},
+            run_config={"ops": {"gold__evaluation": {"config": {"sampler": "uniform"}}}})
+        run_seconds = time.perf_counter() - started
+        records = instance.get_records_for_run(result.run_id).records
+        events = [r.event_log_entry for r in records if r.event_log_entry.is_dagster_event]
+        failures = [e.dagster_event.event_type_value for e in events
+                    if e.dagster_event.is_failure or e.dagster_event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE")]
+        assert result.success and not failures, failures
+        spans = {}
+        for e in events:
+            kind = e.dagster_event.event_type_value
+            if kind in ("STEP_START", "STEP_SUCCESS"):
+                spans.setdefault(e.step_key, {})[kind] = e.timestamp
+        materialized = {e.dagster_event.asset_key.to_user_string(): e.dagster_event.materialization.metadata
+                        for e in events if e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"}
+
+    assert set(spans) == {"gold__evaluation", "gold__predictions"}, spans
+    (a, b) = (spans["gold__evaluation"], spans["gold__predictions"])
+    overlap = min(a["STEP_SUCCESS"], b["STEP_SUCCESS"]) - max(a["STEP_START"], b["STEP_START"])
+    print(f"\nsetup (ingest {YEARS}, features, train): {setup_seconds:.0f} s; Dagster run: {run_seconds:.0f} s; "
+          f"evaluation step {a['STEP_SUCCESS'] - a['STEP_START']:.1f} s, predictions step "
+          f"{b['STEP_SUCCESS'] - b['STEP_START']:.1f} s, running together {overlap:.1f} s")
+    assert overlap > 0, "the two steps did not run at the same time"
+
+    after = _tables(env)
+    con = connect(Settings.from_env(env), read_only=True)
+    try:
+        points = con.execute("SELECT count(*) FROM silver.road_points").fetchone()[0]
+        day_rows = con.execute("SELECT count(*) FROM gold.predictions WHERE date = ?", [DAY]).fetchone()[0]
+    finally:
+        con.close()
+    assert day_rows == points * 24 == after["gold.predictions"]  # every point-hour of the day, once
+    assert materialized["gold/predictions"]["dagster/row_count"].value == day_rows
+    assert after["gold.evaluation"] == materialized["gold/evaluation"]["dagster/row_count"].value > 0
+    written = {"gold.predictions", "gold.evaluation", "gold.calibration"}
+    assert {t: n for t, n in after.items() if t not in written} == {t: n for t, n in before.items() if t not in written}
