@@ -80,6 +80,8 @@ def test_no_store_yet_is_left_uncreated(tmp_path):
     assert not db.exists()
 
 
+# A process that opens an MLflow run as training does, then SIGKILLs itself (argv[2] == "kill") or holds
+# the run open until its stdin closes (a training still logging). Used by tests/live too.
 HOLD_A_RUN = """
 import os, signal, sys, mlflow
 from pipeline.gold.registry import ensure_experiment
@@ -89,7 +91,7 @@ run = mlflow.start_run(run_name='train-temporal-uniform', tags=owner_tags())
 print(run.info.run_id, flush=True)
 if sys.argv[2] == 'kill':
     os.kill(os.getpid(), signal.SIGKILL)
-sys.stdin.read()  # a training still logging, until the test lets it go
+sys.stdin.read()
 mlflow.end_run()
 """
 

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.core.lake import connect, current_snapshot, list_tables
 from pipeline.core.settings import Settings
+from tests.gold.test_run_owner import HOLD_A_RUN
 from tests.live.conftest import (BIN, S3_SECRET, PostgresServer, WeedServer, _postgres_bindir, _require_weed,
                                  lake_env, process_env)
 
@@ -154,20 +155,6 @@ def test_sigkill_mid_transaction_then_rerun_and_maintain_leave_no_orphans(own_s3
     tracked += con.execute("SELECT count(*) FROM __ducklake_metadata_lake.ducklake_delete_file").fetchone()[0]
     con.close()
     assert len(own_s3.keys("faults/")) == tracked  # every object in the bucket is a file the catalog knows
-
-
-HOLD_A_RUN = """
-import os, signal, sys, mlflow
-from pipeline.gold.registry import ensure_experiment
-from pipeline.gold.run_owner import owner_tags
-ensure_experiment(sys.argv[1], 'accidents-988')
-run = mlflow.start_run(run_name='train-temporal-uniform', tags=owner_tags())
-print(run.info.run_id, flush=True)
-if sys.argv[2] == 'kill':
-    os.kill(os.getpid(), signal.SIGKILL)
-sys.stdin.read()
-mlflow.end_run()
-"""
 
 
 def test_a_run_killed_inside_mlflow_is_marked_failed_by_maintain_a_concurrent_one_is_not(
