@@ -15,8 +15,8 @@ import pytest
 from pipeline.core.lake import connect, current_snapshot, list_tables
 from pipeline.core.settings import Settings
 from tests.gold.test_run_owner import HOLD_A_RUN
-from tests.live.conftest import (BIN, S3_SECRET, PostgresServer, WeedServer, _postgres_bindir, _require_weed,
-                                 lake_env, process_env)
+from tests.live.conftest import (BIN, BUCKET, S3_SECRET, MLflowServer, PostgresServer, WeedServer, _postgres_bindir,
+                                 _require_weed, lake_env, process_env)
 
 pytestmark = pytest.mark.slow
 YEARS = "2023-2024"  # two demo years keep each stage short
@@ -157,17 +157,28 @@ def test_sigkill_mid_transaction_then_rerun_and_maintain_leave_no_orphans(own_s3
     assert len(own_s3.keys("faults/")) == tracked  # every object in the bucket is a file the catalog knows
 
 
+@pytest.fixture(scope="module")
+def own_mlflow(own_postgres, own_s3, tmp_path_factory):
+    """An MLflow server of this module only: the FAILED run it leaves must not reach the production chain's
+    check that every run of the shared server finished."""
+    server = MLflowServer(tmp_path_factory.mktemp("mlflow"), own_postgres.url(own_postgres.new_database("mlflow")),
+                          own_s3.endpoint, f"s3://{BUCKET}/mlflow-artifacts")
+    server.start()
+    yield server
+    server.stop()
+
+
 def test_a_run_killed_inside_mlflow_is_marked_failed_by_maintain_a_concurrent_one_is_not(
-        s3_server, postgres_server, mlflow_server, tmp_path):
+        own_s3, own_postgres, own_mlflow, tmp_path):
     """Training opens its MLflow run only to log the fitted models (seconds): a process killed there
     leaves the run RUNNING. A process that starts a run as training does (owner tags) and SIGKILLs
     itself is exactly that state, without racing a real training for the window; a second one holds
     its run open like a training still logging on this machine."""
-    env = {**lake_env(tmp_path / "data", postgres_server.new_database(), s3_server.endpoint, "mlflow-kill"),
-           "MLFLOW_TRACKING_URI": mlflow_server.uri}
+    env = {**lake_env(tmp_path / "data", own_postgres.new_database(), own_s3.endpoint, "mlflow-kill"),
+           "MLFLOW_TRACKING_URI": own_mlflow.uri}
 
     def hold(mode: str) -> tuple[subprocess.Popen, str]:
-        proc = subprocess.Popen([sys.executable, "-c", HOLD_A_RUN, mlflow_server.uri, mode], env=process_env(env),
+        proc = subprocess.Popen([sys.executable, "-c", HOLD_A_RUN, own_mlflow.uri, mode], env=process_env(env),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         return proc, proc.stdout.readline().strip()
 
@@ -176,7 +187,7 @@ def test_a_run_killed_inside_mlflow_is_marked_failed_by_maintain_a_concurrent_on
     concurrent, concurrent_id = hold("hold")
     import mlflow
 
-    client = mlflow.MlflowClient(mlflow_server.uri)
+    client = mlflow.MlflowClient(own_mlflow.uri)
     try:
         assert client.get_run(killed_id).info.status == "RUNNING"
         out = ok(env, "lake", "maintain")  # default cutoff (12 h): the dead owner is known at once
