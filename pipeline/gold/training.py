@@ -60,6 +60,7 @@ class AlgorithmResult:
     mlflow_run_id: str | None = None
     registered_version: str | None = None
     cpu_seconds: float = 0.0  # process CPU time of tuning + refit (wall time on an idle machine)
+    tuning_seconds: float = 0.0  # the Optuna trials alone, wall clock
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def train_models(
         partial[algorithm] = AlgorithmResult(
             algorithm=algorithm, best_params=tuned.best_params, best_rounds=tuned.best_rounds,
             validation_value=tuned.best_value, trials=tuned.trials, pruned=tuned.pruned, seconds=seconds,
-            validation_metrics=valid_metrics, cpu_seconds=time.process_time() - cpu0)
+            validation_metrics=valid_metrics, cpu_seconds=time.process_time() - cpu0, tuning_seconds=tuned.seconds)
         _log(progress, f"[{algorithm}] best {objective}={tuned.best_value:.4f} rounds={tuned.best_rounds} "
                        f"({tuned.trials} trials, {tuned.pruned} pruned, {seconds:.1f}s)")
         _log(progress, f"[{algorithm}] recalibrated on {recal['year']}: expected {recal['expected_before']:.1f} "
