@@ -124,3 +124,32 @@ def test_catboost_pruning_stops_the_fit_at_the_reported_step(rows):
         template.spec.train_on(template, PARAMS["catboost"], data, rounds=100, threads=1,
                                report=lambda step, value: step >= 2 * REPORT_EVERY)
     assert stopped.value.args == (2 * REPORT_EVERY,)
+
+
+def test_algorithms_tuned_in_worker_processes_give_the_results_of_one_process(features_lake):
+    """`workers` only changes where the studies run: each is sequential and seeded, so the best
+    parameters, rounds and final models are those of the in-process run."""
+    from pipeline.gold.datasets import build_datasets
+    from pipeline.gold.modeling.data import load_training_data
+    from pipeline.gold.training import _tune_all
+
+    build_datasets(features_lake, sampler="exclusion")
+    data = load_training_data(features_lake, "temporal", "exclusion", seed=4)
+    tune = dict(data=data, objective="pr_auc", trials=3, seed=4, timeout=None, progress=False, threads=1)
+    algos = ("lightgbm", "xgboost")
+    alone = dict(_tune_all(algos, 1, **tune))
+    parallel = dict(_tune_all(algos, 2, **tune))
+    assert list(parallel) == list(algos)
+    for algorithm in algos:
+        (tuned_a, _, final_a, *_), (tuned_p, _, final_p, *_) = alone[algorithm], parallel[algorithm]
+        assert (tuned_p.best_params, tuned_p.best_value, tuned_p.best_rounds) == \
+               (tuned_a.best_params, tuned_a.best_value, tuned_a.best_rounds)
+        np.testing.assert_allclose(final_p.predict_score(data.valid.frame), final_a.predict_score(data.valid.frame))
+
+
+def test_workers_must_be_a_positive_integer(features_lake):
+    from pipeline.core.errors import AccidentsError
+    from pipeline.gold.training import train_models
+
+    with pytest.raises(AccidentsError, match="workers=0"):
+        train_models(features_lake, workers=0, tracking_uri="sqlite:///unused.db")
