@@ -25,6 +25,8 @@ class TrainParams(Params):
     seed: int | None = param(None, "random seed (default: ACCIDENTS_SEED or 42)", kind="int", low=0)
     timeout: float | None = param(None, "seconds of tuning per algorithm at most", kind="float", low=1.0)
     threads: int = param(2, "threads per model fit (1 on a busy machine)", low=1, high=64)
+    workers: int = param(1, "algorithms tuned at once, each in its own process (2 with --threads 1 on 2 cores)",
+                         low=1, high=16)
     test_size: float = param(0.2, "reference protocol: share of rows in the random test split", low=0.05, high=0.5)
 
     @property

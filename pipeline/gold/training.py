@@ -61,6 +61,7 @@ class AlgorithmResult:
     mlflow_run_id: str | None = None
     registered_version: str | None = None
     cpu_seconds: float = 0.0  # process CPU time of tuning + refit (wall time on an idle machine)
+    tuning_seconds: float = 0.0  # the Optuna trials alone, wall clock
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class TrainingSummary:
     seconds: float
     reference_text: str | None = None
     models: dict[str, RiskModel] = field(default_factory=dict, repr=False)
+    fit_seconds: float = 0.0  # tuning + refit of every algorithm, wall clock (before MLflow logging)
 
 
 def validate_training_args(*, protocol: str, sampler: str, algorithms, trials: int, objective: str) -> tuple[str, ...]:
@@ -113,6 +115,40 @@ def fit_final_model(template: RiskModel, rows: Rows, params: dict[str, Any], rou
                         "params": {**params, "rounds": int(rounds), "seed": int(seed)}})
 
 
+def tune_and_refit(template: RiskModel, data: TrainingData, *, objective: str, trials: int, seed: int,
+                   timeout: float | None, progress: bool, threads: int):
+    """Tune one algorithm, then fit its best parameters on the tuning rows (scored on the validation
+    rows) and on the refit rows -> (tuning result, tuned model, final model, wall s, CPU s)."""
+    from pipeline.gold.modeling.tuning import tune_algorithm
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    tuned = tune_algorithm(template, data.train, data.valid, objective=objective, trials=trials, seed=seed,
+                           timeout=timeout, progress=progress, threads=threads)
+    refit = dict(objective=objective, seed=seed, threads=threads)
+    tuned_model = fit_final_model(template, data.train, tuned.best_params, tuned.best_rounds, **refit)
+    final = tuned_model if data.refit is data.train else fit_final_model(
+        template, data.refit, tuned.best_params, tuned.best_rounds, **refit)
+    return tuned, tuned_model, final, time.perf_counter() - t0, time.process_time() - cpu0
+
+
+def _tune_all(algos: tuple[str, ...], workers: int, *, data: TrainingData, **tune):
+    """(algorithm, tune_and_refit outcome) in the order of `algos`: in this process, or in `workers`
+    spawned processes (spawn, not fork: a forked child of a process that already ran OpenMP can hang).
+    Algorithms are submitted in order, so the slowest (catboost, first by name) starts first."""
+    if workers == 1 or len(algos) == 1:
+        for algorithm in algos:
+            yield algorithm, tune_and_refit(model_template(data, algorithm), data, **tune)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(algos)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [(a, pool.submit(tune_and_refit, model_template(data, a), data, **tune)) for a in algos]
+        for algorithm, future in futures:
+            yield algorithm, future.result()
+
+
 def _log(progress: bool, message: str) -> None:
     if progress:
         print(message, file=sys.stderr, flush=True)
@@ -135,6 +171,7 @@ def train_models(
     timeout_per_algorithm: float | None = None,
     set_champion: bool = True,
     threads: int = 2,
+    workers: int = 1,
 ) -> TrainingSummary:
     """Tune, refit, test once, log to MLflow, register the best model; writes gold.model_runs
     (and gold.reference_report for protocol='reference').
@@ -142,6 +179,9 @@ def train_models(
     `threads` is per model fit. Processes that train with threads > 1 should start with
     OMP_WAIT_POLICY=PASSIVE (the CLI sets it): spinning OpenMP threads slow LightGBM/XGBoost 4-10x
     on a shared machine. `set_champion=False` registers the best model without moving the alias.
+    `workers` > 1 tunes that many algorithms at once, each in its own process (results do not depend
+    on it: every study is sequential and seeded); with threads=1 a 2-core machine runs two
+    single-threaded fits instead of one fit whose two threads wait on each other at every split.
     """
     import mlflow
 
@@ -149,8 +189,9 @@ def train_models(
     from pipeline.gold.modeling import data as data_module
     from pipeline.gold.modeling.recalibration import recalibrate
     from pipeline.gold.modeling.scores import classification_metrics, is_better
-    from pipeline.gold.modeling.tuning import tune_algorithm
 
+    if not isinstance(workers, int) or workers < 1:
+        raise AccidentsError(f"workers={workers!r}: expected a positive integer")
     algos = validate_training_args(protocol=protocol, sampler=sampler,
                                    algorithms=algorithms or algorithm_registry.names(),
                                    trials=trials, objective=objective)
@@ -162,32 +203,25 @@ def train_models(
     # 1-2. Tuning and refit see only train/valid rows.
     models: dict[str, RiskModel] = {}
     partial: dict[str, AlgorithmResult] = {}
-    for algorithm in algos:
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        template = model_template(data, algorithm)
-        tuned = tune_algorithm(template, data.train, data.valid, objective=objective, trials=trials,
-                               seed=seed, timeout=timeout_per_algorithm, progress=progress,
-                               threads=threads)
-        tuned_model = fit_final_model(template, data.train, tuned.best_params, tuned.best_rounds,
-                                      objective=objective, seed=seed, threads=threads)
+    tune = dict(data=data, objective=objective, trials=trials, seed=seed, timeout=timeout_per_algorithm,
+                progress=progress, threads=threads)
+    for algorithm, (tuned, tuned_model, final, seconds, cpu) in _tune_all(algos, workers, **tune):
         valid_metrics = classification_metrics(data.valid.y, tuned_model.predict_score(data.valid.frame))
-        final = tuned_model if data.refit is data.train else fit_final_model(
-            template, data.refit, tuned.best_params, tuned.best_rounds, objective=objective, seed=seed, threads=threads)
         # the validation year is out of sample for the temporal final model (refit = train)
         recal = recalibrate(final, data.valid.frame)
         recal["in_sample"] = data.refit is not data.train
-        seconds = time.perf_counter() - t0
         models[algorithm] = final
         partial[algorithm] = AlgorithmResult(
             algorithm=algorithm, best_params=tuned.best_params, best_rounds=tuned.best_rounds,
             validation_value=tuned.best_value, trials=tuned.trials, pruned=tuned.pruned, seconds=seconds,
-            validation_metrics=valid_metrics, cpu_seconds=time.process_time() - cpu0)
+            validation_metrics=valid_metrics, cpu_seconds=cpu, tuning_seconds=tuned.seconds)
         _log(progress, f"[{algorithm}] best {objective}={tuned.best_value:.4f} rounds={tuned.best_rounds} "
                        f"({tuned.trials} trials, {tuned.pruned} pruned, {seconds:.1f}s)")
         _log(progress, f"[{algorithm}] recalibrated on {recal['year']}: expected {recal['expected_before']:.1f} "
                        f"-> {recal['expected_after']:.1f} accidents (observed {recal['observed']}), "
                        f"odds x{recal['odds_scale']:.3f}")
 
+    fit_seconds = time.perf_counter() - started
     best_algorithm = algos[0]
     for algorithm in algos[1:]:
         if is_better(objective, partial[algorithm].validation_value, partial[best_algorithm].validation_value):
@@ -238,7 +272,8 @@ def train_models(
     return TrainingSummary(
         protocol=protocol, sampler=sampler, objective=objective, best_algorithm=best_algorithm,
         registered_version=version, parent_run_id=parent_run_id, results=results,
-        seconds=time.perf_counter() - started, reference_text=reference_text, models=models)
+        seconds=time.perf_counter() - started, reference_text=reference_text, models=models,
+        fit_seconds=fit_seconds)
 
 
 def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, test_score,

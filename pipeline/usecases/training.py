@@ -55,7 +55,7 @@ def train_and_register(settings: Settings, params: TrainParams, *, tracking_uri:
                 trials=params.trials, objective=params.objective, seed=_seed(settings, params),
                 tracking_uri=uri, experiment=settings.experiment,
                 registered_model=settings.registered_model, department=settings.department.code,
-                timeout_per_algorithm=params.timeout, threads=params.threads, progress=progress,
+                timeout_per_algorithm=params.timeout, threads=params.threads, workers=params.workers, progress=progress,
                 set_champion=may_become_champion(protocol),
             ))
     return summaries

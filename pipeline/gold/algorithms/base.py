@@ -2,12 +2,15 @@
 
 Every fit returns a native booster, so what is stored or logged is never a pickle. `fit` early-stops
 on the validation rows and calls `report(iteration, value)` every REPORT_EVERY rounds; when `report`
-returns True the fit stops and `Pruned` is raised (Optuna pruning).
+returns True the fit stops and `Pruned` is raised (Optuna pruning). A study builds its native inputs
+once (`fit_data`) and every trial fits on them: LightGBM's binned Dataset and XGBoost's histogram
+index are computed on the first fit and reused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +32,15 @@ class Pruned(Exception):
     """The trial's intermediate validation score told the pruner to stop."""
 
 
+@dataclass(frozen=True)
+class FitData:
+    """One algorithm's native inputs for a set of fits on the same rows."""
+
+    train: Any  # what the library trains on
+    valid: Any | None = None  # what it evaluates while boosting (early stopping, pruning)
+    valid_matrix: Any | None = None  # what `predict` takes for the validation rows
+
+
 class Algorithm:
     name: str
     model_file: str  # native file name inside a model bundle
@@ -41,10 +53,17 @@ class Algorithm:
         """Optuna search space. Modest spaces keep one trial around a second on ~36k rows, 2 threads."""
         raise NotImplementedError
 
-    def fit(self, template: RiskModel, params: dict[str, Any], X_train, y_train, X_valid, y_valid, *,
+    def fit(self, template: RiskModel, params: dict[str, Any], data: FitData, *,
             metric: str, seed: int, rounds: int, report: Report | None, threads: int):
-        """Train one native booster -> (booster, rounds used)."""
+        """Train one native booster on `data` (early stopping when it has validation rows)
+        -> (booster, rounds used)."""
         raise NotImplementedError
+
+    def fit_data(self, template: RiskModel, X_train, y_train, X_valid=None, y_valid=None) -> FitData:
+        """Native inputs of encoded frames, reusable by any number of fits (default: `native_input`,
+        which already carries the labels and predicts too)."""
+        valid = None if X_valid is None else self.native_input(template, X_valid, y_valid)
+        return FitData(self.native_input(template, X_train, y_train), valid, valid)
 
     def native_input(self, model: RiskModel, encoded: pd.DataFrame, label: np.ndarray | None = None):
         """What the library's train/predict API expects for an encoded frame (default: a float
@@ -82,5 +101,11 @@ class Algorithm:
 
         `threads`: OpenMP threads per fit. 2 suits a dedicated 2-core box; on an oversubscribed
         machine 1 is far faster (OpenMP barriers spin while the other thread waits for a core)."""
-        return self.fit(template, params, X_train, y_train, X_valid, y_valid, metric=self.native_metric[objective],
-                        seed=seed, rounds=rounds, report=report, threads=threads)
+        return self.train_on(template, params, self.fit_data(template, X_train, y_train, X_valid, y_valid),
+                             objective=objective, seed=seed, rounds=rounds, report=report, threads=threads)
+
+    def train_on(self, template: RiskModel, params: dict[str, Any], data: FitData, *, objective: str = "pr_auc",
+                 seed: int = 42, rounds: int = MAX_ROUNDS, report: Report | None = None, threads: int = THREADS):
+        """`train` on native inputs built beforehand by `fit_data` (a tuning study builds them once)."""
+        return self.fit(template, params, data, metric=self.native_metric[objective], seed=seed, rounds=rounds,
+                        report=report, threads=threads)

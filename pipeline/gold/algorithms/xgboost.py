@@ -24,17 +24,17 @@ class XGBoostAlgorithm(Algorithm):
             "lambda": trial.suggest_float("lambda", 1e-3, 10.0, log=True),
         }
 
-    def fit(self, template, params, X_train, y_train, X_valid, y_valid, *, metric, seed, rounds, report, threads):
+    def fit(self, template, params, data, *, metric, seed, rounds, report, threads):
         import xgboost as xgb
 
         xgb_params = {
             **params, "objective": "binary:logistic", "eval_metric": metric, "tree_method": "hist",
             "nthread": threads, "seed": seed, "max_cat_to_onehot": 1,
         }
-        dtrain = self.native_input(template, X_train, y_train)
+        # the DMatrix keeps its histogram index between fits: a study's trials quantize the rows once
         evals, callbacks = [], []
-        if X_valid is not None:
-            evals = [(self.native_input(template, X_valid, y_valid), "valid")]
+        if data.valid is not None:
+            evals = [(data.valid, "valid")]
             callbacks.append(xgb.callback.EarlyStopping(rounds=EARLY_STOPPING, metric_name=metric,
                                                         data_name="valid", save_best=True))
             if report:
@@ -44,7 +44,7 @@ class XGBoostAlgorithm(Algorithm):
                             raise Pruned(epoch)
                         return False
                 callbacks.append(_Reporter())
-        booster = xgb.train(xgb_params, dtrain, num_boost_round=rounds, evals=evals, callbacks=callbacks,
+        booster = xgb.train(xgb_params, data.train, num_boost_round=rounds, evals=evals, callbacks=callbacks,
                             verbose_eval=False)
         return booster, int(booster.num_boosted_rounds())
 

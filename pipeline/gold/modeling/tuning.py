@@ -41,8 +41,10 @@ def tune_algorithm(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     algorithm = template.algorithm
-    X_train, X_valid = template.encode(train.frame), template.encode(valid.frame)
-    y_train, y_valid = train.y, valid.y
+    y_valid = valid.y
+    spec = template.spec
+    # native inputs built once for the whole study (binning/quantization is not redone per trial)
+    data = spec.fit_data(template, template.encode(train.frame), train.y, template.encode(valid.frame), y_valid)
     study = optuna.create_study(
         direction=OBJECTIVES[objective],
         sampler=optuna.samplers.TPESampler(seed=seed),
@@ -51,21 +53,19 @@ def tune_algorithm(
     started = time.perf_counter()
 
     def run_trial(trial: optuna.Trial) -> float:
-        params = template.spec.suggest_params(trial)
+        params = spec.suggest_params(trial)
 
         def report(step: int, value: float) -> bool:
             trial.report(value, step)
             return trial.should_prune()
 
         try:
-            booster, rounds = template.spec.train(template, params, X_train, y_train, X_valid, y_valid,
-                                                  objective=objective, seed=seed, rounds=MAX_ROUNDS,
-                                                  report=report, threads=threads)
+            booster, rounds = spec.train_on(template, params, data, objective=objective, seed=seed,
+                                            rounds=MAX_ROUNDS, report=report, threads=threads)
         except Pruned:
             raise optuna.TrialPruned() from None
         trial.set_user_attr("rounds", rounds)
-        scorer = RiskModel(**{**template.__dict__, "booster": booster})
-        return objective_value(objective, y_valid, scorer.predict_encoded(X_valid))
+        return objective_value(objective, y_valid, spec.predict(booster, data.valid_matrix))
 
     def show(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if not progress:
