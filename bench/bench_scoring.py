@@ -1,6 +1,6 @@
 """Benchmark: full-grid scoring of one test year (features + model + metrics).
 
-    .venv/bin/python bench/bench_scoring.py [--points 1500] [--year 2024] [--rounds 300] [--chunk-hours 168]
+    .venv/bin/python bench/bench_scoring.py [--points 1500] [--year 2024] [--rounds 300] [--chunk-rows N]
                                             [--bundle DIR]   # a saved RiskModel bundle instead
 
 Synthetic road points and accidents around Nouméa; a real LightGBM RiskModel (trained here on
@@ -71,7 +71,7 @@ def train_lightgbm(points, accidents, history, rounds: int, seed: int):
     return template
 
 
-def measure(points: int = 1500, year: int = 2024, rounds: int = 300, chunk_hours: int = 24 * 7, seed: int = 0,
+def measure(points: int = 1500, year: int = 2024, rounds: int = 300, chunk_rows: int | None = None, seed: int = 0,
             bundle: str | None = None) -> dict[str, float | int | str]:
     """Score every point x hour of `year` and compute one method's metrics; returns the figures
     (seconds, CPU seconds, cell-hours/s, peak RSS of the process so far)."""
@@ -90,7 +90,8 @@ def measure(points: int = 1500, year: int = 2024, rounds: int = 300, chunk_hours
         model = train_lightgbm(network, accidents, history, rounds, seed)
     hours = year_hours(year)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    prob, timings = score_grid(model, network, hours, history, atm=1, chunk_hours=chunk_hours)
+    chunk = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
+    prob, timings = score_grid(model, network, hours, history, atm=1, **chunk)
     grid_s, grid_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     rng = np.random.default_rng(seed + 1)
     test = pd.DataFrame({"point_id": rng.integers(0, points, 300), "event_time": hours[rng.integers(0, len(hours), 300)]})
@@ -112,11 +113,11 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1500)
     parser.add_argument("--year", type=int, default=2024)
     parser.add_argument("--rounds", type=int, default=300, help="LightGBM trees")
-    parser.add_argument("--chunk-hours", type=int, default=24 * 7)
+    parser.add_argument("--chunk-rows", type=int, help="feature rows scored at once (default: the pipeline's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bundle", help="score with this saved RiskModel bundle directory instead")
     args = parser.parse_args()
-    figures = measure(args.points, args.year, args.rounds, args.chunk_hours, args.seed, args.bundle)
+    figures = measure(args.points, args.year, args.rounds, args.chunk_rows, args.seed, args.bundle)
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}, indent=2))
 
 
