@@ -29,7 +29,8 @@ import pandas as pd
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import ensure_tables, transaction
-from pipeline.gold.scoring import CHUNK_ROWS, ProbabilityModel, score_point_hours
+from pipeline.gold import scoring
+from pipeline.gold.scoring import ProbabilityModel
 from pipeline.gold.skill import DailySkill, daily_skill, loglik_per_accident
 from pipeline.gold.metrics import (
     CELL_FRACTIONS,
@@ -131,13 +132,13 @@ def score_grid(
     history,
     *,
     atm: int | Sequence[int] = 1,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """(n_points, n_hours) float32 probabilities of `model` and {'features_s', 'scoring_s', ...}.
 
     Rows are built and scored `chunk_rows` at a time, each distinct feature row once
     (pipeline.gold.scoring); `history` (an AccidentHistory) is built once by the caller."""
-    return score_point_hours(model, points, hours, history, atm, chunk_rows=chunk_rows, dtype=np.float32)
+    return scoring.score_point_hours(model, points, hours, history, atm, chunk_rows=chunk_rows, dtype=np.float32)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -400,7 +401,7 @@ def evaluate(
     history_cutoff: dt.datetime | str | None = None,
     history_lookback_years: int | None = None,
     truth: Truth | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     atm: int | Sequence[int] | None = None,
     figure_dir: Path | None = None,
     evaluated_at: dt.datetime | None = None,

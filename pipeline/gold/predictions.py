@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 HOURS = 24
 TOP_POINTS = 10
-# Rows scored per chunk: bounds memory during long backfills (features are ~40 float columns).
-CHUNK_ROWS = 1_000_000
 
 # BAAC `atm` codes. 1, 2, 3 and 5 are the scenarios offered in the notebook.
 ATM_LABELS = {
@@ -169,7 +167,7 @@ def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date
 
     starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
     hours = (starts[:, None] + (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")[None, :]).reshape(-1)
-    proba, _ = score_point_hours(model, points, hours, history, atm, chunk_rows=CHUNK_ROWS, dtype=np.float64)
+    proba, _ = score_point_hours(model, points, hours, history, atm, dtype=np.float64)
     out = proba.T.reshape(len(days), HOURS, len(points))
     if not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
         raise AccidentsError("model returned probabilities outside [0, 1]")

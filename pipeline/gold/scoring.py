@@ -71,16 +71,18 @@ def hour_keys(probe: pd.DataFrame, hours: pd.DatetimeIndex, atm: np.ndarray, his
 
 
 def score_point_hours(model: ProbabilityModel, points: pd.DataFrame, hours, history, atm=1, *,
-                      chunk_rows: int = CHUNK_ROWS, dtype=np.float32) -> tuple[np.ndarray, dict[str, float]]:
+                      chunk_rows: int | None = None, dtype=np.float32) -> tuple[np.ndarray, dict[str, float]]:
     """(n_points, n_hours) probabilities of `model` for every point x hour, and {'features_s',
     'scoring_s', 'rows_scored', 'largest_chunk_rows'}.
 
     history: an AccidentHistory built once by the caller; atm: one code, one per hour, or a
-    WeatherHistory (each point-hour its hour's code at its nearest station)."""
+    WeatherHistory (each point-hour its hour's code at its nearest station); chunk_rows: default
+    CHUNK_ROWS."""
     import pandas as pd
 
     from pipeline.core.features import FEATURE_COLUMNS, compute_features, point_hour_rows
 
+    chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
     if chunk_rows < 1:
         raise AccidentsError(f"chunk_rows={chunk_rows}: expected at least 1")
     hours = pd.DatetimeIndex(hours)
