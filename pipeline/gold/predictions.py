@@ -168,7 +168,8 @@ def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date
     starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
     hours = (starts[:, None] + (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")[None, :]).reshape(-1)
     proba, _ = score_point_hours(model, points, hours, history, atm, dtype=np.float64)
-    out = proba.T.reshape(len(days), HOURS, len(points))
+    # C order, (day, hour, point): day means then sum in the same order whatever the number of days
+    out = np.ascontiguousarray(proba.T).reshape(len(days), HOURS, len(points))
     if not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
         raise AccidentsError("model returned probabilities outside [0, 1]")
     return out
