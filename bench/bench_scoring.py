@@ -1,6 +1,6 @@
 """Benchmark: full-grid scoring of one test year (features + model + metrics).
 
-    .venv/bin/python bench/bench_scoring.py [--points 1500] [--year 2024] [--rounds 300] [--chunk-hours 168]
+    .venv/bin/python bench/bench_scoring.py [--points 1500] [--year 2024] [--rounds 300] [--chunk-rows N]
                                             [--bundle DIR]   # a saved RiskModel bundle instead
 
 Synthetic road points and accidents around Nouméa; a real LightGBM RiskModel (trained here on
@@ -12,6 +12,7 @@ Target: under 60 s for 1,500 points x 8,784 hours on 2 cores.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 
@@ -28,6 +29,7 @@ def synthetic_network(n_points: int, seed: int) -> tuple[pd.DataFrame, pd.DataFr
         "road_type": rng.choice(["primary", "secondary", "tertiary", "residential", "trunk"], n_points),
         "speed_limit": rng.choice([30.0, 50.0, 70.0, 90.0, 110.0], n_points),
         "dist_to_main_city_km": rng.gamma(2.0, 15.0, n_points),
+        "dep": "988",
     })
     n_acc = 300 * 5
     weights = np.exp(-points["dist_to_main_city_km"].to_numpy() / 20)
@@ -69,49 +71,54 @@ def train_lightgbm(points, accidents, history, rounds: int, seed: int):
     return template
 
 
-def main() -> None:
+def measure(points: int = 1500, year: int = 2024, rounds: int = 300, chunk_rows: int | None = None, seed: int = 0,
+            bundle: str | None = None) -> dict[str, float | int | str]:
+    """Score every point x hour of `year` and compute one method's metrics; returns the figures
+    (seconds, CPU seconds, cell-hours/s, peak RSS of the process so far)."""
+    import resource
+
     from pipeline.core.features import AccidentHistory
     from pipeline.gold.evaluation import method_metrics, observed_counts, score_grid, year_hours
 
+    network, accidents = synthetic_network(points, seed)
+    history = AccidentHistory.point_in_time(accidents, 3, cap=f"{year}-01-01")
+    if bundle:
+        from pipeline.gold.model_bundle import RiskModel
+
+        model = RiskModel.load(bundle)
+    else:
+        model = train_lightgbm(network, accidents, history, rounds, seed)
+    hours = year_hours(year)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    chunk = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
+    prob, timings = score_grid(model, network, hours, history, atm=1, **chunk)
+    grid_s, grid_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    rng = np.random.default_rng(seed + 1)
+    test = pd.DataFrame({"point_id": rng.integers(0, points, 300), "event_time": hours[rng.integers(0, len(hours), 300)]})
+    counts = observed_counts(network, test, hours)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    method_metrics(prob, counts, hours, is_probability=True)
+    return {
+        "model": model.algorithm, "points": points, "hours": len(hours), "cell_hours": int(prob.size),
+        "grid_s": grid_s, "grid_cpu_s": grid_cpu, "features_s": timings["features_s"],
+        "scoring_s": timings["scoring_s"], "cell_hours_per_s": prob.size / grid_s,
+        "metrics_s": time.perf_counter() - t0, "metrics_cpu_s": time.process_time() - cpu0,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1500)
     parser.add_argument("--year", type=int, default=2024)
     parser.add_argument("--rounds", type=int, default=300, help="LightGBM trees")
-    parser.add_argument("--chunk-hours", type=int, default=24 * 7)
+    parser.add_argument("--chunk-rows", type=int, help="feature rows scored at once (default: the pipeline's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bundle", help="score with this saved RiskModel bundle directory instead")
     args = parser.parse_args()
-
-    points, accidents = synthetic_network(args.points, args.seed)
-    history = AccidentHistory.point_in_time(accidents, 3, cap=f"{args.year}-01-01")
-    t0 = time.perf_counter()
-    if args.bundle:
-        from pipeline.gold.model_bundle import RiskModel
-
-        model = RiskModel.load(args.bundle)
-        print(f"loaded {model.algorithm} bundle {args.bundle}")
-    else:
-        model = train_lightgbm(points, accidents, history, args.rounds, args.seed)
-        print(f"trained LightGBM ({args.rounds} trees) in {time.perf_counter() - t0:.1f}s")
-    if model.algorithm == "lightgbm":
-        print(f"trees: {model.booster.num_trees()}")
-
-    hours = year_hours(args.year)
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    prob, timings = score_grid(model, points, hours, history, atm=1, chunk_hours=args.chunk_hours)
-    grid_s, grid_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    rng = np.random.default_rng(args.seed + 1)
-    test = pd.DataFrame({"point_id": rng.integers(0, args.points, 300),
-                         "event_time": hours[rng.integers(0, len(hours), 300)]})
-    counts = observed_counts(points, test, hours)
-    t0 = time.perf_counter()
-    method_metrics(prob, counts, hours, is_probability=True)
-    metrics_s = time.perf_counter() - t0
-    n_rows = prob.size
-    print(f"{n_rows:,} point-hours ({args.points} points x {len(hours)} hours): grid {grid_s:.1f}s "
-          f"(features {timings['features_s']:.1f}s, model {timings['scoring_s']:.1f}s), "
-          f"metrics for one method {metrics_s:.1f}s; {n_rows / grid_s:,.0f} rows/s; grid CPU time "
-          f"{grid_cpu:.1f}s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    figures = measure(args.points, args.year, args.rounds, args.chunk_rows, args.seed, args.bundle)
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}, indent=2))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ class AccidentHistory:
     data_start: np.datetime64 | None = None
     data_end: np.datetime64 | None = None
     lag_years: int = 0
-    _trees: dict = field(default_factory=dict, repr=False)  # asof (or 'all') -> BallTree | None
+    _trees: dict = field(default_factory=dict, repr=False)  # asof (or 'all') -> HaversineIndex | None
 
     @classmethod
     def _located(cls, accidents: pd.DataFrame, mode: str, **window) -> AccidentHistory:
@@ -180,7 +180,7 @@ class AccidentHistory:
         return np.maximum(end - begin, 0.0)[inverse.ravel()]
 
     def _window_tree(self, asof: np.datetime64):
-        """BallTree over the accidents of [asof - lookback, asof) (None when empty), cached per window."""
+        """Spatial index over the accidents of [asof - lookback, asof) (None when empty), cached per window."""
         from pipeline.core.spatial import haversine_tree
 
         key = np.datetime64(asof, "ns")
@@ -192,7 +192,7 @@ class AccidentHistory:
     # --- reference (leave-one-out) ----------------------------------------------------------
     @property
     def tree(self):
-        """BallTree over every accident (reference mode)."""
+        """Spatial index over every accident (reference mode)."""
         from pipeline.core.spatial import haversine_tree
 
         if "all" not in self._trees:

@@ -147,6 +147,20 @@ class WeatherHistory:
         atm, missing = self._lookup(np.tile(order, (len(hours), 1)), np.repeat(hours, len(order)))
         return atm.reshape(len(hours), len(order)), missing
 
+    def series_groups(self, lat, lon, hours) -> tuple[np.ndarray, np.ndarray]:
+        """(group of each point, (n_groups, n_hours) atm of each group): points whose codes are equal at
+        every hour share a group. A point's code comes from its nearest station that recorded the hour,
+        so its series is fixed by its station ranking up to the first station recording every hour."""
+        order = self.station_order(lat, lon)
+        hours = np.asarray(hours, dtype="datetime64[ns]")
+        complete = np.array([np.isin(hours, self.hours[self.atm[s] > 0]).all() for s in range(len(self.station_ids))])
+        covered = complete[order]
+        stop = np.where(covered.any(axis=1), covered.argmax(axis=1), order.shape[1] - 1)
+        key = np.where(np.arange(order.shape[1])[None, :] <= stop[:, None], order, -1)
+        _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        series, _ = self.atm_grid(np.asarray(lat, float)[first], np.asarray(lon, float)[first], hours)
+        return group.reshape(-1), series.T
+
     def _lookup(self, order: np.ndarray, times) -> tuple[np.ndarray, int]:
         times = np.asarray(times, dtype="datetime64[ns]").astype("datetime64[h]").astype("datetime64[ns]")
         pos = np.searchsorted(self.hours, times)

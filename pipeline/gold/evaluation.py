@@ -29,22 +29,22 @@ import pandas as pd
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import ensure_tables, transaction
+from pipeline.gold import scoring
 from pipeline.gold.scoring import ProbabilityModel
-from pipeline.gold.skill import DailySkill, daily_skill, loglik_per_accident, poisson_rate
+from pipeline.gold.skill import DailySkill, daily_skill, loglik_per_accident
 from pipeline.gold.metrics import (
     CELL_FRACTIONS,
     POINT_FRACTIONS,
     CalibrationSummary,
-    brier_score,
+    Ranking,
     calibration_summary,
-    descending_order,
     fraction_label,
-    hit_rate_and_pai,
-    hit_rate_curve,
+    grid_brier_score,
     n_flagged,
     poisson_event_probability,
-    pr_auc,
-    roc_auc,
+    ranked_hit_rate_curve,
+    ranked_pr_auc,
+    ranked_roc_auc,
     spatial_hit_rate,
 )
 
@@ -132,34 +132,13 @@ def score_grid(
     history,
     *,
     atm: int | Sequence[int] = 1,
-    chunk_hours: int = 24 * 7,
+    chunk_rows: int | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """(n_points, n_hours) float32 probabilities of `model` and {'features_s', 'scoring_s'}.
+    """(n_points, n_hours) float32 probabilities of `model` and {'features_s', 'scoring_s', ...}.
 
-    Rows are built hour-chunk by hour-chunk; `history` (an AccidentHistory) is built once by the
-    caller and compute_features derives its per-point features once per chunk's unique points.
-    """
-    from pipeline.core.features import FEATURE_COLUMNS, compute_features, point_hour_rows
-    from pipeline.core.weather import WeatherHistory
-    from pipeline.gold.scoring import score_distinct_blocks
-
-    n_points, n_hours = len(points), len(hours)
-    cache: dict[bytes, np.ndarray] = {}  # identical hours (same calendar features) are scored once
-    prob = np.empty((n_points, n_hours), dtype=np.float32)
-    features_s = scoring_s = 0.0
-    for start in range(0, n_hours, chunk_hours):
-        chunk = slice(start, min(start + chunk_hours, n_hours))
-        n_chunk = chunk.stop - chunk.start
-        t0 = time.perf_counter()
-        chunk_atm = atm if isinstance(atm, WeatherHistory) else np.broadcast_to(np.asarray(atm), (n_hours,))[chunk]
-        features = compute_features(point_hour_rows(points, hours[chunk], chunk_atm), history)
-        t1 = time.perf_counter()
-        p = score_distinct_blocks(model, features[FEATURE_COLUMNS], n_points, cache).astype(np.float32)
-        prob[:, chunk] = p.reshape(n_chunk, n_points).T  # rows are hour-major
-        t2 = time.perf_counter()
-        features_s += t1 - t0
-        scoring_s += t2 - t1
-    return prob, {"features_s": features_s, "scoring_s": scoring_s}
+    Rows are built and scored `chunk_rows` at a time, each distinct feature row once
+    (pipeline.gold.scoring); `history` (an AccidentHistory) is built once by the caller."""
+    return scoring.score_point_hours(model, points, hours, history, atm, chunk_rows=chunk_rows, dtype=np.float32)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -170,26 +149,30 @@ def method_metrics(
     """All metrics of one (n_points, n_hours) matrix of expected accidents (or probabilities).
 
     With `truth` (the demo's true expected counts) also the expected hit rate / PAI: the share of the
-    true intensity in the flagged cells, free of the test year's Poisson noise."""
-    prob = expected if is_probability else poisson_event_probability(expected)
-    order = descending_order(expected)
-    rate = poisson_rate(expected, is_probability)
-    daily = daily_skill(rate, counts, hours, expected, order, CELL_FRACTIONS)
-    del rate
+    true intensity in the flagged cells, free of the test year's Poisson noise. Memory: one sorted
+    copy of the matrix and row blocks (see `Ranking`), whatever the grid's size."""
+    ranking = Ranking(expected)
+    daily = daily_skill(expected, counts, hours, ranking, CELL_FRACTIONS, is_probability=is_probability)
     metrics = {
-        "roc_auc": roc_auc(expected, counts, order),
-        "pr_auc": pr_auc(expected, counts, order),
-        "brier": brier_score(prob, counts),
+        "roc_auc": ranked_roc_auc(ranking, expected, counts),
+        "pr_auc": ranked_pr_auc(ranking, expected, counts),
+        "brier": grid_brier_score((lambda block: block) if is_probability else poisson_event_probability,
+                                  expected, counts),
     }
-    metrics.update({f"cell_{k}": v for k, v in hit_rate_and_pai(expected, counts, CELL_FRACTIONS, order).items()})
+    hits = ranked_hit_rate_curve(ranking, expected, counts, CELL_FRACTIONS)
+    for fraction, hit in zip(CELL_FRACTIONS, hits, strict=True):
+        share = n_flagged(expected.size, fraction) / expected.size
+        metrics[f"cell_hit_rate_{fraction_label(fraction)}"] = float(hit)
+        metrics[f"cell_pai_{fraction_label(fraction)}"] = float(hit / share)
     metrics["loglik_per_accident"] = loglik_per_accident(daily)
     if truth is not None:
-        for fraction, hit in zip(CELL_FRACTIONS, hit_rate_curve(expected, truth, CELL_FRACTIONS, order), strict=True):
+        expected_hits = ranked_hit_rate_curve(ranking, expected, truth, CELL_FRACTIONS, sparse=False)
+        for fraction, hit in zip(CELL_FRACTIONS, expected_hits, strict=True):
             metrics[f"cell_expected_hit_rate_{fraction_label(fraction)}"] = float(hit)
             metrics[f"cell_expected_pai_{fraction_label(fraction)}"] = float(hit) / (
                 n_flagged(expected.size, fraction) / expected.size)
-    curve = hit_rate_curve(expected, counts, CURVE_FRACTIONS, order)
-    del order
+    curve = ranked_hit_rate_curve(ranking, expected, counts, CURVE_FRACTIONS)
+    del ranking
     point_scores = expected.sum(axis=1, dtype=np.float64)
     point_counts = counts.sum(axis=1, dtype=np.float64)
     metrics.update({f"point_{k}": v for k, v in spatial_hit_rate(point_scores, point_counts, POINT_FRACTIONS).items()})
@@ -418,7 +401,7 @@ def evaluate(
     history_cutoff: dt.datetime | str | None = None,
     history_lookback_years: int | None = None,
     truth: Truth | None = None,
-    chunk_hours: int = 24 * 7,
+    chunk_rows: int | None = None,
     atm: int | Sequence[int] | None = None,
     figure_dir: Path | None = None,
     evaluated_at: dt.datetime | None = None,
@@ -461,7 +444,7 @@ def evaluate(
         atm = load_weather_history(con) or 1
     timings["load_s"] = time.perf_counter() - t0
 
-    prob, score_timings = score_grid(model, points, hours, history, atm=atm, chunk_hours=chunk_hours)
+    prob, score_timings = score_grid(model, points, hours, history, atm=atm, chunk_rows=chunk_rows)
     timings.update(score_timings)
 
     t0 = time.perf_counter()
@@ -469,24 +452,31 @@ def evaluate(
     baselines = [fit_history_baseline(points, past, fit_years),
                  fit_kde_baseline(points, past, fit_years, valid_year, crs=crs),
                  fit_shrunk_baseline(points, past, fit_years, valid_year, crs=crs)]
-    matrices: dict[str, tuple[np.ndarray, bool]] = {"model": (prob, True)}
-    matrices.update({b.name: (b.expected_counts(hours), False) for b in baselines})
+    # Each method's (points x hours) matrix is made when its metrics are computed and dropped after:
+    # at fine grids one matrix is hundreds of MB. Only the oracle, every method's truth, stays.
+    pending = {"model": prob}
+    del prob
+    matrices: dict[str, tuple[Any, bool]] = {"model": (lambda h: pending.pop("model"), True)}
+    matrices.update({b.name: (b.expected_counts, False) for b in baselines})
     oracle = None
     if truth is not None:
         oracle = np.asarray(truth.expected_counts(points["lat"], points["lon"], hours), dtype=np.float32)
-        matrices["oracle_separable"] = (separable_oracle(oracle, hours), False)
+        matrices["oracle_separable"] = (lambda h: separable_oracle(oracle, h), False)
         if hasattr(truth, "weather"):  # the demo truth's realised weather gives its climatology
             matrices["oracle_weather_blind"] = (
-                weather_blind_oracle(truth, points["lat"], points["lon"], hours), False)
-        matrices["oracle"] = (oracle, False)
+                lambda h: weather_blind_oracle(truth, points["lat"], points["lon"], h), False)
+        matrices["oracle"] = (lambda h: oracle, False)
     timings["baselines_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    metrics, calibration, curves, daily = {}, {}, {}, {}
-    for method, (matrix, is_probability) in matrices.items():
+    metrics, calibration, curves, daily, hourly_expected = {}, {}, {}, {}, {}
+    for method, (make, is_probability) in matrices.items():
+        matrix = make(hours)
         metrics[method], calibration[method], curves[method], daily[method] = method_metrics(
             matrix, counts, hours, is_probability=is_probability, truth=oracle
         )
+        hourly_expected[method] = matrix.sum(axis=0, dtype=np.float64)
+        del matrix
     comparison, best_baselines = paired_bootstrap(daily, "model", [b.name for b in baselines], CELL_FRACTIONS,
                                                   n_boot=bootstrap_replicates, seed=bootstrap_seed)
     metrics["model"].update(comparison)
@@ -503,7 +493,7 @@ def evaluate(
                          "history_cutoff": str(cutoff), "history_lookback_years": lookback,
                          "best_baselines": best_baselines},
         timings=timings,
-        hourly_expected={m: matrix.sum(axis=0, dtype=np.float64) for m, (matrix, _) in matrices.items()},
+        hourly_expected=hourly_expected,
         hourly_observed=counts.sum(axis=0, dtype=np.float64),
     )
     summary.table = format_table(metrics)

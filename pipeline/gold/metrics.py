@@ -203,3 +203,112 @@ def poisson_event_probability(expected_counts) -> np.ndarray:
     """P(at least one accident) for a Poisson expected count: turns count baselines into probabilities."""
     lam = np.asarray(expected_counts, dtype=np.float64)
     return (-np.expm1(-lam)).astype(np.float32)
+
+
+# --- full grids: one sorted copy of the scores and the units with an accident -------------------
+# A year at 0.005 deg is ~180 M cell-hours: an index order (int64) and cumulative sums in that order
+# would cost several GB per method. Everything a grid metric needs is the sorted scores (one float32
+# copy) and the few units with an accident; the ranking of a unit is a binary search.
+BLOCK_CELLS = 4_000_000  # cells of a matrix turned into float64 at once (32 MB)
+
+
+def block_rows(n_columns: int) -> int:
+    """Rows of a (points x hours) matrix per block of about BLOCK_CELLS cells."""
+    return max(1, BLOCK_CELLS // max(n_columns, 1))
+
+
+class Ranking:
+    """The scores of every unit sorted ascending (no index array)."""
+
+    def __init__(self, scores):
+        self.ascending = np.sort(_flat(scores))
+        self.size = self.ascending.size
+
+    def above(self, values) -> np.ndarray:
+        """Units scoring strictly higher than each value."""
+        return self.size - np.searchsorted(self.ascending, values, side="right")
+
+    def at_least(self, values) -> np.ndarray:
+        return self.size - np.searchsorted(self.ascending, values, side="left")
+
+    def cut(self, k: int) -> tuple[float, int, int]:
+        """(score at the cut of the top-`k` units, units above it, units tied with it)."""
+        value = self.ascending[self.size - k]
+        above = int(self.above(value))
+        return value, above, int(self.at_least(value)) - above
+
+
+def _positive_units(scores, counts) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, counts) of the units with a non-zero count."""
+    c = _flat(counts)
+    where = np.flatnonzero(c)
+    return _flat(scores)[where], c[where].astype(np.float64)
+
+
+def ranked_hits(ranking: Ranking, scores, weights, ks: Sequence[int], *, sparse: bool = True) -> np.ndarray:
+    """Sum of `weights` over the top `k` units for each k, the tie group at the cut split fractionally
+    (as `fractional_hits`). sparse: weights are counts, mostly zero (only non-zero units are read);
+    otherwise dense weights such as an expected intensity, read in one pass per k."""
+    if sparse:
+        s, w = _positive_units(scores, weights)
+    else:
+        s, w = _flat(scores), _flat(weights)
+    out = np.empty(len(ks))
+    for i, k in enumerate(ks):
+        value, above, tied = ranking.cut(int(k))
+        before = w[s > value].sum(dtype=np.float64)
+        group = w[s == value].sum(dtype=np.float64)
+        out[i] = before + group * (int(k) - above) / tied
+    return out
+
+
+def ranked_hit_rate_curve(ranking: Ranking, scores, counts, fractions: Sequence[float], *, sparse: bool = True) -> np.ndarray:
+    """`hit_rate_curve` from a Ranking (counts may be dense expected counts with sparse=False)."""
+    total = _flat(counts).sum(dtype=np.float64)
+    if total <= 0:
+        return np.full(len(fractions), np.nan)
+    ks = [n_flagged(ranking.size, f) for f in fractions]
+    return ranked_hits(ranking, scores, counts, ks, sparse=sparse) / total
+
+
+def ranked_roc_auc(ranking: Ranking, scores, counts) -> float:
+    """`roc_auc` from a Ranking: the Mann-Whitney statistic over the event units, ties counting one half."""
+    positive, _ = _positive_units(scores, counts)
+    n_pos = positive.size
+    n_neg = ranking.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    below_all = ranking.size - ranking.at_least(positive)
+    tied_all = ranking.at_least(positive) - ranking.above(positive)
+    sorted_pos = np.sort(positive)
+    below_pos = np.searchsorted(sorted_pos, positive, side="left")
+    tied_pos = np.searchsorted(sorted_pos, positive, side="right") - below_pos
+    wins = (below_all - below_pos).sum(dtype=np.float64) + 0.5 * (tied_all - tied_pos).sum(dtype=np.float64)
+    return float(wins / (n_pos * n_neg))
+
+
+def ranked_pr_auc(ranking: Ranking, scores, counts) -> float:
+    """`pr_auc` (average precision) from a Ranking: only tie groups holding an event add area."""
+    positive, _ = _positive_units(scores, counts)
+    n_pos = positive.size
+    if n_pos == 0:
+        return float("nan")
+    values, tp_group = np.unique(positive, return_counts=True)
+    values, tp_group = values[::-1], tp_group[::-1]  # highest score first
+    tps = np.cumsum(tp_group)
+    precision = tps / ranking.at_least(values)
+    return float(np.sum(tp_group / n_pos * precision))
+
+
+def grid_brier_score(prob_of, matrix: np.ndarray, counts: np.ndarray) -> float:
+    """`brier_score` of a (points x hours) matrix whose probabilities are `prob_of(rows)`, computed
+    row block by row block (no full-size float64 copy)."""
+    n_rows, n_cols = matrix.shape
+    step = block_rows(n_cols)
+    squares = 0.0
+    for start in range(0, n_rows, step):
+        p = np.asarray(prob_of(matrix[start:start + step]), dtype=np.float64).reshape(-1)
+        squares += float(np.dot(p, p))
+    rows, cols = np.nonzero(counts)
+    at_events = np.asarray(prob_of(matrix[rows, cols]), dtype=np.float64)
+    return (squares - 2.0 * float(at_events.sum()) + float(rows.size)) / matrix.size

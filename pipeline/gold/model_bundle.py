@@ -121,7 +121,9 @@ class RiskModel:
                 positions, uniques = pd.factorize(values, use_na_sentinel=False)
                 lookup = np.array([mapping.get(category_key(u), UNKNOWN_CODE) for u in uniques], dtype=np.int64)
                 out[column] = lookup[positions]
-        return pd.DataFrame(out, index=df.index)
+        # copy=False keeps one block per column: no stacking here, and the booster's float matrix is
+        # then filled column by column (~10x faster on a 0.005-deg day than consolidated blocks)
+        return pd.DataFrame(out, index=df.index, copy=False)
 
     def native_input(self, encoded: pd.DataFrame, label: np.ndarray | None = None):
         """What the booster's predict/train API expects for the encoded frame."""

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 HOURS = 24
 TOP_POINTS = 10
-# Rows scored per chunk: bounds memory during long backfills (features are ~40 float columns).
-CHUNK_ROWS = 1_500_000
 
 # BAAC `atm` codes. 1, 2, 3 and 5 are the scenarios offered in the notebook.
 ATM_LABELS = {
@@ -163,21 +161,15 @@ def grid_rows(points: pd.DataFrame, days: list[dt.date], atm) -> pd.DataFrame:
 
 
 def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm, history) -> np.ndarray:
-    """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks of days; days
-    with identical feature rows are scored once (pipeline.gold.scoring)."""
-    from pipeline.core import features
-    from pipeline.gold.scoring import score_distinct_blocks
+    """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks, each distinct
+    feature row once (pipeline.gold.scoring)."""
+    from pipeline.gold.scoring import score_point_hours
 
-    n = len(points)
-    per_day = HOURS * n
-    per_chunk = max(1, CHUNK_ROWS // per_day)
-    out = np.empty((len(days), HOURS, n), dtype=np.float64)
-    cache: dict[bytes, np.ndarray] = {}
-    for start in range(0, len(days), per_chunk):
-        chunk = days[start : start + per_chunk]
-        feats = features.compute_features(grid_rows(points, chunk, atm), history)[features.FEATURE_COLUMNS]
-        out[start : start + len(chunk)] = score_distinct_blocks(model, feats, per_day, cache).reshape(
-            len(chunk), HOURS, n)
+    starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
+    hours = (starts[:, None] + (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")[None, :]).reshape(-1)
+    proba, _ = score_point_hours(model, points, hours, history, atm, dtype=np.float64)
+    # C order, (day, hour, point): day means then sum in the same order whatever the number of days
+    out = np.ascontiguousarray(proba.T).reshape(len(days), HOURS, len(points))
     if not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
         raise AccidentsError("model returned probabilities outside [0, 1]")
     return out

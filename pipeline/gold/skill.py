@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from pipeline.gold.metrics import fraction_label, n_flagged
+from pipeline.gold.metrics import Ranking, block_rows, fraction_label, n_flagged
 
 RATE_FLOOR = 1e-12  # a zero intensity where an accident happened would give -inf
 
@@ -32,23 +32,19 @@ def poisson_rate(expected: np.ndarray, is_probability: bool) -> np.ndarray:
     return -np.log1p(-np.clip(expected.astype(np.float64), 0.0, 1 - 1e-12))
 
 
-def loglik_by_hour(rate: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """(n_hours,) Poisson log-likelihood of the observed counts, summed over the points of each hour."""
-    ll = -rate.sum(axis=0, dtype=np.float64)
+def loglik_by_hour(expected: np.ndarray, counts: np.ndarray, is_probability: bool = False) -> np.ndarray:
+    """(n_hours,) Poisson log-likelihood of the observed counts, summed over the points of each hour.
+    `expected` is turned into rates (`poisson_rate`) a block of rows at a time."""
+    n_points, n_hours = expected.shape
+    ll = np.zeros(n_hours)
+    step = block_rows(n_hours)
+    for start in range(0, n_points, step):
+        ll -= poisson_rate(expected[start:start + step], is_probability).sum(axis=0, dtype=np.float64)
     points, hours = np.nonzero(counts)
     y = counts[points, hours].astype(np.float64)
-    lam = np.maximum(rate[points, hours].astype(np.float64), RATE_FLOOR)
+    lam = np.maximum(np.asarray(poisson_rate(expected[points, hours], is_probability), dtype=np.float64), RATE_FLOOR)
     np.add.at(ll, hours, y * np.log(lam) - gammaln(y + 1.0))
     return ll
-
-
-def cut_weights(sorted_scores: np.ndarray, k: int) -> tuple[float, float]:
-    """(score at the cut, flagged share of its tie group) for the top-`k` units of a descending order."""
-    value = sorted_scores[k - 1]
-    ascending = -sorted_scores
-    start = int(np.searchsorted(ascending, -value, side="left"))
-    end = int(np.searchsorted(ascending, -value, side="right"))
-    return float(value), (k - start) / (end - start)
 
 
 def flagged_share(scores: np.ndarray, cut: tuple[float, float]) -> np.ndarray:
@@ -70,18 +66,20 @@ def day_index(hours: pd.DatetimeIndex) -> np.ndarray:
     return pd.factorize(hours.normalize())[0]
 
 
-def daily_skill(rate: np.ndarray, counts: np.ndarray, hours: pd.DatetimeIndex, scores: np.ndarray,
-                order: np.ndarray, fractions: Sequence[float]) -> DailySkill:
+def daily_skill(expected: np.ndarray, counts: np.ndarray, hours: pd.DatetimeIndex, ranking: Ranking,
+                fractions: Sequence[float], *, is_probability: bool = False) -> DailySkill:
+    """Per-day log-likelihood, accidents and accidents in the flagged cells (the top `fractions` of
+    `ranking`, the sorted `expected`)."""
     days = day_index(hours)
     n_days = int(days.max()) + 1
-    ll_hour = loglik_by_hour(rate, counts)
+    ll_hour = loglik_by_hour(expected, counts, is_probability)
     points, hour_of = np.nonzero(counts)
     y = counts[points, hour_of].astype(np.float64)
-    accident_scores = scores[points, hour_of]
-    sorted_scores = scores.reshape(-1)[order]
+    accident_scores = expected[points, hour_of]
     hits = {}
     for fraction in fractions:
-        cut = cut_weights(sorted_scores, n_flagged(scores.size, fraction))
+        value, above, tied = ranking.cut(n_flagged(expected.size, fraction))
+        cut = (float(value), (n_flagged(expected.size, fraction) - above) / tied)
         hits[fraction_label(fraction)] = np.bincount(days[hour_of], weights=y * flagged_share(accident_scores, cut),
                                                      minlength=n_days)
     return DailySkill(np.bincount(days, weights=ll_hour, minlength=n_days),

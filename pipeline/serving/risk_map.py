@@ -53,6 +53,9 @@ MAX_ROAD_VERTICES = 60_000  # ~1 MB of coordinates: the page stays light
 ROAD_TOLERANCE_DEG = 0.0005  # ~50 m: invisible at island scale, divides vertices several-fold
 HEAT_CELL_DEG = 0.01  # ~1 km cells
 HEAT_SIGMA_CELLS = 3.0
+# A marker with its popup is ~1.5 kB of HTML and a DOM node: at 0.005 deg a day has ~470,000
+# point-hours, whose top decile would make a page no browser opens. Threshold maps keep the riskiest.
+MAX_MARKERS = 2_000
 
 
 def hour_label(hour: int) -> str:
@@ -80,6 +83,10 @@ def select_markers(
             raise AccidentsError(f"threshold={threshold_percentile}: expected a percentile in [0, 100)")
         cut = float(np.percentile(predictions["probability"], float(threshold_percentile)))
         shown = predictions[predictions["probability"] >= cut]
+        if len(shown) > MAX_MARKERS:
+            above = len(shown)
+            shown = shown.nlargest(MAX_MARKERS, "probability")
+            shown.attrs["above_threshold"] = above
     shown = shown.sort_values(["hour", "probability"], ascending=[True, False]).copy()
     low, high = np.quantile(shown["probability"], [1 / 3, 2 / 3])
     p = shown["probability"].to_numpy()
@@ -305,6 +312,8 @@ def build_risk_map(
 
     shown = select_markers(predictions_df, mode=mode, top_n=top_n, threshold_percentile=threshold_percentile)
     mode_text = f"top {int(top_n)} par heure" if mode == "top_n" else f"probabilité ≥ centile {threshold_percentile:g}"
+    if "above_threshold" in shown.attrs:
+        mode_text += f" (les {len(shown):,} plus élevés sur {shown.attrs['above_threshold']:,})".replace(",", "\u202f")
     per_hour = predictions_df.groupby("hour")["probability"].sum()
     first_hour = int(per_hour.idxmax())
 

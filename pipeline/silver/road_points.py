@@ -1,7 +1,7 @@
 """Road points: a regular lat/lon grid over the département, keeping cells whose centre lies near a road.
 
 Distances to roads are measured in the département's metric CRS (EPSG:3163 for New Caledonia) with a
-shapely STRtree; accidents are attached to their nearest road point with a haversine BallTree.
+shapely STRtree; accidents are attached to their nearest road point with a great-circle KD-tree.
 """
 
 from __future__ import annotations

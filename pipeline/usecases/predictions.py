@@ -41,7 +41,16 @@ def load_model(settings: Settings, which: str = "champion", *, tracking_uri: str
 
     uri, name = tracking_uri or settings.resolved_mlflow_uri, settings.registered_model
     if which == "champion":
+        from pipeline.gold import champion_cache
+
+        # the copy kept by the last run, while the SQLite store is unchanged: no MLflow start-up
+        cache_dir = settings.cache_dir / "champion"
+        cached = champion_cache.load_cached_champion(cache_dir, uri, name)
+        if cached is not None:
+            return cached[0], name, cached[1]
+        stamp = champion_cache.store_stamp(uri)
         model, version = registry.load_champion(uri, name)
+        champion_cache.save_champion(cache_dir, uri, name, model, str(version), stamp)
     else:
         if not str(which).isdigit():
             raise AccidentsError(f"model={which!r}: expected 'champion' or a version number")

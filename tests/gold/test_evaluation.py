@@ -79,7 +79,7 @@ def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
     con, acc = lake
     summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="exclusion", test_year=2024,
                        train_years=[2021, 2022], valid_year=2023, truth=FakeTruth(acc),
-                       chunk_hours=24 * 31, figure_dir=tmp_path / "figs")
+                       chunk_rows=50_000, figure_dir=tmp_path / "figs")
     assert summary.n_points == 6 and summary.n_hours == 8784
     assert summary.observed_accidents == 24
     rows = con.execute("SELECT method, metric, value FROM gold.evaluation").df()
@@ -123,7 +123,7 @@ def test_evaluate_writes_every_method_and_metric(lake, tmp_path):
 def test_baselines_fit_every_year_before_the_test_year_whatever_the_model_trained_on(lake):
     con, _ = lake
     summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="uniform", test_year=2024,
-                       train_years=[2022], valid_year=2023, chunk_hours=24 * 61)
+                       train_years=[2022], valid_year=2023, chunk_rows=50_000)
     for name in ("baseline_history", "baseline_kde", "baseline_shrunk"):
         assert summary.baseline_params[name]["fit_years"] == [2021, 2022, 2023], name
         assert summary.baseline_params[name]["n_accidents"] == 72, name
@@ -132,7 +132,7 @@ def test_baselines_fit_every_year_before_the_test_year_whatever_the_model_traine
 def test_rerun_replaces_rows_and_keeps_other_samplers(lake):
     con, _ = lake
     kwargs = dict(model=FakeModel(), model_name="fake", test_year=2024, train_years=[2021, 2022],
-                  valid_year=2023, chunk_hours=24 * 61)
+                  valid_year=2023, chunk_rows=50_000)
     evaluate(con, sampler="exclusion", **kwargs)
     n_first = con.execute("SELECT count(*) FROM gold.evaluation").fetchone()[0]
     evaluate(con, sampler="exclusion", **kwargs)
@@ -207,7 +207,7 @@ def test_evaluate_a_real_risk_model_bundle(lake, tmp_path):
     con, acc = lake
     model = _tiny_lightgbm_bundle(acc, tmp_path / "bundle")
     summary = evaluate(con, model=model, model_name="lgbm", sampler="uniform", test_year=2024,
-                       train_years=model.train_years, valid_year=2023, chunk_hours=24 * 92)
+                       train_years=model.train_years, valid_year=2023, chunk_rows=50_000)
     values = summary.metrics["model"]
     assert 0 <= values["roc_auc"] <= 1 and values["expected_accidents"] > 0
     # prior correction turns the case-control odds back into tens of accidents a year, not thousands
@@ -236,7 +236,7 @@ def test_test_year_is_scored_with_the_point_in_time_window_before_it(lake, lookb
     con, acc = lake
     model = RecordingModel()
     summary = evaluate(con, model=model, model_name="rec", sampler="uniform", test_year=2024,
-                       train_years=[2021, 2022], valid_year=2023, chunk_hours=24 * 92,
+                       train_years=[2021, 2022], valid_year=2023, chunk_rows=50_000,
                        history_lookback_years=lookback)
     assert summary.baseline_params["history_lookback_years"] == lookback
     window = acc[(acc["event_time"] >= f"{2024 - lookback}-01-01") & (acc["event_time"] < "2024-01-01")]
@@ -256,7 +256,7 @@ def test_log_evaluation_to_mlflow(lake, tmp_path):
 
     con, _ = lake
     summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="exclusion", test_year=2024,
-                       train_years=[2021, 2022], valid_year=2023, chunk_hours=24 * 92,
+                       train_years=[2021, 2022], valid_year=2023, chunk_rows=50_000,
                        figure_dir=tmp_path / "figs")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run_id = log_evaluation_to_mlflow(uri, summary)

@@ -115,3 +115,53 @@ def test_fraction_label_and_poisson_probability():
     assert fraction_label(0.01) == "1pct"
     assert fraction_label(0.005) == "0.5pct"
     assert poisson_event_probability([0.0, 1.0])[1] == pytest.approx(1 - np.exp(-1), rel=1e-6)
+
+
+def test_ranked_grid_metrics_equal_the_index_order_ones_with_ties():
+    from pipeline.gold.metrics import (
+        Ranking,
+        grid_brier_score,
+        hit_rate_curve,
+        pr_auc,
+        ranked_hit_rate_curve,
+        ranked_pr_auc,
+        ranked_roc_auc,
+        roc_auc,
+    )
+
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.random((50, 400)), 2).astype(np.float32)  # many tie groups, some cut inside one
+    counts = rng.poisson(0.01 + 0.05 * scores).astype(np.float32)
+    truth = rng.gamma(1.0, 0.02, scores.shape).astype(np.float32)
+    ranking = Ranking(scores)
+    fractions = (0.001, 0.0137, 0.05, 0.1, 0.5, 1.0)
+    assert ranked_roc_auc(ranking, scores, counts) == pytest.approx(roc_auc(scores, counts), rel=1e-12)
+    assert ranked_pr_auc(ranking, scores, counts) == pytest.approx(pr_auc(scores, counts), rel=1e-12)
+    np.testing.assert_allclose(ranked_hit_rate_curve(ranking, scores, counts, fractions),
+                               hit_rate_curve(scores, counts, fractions), rtol=1e-12)
+    np.testing.assert_allclose(ranked_hit_rate_curve(ranking, scores, truth, fractions, sparse=False),
+                               hit_rate_curve(scores, truth, fractions), rtol=1e-9)
+    assert grid_brier_score(lambda block: block, scores, counts) == pytest.approx(
+        brier_score(scores, counts), rel=1e-12)
+
+
+def test_grid_metrics_hold_one_sorted_copy_not_an_index_order(monkeypatch):
+    """A method's metrics over a full grid allocate about one extra matrix (the sorted scores), not
+    the int64 order and float64 running sums that made a 0.005 deg year cost several GB per method."""
+    import tracemalloc
+
+    from pipeline.gold import metrics
+    from pipeline.gold.evaluation import method_metrics, year_hours
+
+    monkeypatch.setattr(metrics, "BLOCK_CELLS", 100_000)  # float64 blocks far smaller than the grid
+
+    hours = year_hours(2023)
+    rng = np.random.default_rng(0)
+    prob = (rng.random((120, len(hours))) * 1e-3).astype(np.float32)
+    counts = np.zeros(prob.shape, dtype=np.float32)
+    counts[rng.integers(0, 120, 300), rng.integers(0, len(hours), 300)] = 1
+    tracemalloc.start()
+    method_metrics(prob, counts, hours, is_probability=True, truth=prob)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 2 * prob.nbytes

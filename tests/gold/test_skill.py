@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.stats import poisson
 
-from pipeline.gold.metrics import descending_order, hit_rate_and_pai
+from pipeline.gold.metrics import Ranking, hit_rate_and_pai
 from pipeline.gold.skill import (
     daily_skill,
     loglik_by_hour,
@@ -38,13 +38,12 @@ def test_loglik_matches_scipy_and_probabilities_use_the_poisson_rate():
 
 def test_daily_hits_sum_to_the_fractional_hit_rate_and_truth_beats_a_flat_forecast():
     truth, counts = _world(1)
-    order = descending_order(truth)
-    daily = daily_skill(truth, counts, HOURS, truth, order, (0.05,))
+    daily = daily_skill(truth, counts, HOURS, Ranking(truth), (0.05,))
     assert daily.accidents.size == 60 and daily.accidents.sum() == counts.sum()
     assert daily.hits["5pct"].sum() / counts.sum() == pytest.approx(
-        hit_rate_and_pai(truth, counts, (0.05,), order)["hit_rate_5pct"])
+        hit_rate_and_pai(truth, counts, (0.05,))["hit_rate_5pct"])
     flat = np.full_like(truth, truth.mean())  # every cell tied: 5 % of each accident counts
-    flat_daily = daily_skill(flat, counts, HOURS, flat, descending_order(flat), (0.05,))
+    flat_daily = daily_skill(flat, counts, HOURS, Ranking(flat), (0.05,))
     assert flat_daily.hits["5pct"].sum() == pytest.approx(0.05 * counts.sum(), rel=1e-3)
     assert loglik_per_accident(daily) > loglik_per_accident(flat_daily)
 
@@ -52,7 +51,7 @@ def test_daily_hits_sum_to_the_fractional_hit_rate_and_truth_beats_a_flat_foreca
 def test_paired_bootstrap_centres_on_the_difference_and_is_zero_for_a_copy():
     truth, counts = _world(2)
     flat = np.full_like(truth, truth.mean())
-    daily = {name: daily_skill(m, counts, HOURS, m, descending_order(m), (0.05,))
+    daily = {name: daily_skill(m, counts, HOURS, Ranking(m), (0.05,))
              for name, m in (("model", truth), ("copy", truth), ("flat", flat))}
     out, best = paired_bootstrap(daily, "model", ["flat"], (0.05,), n_boot=300)
     assert best == {"loglik_per_accident": "flat", "cell_pai_5pct": "flat"}

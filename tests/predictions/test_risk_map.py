@@ -102,3 +102,19 @@ def test_the_only_jquery_use_is_popup_parsing_which_the_shim_covers(top3_html):
     uses = re.findall(r"\$\(([`\w])", top3_html)
     assert uses and set(uses) == {"`"}  # $(`<div ...>`)[0] only, never $(document) or $(selector)
     assert "window.$ = window.$ || function (markup)" in top3_html
+
+
+def test_a_fine_grid_threshold_map_keeps_the_riskiest_markers_and_a_light_page(tmp_path):
+    """At 0.005 deg a day has ~470,000 point-hours: its top decile would be ~47,000 markers."""
+    from pipeline.serving import risk_map
+
+    day = synthetic_predictions(n_points=4_000)  # 96,000 point-hours: 9,600 above the 90th centile
+    shown = select_markers(day, mode="threshold", threshold_percentile=90)
+    assert len(shown) == risk_map.MAX_MARKERS < (day["probability"] >= np.percentile(day["probability"], 90)).sum()
+    assert shown["probability"].min() >= day["probability"].nlargest(risk_map.MAX_MARKERS).min()
+    page = build_risk_map(day, date=DAY, atm=1, mode="threshold", threshold_percentile=90,
+                          out_path=tmp_path / "fine.html", department=NEW_CALEDONIA)
+    html = page.read_text()
+    assert html.count("L.circleMarker(") == risk_map.MAX_MARKERS
+    assert "plus élevés sur" in html
+    assert page.stat().st_size < 8_000_000

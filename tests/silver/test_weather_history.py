@@ -143,7 +143,7 @@ def test_evaluation_scores_every_cell_hour_with_its_own_hour_weather():
                       "event_time": [pd.Timestamp("2019-05-01")]}), 1,
         data_start=pd.Timestamp("2019-01-01"), data_end=pd.Timestamp("2021-01-01"))
     prob, _ = score_grid(AtmModel(), points, hours, history, atm=WeatherHistory.from_frame(crafted_weather()),
-                         chunk_hours=30)
+                         chunk_rows=90)
     expected = np.stack([expected_code(np.full(len(hours), -22.25), np.full(len(hours), lon), hours)
                          for lon in points["lon"]])
     np.testing.assert_allclose(prob * 10, expected, rtol=1e-6)
