@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -41,15 +42,11 @@ def timed(fn):
     return value, time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=1500)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--use-registry", action="store_true", help="score with the registered champion")
-    args = parser.parse_args()
-
+def measure(n_points: int = 1500, days: int = 365, use_registry: bool = False) -> dict:
+    """One predicted day end to end, scoring alone and (days > 0) a backfill of `days` days, on a
+    temporary lake with `n_points` synthetic road points; the figures in seconds."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-predictions-"))
-    points = synthetic_points(args.points)
+    points = synthetic_points(n_points)
     accidents = synthetic_accidents(points, n=1500)
     con = connect(Settings(data_dir=tmp / "data"))
     con.register("_pts", points)
@@ -57,7 +54,7 @@ def main() -> None:
     con.register("_acc", accidents)
     con.execute("CREATE TABLE bronze.accidents AS SELECT * FROM _acc")
 
-    if args.use_registry:
+    if use_registry:
         from pipeline.gold.registry import load_champion
 
         settings = Settings.from_env()
@@ -69,7 +66,7 @@ def main() -> None:
         model_source = "LightGBM trained on synthetic rows (real feature code), loaded from its native bundle"
 
     day = dt.date(2025, 3, 2)  # a year of backfill stays within the synthetic history windows
-    results: dict[str, object] = {"model": model_source, "points": args.points}
+    results: dict[str, object] = {"model": model_source, "points": n_points}
 
     def one_day():
         model = load()
@@ -88,15 +85,27 @@ def main() -> None:
         _, results["encode_one_day_s"] = timed(lambda: model.encode(matrix))
         _, results["booster_only_one_day_s"] = timed(lambda: model.predict_encoded(encoded))
 
-    dates = [day + dt.timedelta(days=i) for i in range(args.days)]
-    backfill, results["backfill_s"] = timed(
-        lambda: predict_days(con, model=model, model_name="accidents-risk-988", model_version="bench", dates=dates)
-    )
-    results["backfill_days"] = args.days
-    results["backfill_rows"] = backfill.rows_written
-    results["mean_expected_accidents_per_day"] = round(
-        sum(d.expected_accidents for d in backfill.days) / len(backfill.days), 3)
+    if days > 0:
+        dates = [day + dt.timedelta(days=i) for i in range(days)]
+        backfill, results["backfill_s"] = timed(
+            lambda: predict_days(con, model=model, model_name="accidents-risk-988", model_version="bench", dates=dates)
+        )
+        results["backfill_days"] = days
+        results["backfill_rows"] = backfill.rows_written
+        results["mean_expected_accidents_per_day"] = round(
+            sum(d.expected_accidents for d in backfill.days) / len(backfill.days), 3)
     con.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1500)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--use-registry", action="store_true", help="score with the registered champion")
+    args = parser.parse_args()
+    results = measure(args.points, args.days, args.use_registry)
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}, indent=2))
 
 

@@ -28,6 +28,7 @@ def synthetic_network(n_points: int, seed: int) -> tuple[pd.DataFrame, pd.DataFr
         "road_type": rng.choice(["primary", "secondary", "tertiary", "residential", "trunk"], n_points),
         "speed_limit": rng.choice([30.0, 50.0, 70.0, 90.0, 110.0], n_points),
         "dist_to_main_city_km": rng.gamma(2.0, 15.0, n_points),
+        "dep": "988",  # calendar features follow each row's département
     })
     n_acc = 300 * 5
     weights = np.exp(-points["dist_to_main_city_km"].to_numpy() / 20)
@@ -69,10 +70,41 @@ def train_lightgbm(points, accidents, history, rounds: int, seed: int):
     return template
 
 
-def main() -> None:
+def measure(n_points: int = 1500, year: int = 2024, rounds: int = 300, chunk_hours: int = 24 * 7, seed: int = 0,
+            bundle: str | None = None, hours_limit: int | None = None) -> dict:
+    """Full-grid scoring of `year` (or its first `hours_limit` hours) for `n_points` synthetic road
+    points, then one method's metrics; the figures in seconds."""
     from pipeline.core.features import AccidentHistory
     from pipeline.gold.evaluation import method_metrics, observed_counts, score_grid, year_hours
 
+    points, accidents = synthetic_network(n_points, seed)
+    history = AccidentHistory.point_in_time(accidents, 3, cap=f"{year}-01-01")
+    t0 = time.perf_counter()
+    if bundle:
+        from pipeline.gold.model_bundle import RiskModel
+
+        model = RiskModel.load(bundle)
+    else:
+        model = train_lightgbm(points, accidents, history, rounds, seed)
+    fit_s = time.perf_counter() - t0
+    hours = year_hours(year)[:hours_limit]
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    prob, timings = score_grid(model, points, hours, history, atm=1, chunk_hours=chunk_hours)
+    grid_s, grid_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    rng = np.random.default_rng(seed + 1)
+    test = pd.DataFrame({"point_id": rng.integers(0, n_points, 300),
+                         "event_time": hours[rng.integers(0, len(hours), 300)]})
+    counts = observed_counts(points, test, hours)
+    t0 = time.perf_counter()
+    method_metrics(prob, counts, hours, is_probability=True)
+    metrics_s = time.perf_counter() - t0
+    return {"model": f"{model.algorithm} bundle {bundle}" if bundle else f"LightGBM ({rounds} trees) trained here",
+            "fit_s": fit_s, "points": n_points, "hours": len(hours), "cell_hours": prob.size,
+            "grid_s": grid_s, "features_s": timings["features_s"], "scoring_s": timings["scoring_s"],
+            "grid_cpu_s": grid_cpu, "metrics_s": metrics_s, "cell_hours_per_s": prob.size / grid_s}
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1500)
     parser.add_argument("--year", type=int, default=2024)
@@ -81,37 +113,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bundle", help="score with this saved RiskModel bundle directory instead")
     args = parser.parse_args()
-
-    points, accidents = synthetic_network(args.points, args.seed)
-    history = AccidentHistory.point_in_time(accidents, 3, cap=f"{args.year}-01-01")
-    t0 = time.perf_counter()
-    if args.bundle:
-        from pipeline.gold.model_bundle import RiskModel
-
-        model = RiskModel.load(args.bundle)
-        print(f"loaded {model.algorithm} bundle {args.bundle}")
-    else:
-        model = train_lightgbm(points, accidents, history, args.rounds, args.seed)
-        print(f"trained LightGBM ({args.rounds} trees) in {time.perf_counter() - t0:.1f}s")
-    if model.algorithm == "lightgbm":
-        print(f"trees: {model.booster.num_trees()}")
-
-    hours = year_hours(args.year)
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    prob, timings = score_grid(model, points, hours, history, atm=1, chunk_hours=args.chunk_hours)
-    grid_s, grid_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    rng = np.random.default_rng(args.seed + 1)
-    test = pd.DataFrame({"point_id": rng.integers(0, args.points, 300),
-                         "event_time": hours[rng.integers(0, len(hours), 300)]})
-    counts = observed_counts(points, test, hours)
-    t0 = time.perf_counter()
-    method_metrics(prob, counts, hours, is_probability=True)
-    metrics_s = time.perf_counter() - t0
-    n_rows = prob.size
-    print(f"{n_rows:,} point-hours ({args.points} points x {len(hours)} hours): grid {grid_s:.1f}s "
-          f"(features {timings['features_s']:.1f}s, model {timings['scoring_s']:.1f}s), "
-          f"metrics for one method {metrics_s:.1f}s; {n_rows / grid_s:,.0f} rows/s; grid CPU time "
-          f"{grid_cpu:.1f}s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    f = measure(args.points, args.year, args.rounds, args.chunk_hours, args.seed, args.bundle)
+    print(f"model: {f['model']} ({f['fit_s']:.1f}s)")
+    print(f"{f['cell_hours']:,} point-hours ({f['points']} points x {f['hours']} hours): grid {f['grid_s']:.1f}s "
+          f"(features {f['features_s']:.1f}s, model {f['scoring_s']:.1f}s), "
+          f"metrics for one method {f['metrics_s']:.1f}s; {f['cell_hours_per_s']:,.0f} rows/s; grid CPU time "
+          f"{f['grid_cpu_s']:.1f}s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
