@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{b.name:<28} {b.title}  [target: {b.target_text() or '-'}]")
         return 0
     json_path, out_path = Path(args.json), Path(args.out)
-    results = load_previous(json_path, args.quick) if args.only else {}
+    results: dict[str, dict] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(args.work_dir) if args.work_dir else Path(tmp)
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{bench.name}: {bench.title}", flush=True)
             results[bench.name] = runner.measure(bench, quick=args.quick, repeats=args.repeats, work_dir=work,
                                                  timeout_s=args.timeout, progress=lambda m: print(m, flush=True))
+            results[bench.name]["command"] = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
             _write(json_path, out_path, results, args)  # after each: a long run keeps what it measured
     print(f"done in {time.perf_counter() - started:.0f} s: {out_path}, {json_path}")
     failed = [name for name in (b.name for b in chosen) if results[name]["error"]]
@@ -77,11 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _write(json_path: Path, out_path: Path, results: dict[str, dict], args) -> None:
+def _write(json_path: Path, out_path: Path, measured: dict[str, dict], args) -> None:
+    # re-read at every write: another `--only` run may have added its results meanwhile
+    results = {**(load_previous(json_path, args.quick) if args.only else {}), **measured}
     order = [b.name for b in registry.BENCHMARKS]
     ordered = [results[n] for n in order if n in results]
     data = {"machine": machine.describe(), "quick": args.quick, "repeats": args.repeats,
-            "command": "python -m bench " + " ".join(sys.argv[1:]), "results": ordered}
+            "commands": sorted({r.get("command", "?") for r in ordered}), "results": ordered}
     json_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(data, indent=1) + "\n")

@@ -54,4 +54,6 @@ def describe() -> dict:
         "packages": {name: v for name in PACKAGES if (v := _version(name))},
         "commit": _git("rev-parse", "--short", "HEAD") + (" (uncommitted changes)" if dirty else ""),
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "bytecode_cache": "on in the benchmark processes" + (" (PYTHONDONTWRITEBYTECODE of the calling shell removed)"
+                                                             if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""),
     }

@@ -121,7 +121,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "bench.adapters.cli:predict_process", {}, {"quick": True}, "seconds", "s", (Target("seconds", "<=", 3, "s"),)),
     Benchmark(f"chain_scale{CHAIN_SCALE}", "chain", f"whole chain with the CLI at demo scale {CHAIN_SCALE}",
               "bench.adapters.chain:chain", {"scale": CHAIN_SCALE},
-              {"scale": 0.05, "stages": "generate,ingest,features"},
+              {"scale": 0.05, "stages": "generate,ingest"},
               "seconds", "s", (Target("seconds", "<=", 1200, "s"), Target("peak_mb", "<=", 16 * GB, "MB")),
               heavy=True, warm_up=False),
 )

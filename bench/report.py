@@ -19,14 +19,12 @@ GROWTH = {
 def _num(value: float | None, unit: str = "", *, show_unit: bool = True) -> str:
     if value is None:
         return "–"
-    if unit == "s" and value < 10:
-        text = f"{value:.3g}"
-    elif abs(value) >= 1e6:
+    if abs(value) >= 1e6:
         text = f"{value / 1e6:.3g} M"
     elif abs(value) >= 1e4:
         text = f"{value / 1e3:,.0f} k"
     else:
-        text = f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
+        text = f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
     return f"{text} {unit}".strip() if show_unit else text
 
 
@@ -95,7 +93,7 @@ def growth_plot(rows: list[dict], path: Path) -> bool:
 
 def _met(r: dict) -> str:
     if r.get("error"):
-        return "**failed**"
+        return "**missed** (timed out)" if r["error"].startswith("timed out") else "**failed**"
     return {True: "met", False: "**missed**", None: "–"}[r.get("met")]
 
 
@@ -113,8 +111,8 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `{data['command'].strip()}` (`python -m bench --help`; the scripts `bench/bench_*.py` "
-        "run single benchmarks). Each benchmark runs in its own process: a warm-up run (unrecorded; it also "
+        "Written by " + ", ".join(f"`{c.strip()}`" for c in data["commands"]) + " (`python -m bench --help`; "
+        "the scripts `bench/bench_*.py` run single benchmarks). Each benchmark runs in its own process: a warm-up run (unrecorded; it also "
         "builds the cached inputs), then the recorded runs; heavy benchmarks (minutes each) run once without "
         "warm-up. Times are medians [min–max] of the timed part only (inputs prepared before the clock "
         "starts); peak memory is the largest resident set size of the benchmark's process tree (wait4), "
@@ -138,6 +136,7 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
         f"| packages | {', '.join(f'{k} {v}' for k, v in m['packages'].items())} |",
         f"| git commit | {m['commit']} |",
         f"| load average when written (1, 5, 15 min) | {', '.join(map(str, m['load_average']))} |",
+        f"| Python bytecode cache | {m.get('bytecode_cache', 'unknown')} |",
         "",
         "## Results", "",
         "| benchmark | headline (median) | min–max | peak memory | runs | target | | measured (UTC), load |",
@@ -146,13 +145,16 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
     for r in data["results"]:
         head = r["figures"].get(r["metric"])
         rng = f"{_num(head['min'], r['unit'], show_unit=False)}–{_num(head['max'], r['unit'])}" if head else "–"
-        lines.append(f"| {r['title']} (`{r['name']}`) | {_num(head['median'], r['unit']) if head else '–'} | {rng} "
+        headline = _num(head["median"], r["unit"]) if head else "–"
+        if (r.get("error") or "").startswith("timed out"):  # the partial figures are not the headline
+            headline, rng = f"> {r['wall_s']['max']:.0f} s (stopped)" if r.get("wall_s") else "stopped", "–"
+        lines.append(f"| {r['title']} (`{r['name']}`) | {headline} | {rng} "
                      f"| {_mb(r['peak_mb']['max']) if r['peak_mb'] else '–'} | {r['runs']}"
                      f"{' + warm-up' if r['warm_up'] and r['runs'] else ''} | {r['target'] or '–'} | {_met(r)} "
                      f"| {r['started_at'][:16].replace('T', ' ')}, {r['load_average'][0]:.1f} |")
     lines += ["", "### Details (medians)", ""]
     for r in data["results"]:
-        text = f"error: {r['error']}" if r.get("error") else _details(r)
+        text = (f"{r['error']}. " if r.get("error") else "") + _details(r)
         lines.append(f"- `{r['name']}`: {text}")
     rows = growth_rows(results)
     lines += ["", "## Growth", "",

@@ -19,6 +19,16 @@ MARKER = "BENCH-RESULT "
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def partial(figures: dict) -> None:
+    """Record the figures so far (a long adapter calls this after each step): if the run is killed at
+    its timeout, the runner keeps them."""
+    path = os.environ.get("BENCH_PARTIAL")
+    if path:
+        with open(path + ".tmp", "w") as f:
+            json.dump(figures, f)
+        os.replace(path + ".tmp", path)
+
+
 def main(argv: list[str]) -> int:
     target, params = argv[0], json.loads(argv[1])
     module_name, function_name = target.split(":")

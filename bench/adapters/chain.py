@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from bench.adapters.process import cli, run_measured
+from bench.worker import partial
 
 ALL_STAGES = "generate,ingest,features,train,evaluate,predict,map"
 PREDICT_DATE = "2025-06-15"
@@ -46,6 +47,7 @@ def chain(work_dir: str, scale: float, stages: str = ALL_STAGES, trials: int = 2
     with tempfile.TemporaryDirectory(prefix="chain-", dir=work_dir) as tmp:
         env = {"ACCIDENTS_DATA_DIR": tmp, "ACCIDENTS_CATALOG": "sqlite"}
         for stage in stages.split(","):
+            partial({**figures, "seconds": total, "stage_peak_mb": peak, "running": stage})
             seconds = stage_peak = 0.0
             for args in commands[stage]:
                 done = run_measured(args, env_extra=env, what=f"{stage} ({' '.join(args[1:3])})")
@@ -56,11 +58,11 @@ def chain(work_dir: str, scale: float, stages: str = ALL_STAGES, trials: int = 2
             total += seconds
             peak = max(peak, stage_peak)
             print(f"chain {stage}: {seconds:.1f} s, peak {stage_peak:.0f} MB", flush=True)
-        if "ingest" in stages:
-            figures["accidents"] = _count(tmp, "SELECT count(*) FROM bronze.accidents")
-        if "features" in stages:
-            figures["road_points"] = _count(tmp, "SELECT count(*) FROM silver.road_points")
-            figures["feature_rows"] = _count(tmp, "SELECT count(*) FROM silver.features")
+            if stage == "ingest":
+                figures["accidents"] = _count(tmp, "SELECT count(*) FROM bronze.accidents")
+            if stage == "features":
+                figures["road_points"] = _count(tmp, "SELECT count(*) FROM silver.road_points")
+                figures["feature_rows"] = _count(tmp, "SELECT count(*) FROM silver.features")
         if keep:
             os.rename(tmp, Path(work_dir) / f"chain-scale{scale:g}-kept")
             os.makedirs(tmp)
