@@ -52,11 +52,11 @@ def _write_grid_osm(path: Path) -> str:
 
 
 def _write_small_grid_osm(path: Path) -> str:
-    """Streets every 0.0025 deg over 0.1 x 0.1 deg near Noumea: they cross the cell centres of the
+    """Streets every 0.0025 deg over 0.05 x 0.05 deg near Noumea: they cross the cell centres of the
     0.02, 0.01 and 0.005 deg grids, so every grid step finds road points (smoke tests)."""
     import numpy as np
 
-    ticks = np.round(np.arange(0, 0.1, 0.0025), 4)
+    ticks = np.round(np.arange(0, 0.05, 0.0025), 4)
     lat0, lon0 = -22.3, 166.4
     nodes, ways, ids = [], [], {}
     for i, dlat in enumerate(ticks):
