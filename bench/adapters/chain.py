@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench.adapters.process import cli, run_measured
+from bench.adapters.process import BIN, cli, run_measured
 from bench.worker import partial
 
 ALL_STAGES = "generate,ingest,features,train,evaluate,predict,map"
@@ -27,7 +27,7 @@ def stage_commands(scale: float, trials: int, algorithms: str | None) -> dict[st
 
     algos = ["--algorithms", algorithms] if algorithms else []
     return {
-        "generate": [[str(Path(cli()[0]).with_name("python")), "-c", GENERATE.format(scale=float(scale))]],
+        "generate": [[str(BIN / "python"), "-c", GENERATE.format(scale=float(scale))]],
         "ingest": [cli("ingest", "--source", "demo", "--scale", f"{scale:g}")],
         "features": [cli("features", "--exclusion-km", f"{exclusion_km(scale):.4f}")],
         "train": [cli("train", "--protocol", p, "--sampler", s, "--trials", str(trials), *algos)
