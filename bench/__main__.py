@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", help="cached inputs (demo files, prepared lakes); default: a temporary folder")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per run before it is killed")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the Markdown from the JSON, run nothing")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats {args.repeats}: expected >= 1")
@@ -60,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{b.name:<28} {b.title}  [target: {b.target_text() or '-'}]")
         return 0
     json_path, out_path = Path(args.json), Path(args.out)
+    if args.report_only:
+        data = json.loads(json_path.read_text())
+        out_path.write_text(report.markdown(data, figure_path=_figure(args, json_path), out_dir=out_path.parent))
+        print(f"written: {out_path}")
+        return 0
     results: dict[str, dict] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -88,8 +94,11 @@ def _write(json_path: Path, out_path: Path, measured: dict[str, dict], args) -> 
     json_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(data, indent=1) + "\n")
-    figure = None if args.quick else json_path.with_name("growth.png")
-    out_path.write_text(report.markdown(data, figure_path=figure, out_dir=out_path.parent))
+    out_path.write_text(report.markdown(data, figure_path=_figure(args, json_path), out_dir=out_path.parent))
+
+
+def _figure(args, json_path: Path) -> Path | None:
+    return None if args.quick else json_path.with_name("growth.png")
 
 
 if __name__ == "__main__":

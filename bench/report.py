@@ -91,6 +91,13 @@ def growth_plot(rows: list[dict], path: Path) -> bool:
     return True
 
 
+def _wall_cpu(r: dict) -> str:
+    """The whole worker process (imports and inputs included): wall and CPU seconds, medians."""
+    if not r.get("wall_s") or not r.get("cpu_s"):
+        return "–"
+    return f"{r['wall_s']['median']:,.0f} / {r['cpu_s']['median']:,.0f} s"
+
+
 def _met(r: dict) -> str:
     if r.get("error"):
         return "**missed** (timed out)" if r["error"].startswith("timed out") else "**failed**"
@@ -116,7 +123,9 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
         "builds the cached inputs), then the recorded runs; heavy benchmarks (minutes each) run once without "
         "warm-up. Times are medians [min–max] of the timed part only (inputs prepared before the clock "
         "starts); peak memory is the largest resident set size of the benchmark's process tree (wait4), "
-        "the largest over its runs. Raw figures: `bench/results.json`.",
+        "the largest over its runs. \"process wall / CPU\" is the whole benchmark process (imports and input "
+        "preparation included): its CPU seconds are much less inflated by a busy machine than wall times. "
+        "Raw figures: `bench/results.json`.",
         "",
     ]
     if data.get("quick"):
@@ -139,8 +148,9 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
         f"| Python bytecode cache | {m.get('bytecode_cache', 'unknown')} |",
         "",
         "## Results", "",
-        "| benchmark | headline (median) | min–max | peak memory | runs | target | | measured (UTC), load |",
-        "|---|---|---|---|---|---|---|---|",
+        "| benchmark | headline (median) | min–max | peak memory | process wall / CPU | runs | target | "
+        "| measured (UTC), load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["results"]:
         head = r["figures"].get(r["metric"])
@@ -149,7 +159,7 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
         if (r.get("error") or "").startswith("timed out"):  # the partial figures are not the headline
             headline, rng = f"> {r['wall_s']['max']:.0f} s (stopped)" if r.get("wall_s") else "stopped", "–"
         lines.append(f"| {r['title']} (`{r['name']}`) | {headline} | {rng} "
-                     f"| {_mb(r['peak_mb']['max']) if r['peak_mb'] else '–'} | {r['runs']}"
+                     f"| {_mb(r['peak_mb']['max']) if r['peak_mb'] else '–'} | {_wall_cpu(r)} | {r['runs']}"
                      f"{' + warm-up' if r['warm_up'] and r['runs'] else ''} | {r['target'] or '–'} | {_met(r)} "
                      f"| {r['started_at'][:16].replace('T', ' ')}, {r['load_average'][0]:.1f} |")
     lines += ["", "### Details (medians)", ""]

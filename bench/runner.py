@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class RunOutcome:
     wall_s: float
     peak_mb: float
+    cpu_s: float  # user + system CPU of the process tree: far less inflated by a busy machine than wall time
     figures: dict | None
     error: str | None
 
@@ -66,14 +67,15 @@ def run_worker(target: str, params: dict, *, timeout_s: float, env: dict[str, st
         stdout, stderr = out.read(), err.read()
         partial = json.loads(partial_path.read_text()) if partial_path.is_file() else None
     peak_mb = usage.ru_maxrss / 1024  # Linux reports KiB
+    cpu_s = usage.ru_utime + usage.ru_stime
     if timed_out:
         kept = "; figures of the steps done before it are kept" if partial else ""
-        return RunOutcome(wall, peak_mb, partial, f"timed out after {timeout_s:.0f} s{kept}")
+        return RunOutcome(wall, peak_mb, cpu_s, partial, f"timed out after {timeout_s:.0f} s{kept}")
     lines = [line for line in stdout.splitlines() if line.startswith(MARKER)]
     if proc.returncode != 0 or not lines:
         tail = " | ".join(stderr.strip().splitlines()[-3:]) or f"exit code {proc.returncode}"
-        return RunOutcome(wall, peak_mb, None, tail[-600:])
-    return RunOutcome(wall, peak_mb, json.loads(lines[-1][len(MARKER):]), None)
+        return RunOutcome(wall, peak_mb, cpu_s, None, tail[-600:])
+    return RunOutcome(wall, peak_mb, cpu_s, json.loads(lines[-1][len(MARKER):]), None)
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -106,7 +108,7 @@ def measure(bench: Benchmark, *, quick: bool, repeats: int, work_dir: Path, time
               "started_at": started_at, "load_average": [round(x, 2) for x in load], "quick": quick,
               "runs": len(runs), "warm_up": bench.warm_up and not quick, "error": error,
               "metric": bench.metric, "unit": bench.unit, "target": bench.target_text(),
-              "figures": {}, "peak_mb": None, "wall_s": None, "met": None}
+              "figures": {}, "peak_mb": None, "wall_s": None, "cpu_s": None, "met": None}
     if not runs:
         return result
     numeric = {k for k in runs[0].figures if isinstance(runs[0].figures[k], (int, float))
@@ -115,5 +117,6 @@ def measure(bench: Benchmark, *, quick: bool, repeats: int, work_dir: Path, time
     result["info"] = {k: v for k, v in runs[0].figures.items() if k not in numeric}
     result["peak_mb"] = summarise([r.peak_mb for r in runs])
     result["wall_s"] = summarise([r.wall_s for r in runs])
+    result["cpu_s"] = summarise([r.cpu_s for r in runs])
     result["met"] = False if error else bench.met(result)
     return result

@@ -18,7 +18,8 @@ def evaluate_year(work_dir: str, grid_step: float, points: int | None = None, ho
     from bench.bench_scoring import measure
 
     figures = measure(_points(work_dir, grid_step, points), year=year, rounds=rounds, hours_limit=hours)
-    return {**figures, "seconds": figures["grid_s"], "grid_step": grid_step}
+    return {**figures, "seconds": figures["grid_s"], "grid_step": grid_step,
+            "cell_hours_per_cpu_s": figures["cell_hours"] / max(figures["grid_cpu_s"], 1e-9)}
 
 
 def predict_day(work_dir: str, grid_step: float, points: int | None = None) -> dict:

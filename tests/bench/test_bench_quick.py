@@ -59,6 +59,7 @@ def test_every_benchmark_produced_figures(quick_run):
         head = r["figures"][bench.metric]
         assert head["min"] <= head["median"] <= head["max"] and head["median"] > 0, bench.name
         assert r["peak_mb"]["max"] > 10, bench.name  # a Python process at least
+        assert r["cpu_s"]["median"] > 0 and r["wall_s"]["median"] >= head["median"] * (bench.unit == "s"), bench.name
         assert r["met"] in (True, False, None)
         assert len(r["load_average"]) == 3
 
@@ -75,6 +76,15 @@ def test_machine_and_markdown(quick_run):
         assert f"(`{name}`)" in text
     # growth rows: evaluation against road points, ingest against accidents
     assert "| road points | evaluate_year |" in text and "| accidents | ingest |" in text
+
+
+def test_report_only_rewrites_the_markdown_from_the_json(quick_run, tmp_path):
+    data, text = quick_run
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    subprocess.run([sys.executable, "-m", "bench", "--quick", "--report-only", "--json", str(tmp_path / "r.json"),
+                    "--out", str(tmp_path / "B.md")], cwd=ROOT, check=True, capture_output=True)
+    rewritten = (tmp_path / "B.md").read_text()
+    assert rewritten.split("## Results")[1] == text.split("## Results")[1]
 
 
 def test_targets_are_judged_on_medians_and_peak():
