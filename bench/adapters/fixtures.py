@@ -33,15 +33,23 @@ def road_point_count(work_dir: str, grid_step: float) -> int:
     return counts[key]
 
 
-def champion_lake(work_dir: str, *, scale: float, trials: int, algorithms: str | None) -> Path:
+def champion_lake(work_dir: str, *, scale: float, trials: int, algorithms: str | None, roads: str = "demo") -> Path:
     """A data folder holding a demo lake with silver features and a registered temporal champion,
-    built once with the CLI (ingest, features, train) as a user would."""
-    data = Path(work_dir) / f"lake-scale{scale:g}-trials{trials}-{algorithms or 'all'}"
+    built once with the CLI (ingest, features, train) as a user would. roads="small": a small street
+    grid instead of the demo's network (smoke tests: far fewer road points and edges)."""
+    data = Path(work_dir) / f"lake-scale{scale:g}-trials{trials}-{algorithms or 'all'}-{roads}"
     done = data / "bench-ready"
     if not done.is_file():
         env = {"ACCIDENTS_DATA_DIR": str(data), "ACCIDENTS_CATALOG": "sqlite"}
         algos = ["--algorithms", algorithms] if algorithms else []
-        for args in (cli("ingest", "--source", "demo", "--scale", f"{scale:g}"), cli("features"),
+        roads_file = []
+        if roads == "small":
+            from bench.bench_silver import write_roads_osm
+
+            data.mkdir(parents=True, exist_ok=True)
+            write_roads_osm(data / "small-roads.osm", "small")
+            roads_file = ["--roads-file", str(data / "small-roads.osm")]
+        for args in (cli("ingest", "--source", "demo", "--scale", f"{scale:g}"), cli("features", *roads_file),
                      cli("train", "--trials", str(trials), *algos)):
             run_measured(args, env_extra=env, what=" ".join(args[1:2]))
         done.write_text("ingest, features, train done\n")
