@@ -87,13 +87,14 @@ def measure(bench: Benchmark, *, quick: bool, repeats: int, work_dir: Path, time
     """Warm-up (unrecorded: it also builds the benchmark's cached inputs), then the recorded runs."""
     params = {**(bench.quick if quick else bench.full), "work_dir": str(work_dir)}
     n_runs = 1 if quick or bench.heavy else repeats
+    warm_up = bench.warm_up and not (quick or bench.heavy)
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     load = os.getloadavg()
     runs: list[RunOutcome] = []
     error = None
-    for i in range(n_runs + (1 if bench.warm_up and not quick else 0)):
+    for i in range(n_runs + warm_up):
         outcome = run_worker(bench.adapter, params, timeout_s=timeout_s)
-        label = "warm-up" if bench.warm_up and not quick and i == 0 else f"run {len(runs) + 1}/{n_runs}"
+        label = "warm-up" if warm_up and i == 0 else f"run {len(runs) + 1}/{n_runs}"
         if outcome.error:
             progress(f"  {bench.name} {label}: FAILED ({outcome.error})")
             error = outcome.error
@@ -106,7 +107,7 @@ def measure(bench: Benchmark, *, quick: bool, repeats: int, work_dir: Path, time
             runs.append(outcome)
     result = {"name": bench.name, "group": bench.group, "title": bench.title, "params": bench.quick if quick else bench.full,
               "started_at": started_at, "load_average": [round(x, 2) for x in load], "quick": quick,
-              "runs": len(runs), "warm_up": bench.warm_up and not quick, "error": error,
+              "runs": len(runs), "warm_up": warm_up, "error": error,
               "metric": bench.metric, "unit": bench.unit, "target": bench.target_text(),
               "figures": {}, "peak_mb": None, "wall_s": None, "cpu_s": None, "met": None}
     if not runs:
