@@ -64,6 +64,7 @@ def growth_plot(rows: list[dict], path: Path) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter
     except ImportError:
         return False
     axes_names = [a for a in GROWTH if any(r["axis"] == a for r in rows)]
@@ -80,6 +81,8 @@ def growth_plot(rows: list[dict], path: Path) -> bool:
             ax = axes[row][col]
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # narrow ranges label every minor tick
+            ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel(axis)
             ax.set_ylabel(ylabel)
             ax.grid(True, which="both", alpha=0.3)
