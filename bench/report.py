@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 
+FINDINGS = Path(__file__).with_name("findings.md")
 # (series label, benchmark name pattern with {x}, the figure giving x, x label)
 GROWTH = {
     "road points": [(f"{family}", [f"grid{step:g}_{family}" for step in (0.02, 0.01, 0.005)], "points")
@@ -186,4 +187,6 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
                           f"({os.path.relpath(figure_path, out_dir)})"]
     else:
         lines.append("(no growth series measured)")
+    if FINDINGS.is_file():  # hand-written: profiles of missed targets, fixes with before/after
+        lines += ["", FINDINGS.read_text().strip()]
     return "\n".join(lines) + "\n"
