@@ -85,8 +85,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(json_path: Path, out_path: Path, measured: dict[str, dict], args) -> None:
-    # re-read at every write: another `--only` run may have added its results meanwhile
-    results = {**(load_previous(json_path, args.quick) if args.only else {}), **measured}
+    # re-read at every write: another `--only` run may have added results meanwhile; the latest
+    # measurement of each benchmark wins
+    results = load_previous(json_path, args.quick) if args.only else {}
+    for name, result in measured.items():
+        if name not in results or results[name]["started_at"] <= result["started_at"]:
+            results[name] = result
     order = [b.name for b in registry.BENCHMARKS]
     ordered = [results[n] for n in order if n in results]
     data = {"machine": machine.describe(), "quick": args.quick, "repeats": args.repeats,
