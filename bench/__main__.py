@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             results[bench.name] = runner.measure(bench, quick=args.quick, repeats=args.repeats, work_dir=work,
                                                  timeout_s=args.timeout, progress=lambda m: print(m, flush=True))
             results[bench.name]["command"] = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
+            results[bench.name]["commit"] = machine.describe()["commit"]  # runs merged from several commits
             _write(json_path, out_path, results, args)  # after each: a long run keeps what it measured
     print(f"done in {time.perf_counter() - started:.0f} s: {out_path}, {json_path}")
     failed = [name for name in (b.name for b in chosen) if results[name]["error"]]
