@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 FINDINGS = Path(__file__).with_name("findings.md")
@@ -99,7 +100,7 @@ def _wall_cpu(r: dict) -> str:
     """The whole worker process (imports and inputs included): wall and CPU seconds, medians."""
     if not r.get("wall_s") or not r.get("cpu_s"):
         return "–"
-    return f"{r['wall_s']['median']:,.0f} / {r['cpu_s']['median']:,.0f} s"
+    return f"{_num(r['wall_s']['median'])} / {_num(r['cpu_s']['median'])} s"
 
 
 def _met(r: dict) -> str:
@@ -161,7 +162,8 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
         rng = f"{_num(head['min'], r['unit'], show_unit=False)}–{_num(head['max'], r['unit'])}" if head else "–"
         headline = _num(head["median"], r["unit"]) if head else "–"
         if (r.get("error") or "").startswith("timed out"):  # the partial figures are not the headline
-            headline, rng = f"> {r['wall_s']['max']:.0f} s (stopped)" if r.get("wall_s") else "stopped", "–"
+            after = re.search(r"after (\d+) s", r["error"])
+            headline, rng = f"> {after.group(1)} s (stopped)" if after else "stopped", "–"
         lines.append(f"| {r['title']} (`{r['name']}`) | {headline} | {rng} "
                      f"| {_mb(r['peak_mb']['max']) if r['peak_mb'] else '–'} | {_wall_cpu(r)} | {r['runs']}"
                      f"{' + warm-up' if r['warm_up'] and r['runs'] else ''} | {r['target'] or '–'} | {_met(r)} "
