@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -100,6 +101,7 @@ def measure(points: int = 1500, days: int = 365, use_registry: bool = False) -> 
     con.close()
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["load_average"] = os.getloadavg()[0]
+    shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 

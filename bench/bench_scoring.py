@@ -72,8 +72,8 @@ def train_lightgbm(points, accidents, history, rounds: int, seed: int):
 
 
 def measure(points: int = 1500, year: int = 2024, rounds: int = 300, chunk_rows: int | None = None, seed: int = 0,
-            bundle: str | None = None) -> dict[str, float | int | str]:
-    """Score every point x hour of `year` and compute one method's metrics; returns the figures
+            bundle: str | None = None, hours_limit: int | None = None) -> dict[str, float | int | str]:
+    """Score every point x hour of `year` (or its first `hours_limit` hours) and compute one method's metrics; returns the figures
     (seconds, CPU seconds, cell-hours/s, peak RSS of the process so far)."""
     import resource
 
@@ -88,7 +88,7 @@ def measure(points: int = 1500, year: int = 2024, rounds: int = 300, chunk_rows:
         model = RiskModel.load(bundle)
     else:
         model = train_lightgbm(network, accidents, history, rounds, seed)
-    hours = year_hours(year)
+    hours = year_hours(year)[:hours_limit]
     t0, cpu0 = time.perf_counter(), time.process_time()
     chunk = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
     prob, timings = score_grid(model, network, hours, history, atm=1, **chunk)

@@ -23,7 +23,10 @@ ACCIDENTS_PER_SCALE = 1700
 YEARS = (2019, 2024)
 
 
-def write_roads_osm(path: Path) -> str:
+def write_roads_osm(path: Path, network: str = "demo") -> str:
+    """The demo generator's network ("demo", when available) or a small street grid ("small")."""
+    if network == "small":
+        return _write_small_grid_osm(path)
     try:
         from pipeline.sources.demo_geography import build_network, write_osm_xml
     except ImportError:
@@ -46,6 +49,27 @@ def _write_grid_osm(path: Path) -> str:
                     + '<tag k="highway" v="secondary"/></way>')
     path.write_text('<?xml version="1.0"?><osm version="0.6">' + "".join(nodes + ways) + "</osm>")
     return "grid network"
+
+
+def _write_small_grid_osm(path: Path) -> str:
+    """Streets every 0.0025 deg over 0.05 x 0.05 deg near Noumea: they cross the cell centres of the
+    0.02, 0.01 and 0.005 deg grids, so every grid step finds road points (smoke tests)."""
+    import numpy as np
+
+    ticks = np.round(np.arange(0, 0.05, 0.0025), 4)
+    lat0, lon0 = -22.3, 166.4
+    nodes, ways, ids = [], [], {}
+    for i, dlat in enumerate(ticks):
+        for j, dlon in enumerate(ticks):
+            ids[i, j] = len(ids) + 1
+            nodes.append(f'<node id="{ids[i, j]}" lat="{lat0 + dlat:.4f}" lon="{lon0 + dlon:.4f}"/>')
+    n = len(ticks)
+    lines = [[ids[i, j] for j in range(n)] for i in range(n)] + [[ids[i, j] for i in range(n)] for j in range(n)]
+    for w, refs in enumerate(lines):
+        ways.append(f'<way id="{w + 1}">' + "".join(f'<nd ref="{r}"/>' for r in refs)
+                    + '<tag k="highway" v="residential"/></way>')
+    path.write_text('<?xml version="1.0"?><osm version="0.6">' + "".join(nodes + ways) + "</osm>")
+    return "small street grid"
 
 
 def synthetic_accidents(roads, n: int, seed: int):
@@ -72,7 +96,8 @@ def synthetic_accidents(roads, n: int, seed: int):
     return frame
 
 
-def run_one(scale: float, neg_ratio: int) -> None:
+def measure(scale: float, neg_ratio: int = 20, grid_step: float | None = None, network: str = "demo") -> dict:
+    """Build roads then silver on a fresh lake with scale x 1,700 synthetic accidents; the figures."""
     from pipeline.core.lake import connect
     from pipeline.core.settings import Settings
     from pipeline.silver.features import build_features
@@ -82,12 +107,12 @@ def run_one(scale: float, neg_ratio: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-silver-") as tmp:
         tmp = Path(tmp)
         con = connect(Settings(data_dir=tmp / "data"))
-        network = write_roads_osm(tmp / "roads.osm")
+        network = write_roads_osm(tmp / "roads.osm", network)
         t0 = time.perf_counter()
         roads = build_roads(con, roads_file=tmp / "roads.osm", department="988")  # no accidents yet: class defaults only
         t_roads = time.perf_counter() - t0
         accidents = synthetic_accidents(con.execute("SELECT * FROM bronze.roads").df(),
-                                        int(ACCIDENTS_PER_SCALE * scale), seed=1)
+                                        max(int(ACCIDENTS_PER_SCALE * scale), 1), seed=1)
         con.register("acc", accidents)
         con.execute("CREATE OR REPLACE TABLE bronze.accidents AS SELECT accident_id, event_time, lat, lon, "
                     "atm::INTEGER AS atm, com, dep, year::INTEGER AS year, vma::INTEGER AS vma FROM acc")
@@ -95,15 +120,24 @@ def run_one(scale: float, neg_ratio: int) -> None:
         # At scale 200 every road point lies within 300 m of some accident, so the exclusion radius
         # shrinks with the accident density (area per accident ~ 1/scale) to keep candidates.
         exclusion_km = 0.3 / scale ** 0.5 if scale > 1 else 0.3
+        grid = {} if grid_step is None else {"grid_step": grid_step}
         t0 = time.perf_counter()
-        summary = build_features(con, FeatureParams(neg_ratio=neg_ratio, exclusion_km=exclusion_km), department="988")
+        summary = build_features(con, FeatureParams(neg_ratio=neg_ratio, exclusion_km=exclusion_km, **grid),
+                                 department="988")
         t_features = time.perf_counter() - t0
-        rows = sum(summary.rows_by_sampler.values())
         con.close()
+    return {"seconds": t_roads + t_features, "roads_s": t_roads, "features_s": t_features, "network": network,
+            "road_edges": roads.rows, "accidents": summary.positives, "points": summary.road_points,
+            "feature_rows": sum(summary.rows_by_sampler.values()), "exclusion_km": exclusion_km,
+            **{f"silver_{stage}_s": seconds for stage, seconds in summary.timings.items()}}
+
+
+def run_one(scale: float, neg_ratio: int) -> None:
+    f = measure(scale, neg_ratio)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-    print(f"scale {scale:g} ({network}): {roads.rows} road edges in {t_roads:.1f}s; "
-          f"{summary.positives} accidents, {summary.road_points} road points, {rows} feature rows "
-          f"(exclusion {exclusion_km:.3f} km) in {t_features:.1f}s {summary.timings}; peak memory {peak_gb:.2f} GB", flush=True)
+    print(f"scale {scale:g} ({f['network']}): {f['road_edges']} road edges in {f['roads_s']:.1f}s; "
+          f"{f['accidents']} accidents, {f['points']} road points, {f['feature_rows']} feature rows "
+          f"(exclusion {f['exclusion_km']:.3f} km) in {f['features_s']:.1f}s; peak memory {peak_gb:.2f} GB", flush=True)
 
 
 def main() -> int:

@@ -135,9 +135,12 @@ class WeatherHistory:
     def atm_at(self, lat, lon, times) -> tuple[np.ndarray, int]:
         """(atm per row, rows no station covers). lat/lon/times are aligned arrays (times: hourly or
         finer, naive local). Stations are ranked once per distinct place."""
-        places = np.column_stack([np.asarray(lat, float), np.asarray(lon, float)])
-        unique, inverse = np.unique(places, axis=0, return_inverse=True)
-        order = self.station_order(unique[:, 0], unique[:, 1])[inverse.ravel()]
+        # (lat, lon) as one exact complex key: a 1-D unique is ~7x faster than np.unique(axis=0), which
+        # took 31-51 s (loaded machine) for the 6.8 M negatives of one sampler at demo scale 200
+        places = np.empty(len(lat), dtype=np.complex128)
+        places.real, places.imag = np.asarray(lat, float), np.asarray(lon, float)
+        unique, inverse = np.unique(places, return_inverse=True)
+        order = self.station_order(unique.real, unique.imag)[inverse.ravel()]
         return self._lookup(order, times)
 
     def atm_grid(self, lat, lon, hours) -> tuple[np.ndarray, int]:
