@@ -47,7 +47,8 @@ def write_reunion_source(folder: Path, *, per_year: int = 60, seed: int = 974) -
         for k in range(per_year):
             lat, lon = rng.choices(nodes, weights)[0]
             hour = rng.choice([7, 8, 12, 17, 17, 18, 18, 19, 22])
-            accidents.append(Accident(f"{year}{k + 1:08d}", day=rng.randint(1, 28), month=rng.randint(1, 12),
+            # BAAC ids are unique nationally: 974's never meet the 988 demo's (year * 10^8 + n)
+            accidents.append(Accident(f"{year}{k + 90_000_001:08d}", day=rng.randint(1, 28), month=rng.randint(1, 12),
                                       hrmn=f"{hour:02d}:{rng.randint(0, 59):02d}", dep="974", com="97411",
                                       lat=lat + rng.uniform(-0.0005, 0.0005), lon=lon + rng.uniform(-0.0005, 0.0005),
                                       adr="Rue de Paris"))
