@@ -15,6 +15,7 @@ from dagster_accidents.assets.gold import datasets, evaluation, trained_models
 from dagster_accidents.assets.predictions import predictions
 from dagster_accidents.assets.silver import silver_features
 from dagster_accidents.checks import ALL_CHECKS
+from dagster_accidents.executors import executor_for
 from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job, retraining_job
 from dagster_accidents.maintenance import lake_maintenance_job, lake_maintenance_schedule, lake_storage
 from dagster_accidents.resources import resources_from_settings
@@ -28,8 +29,7 @@ from dagster_accidents.sensors import (
 from pipeline.core.settings import Settings
 
 settings = Settings.from_env()
-# An embedded catalog must never be written by parallel processes; PostgreSQL retries conflicts.
-executor = dg.multiprocess_executor if settings.catalog == "postgres" else dg.in_process_executor
+executor = executor_for(settings)
 
 defs = dg.Definitions(
     assets=[bronze_ingest, roads, silver_features, datasets, trained_models, evaluation, predictions, lake_storage],
