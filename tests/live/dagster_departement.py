@@ -38,9 +38,10 @@ def daily_predictions_job():
 
 
 def main(dep: str, day: str) -> int:
-    from dagster_accidents.partitions import baac_dep_years, dep_day_key
+    from dagster_accidents.partitions import dep_day_key, dep_year_key
+    from tests.departments.reunion_fixture import YEARS  # the folder's years (the partitions run to last year)
 
-    years = [k for k in baac_dep_years.get_partition_keys() if k.keys_by_dimension["dep"] == dep]
+    years = [dep_year_key(dep, str(year)) for year in YEARS]
     runs = (
         (ingest_job, {"dagster/asset_partition_range_start": str(years[0]),
                       "dagster/asset_partition_range_end": str(years[-1])}, None),
