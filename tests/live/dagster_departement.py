@@ -37,11 +37,13 @@ def daily_predictions_job():
     return defs.resolve_job_def("daily_predictions_job")
 
 
-def main(dep: str, day: str) -> int:
-    from dagster_accidents.partitions import dep_day_key, dep_year_key
+def main(dep: str, day: str = "first") -> int:
+    """`day`: a date, or `first` = the first day partition (1 January after the source's last year)."""
+    from dagster_accidents.partitions import dep_day_key, dep_year_key, prediction_days
     from tests.departments.reunion_fixture import YEARS  # the folder's years (the partitions run to last year)
 
     years = [dep_year_key(dep, str(year)) for year in YEARS]
+    day = prediction_days.get_first_partition_key() if day == "first" else day
     runs = (
         (ingest_job, {"dagster/asset_partition_range_start": str(years[0]),
                       "dagster/asset_partition_range_end": str(years[-1])}, None),

@@ -19,7 +19,7 @@ from tests.live.conftest import lake_env, process_env
 
 pytestmark = pytest.mark.slow
 
-DAY = "2025-03-11"
+DAY = "first"  # the first predicted-day partition: 1 January after the last year a folder covers
 DEPS = (REUNION.dep, TAHITI.dep)
 REPO = Path(__file__).resolve().parents[2]
 TIME = Path("/usr/bin/time")
