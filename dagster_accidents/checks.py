@@ -5,8 +5,9 @@ import datetime as dt
 
 import dagster as dg
 
+from dagster_accidents.partitions import DAY, dep_prediction_days, dimension
 from dagster_accidents.resources import DuckLakeResource
-from pipeline.core.lake import table_exists
+from pipeline.core.lake import DEP, table_exists
 from pipeline.usecases.quality import (
     BASELINE_MARGIN,
     DAILY_BAND,
@@ -30,6 +31,14 @@ def _missing(con, *tables: str) -> dg.AssetCheckResult | None:
     if absent:
         return dg.AssetCheckResult(passed=False, metadata={"missing_tables": ", ".join(absent)})
     return None
+
+
+def _dep(context: dg.AssetCheckExecutionContext, lake: DuckLakeResource) -> str:
+    """The département of the run's partition ("988", "988|2024", "2025-03-11|988"); for a check run
+    on its own, the first configured one."""
+    if not context.has_partition_key:
+        return lake.department
+    return next(part for part in str(context.partition_key).split("|") if part in lake.departments)
 
 
 ACCIDENTS = ["bronze", "accidents"]
@@ -58,8 +67,8 @@ def coordinates_inside_departement(lake: DuckLakeResource) -> dg.AssetCheckResul
 
 @dg.asset_check(asset=["bronze", "rejected_rows"],
                 description=f"Rejected rows stay below {MAX_REJECTED_SHARE:.0%} of in-scope rows of every file kind.")
-def rejected_share_below_threshold(lake: DuckLakeResource) -> dg.AssetCheckResult:
-    with lake.connect(read_only=True) as con:
+def rejected_share_below_threshold(context: dg.AssetCheckExecutionContext, lake: DuckLakeResource) -> dg.AssetCheckResult:
+    with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "bronze.ingest_log"):
             return missing
         shares = rejected_shares(con)
@@ -71,8 +80,8 @@ def rejected_share_below_threshold(lake: DuckLakeResource) -> dg.AssetCheckResul
 
 @dg.asset_check(asset=FEATURES, blocking=True,
                 description="No `exclusion` negative lies within the exclusion buffer of an accident.")
-def exclusion_negatives_outside_buffer(lake: DuckLakeResource) -> dg.AssetCheckResult:
-    with lake.connect(read_only=True) as con:
+def exclusion_negatives_outside_buffer(context: dg.AssetCheckExecutionContext, lake: DuckLakeResource) -> dg.AssetCheckResult:
+    with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "silver.features", "silver.road_points", "silver.accident_points"):
             return missing
         buffer_km = exclusion_buffer_km(con)
@@ -81,8 +90,8 @@ def exclusion_negatives_outside_buffer(lake: DuckLakeResource) -> dg.AssetCheckR
 
 
 @dg.asset_check(asset=FEATURES, blocking=True, description="No feature column holds a NULL.")
-def no_null_features(lake: DuckLakeResource) -> dg.AssetCheckResult:
-    with lake.connect(read_only=True) as con:
+def no_null_features(context: dg.AssetCheckExecutionContext, lake: DuckLakeResource) -> dg.AssetCheckResult:
+    with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "silver.features"):
             return missing
         nulls = null_feature_counts(con)
@@ -91,8 +100,8 @@ def no_null_features(lake: DuckLakeResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=["gold", "evaluation"],
                 description=f"Model PAI@5 % >= (1 - {BASELINE_MARGIN:.0%}) x best baseline PAI@5 % on the hold-out year.")
-def model_not_below_baselines(lake: DuckLakeResource) -> dg.AssetCheckResult:
-    with lake.connect(read_only=True) as con:
+def model_not_below_baselines(context: dg.AssetCheckExecutionContext, lake: DuckLakeResource) -> dg.AssetCheckResult:
+    with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "gold.evaluation"):
             return missing
         model, baseline = model_and_best_baseline(con)
@@ -107,16 +116,16 @@ PREDICTIONS = ["gold", "predictions"]
 
 
 def _day(context: dg.AssetCheckExecutionContext, con) -> dt.date | None:
-    """The run's partition day; for a check run on its own, the latest predicted day."""
+    """The run's partition day; for a check run on its own, the département's latest predicted day."""
     if context.has_partition_key:
-        return dt.date.fromisoformat(context.partition_key)
-    return con.execute("SELECT max(date) FROM gold.predictions").fetchone()[0]
+        return dt.date.fromisoformat(dimension(dep_prediction_days, context.partition_key, DAY))
+    return con.execute(f"SELECT max(date) FROM gold.predictions WHERE dep = {DEP}").fetchone()[0]
 
 
 @dg.asset_check(asset=PREDICTIONS,
                 description="24 rows per road point for the day, for every weather scenario written.")
 def rows_cover_every_point_hour(context: dg.AssetCheckExecutionContext, lake: DuckLakeResource) -> dg.AssetCheckResult:
-    with lake.connect(read_only=True) as con:
+    with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "gold.predictions", "silver.road_points"):
             return missing
         day = _day(context, con)
@@ -129,7 +138,7 @@ def rows_cover_every_point_hour(context: dg.AssetCheckExecutionContext, lake: Du
 
 @dg.asset_check(asset=PREDICTIONS, description="Every probability is in [0, 1].")
 def probabilities_in_unit_interval(context: dg.AssetCheckExecutionContext, lake: DuckLakeResource) -> dg.AssetCheckResult:
-    with lake.connect(read_only=True) as con:
+    with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "gold.predictions"):
             return missing
         bad = probabilities_outside_unit(con, _day(context, con))
@@ -143,10 +152,10 @@ def probabilities_in_unit_interval(context: dg.AssetCheckExecutionContext, lake:
                             "(pipeline.gold.prediction_check).")
 def expected_daily_accidents_plausible(context: dg.AssetCheckExecutionContext,
                                        lake: DuckLakeResource) -> dg.AssetCheckResult:
-    with lake.connect(read_only=True) as con:
+    with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "gold.predictions", "bronze.accidents", "silver.accident_points"):
             return missing
-        verdict = day_plausibility(con, _day(context, con), lake.settings().department.code)
+        verdict = day_plausibility(con, _day(context, con), _dep(context, lake))
     low, high = verdict.band
     return dg.AssetCheckResult(
         passed=verdict.passed,

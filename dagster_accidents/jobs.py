@@ -1,6 +1,6 @@
-"""Jobs. A Dagster job runs one partitions definition, so the year-partitioned ingest, the
-unpartitioned model build and the daily predictions are three jobs (the UI's "Materialize all"
-launches them together as an asset backfill)."""
+"""Jobs. A Dagster job runs one partitions definition, so the (département, year) ingest, the
+per-département model build and the (département, day) predictions are three jobs (the UI's
+"Materialize all" launches them together as an asset backfill: one run per partition)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ MODEL_BUILD = dg.AssetSelection.assets(
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.groups("bronze") - dg.AssetSelection.assets(["bronze", "roads"]),
-    description="BAAC files of the selected year partition(s) -> bronze (raw, accidents, rejected rows).",
+    description="BAAC files of the selected (département, year) partition(s) -> bronze (raw, accidents, "
+                "rejected rows).",
 )
 
 all_assets_job = dg.define_asset_job(
     "all_assets_job",
     selection=MODEL_BUILD,
-    description="Every unpartitioned asset, from the bronze already loaded: roads, silver, datasets, "
+    description="One département's model build, from the bronze already loaded: roads, silver, datasets, "
                 "training, evaluation. (Ingest years: ingest_job; predicted days: daily_predictions_job.)",
 )
 
@@ -34,5 +35,5 @@ retraining_job = dg.define_asset_job(
 daily_predictions_job = dg.define_asset_job(
     "daily_predictions_job",
     selection=dg.AssetSelection.assets(["gold", "predictions"]),
-    description="Hourly risk of every road point for one local day, with the champion model.",
+    description="Hourly risk of every road point of one département for one local day, with its champion model.",
 )

@@ -50,14 +50,20 @@ class DuckLakeResource(dg.ConfigurableResource):
 
     @property
     def department(self) -> str:
-        """The département models are built for (the first configured one)."""
+        """The first configured département (the CLI's default)."""
         return self.departments[0]
 
+    def settings_for(self, dep: str) -> Settings:
+        """The settings of one département's partition: its slice of the lake, its models, its time zone."""
+        return self.settings().for_departments(dep)
+
     @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, *, read_only: bool = False, dep: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The lake, reading and writing département `dep`'s rows (default: the first configured)."""
         from pipeline.core.lake import lake_connection
 
-        with lake_connection(self.settings(), read_only=read_only) as con:
+        settings = self.settings_for(dep) if dep else self.settings()
+        with lake_connection(settings, read_only=read_only) as con:
             yield con
 
 

@@ -1,9 +1,11 @@
 """Automation on new data: a BAAC release sensor, and the model rebuild after its ingest.
 
 1. `baac_release_sensor` polls data.gouv.fr's dataset listing; when a year appears with its four
-   files complete, it requests `ingest_job` for that year's partition (tagged as a release run).
-2. `rebuild_after_release_ingest` waits for that run to succeed, then requests `all_assets_job`
-   (roads, silver features, datasets, retraining, evaluation) so training never sees stale bronze.
+   files complete, it requests `ingest_job` for that year, one run per configured département
+   (tagged as a release run).
+2. `rebuild_after_release_ingest` waits for each such run to succeed, then requests `all_assets_job`
+   for its département (roads, silver features, datasets, retraining, evaluation) so training never
+   sees stale bronze.
 3. `post_critical_zones` sends the critical zones of each successful daily prediction to a webhook;
    `post_failed_runs` sends every failed run. Both skip when no webhook is configured, and a
    receiver that is down costs a logged warning, never a failed run.
@@ -16,7 +18,7 @@ import requests
 
 from dagster_accidents.alerts import AlertsResource
 from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job
-from dagster_accidents.partitions import baac_years
+from dagster_accidents.partitions import DAY, DEP, baac_years, dep_prediction_days, dep_year_key, dimension
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
 from pipeline.core.errors import AccidentsError
 
@@ -67,9 +69,9 @@ def baac_release_sensor(context: dg.SensorEvaluationContext, lake: DuckLakeResou
     context.log.info(f"new BAAC year(s) published: {', '.join(new_keys)}")
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(run_key=f"baac-release-{key}", partition_key=key,
+            dg.RunRequest(run_key=f"baac-release-{dep}-{key}", partition_key=dep_year_key(dep, key),
                           tags={RELEASE_TAG: RELEASE_VALUE, "accidents/source": "datagouv"})
-            for key in new_keys
+            for key in new_keys for dep in lake.departments
         ],
         cursor=cursor,
     )
@@ -86,7 +88,10 @@ def rebuild_after_release_ingest(context: dg.RunStatusSensorContext):
     run = context.dagster_run
     if run.tags.get(RELEASE_TAG) != RELEASE_VALUE:
         return dg.SkipReason(f"run {run.run_id} was not started by a BAAC release")
-    return dg.RunRequest(run_key=f"rebuild-after-{run.run_id}", tags={RELEASE_TAG: RELEASE_VALUE})
+    dep = run.tags.get(f"dagster/partition/{DEP}")
+    if not dep:
+        return dg.SkipReason(f"run {run.run_id} has no département partition")
+    return dg.RunRequest(run_key=f"rebuild-after-{run.run_id}", partition_key=dep, tags={RELEASE_TAG: RELEASE_VALUE})
 
 
 @dg.run_status_sensor(
@@ -110,8 +115,8 @@ def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResour
     config = (run.run_config or {}).get("ops", {}).get("gold__predictions", {}).get("config", {})
     from pipeline.gold.predictions import scenario_code
 
-    day, atm = dt.date.fromisoformat(partition), scenario_code(config.get("atm", "1"))
-    with lake.connect(read_only=True) as con:
+    day, atm = dt.date.fromisoformat(dimension(dep_prediction_days, partition, DAY)), scenario_code(config.get("atm", "1"))
+    with lake.connect(read_only=True, dep=dimension(dep_prediction_days, partition, DEP)) as con:
         zones = critical_zones(con, day, atm, alerts.rule())
     model = f"{run.job_name} run {run.run_id}"
     delivered = alerts.post(alerts.webhook_url, zones_message(day, atm, zones, alerts.rule(), model=model,

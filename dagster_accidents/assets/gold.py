@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
 from dagster_accidents.config import config_class, params_from
 from dagster_accidents.metadata import evaluation_table, summary_metadata, table_metadata
+from dagster_accidents.partitions import departements
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource, MLflowResource
 from pipeline.gold import algorithms
 from pipeline.gold.params import EvaluateParams, TrainParams
@@ -20,18 +21,20 @@ EvaluationConfig = config_class(EvaluateParams, "EvaluationConfig", skip=("truth
 @dg.asset(
     key=["gold", "datasets"],
     deps=[["silver", "features"], ["silver", "features_reference"]],
+    partitions_def=departements,
     group_name="gold",
     kinds=LAKE_KINDS,
     owners=OWNERS,
     description="pipeline.usecases.training.build_gold_datasets: gold.train/test (80/20 reference split), "
                 "gold.temporal_train/valid/test (by year), gold.feature_metadata, gold.weather_encoding.",
 )
-def datasets(config: DatasetsConfig, lake: DuckLakeResource) -> dg.MaterializeResult:
+def datasets(context: dg.AssetExecutionContext, config: DatasetsConfig, lake: DuckLakeResource) -> dg.MaterializeResult:
     from pipeline.usecases.training import build_gold_datasets
 
-    summary = build_gold_datasets(lake.settings(), params_from(config, TrainParams))
-    with lake.connect(read_only=True) as con:
-        preview = table_metadata(con, "gold.temporal_train")["preview"]
+    dep = context.partition_key
+    summary = build_gold_datasets(lake.settings_for(dep), params_from(config, TrainParams))
+    with lake.connect(read_only=True, dep=dep) as con:
+        preview = table_metadata(con, "gold.temporal_train", where="WHERE dep = ?", params=[dep])["preview"]
     return dg.MaterializeResult(metadata={
         "dagster/row_count": summary.rows.get("gold.temporal_train", 0),
         **summary_metadata(summary),
@@ -42,6 +45,7 @@ def datasets(config: DatasetsConfig, lake: DuckLakeResource) -> dg.MaterializeRe
 @dg.asset(
     key=["gold", "trained_models"],
     deps=[["gold", "datasets"]],
+    partitions_def=departements,
     group_name="gold",
     kinds={*algorithms.names(), "mlflow", "duckdb"},
     owners=OWNERS,
@@ -52,7 +56,7 @@ def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, la
                    mlflow: MLflowResource) -> dg.MaterializeResult:
     from pipeline.usecases.training import may_become_champion, train_and_register
 
-    settings = lake.settings()
+    settings = lake.settings_for(context.partition_key)
     tracking_uri = mlflow.uri_for(settings)
     summaries = train_and_register(settings, params_from(config, TrainParams), tracking_uri=tracking_uri,
                                    progress=False, build_datasets=False)
@@ -67,8 +71,8 @@ def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, la
         moved = "moved `champion` to it" if may_become_champion(s.protocol) else "champion unchanged"
         context.log.info(f"{s.protocol}: registered {settings.registered_model} version {s.registered_version} "
                          f"({s.best_algorithm}); {moved}")
-    with lake.connect(read_only=True) as con:
-        runs = table_metadata(con, "gold.model_runs")
+    with lake.connect(read_only=True, dep=context.partition_key) as con:
+        runs = table_metadata(con, "gold.model_runs", where="WHERE dep = ?", params=[context.partition_key])
     return dg.MaterializeResult(metadata={
         "mlflow_run_id": last.parent_run_id,
         "registered_model": settings.registered_model,
@@ -86,6 +90,7 @@ def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, la
 @dg.asset(
     key=["gold", "evaluation"],
     deps=[["gold", "trained_models"], ["silver", "road_points"], ["silver", "accident_points"]],
+    partitions_def=departements,
     group_name="gold",
     kinds=LAKE_KINDS | {"mlflow"},
     owners=OWNERS,
@@ -97,7 +102,7 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, lake
                mlflow: MLflowResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
     from pipeline.usecases.evaluation import evaluate_models
 
-    settings = lake.settings()
+    settings = lake.settings_for(context.partition_key)
     results = evaluate_models(settings, params_from(config, EvaluateParams), source=baac_source.open(settings),
                               tracking_uri=mlflow.uri_for(settings), progress=context.log.info)
     metadata = {"grid_rows": results[0].summary.n_rows, "test_year": results[0].summary.test_year,

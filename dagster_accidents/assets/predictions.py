@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
 from dagster_accidents.config import config_class, params_from
 from dagster_accidents.metadata import markdown_table, summary_metadata, table_metadata
-from dagster_accidents.partitions import prediction_days
+from dagster_accidents.partitions import BY_DEP, DAY, DEP, dep_prediction_days, dimension
 from dagster_accidents.resources import DuckLakeResource, MLflowResource
 from pipeline.gold.params import PredictParams
 
@@ -17,24 +17,27 @@ PredictionConfig = config_class(PredictParams, "PredictionConfig")
 
 @dg.asset(
     key=["gold", "predictions"],
-    deps=[["gold", "trained_models"], ["silver", "road_points"]],
-    partitions_def=prediction_days,
+    deps=[dg.AssetDep(["gold", "trained_models"], partition_mapping=BY_DEP),
+          dg.AssetDep(["silver", "road_points"], partition_mapping=BY_DEP)],
+    partitions_def=dep_prediction_days,
     group_name="gold",
     kinds=LAKE_KINDS | {"mlflow"},
     owners=OWNERS,
     description="pipeline.usecases.predictions.predict with the MLflow champion: 24 hourly "
-                "probabilities per road point for the partition's day (the département's time zone).",
+                "probabilities per road point of the partition's département for its day (in the "
+                "département's time zone).",
 )
 def predictions(context: dg.AssetExecutionContext, config: PredictionConfig, lake: DuckLakeResource,
                 mlflow: MLflowResource) -> dg.MaterializeResult:
     from pipeline.usecases.predictions import predict
 
-    day = dt.date.fromisoformat(context.partition_key)
-    settings = lake.settings()
+    key = context.partition_key
+    dep, day = dimension(dep_prediction_days, key, DEP), dt.date.fromisoformat(dimension(dep_prediction_days, key, DAY))
+    settings = lake.settings_for(dep)
     summary = predict(settings, params_from(config, PredictParams), [day], tracking_uri=mlflow.uri_for(settings)).summary
-    with lake.connect(read_only=True) as con:
-        rows = table_metadata(con, "gold.predictions", where="WHERE date = ? AND atm = ?",
-                              params=[day, summary.atm])
+    with lake.connect(read_only=True, dep=dep) as con:
+        rows = table_metadata(con, "gold.predictions", where="WHERE date = ? AND atm = ? AND dep = ?",
+                              params=[day, summary.atm, dep])
     day_summary = summary.days[0]
     top = [(p.point_id, round(p.lat, 5), round(p.lon, 5), p.com, p.road_type, p.expected_accidents, p.peak_hour)
            for p in day_summary.top_points]

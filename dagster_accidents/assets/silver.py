@@ -5,6 +5,7 @@ import dagster as dg
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
 from dagster_accidents.config import config_class, params_from
 from dagster_accidents.metadata import summary_metadata, table_metadata
+from dagster_accidents.partitions import BY_DEP, departements
 from dagster_accidents.resources import DuckLakeResource
 from pipeline.core.lake import table_exists
 from pipeline.silver.params import FeatureParams
@@ -27,9 +28,11 @@ SILVER_TABLES = {
     name="silver_features",
     specs=[
         dg.AssetSpec(["silver", table], description=text, group_name="silver", kinds=LAKE_KINDS,
-                     owners=OWNERS, deps=[["bronze", "accidents"], ["bronze", "roads"]])
+                     owners=OWNERS, deps=[dg.AssetDep(["bronze", "accidents"], partition_mapping=BY_DEP),
+                                          ["bronze", "roads"]])
         for table, text in SILVER_TABLES.items()
     ],
+    partitions_def=departements,
     can_subset=False,
     description="pipeline.silver.features.build_features (samplers exclusion + uniform).",
 )
@@ -37,17 +40,18 @@ def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig, l
     from pipeline.usecases.features import build_silver_tables
 
     # bronze.roads is its own asset: only the silver tables are built here
-    outcome = build_silver_tables(lake.settings(), params_from(config, FeatureParams),
+    dep = context.partition_key
+    outcome = build_silver_tables(lake.settings_for(dep), params_from(config, FeatureParams),
                                   progress=lambda stage, seconds: context.log.info(f"{stage}: {seconds:.1f} s"))
     summary = outcome.features
     if outcome.lag_note:
         context.log.info(outcome.lag_note)
-    with lake.connect(read_only=True) as con:
+    with lake.connect(read_only=True, dep=dep) as con:
         for table in SILVER_TABLES:
             if not table_exists(con, f"silver.{table}"):  # weather_hourly with weather=none
                 yield dg.MaterializeResult(asset_key=["silver", table], metadata={"dagster/row_count": 0})
                 continue
-            metadata = table_metadata(con, f"silver.{table}")
+            metadata = table_metadata(con, f"silver.{table}", where="WHERE dep = ?", params=[dep])
             if table == "features":
                 metadata |= summary_metadata(summary)
             yield dg.MaterializeResult(asset_key=["silver", table], metadata=metadata)

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS bronze.accidents (
 REJECTED_DDL = """
 CREATE TABLE IF NOT EXISTS bronze.rejected_rows (
     source_file VARCHAR, year INTEGER, line_number INTEGER, raw_text VARCHAR, reason VARCHAR,
-    raw_length INTEGER)
+    raw_length INTEGER, dep VARCHAR)
 """
 # Lakes created before raw_length existed gain the column (NULL for their old rows).
 REJECTED_MIGRATION = "ALTER TABLE bronze.rejected_rows ADD COLUMN IF NOT EXISTS raw_length INTEGER"
@@ -60,14 +60,46 @@ LOG_DDL = """
 CREATE TABLE IF NOT EXISTS bronze.ingest_log (
     source_file VARCHAR, year INTEGER, kind VARCHAR, encoding VARCHAR, source VARCHAR,
     rows_read INTEGER, rows_kept INTEGER, rows_rejected INTEGER, rows_other_department INTEGER,
-    ingested_at TIMESTAMP)
+    ingested_at TIMESTAMP, dep VARCHAR)
 """
+# Every bronze table is keyed by (dep, year): an ingest replaces its départements' years only. Rows
+# of a département's ingest carry its code (a line whose département cannot be read is recorded under
+# each département whose ingest read it). Lakes from before the key gain the column (see _fill_dep).
+DEP_KEYED = ("accidents", "rejected_rows", "ingest_log", *(f"raw_{k}" for k in KINDS))
 
 
 def _raw_ddl(kind: str) -> str:
     columns = ", ".join(f'"{c}" VARCHAR' for c in RAW_COLUMNS[kind])
     return (f"CREATE TABLE IF NOT EXISTS bronze.raw_{kind} ({columns}, extra_json VARCHAR, "
-            "source_file VARCHAR, year INTEGER, line_number INTEGER)")
+            f"source_file VARCHAR, year INTEGER, line_number INTEGER{_dep_column(kind)})")
+
+
+def _dep_column(kind: str) -> str:
+    """raw_caracteristiques has the file's own dep column; the other raw tables gain one."""
+    return "" if "dep" in RAW_COLUMNS[kind] else ", dep VARCHAR"
+
+
+def _dep_key(table: str) -> str:
+    """The département of a row: the raw caracteristiques column holds the text as read."""
+    return "upper(trim(dep))" if table == "raw_caracteristiques" else "dep"
+
+
+def _dep_migrations() -> list[str]:
+    return [f"ALTER TABLE bronze.{t} ADD COLUMN IF NOT EXISTS dep VARCHAR" for t in DEP_KEYED
+            if t not in ("accidents", "raw_caracteristiques")]
+
+
+def _fill_dep(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows written before the (dep, year) key have no dep: such a lake held one set of départements
+    (the old rule), so when that set is one département its rows take its code."""
+    held = [r[0] for r in con.execute("SELECT DISTINCT dep FROM bronze.accidents").fetchall()]
+    if len(held) != 1:
+        return
+    for table in DEP_KEYED[1:]:
+        if table == "raw_caracteristiques":
+            continue
+        if con.execute(f"SELECT count(*) FROM bronze.{table} WHERE dep IS NULL").fetchone()[0]:
+            con.execute(f"UPDATE bronze.{table} SET dep = ? WHERE dep IS NULL", [held[0]])
 
 
 @dataclass
@@ -257,52 +289,55 @@ _ACCIDENT_NAMES = ["accident_id", "event_time", "lat", "lon", *ACCIDENT_CODES, "
 _REJECTED_NAMES = ["source_file", "year", "line_number", "raw_text", "reason", "raw_length"]
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, dep: str) -> None:
     if data.num_rows:
+        if "dep" not in data.column_names:
+            data = data.append_column("dep", [[dep] * data.num_rows])
         con.register("_ingest_batch", data)
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_batch")
         con.unregister("_ingest_batch")
 
 
-def _shrinking_years(con: duckdb.DuckDBPyConnection, batches: Mapping[int, _YearBatch]) -> dict[int, str]:
-    """Years whose new accidents would be far fewer than the lake holds now, with a message."""
-    held = dict(con.execute("SELECT year, count(*) FROM bronze.accidents GROUP BY year").fetchall())
+def _shrinking_years(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _YearBatch]
+                     ) -> dict[tuple[str, int], str]:
+    """(dep, year) slices whose new accidents would be far fewer than the lake holds now, with a message."""
+    held = {(d, y): n for d, y, n in con.execute(
+        "SELECT dep, year, count(*) FROM bronze.accidents GROUP BY dep, year").fetchall()}
     refused = {}
-    for year, batch in batches.items():
-        before, after = held.get(year, 0), len(batch.accidents)
+    for key, batch in batches.items():
+        before, after = held.get(key, 0), len(batch.accidents)
         if before and after < MIN_KEPT_SHARE * before:
-            refused[year] = (f"would replace its {before} accidents with {after} (less than "
-                             f"{MIN_KEPT_SHARE:.0%}); check the files or pass --force to replace anyway")
+            refused[key] = (f"would replace its {before} accidents with {after} (less than "
+                            f"{MIN_KEPT_SHARE:.0%}); check the files or pass --force to replace anyway")
     return refused
 
 
-def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[int, _YearBatch], source: str,
-           force: bool) -> dict[int, str]:
-    """Replace the years of `batches` in one transaction; returns the years refused for shrinking
-    (decided inside the transaction, so a concurrent ingest cannot slip between check and write)."""
+def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _YearBatch], source: str,
+           force: bool) -> dict[tuple[str, int], str]:
+    """Replace the (dep, year) slices of `batches` in one transaction; returns the slices refused for
+    shrinking (decided inside the transaction, so a concurrent ingest cannot slip between check and
+    write). Other départements' rows of the same years are left as they are."""
     ensure_tables(con, ACCIDENTS_DDL, REJECTED_DDL, REJECTED_MIGRATION, LOG_DDL,
-                  *(_raw_ddl(k) for k in KINDS))
-    tables = ["bronze.accidents", "bronze.rejected_rows", "bronze.ingest_log",
-              *(f"bronze.raw_{k}" for k in KINDS)]
+                  *(_raw_ddl(k) for k in KINDS), *_dep_migrations())
     now = dt.datetime.now().replace(microsecond=0)
     with transaction(con):
+        _fill_dep(con)
         refused = {} if force else _shrinking_years(con, batches)
-        kept = [b for y, b in batches.items() if y not in refused]
+        kept = {key: b for key, b in batches.items() if key not in refused}
         if not kept:
             return refused
-        year_list = ", ".join(str(int(y)) for y in batches if y not in refused)
-        for table in tables:
-            con.execute(f"DELETE FROM {table} WHERE year IN ({year_list})")
-        for kind in KINDS:
-            rows = [r for b in kept for r in b.raw[kind]]
-            _insert(con, f"bronze.raw_{kind}", _arrow(rows, RAW_COLUMNS[kind] + _TRAILER))
-        _insert(con, "bronze.accidents", _arrow([r for b in kept for r in b.accidents], _ACCIDENT_NAMES))
-        _insert(con, "bronze.rejected_rows", _arrow([r for b in kept for r in b.rejected], _REJECTED_NAMES))
-        log_rows = [(c.source_file, c.year, c.kind, c.encoding, source, c.rows_read, c.rows_kept,
-                     c.rows_rejected, c.rows_other_department, now) for b in kept for c in b.counts]
-        _insert(con, "bronze.ingest_log", _arrow(log_rows, [
-            "source_file", "year", "kind", "encoding", "source", "rows_read", "rows_kept", "rows_rejected",
-            "rows_other_department", "ingested_at"]))
+        for (dep, year), batch in kept.items():
+            for table in DEP_KEYED:
+                con.execute(f"DELETE FROM bronze.{table} WHERE year = ? AND {_dep_key(table)} = ?", [year, dep])
+            for kind in KINDS:
+                _insert(con, f"bronze.raw_{kind}", _arrow(batch.raw[kind], RAW_COLUMNS[kind] + _TRAILER), dep)
+            _insert(con, "bronze.accidents", _arrow(batch.accidents, _ACCIDENT_NAMES), dep)
+            _insert(con, "bronze.rejected_rows", _arrow(batch.rejected, _REJECTED_NAMES), dep)
+            log_rows = [(c.source_file, c.year, c.kind, c.encoding, source, c.rows_read, c.rows_kept,
+                         c.rows_rejected, c.rows_other_department, now) for c in batch.counts]
+            _insert(con, "bronze.ingest_log", _arrow(log_rows, [
+                "source_file", "year", "kind", "encoding", "source", "rows_read", "rows_kept", "rows_rejected",
+                "rows_other_department", "ingested_at"]), dep)
         label_tables(con, source)
     return refused
 
@@ -324,7 +359,7 @@ def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
 def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Mapping[str, Path]], *,
                  departments: Sequence[str] = ("988",), source: str = "files",
                  force: bool = False) -> IngestSummary:
-    """Parse and load the given years' four files; replaces those years atomically.
+    """Parse and load the given years' four files; replaces the (département, year) slices atomically.
 
     A year whose file structure is refused, or whose accidents would shrink below MIN_KEPT_SHARE of
     what the lake holds (unless `force`), keeps its previous snapshot; the other years are written,
@@ -334,20 +369,27 @@ def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Map
     unknown = sorted(deps - DEPARTMENTS.keys())
     if unknown:
         raise AccidentsError(f"unknown département {unknown[0]!r}")
-    batches: dict[int, _YearBatch] = {}
-    refused: dict[int, str] = {}
+    # One batch per (département, year), each parsed on its own, so that a département's slice is the
+    # same whether it is ingested alone or with others.
+    batches: dict[tuple[str, int], _YearBatch] = {}
+    refused_slices: dict[tuple[str, int], str] = {}
     for year in sorted(files_by_year):
-        try:
-            batches[year] = _read_year(year, files_by_year[year], deps)
-        except AccidentsError as exc:
-            refused[year] = str(exc)
+        for dep in sorted(deps):
+            try:
+                batches[(dep, year)] = _read_year(year, files_by_year[year], {dep})
+            except AccidentsError as exc:
+                refused_slices[(dep, year)] = str(exc)
     if batches:
-        # a concurrent ingest of other years may commit first: redo the whole transaction on top of it
-        refused |= with_retries(lambda: _write(con, batches, source, force))
-    written = [y for y in batches if y not in refused]
-    summary = IngestSummary(written, tuple(sorted(deps)), [c for y in written for c in batches[y].counts])
-    summary.accidents = sum(len(batches[y].accidents) for y in written)
-    summary.rejected = sum(len(batches[y].rejected) for y in written)
+        # a concurrent ingest of other slices may commit first: redo the whole transaction on top of it
+        refused_slices |= with_retries(lambda: _write(con, batches, source, force))
+    written = [key for key in batches if key not in refused_slices]
+    refused: dict[int, str] = {}
+    for (dep, year), why in sorted(refused_slices.items()):
+        refused.setdefault(year, why if len(deps) == 1 else f"dep {dep}: {why}")
+    summary = IngestSummary(sorted({y for _, y in written} - refused.keys()), tuple(sorted(deps)),
+                            [c for key in written for c in batches[key].counts])
+    summary.accidents = sum(len(batches[key].accidents) for key in written)
+    summary.rejected = sum(len(batches[key].rejected) for key in written)
     summary.refused = dict(sorted(refused.items()))
     summary.seconds = time.perf_counter() - started
     if refused:

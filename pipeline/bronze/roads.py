@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import replace_table, table_exists
+from pipeline.core.lake import DEP, replace_department_table, table_exists, use_department
 
 if TYPE_CHECKING:
     import duckdb
@@ -45,6 +45,7 @@ def build_roads(con: duckdb.DuckDBPyConnection, *, roads_file: str | Path | None
 
     department = department_profile(department).code
     crs = department_profile(department).metric_crs
+    use_department(con, department)  # bronze.roads holds one slice per département
     started = time.perf_counter()
     if roads_file is not None:
         roads = load_roads_from_file(roads_file, crs=crs)
@@ -57,7 +58,7 @@ def build_roads(con: duckdb.DuckDBPyConnection, *, roads_file: str | Path | None
     frame["lanes"] = frame["lanes"].astype("Int32")
     con.register("roads_frame", frame)
     try:
-        rows = replace_table(
+        rows = replace_department_table(
             con, "bronze.roads",
             "SELECT edge_id::BIGINT AS edge_id, osm_way_id::BIGINT AS osm_way_id, road_type::VARCHAR AS road_type, "
             "speed_limit::DOUBLE AS speed_limit, speed_source::VARCHAR AS speed_source, lanes::INTEGER AS lanes, "
@@ -73,13 +74,13 @@ def build_roads(con: duckdb.DuckDBPyConnection, *, roads_file: str | Path | None
 
 
 def load_roads(con: duckdb.DuckDBPyConnection):
-    """bronze.roads as a GeoDataFrame (EPSG:4326)."""
+    """bronze.roads of the connection's département as a GeoDataFrame (EPSG:4326)."""
     import geopandas as gpd
     import shapely
 
     if not table_exists(con, "bronze.roads"):
         raise AccidentsError("bronze.roads does not exist: run `accidents features --roads-file PATH` first")
-    frame = con.execute("SELECT * FROM bronze.roads ORDER BY edge_id").df()
+    frame = con.execute(f"SELECT * EXCLUDE (dep) FROM bronze.roads WHERE dep = {DEP} ORDER BY edge_id").df()
     if frame.empty:
         raise AccidentsError("bronze.roads is empty")
     return gpd.GeoDataFrame(frame, geometry=shapely.from_wkt(frame["geometry_wkt"].to_numpy()), crs="EPSG:4326")

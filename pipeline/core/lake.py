@@ -243,6 +243,7 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
             # Inlined tables reserve the column name `row_id`, which silver and gold use; small writes
             # go straight to Parquet instead, so users see every table as files.
             _execute_with_retry(con, f"CALL {LAKE_ALIAS}.set_option('data_inlining_row_limit', 0)")
+    use_department(con, settings.departments[0])
     return con
 
 
@@ -339,6 +340,56 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, *ddl: str) -> None:
     with write_lock(con):
         for statement in ddl:
             _execute_with_retry(con, statement)
+
+
+# --- département slices -------------------------------------------------------------------------
+# One lake holds several départements. Silver and gold are built for one département at a time: the
+# connection's département (a DuckDB variable, set when the lake is opened from Settings.departments[0]
+# or by a stage given its département) selects the rows a stage reads (`WHERE dep = {DEP}`) and the
+# slice it replaces, so building one département leaves the others' rows untouched.
+DEP = "getvariable('accidents_dep')"
+
+
+def use_department(con: duckdb.DuckDBPyConnection, code: str) -> None:
+    """Make `code` the département this connection reads and writes."""
+    con.execute("SET VARIABLE accidents_dep = ?", [code])
+
+
+def department_of(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute(f"SELECT {DEP}").fetchone()[0]
+
+
+def write_department_rows(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None, *,
+                          key: dict | None = None, insert_only: bool = False) -> None:
+    """Inside an open transaction: replace this connection's département's rows of `qualified` (those
+    also matching `key`'s column values, a list meaning any of them) by the query's rows, which take a `dep` column when they lack
+    one. A missing table is created; columns the query adds are added (NULL for other départements'
+    rows until they are rebuilt); rows of a table from before the département key (NULL dep) are
+    dropped, being derived and rebuilt here. `insert_only` appends (later chunks of one slice)."""
+    params = list(params or [])
+    columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM ({select_sql})", params).fetchall()}
+    query = select_sql if "dep" in columns else f"SELECT *, {DEP} AS dep FROM ({select_sql})"
+    columns.setdefault("dep", "VARCHAR")
+    if not table_exists(con, qualified):
+        con.execute(f"CREATE TABLE {qualified} AS {query}", params)
+        return
+    if not insert_only:
+        held = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {qualified})").fetchall()}
+        for name, kind in columns.items():
+            if name not in held:
+                con.execute(f'ALTER TABLE {qualified} ADD COLUMN "{name}" {kind}')
+        key = key or {}
+        where = " AND ".join([f"(dep = {DEP} OR dep IS NULL)", *(
+            f'list_contains(?, "{c}")' if isinstance(v, (list, tuple)) else f'"{c}" = ?' for c, v in key.items())])
+        con.execute(f"DELETE FROM {qualified} WHERE {where}", list(key.values()))
+    con.execute(f"INSERT INTO {qualified} BY NAME {query}", params)
+
+
+def replace_department_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
+    """This connection's département's rows of a table, replaced in one transaction; returns their count."""
+    with transaction(con):
+        write_department_rows(con, qualified, select_sql, params)
+    return con.execute(f"SELECT count(*) FROM {qualified} WHERE dep = {DEP}").fetchone()[0]
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:

@@ -13,6 +13,9 @@ from pathlib import Path
 from pipeline.core.errors import AccidentsError
 
 CATALOG_KINDS = ("sqlite", "duckdb", "postgres")
+# Dagster's executor: auto = multiprocess on the PostgreSQL catalog, in-process on an embedded one;
+# k8s = one Kubernetes pod per step (dagster-k8s), for the Helm deployment.
+EXECUTORS = ("auto", "in_process", "multiprocess", "k8s")
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -65,6 +68,7 @@ class Settings:
     source: str | None = None  # ACCIDENTS_SOURCE: what orchestrated runs ingest (see default_source)
     weather_archive_api: str = "https://archive-api.open-meteo.com/v1"
     weather_forecast_api: str = "https://api.open-meteo.com/v1"
+    executor: str = "auto"  # ACCIDENTS_DAGSTER_EXECUTOR (see EXECUTORS)
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOG_KINDS:
@@ -75,6 +79,11 @@ class Settings:
             raise AccidentsError("ACCIDENTS_CATALOG=postgres needs ACCIDENTS_PG_DSN (libpq DSN)")
         if not self.departments:
             raise AccidentsError("ACCIDENTS_DEPS: give at least one département code")
+        if self.executor not in EXECUTORS:
+            raise AccidentsError(f"ACCIDENTS_DAGSTER_EXECUTOR={self.executor!r}: expected one of {', '.join(EXECUTORS)}")
+        if self.executor in ("multiprocess", "k8s") and self.catalog != "postgres":
+            raise AccidentsError(f"ACCIDENTS_DAGSTER_EXECUTOR={self.executor}: parallel steps need "
+                                 "ACCIDENTS_CATALOG=postgres (an embedded catalog admits one writer process)")
         if self.s3.url_style not in ("path", "vhost"):
             raise AccidentsError(f"ACCIDENTS_S3_URL_STYLE={self.s3.url_style!r}: expected path or vhost")
 
@@ -182,4 +191,5 @@ class Settings:
             source=env.get("ACCIDENTS_SOURCE") or None,
             weather_archive_api=env.get("ACCIDENTS_WEATHER_ARCHIVE_API", "https://archive-api.open-meteo.com/v1"),
             weather_forecast_api=env.get("ACCIDENTS_WEATHER_FORECAST_API", "https://api.open-meteo.com/v1"),
+            executor=env.get("ACCIDENTS_DAGSTER_EXECUTOR", "auto"),
         )

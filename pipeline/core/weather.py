@@ -182,13 +182,14 @@ class WeatherHistory:
 
 
 def load_weather_history(con: duckdb.DuckDBPyConnection) -> WeatherHistory | None:
-    """silver.weather_hourly as a WeatherHistory, None when the lake has no weather history."""
-    from pipeline.core.lake import table_exists
+    """silver.weather_hourly of the connection's département as a WeatherHistory, None when the lake
+    has no weather history for it."""
+    from pipeline.core.lake import DEP, table_exists
 
     if not table_exists(con, "silver.weather_hourly"):
         return None
-    frame = con.execute("SELECT station_id, lat, lon, hour, atm FROM silver.weather_hourly").df()
-    return WeatherHistory.from_frame(frame)
+    frame = con.execute(f"SELECT station_id, lat, lon, hour, atm FROM silver.weather_hourly WHERE dep = {DEP}").df()
+    return WeatherHistory.from_frame(frame) if len(frame) else None
 
 
 def atm_matrix(atm, lat, lon, hours) -> np.ndarray:

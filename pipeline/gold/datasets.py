@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import FEATURE_COLUMNS, feature_kind
-from pipeline.core.lake import table_exists, transaction
+from pipeline.core.lake import DEP, table_exists, transaction, write_department_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -98,7 +98,8 @@ def build_datasets(
     test_years=DEFAULT_TEST_YEARS,
     seed: int = 42,
 ) -> DatasetsSummary:
-    """Write gold.train/test, gold.temporal_*, gold.feature_metadata and gold.weather_encoding."""
+    """Write gold.train/test, gold.temporal_*, gold.feature_metadata and gold.weather_encoding of the
+    connection's département (its rows only; other départements' stay)."""
     import pandas as pd
 
     started = time.perf_counter()
@@ -117,15 +118,17 @@ def build_datasets(
             raise AccidentsError(f"{table} lacks columns: {', '.join(missing)}")
 
     present = tuple(r[0] for r in con.execute(
-        "SELECT DISTINCT sampler FROM silver.features_reference ORDER BY 1").fetchall())
+        f"SELECT DISTINCT sampler FROM silver.features_reference WHERE dep = {DEP} ORDER BY 1").fetchall())
     if sampler not in present:
         raise AccidentsError(f"sampler={sampler!r}: silver.features_reference has no such rows "
                              f"(present: {', '.join(present) or 'none'})")
 
     labels = con.execute(
-        "SELECT row_id, target FROM silver.features_reference WHERE sampler = ? ORDER BY row_id", [sampler]).df()
+        f"SELECT row_id, target FROM silver.features_reference WHERE sampler = ? AND dep = {DEP} ORDER BY row_id",
+        [sampler]).df()
     test_ids = pd.DataFrame({"row_id": stratified_test_ids(labels.row_id, labels.target, test_size, seed)})
-    atm_values = [r[0] for r in con.execute("SELECT DISTINCT atm FROM silver.features_reference").fetchall()]
+    atm_values = [r[0] for r in con.execute(
+        f"SELECT DISTINCT atm FROM silver.features_reference WHERE dep = {DEP}").fetchall()]
     metadata = pd.DataFrame({
         "name": FEATURE_COLUMNS,
         "position": list(range(len(FEATURE_COLUMNS))),
@@ -139,21 +142,21 @@ def build_datasets(
     }
 
     with transaction(con, _test_ids=test_ids, _feature_metadata=metadata, _weather_encoding=weather):
-        base = "SELECT f.* FROM silver.features_reference f WHERE f.sampler = ?"
-        con.execute(f"CREATE OR REPLACE TABLE gold.train AS {base} "
-                    "AND f.row_id NOT IN (SELECT row_id FROM _test_ids) ORDER BY f.row_id", [sampler])
-        con.execute(f"CREATE OR REPLACE TABLE gold.test AS {base} "
-                    "AND f.row_id IN (SELECT row_id FROM _test_ids) ORDER BY f.row_id", [sampler])
+        base = f"SELECT f.* FROM silver.features_reference f WHERE f.sampler = ? AND f.dep = {DEP}"
+        write_department_rows(con, "gold.train", f"{base} AND f.row_id NOT IN (SELECT row_id FROM _test_ids) "
+                              "ORDER BY f.row_id", [sampler])
+        write_department_rows(con, "gold.test", f"{base} AND f.row_id IN (SELECT row_id FROM _test_ids) "
+                              "ORDER BY f.row_id", [sampler])
         for table, years in year_sets.items():
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM silver.features "
-                        "WHERE list_contains(?, year) ORDER BY sampler, row_id", [years])
-        con.execute("CREATE OR REPLACE TABLE gold.feature_metadata AS "
-                    "SELECT name, CAST(position AS INTEGER) AS position, kind FROM _feature_metadata")
-        con.execute("CREATE OR REPLACE TABLE gold.weather_encoding AS SELECT encoding_json FROM _weather_encoding")
+            write_department_rows(con, table, f"SELECT * FROM silver.features WHERE list_contains(?, year) "
+                                  f"AND dep = {DEP} ORDER BY sampler, row_id", [years])
+        write_department_rows(con, "gold.feature_metadata",
+                              "SELECT name, CAST(position AS INTEGER) AS position, kind FROM _feature_metadata")
+        write_department_rows(con, "gold.weather_encoding", "SELECT encoding_json FROM _weather_encoding")
 
     rows, positives = {}, {}
     for table in ("gold.train", "gold.test", *year_sets):
-        n, pos = con.execute(f"SELECT count(*), coalesce(sum(target), 0) FROM {table}").fetchone()
+        n, pos = con.execute(f"SELECT count(*), coalesce(sum(target), 0) FROM {table} WHERE dep = {DEP}").fetchone()
         rows[table], positives[table] = int(n), int(pos)
     return DatasetsSummary(sampler=sampler, rows=rows, positives=positives, samplers=present,
                            seconds=time.perf_counter() - started)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import ensure_tables, transaction
+from pipeline.core.lake import DEP, ensure_tables, transaction, write_department_rows
 from pipeline.gold import scoring
 from pipeline.gold.scoring import ProbabilityModel
 from pipeline.gold.skill import DailySkill, daily_skill, loglik_per_accident
@@ -98,8 +98,8 @@ def load_accidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every located accident with its road point (silver.accident_points) and year."""
     return con.execute(
         "SELECT a.accident_id, a.event_time, a.lat, a.lon, year(a.event_time) AS year, p.point_id "
-        "FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id) "
-        "WHERE a.event_time IS NOT NULL AND a.lat IS NOT NULL AND a.lon IS NOT NULL"
+        "FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id, dep) "
+        f"WHERE a.event_time IS NOT NULL AND a.lat IS NOT NULL AND a.lon IS NOT NULL AND a.dep = {DEP}"
     ).df()
 
 
@@ -248,20 +248,14 @@ def evaluation_frames(summary: EvaluationSummary, evaluated_at: dt.datetime) -> 
 def write_evaluation(con: duckdb.DuckDBPyConnection, summary: EvaluationSummary, evaluated_at: dt.datetime) -> int:
     """Replace this (model_name, sampler, test_year)'s rows of both gold tables in one transaction."""
     metric_frame, calibration_frame = evaluation_frames(summary, evaluated_at)
-    where = "WHERE model_name = ? AND sampler = ? AND test_year = ?"
     params = [summary.model_name, summary.sampler, summary.test_year]
     ensure_tables(con, EVALUATION_DDL, CALIBRATION_DDL)
     with transaction(con, evaluation_rows=metric_frame, calibration_rows=calibration_frame):
-        con.execute(f"DELETE FROM gold.evaluation {where}", params)
-        con.execute(f"DELETE FROM gold.calibration {where}", params)
-        con.execute(
-            "INSERT INTO gold.evaluation SELECT evaluated_at, model_name, sampler, test_year, method, "
-            "metric, value FROM evaluation_rows"
-        )
-        con.execute(
-            "INSERT INTO gold.calibration SELECT evaluated_at, model_name, sampler, test_year, method, "
-            "grouping, key, expected, observed, ratio FROM calibration_rows"
-        )
+        key = dict(zip(("model_name", "sampler", "test_year"), params, strict=True))  # and the département
+        write_department_rows(con, "gold.evaluation", "SELECT evaluated_at, model_name, sampler, test_year, "
+                              "method, metric, value FROM evaluation_rows", key=key)
+        write_department_rows(con, "gold.calibration", "SELECT evaluated_at, model_name, sampler, test_year, "
+                              "method, grouping, key, expected, observed, ratio FROM calibration_rows", key=key)
     return len(metric_frame)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import table_exists
+from pipeline.core.lake import DEP, table_exists
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,8 +61,8 @@ class DayCheck:
 def training_years(con: duckdb.DuckDBPyConnection) -> list[int]:
     """gold.temporal_train's years, else every year of bronze.accidents."""
     table = "gold.temporal_train" if table_exists(con, "gold.temporal_train") else None
-    query = (f"SELECT DISTINCT year FROM {table}" if table else
-             "SELECT DISTINCT year(event_time) FROM bronze.accidents WHERE event_time IS NOT NULL")
+    query = (f"SELECT DISTINCT year FROM {table} WHERE dep = {DEP}" if table else
+             f"SELECT DISTINCT year(event_time) FROM bronze.accidents WHERE event_time IS NOT NULL AND dep = {DEP}")
     return sorted(int(r[0]) for r in con.execute(query).fetchall())
 
 
@@ -76,10 +76,11 @@ def check_day(con: duckdb.DuckDBPyConnection, day: dt.date, expected: float,
     dates = [dt.date(y, day.month, 1) + dt.timedelta(days=k) for y in years for k in range(31)]
     same = [d for d in dates if d.month == day.month and d.weekday() == day.weekday()]
     isodow = day.isoweekday()  # DuckDB isodow: Monday 1 .. Sunday 7
-    located = "JOIN silver.accident_points p USING (accident_id)" if table_exists(con, "silver.accident_points") else ""
+    located = "JOIN silver.accident_points p USING (accident_id, dep)" if table_exists(con, "silver.accident_points") else ""
     n = con.execute(
         f"SELECT count(*) FROM bronze.accidents a {located} WHERE list_contains(?, year(a.event_time)) "
-        "AND month(a.event_time) = ? AND isodow(a.event_time) = ?", [years, day.month, isodow]).fetchone()[0]
+        f"AND month(a.event_time) = ? AND isodow(a.event_time) = ? AND a.dep = {DEP}",
+        [years, day.month, isodow]).fetchone()[0]
     return DayCheck(day, float(expected), n / len(same), len(same), int(n), tuple(years))
 
 

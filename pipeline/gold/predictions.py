@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import ensure_tables, table_exists, transaction
+from pipeline.core.lake import DEP, ensure_tables, table_exists, transaction, write_department_rows
 from pipeline.gold.scoring import ProbabilityModel
 
 if TYPE_CHECKING:
@@ -217,15 +217,11 @@ def write_predictions(
     dates = pa.table({"date": pa.array(np.array(days, dtype="datetime64[D]"))})
     ensure_tables(con, PREDICTIONS_DDL)
     with transaction(con, _new_predictions=table, _prediction_dates=dates):
-        con.execute(
-            "DELETE FROM gold.predictions WHERE atm = ? AND date IN (SELECT date FROM _prediction_dates)",
-            [atm],
-        )
-        con.execute(
-            "INSERT INTO gold.predictions SELECT date, hour, point_id, lat, lon, ?::INTEGER, probability, "
-            "risk_index, rank_in_hour, ?, ?, ?::TIMESTAMP FROM _new_predictions",
-            [atm, model_name, model_version, created_at],
-        )
+        write_department_rows(  # the connection's département's rows of these days and scenario
+            con, "gold.predictions", "SELECT date, hour, point_id, lat, lon, ?::INTEGER AS atm, probability, "
+            "risk_index, rank_in_hour, ?::VARCHAR AS model_name, ?::VARCHAR AS model_version, "
+            "?::TIMESTAMP AS created_at FROM _new_predictions", [atm, model_name, model_version, created_at],
+            key={"atm": atm, "date": list(days)})
     return table.num_rows
 
 
@@ -329,12 +325,12 @@ def read_predictions(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> 
     if not table_exists(con, "gold.predictions"):
         return _empty_predictions()
     if table_exists(con, "silver.road_points"):
-        road_cols, join = "r.road_type, r.speed_limit, r.com", "LEFT JOIN silver.road_points r USING (point_id)"
+        road_cols, join = "r.road_type, r.speed_limit, r.com", "LEFT JOIN silver.road_points r USING (point_id, dep)"
     else:  # predictions outlive a rebuilt silver layer only in odd cases; map them without road details
         road_cols, join = "NULL::VARCHAR AS road_type, NULL::DOUBLE AS speed_limit, NULL::VARCHAR AS com", ""
     return con.execute(
         f"SELECT p.*, {road_cols} FROM gold.predictions p {join} "
-        "WHERE p.date = ? AND p.atm = ? ORDER BY p.hour, p.rank_in_hour",
+        f"WHERE p.date = ? AND p.atm = ? AND p.dep = {DEP} ORDER BY p.hour, p.rank_in_hour",
         [day, atm],
     ).df()
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import ensure_tables, transaction
+from pipeline.core.lake import DEP, ensure_tables, transaction, write_department_rows
 from pipeline.core.features import FEATURE_COLUMNS
 from pipeline.gold import algorithms as algorithm_registry
 from pipeline.gold.model_bundle import RiskModel
@@ -307,13 +307,13 @@ def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, te
 def _reference_outputs(con, test: Rows, test_scores, results: dict[str, AlgorithmResult], progress: bool) -> str:
     import mlflow
 
-    from pipeline.core.lake import replace_table
+    from pipeline.core.lake import replace_department_table
     from pipeline.gold.modeling.reference import reference_report
 
     frame, text = reference_report(test.y, test_scores, {a: r.seconds for a, r in results.items()})
     con.register("_reference_report", frame)
     try:
-        replace_table(con, "gold.reference_report",
+        replace_department_table(con, "gold.reference_report",
                       'SELECT algorithm, metric, "class", CAST(value AS DOUBLE) AS value FROM _reference_report')
     finally:
         con.unregister("_reference_report")
@@ -326,7 +326,7 @@ def _reference_outputs(con, test: Rows, test_scores, results: dict[str, Algorith
 
 def write_model_runs(con, results, *, protocol: str, sampler: str, objective: str,
                      parent_run_id: str, best_algorithm: str) -> int:
-    """Replace this (protocol, sampler)'s rows of gold.model_runs in one transaction."""
+    """Replace this (département, protocol, sampler)'s rows of gold.model_runs in one transaction."""
     import pandas as pd
 
     rows = pd.DataFrame([{
@@ -344,10 +344,10 @@ def write_model_runs(con, results, *, protocol: str, sampler: str, objective: st
     } for r in results])
     ensure_tables(con, MODEL_RUNS_DDL)
     with transaction(con, _model_runs=rows):
-        con.execute("DELETE FROM gold.model_runs WHERE protocol = ? AND sampler = ?", [protocol, sampler])
-        con.execute("INSERT INTO gold.model_runs BY NAME SELECT * FROM _model_runs")
+        write_department_rows(con, "gold.model_runs", "SELECT * FROM _model_runs",
+                              key={"protocol": protocol, "sampler": sampler})
     return len(rows)
 
 
 def model_runs_frame(con) -> pd.DataFrame:
-    return con.execute("SELECT * FROM gold.model_runs ORDER BY protocol, sampler, algorithm").df()
+    return con.execute(f"SELECT * FROM gold.model_runs WHERE dep = {DEP} ORDER BY protocol, sampler, algorithm").df()

@@ -174,11 +174,11 @@ def road_network(con, *, tolerance_deg: float = ROAD_TOLERANCE_DEG,
     ROAD_ORDER (others last) while the vertex budget lasts. None when the lake has no roads."""
     import shapely
 
-    from pipeline.core.lake import table_exists
+    from pipeline.core.lake import DEP, table_exists
 
     if not table_exists(con, "bronze.roads"):
         return None
-    frame = con.execute("SELECT road_type, geometry_wkt FROM bronze.roads").df()
+    frame = con.execute(f"SELECT road_type, geometry_wkt FROM bronze.roads WHERE dep = {DEP}").df()
     if frame.empty:
         return None
     geoms = shapely.simplify(shapely.from_wkt(frame["geometry_wkt"].to_numpy()), tolerance_deg)

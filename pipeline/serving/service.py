@@ -192,7 +192,7 @@ class RiskService:
 
     def _reload_lake(self) -> None:
         """Road points, latest prediction and snapshot id; grids dropped (called when the lake moved)."""
-        from pipeline.core.lake import current_snapshot, table_exists
+        from pipeline.core.lake import DEP, current_snapshot, table_exists
         from pipeline.silver.features import load_road_points
 
         with self._con_lock:
@@ -201,7 +201,8 @@ class RiskService:
                 roads = RoadIndex(load_road_points(self._con))
                 latest = (None, None)
                 if table_exists(self._con, "gold.predictions"):
-                    latest = self._con.execute("SELECT max(date), max(created_at) FROM gold.predictions").fetchone()
+                    latest = self._con.execute(
+                        f"SELECT max(date), max(created_at) FROM gold.predictions WHERE dep = {DEP}").fetchone()
             except AccidentsError as exc:
                 self.lake_error = str(exc)
                 return
@@ -315,7 +316,7 @@ class RiskService:
 
     def _grid_from_lake(self, day: dt.date, atm: int) -> DayGrid | None:
         """gold.predictions of (day, atm) as a grid, or None when absent or not for today's road points."""
-        from pipeline.core.lake import table_exists
+        from pipeline.core.lake import DEP, table_exists
         from pipeline.gold.predictions import HOURS
 
         roads = self.require_roads()
@@ -324,7 +325,7 @@ class RiskService:
                 return None
             rows = self._con.execute(
                 "SELECT hour, point_id, probability, risk_index, rank_in_hour, model_name, model_version "
-                "FROM gold.predictions WHERE date = ? AND atm = ?", [day, atm]).fetchnumpy()
+                f"FROM gold.predictions WHERE date = ? AND atm = ? AND dep = {DEP}", [day, atm]).fetchnumpy()
         n = len(roads)
         if len(rows["hour"]) != HOURS * n:
             return None

@@ -28,7 +28,7 @@ import numpy as np
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, POINT_ATTRIBUTES
-from pipeline.core.lake import replace_table, table_exists, transaction
+from pipeline.core.lake import DEP, replace_department_table, table_exists, transaction, use_department, write_department_rows
 from pipeline.silver.params import FeatureParams
 
 if TYPE_CHECKING:
@@ -68,10 +68,11 @@ class FeaturesSummary:
 
 
 def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """silver.road_points ordered by point_id (the prediction units of evaluation and predictions)."""
+    """silver.road_points of the connection's département ordered by point_id (the prediction units of
+    evaluation and predictions)."""
     if not table_exists(con, "silver.road_points"):
         raise AccidentsError("silver.road_points does not exist: run `accidents features` first")
-    points = con.execute("SELECT * FROM silver.road_points ORDER BY point_id").df()
+    points = con.execute(f"SELECT * FROM silver.road_points WHERE dep = {DEP} ORDER BY point_id").df()
     if points.empty:
         raise AccidentsError("silver.road_points is empty: run `accidents features` first")
     missing = [c for c in ("point_id", "lat", "lon", "dep") if c not in points.columns]
@@ -84,7 +85,7 @@ def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def _write_frame(con, qualified: str, frame: pd.DataFrame) -> int:
     con.register("silver_frame", frame)
     try:
-        return replace_table(con, qualified, "SELECT * FROM silver_frame")
+        return replace_department_table(con, qualified, "SELECT * FROM silver_frame")
     finally:
         con.unregister("silver_frame")
 
@@ -124,8 +125,7 @@ def _sampler_rows(sampler: str, positives, negatives, weight: float) -> pd.DataF
 def _insert(con, table: str, frame: pd.DataFrame, select: str, first: bool) -> None:
     con.register("features_chunk", frame)
     try:
-        verb = f"CREATE OR REPLACE TABLE {table} AS" if first else f"INSERT INTO {table}"
-        con.execute(f"{verb} SELECT {select} FROM features_chunk")
+        write_department_rows(con, table, f"SELECT {select} FROM features_chunk", insert_only=not first)
     finally:
         con.unregister("features_chunk")
 
@@ -186,6 +186,7 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
 
     params = params or FeatureParams()
     department = department_profile(department).code
+    use_department(con, department)  # silver holds one slice per département
     samplers, grid_step, buffer_meters = params.samplers, params.grid_step, params.buffer_meters
     accident_exclusion_buffer_km, temporal_risk_ratio = params.exclusion_km, params.temporal_risk_ratio
     n_negative_samples_ratio, history_lookback_years = params.neg_ratio, params.history_lookback_years
@@ -276,7 +277,7 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
     _write_frame(con, "silver.features_meta", meta_frame)
     lap("meta")
     weather_source = "none" if weather is None else con.execute(
-        "SELECT any_value(source) FROM silver.weather_hourly").fetchone()[0]
+        f"SELECT any_value(source) FROM silver.weather_hourly WHERE dep = {DEP}").fetchone()[0]
     return FeaturesSummary(n_points, n_accident_points, counts, len(positives),
                            {m["sampler"]: m["n_negatives"] for m in meta}, period.n_hours, timings,
                            dropped, history_lookback_years, weather_source, without_weather, history_lag_years)
@@ -293,7 +294,7 @@ def _recorded(con: duckdb.DuckDBPyConnection, column: str, default: int) -> int:
     columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features_meta)").fetchall()}
     if column not in columns:
         return default
-    row = con.execute(f"SELECT max({column}) FROM silver.features_meta").fetchone()
+    row = con.execute(f"SELECT max({column}) FROM silver.features_meta WHERE dep = {DEP}").fetchone()
     return int(row[0]) if row and row[0] is not None else default
 
 
@@ -308,10 +309,11 @@ def recorded_lag_years(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def newest_data_year(con: duckdb.DuckDBPyConnection) -> int:
-    """The newest accident year the lake holds (the latest *published* year, whatever the calendar says)."""
+    """The newest accident year the lake holds for the connection's département (the latest *published*
+    year, whatever the calendar says)."""
     if not table_exists(con, "bronze.accidents"):
         raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` first")
-    row = con.execute("SELECT max(year(event_time)) FROM bronze.accidents").fetchone()
+    row = con.execute(f"SELECT max(year(event_time)) FROM bronze.accidents WHERE dep = {DEP}").fetchone()
     if not row or row[0] is None:
         raise AccidentsError("bronze.accidents holds no dated accident")
     return int(row[0])
@@ -328,7 +330,8 @@ def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, ca
     if not table_exists(con, "bronze.accidents"):
         raise AccidentsError("bronze.accidents does not exist: history features need it (run `accidents ingest`)")
     accidents = con.execute(
-        "SELECT accident_id, lat, lon, event_time FROM bronze.accidents WHERE event_time IS NOT NULL").df()
+        f"SELECT accident_id, lat, lon, event_time FROM bronze.accidents WHERE event_time IS NOT NULL "
+        f"AND dep = {DEP}").df()
     if accidents.empty:
         raise AccidentsError("bronze.accidents holds no dated accident: history features need the data period")
     years = pd.to_datetime(accidents["event_time"]).dt.year

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import replace_table, table_exists
+from pipeline.core.lake import DEP, replace_department_table, table_exists, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -35,10 +35,11 @@ class WeatherSummary:
 
 
 def _ingest_log(con) -> list[tuple[str, str, int, str, int]]:
-    """(source, source_file, year, kind, rows_read) of every ingested file."""
+    """(source, source_file, year, kind, rows_read) of every file ingested for the connection's département."""
     if not table_exists(con, "bronze.ingest_log"):
         return []
-    return con.execute("SELECT source, source_file, year, kind, rows_read FROM bronze.ingest_log").fetchall()
+    return con.execute("SELECT source, source_file, year, kind, rows_read FROM bronze.ingest_log "
+                       f"WHERE dep = {DEP}").fetchall()
 
 
 def _data_rows(path: Path) -> int:
@@ -88,7 +89,8 @@ def resolve_weather_source(spec: str, con, settings: Settings):
     log = _ingest_log(con)
     if log and {row[0] for row in log} == {"demo"}:
         return sources.DemoWeather(demo_truth_folder(con, settings))
-    if table_exists(con, "silver.weather_hourly"):
+    if table_exists(con, "silver.weather_hourly") and \
+            con.execute(f"SELECT count(*) FROM silver.weather_hourly WHERE dep = {DEP}").fetchone()[0]:
         return "keep"
     return sources.OpenMeteoArchive(settings.weather_archive_api, settings.cache_dir / "open-meteo",
                                         department=settings.department)
@@ -98,15 +100,15 @@ def lake_years(con) -> list[int]:
     if not table_exists(con, "bronze.accidents"):
         raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` first")
     rows = con.execute("SELECT DISTINCT year(event_time) FROM bronze.accidents "
-                       "WHERE event_time IS NOT NULL ORDER BY 1").fetchall()
+                       f"WHERE event_time IS NOT NULL AND dep = {DEP} ORDER BY 1").fetchall()
     return [int(r[0]) for r in rows]
 
 
 def summarize_weather(con) -> WeatherSummary:
     row = con.execute("SELECT any_value(source), count(*), count(DISTINCT station_id), min(hour), max(hour) "
-                      "FROM silver.weather_hourly").fetchone()
+                      f"FROM silver.weather_hourly WHERE dep = {DEP}").fetchone()
     shares = dict(con.execute("SELECT atm, count(*) / sum(count(*)) OVER () FROM silver.weather_hourly "
-                              "GROUP BY atm ORDER BY atm").fetchall())
+                              f"WHERE dep = {DEP} GROUP BY atm ORDER BY atm").fetchall())
     return WeatherSummary(str(row[0]), int(row[1]), int(row[2]), str(row[3]), str(row[4]),
                           {int(k): round(float(v), 4) for k, v in shares.items()})
 
@@ -122,14 +124,17 @@ def build_weather_hourly(con: duckdb.DuckDBPyConnection, source, years) -> Weath
     select = ", ".join(f'"{c}"::{t} AS "{c}"' for c, t in WEATHER_COLUMNS.items())
     con.register("weather_frame", frame)
     try:
-        replace_table(con, "silver.weather_hourly", f"SELECT {select} FROM weather_frame")
+        replace_department_table(con, "silver.weather_hourly", f"SELECT {select} FROM weather_frame")
     finally:
         con.unregister("weather_frame")
     return summarize_weather(con)
 
 
 def drop_weather_hourly(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DROP TABLE IF EXISTS silver.weather_hourly")
+    """No weather history for the connection's département (the other départements keep theirs)."""
+    if table_exists(con, "silver.weather_hourly"):
+        with transaction(con):
+            con.execute(f"DELETE FROM silver.weather_hourly WHERE dep = {DEP} OR dep IS NULL")
 
 
 def apply_weather_choice(con: duckdb.DuckDBPyConnection, spec: str, settings: Settings) -> WeatherSummary | None:

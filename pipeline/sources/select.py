@@ -30,8 +30,8 @@ class AccidentSource:
     def files_for_years(self, years: list[int]) -> dict[int, dict[str, Path]]:
         raise NotImplementedError
 
-    def roads_file(self) -> Path | None:
-        """The roads file to load, or None to download OpenStreetMap into the cache."""
+    def roads_file(self, department: str | None = None) -> Path | None:
+        """The roads file to load for `department`, or None to download OpenStreetMap into the cache."""
         return None
 
     def truth(self) -> DemoTruth | None:
@@ -97,7 +97,7 @@ class DemoSource(AccidentSource):
             raise AccidentsError(f"year {outside[0]}: the demo covers {DEMO_YEARS[0]}-{DEMO_YEARS[-1]}")
         return {fs.year: dict(fs.files) for fs in find_year_files(self.generated_folder(), years)}
 
-    def roads_file(self) -> Path:
+    def roads_file(self, department: str | None = None) -> Path:
         return self.generated_folder() / "roads.osm"
 
     def truth(self):
@@ -127,7 +127,8 @@ class DataGouvSource(AccidentSource):
 
 
 class FolderSource(AccidentSource):
-    """A local folder of BAAC files as published (and optionally a `roads.osm` beside them)."""
+    """A local folder of BAAC files as published (and optionally a `roads.osm` beside them, or one
+    `roads-<dep>.osm` per département when the files cover several)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -138,8 +139,9 @@ class FolderSource(AccidentSource):
 
         return {fs.year: dict(fs.files) for fs in find_year_files(self.folder, years)}
 
-    def roads_file(self):
-        for name in ("roads.osm", "roads.osm.pbf"):
+    def roads_file(self, department: str | None = None):
+        own = (f"roads-{department}.osm", f"roads-{department}.osm.pbf") if department else ()
+        for name in (*own, "roads.osm", "roads.osm.pbf"):
             if (self.folder / name).is_file():
                 return self.folder / name
         return None

@@ -87,7 +87,7 @@ def evaluate_models(settings: Settings, params: EvaluateParams, *, source: Accid
                     tracking_uri: str | None = None, progress=None) -> list[EvaluatedModel]:
     """Score the selected version(s) on the test year against the baselines; write gold.evaluation and
     gold.calibration; log each evaluation to MLflow when `params.log_mlflow`."""
-    from pipeline.core.lake import lake_connection, table_exists
+    from pipeline.core.lake import DEP, lake_connection, table_exists
     from pipeline.gold import registry
     from pipeline.gold.evaluation import evaluate
 
@@ -103,7 +103,7 @@ def evaluate_models(settings: Settings, params: EvaluateParams, *, source: Accid
             if not table_exists(con, table):
                 raise AccidentsError(f"{table} is missing: run `accidents ingest` and `accidents features` first")
         years = [r[0] for r in con.execute("SELECT DISTINCT year(event_time) FROM bronze.accidents "
-                                           "WHERE event_time IS NOT NULL ORDER BY 1").fetchall()]
+                                           f"WHERE event_time IS NOT NULL AND dep = {DEP} ORDER BY 1").fetchall()]
         for label, year in (("test_year", params.test_year), ("valid_year", valid_year)):
             if year not in years:
                 raise AccidentsError(f"{label}={year}: no accidents in the lake (years: {years})")

@@ -33,12 +33,13 @@ class FeaturesOutcome:
         return self.silver.features
 
 
-def roads_file_for(params: FeatureParams, source: AccidentSource | None):
-    """The rule for roads: an explicit file, else the source's own (the demo ships its network, a
-    folder may hold roads.osm), else None = download OpenStreetMap (cached)."""
+def roads_file_for(params: FeatureParams, source: AccidentSource | None, department: str | None = None):
+    """The rule for roads: an explicit file, else the source's own for the département (the demo ships
+    its network, a folder may hold roads-<dep>.osm or roads.osm), else None = download OpenStreetMap
+    (cached)."""
     if params.roads_file:
         return params.roads_file
-    return source.roads_file() if source is not None else None
+    return source.roads_file(department) if source is not None else None
 
 
 def build_roads_table(settings: Settings, params: FeatureParams, *, source: AccidentSource | None = None) -> RoadsSummary:
@@ -47,7 +48,8 @@ def build_roads_table(settings: Settings, params: FeatureParams, *, source: Acci
     from pipeline.core.lake import lake_connection
 
     with lake_connection(settings) as con:
-        return build_roads(con, roads_file=roads_file_for(params, source), cache_dir=settings.cache_dir / "osm",
+        return build_roads(con, roads_file=roads_file_for(params, source, settings.department.code),
+                           cache_dir=settings.cache_dir / "osm",
                            department=settings.department.code, timeout=params.osm_timeout)
 
 
@@ -86,15 +88,17 @@ def build_silver_tables(settings: Settings, params: FeatureParams, *, progress=N
 
 def build_silver(settings: Settings, params: FeatureParams, *, source: AccidentSource | None = None,
                  progress=None) -> FeaturesOutcome:
-    """bronze.roads (rebuilt when a roads file applies or the table is missing), then the silver tables.
+    """bronze.roads (rebuilt when a roads file applies or the département has none), then the silver tables.
     Without `source`, the lake's own (bronze.ingest_log) gives the roads file."""
-    from pipeline.core.lake import lake_connection, table_exists
+    from pipeline.core.lake import DEP, lake_connection, table_exists
     from pipeline.usecases.lake_source import ingested_source
 
     with lake_connection(settings) as con:
         if not table_exists(con, "bronze.accidents"):
             raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` first")
         source = source or ingested_source(con, settings)
-        rebuild_roads = bool(roads_file_for(params, source)) or not table_exists(con, "bronze.roads")
+        has_roads = table_exists(con, "bronze.roads") and \
+            con.execute(f"SELECT count(*) FROM bronze.roads WHERE dep = {DEP}").fetchone()[0] > 0
+        rebuild_roads = bool(roads_file_for(params, source, settings.department.code)) or not has_roads
     roads = build_roads_table(settings, params, source=source) if rebuild_roads else None
     return FeaturesOutcome(roads, build_silver_tables(settings, params, progress=progress))

@@ -134,12 +134,12 @@ def ensure_predictions(settings: Settings, day: dt.date, atm: int) -> tuple[pd.D
 
 def latest_predicted_date(settings: Settings, atm: int = 1) -> dt.date | None:
     """The most recent date already in gold.predictions for this scenario (None if none)."""
-    from pipeline.core.lake import lake_connection, table_exists
+    from pipeline.core.lake import DEP, lake_connection, table_exists
 
     with lake_connection(settings, read_only=True) as con:
         if not table_exists(con, "gold.predictions"):
             return None
-        row = con.execute("SELECT max(date) FROM gold.predictions WHERE atm = ?", [atm]).fetchone()
+        row = con.execute(f"SELECT max(date) FROM gold.predictions WHERE atm = ? AND dep = {DEP}", [atm]).fetchone()
     return row[0] if row else None
 
 

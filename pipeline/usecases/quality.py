@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from pipeline.core.lake import table_exists
+from pipeline.core.lake import DEP, table_exists
 from pipeline.silver.params import FeatureParams
 
 if TYPE_CHECKING:
@@ -55,14 +55,14 @@ def rejected_shares(con: "duckdb.DuckDBPyConnection") -> dict[str, float]:
     """Per file kind: rejected rows / in-scope rows read (other départements are not counted)."""
     rows = con.execute(
         "SELECT kind, sum(rows_rejected) / greatest(sum(rows_read - rows_other_department), 1) "
-        "FROM bronze.ingest_log GROUP BY 1 ORDER BY 1").fetchall()
+        f"FROM bronze.ingest_log WHERE dep = {DEP} GROUP BY 1 ORDER BY 1").fetchall()
     return {kind: float(share) for kind, share in rows}
 
 
 # --- silver -------------------------------------------------------------------------------------
 def _features_params(con: "duckdb.DuckDBPyConnection") -> dict:
     if table_exists(con, "silver.features_meta"):
-        row = con.execute("SELECT params_json FROM silver.features_meta LIMIT 1").fetchone()
+        row = con.execute(f"SELECT params_json FROM silver.features_meta WHERE dep = {DEP} LIMIT 1").fetchone()
         if row and row[0]:
             return json.loads(row[0])
     return {}
@@ -80,12 +80,13 @@ def exclusion_negatives_near_accidents(con: "duckdb.DuckDBPyConnection", buffer_
     from pipeline.core.spatial import count_within_km, haversine_tree
 
     points = con.execute(
-        "SELECT DISTINCT r.point_id, r.lat, r.lon FROM silver.features f JOIN silver.road_points r USING (point_id) "
-        "WHERE f.sampler = 'exclusion' AND f.target = 0").df()
+        "SELECT DISTINCT r.point_id, r.lat, r.lon FROM silver.features f JOIN silver.road_points r USING (point_id, dep) "
+        f"WHERE f.sampler = 'exclusion' AND f.target = 0 AND f.dep = {DEP}").df()
     before = _features_params(con).get("exclusion_before") or "9999-01-01"
     accidents = con.execute(
-        "SELECT a.lat, a.lon FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id) "
-        "WHERE a.lat IS NOT NULL AND a.lon IS NOT NULL AND a.event_time < ?::TIMESTAMP", [before]).df()
+        "SELECT a.lat, a.lon FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id, dep) "
+        f"WHERE a.lat IS NOT NULL AND a.lon IS NOT NULL AND a.event_time < ?::TIMESTAMP AND a.dep = {DEP}",
+        [before]).df()
     if points.empty or accidents.empty:
         return 0
     tree = haversine_tree(accidents["lat"], accidents["lon"])
@@ -103,7 +104,7 @@ def null_feature_counts(con: "duckdb.DuckDBPyConnection") -> dict[str, int]:
     if missing:
         raise ValueError(f"silver.features lacks feature columns: {', '.join(missing)}")
     sums = ", ".join(f'count(*) - count("{c}")' for c in FEATURE_COLUMNS)
-    counts = con.execute(f"SELECT {sums} FROM silver.features").fetchone()
+    counts = con.execute(f"SELECT {sums} FROM silver.features WHERE dep = {DEP}").fetchone()
     return {c: int(n) for c, n in zip(FEATURE_COLUMNS, counts, strict=True) if n}
 
 
@@ -112,8 +113,8 @@ def model_and_best_baseline(con: "duckdb.DuckDBPyConnection", metric: str = RANK
                             ) -> tuple[float | None, float | None]:
     """(model, best baseline) value of `metric` in the latest gold.evaluation."""
     rows = con.execute(
-        "SELECT method, value FROM gold.evaluation WHERE metric = ? AND evaluated_at = "
-        "(SELECT max(evaluated_at) FROM gold.evaluation)", [metric]).fetchall()
+        f"SELECT method, value FROM gold.evaluation WHERE metric = ? AND dep = {DEP} AND evaluated_at = "
+        f"(SELECT max(evaluated_at) FROM gold.evaluation WHERE dep = {DEP})", [metric]).fetchall()
     values = dict(rows)
     baselines = [v for m, v in values.items() if m.startswith("baseline") and v is not None]
     return values.get("model"), (max(baselines) if baselines else None)
@@ -121,34 +122,35 @@ def model_and_best_baseline(con: "duckdb.DuckDBPyConnection", metric: str = RANK
 
 def prediction_rows_by_atm(con: "duckdb.DuckDBPyConnection", day: dt.date) -> tuple[dict[int, int], int]:
     """({atm: rows of the day}, road points): each scenario must have 24 x points rows."""
-    rows = con.execute("SELECT atm, count(*) FROM gold.predictions WHERE date = ? GROUP BY 1 ORDER BY 1",
-                       [day]).fetchall()
-    points = con.execute("SELECT count(*) FROM silver.road_points").fetchone()[0]
+    rows = con.execute(f"SELECT atm, count(*) FROM gold.predictions WHERE date = ? AND dep = {DEP} "
+                       "GROUP BY 1 ORDER BY 1", [day]).fetchall()
+    points = con.execute(f"SELECT count(*) FROM silver.road_points WHERE dep = {DEP}").fetchone()[0]
     return {int(a): int(n) for a, n in rows}, int(points)
 
 
 def probabilities_outside_unit(con: "duckdb.DuckDBPyConnection", day: dt.date) -> int:
-    return con.execute("SELECT count(*) FROM gold.predictions WHERE date = ? AND "
+    return con.execute(f"SELECT count(*) FROM gold.predictions WHERE date = ? AND dep = {DEP} AND "
                        "(probability IS NULL OR NOT probability BETWEEN 0 AND 1)", [day]).fetchone()[0]
 
 
 def training_daily_mean(con: "duckdb.DuckDBPyConnection") -> float | None:
     """Accidents per day over the training years (gold.temporal_train's years, else all years)."""
     if table_exists(con, "gold.temporal_train"):
-        years = [r[0] for r in con.execute("SELECT DISTINCT year FROM gold.temporal_train").fetchall()]
+        years = [r[0] for r in con.execute(
+            f"SELECT DISTINCT year FROM gold.temporal_train WHERE dep = {DEP}").fetchall()]
     else:
-        years = [r[0] for r in con.execute("SELECT DISTINCT year FROM bronze.accidents").fetchall()]
+        years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM bronze.accidents WHERE dep = {DEP}").fetchall()]
     if not years:
         return None
-    n = con.execute("SELECT count(*) FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id) "
-                    "WHERE list_contains(?, year(a.event_time))", [years]).fetchone()[0]
+    n = con.execute("SELECT count(*) FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id, dep) "
+                    f"WHERE list_contains(?, year(a.event_time)) AND a.dep = {DEP}", [years]).fetchone()[0]
     days = sum((dt.date(y + 1, 1, 1) - dt.date(y, 1, 1)).days for y in years)
     return n / days
 
 
 def expected_accidents_by_atm(con: "duckdb.DuckDBPyConnection", day: dt.date) -> dict[int, float]:
-    rows = con.execute("SELECT atm, sum(probability) FROM gold.predictions WHERE date = ? GROUP BY 1 ORDER BY 1",
-                       [day]).fetchall()
+    rows = con.execute(f"SELECT atm, sum(probability) FROM gold.predictions WHERE date = ? AND dep = {DEP} "
+                       "GROUP BY 1 ORDER BY 1", [day]).fetchall()
     return {int(a): float(s) for a, s in rows}
 
 

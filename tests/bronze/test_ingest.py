@@ -95,11 +95,11 @@ def test_failure_mid_ingest_leaves_previous_snapshot_intact(lake, tmp_path, monk
     calls = {"n": 0}
     real_insert = stage._insert
 
-    def failing_insert(con, table, data):
+    def failing_insert(con, table, data, dep):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full (injected)")
-        real_insert(con, table, data)
+        real_insert(con, table, data, dep)
 
     monkeypatch.setattr(stage, "_insert", failing_insert)
     with pytest.raises(RuntimeError, match="injected"):

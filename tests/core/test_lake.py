@@ -93,3 +93,13 @@ def test_a_locked_duckdb_catalog_fails_fast_with_a_clear_message(tmp_path):
         holder.close()
     assert done.returncode == 3, done.stderr
     assert "locked by another process" in done.stdout
+
+
+def test_dagster_executor_setting_is_checked():
+    """A parallel executor needs the PostgreSQL catalog: an embedded one admits one writer process."""
+    assert Settings.from_env({}).executor == "auto"
+    assert Settings.from_env({**PRODUCTION_ENV, "ACCIDENTS_DAGSTER_EXECUTOR": "k8s"}).executor == "k8s"
+    with pytest.raises(AccidentsError, match="ACCIDENTS_DAGSTER_EXECUTOR='pods': expected one of auto, in_process"):
+        Settings.from_env({"ACCIDENTS_DAGSTER_EXECUTOR": "pods"})
+    with pytest.raises(AccidentsError, match="ACCIDENTS_DAGSTER_EXECUTOR=multiprocess: .*ACCIDENTS_CATALOG=postgres"):
+        Settings.from_env({"ACCIDENTS_DAGSTER_EXECUTOR": "multiprocess"})

@@ -38,10 +38,10 @@ def test_duplicate_ids_and_out_of_bounds_coordinates_are_found(lake_con):
 
 def test_rejected_share_per_file_kind(lake_con):
     lake_con.execute("CREATE TABLE bronze.ingest_log (kind VARCHAR, rows_read BIGINT, rows_rejected BIGINT, "
-                     "rows_other_department BIGINT)")
+                     "rows_other_department BIGINT, dep VARCHAR DEFAULT '988')")
     # 10 rejected of 100 in-scope caracteristiques rows (900 rows of other départements do not count).
-    lake_con.execute("INSERT INTO bronze.ingest_log VALUES ('caracteristiques', 1000, 10, 900), "
-                     "('lieux', 1000, 0, 900)")
+    lake_con.execute("INSERT INTO bronze.ingest_log VALUES ('caracteristiques', 1000, 10, 900, '988'), "
+                     "('lieux', 1000, 0, 900, '988'), ('lieux', 10, 10, 0, '974')")  # another département's
     shares = quality.rejected_shares(lake_con)
     assert shares == {"caracteristiques": pytest.approx(0.10), "lieux": 0.0}
     assert max(shares.values()) >= quality.MAX_REJECTED_SHARE
@@ -51,13 +51,14 @@ def test_rejected_share_per_file_kind(lake_con):
 def make_silver(con, negative_points: list[int]):
     """Point 1 is ~110 m from the only accident, point 2 is ~11 km away; one positive at point 1."""
     con.execute("CREATE OR REPLACE TABLE silver.road_points AS SELECT * FROM (VALUES "
-                "(1::BIGINT, -22.2748, 166.4580), (2::BIGINT, -22.1758, 166.4580)) t(point_id, lat, lon)")
+                "(1::BIGINT, -22.2748, 166.4580, '988'), (2::BIGINT, -22.1758, 166.4580, '988')) t(point_id, lat, lon, dep)")
     make_accidents(con, [("A1", "988", *NOUMEA, dt.datetime(2023, 1, 1))])
-    con.execute("CREATE OR REPLACE TABLE silver.accident_points AS SELECT 'A1' AS accident_id, 1::BIGINT AS point_id")
+    con.execute("CREATE OR REPLACE TABLE silver.accident_points AS SELECT 'A1' AS accident_id, 1::BIGINT AS point_id, "
+                "'988' AS dep")
     rows = ", ".join(["(1, 1)", *(f"(0, {p})" for p in negative_points)])
     columns = ", ".join(f'1.0::DOUBLE AS "{c}"' for c in FEATURE_COLUMNS if c != "road_type")
     con.execute(f"CREATE OR REPLACE TABLE silver.features AS SELECT 'exclusion' AS sampler, target, "
-                f"point_id::BIGINT AS point_id, 'primary' AS road_type, {columns} "
+                f"point_id::BIGINT AS point_id, 'primary' AS road_type, {columns}, '988' AS dep "
                 f"FROM (VALUES {rows}) t(target, point_id)")
 
 
@@ -71,7 +72,8 @@ def test_exclusion_negative_inside_the_buffer_is_found(lake_con):
 
 def test_exclusion_buffer_comes_from_features_meta(lake_con):
     assert quality.exclusion_buffer_km(lake_con) == 0.3
-    lake_con.execute("""CREATE TABLE silver.features_meta AS SELECT '{"accident_exclusion_buffer_km": 0.5}' AS params_json""")
+    lake_con.execute("""CREATE TABLE silver.features_meta AS SELECT '{"accident_exclusion_buffer_km": 0.5}' AS params_json, """
+                     "'988' AS dep")
     assert quality.exclusion_buffer_km(lake_con) == 0.5
 
 
@@ -85,8 +87,8 @@ def test_null_features_are_counted(lake_con):
 # --- gold ---------------------------------------------------------------------------------------
 def make_evaluation(con, rows):
     con.execute("CREATE OR REPLACE TABLE gold.evaluation (evaluated_at TIMESTAMP, method VARCHAR, metric VARCHAR, "
-                "value DOUBLE)")
-    con.executemany("INSERT INTO gold.evaluation VALUES (?, ?, ?, ?)", rows)
+                "value DOUBLE, dep VARCHAR DEFAULT '988')")
+    con.executemany("INSERT INTO gold.evaluation (evaluated_at, method, metric, value) VALUES (?, ?, ?, ?)", rows)
 
 
 def test_model_far_below_baseline_is_reported_from_the_latest_evaluation(lake_con):
@@ -103,10 +105,10 @@ def test_model_far_below_baseline_is_reported_from_the_latest_evaluation(lake_co
 
 
 def make_predictions(con, n_points: int, hours: int, probability: float):
-    con.execute("CREATE OR REPLACE TABLE silver.road_points AS SELECT range::BIGINT AS point_id FROM range(?)",
+    con.execute("CREATE OR REPLACE TABLE silver.road_points AS SELECT range::BIGINT AS point_id, '988' AS dep FROM range(?)",
                 [n_points])
     con.execute("CREATE OR REPLACE TABLE gold.predictions AS SELECT ?::DATE AS date, h.range::INTEGER AS hour, "
-                "p.range::BIGINT AS point_id, 1 AS atm, ?::DOUBLE AS probability "
+                "p.range::BIGINT AS point_id, 1 AS atm, ?::DOUBLE AS probability, '988' AS dep "
                 "FROM range(?) h, range(?) p", [DAY, probability, hours, n_points])
 
 
@@ -130,9 +132,9 @@ def test_probabilities_outside_zero_one_are_found(lake_con):
 def test_expected_daily_accidents_against_the_training_daily_mean(lake_con):
     # 730 accidents over 2021 + 2022 (730 days): one a day.
     lake_con.execute("CREATE TABLE bronze.accidents AS SELECT 'A' || range AS accident_id, "
-                     "TIMESTAMP '2021-01-01' + INTERVAL (range) DAY AS event_time FROM range(730)")
-    lake_con.execute("CREATE TABLE silver.accident_points AS SELECT accident_id FROM bronze.accidents")
-    lake_con.execute("CREATE TABLE gold.temporal_train AS SELECT * FROM (VALUES (2021), (2022)) t(year)")
+                     "TIMESTAMP '2021-01-01' + INTERVAL (range) DAY AS event_time, '988' AS dep FROM range(730)")
+    lake_con.execute("CREATE TABLE silver.accident_points AS SELECT accident_id, dep FROM bronze.accidents")
+    lake_con.execute("CREATE TABLE gold.temporal_train AS SELECT *, '988' AS dep FROM (VALUES (2021), (2022)) t(year)")
     assert quality.training_daily_mean(lake_con) == pytest.approx(1.0)
     make_predictions(lake_con, n_points=100, hours=24, probability=0.05)  # 120 expected accidents
     expected = quality.expected_accidents_by_atm(lake_con, DAY)
@@ -151,7 +153,7 @@ def test_wrappers_fail_on_bad_tables_and_pass_on_good_ones(lake_resource, lake_c
     make_accidents(lake_con, [("A1", "988", *NOUMEA, t)])
     assert checks.unique_accident_ids(lake=lake_resource).passed
     assert checks.coordinates_inside_departement(lake=lake_resource).passed
-    missing = checks.no_null_features(lake=lake_resource)
+    missing = checks.no_null_features(dg.build_asset_check_context(), lake=lake_resource)
     assert not missing.passed and "silver.features" in missing.metadata["missing_tables"].value
 
 

@@ -48,6 +48,53 @@ def reload_definitions(monkeypatch):
     importlib.reload(definitions_module)
 
 
+# Partitions are computed when their module loads: a new ACCIDENTS_DEPS reloads everything built on them.
+PARTITIONED_MODULES = ["dagster_accidents.partitions", "dagster_accidents.assets.bronze",
+                       "dagster_accidents.assets.silver", "dagster_accidents.assets.gold",
+                       "dagster_accidents.assets.predictions", "dagster_accidents.checks", "dagster_accidents.jobs",
+                       "dagster_accidents.schedules", "dagster_accidents.sensors", "dagster_accidents.definitions"]
+
+
+@pytest.fixture
+def reload_code_location(monkeypatch):
+    def load(env: dict[str, str]):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        for module in PARTITIONED_MODULES:
+            importlib.reload(importlib.import_module(module))
+        return importlib.import_module("dagster_accidents.definitions").defs
+
+    yield load
+    monkeypatch.undo()
+    for module in PARTITIONED_MODULES:
+        importlib.reload(importlib.import_module(module))
+
+
+def test_two_departements_partition_every_asset_with_its_own_schedules(reload_code_location):
+    """ACCIDENTS_DEPS=988,974: every asset from bronze to predictions is partitioned by département
+    (bronze x year, predictions x day); each time zone has its schedule."""
+    defs = reload_code_location({"ACCIDENTS_DEPS": "988,974"})
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        if key.to_user_string() == "lake_storage":
+            continue
+        partitions = graph.get(key).partitions_def
+        dims = ({d.name for d in partitions.partitions_defs} if isinstance(partitions, dg.MultiPartitionsDefinition)
+                else {"dep"})
+        assert "dep" in dims, key
+        deps = partitions.get_partitions_def_for_dimension("dep") if len(dims) > 1 else partitions
+        assert deps.get_partition_keys() == ["988", "974"], key
+    assert {s.name for s in defs.schedules} >= {"daily_predictions_schedule", "daily_predictions_schedule_indian_reunion"}
+    # silver reads every year partition of its own département's bronze, and no other département's
+    mapping = graph.get_partition_mapping(dg.AssetKey(["silver", "features"]), dg.AssetKey(["bronze", "accidents"]))
+    upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        graph.get(dg.AssetKey(["silver", "features"])).partitions_def.subset_with_partition_keys(["974"]),
+        graph.get(dg.AssetKey(["silver", "features"])).partitions_def,
+        graph.get(dg.AssetKey(["bronze", "accidents"])).partitions_def).partitions_subset
+    assert sorted(upstream.get_partition_keys()) == [f"974|{y}" for y in range(2019, 2025)]
+
+
 def test_local_definitions_load_with_every_asset_job_and_automation(reload_definitions):
     defs = reload_definitions({})
     dg.Definitions.validate_loadable(defs)
@@ -127,9 +174,17 @@ def test_partitions_follow_the_source_and_the_departement(tmp_path):
     assert baac_year_keys(demo) == [str(y) for y in range(2019, 2025)]
     real = Settings(data_dir=tmp_path, source="datagouv")
     assert baac_year_keys(real, dt.date(2026, 11, 29))[-1] == "2025"
-    years, days = build_partitions(Settings(data_dir=tmp_path, departments=("974",)))
+    deps, dep_years, days, dep_days = build_partitions(Settings(data_dir=tmp_path, departments=("974",)))
     assert days.timezone == "Indian/Reunion" and days.start.strftime("%Y-%m-%d") == "2025-01-01"
-    assert years.get_partition_keys()[0] == "2019"
+    assert deps.get_partition_keys() == ["974"]
+    assert dep_years.get_partition_keys()[0] == "974|2019"
+    # several départements: one partition each; the day partitions follow the zone furthest ahead, so
+    # they hold every département's tomorrow
+    deps, dep_years, days, dep_days = build_partitions(Settings(data_dir=tmp_path, departments=("974", "988")))
+    assert deps.get_partition_keys() == ["974", "988"] and len(dep_years.get_partition_keys()) == 12
+    assert days.timezone == "Pacific/Noumea"
+    assert {k.keys_by_dimension["dep"] for k in dep_days.get_partition_keys(current_time=dt.datetime(2025, 1, 3))} \
+        == {"974", "988"}
 
 
 def test_release_sensor_does_not_poll_in_demo_mode(tmp_path, monkeypatch):

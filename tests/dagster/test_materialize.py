@@ -17,6 +17,7 @@ from dagster_accidents.assets.predictions import predictions
 from dagster_accidents.assets.silver import FeaturesConfig, silver_features
 from dagster_accidents.checks import ALL_CHECKS
 from dagster_accidents.jobs import MODEL_BUILD
+from dagster_accidents.partitions import dep_day_key, dep_year_key
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource, MLflowResource
 from pipeline.core.settings import Settings
 
@@ -73,17 +74,18 @@ def test_cli_and_dagster_give_the_same_tables(tmp_path, monkeypatch, capsys):
         return result
 
     started = time.perf_counter()
-    for year in range(2019, 2025):  # one run per year partition, as a UI backfill launches them
-        ingest = materialize(selection=dg.AssetSelection.assets(bronze_ingest), partition_key=str(year))
+    for year in range(2019, 2025):  # one run per (département, year) partition, as a UI backfill launches them
+        ingest = materialize(selection=dg.AssetSelection.assets(bronze_ingest),
+                             partition_key=dep_year_key("988", str(year)))
         by_key = {m.asset_key.to_user_string(): m.metadata for m in ingest.asset_materializations_for_node("bronze_ingest")}
         with lake.connect(read_only=True) as con:
             in_year = con.execute("SELECT count(*) FROM bronze.accidents WHERE year = ?", [year]).fetchone()[0]
         assert by_key["bronze/accidents"]["dagster/row_count"].value == in_year  # that year's rows only
     training = TrainingConfig(trials=2, algorithms=["lightgbm"], sampler="uniform")
-    materialize(selection=MODEL_BUILD, run_config=dg.RunConfig(ops={
+    materialize(selection=MODEL_BUILD, partition_key="988", run_config=dg.RunConfig(ops={
         "silver_features": FeaturesConfig(), "gold__datasets": DatasetsConfig(sampler="uniform"),
         "gold__trained_models": training, "gold__evaluation": EvaluationConfig(sampler="uniform")}))
-    materialize(selection=dg.AssetSelection.assets(predictions), partition_key=DAY)
+    materialize(selection=dg.AssetSelection.assets(predictions), partition_key=dep_day_key("988", DAY))
     dagster_seconds = time.perf_counter() - started
 
     dagster_settings = lake.settings()
@@ -96,7 +98,7 @@ def test_cli_and_dagster_give_the_same_tables(tmp_path, monkeypatch, capsys):
 
     # A reference-protocol training registers a version but never moves the champion.
     reference = TrainingConfig(trials=2, algorithms=["lightgbm"], sampler="exclusion", protocol="reference")
-    materialize(selection=dg.AssetSelection.assets(trained_models),
+    materialize(selection=dg.AssetSelection.assets(trained_models), partition_key="988",
                 run_config=dg.RunConfig(ops={"gold__trained_models": reference}))
     after = lake_state(dagster_settings)
     assert after["champion"] == dagster["champion"]

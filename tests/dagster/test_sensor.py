@@ -85,7 +85,7 @@ def test_new_release_requests_ingest_of_the_new_year_and_advances_cursor(api, tm
 
     state["answer"] = with_2024_lieux(state["answer"])
     result = evaluate(base, before, tmp_path)
-    assert [r.partition_key for r in result.run_requests] == ["2024"]
+    assert [r.partition_key for r in result.run_requests] == ["988|2024"]  # (département, year)
     request = result.run_requests[0]
     assert request.tags[RELEASE_TAG] == "baac_release"
     assert request.tags["accidents/source"] == "datagouv"  # k8s/dagster.yaml limits these runs to 1
@@ -119,8 +119,13 @@ def _finished_job():
     _noop()
 
 
-@pytest.mark.parametrize("tags, rebuilds", [({RELEASE_TAG: "baac_release"}, True), ({}, False)])
+RELEASE_RUN = {RELEASE_TAG: "baac_release", "dagster/partition": "974|2024", "dagster/partition/dep": "974",
+               "dagster/partition/year": "2024"}
+
+
+@pytest.mark.parametrize("tags, rebuilds", [(RELEASE_RUN, True), ({}, False)])
 def test_rebuild_follows_only_release_ingest_runs(tags, rebuilds):
+    """The rebuild of the released (département, year)'s département, nothing for other runs."""
     from dagster_accidents.sensors import rebuild_after_release_ingest
 
     with dg.DagsterInstance.ephemeral() as instance:
@@ -132,6 +137,7 @@ def test_rebuild_follows_only_release_ingest_runs(tags, rebuilds):
     if rebuilds:
         assert isinstance(outcome, dg.RunRequest)
         assert outcome.run_key == f"rebuild-after-{result.run_id}" and outcome.tags[RELEASE_TAG] == "baac_release"
+        assert outcome.partition_key == "974"
     else:
         assert isinstance(outcome, dg.SkipReason)
 

@@ -39,17 +39,48 @@ def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(tmp_path, monk
     assert (tmp_path / "data" / "maps" / f"{tomorrow}.html").is_file()
 
 
-def test_a_lake_refuses_to_mix_departements(tmp_path, monkeypatch, capsys):
-    """Ingesting 974 into a 988 lake would replace the years they share: refused, nothing changes."""
-    from pipeline.cli import main
+def slices(settings: Settings, dep: str) -> dict[str, tuple[int, int]]:
+    """Per lake table keyed by département: (rows of `dep`, a hash of their content without the
+    columns that record when they were written)."""
     from pipeline.core.lake import lake_connection
 
+    out = {}
+    with lake_connection(settings, read_only=True) as con:
+        tables = con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables "
+                             "WHERE table_catalog = 'lake' AND table_schema IN ('bronze', 'silver', 'gold')").fetchall()
+        for (table,) in tables:
+            columns = [r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()]
+            assert "dep" in columns, f"{table} has no dep column"
+            kept = ", ".join(f'"{c}"' for c in columns if not c.endswith("_at"))
+            key = "upper(trim(dep))" if table == "bronze.raw_caracteristiques" else "dep"
+            out[table] = con.execute(f"SELECT count(*), bit_xor(hash(struct_pack({kept}))) FROM {table} "
+                                     f"WHERE {key} = ?", [dep]).fetchone()
+    return out
+
+
+@pytest.mark.slow
+def test_one_lake_holds_two_departements_without_touching_each_other(tmp_path, monkeypatch, capsys):
+    """988's rows of every table survive 974's ingest, silver, training and predictions in the same lake,
+    and 974's tables there hold exactly what 974 alone gives (bronze and silver also the same rows)."""
+    from pipeline.cli import main
+
     source = write_reunion_source(tmp_path / "baac974")
-    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "data"))
-    assert main(["ingest", "--years", "2024"]) == 0
+    run_974 = ["run", "--dep", "974", "--source", str(source), "--trials", "1", "--algorithms", "lightgbm",
+               "--weather", "none"]
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "alone"))
+    assert main(run_974) == 0
+    alone = slices(Settings.from_env(), "974")
+
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "shared"))
+    assert main(["run", "--trials", "1", "--algorithms", "lightgbm"]) == 0  # 988, the demo, with its weather
+    before = slices(Settings.from_env(), "988")
+    assert main(run_974) == 0
     capsys.readouterr()
-    assert main(["ingest", "--years", "2024", "--dep", "974", "--source", str(source), "--force"]) == 2
-    err = capsys.readouterr().err
-    assert "this lake holds département(s) 988" in err and err.count("\n") == 1
-    with lake_connection(Settings.from_env(), read_only=True) as con:
-        assert con.execute("SELECT DISTINCT dep FROM bronze.accidents").fetchall() == [("988",)]
+    shared = Settings.from_env()
+    assert slices(shared, "988") == before
+    together = slices(shared, "974")
+    assert {t: n for t, (n, _) in together.items() if n} == {t: n for t, (n, _) in alone.items() if n}
+    empty = (0, None)  # a table 974 alone never created (its weather history) holds no 974 row here
+    assert all(together[t] == alone.get(t, empty) for t in together if t.startswith(("bronze.", "silver.")))
+    assert before["gold.predictions"][0] > 0 and before["silver.weather_hourly"][0] > 0
+    assert together["silver.weather_hourly"][0] == 0  # 974 without a weather history; 988 keeps its own

@@ -119,6 +119,7 @@ def test_queue_limits_match_the_production_instance_file(values):
     assert launcher["env_config_maps"] == _names(helm_launcher["envConfigMaps"])
     assert launcher["env_secrets"] == _names(helm_launcher["envSecrets"])
     assert launcher["resources"] == helm_launcher["resources"]
+    assert launcher["env_vars"] == helm_launcher["envVars"]
     assert launcher["security_context"] == helm_launcher["securityContext"]
     assert (
         launcher["run_k8s_config"]["pod_spec_config"]["securityContext"]
@@ -182,6 +183,7 @@ def _run_job(values: dict, deployment: dict) -> dict:
         "args": ["dagster", "api", "execute_run", "{}"],
         "envFrom": [{"configMapRef": ref} for ref in config["envConfigMaps"]]
         + [{"secretRef": ref} for ref in config["envSecrets"]],
+        "env": [dict(zip(("name", "value"), item.split("=", 1), strict=True)) for item in config["envVars"]],
         "resources": config["resources"],
         "securityContext": config["securityContext"],
         "volumeMounts": config["volumeMounts"],
@@ -222,3 +224,27 @@ def test_rendered_run_job_is_valid_kubernetes(values, deployment):
     assert pod["securityContext"]["runAsUser"] == deployment["podSecurityContext"]["runAsUser"]
     mounts = {m["name"] for m in pod["containers"][0]["volumeMounts"]}
     assert mounts <= {v["name"] for v in pod["volumes"]}
+
+
+def test_runs_and_their_steps_use_the_kubernetes_executor(values, deployment, monkeypatch):
+    """The code location and every run select dagster-k8s' k8s_job_executor: each step of a
+    département's run is a pod of its own, with the run's image, environment and resources."""
+    import importlib
+
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert {"name": "ACCIDENTS_DAGSTER_EXECUTOR", "value": "k8s"} in deployment["env"]
+    assert "ACCIDENTS_DAGSTER_EXECUTOR=k8s" in launcher["envVars"]
+    step = _run_job(values, deployment)
+    step["spec"]["template"]["spec"]["containers"][0]["args"] = ["dagster", "api", "execute_step", "{}"]
+    kubernetes_validate.validate(step, K8S_VERSION, strict=True)
+    for item in launcher["envVars"]:
+        monkeypatch.setenv(*item.split("=", 1))
+    monkeypatch.setenv("ACCIDENTS_CATALOG", "postgres")
+    monkeypatch.setenv("ACCIDENTS_PG_DSN", "host=127.0.0.1 port=9 dbname=lake")
+    definitions = importlib.import_module("dagster_accidents.definitions")
+    try:
+        defs = importlib.reload(definitions).defs
+        assert defs.resolve_job_def("all_assets_job").executor_def.name == "k8s"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(definitions)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.core.features import FEATURE_COLUMNS
-from pipeline.core.lake import connect, replace_table
+from pipeline.core.lake import connect, replace_department_table
 from pipeline.core.settings import Settings
 
 ROAD_TYPES = ["primary", "secondary", "tertiary", "residential"]
@@ -90,7 +90,7 @@ def write_features(con, frame: pd.DataFrame, reference: pd.DataFrame | None = No
                         ("silver.features_reference", frame if reference is None else reference)):
         con.register("_synthetic_features", rows)
         try:
-            replace_table(con, table, "SELECT * REPLACE (CAST(atm AS INTEGER) AS atm) FROM _synthetic_features")
+            replace_department_table(con, table, "SELECT * REPLACE (CAST(atm AS INTEGER) AS atm) FROM _synthetic_features")
         finally:
             con.unregister("_synthetic_features")
 

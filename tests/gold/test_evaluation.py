@@ -66,9 +66,9 @@ def lake(tmp_path):
     con.register("acc", acc)
     con.register("pts", POINTS)
     con.execute("CREATE TABLE bronze.accidents AS SELECT accident_id, event_time, lat, lon, 1 AS atm, "
-                "year(event_time) AS year FROM acc")
+                "year(event_time) AS year, '988' AS dep FROM acc")
     con.execute("CREATE TABLE silver.road_points AS SELECT * FROM pts")
-    con.execute("CREATE TABLE silver.accident_points AS SELECT accident_id, point_id, 0.0 AS dist_m FROM acc")
+    con.execute("CREATE TABLE silver.accident_points AS SELECT accident_id, point_id, 0.0 AS dist_m, '988' AS dep FROM acc")
     con.unregister("acc")
     con.unregister("pts")
     yield con, acc

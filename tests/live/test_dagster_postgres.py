@@ -30,7 +30,7 @@ def test_materialization_recorded_in_postgres_and_no_secret_stored(postgres_serv
     resources["baac_source"] = BaacSourceResource(source="demo")  # production defaults to data.gouv.fr
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        result = dg.materialize([bronze_ingest], partition_key="2023", resources=resources, instance=instance)
+        result = dg.materialize([bronze_ingest], partition_key="988|2023", resources=resources, instance=instance)
         assert result.success
         event = instance.get_latest_materialization_event(dg.AssetKey(["bronze", "accidents"]))
         assert event is not None and event.run_id == result.run_id

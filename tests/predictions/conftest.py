@@ -119,7 +119,8 @@ def seed_accidents(con) -> None:
         "CREATE OR REPLACE TABLE bronze.accidents AS SELECT * FROM (VALUES "
         "('a1', TIMESTAMP '2023-05-01 08:00', -22.27, 166.44), "
         "('a2', TIMESTAMP '2024-12-31 23:00', -22.20, 166.40), "
-        "('a3', TIMESTAMP '2025-06-01 10:00', -22.10, 166.30)) t(accident_id, event_time, lat, lon)"
+        "('a3', TIMESTAMP '2025-06-01 10:00', -22.10, 166.30)) t(accident_id, event_time, lat, lon), "
+        "(SELECT '988' AS dep)"
     )
 
 

@@ -42,6 +42,7 @@ def synthetic_accidents(points: pd.DataFrame, n: int = 400, seed: int = 2) -> pd
         "event_time": times,
         "lat": points["lat"].to_numpy()[pick] + rng.normal(0, 0.002, n),
         "lon": points["lon"].to_numpy()[pick] + rng.normal(0, 0.002, n),
+        "dep": "988",
     })
 
 

@@ -62,7 +62,7 @@ def test_marimo_export_html_contains_the_map(settings_env, tmp_path):
     con.register("_p", preds)
     con.execute("CREATE TABLE gold.predictions AS SELECT date::DATE AS date, hour::INTEGER AS hour, "
                 "point_id::BIGINT AS point_id, lat, lon, atm::INTEGER AS atm, probability, risk_index, "
-                "rank_in_hour::INTEGER AS rank_in_hour, model_name, model_version, created_at FROM _p")
+                "rank_in_hour::INTEGER AS rank_in_hour, model_name, model_version, created_at, '988' AS dep FROM _p")
     con.close()
     out = tmp_path / "notebook.html"
     marimo = Path(sys.executable).with_name("marimo")

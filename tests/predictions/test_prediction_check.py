@@ -19,7 +19,7 @@ def seed_march(con, per_monday: int, per_sunday: int, years=(2023, 2024, 2025)) 
         for day in pd.date_range(f"{year}-03-01", f"{year}-03-31"):
             n = {0: per_monday, 6: per_sunday}.get(day.dayofweek, 1)
             rows += [(f"{day:%Y%m%d}-{i}", day + pd.Timedelta(hours=8 + i), -22.27, 166.44) for i in range(n)]
-    frame = pd.DataFrame(rows, columns=["accident_id", "event_time", "lat", "lon"])
+    frame = pd.DataFrame(rows, columns=["accident_id", "event_time", "lat", "lon"]).assign(dep="988")
     con.register("_acc", frame)
     con.execute("CREATE OR REPLACE TABLE bronze.accidents AS SELECT * FROM _acc")
     con.unregister("_acc")

@@ -60,7 +60,7 @@ def test_explicit_history_cutoff_caps_the_window(lake, fake_features):
 def test_lookback_comes_from_the_parameter_or_silver(lake, fake_features):
     run(lake, [MONDAY], history_lookback_years=2)
     assert fake_features.built[-1].lookback_years == 2
-    lake.execute("CREATE TABLE silver.features_meta AS SELECT 5 AS history_lookback_years")
+    lake.execute("CREATE TABLE silver.features_meta AS SELECT 5 AS history_lookback_years, '988' AS dep")
     run(lake, [MONDAY])
     assert fake_features.built[-1].lookback_years == 5
 

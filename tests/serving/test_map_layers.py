@@ -26,7 +26,7 @@ def test_road_network_is_simplified_and_keeps_major_roads_first(lake):
     roads = pd.DataFrame({"edge_id": [1, 2, 3], "road_type": ["residential", "primary", "service"],
                           "geometry_wkt": [_wiggly(-21.0, 400), _wiggly(-21.5, 400), _wiggly(-22.0, 400)]})
     lake.register("_roads", roads)
-    lake.execute("CREATE TABLE bronze.roads AS SELECT * FROM _roads")
+    lake.execute("CREATE TABLE bronze.roads AS SELECT *, '988' AS dep FROM _roads")
     full = road_network(lake)
     assert [f["properties"]["road_type"] for f in full["features"]] == ["primary", "residential", "service"]
     assert all(len(f["geometry"]["coordinates"]) <= 4 for f in full["features"])  # 400 wiggles -> a line

@@ -68,7 +68,7 @@ def predicted_run(tmp_path_factory):
     lake = build_demo_lake(tmp_path_factory.mktemp("alerts") / "data")
     resource = DuckLakeResource(data_dir=str(lake.settings.data_dir))
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([predictions], partition_key="2026-03-09", instance=instance,
+    result = dg.materialize([predictions], partition_key="2026-03-09|988", instance=instance,  # (day, dep)
                             resources={"lake": resource, "mlflow": MLflowResource()},
                             run_config={"ops": {"gold__predictions": {"config": {"atm": "2"}}}})
     assert result.success

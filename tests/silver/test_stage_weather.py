@@ -27,8 +27,8 @@ def _demo_folder(root, name: str, rows: int):
 
 def _log(con, source: str, rows: int) -> None:
     con.execute("CREATE OR REPLACE TABLE bronze.ingest_log AS SELECT * FROM (VALUES "
-                f"('caracteristiques-2020.csv', 2020, 'caracteristiques', '{source}', {rows})) "
-                "t(source_file, year, kind, source, rows_read)")
+                f"('caracteristiques-2020.csv', 2020, 'caracteristiques', '{source}', {rows}, '988')) "
+                "t(source_file, year, kind, source, rows_read, dep)")
 
 
 def test_demo_weather_is_found_by_the_ingested_row_counts(lake, settings):

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS
-from pipeline.core.lake import table_exists
+from pipeline.core.lake import DEP, table_exists
 from pipeline.gold.model_bundle import fit_category_codes
 from pipeline.silver.features import recorded_lookback_years
 
@@ -64,7 +64,7 @@ class TrainingData:
 def _read(con, table: str, sampler: str) -> pd.DataFrame:
     if not table_exists(con, table):
         raise AccidentsError(f"{table} does not exist; run the datasets stage (`accidents train` builds it)")
-    frame = con.execute(f"SELECT * FROM {table} WHERE sampler = ? ORDER BY row_id", [sampler]).df()
+    frame = con.execute(f"SELECT * FROM {table} WHERE sampler = ? AND dep = {DEP} ORDER BY row_id", [sampler]).df()
     if frame.empty:
         raise AccidentsError(f"{table} has no rows for sampler={sampler!r}")
     if frame["target"].nunique() < 2:
