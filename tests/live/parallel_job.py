@@ -1,9 +1,10 @@
-"""The job of the parallel Dagster run test, in an importable module: the multiprocess executor's step
-processes rebuild it from here (`dg.reconstructable`). The product's own assets and resources, built from
-the environment the test sets (not from `dagster_accidents.definitions`, which an earlier test in the
-same session may have imported with another environment); only the job is the test's: the two assets
-that depend on the trained model and not on each other (without their checks, which the other Dagster
-tests run), at most two steps at once."""
+"""The jobs of the parallel Dagster test, in an importable module: the multiprocess executor's step
+processes rebuild them from here (`dg.reconstructable`). The product's own assets and resources, built
+from the environment the test sets (not from `dagster_accidents.definitions`, which an earlier test in
+the same session may have imported with another environment). The hold-out evaluation (partitioned by
+département) and a day's predictions (département x day) depend on the trained model and not on each
+other; their partitions differ, so Dagster runs them as two runs, without their checks (the other
+Dagster tests run those)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,24 @@ import os
 
 import dagster as dg
 
-JOB = "evaluation_and_predictions"
 
-
-def evaluation_and_predictions_job() -> dg.JobDefinition:
-    from dagster_accidents.assets.gold import evaluation
-    from dagster_accidents.assets.predictions import predictions
+def _job(name: str, asset) -> dg.JobDefinition:
     from dagster_accidents.resources import resources_from_settings
     from pipeline.core.settings import Settings
 
-    job = dg.define_asset_job(JOB, selection=dg.AssetSelection.assets(evaluation, predictions).without_checks(),
-                              executor_def=dg.multiprocess_executor.configured({"max_concurrent": 2}))
-    defs = dg.Definitions(assets=[evaluation, predictions], jobs=[job],
-                          resources=resources_from_settings(Settings.from_env(), os.environ))
-    return defs.resolve_job_def(JOB)
+    job = dg.define_asset_job(name, selection=dg.AssetSelection.assets(asset).without_checks(),
+                              executor_def=dg.multiprocess_executor)
+    defs = dg.Definitions(assets=[asset], jobs=[job], resources=resources_from_settings(Settings.from_env(), os.environ))
+    return defs.resolve_job_def(name)
+
+
+def evaluation_job() -> dg.JobDefinition:
+    from dagster_accidents.assets.gold import evaluation
+
+    return _job("evaluation", evaluation)
+
+
+def predictions_job() -> dg.JobDefinition:
+    from dagster_accidents.assets.predictions import predictions
+
+    return _job("predictions", predictions)
