@@ -33,3 +33,25 @@ def predictions_job() -> dg.JobDefinition:
     from dagster_accidents.assets.predictions import predictions
 
     return _job("predictions", predictions)
+
+
+JOBS = {"evaluation": evaluation_job, "predictions": predictions_job}
+
+
+def main() -> None:
+    """`python -m tests.live.parallel_job JOB PARTITION [RUN_CONFIG_JSON]`: one run of JOB for PARTITION on
+    the instance of $DAGSTER_HOME (each run in its own process, as a run launcher would start it)."""
+    import json
+    import sys
+
+    name, partition = sys.argv[1], sys.argv[2]
+    run_config = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    with dg.DagsterInstance.get() as instance:
+        result = dg.execute_job(dg.reconstructable(JOBS[name]), instance, tags={"dagster/partition": partition},
+                                run_config=run_config)
+        print(result.run_id)
+        sys.exit(0 if result.success else 1)
+
+
+if __name__ == "__main__":
+    main()
