@@ -18,28 +18,16 @@ import shutil
 from pathlib import Path
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.file_stamp import sqlite_uri_stamp
 from pipeline.gold.model_bundle import RiskModel
 
 POINTER = "champion.json"
 
 
 def store_stamp(tracking_uri: str) -> list[int] | None:
-    """(size, mtime_ns) of a SQLite store and of its write-ahead log; None for a tracking server or a
-    store that does not exist."""
-    if not tracking_uri.startswith("sqlite:///"):
-        return None
-    db = Path(tracking_uri.removeprefix("sqlite:///"))
-    stamp: list[int] = []
-    for path in (db, db.with_name(db.name + "-wal")):
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            if path == db:
-                return None
-            stamp += [0, 0]
-            continue
-        stamp += [stat.st_size, stat.st_mtime_ns]
-    return stamp
+    """The SQLite store's stamp (its file and write-ahead log); None for a tracking server or a store
+    that does not exist."""
+    return sqlite_uri_stamp(tracking_uri)
 
 
 def load_cached_champion(cache_dir: Path, tracking_uri: str, registered_model: str) -> tuple[RiskModel, str] | None:

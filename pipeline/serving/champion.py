@@ -45,7 +45,7 @@ class ChampionHolder:
         self._lock = threading.Lock()
         self._current: LoadedModel | None = None
         self.last_error: str | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: list[int] | None = None
 
     def current(self) -> LoadedModel:
         loaded = self._current
@@ -76,15 +76,11 @@ class ChampionHolder:
                 self._current = LoadedModel(model, self.registered_model, str(pointer["version"]), time.time(), False)
         return True
 
-    def _store_stamp(self) -> tuple[int, int] | None:
-        """(mtime, size) of a SQLite MLflow store: moving an alias writes it. None for a server."""
-        if not self.tracking_uri.startswith("sqlite:///"):
-            return None
-        try:
-            stat = Path(self.tracking_uri.removeprefix("sqlite:///")).stat()
-        except OSError:
-            return None
-        return stat.st_mtime_ns, stat.st_size
+    def _store_stamp(self) -> list[int] | None:
+        """The SQLite MLflow store's stamp (moving an alias writes it). None for a server."""
+        from pipeline.core.file_stamp import sqlite_uri_stamp
+
+        return sqlite_uri_stamp(self.tracking_uri)
 
     def refresh(self) -> bool:
         """Load the champion if the alias moved (or nothing verified is loaded); True when the model in

@@ -211,24 +211,14 @@ class RiskService:
         with self._grids_lock:
             self._grids.clear()
 
-    def _catalog_stamp(self) -> tuple | None:
-        """(mtime, size) of a file catalog and of its SQLite write-ahead log if any (in WAL mode a
-        commit changes the log, not the file). None for PostgreSQL (or no file)."""
+    def _catalog_stamp(self) -> list[int] | None:
+        """The file catalog's stamp (file and SQLite write-ahead log). None for PostgreSQL (or no file)."""
+        from pipeline.core.file_stamp import sqlite_stamp
         from pipeline.core.lake import catalog_path
 
         if self.settings.catalog == "postgres":
             return None
-        path = catalog_path(self.settings)
-        stamps = []
-        for candidate in (path, path.with_name(path.name + "-wal")):
-            try:
-                stat = candidate.stat()
-            except OSError:
-                if candidate == path:
-                    return None
-                continue
-            stamps.append((stat.st_mtime_ns, stat.st_size))
-        return tuple(stamps)
+        return sqlite_stamp(catalog_path(self.settings))
 
     def refresh(self) -> dict[str, bool]:
         """Check the lake snapshot and the champion alias; reload what moved. Cheap when nothing did.

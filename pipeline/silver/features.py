@@ -18,7 +18,6 @@ Every table is replaced atomically; the two feature tables in one transaction.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field

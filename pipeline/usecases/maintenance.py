@@ -9,7 +9,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline.core.errors import AccidentsError
 from pipeline.core.params import Params, param
 from pipeline.core.lake import LAKE_ALIAS, with_retries
 from pipeline.core.settings import Settings

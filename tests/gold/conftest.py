@@ -9,6 +9,8 @@ import pytest
 from pipeline.core.features import FEATURE_COLUMNS
 from pipeline.core.lake import connect, replace_department_table
 from pipeline.core.settings import Settings
+from pipeline.gold.model_bundle import RiskModel, fit_category_codes
+from pipeline.gold.modeling.data import Rows, carve_validation
 
 ROAD_TYPES = ["primary", "secondary", "tertiary", "residential"]
 SPEEDS = {"primary": 90.0, "secondary": 70.0, "tertiary": 50.0, "residential": 50.0}
@@ -158,3 +160,18 @@ def trained(tmp_path_factory):
                              set_champion=False)
     yield settings, con, summary, events, reference
     con.close()
+
+
+@pytest.fixture
+def rows(make_features):
+    """(train, valid) Rows of a small synthetic feature frame, stratified 75/25."""
+    frame = make_features(120, 8, seed=0, samplers=("exclusion",))
+    train, valid = carve_validation(frame, 0.25, 0)
+    return Rows(train), Rows(valid)
+
+
+def model_template(algorithm: str, train: Rows, *, negative_weight: float) -> RiskModel:
+    """An untrained RiskModel of `algorithm` with category codes fitted on `train`."""
+    return RiskModel(algorithm=algorithm, booster=None, feature_columns=list(FEATURE_COLUMNS),
+                     categorical_codes=fit_category_codes(train.frame, ["atm", "road_type"]),
+                     negative_weight=negative_weight, sampler="exclusion")

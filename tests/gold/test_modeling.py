@@ -4,8 +4,9 @@ import pytest
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import FEATURE_COLUMNS
-from pipeline.gold.model_bundle import RiskModel, fit_category_codes, prior_correction
-from pipeline.gold.modeling.data import Rows, carve_validation
+from pipeline.gold.model_bundle import RiskModel, prior_correction
+from pipeline.gold.modeling.data import Rows
+from tests.gold.conftest import model_template
 from pipeline.gold.modeling.reference import reference_report
 from pipeline.gold.modeling.tuning import tune_algorithm
 from pipeline.gold.training import fit_final_model, validate_training_args
@@ -33,17 +34,8 @@ def test_prior_correction_recovers_the_population_rate():
 NEGATIVE_WEIGHT = 500.0
 
 
-@pytest.fixture
-def rows(make_features):
-    frame = make_features(120, 8, seed=0, samplers=("exclusion",))
-    train, valid = carve_validation(frame, 0.25, 0)
-    return Rows(train), Rows(valid)
-
-
 def _template(algorithm, train: Rows) -> RiskModel:
-    return RiskModel(algorithm=algorithm, booster=None, feature_columns=list(FEATURE_COLUMNS),
-                     categorical_codes=fit_category_codes(train.frame, ["atm", "road_type"]),
-                     negative_weight=NEGATIVE_WEIGHT, sampler="exclusion")
+    return model_template(algorithm, train, negative_weight=NEGATIVE_WEIGHT)
 
 
 @pytest.mark.parametrize("algorithm", ["catboost", "lightgbm", "xgboost"])

@@ -5,10 +5,10 @@ REPORT_EVERY rounds only."""
 import numpy as np
 import pytest
 
-from pipeline.core.features import FEATURE_COLUMNS
 from pipeline.gold.algorithms.base import EARLY_STOPPING, MAX_ROUNDS, REPORT_EVERY
-from pipeline.gold.model_bundle import RiskModel, fit_category_codes
-from pipeline.gold.modeling.data import Rows, carve_validation
+from pipeline.gold.model_bundle import RiskModel
+from pipeline.gold.modeling.data import Rows
+from tests.gold.conftest import model_template
 from pipeline.gold.modeling.tuning import tune_algorithm
 
 ALGORITHMS = ["catboost", "lightgbm", "xgboost"]
@@ -18,17 +18,8 @@ PARAMS = {"catboost": {"learning_rate": 0.1, "depth": 4, "rsm": 0.8},
           "xgboost": {"learning_rate": 0.1, "max_depth": 4, "subsample": 0.8, "colsample_bytree": 0.8}}
 
 
-@pytest.fixture
-def rows(make_features):
-    frame = make_features(120, 8, seed=0, samplers=("exclusion",))
-    train, valid = carve_validation(frame, 0.25, 0)
-    return Rows(train), Rows(valid)
-
-
 def _template(algorithm, train: Rows) -> RiskModel:
-    return RiskModel(algorithm=algorithm, booster=None, feature_columns=list(FEATURE_COLUMNS),
-                     categorical_codes=fit_category_codes(train.frame, ["atm", "road_type"]),
-                     negative_weight=100.0, sampler="exclusion")
+    return model_template(algorithm, train, negative_weight=100.0)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
