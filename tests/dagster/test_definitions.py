@@ -100,9 +100,11 @@ def test_local_definitions_load_with_every_asset_job_and_automation(reload_defin
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == EXPECTED_KEYS
-    for job in ("ingest_job", "all_assets_job", "retraining_job", "daily_predictions_job"):
+    for job in ("ingest_job", "all_assets_job", "retraining_job", "daily_predictions_job", "lake_maintenance_job"):
         assert defs.resolve_job_def(job).executor_def.name == "in_process"
     assert defs.resolve_schedule_def("daily_predictions_schedule").execution_timezone == "Pacific/Noumea"
+    # the weekly maintenance is registered, not only defined (it was missing from the code location)
+    assert defs.resolve_schedule_def("weekly_lake_maintenance_schedule").job_name == "lake_maintenance_job"
     assert defs.resolve_sensor_def("baac_release_sensor")
     checks = {k.name for k in graph.asset_check_keys}
     assert {"unique_accident_ids", "exclusion_negatives_outside_buffer", "model_not_below_baselines",

@@ -19,7 +19,6 @@ import pytest
 from pipeline.core.lake import connect, list_tables
 from pipeline.core.settings import Settings
 from tests.live.conftest import BIN, lake_env, process_env
-from tests.live.parallel_job import evaluation_job, predictions_job
 
 pytestmark = pytest.mark.slow
 DAY = "2025-03-11"
