@@ -356,6 +356,19 @@ def _optional(rows: pd.DataFrame, column: str) -> np.ndarray:
     return rows[column].to_numpy(dtype=float) if column in rows else np.full(len(rows), np.nan)
 
 
+def place_time_terms(lat, lon, hour, dow, month) -> dict:
+    """Position, calendar slot, their interaction products and cyclic encodings (arrays or Series)."""
+    return {
+        "latitude": lat, "longitude": lon, "hour": hour, "dayofweek": dow, "month": month,
+        "lat_hour": lat * hour, "lon_hour": lon * hour, "lat_dayofweek": lat * dow, "lon_dayofweek": lon * dow,
+        "lat_month": lat * month, "lon_month": lon * month, "hour_dayofweek": hour * dow,
+        "hour_month": hour * month, "dayofweek_month": dow * month, "lat_lon": lat * lon,
+        "hour_dayofweek_month": hour * dow * month, "lat_lon_hour": lat * lon * hour,
+        "hour_sin": np.sin(2 * np.pi * hour / 24), "hour_cos": np.cos(2 * np.pi * hour / 24),
+        "dayofweek_sin": np.sin(2 * np.pi * dow / 7), "dayofweek_cos": np.cos(2 * np.pi * dow / 7),
+    }
+
+
 def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFrame:
     """`rows` plus every FEATURE_COLUMNS column (see the module docstring for the input columns)."""
     import pandas as pd
@@ -371,15 +384,9 @@ def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFra
     lat, lon = out["lat"].astype(float), out["lon"].astype(float)
     hour, dow, month = times.dt.hour.astype(int), times.dt.dayofweek.astype(int), times.dt.month.astype(int)
     new = {
-        "latitude": lat, "longitude": lon, "hour": hour, "dayofweek": dow, "month": month,
         "atm": out["atm"].astype(int),
         "rain_level": out["atm"].astype(int).map(RAIN_LEVEL).fillna(0).astype(int),
-        "lat_hour": lat * hour, "lon_hour": lon * hour, "lat_dayofweek": lat * dow, "lon_dayofweek": lon * dow,
-        "lat_month": lat * month, "lon_month": lon * month, "hour_dayofweek": hour * dow,
-        "hour_month": hour * month, "dayofweek_month": dow * month, "lat_lon": lat * lon,
-        "hour_dayofweek_month": hour * dow * month, "lat_lon_hour": lat * lon * hour,
-        "hour_sin": np.sin(2 * np.pi * hour / 24), "hour_cos": np.cos(2 * np.pi * hour / 24),
-        "dayofweek_sin": np.sin(2 * np.pi * dow / 7), "dayofweek_cos": np.cos(2 * np.pi * dow / 7),
+        **place_time_terms(lat, lon, hour, dow, month),
         "road_type": out["road_type"].astype("string").fillna("unknown"),
         "speed_limit": out["speed_limit"].astype(float),
         "intersections_100m": _optional(out, "intersections_100m"),

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.core.features import FEATURE_COLUMNS
+from pipeline.core.features import FEATURE_COLUMNS, place_time_terms
 from pipeline.core.lake import connect, replace_department_table
 from pipeline.core.settings import Settings
 from pipeline.gold.model_bundle import RiskModel, fit_category_codes
@@ -37,13 +37,7 @@ def _rows(n: int, positive: bool, rng: np.random.Generator, years) -> pd.DataFra
     dow = event_time.dayofweek.to_numpy()
     month = event_time.month.to_numpy()
     f = {
-        "latitude": lat, "longitude": lon, "hour": hour, "dayofweek": dow, "month": month, "atm": atm,
-        "lat_hour": lat * hour, "lon_hour": lon * hour, "lat_dayofweek": lat * dow, "lon_dayofweek": lon * dow,
-        "lat_month": lat * month, "lon_month": lon * month, "hour_dayofweek": hour * dow,
-        "hour_month": hour * month, "dayofweek_month": dow * month, "lat_lon": lat * lon,
-        "hour_dayofweek_month": hour * dow * month, "lat_lon_hour": lat * lon * hour,
-        "hour_sin": np.sin(2 * np.pi * hour / 24), "hour_cos": np.cos(2 * np.pi * hour / 24),
-        "dayofweek_sin": np.sin(2 * np.pi * dow / 7), "dayofweek_cos": np.cos(2 * np.pi * dow / 7),
+        **place_time_terms(lat, lon, hour, dow, month), "atm": atm,
         "road_type": road_type, "speed_limit": np.array([SPEEDS[r] for r in road_type]),
         "intersections_100m": rng.poisson(1.2 if positive else 0.6, n),
         "road_sinuosity": 1.0 + rng.gamma(1.0, 0.15 if positive else 0.08, n),
