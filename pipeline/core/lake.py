@@ -214,27 +214,17 @@ def _friendly_attach_error(settings: Settings, exc: Exception) -> AccidentsError
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake attached as `lake` and schemas created."""
-    import duckdb
-
     if settings.catalog != "postgres":
         settings.lake_dir.mkdir(parents=True, exist_ok=True)
         if not settings.uses_s3:
             Path(settings.resolved_data_path).mkdir(parents=True, exist_ok=True)
     if settings.catalog == "sqlite" and not read_only:
         _use_wal(catalog_path(settings))
-    con = duckdb.connect()
-    install_extensions(con, required_extensions(settings))
-    # A busy SQLite catalog answers "database is locked": retry instead of failing at once.
-    con.execute(f"SET ducklake_max_retry_count = {int(settings.retry_count)}")
     try:
-        for statement in attach_statements(settings, read_only=read_only):
-            if not statement.startswith("LOAD"):
-                _execute_with_retry(con, statement)
+        con = with_retries(lambda: _attached(settings, read_only), transient=_CONCURRENT_INIT)
     except AccidentsError:
-        con.close()
         raise
     except Exception as exc:
-        con.close()
         raise _friendly_attach_error(settings, exc) from None
     if not read_only:
         with write_lock(con):
@@ -247,20 +237,43 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     return con
 
 
+def _attached(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    con = duckdb.connect()
+    install_extensions(con, required_extensions(settings))
+    # A busy SQLite catalog answers "database is locked": retry instead of failing at once.
+    con.execute(f"SET ducklake_max_retry_count = {int(settings.retry_count)}")
+    try:
+        for statement in attach_statements(settings, read_only=read_only):
+            if not statement.startswith("LOAD"):
+                _execute_with_retry(con, statement)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+# Two processes opening a new catalog at once both create its tables; the loser's transaction fails
+# on the catalog's unique names and rolls back, and a fresh attach then finds the winner's catalog.
+_CONCURRENT_INIT = re.compile(r"Failed to initialize DuckLake.*(duplicate key|already exists)",
+                              re.IGNORECASE | re.DOTALL)
+
 # What a concurrent writer causes and a retry cures: a locked SQLite catalog, a PostgreSQL
 # serialization failure, a DuckLake commit conflict (e.g. both deleting from one data file).
 _TRANSIENT = re.compile(r"database is locked|busy|could not serialize|another transaction|conflict",
                         re.IGNORECASE)
 
 
-def with_retries(action: Callable[[], T], attempts: int = 20) -> T:
+def with_retries(action: Callable[[], T], attempts: int = 20, transient: re.Pattern[str] | None = None) -> T:
     """Run `action`, again after a growing pause when a concurrent writer got in the way."""
+    transient = transient or _TRANSIENT
     delay = 0.05
     for attempt in range(attempts):
         try:
             return action()
         except Exception as exc:
-            if isinstance(exc, LakeBusy) or not _TRANSIENT.search(str(exc)) or attempt == attempts - 1:
+            if isinstance(exc, LakeBusy) or not transient.search(str(exc)) or attempt == attempts - 1:
                 raise
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from pipeline.sources.mirror import find_year_files
 from pipeline.bronze.ingest import ingest_years
 
 pytestmark = pytest.mark.slow
+OPENERS = 4
 YEARS = (2023, 2024)
 
 
@@ -45,7 +47,6 @@ def test_ingest_writes_parquet_to_s3_and_the_duckdb_cli_reads_it(production_env,
 
 
 def test_concurrent_writers_both_commit(production_env, demo_files, tmp_path):
-    connect(Settings.from_env(production_env)).close()  # create the lake once
     code = ("import sys, json; from pathlib import Path; from pipeline.core.settings import Settings; "
             "from pipeline.core.lake import connect; from pipeline.bronze.ingest import ingest_years\n"
             "year = int(sys.argv[1]); files = {year: {k: Path(v) for k, v in json.loads(sys.argv[2]).items()}}\n"
@@ -61,6 +62,32 @@ def test_concurrent_writers_both_commit(production_env, demo_files, tmp_path):
     per_year = dict(con.execute("SELECT year, count(*) FROM bronze.accidents GROUP BY 1").fetchall())
     con.close()
     assert per_year == {year: int(out.strip()) for year, (out, _) in zip(YEARS, outputs)}
+
+
+def test_writers_opening_a_new_catalog_at_once_all_succeed(production_env):
+    """Two département runs started together on a fresh PostgreSQL catalog both initialise it: the loser
+    of that race must wait for the winner's catalog, not fail (seen in CI on the fan-out test)."""
+    settings = Settings.from_env(production_env)
+    start = threading.Barrier(OPENERS)
+    errors: list[BaseException] = []
+
+    def open_lake() -> None:
+        start.wait()
+        try:
+            connect(settings).close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_lake) for _ in range(OPENERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    with connect(settings, read_only=True) as con:
+        schemas = {s for (s,) in con.execute("SELECT schema_name FROM information_schema.schemata "
+                                             "WHERE catalog_name = 'lake'").fetchall()}
+    assert {"bronze", "silver", "gold"} <= schemas
 
 
 def test_read_only_sql_reads_s3_and_refuses_writes(production_env, demo_files, monkeypatch, capsys):
