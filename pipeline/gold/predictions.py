@@ -5,7 +5,8 @@ Rows are built on a full (day, hour, point) grid and go through the same feature
 accidents of [Y - lookback, Y) (bronze.accidents, averaged over the years of that window the data
 covers), built once for the whole run; the model's own `history_cutoff` (the latest history end seen
 in training) is never used as a cap. Probabilities land in `gold.predictions`; re-running a
-(date, atm) pair replaces exactly those rows in one transaction.
+(date, atm) pair replaces exactly those rows in one transaction. Long runs (a backfill) are scored and
+written in blocks of days inside that transaction, so memory does not grow with the number of days.
 
 Weather: a scenario code (`atm` 1..9) applies to every point-hour; the forecast scenario
 (`atm=FORECAST`, stored as atm 0) gives each point-hour the forecast code of its hour at its nearest
@@ -28,9 +29,12 @@ from pipeline.gold.scoring import ProbabilityModel
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    import pyarrow as pa
 
 HOURS = 24
 TOP_POINTS = 10
+# Point-hours scored and written per block of days: ~1 GB of rows in flight; a year at 0.02° is one block.
+BLOCK_ROWS = 20_000_000
 
 # BAAC `atm` codes. 1, 2, 3 and 5 are the scenarios offered in the notebook.
 ATM_LABELS = {
@@ -185,24 +189,14 @@ def risk_indexes_and_ranks(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return risk_index, ranks
 
 
-def write_predictions(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    points: pd.DataFrame,
-    days: list[dt.date],
-    atm: int,
-    proba: np.ndarray,
-    model_name: str,
-    model_version: str,
-) -> int:
-    """Replace the (days, atm) rows of gold.predictions in one transaction; returns rows inserted."""
+def _prediction_rows(points: pd.DataFrame, days: list[dt.date], proba: np.ndarray) -> pa.Table:
+    """The gold.predictions columns computed here for a (len(days), 24, n_points) probability grid."""
     import pyarrow as pa
 
     d, _, n = proba.shape
     risk_index, ranks = risk_indexes_and_ranks(proba)
     point_idx = np.tile(np.arange(n), d * HOURS)
-    created_at = dt.datetime.now().replace(microsecond=0)
-    table = pa.table(
+    return pa.table(
         {
             "date": pa.array(np.repeat(np.array(days, dtype="datetime64[D]"), HOURS * n)),
             "hour": pa.array(np.tile(np.repeat(np.arange(HOURS, dtype=np.int32), n), d)),
@@ -214,15 +208,28 @@ def write_predictions(
             "rank_in_hour": pa.array(ranks.reshape(-1)),
         }
     )
-    dates = pa.table({"date": pa.array(np.array(days, dtype="datetime64[D]"))})
-    ensure_tables(con, PREDICTIONS_DDL)
-    with transaction(con, _new_predictions=table, _prediction_dates=dates):
-        write_department_rows(  # the connection's département's rows of these days and scenario
+
+
+def _insert_predictions(con: duckdb.DuckDBPyConnection, rows: pa.Table, *, all_days: list[dt.date], atm: int,
+                        model_name: str, model_version: str, created_at: dt.datetime, first: bool) -> None:
+    """Inside the run's transaction: the first block replaces every requested day's rows of this
+    scenario and département, later blocks append."""
+    con.register("_new_predictions", rows)
+    try:
+        write_department_rows(
             con, "gold.predictions", "SELECT date, hour, point_id, lat, lon, ?::INTEGER AS atm, probability, "
             "risk_index, rank_in_hour, ?::VARCHAR AS model_name, ?::VARCHAR AS model_version, "
             "?::TIMESTAMP AS created_at FROM _new_predictions", [atm, model_name, model_version, created_at],
-            key={"atm": atm, "date": list(days)})
-    return table.num_rows
+            key={"atm": atm, "date": list(all_days)}, insert_only=not first)
+    finally:
+        con.unregister("_new_predictions")
+
+
+def day_blocks(days: list[dt.date], n_points: int, max_rows: int | None = None) -> list[list[dt.date]]:
+    """Consecutive runs of days holding at most `max_rows` point-hours each (at least one day), so that
+    a backfill's memory does not grow with its number of days."""
+    per_block = max(1, (max_rows or BLOCK_ROWS) // max(1, HOURS * n_points))
+    return [days[i:i + per_block] for i in range(0, len(days), per_block)]
 
 
 def summarise_day(day: dt.date, proba_day: np.ndarray, points: pd.DataFrame, top_k: int = TOP_POINTS) -> DaySummary:
@@ -299,12 +306,19 @@ def predict_days(
     history = load_history(con, days, lookback, cap)
     latest_asof = history.asof(np.array(days[-1:], dtype="datetime64[D]"))[0]
     cutoff = _as_datetime(latest_asof)
-    proba = score_days(model, points, days, weather if atm == FORECAST else atm, history)
-    rows = write_predictions(
-        con, points=points, days=days, atm=atm, proba=proba,
-        model_name=model_name, model_version=str(model_version),
-    )
-    summaries = tuple(summarise_day(day, proba[i], points) for i, day in enumerate(days))
+    created_at = dt.datetime.now().replace(microsecond=0)
+    summaries: list[DaySummary] = []
+    rows = 0
+    ensure_tables(con, PREDICTIONS_DDL)
+    with transaction(con):  # every requested day replaced at once or not at all
+        for block in day_blocks(days, len(points)):
+            proba = score_days(model, points, block, weather if atm == FORECAST else atm, history)
+            table = _prediction_rows(points, block, proba)
+            _insert_predictions(con, table, all_days=days, atm=atm, model_name=model_name,
+                                model_version=str(model_version), created_at=created_at, first=not summaries)
+            rows += table.num_rows
+            summaries.extend(summarise_day(day, proba[i], points) for i, day in enumerate(block))
+            del proba, table
     return PredictionSummary(
         model_name=model_name,
         model_version=str(model_version),
@@ -312,7 +326,7 @@ def predict_days(
         history_cutoff=cutoff,
         n_points=len(points),
         rows_written=rows,
-        days=summaries,
+        days=tuple(summaries),
         seconds=time.perf_counter() - started,
         history_years=history_years(history, latest_asof),
         newest_data_year=int(str(history.data_end)[:4]) - 1,

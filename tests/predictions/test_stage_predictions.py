@@ -96,6 +96,41 @@ def test_backfill_matches_day_by_day_scoring(lake, fake_features):
     assert [d.date for d in batch.days] == days
 
 
+def test_a_backfill_in_blocks_of_days_writes_what_one_block_writes(lake, fake_features, monkeypatch):
+    import pipeline.gold.predictions as predictions
+
+    days = [MONDAY + dt.timedelta(days=i) for i in range(5)]
+    q = "SELECT date, hour, point_id, probability, risk_index, rank_in_hour FROM gold.predictions ORDER BY ALL"
+    whole = run(lake, days)
+    together = lake.execute(q).df()
+    monkeypatch.setattr(predictions, "BLOCK_ROWS", 2 * 24 * N_POINTS)  # blocks of 2, 2 and 1 days
+    assert [len(b) for b in predictions.day_blocks(days, N_POINTS)] == [2, 2, 1]
+    blocked = run(lake, days)
+    assert together.equals(lake.execute(q).df())
+    assert blocked.rows_written == whole.rows_written == 5 * 24 * N_POINTS
+    assert [d.expected_accidents for d in blocked.days] == [d.expected_accidents for d in whole.days]
+
+
+def test_a_failing_block_leaves_the_previous_predictions(lake, fake_features, monkeypatch):
+    import pipeline.gold.predictions as predictions
+
+    days = [MONDAY + dt.timedelta(days=i) for i in range(3)]
+    run(lake, days, version="1")
+    monkeypatch.setattr(predictions, "BLOCK_ROWS", 24 * N_POINTS)
+    scored = predictions.score_days
+
+    def fail_on_the_last_day(model, points, block, atm, history):
+        if block[-1] == days[-1]:
+            raise AccidentsError("scoring failed")
+        return scored(model, points, block, atm, history)
+
+    monkeypatch.setattr(predictions, "score_days", fail_on_the_last_day)
+    with pytest.raises(AccidentsError, match="scoring failed"):
+        run(lake, days, version="2")
+    assert lake.execute("SELECT DISTINCT model_version FROM gold.predictions").fetchall() == [("1",)]
+    assert lake.execute("SELECT count(*) FROM gold.predictions").fetchone()[0] == 3 * 24 * N_POINTS
+
+
 def test_expected_daily_count_is_close_to_the_training_daily_mean(lake, fake_features):
     summary = run(lake, [MONDAY + dt.timedelta(days=i) for i in range(7)])
     mean_daily = np.mean([d.expected_accidents for d in summary.days])
