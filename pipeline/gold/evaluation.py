@@ -399,7 +399,7 @@ def evaluate(
     atm: int | Sequence[int] | None = None,
     figure_dir: Path | None = None,
     evaluated_at: dt.datetime | None = None,
-    crs: str = "EPSG:3163",
+    crs: str | None = None,
     bootstrap_replicates: int = 1000,
     bootstrap_seed: int = 0,
 ) -> EvaluationSummary:
@@ -410,6 +410,7 @@ def evaluate(
     one silver.features was built with, else 3). Baselines are fit on the accidents of every year
     before the test year (and the cutoff), whatever the model's train years; their bandwidth,
     shrinkage and profile smoothing are chosen on `valid_year` with fits on the years before it.
+    Distances use `crs`, by default the metric CRS of the connection's département.
     """
     from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline, fit_shrunk_baseline
     from pipeline.gold.skill import paired_bootstrap, separable_oracle, weather_blind_oracle
@@ -419,6 +420,11 @@ def evaluate(
         raise AccidentsError(
             f"train years {sorted(train_years)} and valid year {valid_year} must all precede test year {test_year}"
         )
+    if crs is None:
+        from pipeline.core.departments import department
+        from pipeline.core.lake import department_of
+
+        crs = department(department_of(con)).metric_crs
     cutoff = pd.Timestamp(history_cutoff if history_cutoff is not None else f"{test_year}-01-01")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

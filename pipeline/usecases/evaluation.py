@@ -120,7 +120,6 @@ def evaluate_models(settings: Settings, params: EvaluateParams, *, source: Accid
                 con, model=model, model_name=f"{name}-v{version}", sampler=trained_sampler,
                 test_year=params.test_year, train_years=train_years, valid_year=valid_year,
                 history_cutoff=params.history_cutoff, truth=truth, atm=params.atm, figure_dir=figure_dir,
-                crs=settings.department.metric_crs,
             )
             run_id = None
             if params.log_mlflow:

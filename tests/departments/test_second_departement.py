@@ -16,6 +16,16 @@ def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(tmp_path, monk
     from pipeline.gold.predictions import tomorrow_in
     from pipeline.gold.registry import list_model_versions
 
+    from pipeline.gold import baselines
+
+    projected_to: set[str] = set()
+    project = baselines.project
+
+    def recording_project(lat, lon, crs=baselines.DEFAULT_CRS):
+        projected_to.add(crs)
+        return project(lat, lon, crs)
+
+    monkeypatch.setattr(baselines, "project", recording_project)
     source = write_reunion_source(tmp_path / "baac974")
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "data"))
     assert main(["run", "--dep", "974", "--source", str(source), "--trials", "2", "--algorithms", "lightgbm",
@@ -37,6 +47,7 @@ def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(tmp_path, monk
     versions = list_model_versions(settings.resolved_mlflow_uri, "accidents-risk-974")
     assert any("champion" in v["aliases"] and v["protocol"] == "temporal" for v in versions)
     assert (tmp_path / "data" / "maps" / f"{tomorrow}.html").is_file()
+    assert projected_to == {"EPSG:2975"}  # the hotspot baselines measure distances in La Réunion's CRS
 
 
 def slices(settings: Settings, dep: str) -> dict[str, tuple[int, int]]:
