@@ -64,10 +64,19 @@ def _draw_atm(rng: np.random.Generator, accidents: pd.DataFrame, points: pd.Data
     """Each negative's weather: its own hour at its nearest station, or (no history) a draw from the
     accidents' weather distribution."""
     if weather is not None:
-        where = points.set_index("point_id").loc[chosen, ["lat", "lon"]]
-        return weather.atm_at(where["lat"].to_numpy(), where["lon"].to_numpy(), times)[0]
+        return weather_at_points(weather, points, chosen, times)[0]
     codes, probs = atm_distribution(accidents["atm"])
     return rng.choice(codes, size=len(chosen), p=probs).astype(np.int64)
+
+
+def weather_at_points(weather, points: pd.DataFrame, point_ids, times) -> tuple[np.ndarray, int]:
+    """(atm of each row, rows no station covers) for rows on road points (`point_ids`) at `times`."""
+    import pandas as pd
+
+    positions = pd.Index(points["point_id"]).get_indexer(np.asarray(point_ids))
+    if (positions < 0).any():
+        raise AccidentsError("a row's point_id is not a road point")
+    return weather.atm_at_places(points["lat"].to_numpy(float), points["lon"].to_numpy(float), positions, times)
 
 
 def _frame(point_ids, times, atm):

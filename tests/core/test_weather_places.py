@@ -30,3 +30,25 @@ def test_each_row_gets_the_code_of_its_own_place_and_hour():
     atm, missing = weather.atm_at(lat, lon, times)
     assert missing == 0
     np.testing.assert_array_equal(atm, expected)
+    # rows given as indexes of known places (road points) get the same codes
+    by_place, _ = weather.atm_at_places([p[0] for p in places], [p[1] for p in places], pick, times)
+    np.testing.assert_array_equal(by_place, expected)
+
+
+def test_rows_on_road_points_get_their_points_weather_and_unknown_points_are_refused():
+    import pytest
+
+    from pipeline.core.errors import AccidentsError
+    from pipeline.silver.sampling import weather_at_points
+
+    hours = pd.date_range("2020-01-01", periods=3, freq="h")
+    weather = WeatherHistory.from_frame(pd.concat([
+        pd.DataFrame({"station_id": "a", "lat": -22.0, "lon": 166.0, "hour": hours, "atm": 2}),
+        pd.DataFrame({"station_id": "b", "lat": -21.0, "lon": 165.0, "hour": hours[:2], "atm": 3}),
+    ], ignore_index=True))
+    points = pd.DataFrame({"point_id": [7, 3], "lat": [-22.01, -21.01], "lon": [166.0, 165.0]})
+    atm, missing = weather_at_points(weather, points, [3, 7, 3], hours.to_numpy()[[0, 1, 2]])
+    np.testing.assert_array_equal(atm, [3, 2, 2])  # point 3's own station lacks the third hour
+    assert missing == 0
+    with pytest.raises(AccidentsError, match="not a road point"):
+        weather_at_points(weather, points, [5], hours.to_numpy()[:1])
