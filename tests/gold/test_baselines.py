@@ -158,3 +158,21 @@ def test_shrunk_baseline_spreads_counts_to_neighbours_and_totals_the_yearly_mean
     assert set(baseline.params) >= {"kde_weight", "bandwidth_m", "smoothing_passes", "separable_weight"}
     with pytest.raises(AccidentsError, match="before validation year"):
         fit_shrunk_baseline(points, acc, fit_years=[2020], valid_year=2020)
+
+
+def test_kde_shares_equal_an_exact_gaussian_kde_and_far_points_keep_a_share():
+    from sklearn.neighbors import KernelDensity
+
+    from pipeline.gold.baselines import KDE_BLOCK_PAIRS, kde_log_densities, kde_point_shares
+
+    rng = np.random.default_rng(3)
+    accidents = rng.normal(0, 3000, size=(700, 2))
+    points = np.vstack([rng.uniform(-9000, 9000, size=(300, 2)), [[400_000.0, 0.0]]])  # the last one far away
+    for bandwidth in (250.0, 2000.0):
+        log_density = KernelDensity(kernel="gaussian", bandwidth=bandwidth).fit(accidents).score_samples(points[:-1])
+        expected = np.exp(log_density - log_density.max())
+        shares = kde_point_shares(accidents, points, bandwidth)
+        np.testing.assert_allclose(shares[:-1] / shares[:-1].sum(), expected / expected.sum(), rtol=1e-9, atol=1e-15)
+    assert KDE_BLOCK_PAIRS > len(accidents)  # blocks of points: every block sees every accident
+    far = kde_log_densities(accidents, points[-1:], [250.0])[0, 0]
+    assert np.isfinite(far)  # the far point's density is tiny, not -inf
