@@ -59,11 +59,11 @@ def distinct_keys(*columns: pa.Array) -> tuple[pa.Array, list]:
     return indices, keys
 
 
-def apply(rule: Callable[..., object], *columns: pa.Array, type: pa.DataType | None = None,  # noqa: A002
+def apply(rule: Callable[..., object], *columns: pa.Array, arrow_type: pa.DataType | None = None,
           memo: dict | None = None) -> Checked:
     """`rule` (a fields.py function of one value per column, raising FieldError) over whole columns:
     called once per distinct tuple of values (once per `memo`, shared by the files of a year); the
-    parsed values as `type` (inferred when None)."""
+    parsed values as `arrow_type` (inferred when None)."""
     indices, keys = distinct_keys(*columns)
     call = rule if len(columns) == 1 else (lambda key: rule(*key))
     values, errors = [], []
@@ -79,7 +79,7 @@ def apply(rule: Callable[..., object], *columns: pa.Array, type: pa.DataType | N
                 memo[key] = outcome
         values.append(outcome[0])
         errors.append(outcome[1])
-    return Checked(pa.array(values, type).take(indices), pa.array(errors, pa.string()).take(indices))
+    return Checked(pa.array(values, arrow_type).take(indices), pa.array(errors, pa.string()).take(indices))
 
 
 def first_error(errors: list[pa.Array], rows: int) -> pa.Array:
@@ -94,7 +94,7 @@ def check_columns(kind: str, columns: Mapping[str, pa.Array], year: int) -> tupl
     parsed, errors = {}, []
     for column, rule in RULES[kind].items():
         if column in columns:
-            checked = apply(partial(rule.parse, column), columns[column], type=_TYPES[type(rule)])
+            checked = apply(partial(rule.parse, column), columns[column], arrow_type=_TYPES[type(rule)])
             parsed[column] = checked.values
             errors.append(checked.errors)
     if kind == "usagers" and "an_nais" in parsed:
@@ -111,13 +111,13 @@ def accident_columns(columns: Mapping[str, pa.Array], year: int, dep: str) -> tu
     """The bronze.accidents fields of in-scope caracteristiques rows and each row's reason, checked
     in this order: date, time, lat, long, bounds, coded fields and address, commune."""
     day = apply(partial(fields.event_date, year=year), columns["an"], columns["jour"], columns["mois"],
-                type=pa.date32())
-    minute = apply(_minute_of_day, columns["hrmn"], type=pa.int64())
-    lat = apply(partial(fields.coordinate, "lat"), columns["lat"], type=pa.float64())
-    lon = apply(partial(fields.coordinate, "long"), columns["long"], type=pa.float64())
+                arrow_type=pa.date32())
+    minute = apply(_minute_of_day, columns["hrmn"], arrow_type=pa.int64())
+    lat = apply(partial(fields.coordinate, "lat"), columns["lat"], arrow_type=pa.float64())
+    lon = apply(partial(fields.coordinate, "long"), columns["long"], arrow_type=pa.float64())
     bounds = apply(partial(fields.within, dep=dep), lat.values, lon.values)
     codes, codes_error = check_columns("caracteristiques", columns, year)
-    com = apply(partial(fields.commune, dep=dep), columns["com"], type=pa.string())
+    com = apply(partial(fields.commune, dep=dep), columns["com"], arrow_type=pa.string())
     event_time = pc.add(day.values.cast(pa.timestamp("us")),
                         pc.multiply(minute.values, _MICROS_PER_MINUTE).cast(pa.duration("us")))
     rows = len(columns["an"])

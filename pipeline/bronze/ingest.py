@@ -192,7 +192,7 @@ class _Rejected:
 
 def _accident_ids(parsed: ParsedFile, year: int, memo: dict) -> Checked:
     """Each usable line's accident id (the memo is shared by the four files of a year)."""
-    return apply(partial(baac_fields.accident_id, year=year), parsed.columns["accident_id"], type=pa.string(),
+    return apply(partial(baac_fields.accident_id, year=year), parsed.columns["accident_id"], arrow_type=pa.string(),
                  memo=memo)
 
 
@@ -230,7 +230,7 @@ def _ingest_caracteristiques(parsed: ParsedFile, year: int, dep: str, batch: _Ye
     rejected.add(numbers, ids.errors)
     valid = ids.values.is_valid()
     all_ids = pc.unique(ids.values.filter(valid))
-    in_dep = pc.and_(valid, pc.equal(apply(_department, columns["dep"], type=pa.string()).values, dep))
+    in_dep = pc.and_(valid, pc.equal(apply(_department, columns["dep"], arrow_type=pa.string()).values, dep))
     count.rows_other_department = _count(valid) - _count(in_dep)
     # an in-scope id seen again on a later line: that line is a duplicate
     candidates = pc.indices_nonzero(in_dep)

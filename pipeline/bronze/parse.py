@@ -1,9 +1,9 @@
-"""Reading official BAAC CSV files line by line, structure first, tolerant of the format's quirks.
+"""Reading official BAAC CSV files, structure first, tolerant of the format's quirks.
 
 Every physical data line of a file comes out either usable (its fields, in columns) or with a parse
 problem, so the ingest can account for every line: kept, out of scope, or rejected with a reason. A
-file whose structure is unusable (unknown encoding, compressed bytes, a header that lacks, repeats or garbles a
-required column) is refused whole with an `AccidentsError` naming the file and the column.
+file whose structure is unusable (unknown encoding, compressed bytes, a header that lacks, repeats or
+garbles a required column) is refused whole with an `AccidentsError` naming the file and the column.
 Quirks handled: UTF-8 with or without BOM, latin-1 releases (and stray latin-1 lines in a UTF-8
 file), UTF-16 with a BOM, CRLF, LF or CR-only line endings, stray CRs, `;` (or `,` / tab)
 separators, double quotes, `Num_Acc` or `Accident_Id`.

@@ -19,7 +19,8 @@ _CHARS = ['"', '"', ";", ",", "\t", " ", "\r", "a", "1", "\x00", "\x1c", "\u00a0
 
 def _random_line(rng: random.Random, separator: str, width: int) -> str:
     def cell() -> str:
-        return "".join(rng.choice(_CHARS) if rng.random() < 0.15 else rng.choice("ab12 ") for _ in range(rng.randint(0, 4)))
+        return "".join(rng.choice(_CHARS) if rng.random() < 0.15 else rng.choice("ab12 ")
+                       for _ in range(rng.randint(0, 4)))
 
     roll = rng.random()
     cells = [cell() for _ in range(width + rng.choice([0, 0, 0, 1, -1]))]
@@ -91,7 +92,7 @@ def test_a_rule_of_several_columns_runs_once_per_distinct_tuple_and_skips_nulls(
 
     a = pa.array([1.0, -0.0, 1.0, None, -1.0, 0.0, -1.0])
     b = pa.array([2.0, 0.0, 2.0, 5.0, 3.0, 0.0, 4.0])
-    checked = apply(rule, a, b, type=pa.string())
+    checked = apply(rule, a, b, arrow_type=pa.string())
     assert checked.values.to_pylist() == ["1.0/2.0", "-0.0/0.0", "1.0/2.0", None, None, "0.0/0.0", None]
     assert checked.errors.to_pylist() == [None, None, None, None, "-1.0 3.0", None, "-1.0 4.0"]
     assert sorted(map(repr, calls)) == ['(-0.0, 0.0)', '(-1.0, 3.0)', '(-1.0, 4.0)', '(0.0, 0.0)', '(1.0, 2.0)']
