@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from pipeline.core.departments import DEPARTMENTS
+
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 NOT_SPECIFIED = frozenset({"", "-1", "n/a", "na", "(1)", "nan", "null"})
 # [0-9], not \d: Python's \d also matches other scripts' digits ('１２'), which are not BAAC values.
@@ -159,7 +161,7 @@ RULES: dict[str, dict[str, Code | Range | Letters | Text]] = {
         "catu": Code(_codes(range(1, 5))),
         "grav": Code(_codes(range(1, 5))),
         "sexe": Code(_codes(1, 2)),
-        "an_nais": Range(1900, 2100),  # and not after the accident's year: see check_row
+        "an_nais": Range(1900, 2100),  # and not after the accident's year: see born_by
         "trajet": Code(_codes(range(0, 6), 9)),
         "secu1": Code(_codes(range(0, 10))),
         "secu2": Code(_codes(range(0, 10))),
@@ -183,14 +185,22 @@ REQUIRED = {
 
 
 def check_row(kind: str, values: dict[str, str], year: int) -> dict[str, object]:
-    """Parse every ruled column present in `values`; raises FieldError on the first bad one."""
-    parsed: dict[str, object] = {}
-    for column, rule in RULES[kind].items():
-        if column in values:
-            parsed[column] = rule.parse(column, values[column])
-    if kind == "usagers" and parsed.get("an_nais") is not None and parsed["an_nais"] > year:
-        raise FieldError(f"an_nais {parsed['an_nais']} is after the accident's year {year}")
-    return parsed
+    """Parse every ruled column present in `values`; raises FieldError on the first bad one (the
+    row rules are the column rules of columns.check_columns applied to one row: one composition)."""
+    import pyarrow as pa
+
+    from pipeline.bronze.columns import check_columns
+
+    parsed, reasons = check_columns(kind, {c: pa.array([v], pa.string()) for c, v in values.items()}, year)
+    if reasons[0].is_valid:
+        raise FieldError(reasons[0].as_py())
+    return {column: array[0].as_py() for column, array in parsed.items()}
+
+
+def born_by(an_nais: int, year: int) -> None:
+    """A road user cannot be born after the accident's year."""
+    if an_nais > year:
+        raise FieldError(f"an_nais {an_nais} is after the accident's year {year}")
 
 
 def accident_id(value: str, year: int) -> str:
@@ -220,22 +230,27 @@ def hrmn(value: str) -> tuple[int, int]:
     return hour, minute
 
 
-def event_time(values: dict[str, str], year: int) -> dt.datetime:
-    """jour / mois / an / hrmn -> local time; `an` must be the file's year (4 digits, or its last
-    two digits in releases before 2019)."""
-    an = compact(values["an"])
-    if not (an == str(year) or (len(an) == 2 and an == str(year)[2:])):
-        raise FieldError(f"an {_show(values['an'])} is not the file's year {year}")
+def event_date(an: str, jour: str, mois: str, year: int) -> dt.date:
+    """jour / mois / an -> the day; `an` must be the file's year (4 digits, or its last two digits in
+    releases before 2019)."""
+    an_text = compact(an)
+    if not (an_text == str(year) or (len(an_text) == 2 and an_text == str(year)[2:])):
+        raise FieldError(f"an {_show(an)} is not the file's year {year}")
     day_month = []
-    for column, high in (("jour", 31), ("mois", 12)):
-        text = compact(values[column])
+    for column, value, high in (("jour", jour, 31), ("mois", mois, 12)):
+        text = compact(value)
         if not re.fullmatch(r"[0-9]{1,2}", text) or not 1 <= int(text) <= high:
-            raise FieldError(f"{column} {_show(values[column])} is outside 1-{high}")
+            raise FieldError(f"{column} {_show(value)} is outside 1-{high}")
         day_month.append(int(text))
     try:
-        day = dt.date(year, day_month[1], day_month[0])
+        return dt.date(year, day_month[1], day_month[0])
     except ValueError:
         raise FieldError(f"date {day_month[0]}/{day_month[1]}/{year} (jour/mois/an) does not exist") from None
+
+
+def event_time(values: dict[str, str], year: int) -> dt.datetime:
+    """jour / mois / an / hrmn -> local time (the date's rule first, then the time's)."""
+    day = event_date(values["an"], values["jour"], values["mois"], year)
     return dt.datetime.combine(day, dt.time(*hrmn(values["hrmn"])))
 
 
@@ -262,11 +277,15 @@ def commune(value: str, dep: str) -> str | None:
     raise FieldError(f"com {_show(value)} is not a commune of département {dep}")
 
 
+def within(lat: float, lon: float, dep: str) -> None:
+    """The coordinates lie inside the département's bounds."""
+    if not DEPARTMENTS[dep].contains(lat, lon):
+        raise FieldError(f"coordinates ({lat}, {lon}) outside the bounds of département {dep}")
+
+
 def invalid_accident_conditions() -> dict[str, str]:
     """SQL conditions over bronze.accidents (aliased `a`), each true for a row breaking one rule:
     the invariant the fuzz and the checks hold the table to. Bounds come from departments.py."""
-    from pipeline.core.departments import DEPARTMENTS
-
     conditions = {
         "accident_id": "NOT regexp_full_match(a.accident_id, '[0-9]{12}') "
                        "OR substr(a.accident_id, 1, 4) <> CAST(a.year AS VARCHAR)",

@@ -12,19 +12,24 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from pipeline.bronze import fields as baac_fields
-from pipeline.bronze.fields import ACCIDENT_CODES, LIEUX_CODES, REQUIRED, FieldError
-from pipeline.bronze.parse import ParsedFile, ParsedLine, parse_file, truncate_raw
+from pipeline.bronze.columns import Checked, accident_columns, apply, check_columns
+from pipeline.bronze.fields import ACCIDENT_CODES, LIEUX_CODES, REQUIRED
+from pipeline.bronze.parse import ParsedFile, parse_file, truncate_raw
 from pipeline.core.departments import DEPARTMENTS
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import LAKE_ALIAS, ensure_tables, transaction, with_retries
 
 if TYPE_CHECKING:
     import duckdb
-    import pyarrow as pa
 
 KINDS = ("caracteristiques", "lieux", "vehicules", "usagers")
 RAW_COLUMNS = {
@@ -37,7 +42,6 @@ RAW_COLUMNS = {
     "usagers": ["accident_id", "id_usager", "id_vehicule", "num_veh", "place", "catu", "grav", "sexe",
                 "an_nais", "trajet", "secu1", "secu2", "secu3", "locp", "actp", "etatp"],
 }
-_TRAILER = ["extra_json", "source_file", "year", "line_number"]
 # A re-ingest that would leave a year with less than this share of the accidents it holds is refused
 # unless forced: a broken or truncated file must not silently empty a year.
 MIN_KEPT_SHARE = 0.5
@@ -150,136 +154,166 @@ class IngestRefused(AccidentsError):
 
 @dataclass
 class _YearBatch:
-    """Everything one year contributes to the bronze tables, as column lists."""
+    """Everything one (département, year) contributes to the bronze tables."""
 
-    raw: dict[str, list[list]] = field(default_factory=lambda: {k: [] for k in KINDS})
-    accidents: list[tuple] = field(default_factory=list)
+    raw: dict[str, pa.Table] = field(default_factory=dict)
+    accidents: pa.Table | None = None
     rejected: list[tuple] = field(default_factory=list)
     counts: list[FileCount] = field(default_factory=list)
 
 
-def _raw_row(parsed: ParsedFile, fields: list[str], kind: str, year: int, line: int, acc_id: str) -> list:
-    by_name = dict(zip(parsed.header, fields, strict=True))
-    by_name["accident_id"] = acc_id
+def _department(text: str) -> str:
+    return text.strip().upper()
+
+
+def _count(mask: pa.Array) -> int:
+    return int(pc.sum(mask).as_py() or 0)
+
+
+class _Rejected:
+    """The rejected lines of one file and their reasons, added column by column, listed in line order."""
+
+    def __init__(self, parsed: ParsedFile):
+        self.parsed = parsed
+        self.reasons: dict[int, str] = dict(parsed.problems)
+
+    def add(self, line_numbers: pa.Array, reasons: pa.Array) -> None:
+        refused = reasons.is_valid()
+        self.reasons.update(zip(line_numbers.filter(refused).to_pylist(), reasons.filter(refused).to_pylist(),
+                                strict=True))
+
+    def close(self, year: int, count: FileCount, batch: _YearBatch) -> None:
+        count.rows_rejected = len(self.reasons)
+        name = self.parsed.path.name
+        for number in sorted(self.reasons):
+            text, length = truncate_raw(self.parsed.raw_text(number))
+            batch.rejected.append((name, year, number, text, self.reasons[number], length))
+
+
+def _accident_ids(parsed: ParsedFile, year: int, memo: dict) -> Checked:
+    """Each usable line's accident id (the memo is shared by the four files of a year)."""
+    return apply(partial(baac_fields.accident_id, year=year), parsed.columns["accident_id"], arrow_type=pa.string(),
+                 memo=memo)
+
+
+def _first_of_each(values: pa.Array) -> np.ndarray:
+    """For each row, the position of the first row holding the same value."""
+    codes = values.dictionary_encode().indices.to_numpy()
+    _, first = np.unique(codes, return_index=True)  # codes are 0..k-1, all present
+    return first[codes]
+
+
+def _raw_table(parsed: ParsedFile, kind: str, year: int, rows: pa.Array, acc_ids: pa.Array) -> pa.Table:
+    """raw_<kind> rows of the usable lines at `rows`: the text as read (the accident id normalised),
+    columns outside RAW_COLUMNS as JSON."""
     known = RAW_COLUMNS[kind]
-    extra = {k: v for k, v in by_name.items() if k not in known}
-    return [by_name.get(c) for c in known] + [
-        json.dumps(extra, ensure_ascii=False) if extra else None, parsed.path.name, year, line]
+    n = len(rows)
+    data = {c: acc_ids if c == "accident_id" else
+            parsed.columns[c].take(rows) if c in parsed.columns else pa.nulls(n, pa.string()) for c in known}
+    extra = [name for name in parsed.header if name not in known]
+    texts = zip(*(parsed.columns[name].take(rows).to_pylist() for name in extra)) if extra else ()
+    data["extra_json"] = pa.array([json.dumps(dict(zip(extra, values)), ensure_ascii=False) for values in texts]
+                                  if extra else pa.nulls(n, pa.string()), pa.string())
+    data["source_file"] = pa.repeat(pa.scalar(parsed.path.name, pa.string()), n)
+    data["year"] = pa.repeat(pa.scalar(year, pa.int64()), n)
+    data["line_number"] = parsed.line_numbers.take(rows)
+    return pa.table(data)
 
 
-def _rejecter(parsed: ParsedFile, year: int, count: FileCount, batch: _YearBatch):
-    def reject(line: ParsedLine, reason: str) -> None:
-        count.rows_rejected += 1
-        text, length = truncate_raw(line.raw_text)
-        batch.rejected.append((parsed.path.name, year, line.line_number, text, reason, length))
-    return reject
-
-
-def _accident_fields(values: dict[str, str], acc_id: str, year: int, dep: str) -> tuple:
-    """The bronze.accidents fields of one in-scope caracteristiques row; FieldError names the column."""
-    event_time = baac_fields.event_time(values, year)
-    lat, lon = baac_fields.coordinate("lat", values["lat"]), baac_fields.coordinate("long", values["long"])
-    if not DEPARTMENTS[dep].contains(lat, lon):
-        raise FieldError(f"coordinates ({lat}, {lon}) outside the bounds of département {dep}")
-    codes = baac_fields.check_row("caracteristiques", values, year)
-    return (acc_id, event_time, lat, lon, *(codes[c] for c in ACCIDENT_CODES),
-            baac_fields.commune(values["com"], dep), dep, codes.get("adr"), year)
-
-
-def _identified_lines(parsed: ParsedFile, year: int, count: FileCount, reject):
-    """Every line of the file is counted; those that parsed and carry a valid accident id are yielded
-    as (line, values by column, accident id), the others are rejected with their reason."""
-    for line in parsed.lines:
-        count.rows_read += 1
-        if line.fields is None:
-            reject(line, line.problem)
-            continue
-        values = dict(zip(parsed.header, line.fields, strict=True))
-        try:
-            acc_id = baac_fields.accident_id(values["accident_id"], year)
-        except FieldError as exc:
-            reject(line, str(exc))
-            continue
-        yield line, values, acc_id
-
-
-def _ingest_caracteristiques(parsed: ParsedFile, year: int, deps: set[str], batch: _YearBatch):
-    """Returns (in-scope ids -> validated accident fields or None, all valid ids seen in the file)."""
-    count = FileCount(parsed.path.name, year, "caracteristiques", parsed.encoding)
-    reject = _rejecter(parsed, year, count, batch)
-    in_scope: dict[str, tuple | None] = {}
-    first_line: dict[str, int] = {}
-    all_ids: set[str] = set()
-    for line, values, acc_id in _identified_lines(parsed, year, count, reject):
-        all_ids.add(acc_id)
-        dep = values["dep"].strip().upper()
-        if dep not in deps:
-            count.rows_other_department += 1
-            continue
-        if acc_id in first_line:
-            reject(line, f"duplicate accident id {acc_id} (first at line {first_line[acc_id]})")
-            continue
-        first_line[acc_id] = line.line_number
-        batch.raw["caracteristiques"].append(_raw_row(parsed, line.fields, "caracteristiques", year,
-                                                      line.line_number, acc_id))
-        try:
-            in_scope[acc_id] = _accident_fields(values, acc_id, year, dep)
-        except FieldError as exc:
-            in_scope[acc_id] = None
-            reject(line, str(exc))
-            continue
-        count.rows_kept += 1
+def _ingest_caracteristiques(parsed: ParsedFile, year: int, dep: str, batch: _YearBatch, memo: dict):
+    """Returns (the in-scope accident ids, the year's valid ids of every département, the accidents
+    whose fields all passed, without their lieux fields)."""
+    count = FileCount(parsed.path.name, year, "caracteristiques", parsed.encoding, rows_read=parsed.line_count)
+    rejected = _Rejected(parsed)
+    numbers, columns = parsed.line_numbers, parsed.columns
+    ids = _accident_ids(parsed, year, memo)
+    rejected.add(numbers, ids.errors)
+    valid = ids.values.is_valid()
+    all_ids = pc.unique(ids.values.filter(valid))
+    in_dep = pc.and_(valid, pc.equal(apply(_department, columns["dep"], arrow_type=pa.string()).values, dep))
+    count.rows_other_department = _count(valid) - _count(in_dep)
+    # an in-scope id seen again on a later line: that line is a duplicate
+    candidates = pc.indices_nonzero(in_dep)
+    first = _first_of_each(ids.values.take(candidates))
+    duplicate = pa.array(first != np.arange(len(first)))
+    later = candidates.filter(duplicate)
+    first_line = numbers.take(candidates.take(pa.array(first)).filter(duplicate))
+    rejected.add(numbers.take(later), pc.binary_join_element_wise(
+        "duplicate accident id ", ids.values.take(later), " (first at line ", first_line.cast(pa.string()), ")", ""))
+    scope = candidates.filter(pc.invert(duplicate))
+    acc_ids = ids.values.take(scope)
+    values, reasons = accident_columns({c: column.take(scope) for c, column in columns.items()}, year, dep)
+    rejected.add(numbers.take(scope), reasons)
+    batch.raw["caracteristiques"] = _raw_table(parsed, "caracteristiques", year, scope, acc_ids)
+    passed = reasons.is_null()
+    count.rows_kept = _count(passed)
+    n = count.rows_kept
+    accidents = pa.table({"accident_id": acc_ids.filter(passed), **{c: v.filter(passed) for c, v in values.items()},
+                          "dep": pa.repeat(pa.scalar(dep, pa.string()), n),
+                          "year": pa.repeat(pa.scalar(year, pa.int64()), n)})
+    rejected.close(year, count, batch)
     batch.counts.append(count)
-    return in_scope, all_ids
+    return acc_ids, all_ids, accidents
 
 
-def _ingest_linked(parsed: ParsedFile, kind: str, year: int, in_scope: Mapping[str, object],
-                   all_ids: set[str], batch: _YearBatch) -> dict[str, tuple]:
+def _ingest_linked(parsed: ParsedFile, kind: str, year: int, in_scope: pa.Array, all_ids: pa.Array,
+                   batch: _YearBatch, memo: dict) -> pa.Table | None:
     """lieux / vehicules / usagers rows follow their accident's département; every ruled field is
     checked. Returns, for lieux, the first valid row's risk fields per accident."""
-    count = FileCount(parsed.path.name, year, kind, parsed.encoding)
-    reject = _rejecter(parsed, year, count, batch)
-    first_lieux: dict[str, tuple] = {}
-    for line, values, acc_id in _identified_lines(parsed, year, count, reject):
-        try:
-            if acc_id not in all_ids:
-                raise FieldError(f"accident id {acc_id} not found in the year's caracteristiques file")
-            if acc_id not in in_scope:
-                count.rows_other_department += 1
-                continue
-            codes = baac_fields.check_row(kind, values, year)
-        except FieldError as exc:
-            reject(line, str(exc))
-            continue
-        count.rows_kept += 1
-        batch.raw[kind].append(_raw_row(parsed, line.fields, kind, year, line.line_number, acc_id))
-        if kind == "lieux" and acc_id not in first_lieux:
-            first_lieux[acc_id] = tuple(codes.get(c) for c in LIEUX_CODES)
+    count = FileCount(parsed.path.name, year, kind, parsed.encoding, rows_read=parsed.line_count)
+    rejected = _Rejected(parsed)
+    numbers = parsed.line_numbers
+    ids = _accident_ids(parsed, year, memo)
+    rejected.add(numbers, ids.errors)
+    valid = ids.values.is_valid()
+    known = pc.is_in(ids.values, value_set=all_ids)
+    unknown = pc.and_(valid, pc.invert(known))
+    rejected.add(numbers.filter(unknown), pc.binary_join_element_wise(
+        "accident id ", ids.values.filter(unknown), " not found in the year's caracteristiques file", ""))
+    scoped = pc.and_(known, pc.is_in(ids.values, value_set=in_scope))
+    count.rows_other_department = _count(known) - _count(scoped)
+    scope = pc.indices_nonzero(scoped)
+    codes, reasons = check_columns(kind, {c: column.take(scope) for c, column in parsed.columns.items()}, year)
+    rejected.add(numbers.take(scope), reasons)
+    passed = reasons.is_null()
+    kept = scope.filter(passed)
+    count.rows_kept = len(kept)
+    acc_ids = ids.values.take(kept)
+    batch.raw[kind] = _raw_table(parsed, kind, year, kept, acc_ids)
+    rejected.close(year, count, batch)
     batch.counts.append(count)
-    return first_lieux
+    if kind != "lieux":
+        return None
+    firsts = pa.array(np.unique(_first_of_each(acc_ids)))
+    return pa.table({"accident_id": acc_ids.take(firsts), **{
+        c: codes[c].filter(passed).take(firsts) if c in codes else pa.nulls(len(firsts), pa.int64())
+        for c in LIEUX_CODES}})
 
 
-def _read_year(year: int, files: Mapping[str, Path], deps: set[str]) -> _YearBatch:
-    """Parse and validate one year's four files; AccidentsError when a file's structure is refused."""
+def _read_year(year: int, files: Mapping[str, Path], dep: str) -> _YearBatch:
+    """Parse and validate one year's four files for `dep`; AccidentsError when a file's structure is
+    refused."""
     missing = [k for k in KINDS if k not in files]
     if missing:
         raise AccidentsError(f"year {year}: missing file(s) for {', '.join(missing)}")
     parsed = {kind: parse_file(Path(files[kind]), REQUIRED[kind]) for kind in KINDS}  # structure first
     batch = _YearBatch()
-    in_scope, all_ids = _ingest_caracteristiques(parsed["caracteristiques"], year, deps, batch)
-    lieux = {}
-    for kind in KINDS[1:]:
-        got = _ingest_linked(parsed[kind], kind, year, in_scope, all_ids, batch)
-        lieux = got if kind == "lieux" else lieux
+    memo: dict = {}
+    in_scope, all_ids, accidents = _ingest_caracteristiques(parsed["caracteristiques"], year, dep, batch, memo)
+    lieux = _ingest_linked(parsed["lieux"], "lieux", year, in_scope, all_ids, batch, memo)
+    for kind in ("vehicules", "usagers"):
+        _ingest_linked(parsed[kind], kind, year, in_scope, all_ids, batch, memo)
+    # each accident takes the fields of its first valid lieux row (NULL without one)
+    at = pc.index_in(accidents["accident_id"], value_set=lieux["accident_id"])
+    for column in LIEUX_CODES:
+        accidents = accidents.append_column(column, lieux[column].take(at))
     source = Path(files["caracteristiques"]).name
-    no_lieux = (None,) * len(LIEUX_CODES)
-    batch.accidents = [row + lieux.get(row[0], no_lieux) + (source,) for row in in_scope.values() if row]
+    accidents = accidents.append_column("source_file", pa.repeat(pa.scalar(source, pa.string()), accidents.num_rows))
+    batch.accidents = accidents.select(_ACCIDENT_NAMES)
     return batch
 
 
 def _arrow(rows: list, names: list[str]) -> pa.Table:
-    import pyarrow as pa
-
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
     return pa.table({n: list(c) for n, c in zip(names, columns, strict=True)})
 
@@ -305,7 +339,7 @@ def _shrinking_years(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str,
         "SELECT dep, year, count(*) FROM bronze.accidents GROUP BY dep, year").fetchall()}
     refused = {}
     for key, batch in batches.items():
-        before, after = held.get(key, 0), len(batch.accidents)
+        before, after = held.get(key, 0), batch.accidents.num_rows
         if before and after < MIN_KEPT_SHARE * before:
             refused[key] = (f"would replace its {before} accidents with {after} (less than "
                             f"{MIN_KEPT_SHARE:.0%}); check the files or pass --force to replace anyway")
@@ -330,8 +364,8 @@ def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _Ye
             for table in DEP_KEYED:
                 con.execute(f"DELETE FROM bronze.{table} WHERE year = ? AND {_dep_key(table)} = ?", [year, dep])
             for kind in KINDS:
-                _insert(con, f"bronze.raw_{kind}", _arrow(batch.raw[kind], RAW_COLUMNS[kind] + _TRAILER), dep)
-            _insert(con, "bronze.accidents", _arrow(batch.accidents, _ACCIDENT_NAMES), dep)
+                _insert(con, f"bronze.raw_{kind}", batch.raw[kind], dep)
+            _insert(con, "bronze.accidents", batch.accidents, dep)
             _insert(con, "bronze.rejected_rows", _arrow(batch.rejected, _REJECTED_NAMES), dep)
             log_rows = [(c.source_file, c.year, c.kind, c.encoding, source, c.rows_read, c.rows_kept,
                          c.rows_rejected, c.rows_other_department, now) for c in batch.counts]
@@ -376,7 +410,7 @@ def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Map
     for year in sorted(files_by_year):
         for dep in sorted(deps):
             try:
-                batches[(dep, year)] = _read_year(year, files_by_year[year], {dep})
+                batches[(dep, year)] = _read_year(year, files_by_year[year], dep)
             except AccidentsError as exc:
                 refused_slices[(dep, year)] = str(exc)
     if batches:
@@ -388,7 +422,7 @@ def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Map
         refused.setdefault(year, why if len(deps) == 1 else f"dep {dep}: {why}")
     summary = IngestSummary(sorted({y for _, y in written} - refused.keys()), tuple(sorted(deps)),
                             [c for key in written for c in batches[key].counts])
-    summary.accidents = sum(len(batches[key].accidents) for key in written)
+    summary.accidents = sum(batches[key].accidents.num_rows for key in written)
     summary.rejected = sum(len(batches[key].rejected) for key in written)
     summary.refused = dict(sorted(refused.items()))
     summary.seconds = time.perf_counter() - started

@@ -1,9 +1,9 @@
-"""Reading official BAAC CSV files line by line, structure first, tolerant of the format's quirks.
+"""Reading official BAAC CSV files, structure first, tolerant of the format's quirks.
 
-Every physical line of a file comes out as exactly one `ParsedLine` (fields or a parse problem), so
-the ingest can account for every line: kept, out of scope, or rejected with a reason. A file whose
-structure is unusable (unknown encoding, compressed bytes, a header that lacks, repeats or garbles a
-required column) is refused whole with an `AccidentsError` naming the file and the column.
+Every physical data line of a file comes out either usable (its fields, in columns) or with a parse
+problem, so the ingest can account for every line: kept, out of scope, or rejected with a reason. A
+file whose structure is unusable (unknown encoding, compressed bytes, a header that lacks, repeats or
+garbles a required column) is refused whole with an `AccidentsError` naming the file and the column.
 Quirks handled: UTF-8 with or without BOM, latin-1 releases (and stray latin-1 lines in a UTF-8
 file), UTF-16 with a BOM, CRLF, LF or CR-only line endings, stray CRs, `;` (or `,` / tab)
 separators, double quotes, `Num_Acc` or `Accident_Id`.
@@ -12,9 +12,13 @@ separators, double quotes, `Num_Acc` or `Accident_Id`.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.core.errors import AccidentsError
 
@@ -36,20 +40,26 @@ _UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 
 
 @dataclass(frozen=True)
-class ParsedLine:
-    line_number: int  # 1-based physical line in the file (1 = header)
-    raw_text: str
-    fields: list[str] | None  # None when the line cannot be used
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
 class ParsedFile:
+    """One file split into columns: the usable lines as text columns (Arrow, for the column-wise field
+    rules), the others with the problem that makes them unusable. Every data line is one or the other."""
+
     path: Path
     encoding: str
     separator: str
     header: list[str]  # lower-cased, the id column renamed to accident_id
-    lines: list[ParsedLine]
+    text_lines: list[str]  # every physical line, the header first (line number n is text_lines[n - 1])
+    problems: list[tuple[int, str]]  # (line number, why the line cannot be used), in line order
+    line_numbers: pa.Array  # int64, the 1-based physical line of each usable line, in line order
+    columns: dict[str, pa.Array]  # header name -> the text of that field on each usable line
+
+    @property
+    def line_count(self) -> int:
+        """Data lines (physical lines after the header)."""
+        return len(self.text_lines) - 1
+
+    def raw_text(self, line_number: int) -> str:
+        return self.text_lines[line_number - 1]
 
 
 def _refuse(path: Path, message: str) -> AccidentsError:
@@ -88,7 +98,13 @@ def decode_lines(data: bytes, path: Path = Path("<bytes>")) -> tuple[str, list[s
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
         encoding = "utf-8-sig"
-    raw_lines = [line[:-1] if line.endswith(b"\r") else line for line in _split_physical(data, b"\r", b"\n")]
+    try:
+        # A valid UTF-8 file decodes at once to the same lines as line by line (LF and CR bytes never
+        # occur inside a multi-byte character).
+        return encoding, _without_final_cr(_split_physical(data.decode("utf-8"), "\r", "\n"))
+    except UnicodeDecodeError:
+        pass
+    raw_lines = _without_final_cr(_split_physical(data, b"\r", b"\n"))
     text_lines = []
     latin1 = 0
     for line in raw_lines:
@@ -102,6 +118,12 @@ def decode_lines(data: bytes, path: Path = Path("<bytes>")) -> tuple[str, list[s
     if latin1:
         encoding = "latin-1" if latin1 * 2 >= len(raw_lines) else f"{encoding}+latin-1"
     return encoding, text_lines
+
+
+def _without_final_cr(lines: list) -> list:
+    """CRLF endings: the CR before each LF goes with the line ending."""
+    cr = "\r" if lines and isinstance(lines[0], str) else b"\r"
+    return [line[:-1] if line.endswith(cr) else line for line in lines]
 
 
 def _split(line: str, separator: str) -> list[str]:
@@ -162,26 +184,82 @@ def parse_file(path: Path, required: Sequence[str] = ()) -> ParsedFile:
     except csv.Error as exc:
         raise _refuse(path, f"line 1: cannot parse the header: {exc}") from None
     header = normalise_header(names, path, required)
-    return ParsedFile(path, encoding, separator, header, list(_parse_lines(text_lines, separator, len(header))))
+    problems, positions, columns = _parse_lines(text_lines, separator, len(header))
+    return ParsedFile(path, encoding, separator, header, text_lines, problems, pa.array(positions + 2),
+                      dict(zip(header, columns, strict=True)))
 
 
-def _parse_lines(text_lines: list[str], separator: str, width: int) -> Iterator[ParsedLine]:
-    for number, text in enumerate(text_lines[1:], start=2):
+def _parse_lines(text_lines: list[str], separator: str, width: int
+                 ) -> tuple[list[tuple[int, str]], np.ndarray, list[pa.Array]]:
+    """(problem lines, positions of the usable lines among the data lines, their fields by column),
+    every data line in one or the other. Lines in an official layout are split by Arrow kernels, the
+    others one by one by the csv module."""
+    lines = pa.array(text_lines[1:], pa.string())
+    pieces = _split_plain(lines, separator, width)
+    done = np.zeros(len(lines), dtype=bool)
+    for positions, _ in pieces:
+        done[positions] = True
+    problems, positions, rows = _split_one_by_one(text_lines, np.flatnonzero(~done), separator, width)
+    pieces.append((positions, [pa.array(column, pa.string()) for column in zip(*rows)] if rows
+                   else [pa.array([], pa.string())] * width))
+    pieces = [piece for piece in pieces if len(piece[0])] or pieces[-1:]
+    if len(pieces) == 1:
+        return problems, pieces[0][0], pieces[0][1]
+    positions = np.concatenate([p for p, _ in pieces])
+    order = pa.array(np.argsort(positions, kind="stable"))
+    columns = [pa.concat_arrays([c[j] for _, c in pieces]).take(order) for j in range(width)]
+    return problems, positions[order.to_numpy()], columns
+
+
+def _split_plain(lines: pa.Array, separator: str, width: int) -> list[tuple[np.ndarray, list[pa.Array]]]:
+    """(positions, columns) of the lines in one of the two layouts of the official files, split as the
+    csv module splits them: every field quoted with no quote inside ("a";"b"), or no quote at all
+    (and not blank). Lines with a CR, too long or with another number of fields are left out."""
+    quotes = pc.count_substring(lines, '"')
+    length = pc.utf8_length(lines)
+    usable = pc.and_(pc.invert(pc.match_substring(lines, "\r")), pc.less_equal(length, MAX_LINE_CHARS))
+    # 2 quotes per field, all of them around the fields: none inside
+    quoted = pc.and_(pc.and_(usable, pc.equal(quotes, 2 * width)),
+                     pc.and_(pc.starts_with(lines, '"'), pc.ends_with(lines, '"')))
+    bare = pc.and_(pc.and_(usable, pc.equal(quotes, 0)), pc.match_substring_regex(lines, "[0-9A-Za-z]"))
+    pieces = []
+    for layout, pattern in ((quoted, f'"{separator}"'), (bare, separator)):
+        positions = np.flatnonzero(layout.to_numpy(zero_copy_only=False))
+        if not len(positions):
+            continue
+        text = lines.take(positions)
+        if layout is quoted:
+            text = pc.utf8_slice_codeunits(text, 1, -1)
+        parts = pc.split_pattern(text, pattern)
+        fits = pc.equal(pc.list_value_length(parts), width)
+        positions, values = positions[fits.to_numpy(zero_copy_only=False)], parts.filter(fits).flatten()
+        pieces.append((positions, [values.take(np.arange(j, len(values), width)) for j in range(width)]))
+    return pieces
+
+
+def _split_one_by_one(text_lines: list[str], positions: np.ndarray, separator: str, width: int
+                      ) -> tuple[list[tuple[int, str]], np.ndarray, list[list[str]]]:
+    """(problem lines, positions of the usable lines, their fields) of the data lines at `positions`."""
+    problems, usable, rows = [], [], []
+    for position in positions.tolist():
+        number, text = position + 2, text_lines[position + 1]
         if not text.strip():
-            yield ParsedLine(number, text, None, "empty line")
+            problems.append((number, "empty line"))
             continue
         if len(text) > MAX_LINE_CHARS:
-            yield ParsedLine(number, text, None, f"line too long: {len(text)} characters (limit {MAX_LINE_CHARS})")
+            problems.append((number, f"line too long: {len(text)} characters (limit {MAX_LINE_CHARS})"))
             continue
         try:
             fields = _split(text, separator)
         except csv.Error as exc:
-            yield ParsedLine(number, text, None, f"unparseable CSV: {exc}")
+            problems.append((number, f"unparseable CSV: {exc}"))
             continue
         if len(fields) != width:
-            yield ParsedLine(number, text, None, f"wrong column count: {len(fields)} instead of {width}")
+            problems.append((number, f"wrong column count: {len(fields)} instead of {width}"))
             continue
-        yield ParsedLine(number, text, fields)
+        usable.append(position)
+        rows.append(fields)
+    return problems, np.array(usable, dtype=np.int64), rows
 
 
 def truncate_raw(text: str) -> tuple[str, int]:

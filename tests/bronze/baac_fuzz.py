@@ -176,7 +176,7 @@ def ingest_and_check(con, files_by_year: dict[int, dict[str, Path]]) -> Outcome:
         out.violations.append(f"traceback: {type(exc).__name__}: {exc}"[:500])
         return out
     for count in summary.files:
-        physical = len(parse_file(files_by_year[count.year][count.kind]).lines)
+        physical = parse_file(files_by_year[count.year][count.kind]).line_count
         out.lines += count.rows_read
         out.kept += count.rows_kept
         if not count.balanced or count.rows_read != physical:
