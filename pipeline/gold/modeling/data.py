@@ -5,6 +5,10 @@
   evaluation stage's threshold and calibration checks).
 - reference: a stratified validation share is carved from gold.train for tuning; the final model is
   refitted on all of gold.train (as the predecessor fitted on its whole 80 %).
+
+Past a size (millions of rows at scale 200) the fits run on a random sample instead (`fit_rows`): the
+trials on at most `tune_rows` rows, the final model on at most `refit_rows`. A sample never mixes rows
+of different sets, so the temporal protocol's years stay split.
 """
 
 from __future__ import annotations
@@ -91,6 +95,68 @@ def negative_weight_of(frame: pd.DataFrame) -> float:
     return float(weights.mean())
 
 
+POSITIVE_SHARE = 0.5  # a capped sample keeps every positive while they are at most half of it
+
+
+def sample_rows(rows: Rows, max_rows: int | None, *, seed: int, keep_positives: bool = True) -> tuple[Rows, float]:
+    """At most `max_rows` of `rows`, drawn at random within each (label, year) -> (sample, odds factor).
+
+    With `keep_positives`, every positive is kept while they are at most POSITIVE_SHARE of the sample
+    (else a random POSITIVE_SHARE of it) and negatives fill the rest: the rare class keeps its
+    information. Without it both labels keep the same share (the prevalence, hence PR-AUC, unchanged).
+    The odds factor r_pos / r_neg (sampling rates) multiplies the negatives' weight: a kept negative
+    stands for 1/r_neg of the source's, so prior correction stays exact. Below the cap: the same Rows
+    object (callers rely on `is`) and 1.0."""
+    if max_rows is None or len(rows) <= max_rows:
+        return rows, 1.0
+    frame = rows.frame
+    positive = frame["target"].to_numpy() == 1
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if keep_positives:
+        keep_pos = min(n_pos, int(max_rows * POSITIVE_SHARE))
+        keep_neg = min(n_neg, max_rows - keep_pos)
+        keep_pos = min(n_pos, max_rows - keep_neg)  # few negatives: positives take the rest
+        rates = {1: keep_pos / n_pos if n_pos else 1.0, 0: keep_neg / n_neg if n_neg else 1.0}
+    else:
+        rates = {1: max_rows / len(frame), 0: max_rows / len(frame)}
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(frame), dtype=bool)
+    # within each (label, year) the same rate: every year keeps its share of its label
+    for (label, _), index in frame.groupby(["target", "year"], sort=True).indices.items():
+        take = int(len(index) * rates[int(label)])  # rounded down: never above the cap
+        keep[rng.choice(index, take, replace=False)] = True
+    sample = frame[keep].reset_index(drop=True)
+    kept_pos = int((sample["target"] == 1).sum())
+    kept_neg = len(sample) - kept_pos
+    factor = (kept_pos / n_pos) / (kept_neg / n_neg) if n_pos and n_neg and kept_neg else 1.0
+    return Rows(sample), factor
+
+
+@dataclass
+class FitRows:
+    """The rows one training's fits see. `refit is tune` when the final model is the tuned one (the
+    temporal protocol below the caps); the weights are the negatives' sampling weights of each sample."""
+
+    tune: Rows  # the Optuna trials' fits
+    tune_valid: Rows  # the trials' early stopping and scores
+    refit: Rows  # the final model's fit
+    tune_negative_weight: float
+    refit_negative_weight: float
+
+
+def fit_rows(data: TrainingData, *, tune_rows: int | None, refit_rows: int | None, seed: int) -> FitRows:
+    """The capped samples of `data` (see sample_rows); below both caps, `data`'s own rows."""
+    tune, tune_factor = sample_rows(data.train, tune_rows, seed=seed)
+    tune_valid, _ = sample_rows(data.valid, tune_rows, seed=seed + 1, keep_positives=False)
+    if data.refit is data.train and refit_rows == tune_rows:  # the same draw: keep one fit
+        refit, refit_factor = tune, tune_factor
+    else:
+        refit, refit_factor = sample_rows(data.refit, refit_rows, seed=seed + 2)
+    return FitRows(tune=tune, tune_valid=tune_valid, refit=refit,
+                   tune_negative_weight=data.negative_weight * tune_factor,
+                   refit_negative_weight=data.negative_weight * refit_factor)
+
+
 def load_training_data(con, protocol: str, sampler: str, *, seed: int = 42,
                        valid_fraction: float = 0.2) -> TrainingData:
     if protocol not in PROTOCOLS:
@@ -103,12 +169,13 @@ def load_training_data(con, protocol: str, sampler: str, *, seed: int = 42,
         train, valid = carve_validation(full_train, valid_fraction, seed)
         refit = full_train
     cutoff = refit["history_cutoff"].max() if "history_cutoff" in refit else None
+    train_rows = Rows(train)
     return TrainingData(
         protocol=protocol,
         sampler=sampler,
-        train=Rows(train),
+        train=train_rows,
         valid=Rows(valid),
-        refit=Rows(refit),
+        refit=train_rows if refit is train else Rows(refit),  # one object: `refit is train` skips a refit
         categorical_codes=fit_category_codes(refit, [c for c in FEATURE_COLUMNS if c in CATEGORICAL]),
         negative_weight=negative_weight_of(refit),
         train_years=sorted(int(y) for y in refit["year"].unique()),
