@@ -11,7 +11,7 @@ from pipeline.gold import algorithms
 OBJECTIVES = ("pr_auc", "logloss", "recall")
 # Row caps of a training (see pipeline.gold.modeling.data.fit_rows), chosen from timings at scale 200
 # (bench/findings.md): the demo's ~27k rows are far below them, so nothing is sampled there.
-TUNE_ROWS = 100_000
+TUNE_ROWS = 50_000
 REFIT_ROWS = 1_000_000
 MIN_ROWS_CAP = 1_000
 PROTOCOLS = ("temporal", "reference", "both")

@@ -104,19 +104,35 @@ def validate_training_args(*, protocol: str, sampler: str, algorithms, trials: i
     return algos
 
 
+def usable_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a Kubernetes
+    CPU limit), which os.cpu_count() does not see."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, int(quota) // int(period))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
 def parallelism(workers: int | None, threads: int | None, algorithms: int,
                 cpus: int | None = None) -> tuple[int, int]:
     """(workers, threads per fit), each given or filled so that workers x threads <= cores: one
     algorithm per process first (single-threaded fits on small data do not wait on each other at every
     split, and the results do not depend on the split of cores), the cores left over as threads."""
-    cpus = max(1, cpus or os.cpu_count() or 1)
+    for name, value in (("workers", workers), ("threads", threads)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise AccidentsError(f"{name}={value!r}: expected a positive integer")
+    cpus = max(1, cpus or usable_cores())
     if workers is None:
         workers = max(1, min(algorithms, cpus // (threads or 1)))
     if threads is None:
         threads = max(1, cpus // min(workers, algorithms))
-    for name, value in (("workers", workers), ("threads", threads)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise AccidentsError(f"{name}={value!r}: expected a positive integer")
     return workers, threads
 
 

@@ -9,7 +9,7 @@ import pytest
 from pipeline.core.errors import AccidentsError
 from pipeline.gold.modeling.data import Rows, fit_rows, load_training_data, sample_rows
 from pipeline.gold.params import REFIT_ROWS, TUNE_ROWS, TrainParams
-from pipeline.gold.training import parallelism
+from pipeline.gold.training import parallelism, usable_cores
 
 
 def _rows(positives: int, negatives: int, years=(2019, 2020, 2021)) -> Rows:
@@ -69,24 +69,36 @@ def test_the_demo_sized_training_is_not_sampled(features_lake):
         assert (rows.refit is rows.tune) == (protocol == "temporal")  # one fit when the final model is the tuned one
 
 
-def test_capped_trials_fit_the_sample_and_the_final_model_carries_its_weight(features_lake):
+def test_capped_trials_fit_the_sample_and_the_final_model_keeps_its_label_mix(features_lake):
     from pipeline.gold.datasets import build_datasets
     from pipeline.gold.training import model_template, tune_and_refit
 
     build_datasets(features_lake, sampler="uniform")
-    data = load_training_data(features_lake, "temporal", "uniform", seed=2)
+    data = load_training_data(features_lake, "reference", "uniform", seed=2)
     rows = fit_rows(data, tune_rows=1000, refit_rows=1500, seed=2)
     assert len(rows.tune) <= 1000 and len(rows.tune_valid) <= 1000 and len(rows.refit) <= 1500
-    assert rows.refit is not rows.tune
-    positives = int(data.train.y.sum())
-    assert int(rows.tune.y.sum()) == positives and int(rows.refit.y.sum()) == positives  # all fit in half
+    assert int(rows.tune.y.sum()) == int(data.train.y.sum())  # every positive: they fit in half
+    assert int(rows.refit.y.sum()) == int(data.refit.y.sum())
+    assert rows.refit.y.mean() == pytest.approx(rows.tune.y.mean(), abs=0.01)  # the tuning mix
+    refit_negatives = len(rows.refit) - int(rows.refit.y.sum())
+    negatives = len(data.refit) - int(data.refit.y.sum())
+    assert rows.refit_negative_weight == pytest.approx(data.negative_weight * negatives / refit_negatives)
     tuned, tuned_model, final, *_ = tune_and_refit(model_template(data, "lightgbm"), rows, objective="pr_auc",
                                                    trials=2, seed=2, timeout=None, progress=False, threads=1)
     assert tuned_model.negative_weight == pytest.approx(rows.tune_negative_weight)
     assert rows.tune_negative_weight > data.negative_weight
-    assert final.negative_weight == pytest.approx(rows.refit_negative_weight)
-    assert final.negative_weight == pytest.approx(
-        data.negative_weight * (len(data.train) - positives) / (len(rows.refit) - positives))
+    assert final is not tuned_model and final.negative_weight == pytest.approx(rows.refit_negative_weight)
+
+
+def test_a_temporal_refit_at_the_tuning_mix_is_the_tuning_sample(features_lake):
+    """Same rows, same positives, same mix: the final model is the tuned one (one fit, not two)."""
+    from pipeline.gold.datasets import build_datasets
+
+    build_datasets(features_lake, sampler="uniform")
+    data = load_training_data(features_lake, "temporal", "uniform", seed=2)
+    rows = fit_rows(data, tune_rows=1000, refit_rows=100_000, seed=2)
+    assert rows.tune is not data.train and rows.refit is rows.tune
+    assert rows.refit_negative_weight == rows.tune_negative_weight > data.negative_weight
 
 
 @pytest.mark.parametrize("workers, threads, algorithms, cpus, expected", [
@@ -103,6 +115,13 @@ def test_default_parallelism_fills_the_cores_without_oversubscribing(workers, th
     assert got == expected
     if workers is None and threads is None:
         assert got[0] * got[1] <= max(cpus, 1)
+
+
+def test_the_default_counts_the_cores_this_process_may_use():
+    import os
+
+    assert 1 <= usable_cores() <= (os.cpu_count() or 1)
+    assert parallelism(None, None, 3) == parallelism(None, None, 3, usable_cores())
 
 
 def test_parallelism_and_caps_come_from_train_params():
