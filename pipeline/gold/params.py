@@ -37,8 +37,8 @@ class TrainParams(Params):
     tune_rows: int | None = param(TUNE_ROWS, "Optuna trials fit on a random sample of at most this many rows "
                                              "(every positive while they are at most half; by label and year)",
                                   kind="int", low=MIN_ROWS_CAP)
-    refit_rows: int | None = param(REFIT_ROWS, "once the trials are sampled, the final models fit on at most "
-                                               "this many rows at the tuning sample's label mix", kind="int", low=MIN_ROWS_CAP)
+    refit_rows: int | None = param(REFIT_ROWS, "the final models fit on at most this many rows (at the tuning "
+                                               "sample's label mix once the trials are sampled)", kind="int", low=MIN_ROWS_CAP)
     test_size: float = param(0.2, "reference protocol: share of rows in the random test split", low=0.05, high=0.5)
 
     @property
