@@ -6,7 +6,7 @@ Sources: `demo` (default) generates the demo world of `--world-seed` and builds 
 x (1 + 20) negatives over 2019-2024). The default protocol/sampler (reference, exclusion: ~27k rows,
 the predecessor's split) is the issue's comparison; `accidents train` defaults to temporal/uniform.
 Target: 3 algorithms x 50 trials within 60 s on 2 cores. Usage:
-    .venv/bin/python bench/bench_train.py [--source demo|synthetic] [--trials 50] [--threads 2] [--workers 1]
+    .venv/bin/python bench/bench_train.py [--source demo|synthetic] [--trials 50] [--threads N] [--workers N]
         [--protocol reference|temporal] [--sampler exclusion|uniform] [--world-seed 1] [--json OUT]
 Importable: `measure_training(...) -> dict` (the figures below), for the `python -m bench` driver.
 """
@@ -66,11 +66,13 @@ def prepare_lake(work_dir: Path, *, source: str = "demo", sampler: str = "exclus
 
 
 def measure_training(*, source: str = "demo", trials: int = 50, algorithms=ALGORITHMS,
-                     protocol: str = "reference", sampler: str = "exclusion", threads: int = 2, workers: int = 1, seed: int = 42,
+                     protocol: str = "reference", sampler: str = "exclusion", threads: int | None = None,
+                     workers: int | None = None, seed: int = 42,
                      world_seed: int = 1, positives: int = 1700, ratio: int = 20, progress: bool = False,
                      work_dir: Path | None = None) -> dict:
     """One timed `train_models` (tuning + refit + MLflow logging and registration) on a fresh lake.
 
+    `threads` / `workers` None: the training's defaults (pipeline.gold.training.parallelism).
     Returns plain figures: `total_seconds` (the stage), `tuning_seconds` (Optuna trials only),
     per algorithm `seconds_per_trial`, `cpu_seconds`, validation/test metrics, and the load average.
     The learning libraries, Optuna and MLflow are imported before the clock starts (an import costs
@@ -107,7 +109,8 @@ def measure_training(*, source: str = "demo", trials: int = 50, algorithms=ALGOR
         } for r in summary.results}
     tuning_refit = summary.fit_seconds  # from the training data's load to the last refit
     return {
-        "source": source, "protocol": protocol, "sampler": sampler, "trials": trials, "threads": threads, "workers": workers,
+        "source": source, "protocol": protocol, "sampler": sampler, "trials": trials,
+        "threads": summary.threads, "workers": summary.workers, "tune_rows": summary.tune_rows,
         "seed": seed, "world_seed": world_seed, "rows": rows, "best_algorithm": summary.best_algorithm,
         "algorithms": per_algorithm,
         "tuning_seconds": sum(a["tuning_seconds"] for a in per_algorithm.values()),
@@ -128,6 +131,7 @@ def format_figures(figures: dict) -> str:
     lines.append(f"tuning {f['tuning_seconds']:.1f}s, tuning+refit {f['tuning_refit_seconds']:.1f}s, MLflow "
                  f"logging/registration {f['mlflow_seconds']:.1f}s, total {f['total_seconds']:.1f}s wall / "
                  f"{f['cpu_seconds']:.1f}s CPU in this process (target {f['target_seconds']:.0f}s for 50 trials x 3; "
+                 f"{f['workers']} worker(s) x {f['threads']} thread(s); "
                  f"cpus={f['cpus']}, load {f['load_before']:.1f} -> {f['load_after']:.1f})")
     return "\n".join(lines)
 
@@ -136,8 +140,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default="demo", choices=["demo", "synthetic"])
     parser.add_argument("--trials", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2, help="threads per model fit")
-    parser.add_argument("--workers", type=int, default=1, help="algorithms tuned at once (processes)")
+    parser.add_argument("--threads", type=int, default=None, help="threads per model fit (default: the training's)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="algorithms tuned at once, processes (default: the training's)")
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
     parser.add_argument("--protocol", default="reference", choices=["temporal", "reference"])
     parser.add_argument("--sampler", default="exclusion", choices=["exclusion", "uniform"])

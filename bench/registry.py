@@ -110,7 +110,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     _silver(200, 0.1, (Target("seconds", "<=", 300, "s"), Target("peak_mb", "<=", 24 * GB, "MB"))),
     *[b for step in GRID_STEPS for b in _grid(step)],
     Benchmark("train_3x50", "training", "training: 3 algorithms x 50 Optuna trials (demo world, reference split)",
-              "bench.adapters.train:train", {"trials": 50}, {"trials": 1, "source": "synthetic", "positives": 100, "ratio": 5},
+              "bench.adapters.train:train", {"trials": 50}, {"trials": 1, "source": "synthetic", "positives": 100, "ratio": 5, "workers": 1},
               "total_s", "s", (Target("total_s", "<=", 60, "s"),), heavy=True),
     Benchmark("cli_help", "cli", "`accidents --help` start-up", "bench.adapters.cli:help_startup", {}, {},
               "seconds", "s", (Target("seconds", "<=", 0.3, "s"),)),

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 
 def train(work_dir: str, trials: int, source: str = "demo", positives: int = 1700, ratio: int = 20,
-          threads: int = 2, workers: int = 1, algorithms: str = "catboost,lightgbm,xgboost") -> dict:
+          threads: int | None = None, workers: int | None = None, algorithms: str = "catboost,lightgbm,xgboost") -> dict:
     from bench.bench_train import measure_training
 
     figures = measure_training(source=source, trials=trials, algorithms=tuple(algorithms.split(",")),
                                threads=threads, workers=workers, positives=positives, ratio=ratio)
     flat = {"total_s": figures["total_seconds"], "tuning_s": figures["tuning_seconds"],
             "mlflow_s": figures["mlflow_seconds"], "cpu_s": figures["cpu_seconds"], "trials": trials,
+            "workers": figures["workers"], "threads": figures["threads"],
             "rows": ", ".join(f"{k}={v}" for k, v in figures["rows"].items())}
     for name, a in figures["algorithms"].items():
         flat[f"{name}_s"] = a["seconds"]

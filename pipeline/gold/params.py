@@ -9,6 +9,11 @@ from pipeline.core.params import Params, param
 from pipeline.gold import algorithms
 
 OBJECTIVES = ("pr_auc", "logloss", "recall")
+# Row caps of a training (see pipeline.gold.modeling.data.fit_rows), chosen from timings at scale 200
+# (bench/findings.md): the demo's ~27k rows are far below them, so nothing is sampled there.
+TUNE_ROWS = 50_000
+REFIT_ROWS = 1_000_000
+MIN_ROWS_CAP = 1_000
 PROTOCOLS = ("temporal", "reference", "both")
 SAMPLERS = ("exclusion", "uniform")
 
@@ -24,9 +29,16 @@ class TrainParams(Params):
                          choices=SAMPLERS)
     seed: int | None = param(None, "random seed (default: ACCIDENTS_SEED or 42)", kind="int", low=0)
     timeout: float | None = param(None, "seconds of tuning per algorithm at most", kind="float", low=1.0)
-    threads: int = param(2, "threads per model fit (1 on a busy machine)", low=1, high=64)
-    workers: int = param(1, "algorithms tuned at once, each in its own process (2 with --threads 1 on 2 cores)",
-                         low=1, high=16)
+    threads: int | None = param(None, "threads per model fit (default: the cores left per worker, "
+                                      "workers x threads <= cores)", kind="int", low=1, high=64)
+    workers: int | None = param(None, "algorithms tuned at once, each in its own process (default: one per "
+                                      "core, at most one per algorithm: 2 x 1 thread on 2 cores)",
+                                kind="int", low=1, high=16)
+    tune_rows: int | None = param(TUNE_ROWS, "Optuna trials fit on a random sample of at most this many rows "
+                                             "(every positive while they are at most half; by label and year)",
+                                  kind="int", low=MIN_ROWS_CAP)
+    refit_rows: int | None = param(REFIT_ROWS, "the final models fit on at most this many rows (at the tuning "
+                                               "sample's label mix once the trials are sampled)", kind="int", low=MIN_ROWS_CAP)
     test_size: float = param(0.2, "reference protocol: share of rows in the random test split", low=0.05, high=0.5)
 
     @property

@@ -6,12 +6,15 @@ Order of work, so that the test rows can influence nothing:
 3. only then read the test rows, score every final model once, log runs, register the best
    (by the validation objective) and alias it `champion`.
 Models are trained unweighted on the case-control sample; the negatives' sampling weight is stored
-in the bundle for prior correction (see pipeline.gold.model_bundle).
+in the bundle for prior correction (see pipeline.gold.model_bundle). Large trainings fit on capped
+random samples (`tune_rows`, `refit_rows`, see pipeline.gold.modeling.data.fit_rows) whose extra
+negative subsampling multiplies that weight.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -24,13 +27,14 @@ from pipeline.core.lake import DEP, ensure_tables, transaction, write_department
 from pipeline.core.features import FEATURE_COLUMNS
 from pipeline.gold import algorithms as algorithm_registry
 from pipeline.gold.model_bundle import RiskModel
+from pipeline.gold.params import MIN_ROWS_CAP, REFIT_ROWS, TUNE_ROWS
 from pipeline.gold.run_owner import owner_tags
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-    from pipeline.gold.modeling.data import Rows, TrainingData
+    from pipeline.gold.modeling.data import FitRows, Rows, TrainingData
 
 OBJECTIVE_CHOICES = ("pr_auc", "logloss", "recall")
 PROTOCOL_CHOICES = ("temporal", "reference")
@@ -77,6 +81,10 @@ class TrainingSummary:
     reference_text: str | None = None
     models: dict[str, RiskModel] = field(default_factory=dict, repr=False)
     fit_seconds: float = 0.0  # tuning + refit of every algorithm, wall clock (before MLflow logging)
+    tune_rows: int = 0  # rows the trials fitted on (a sample past the tune_rows cap)
+    refit_rows: int = 0  # rows the final models fitted on
+    workers: int = 1
+    threads: int = 1
 
 
 def validate_training_args(*, protocol: str, sampler: str, algorithms, trials: int, objective: str) -> tuple[str, ...]:
@@ -94,6 +102,41 @@ def validate_training_args(*, protocol: str, sampler: str, algorithms, trials: i
     if not isinstance(trials, int) or trials < 1:
         raise AccidentsError(f"trials={trials!r}: expected a positive integer")
     return algos
+
+
+def usable_cores() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a Kubernetes
+    CPU limit), which os.cpu_count() does not see."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, int(quota) // int(period))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def parallelism(workers: int | None, threads: int | None, algorithms: int,
+                cpus: int | None = None) -> tuple[int, int]:
+    """(workers, threads per fit), each given or filled so that workers x threads <= cores: one
+    algorithm per process first (single-threaded fits on small data do not wait on each other at every
+    split: 3 x 50 demo trials in 36 s instead of 81 s on 2 cores), the cores left over as threads.
+    LightGBM and XGBoost fit the same models whatever the thread count; CatBoost's can differ in the
+    last digits, which can flip a pruning decision and send the study elsewhere (bench/findings.md),
+    so the resolved values are logged with the run."""
+    for name, value in (("workers", workers), ("threads", threads)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise AccidentsError(f"{name}={value!r}: expected a positive integer")
+    cpus = max(1, cpus or usable_cores())
+    if workers is None:
+        workers = max(1, min(algorithms, cpus // (threads or 1)))
+    if threads is None:
+        threads = max(1, cpus // min(workers, algorithms))
+    return workers, threads
 
 
 def model_template(data: TrainingData, algorithm: str) -> RiskModel:
@@ -115,36 +158,44 @@ def fit_final_model(template: RiskModel, rows: Rows, params: dict[str, Any], rou
                         "params": {**params, "rounds": int(rounds), "seed": int(seed)}})
 
 
-def tune_and_refit(template: RiskModel, data: TrainingData, *, objective: str, trials: int, seed: int,
+def with_negative_weight(template: RiskModel, negative_weight: float) -> RiskModel:
+    return RiskModel(**{**template.__dict__, "negative_weight": float(negative_weight)})
+
+
+def tune_and_refit(template: RiskModel, rows: FitRows, *, objective: str, trials: int, seed: int,
                    timeout: float | None, progress: bool, threads: int):
-    """Tune one algorithm, then fit its best parameters on the tuning rows (scored on the validation
-    rows) and on the refit rows -> (tuning result, tuned model, final model, wall s, CPU s)."""
+    """Tune one algorithm on `rows.tune`, then fit its best parameters on the tuning rows (the tuned
+    model, scored on the validation rows) and on the refit rows (the final model; the tuned one when
+    they are the same rows) -> (tuning result, tuned model, final model, wall s, CPU s)."""
     from pipeline.gold.modeling.tuning import tune_algorithm
 
     t0, cpu0 = time.perf_counter(), time.process_time()
-    tuned = tune_algorithm(template, data.train, data.valid, objective=objective, trials=trials, seed=seed,
-                           timeout=timeout, progress=progress, threads=threads)
+    tuned_template = with_negative_weight(template, rows.tune_negative_weight)
+    tuned = tune_algorithm(tuned_template, rows.tune, rows.tune_valid, objective=objective, trials=trials,
+                           seed=seed, timeout=timeout, progress=progress, threads=threads)
     refit = dict(objective=objective, seed=seed, threads=threads)
-    tuned_model = fit_final_model(template, data.train, tuned.best_params, tuned.best_rounds, **refit)
-    final = tuned_model if data.refit is data.train else fit_final_model(
-        template, data.refit, tuned.best_params, tuned.best_rounds, **refit)
+    tuned_model = fit_final_model(tuned_template, rows.tune, tuned.best_params, tuned.best_rounds, **refit)
+    final = tuned_model if rows.refit is rows.tune else fit_final_model(
+        with_negative_weight(template, rows.refit_negative_weight), rows.refit, tuned.best_params,
+        tuned.best_rounds, **refit)
     return tuned, tuned_model, final, time.perf_counter() - t0, time.process_time() - cpu0
 
 
-def _tune_all(algos: tuple[str, ...], workers: int, *, data: TrainingData, **tune):
+def _tune_all(algos: tuple[str, ...], workers: int, *, data: TrainingData, rows: FitRows, **tune):
     """(algorithm, tune_and_refit outcome) in the order of `algos`: in this process, or in `workers`
     spawned processes (spawn, not fork: a forked child of a process that already ran OpenMP can hang).
-    Algorithms are submitted in order, so the slowest (catboost, first by name) starts first."""
+    Algorithms are submitted in order, so the slowest (catboost, first by name) starts first. A worker
+    receives only the FitRows (the samples), not the whole TrainingData."""
     if workers == 1 or len(algos) == 1:
         for algorithm in algos:
-            yield algorithm, tune_and_refit(model_template(data, algorithm), data, **tune)
+            yield algorithm, tune_and_refit(model_template(data, algorithm), rows, **tune)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=min(workers, len(algos)),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [(a, pool.submit(tune_and_refit, model_template(data, a), data, **tune)) for a in algos]
+        futures = [(a, pool.submit(tune_and_refit, model_template(data, a), rows, **tune)) for a in algos]
         for algorithm, future in futures:
             yield algorithm, future.result()
 
@@ -170,8 +221,10 @@ def train_models(
     progress: bool = True,
     timeout_per_algorithm: float | None = None,
     set_champion: bool = True,
-    threads: int = 2,
-    workers: int = 1,
+    threads: int | None = None,
+    workers: int | None = None,
+    tune_rows: int | None = TUNE_ROWS,
+    refit_rows: int | None = REFIT_ROWS,
 ) -> TrainingSummary:
     """Tune, refit, test once, log to MLflow, register the best model; writes gold.model_runs
     (and gold.reference_report for protocol='reference').
@@ -182,6 +235,9 @@ def train_models(
     `workers` > 1 tunes that many algorithms at once, each in its own process (results do not depend
     on it: every study is sequential and seeded); with threads=1 a 2-core machine runs two
     single-threaded fits instead of one fit whose two threads wait on each other at every split.
+    None for either: `parallelism` fills the cores (2 workers x 1 thread on 2 cores).
+    `tune_rows` / `refit_rows` cap the rows of the trials / of the final fit (None: every row); see
+    pipeline.gold.modeling.data.fit_rows. Below the caps nothing is sampled.
     """
     import mlflow
 
@@ -190,21 +246,29 @@ def train_models(
     from pipeline.gold.modeling.recalibration import recalibrate
     from pipeline.gold.modeling.scores import classification_metrics, is_better
 
-    if not isinstance(workers, int) or workers < 1:
-        raise AccidentsError(f"workers={workers!r}: expected a positive integer")
     algos = validate_training_args(protocol=protocol, sampler=sampler,
                                    algorithms=algorithms or algorithm_registry.names(),
                                    trials=trials, objective=objective)
+    workers, threads = parallelism(workers, threads, len(algos))
+    for name, cap in (("tune_rows", tune_rows), ("refit_rows", refit_rows)):
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < MIN_ROWS_CAP):
+            raise AccidentsError(f"{name}={cap!r}: expected at least {MIN_ROWS_CAP} rows (or None: every row)")
     started = time.perf_counter()
     data = data_module.load_training_data(con, protocol, sampler, seed=seed)
+    rows = data_module.fit_rows(data, tune_rows=tune_rows, refit_rows=refit_rows, seed=seed)
     _log(progress, f"training {protocol}/{sampler}: {len(data.train)} train rows, {len(data.valid)} "
-                   f"validation rows, negative weight {data.negative_weight:.1f}")
+                   f"validation rows, negative weight {data.negative_weight:.1f}; {workers} worker(s) x "
+                   f"{threads} thread(s)")
+    if rows.tune is not data.train or rows.refit is not data.refit:
+        _log(progress, f"capped samples: trials fit on {len(rows.tune)} rows (early stopping on "
+                       f"{len(rows.tune_valid)}), final models on {len(rows.refit)} rows (negative weight "
+                       f"{rows.refit_negative_weight:.1f})")
 
     # 1-2. Tuning and refit see only train/valid rows.
     models: dict[str, RiskModel] = {}
     partial: dict[str, AlgorithmResult] = {}
-    tune = dict(data=data, objective=objective, trials=trials, seed=seed, timeout=timeout_per_algorithm,
-                progress=progress, threads=threads)
+    tune = dict(data=data, rows=rows, objective=objective, trials=trials, seed=seed,
+                timeout=timeout_per_algorithm, progress=progress, threads=threads)
     for algorithm, (tuned, tuned_model, final, seconds, cpu) in _tune_all(algos, workers, **tune):
         valid_metrics = classification_metrics(data.valid.y, tuned_model.predict_score(data.valid.frame))
         # the validation year is out of sample for the temporal final model (refit = train)
@@ -243,8 +307,11 @@ def train_models(
                          "department": department, "best_algorithm": best_algorithm})
         mlflow.log_params({"protocol": protocol, "sampler": sampler, "objective": objective,
                            "trials": trials, "seed": seed, "algorithms": ",".join(algos),
-                           "negative_weight": data.negative_weight, "train_rows": len(data.refit),
-                           "valid_rows": len(data.valid), "test_rows": len(test)})
+                           "negative_weight": rows.refit_negative_weight, "train_rows": len(rows.refit),
+                           "tune_rows": len(rows.tune), "tune_valid_rows": len(rows.tune_valid),
+                           "tune_rows_cap": tune_rows, "refit_rows_cap": refit_rows,
+                           "available_train_rows": len(data.refit), "valid_rows": len(data.valid),
+                           "test_rows": len(test), "workers": workers, "threads": threads})
         model_uris: dict[str, str] = {}
         for algorithm in algos:
             run_id, model_uris[algorithm] = _log_algorithm_run(models[algorithm], partial[algorithm], test, test_scores[algorithm],
@@ -273,7 +340,8 @@ def train_models(
         protocol=protocol, sampler=sampler, objective=objective, best_algorithm=best_algorithm,
         registered_version=version, parent_run_id=parent_run_id, results=results,
         seconds=time.perf_counter() - started, reference_text=reference_text, models=models,
-        fit_seconds=fit_seconds)
+        fit_seconds=fit_seconds, tune_rows=len(rows.tune), refit_rows=len(rows.refit), workers=workers,
+        threads=threads)
 
 
 def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, test_score,

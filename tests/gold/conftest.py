@@ -146,7 +146,8 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tuning, "tune_algorithm", spy_tune)
         mp.setattr(data_module, "load_test_rows", spy_test)
-        summary = train_models(con, protocol="temporal", trials=2, seed=5, threads=1, progress=False,
+        # workers=1: the spies above live in this process (and tiny fits gain nothing from spawning)
+        summary = train_models(con, protocol="temporal", trials=2, seed=5, threads=1, workers=1, progress=False,
                                tracking_uri=settings.resolved_mlflow_uri)
     # the predecessor's protocol, registered without taking the champion alias
     reference = train_models(con, protocol="reference", algorithms=("lightgbm",), trials=2, seed=5,

@@ -157,3 +157,15 @@ def test_an_unreachable_mlflow_server_is_a_quick_one_line_error(argv, tmp_path, 
     assert code == 2 and elapsed < 30
     assert err.startswith("error: MLflow tracking server http://127.0.0.1:") and "is unreachable" in err
     assert err.count("\n") == 1 and "s3cret" not in err
+
+
+def test_the_run_records_the_rows_and_parallelism_it_trained_with(trained):
+    import mlflow
+
+    settings, _, summary, _, _ = trained
+    assert (summary.workers, summary.threads) == (1, 1)
+    assert summary.tune_rows > 0 and summary.refit_rows == summary.tune_rows  # temporal, below the caps
+    params = mlflow.MlflowClient(settings.resolved_mlflow_uri).get_run(summary.parent_run_id).data.params
+    assert params["tune_rows"] == str(summary.tune_rows) and params["train_rows"] == str(summary.refit_rows)
+    assert params["available_train_rows"] == params["train_rows"]
+    assert (params["workers"], params["threads"]) == ("1", "1")

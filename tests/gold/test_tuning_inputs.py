@@ -121,12 +121,14 @@ def test_algorithms_tuned_in_worker_processes_give_the_results_of_one_process(fe
     """`workers` only changes where the studies run: each is sequential and seeded, so the best
     parameters, rounds and final models are those of the in-process run."""
     from pipeline.gold.datasets import build_datasets
-    from pipeline.gold.modeling.data import load_training_data
+    from pipeline.gold.modeling.data import fit_rows, load_training_data
     from pipeline.gold.training import _tune_all
 
     build_datasets(features_lake, sampler="exclusion")
     data = load_training_data(features_lake, "temporal", "exclusion", seed=4)
-    tune = dict(data=data, objective="pr_auc", trials=3, seed=4, timeout=None, progress=False, threads=1)
+    rows = fit_rows(data, tune_rows=None, refit_rows=None, seed=4)
+    tune = dict(data=data, rows=rows, objective="pr_auc", trials=3, seed=4, timeout=None, progress=False,
+                threads=1)
     algos = ("lightgbm", "xgboost")
     alone = dict(_tune_all(algos, 1, **tune))
     parallel = dict(_tune_all(algos, 2, **tune))
