@@ -320,19 +320,22 @@ def history_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.n
     return _point_in_time_features(rows, history)
 
 
-def point_hour_rows(points: pd.DataFrame, hours, atm) -> pd.DataFrame:
-    """Every road point x every hour, hour-major (all points of the first hour, then the next...),
-    ready for `compute_features`. `atm`: one scenario code, one per hour, or a WeatherHistory (each
-    point-hour gets its own hour's code at its nearest station)."""
+def point_hour_rows(points: pd.DataFrame, hours, atm, *, point_major: bool = False) -> pd.DataFrame:
+    """Every road point x every hour, hour-major (all points of the first hour, then the next...) or,
+    with `point_major`, all hours of the first point, then the next; ready for `compute_features`.
+    `atm`: one scenario code, one per hour, or a WeatherHistory (each point-hour gets its own hour's
+    code at its nearest station)."""
     import pandas as pd
 
     from pipeline.core.weather import atm_matrix
 
     hours = pd.DatetimeIndex(hours)
-    n_hours = len(hours)
-    rows = pd.DataFrame({c: np.tile(points[c].to_numpy(), n_hours) for c in POINT_ATTRIBUTES if c in points})
-    rows["event_time"] = np.repeat(hours.to_numpy(), len(points))
-    rows["atm"] = atm_matrix(atm, points["lat"].to_numpy(), points["lon"].to_numpy(), hours).ravel()
+    n_hours, n_points = len(hours), len(points)
+    per_point, per_hour = (np.repeat, np.tile) if point_major else (np.tile, np.repeat)
+    rows = pd.DataFrame({c: per_point(points[c].to_numpy(), n_hours) for c in POINT_ATTRIBUTES if c in points})
+    rows["event_time"] = per_hour(hours.to_numpy(), n_points)
+    codes = atm_matrix(atm, points["lat"].to_numpy(), points["lon"].to_numpy(), hours)  # (hours, points)
+    rows["atm"] = (codes.T if point_major else codes).ravel()
     return rows
 
 

@@ -85,3 +85,22 @@ def test_a_model_returning_the_wrong_shape_is_an_error(grid):
         score_point_hours(Broken(), points, hours[:5], history, 1)
     with pytest.raises(AccidentsError, match="chunk_rows=0"):
         score_point_hours(Broken(), points, hours[:5], history, 1, chunk_rows=0)
+
+
+def test_a_large_grid_is_scored_by_the_compiled_lightgbm_model_with_the_same_probabilities(grid, monkeypatch):
+    """Old path (the booster) and new path (its compiled trees) on the same small grid, with weather."""
+    from pipeline.gold import scoring
+    from pipeline.gold.modeling.data import Rows
+    from pipeline.gold.training import fit_final_model
+    from tests.gold.conftest import model_template, synthetic_features
+
+    points, hours, history, weather = grid
+    train = Rows(synthetic_features(60, 5, seed=1, samplers=("exclusion",)))
+    model = fit_final_model(model_template("lightgbm", train, negative_weight=500.0), train,
+                            {"learning_rate": 0.1, "max_depth": 5}, rounds=30, objective="pr_auc", seed=1, threads=1)
+    monkeypatch.setattr(scoring, "COMPILE_MIN_CELL_HOURS", 10**12)
+    booster_prob, booster_stats = score_point_hours(model, points, hours, history, weather, dtype=np.float64)
+    monkeypatch.setattr(scoring, "COMPILE_MIN_CELL_HOURS", 0)
+    compiled_prob, compiled_stats = score_point_hours(model, points, hours, history, weather, dtype=np.float64)
+    assert not booster_stats["compiled"] and compiled_stats["compiled"]
+    np.testing.assert_array_equal(compiled_prob, booster_prob)
