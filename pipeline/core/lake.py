@@ -335,6 +335,9 @@ def transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Duc
                 con.execute("ROLLBACK")
             except Exception:  # a failed COMMIT has already ended the transaction: keep its error
                 pass
+            conflict = _CONFLICT.search(str(exc)) if isinstance(exc, Exception) else None
+            if conflict and not isinstance(exc, AccidentsError):
+                raise CommitConflict(f"the lake refused the commit: {conflict.group(0)}") from None
             if isinstance(exc, Exception) and not isinstance(exc, AccidentsError) and _TRANSIENT.search(str(exc)):
                 # a process outside this lock (e.g. a DuckDB CLI writing) got in the way: one line,
                 # whose text with_retries still recognises
@@ -344,6 +347,28 @@ def transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Duc
         finally:
             for name in frames:
                 con.unregister(name)
+
+
+# DuckLake refuses a commit that conflicts with one made since the transaction began, e.g. two
+# départements' runs both creating a table that did not exist yet. Replaying the transaction cures it.
+_CONFLICT = re.compile(r"Transaction conflict[^\n]*")
+
+
+class CommitConflict(AccidentsError):
+    """A lake commit refused for a conflict with a concurrent transaction; replaying it succeeds."""
+
+
+def replayed(write: Callable[[], T], attempts: int = 6) -> T:
+    """Run `write` (which opens its own `transaction`), again from the start when its commit conflicts
+    with a concurrent writer's; the replay sees that writer's commit (e.g. the table it created)."""
+    for attempt in range(attempts):
+        try:
+            return write()
+        except CommitConflict:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, *ddl: str) -> None:
@@ -400,8 +425,11 @@ def write_department_rows(con: duckdb.DuckDBPyConnection, qualified: str, select
 
 def replace_department_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
     """This connection's département's rows of a table, replaced in one transaction; returns their count."""
-    with transaction(con):
-        write_department_rows(con, qualified, select_sql, params)
+    def write() -> None:
+        with transaction(con):
+            write_department_rows(con, qualified, select_sql, params)
+
+    replayed(write)
     return con.execute(f"SELECT count(*) FROM {qualified} WHERE dep = {DEP}").fetchone()[0]
 
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, POINT_ATTRIBUTES
-from pipeline.core.lake import DEP, replace_department_table, table_exists, transaction, use_department, write_department_rows
+from pipeline.core.lake import (DEP, replace_department_table, replayed, table_exists, transaction, use_department,
+                                write_department_rows)
 from pipeline.silver.params import FeatureParams
 
 if TYPE_CHECKING:
@@ -143,11 +144,18 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
                     reference_cutoff) -> dict[str, int]:
     """Compute features batch by batch and write silver.features and silver.features_reference in one
     transaction. Returns the rows per sampler dropped from silver.features (no covered history)."""
-    from pipeline.core.features import compute_features, history_features
-
     select = ", ".join([f'"{c}"::{t} AS "{c}"' for c, t in {**ROW_COLUMNS, **FEATURE_TYPES}.items()]
                        + ['"history_cutoff"::TIMESTAMP AS "history_cutoff"'])
     attributes = points[POINT_ATTRIBUTES]
+    # another département's run may create these tables first: the write is then replayed from the start
+    return replayed(lambda: _write_feature_tables(con, row_sets, attributes, point_in_time, reference,
+                                                  reference_cutoff, select))
+
+
+def _write_feature_tables(con, row_sets, attributes, point_in_time, reference, reference_cutoff,
+                          select: str) -> dict[str, int]:
+    from pipeline.core.features import compute_features, history_features
+
     dropped: dict[str, int] = {}
     with transaction(con):
         first = True

@@ -90,6 +90,38 @@ def test_writers_opening_a_new_catalog_at_once_all_succeed(production_env):
     assert {"bronze", "silver", "gold"} <= schemas
 
 
+def test_two_departements_writing_a_new_table_at_once_both_commit(production_env):
+    """Two départements' runs creating the same missing table at once conflict in DuckLake (both create
+    it); the loser replays its transaction, which then finds the table and adds its own slice."""
+    from pipeline.core.lake import replace_department_table, use_department
+
+    settings = Settings.from_env(production_env)
+    connect(settings).close()
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(dep: str) -> None:
+        con = connect(settings)
+        use_department(con, dep)
+        start.wait()
+        try:
+            replace_department_table(con, "silver.race", "SELECT range AS i FROM range(1000)")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            con.close()
+
+    threads = [threading.Thread(target=write, args=(dep,)) for dep in ("974", "987")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    with connect(settings, read_only=True) as con:
+        rows = dict(con.execute("SELECT dep, count(*) FROM silver.race GROUP BY dep").fetchall())
+    assert rows == {"974": 1000, "987": 1000}
+
+
 def test_read_only_sql_reads_s3_and_refuses_writes(production_env, demo_files, monkeypatch, capsys):
     from pipeline.cli import main
 
