@@ -120,18 +120,26 @@ def usable_cores() -> int:
     return max(1, cores)
 
 
+# Below this many rows x trials per algorithm, tuning takes less time than starting worker processes
+# (each imports pandas and the three libraries, ~5 s here): the algorithms are tuned in this process.
+PARALLEL_MIN_ROW_TRIALS = 200_000
+
+
 def parallelism(workers: int | None, threads: int | None, algorithms: int,
-                cpus: int | None = None) -> tuple[int, int]:
+                cpus: int | None = None, row_trials: int | None = None) -> tuple[int, int]:
     """(workers, threads per fit), each given or filled so that workers x threads <= cores: one
     algorithm per process first (single-threaded fits on small data do not wait on each other at every
     split: 3 x 50 demo trials in 36 s instead of 81 s on 2 cores), the cores left over as threads.
     LightGBM and XGBoost fit the same models whatever the thread count; CatBoost's can differ in the
     last digits, which can flip a pruning decision and send the study elsewhere (bench/findings.md),
-    so the resolved values are logged with the run."""
+    so the resolved values are logged with the run. `row_trials` (tuning rows x trials): a small
+    tuning gets one worker unless workers are given."""
     for name, value in (("workers", workers), ("threads", threads)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise AccidentsError(f"{name}={value!r}: expected a positive integer")
     cpus = max(1, cpus or usable_cores())
+    if workers is None and row_trials is not None and row_trials < PARALLEL_MIN_ROW_TRIALS:
+        workers = 1
     if workers is None:
         workers = max(1, min(algorithms, cpus // (threads or 1)))
     if threads is None:
@@ -249,13 +257,13 @@ def train_models(
     algos = validate_training_args(protocol=protocol, sampler=sampler,
                                    algorithms=algorithms or algorithm_registry.names(),
                                    trials=trials, objective=objective)
-    workers, threads = parallelism(workers, threads, len(algos))
     for name, cap in (("tune_rows", tune_rows), ("refit_rows", refit_rows)):
         if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < MIN_ROWS_CAP):
             raise AccidentsError(f"{name}={cap!r}: expected at least {MIN_ROWS_CAP} rows (or None: every row)")
     started = time.perf_counter()
     data = data_module.load_training_data(con, protocol, sampler, seed=seed)
     rows = data_module.fit_rows(data, tune_rows=tune_rows, refit_rows=refit_rows, seed=seed)
+    workers, threads = parallelism(workers, threads, len(algos), row_trials=len(rows.tune) * trials)
     _log(progress, f"training {protocol}/{sampler}: {len(data.train)} train rows, {len(data.valid)} "
                    f"validation rows, negative weight {data.negative_weight:.1f}; {workers} worker(s) x "
                    f"{threads} thread(s)")

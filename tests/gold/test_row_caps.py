@@ -117,6 +117,15 @@ def test_default_parallelism_fills_the_cores_without_oversubscribing(workers, th
         assert got[0] * got[1] <= max(cpus, 1)
 
 
+def test_a_small_tuning_stays_in_this_process_unless_workers_are_given():
+    from pipeline.gold.training import PARALLEL_MIN_ROW_TRIALS
+
+    small, large = PARALLEL_MIN_ROW_TRIALS - 1, PARALLEL_MIN_ROW_TRIALS
+    assert parallelism(None, None, 3, 2, row_trials=small) == (1, 2)  # tests, a few trials: no spawn
+    assert parallelism(None, None, 3, 2, row_trials=large) == (2, 1)  # the demo's 21 k rows x 20 trials
+    assert parallelism(2, None, 3, 2, row_trials=small) == (2, 1)
+
+
 def test_the_default_counts_the_cores_this_process_may_use():
     import os
 
