@@ -32,7 +32,8 @@ class TrainParams(Params):
     threads: int | None = param(None, "threads per model fit (default: the cores left per worker, "
                                       "workers x threads <= cores)", kind="int", low=1, high=64)
     workers: int | None = param(None, "algorithms tuned at once, each in its own process (default: one per "
-                                      "core, at most one per algorithm: 2 x 1 thread on 2 cores)",
+                                      "core, at most one per algorithm: 2 x 1 thread on 2 cores; 1 when "
+                                      "tuning rows x trials < 200,000)",
                                 kind="int", low=1, high=16)
     tune_rows: int | None = param(TUNE_ROWS, "Optuna trials fit on a random sample of at most this many rows "
                                              "(every positive while they are at most half; by label and year)",
