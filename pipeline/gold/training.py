@@ -125,6 +125,12 @@ def usable_cores() -> int:
 PARALLEL_MIN_ROW_TRIALS = 200_000
 
 
+def check_parallelism(workers: int | None, threads: int | None) -> None:
+    for name, value in (("workers", workers), ("threads", threads)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise AccidentsError(f"{name}={value!r}: expected a positive integer")
+
+
 def parallelism(workers: int | None, threads: int | None, algorithms: int,
                 cpus: int | None = None, row_trials: int | None = None) -> tuple[int, int]:
     """(workers, threads per fit), each given or filled so that workers x threads <= cores: one
@@ -134,9 +140,7 @@ def parallelism(workers: int | None, threads: int | None, algorithms: int,
     last digits, which can flip a pruning decision and send the study elsewhere (bench/findings.md),
     so the resolved values are logged with the run. `row_trials` (tuning rows x trials): a small
     tuning gets one worker unless workers are given."""
-    for name, value in (("workers", workers), ("threads", threads)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise AccidentsError(f"{name}={value!r}: expected a positive integer")
+    check_parallelism(workers, threads)
     cpus = max(1, cpus or usable_cores())
     if workers is None and row_trials is not None and row_trials < PARALLEL_MIN_ROW_TRIALS:
         workers = 1
@@ -257,6 +261,7 @@ def train_models(
     algos = validate_training_args(protocol=protocol, sampler=sampler,
                                    algorithms=algorithms or algorithm_registry.names(),
                                    trials=trials, objective=objective)
+    check_parallelism(workers, threads)  # before reading any row: a bad value fails at once
     for name, cap in (("tune_rows", tune_rows), ("refit_rows", refit_rows)):
         if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < MIN_ROWS_CAP):
             raise AccidentsError(f"{name}={cap!r}: expected at least {MIN_ROWS_CAP} rows (or None: every row)")
