@@ -3,21 +3,27 @@ its own time zone (Indian/Reunion), holidays, metric CRS and main city."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import pytest
 
 from pipeline.core.settings import Settings
 from tests.departments.reunion_fixture import write_reunion_source
 
 
-@pytest.mark.slow
-def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(tmp_path, monkeypatch, capsys):
-    from pipeline.cli import main
-    from pipeline.core.lake import lake_connection
-    from pipeline.gold.predictions import tomorrow_in
-    from pipeline.gold.registry import list_model_versions
+RUN_974 = ["run", "--dep", "974", "--trials", "1", "--algorithms", "lightgbm", "--weather", "none"]  # no station archive offline
 
+
+@pytest.fixture(scope="module")
+def alone_974(tmp_path_factory):
+    """974's whole chain alone in its own lake, once for the module: (data dir, source folder, printed
+    output, metric CRSs the hotspot baselines projected to)."""
+    from pipeline.cli import main
     from pipeline.gold import baselines
 
+    root = tmp_path_factory.mktemp("dep974")
+    source = write_reunion_source(root / "baac974")
     projected_to: set[str] = set()
     project = baselines.project
 
@@ -25,12 +31,21 @@ def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(tmp_path, monk
         projected_to.add(crs)
         return project(lat, lon, crs)
 
-    monkeypatch.setattr(baselines, "project", recording_project)
-    source = write_reunion_source(tmp_path / "baac974")
-    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "data"))
-    assert main(["run", "--dep", "974", "--source", str(source), "--trials", "2", "--algorithms", "lightgbm",
-                 "--weather", "none"]) == 0  # no station archive offline
-    out = capsys.readouterr().out
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
+        patch.setattr(baselines, "project", recording_project)
+        patch.setenv("ACCIDENTS_DATA_DIR", str(root / "data"))
+        assert main([*RUN_974, "--source", str(source)]) == 0
+    return root / "data", source, out.getvalue(), projected_to
+
+
+@pytest.mark.slow
+def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(alone_974, monkeypatch):
+    from pipeline.core.lake import lake_connection
+    from pipeline.gold.predictions import tomorrow_in
+    from pipeline.gold.registry import list_model_versions
+
+    data_dir, _, out, projected_to = alone_974
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(data_dir))
     tomorrow = tomorrow_in("Indian/Reunion")
     assert f"predict {tomorrow}" in out and "département(s) 974" in out
 
@@ -46,7 +61,7 @@ def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(tmp_path, monk
     assert holidays in (None, 1)  # 20 December (abolition of slavery) is a holiday in La Réunion
     versions = list_model_versions(settings.resolved_mlflow_uri, "accidents-risk-974")
     assert any("champion" in v["aliases"] and v["protocol"] == "temporal" for v in versions)
-    assert (tmp_path / "data" / "maps" / f"{tomorrow}.html").is_file()
+    assert (data_dir / "maps" / f"{tomorrow}.html").is_file()
     assert projected_to == {"EPSG:2975"}  # the hotspot baselines measure distances in La Réunion's CRS
 
 
@@ -70,17 +85,14 @@ def slices(settings: Settings, dep: str) -> dict[str, tuple[int, int]]:
 
 
 @pytest.mark.slow
-def test_one_lake_holds_two_departements_without_touching_each_other(tmp_path, monkeypatch, capsys):
+def test_one_lake_holds_two_departements_without_touching_each_other(alone_974, tmp_path, monkeypatch, capsys):
     """988's rows of every table survive 974's ingest, silver, training and predictions in the same lake,
     and 974's tables there hold exactly what 974 alone gives (bronze and silver also the same rows)."""
     from pipeline.cli import main
 
-    source = write_reunion_source(tmp_path / "baac974")
-    run_974 = ["run", "--dep", "974", "--source", str(source), "--trials", "1", "--algorithms", "lightgbm",
-               "--weather", "none"]
-    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "alone"))
-    assert main(run_974) == 0
-    alone = slices(Settings.from_env(), "974")
+    data_dir, source, _, _ = alone_974
+    run_974 = [*RUN_974, "--source", str(source)]
+    alone = slices(Settings(data_dir=data_dir), "974")
 
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "shared"))
     assert main(["run", "--trials", "1", "--algorithms", "lightgbm"]) == 0  # 988, the demo, with its weather
