@@ -254,6 +254,10 @@ def _attached(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# A DuckDB-file catalog held by another process stays held for that process's life ("Conflicting
+# lock is held"): waiting for it only delayed the clear error by ~20 s.
+_FILE_LOCKED = re.compile(r"Could not set lock on file", re.IGNORECASE)
+
 # Two processes opening a new catalog at once both create its tables; the loser's transaction fails
 # on the catalog's unique names and rolls back, and a fresh attach then finds the winner's catalog.
 _CONCURRENT_INIT = re.compile(r"Failed to initialize DuckLake.*(duplicate key|already exists)",
@@ -273,7 +277,8 @@ def with_retries(action: Callable[[], T], attempts: int = 20, transient: re.Patt
         try:
             return action()
         except Exception as exc:
-            if isinstance(exc, LakeBusy) or not transient.search(str(exc)) or attempt == attempts - 1:
+            if (isinstance(exc, LakeBusy) or _FILE_LOCKED.search(str(exc)) or not transient.search(str(exc))
+                    or attempt == attempts - 1):
                 raise
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
