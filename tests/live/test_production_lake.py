@@ -64,26 +64,31 @@ def test_concurrent_writers_both_commit(production_env, demo_files, tmp_path):
     assert per_year == {year: int(out.strip()) for year, (out, _) in zip(YEARS, outputs)}
 
 
-def test_writers_opening_a_new_catalog_at_once_all_succeed(production_env):
-    """Two département runs started together on a fresh PostgreSQL catalog both initialise it: the loser
-    of that race must wait for the winner's catalog, not fail (seen in CI on the fan-out test)."""
-    settings = Settings.from_env(production_env)
-    start = threading.Barrier(OPENERS)
+def all_at_once(actions: list) -> None:
+    """Run the actions in threads released together by a barrier; fail with every error raised."""
+    start = threading.Barrier(len(actions))
     errors: list[BaseException] = []
 
-    def open_lake() -> None:
+    def run(action) -> None:
         start.wait()
         try:
-            connect(settings).close()
+            action()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=open_lake) for _ in range(OPENERS)]
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
     assert not errors, errors
+
+
+def test_writers_opening_a_new_catalog_at_once_all_succeed(production_env):
+    """Two département runs started together on a fresh PostgreSQL catalog both initialise it: the loser
+    of that race must wait for the winner's catalog, not fail (seen in CI on the fan-out test)."""
+    settings = Settings.from_env(production_env)
+    all_at_once([lambda: connect(settings).close()] * OPENERS)
     with connect(settings, read_only=True) as con:
         schemas = {s for (s,) in con.execute("SELECT schema_name FROM information_schema.schemata "
                                              "WHERE catalog_name = 'lake'").fetchall()}
@@ -97,26 +102,16 @@ def test_two_departements_writing_a_new_table_at_once_both_commit(production_env
 
     settings = Settings.from_env(production_env)
     connect(settings).close()
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def write(dep: str) -> None:
-        con = connect(settings)
-        use_department(con, dep)
-        start.wait()
-        try:
-            replace_department_table(con, "silver.race", "SELECT range AS i FROM range(1000)")
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
+    connections = {}
+    for dep in ("974", "987"):  # opened beforehand: the writes, not the opening, start together
+        connections[dep] = connect(settings)
+        use_department(connections[dep], dep)
+    try:
+        all_at_once([lambda con=con: replace_department_table(con, "silver.race", "SELECT range AS i FROM range(1000)")
+                     for con in connections.values()])
+    finally:
+        for con in connections.values():
             con.close()
-
-    threads = [threading.Thread(target=write, args=(dep,)) for dep in ("974", "987")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
     with connect(settings, read_only=True) as con:
         rows = dict(con.execute("SELECT dep, count(*) FROM silver.race GROUP BY dep").fetchall())
     assert rows == {"974": 1000, "987": 1000}
