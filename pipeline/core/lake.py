@@ -254,18 +254,16 @@ def _attached(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
-# A DuckDB-file catalog held by another process stays held for that process's life ("Conflicting
-# lock is held"): waiting for it only delayed the clear error by ~20 s.
-_FILE_LOCKED = re.compile(r"Could not set lock on file", re.IGNORECASE)
-
 # Two processes opening a new catalog at once both create its tables; the loser's transaction fails
 # on the catalog's unique names and rolls back, and a fresh attach then finds the winner's catalog.
 _CONCURRENT_INIT = re.compile(r"Failed to initialize DuckLake.*(duplicate key|already exists)",
                               re.IGNORECASE | re.DOTALL)
 
 # What a concurrent writer causes and a retry cures: a locked SQLite catalog, a PostgreSQL
-# serialization failure, a DuckLake commit conflict (e.g. both deleting from one data file).
-_TRANSIENT = re.compile(r"database is locked|busy|could not serialize|another transaction|conflict",
+# serialization failure, a DuckLake commit conflict (e.g. both deleting from one data file). "conflict" as
+# a whole word: a DuckDB-file catalog held by another process ("Conflicting lock is held") stays held for
+# that process's life, so waiting for it would only delay the clear error.
+_TRANSIENT = re.compile(r"database is locked|busy|could not serialize|another transaction|\bconflict\b",
                         re.IGNORECASE)
 
 
@@ -277,8 +275,7 @@ def with_retries(action: Callable[[], T], attempts: int = 20, transient: re.Patt
         try:
             return action()
         except Exception as exc:
-            if (isinstance(exc, LakeBusy) or _FILE_LOCKED.search(str(exc)) or not transient.search(str(exc))
-                    or attempt == attempts - 1):
+            if isinstance(exc, LakeBusy) or not transient.search(str(exc)) or attempt == attempts - 1:
                 raise
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)

@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,12 +166,11 @@ def fit_final_model(template: RiskModel, rows: Rows, params: dict[str, Any], rou
     """Fit `params` for exactly `rounds` boosting rounds on `rows` (no early stopping)."""
     booster, _ = template.spec.train(template, params, template.encode(rows.frame), rows.y,
                                      objective=objective, seed=seed, rounds=rounds, threads=threads)
-    return RiskModel(**{**template.__dict__, "booster": booster,
-                        "params": {**params, "rounds": int(rounds), "seed": int(seed)}})
+    return replace(template, booster=booster, params={**params, "rounds": int(rounds), "seed": int(seed)})
 
 
 def with_negative_weight(template: RiskModel, negative_weight: float) -> RiskModel:
-    return RiskModel(**{**template.__dict__, "negative_weight": float(negative_weight)})
+    return replace(template, negative_weight=float(negative_weight))
 
 
 def tune_and_refit(template: RiskModel, rows: FitRows, *, objective: str, trials: int, seed: int,
@@ -311,7 +310,7 @@ def train_models(
         metrics = classification_metrics(test.y, test_scores[a])
         models[a].metrics = {**{f"valid_{k}": v for k, v in partial[a].validation_metrics.items()},
                              **{f"test_{k}": v for k, v in metrics.items()}}
-        partial[a] = AlgorithmResult(**{**partial[a].__dict__, "test_metrics": metrics})
+        partial[a] = replace(partial[a], test_metrics=metrics)
 
     registry.ensure_experiment(tracking_uri, experiment)
     reference_text = None
@@ -329,7 +328,7 @@ def train_models(
         for algorithm in algos:
             run_id, model_uris[algorithm] = _log_algorithm_run(models[algorithm], partial[algorithm], test, test_scores[algorithm],
                                         data, protocol=protocol, objective=objective)
-            partial[algorithm] = AlgorithmResult(**{**partial[algorithm].__dict__, "mlflow_run_id": run_id})
+            partial[algorithm] = replace(partial[algorithm], mlflow_run_id=run_id)
         best = partial[best_algorithm]
         mlflow.log_metrics({f"best_valid_{objective}": best.validation_value,
                             "seconds": time.perf_counter() - started})
@@ -340,7 +339,7 @@ def train_models(
             {"algorithm": best_algorithm, "protocol": protocol, "sampler": sampler,
              "objective": objective, "department": department},
             champion=set_champion)
-        partial[best_algorithm] = AlgorithmResult(**{**best.__dict__, "registered_version": version})
+        partial[best_algorithm] = replace(best, registered_version=version)
         mlflow.set_tag("registered_version", version)
         parent_run_id = parent.info.run_id
 

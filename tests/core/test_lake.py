@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import attach_statements, connect, list_tables, replace_table
+from pipeline.core.lake import attach_statements, connect, list_tables, replace_table, with_retries
 from pipeline.core.settings import Settings
 
 PRODUCTION_ENV = {
@@ -94,6 +94,28 @@ def test_a_locked_duckdb_catalog_fails_fast_with_a_clear_message(tmp_path):
     assert done.returncode == 3, done.stderr
     assert "locked by another process" in done.stdout
 
+
+@pytest.mark.parametrize("message, retried", [
+    ('IO Error: Could not set lock on file "lake.ducklake": Conflicting lock is held in python (PID 7)', False),
+    ("TransactionContext Error: Failed to commit: Transaction conflict - attempting to insert", True),
+    ("IO Error: database is locked", True),
+])
+def test_only_a_concurrent_writer_is_retried_not_a_catalog_held_by_another_process(message, retried):
+    """A file lock stays held for its holder's whole life: retrying it only delayed the clear error."""
+    calls = []
+
+    def action():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError(message)
+        return "done"
+
+    if retried:
+        assert with_retries(action) == "done" and len(calls) == 2
+    else:
+        with pytest.raises(RuntimeError, match="Conflicting lock"):
+            with_retries(action)
+        assert len(calls) == 1
 
 def test_dagster_executor_setting_is_checked():
     """A parallel executor needs the PostgreSQL catalog: an embedded one admits one writer process."""
