@@ -26,7 +26,7 @@ from pipeline.bronze.fields import ACCIDENT_CODES, LIEUX_CODES, REQUIRED
 from pipeline.bronze.parse import ParsedFile, parse_file, truncate_raw
 from pipeline.core.departments import DEPARTMENTS
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import LAKE_ALIAS, ensure_tables, transaction, with_retries
+from pipeline.core.lake import LAKE_ALIAS, committed, ensure_tables, with_retries
 
 if TYPE_CHECKING:
     import duckdb
@@ -354,7 +354,8 @@ def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _Ye
     ensure_tables(con, ACCIDENTS_DDL, REJECTED_DDL, REJECTED_MIGRATION, LOG_DDL,
                   *(_raw_ddl(k) for k in KINDS), *_dep_migrations())
     now = dt.datetime.now().replace(microsecond=0)
-    with transaction(con):
+
+    def write() -> dict[tuple[str, int], str]:
         _fill_dep(con)
         refused = {} if force else _shrinking_years(con, batches)
         kept = {key: b for key, b in batches.items() if key not in refused}
@@ -373,7 +374,9 @@ def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _Ye
                 "source_file", "year", "kind", "encoding", "source", "rows_read", "rows_kept", "rows_rejected",
                 "rows_other_department", "ingested_at"]), dep)
         label_tables(con, source)
-    return refused
+        return refused
+
+    return committed(con, write)
 
 
 def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:

@@ -21,6 +21,8 @@ from pipeline.core.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
+    import pandas as pd
+    import pyarrow as pa
 
 T = TypeVar("T")
 LAKE_ALIAS = "lake"
@@ -320,11 +322,35 @@ def current_snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
     return row[0] if row else None
 
 
+def committed(con: duckdb.DuckDBPyConnection, body: Callable[[], T], *, attempts: int = 6, **frames) -> T:
+    """Run `body` as one lake transaction and return its result: COMMIT at its end, ROLLBACK on any
+    error, so a table set is replaced all at once or not at all. `frames` (DataFrames / Arrow tables)
+    are registered as views under their keyword names while it runs.
+
+    A commit refused for a conflict with a concurrent writer's (e.g. two départements' runs both
+    creating a table that did not exist yet) runs `body` again from the start: the replay sees that
+    writer's commit. `body` therefore starts from nothing each time (no state kept between tries)."""
+    for attempt in range(attempts):
+        try:
+            with _transaction(con, **frames):
+                return body()
+        except CommitConflict:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+# DuckLake refuses a commit that conflicts with one made since the transaction began.
+_CONFLICT = re.compile(r"Transaction conflict[^\n]*")
+
+
+class CommitConflict(AccidentsError):
+    """A lake commit refused for a conflict with a concurrent transaction, still refused after replays."""
+
+
 @contextmanager
-def transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.DuckDBPyConnection]:
-    """One lake transaction: COMMIT at the end of the block, ROLLBACK on any error, so a table set is
-    replaced all at once or not at all. `frames` (DataFrames / Arrow tables) are registered as views
-    under their keyword names for the block's duration."""
+def _transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.DuckDBPyConnection]:
     with write_lock(con):
         for name, frame in frames.items():
             con.register(name, frame)
@@ -351,26 +377,22 @@ def transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Duc
                 con.unregister(name)
 
 
-# DuckLake refuses a commit that conflicts with one made since the transaction began, e.g. two
-# départements' runs both creating a table that did not exist yet. Replaying the transaction cures it.
-_CONFLICT = re.compile(r"Transaction conflict[^\n]*")
+def one_pass(data: pd.DataFrame | pa.Table, batch_rows: int = 1 << 20) -> pa.RecordBatchReader:
+    """`data` as a reader DuckDB scans once, letting go of each batch as it is read. Inside a
+    transaction DuckDB keeps every registered object alive until COMMIT, so a write of many blocks
+    registered as frames holds them all (a 0.005° backfill: 9.5 GB for 365 days); read this way, the
+    transaction holds none of them and the caller's block is freed when the caller drops it."""
+    import pyarrow as pa
 
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    schema, batches = table.schema, table.to_batches(max_chunksize=batch_rows)
+    del table
 
-class CommitConflict(AccidentsError):
-    """A lake commit refused for a conflict with a concurrent transaction; replaying it succeeds."""
+    def drained() -> Iterator[pa.RecordBatch]:
+        while batches:
+            yield batches.pop(0)
 
-
-def replayed(write: Callable[[], T], attempts: int = 6) -> T:
-    """Run `write` (which opens its own `transaction`), again from the start when its commit conflicts
-    with a concurrent writer's; the replay sees that writer's commit (e.g. the table it created)."""
-    for attempt in range(attempts):
-        try:
-            return write()
-        except CommitConflict:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.1 * (attempt + 1))
-    raise AssertionError("unreachable")
+    return pa.RecordBatchReader.from_batches(schema, drained())
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, *ddl: str) -> None:
@@ -427,25 +449,20 @@ def write_department_rows(con: duckdb.DuckDBPyConnection, qualified: str, select
 
 def replace_department_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
     """This connection's département's rows of a table, replaced in one transaction; returns their count."""
-    def write() -> None:
-        with transaction(con):
-            write_department_rows(con, qualified, select_sql, params)
-
-    replayed(write)
+    committed(con, lambda: write_department_rows(con, qualified, select_sql, params))
     return con.execute(f"SELECT count(*) FROM {qualified} WHERE dep = {DEP}").fetchone()[0]
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
     """Create or replace a whole table from a query in one transaction; returns its row count."""
-    with transaction(con):
-        con.execute(f"CREATE OR REPLACE TABLE {qualified} AS {select_sql}", params or [])
+    committed(con, lambda: con.execute(f"CREATE OR REPLACE TABLE {qualified} AS {select_sql}", params or []))
     return con.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
 
 
 # --- concurrent processes on an embedded catalog ------------------------------------------------
 # A SQLite (or DuckDB-file) catalog has no server to arbitrate writers: two processes committing at
 # once fail with "database is locked" or a DuckLake conflict, and a failed transaction cannot be
-# replayed from here. So every write path (transaction, ensure_tables, connect) takes one lock file
+# replayed from here. So every write path (committed, ensure_tables, connect) takes one lock file
 # next to the catalog, waiting at most WRITE_LOCK_TIMEOUT_S, and the catalog runs in WAL mode so
 # readers never block on a writer. A PostgreSQL catalog arbitrates itself (DuckLake retries).
 WRITE_LOCK_TIMEOUT_S = 300.0

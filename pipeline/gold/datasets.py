@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import FEATURE_COLUMNS, feature_kind
-from pipeline.core.lake import DEP, replayed, table_exists, transaction, write_department_rows
+from pipeline.core.lake import DEP, committed, table_exists, write_department_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -142,20 +142,19 @@ def build_datasets(
     }
 
     def write() -> None:
-        with transaction(con, _test_ids=test_ids, _feature_metadata=metadata, _weather_encoding=weather):
-            base = f"SELECT f.* FROM silver.features_reference f WHERE f.sampler = ? AND f.dep = {DEP}"
-            write_department_rows(con, "gold.train", f"{base} AND f.row_id NOT IN (SELECT row_id FROM _test_ids) "
-                                  "ORDER BY f.row_id", [sampler])
-            write_department_rows(con, "gold.test", f"{base} AND f.row_id IN (SELECT row_id FROM _test_ids) "
-                                  "ORDER BY f.row_id", [sampler])
-            for table, years in year_sets.items():
-                write_department_rows(con, table, f"SELECT * FROM silver.features WHERE list_contains(?, year) "
-                                      f"AND dep = {DEP} ORDER BY sampler, row_id", [years])
-            write_department_rows(con, "gold.feature_metadata",
-                                  "SELECT name, CAST(position AS INTEGER) AS position, kind FROM _feature_metadata")
-            write_department_rows(con, "gold.weather_encoding", "SELECT encoding_json FROM _weather_encoding")
+        base = f"SELECT f.* FROM silver.features_reference f WHERE f.sampler = ? AND f.dep = {DEP}"
+        write_department_rows(con, "gold.train", f"{base} AND f.row_id NOT IN (SELECT row_id FROM _test_ids) "
+                              "ORDER BY f.row_id", [sampler])
+        write_department_rows(con, "gold.test", f"{base} AND f.row_id IN (SELECT row_id FROM _test_ids) "
+                              "ORDER BY f.row_id", [sampler])
+        for table, years in year_sets.items():
+            write_department_rows(con, table, f"SELECT * FROM silver.features WHERE list_contains(?, year) "
+                                  f"AND dep = {DEP} ORDER BY sampler, row_id", [years])
+        write_department_rows(con, "gold.feature_metadata",
+                              "SELECT name, CAST(position AS INTEGER) AS position, kind FROM _feature_metadata")
+        write_department_rows(con, "gold.weather_encoding", "SELECT encoding_json FROM _weather_encoding")
 
-    replayed(write)  # another département's run may create these tables first
+    committed(con, write, _test_ids=test_ids, _feature_metadata=metadata, _weather_encoding=weather)
 
     rows, positives = {}, {}
     for table in ("gold.train", "gold.test", *year_sets):

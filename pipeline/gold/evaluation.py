@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, ensure_tables, transaction, write_department_rows
+from pipeline.core.lake import DEP, committed, ensure_tables, write_department_rows
 from pipeline.gold import scoring
 from pipeline.gold.scoring import ProbabilityModel
 from pipeline.gold.skill import DailySkill, daily_skill, loglik_per_accident
@@ -250,12 +250,15 @@ def write_evaluation(con: duckdb.DuckDBPyConnection, summary: EvaluationSummary,
     metric_frame, calibration_frame = evaluation_frames(summary, evaluated_at)
     params = [summary.model_name, summary.sampler, summary.test_year]
     ensure_tables(con, EVALUATION_DDL, CALIBRATION_DDL)
-    with transaction(con, evaluation_rows=metric_frame, calibration_rows=calibration_frame):
-        key = dict(zip(("model_name", "sampler", "test_year"), params, strict=True))  # and the département
+    key = dict(zip(("model_name", "sampler", "test_year"), params, strict=True))  # and the département
+
+    def write() -> None:
         write_department_rows(con, "gold.evaluation", "SELECT evaluated_at, model_name, sampler, test_year, "
                               "method, metric, value FROM evaluation_rows", key=key)
         write_department_rows(con, "gold.calibration", "SELECT evaluated_at, model_name, sampler, test_year, "
                               "method, grouping, key, expected, observed, ratio FROM calibration_rows", key=key)
+
+    committed(con, write, evaluation_rows=metric_frame, calibration_rows=calibration_frame)
     return len(metric_frame)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, ensure_tables, table_exists, transaction, write_department_rows
+from pipeline.core.lake import DEP, committed, ensure_tables, one_pass, table_exists, write_department_rows
 from pipeline.gold.scoring import ProbabilityModel
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def _insert_predictions(con: duckdb.DuckDBPyConnection, rows: pa.Table, *, all_d
                         model_name: str, model_version: str, created_at: dt.datetime, first: bool) -> None:
     """Inside the run's transaction: the first block replaces every requested day's rows of this
     scenario and département, later blocks append."""
-    con.register("_new_predictions", rows)
+    con.register("_new_predictions", one_pass(rows))
     try:
         write_department_rows(
             con, "gold.predictions", "SELECT date, hour, point_id, lat, lon, ?::INTEGER AS atm, probability, "
@@ -307,10 +307,10 @@ def predict_days(
     latest_asof = history.asof(np.array(days[-1:], dtype="datetime64[D]"))[0]
     cutoff = _as_datetime(latest_asof)
     created_at = dt.datetime.now().replace(microsecond=0)
-    summaries: list[DaySummary] = []
-    rows = 0
-    ensure_tables(con, PREDICTIONS_DDL)
-    with transaction(con):  # every requested day replaced at once or not at all
+
+    def write_blocks() -> tuple[list[DaySummary], int]:
+        summaries: list[DaySummary] = []
+        rows = 0
         for block in day_blocks(days, len(points)):
             proba = score_days(model, points, block, weather if atm == FORECAST else atm, history)
             table = _prediction_rows(points, block, proba)
@@ -319,6 +319,10 @@ def predict_days(
             rows += table.num_rows
             summaries.extend(summarise_day(day, proba[i], points) for i, day in enumerate(block))
             del proba, table
+        return summaries, rows
+
+    ensure_tables(con, PREDICTIONS_DDL)
+    summaries, rows = committed(con, write_blocks)  # every requested day replaced at once or not at all
     return PredictionSummary(
         model_name=model_name,
         model_version=str(model_version),

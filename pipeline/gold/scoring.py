@@ -97,8 +97,6 @@ def score_point_hours(model: ProbabilityModel, points: pd.DataFrame, hours, hist
     CHUNK_ROWS."""
     import pandas as pd
 
-    from pipeline.core.features import FEATURE_COLUMNS, compute_features, point_hour_rows
-
     chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
     if chunk_rows < 1:
         raise AccidentsError(f"chunk_rows={chunk_rows}: expected at least 1")
@@ -113,34 +111,47 @@ def score_point_hours(model: ProbabilityModel, points: pd.DataFrame, hours, hist
         stats["scoring_s"] += time.perf_counter() - t0
     with ThreadPoolExecutor(1) as scorer:  # scores chunk k while this thread builds chunk k+1
         for members, series in point_groups(points, hours, atm):
-            t0 = time.perf_counter()
             group = points.iloc[members].reset_index(drop=True)
-            # distinct hours numbered in order of first appearance, so chunks hold them in time order
-            inverse, _ = pd.factorize(hour_keys(group.iloc[:1], hours, series, history))
-            first = np.unique(inverse, return_index=True)[1]
-            stats["features_s"] += time.perf_counter() - t0
-            distinct = np.empty((len(first), len(members)), dtype=dtype)
-            per_chunk = max(1, chunk_rows // len(members))
-            pending = None
-            for start in range(0, len(first), per_chunk):
-                chosen = first[start:start + per_chunk]
-                t0 = time.perf_counter()
-                rows = compute_features(point_hour_rows(group, hours[chosen], series[chosen], point_major=True),
-                                        history)[FEATURE_COLUMNS]
-                stats["features_s"] += time.perf_counter() - t0
-                stats["rows_scored"] += len(rows)
-                stats["largest_chunk_rows"] = max(stats["largest_chunk_rows"], len(rows))
-                if pending is not None:
-                    _store(pending, distinct, stats)
-                pending = (scorer.submit(_timed_probabilities, model, rows), start, len(members))
-                del rows
-            if pending is not None:
-                _store(pending, distinct, stats)
+            inverse, distinct = _score_group(scorer, model, group, hours, series, history, chunk_rows, dtype, stats)
             target = slice(None) if len(members) == len(points) else members
             for start in range(0, len(hours), SCATTER_HOURS):
                 block = slice(start, start + SCATTER_HOURS)
                 prob[target, block] = distinct[inverse.reshape(-1)[block]].T
     return prob, stats
+
+
+def _score_group(scorer: ThreadPoolExecutor, model: ProbabilityModel, group: pd.DataFrame, hours, series,
+                 history, chunk_rows: int, dtype, stats: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One group of points whose hours share their weather series, scored once per distinct hour key
+    (the features of an hour depend only on its key) -> (inverse: each hour's key number, distinct:
+    (keys, points) probabilities). Chunks of about `chunk_rows` point-hours, scored by `scorer`."""
+    import pandas as pd
+
+    from pipeline.core.features import FEATURE_COLUMNS, compute_features, point_hour_rows
+
+    t0 = time.perf_counter()
+    # distinct hours numbered in order of first appearance, so chunks hold them in time order
+    inverse, _ = pd.factorize(hour_keys(group.iloc[:1], hours, series, history))
+    first = np.unique(inverse, return_index=True)[1]
+    stats["features_s"] += time.perf_counter() - t0
+    distinct = np.empty((len(first), len(group)), dtype=dtype)
+    per_chunk = max(1, chunk_rows // len(group))
+    pending = None
+    for start in range(0, len(first), per_chunk):
+        chosen = first[start:start + per_chunk]
+        t0 = time.perf_counter()
+        rows = compute_features(point_hour_rows(group, hours[chosen], series[chosen], point_major=True),
+                                history)[FEATURE_COLUMNS]
+        stats["features_s"] += time.perf_counter() - t0
+        stats["rows_scored"] += len(rows)
+        stats["largest_chunk_rows"] = max(stats["largest_chunk_rows"], len(rows))
+        if pending is not None:
+            _store(pending, distinct, stats)
+        pending = (scorer.submit(_timed_probabilities, model, rows), start, len(group))
+        del rows
+    if pending is not None:
+        _store(pending, distinct, stats)
+    return inverse, distinct
 
 
 def _timed_probabilities(model: ProbabilityModel, rows: pd.DataFrame) -> tuple[np.ndarray, int, float]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, ensure_tables, transaction, write_department_rows
+from pipeline.core.lake import DEP, committed, ensure_tables, write_department_rows
 from pipeline.core.features import FEATURE_COLUMNS
 from pipeline.gold import algorithms as algorithm_registry
 from pipeline.gold.model_bundle import RiskModel
@@ -423,9 +423,9 @@ def write_model_runs(con, results, *, protocol: str, sampler: str, objective: st
         "registered_version": r.registered_version, "trained_at": pd.Timestamp.now().floor("s"),
     } for r in results])
     ensure_tables(con, MODEL_RUNS_DDL)
-    with transaction(con, _model_runs=rows):
-        write_department_rows(con, "gold.model_runs", "SELECT * FROM _model_runs",
-                              key={"protocol": protocol, "sampler": sampler})
+    committed(con, lambda: write_department_rows(con, "gold.model_runs", "SELECT * FROM _model_runs",
+                                                 key={"protocol": protocol, "sampler": sampler}),
+              _model_runs=rows)
     return len(rows)
 
 

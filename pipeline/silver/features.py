@@ -27,7 +27,7 @@ import numpy as np
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, POINT_ATTRIBUTES
-from pipeline.core.lake import (DEP, replace_department_table, replayed, table_exists, transaction, use_department,
+from pipeline.core.lake import (DEP, committed, one_pass, replace_department_table, table_exists, use_department,
                                 write_department_rows)
 from pipeline.silver.params import FeatureParams
 
@@ -133,7 +133,7 @@ def _sampler_rows(sampler: str, positives, negatives, weight: float) -> pd.DataF
 
 
 def _insert(con, table: str, frame: pd.DataFrame, select: str, first: bool) -> None:
-    con.register("features_chunk", frame)
+    con.register("features_chunk", one_pass(frame))
     try:
         write_department_rows(con, table, f"SELECT {select} FROM features_chunk", insert_only=not first)
     finally:
@@ -147,39 +147,38 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
     select = ", ".join([f'"{c}"::{t} AS "{c}"' for c, t in {**ROW_COLUMNS, **FEATURE_TYPES}.items()]
                        + ['"history_cutoff"::TIMESTAMP AS "history_cutoff"'])
     attributes = points[POINT_ATTRIBUTES]
-    # another département's run may create these tables first: the write is then replayed from the start
-    return replayed(lambda: _write_feature_tables(con, row_sets, attributes, point_in_time, reference,
-                                                  reference_cutoff, select))
+    return committed(con, lambda: _write_feature_tables(con, row_sets, attributes, point_in_time, reference,
+                                                        reference_cutoff, select))
 
 
 def _write_feature_tables(con, row_sets, attributes, point_in_time, reference, reference_cutoff,
                           select: str) -> dict[str, int]:
+    """Inside the transaction: both feature tables' rows of this département, chunk by chunk."""
     from pipeline.core.features import compute_features, history_features
 
     dropped: dict[str, int] = {}
-    with transaction(con):
-        first = True
-        for rows in row_sets:
-            sampler = str(rows["sampler"].iloc[0])
-            dropped[sampler] = 0
-            for start in range(0, len(rows), CHUNK_ROWS):
-                chunk = rows.iloc[start:start + CHUNK_ROWS].merge(attributes, on="point_id", how="left")
-                chunk = compute_features(chunk, reference)  # the history-free columns are shared
-                chunk["year"] = chunk["event_time"].dt.year
-                chunk["history_cutoff"] = reference_cutoff
-                _insert(con, "silver.features_reference", chunk, select, first)
+    first = True
+    for rows in row_sets:
+        sampler = str(rows["sampler"].iloc[0])
+        dropped[sampler] = 0
+        for start in range(0, len(rows), CHUNK_ROWS):
+            chunk = rows.iloc[start:start + CHUNK_ROWS].merge(attributes, on="point_id", how="left")
+            chunk = compute_features(chunk, reference)  # the history-free columns are shared
+            chunk["year"] = chunk["event_time"].dt.year
+            chunk["history_cutoff"] = reference_cutoff
+            _insert(con, "silver.features_reference", chunk, select, first)
 
-                asof = point_in_time.asof(chunk["event_time"].to_numpy(dtype="datetime64[ns]"))
-                covered = point_in_time.covered_years(asof) > 0
-                # boolean indexing already copies the rows; a deep .copy() re-consolidated every block
-                # (~8 % of the features stage at demo scale 200)
-                timely = chunk[covered].copy(deep=False)
-                density, nearest = history_features(timely, point_in_time)
-                timely["accident_density_5km"], timely["nearest_accident_km"] = density, nearest
-                timely["history_cutoff"] = asof[covered]
-                _insert(con, "silver.features", timely, select, first)
-                dropped[sampler] += int((~covered).sum())
-                first = False
+            asof = point_in_time.asof(chunk["event_time"].to_numpy(dtype="datetime64[ns]"))
+            covered = point_in_time.covered_years(asof) > 0
+            # boolean indexing already copies the rows; a deep .copy() re-consolidated every block
+            # (~8 % of the features stage at demo scale 200)
+            timely = chunk[covered].copy(deep=False)
+            density, nearest = history_features(timely, point_in_time)
+            timely["accident_density_5km"], timely["nearest_accident_km"] = density, nearest
+            timely["history_cutoff"] = asof[covered]
+            _insert(con, "silver.features", timely, select, first)
+            dropped[sampler] += int((~covered).sum())
+            first = False
     return dropped
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, replace_department_table, table_exists, transaction
+from pipeline.core.lake import DEP, committed, replace_department_table, table_exists
 
 if TYPE_CHECKING:
     import duckdb
@@ -133,8 +133,7 @@ def build_weather_hourly(con: duckdb.DuckDBPyConnection, source, years) -> Weath
 def drop_weather_hourly(con: duckdb.DuckDBPyConnection) -> None:
     """No weather history for the connection's département (the other départements keep theirs)."""
     if table_exists(con, "silver.weather_hourly"):
-        with transaction(con):
-            con.execute(f"DELETE FROM silver.weather_hourly WHERE dep = {DEP} OR dep IS NULL")
+        committed(con, lambda: con.execute(f"DELETE FROM silver.weather_hourly WHERE dep = {DEP} OR dep IS NULL"))
 
 
 def apply_weather_choice(con: duckdb.DuckDBPyConnection, spec: str, settings: Settings) -> WeatherSummary | None:

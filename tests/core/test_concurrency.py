@@ -19,7 +19,7 @@ DDL = "CREATE TABLE IF NOT EXISTS gold.shared (round INTEGER, who INTEGER, v DOU
 def _writer(data_dir: str, who: int, barrier, out) -> None:
     import pyarrow as pa
 
-    from pipeline.core.lake import connect, ensure_tables, replace_table, transaction
+    from pipeline.core.lake import committed, connect, ensure_tables, replace_table
     from pipeline.core.settings import Settings
 
     failures = []
@@ -29,9 +29,11 @@ def _writer(data_dir: str, who: int, barrier, out) -> None:
         try:
             ensure_tables(con, DDL)
             rows = pa.table({"round": [r] * ROWS, "who": [who] * ROWS, "v": [float(i) for i in range(ROWS)]})
-            with transaction(con, _rows=rows):  # the same table for both writers: the worst case
+            def write():  # the same table for both writers: the worst case
                 con.execute("DELETE FROM gold.shared WHERE who = ? AND round < ?", [who, r])
                 con.execute("INSERT INTO gold.shared SELECT * FROM _rows")
+
+            committed(con, write, _rows=rows)
             if r % 10 == 0:
                 replace_table(con, f"gold.own_{who}", "SELECT ? AS round", [r])
         except Exception as exc:  # noqa: BLE001 (counted and reported, the test asserts none)
@@ -120,8 +122,8 @@ def test_the_write_lock_is_reentrant_and_skipped_for_a_server_catalog(settings, 
     import pipeline.core.lake as lake
 
     con = lake.connect(settings)
-    with lake.write_lock(con), lake.write_lock(con), lake.transaction(con):  # nesting does not deadlock
-        con.execute("CREATE TABLE gold.nested AS SELECT 1 AS x")
+    with lake.write_lock(con), lake.write_lock(con):  # nesting does not deadlock
+        lake.committed(con, lambda: con.execute("CREATE TABLE gold.nested AS SELECT 1 AS x"))
     assert lake.table_exists(con, "gold.nested")
     monkeypatch.setattr(lake, "_lock_path", lambda con: None)
     with lake.write_lock(con, timeout=0):

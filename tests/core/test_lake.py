@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import attach_statements, connect, list_tables, replace_table, with_retries
+from pipeline.core.lake import (CommitConflict, attach_statements, committed, connect, list_tables, one_pass,
+                                replace_department_table, replace_table, table_exists, use_department,
+                                with_retries, write_department_rows)
 from pipeline.core.settings import Settings
 
 PRODUCTION_ENV = {
@@ -116,6 +118,77 @@ def test_only_a_concurrent_writer_is_retried_not_a_catalog_held_by_another_proce
         with pytest.raises(RuntimeError, match="Conflicting lock"):
             with_retries(action)
         assert len(calls) == 1
+
+def test_a_commit_refused_for_a_concurrent_writers_new_table_is_replayed_from_the_start(tmp_path):
+    """Two départements' runs both create a table that did not exist: DuckLake refuses the second
+    commit, and `committed` runs the body again, which then finds the table and adds its own slice.
+    (Two cursors of one DuckDB-file lake stand for the two runs: an embedded SQLite catalog would
+    report "database is locked" instead, and the processes of a PostgreSQL lake are tested live.)"""
+    this = connect(Settings(data_dir=tmp_path, catalog="duckdb"))
+    other = this.cursor()
+    other.execute("USE lake")
+    use_department(other, "974")
+    tries = []
+
+    def write():
+        tries.append(len(tries) + 1)
+        table_exists(this, "gold.raced")  # this transaction's view of the catalog is now fixed
+        if len(tries) == 1:  # the other run commits the same new table while this transaction is open
+            replace_department_table(other, "gold.raced", "SELECT 'other' AS who")
+        write_department_rows(this, "gold.raced", "SELECT 'this' AS who")
+        return len(tries)
+
+    assert committed(this, write) == 2
+    assert sorted(this.execute("SELECT dep, who FROM gold.raced").fetchall()) == [("974", "other"), ("988", "this")]
+
+    def always_conflicts():
+        raise CommitConflict("the lake refused the commit: Transaction conflict")
+
+    with pytest.raises(CommitConflict):
+        committed(this, always_conflicts, attempts=2)
+    this.close(), other.close()
+
+
+def test_a_failing_body_leaves_the_tables_as_they_were(settings):
+    con = connect(settings)
+    replace_table(con, "gold.kept", "SELECT 1 AS x")
+
+    def half_done():
+        con.execute("DELETE FROM gold.kept")
+        raise ValueError("stage failed")
+
+    with pytest.raises(ValueError, match="stage failed"):
+        committed(con, half_done)
+    assert con.execute("SELECT x FROM gold.kept").fetchall() == [(1,)]
+    con.close()
+
+def test_a_block_read_once_is_not_kept_alive_by_the_open_transaction(settings):
+    """DuckDB keeps a registered frame alive until COMMIT: a many-block write must not hold every block."""
+    import gc
+    import weakref
+
+    import numpy as np
+    import pyarrow as pa
+
+    con = connect(settings)
+    alive = {}
+
+    def write():
+        for way in ("registered", "one_pass"):
+            values = np.arange(100_000, dtype=np.float64)
+            alive[way] = weakref.ref(values)
+            block = pa.table({"v": values})  # zero-copy: the block's buffer is `values`
+            con.register("_block", block if way == "registered" else one_pass(block))
+            con.execute(f"CREATE TABLE gold.{way} AS SELECT * FROM _block")
+            con.unregister("_block")
+            del values, block
+        gc.collect()
+        assert alive["registered"]() is not None  # what one_pass is for
+        assert alive["one_pass"]() is None
+
+    committed(con, write)
+    assert con.execute("SELECT count(*), sum(v) FROM gold.one_pass").fetchone() == (100_000, 4_999_950_000.0)
+    con.close()
 
 def test_dagster_executor_setting_is_checked():
     """A parallel executor needs the PostgreSQL catalog: an embedded one admits one writer process."""
