@@ -136,9 +136,12 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
     if data.get("quick"):
         lines += ["> **--quick smoke run: tiny sizes, not representative.**", ""]
     if loads and max(loads) > 0.5 * (m["cores"] or 1):
-        lines += [f"> **Measured on a shared, busy machine**: the 1-minute load average at the start of the "
-                  f"benchmarks ranged {min(loads):.1f}–{max(loads):.1f} on {m['cores']} cores (column "
-                  "\"load\"), so times are inflated and to be re-measured on a quiet machine.", ""]
+        # the 1-minute average decays over about a minute: it also shows work that has just ended
+        lines += [f"> **Load**: the 1-minute load average at the start of the benchmarks ranged "
+                  f"{min(loads):.1f}–{max(loads):.1f} on {m['cores']} cores (column \"load\"). It decays over "
+                  "about a minute, so it also counts work that ended just before a benchmark started; a row "
+                  "whose load exceeds the cores may be inflated by other work (compare its wall and CPU "
+                  "seconds).", ""]
     lines += [
         "## Machine", "",
         "| | |", "|---|---|",
