@@ -21,3 +21,11 @@ def lake(settings):
     con = connect(settings)
     yield con
     con.close()
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per core this process may use (a cgroup CPU limit counts; xdist's own
+    count does not see it), at most 4: the heavy tests start processes and servers of their own."""
+    from pipeline.gold.training import usable_cores
+
+    return min(usable_cores(), 4)
