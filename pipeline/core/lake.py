@@ -461,10 +461,11 @@ def replace_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: st
 
 # --- concurrent processes on an embedded catalog ------------------------------------------------
 # A SQLite (or DuckDB-file) catalog has no server to arbitrate writers: two processes committing at
-# once fail with "database is locked" or a DuckLake conflict, and a failed transaction cannot be
-# replayed from here. So every write path (committed, ensure_tables, connect) takes one lock file
-# next to the catalog, waiting at most WRITE_LOCK_TIMEOUT_S, and the catalog runs in WAL mode so
-# readers never block on a writer. A PostgreSQL catalog arbitrates itself (DuckLake retries).
+# once fail with "database is locked" (which `committed` does not replay: a stage's whole write
+# would be redone) or a DuckLake conflict. So every write path (committed, ensure_tables, connect)
+# takes one lock file next to the catalog, waiting at most WRITE_LOCK_TIMEOUT_S, and the catalog runs
+# in WAL mode so readers never block on a writer. A PostgreSQL catalog arbitrates itself (DuckLake
+# retries; `committed` replays a refused commit).
 WRITE_LOCK_TIMEOUT_S = 300.0
 _held: dict[str, list] = {}  # lock path -> [thread lock, open file or None, depth]
 _held_guard = threading.Lock()
