@@ -26,7 +26,7 @@ from pipeline.bronze.fields import ACCIDENT_CODES, LIEUX_CODES, REQUIRED
 from pipeline.bronze.parse import ParsedFile, parse_file, truncate_raw
 from pipeline.core.departments import DEPARTMENTS
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import LAKE_ALIAS, committed, ensure_tables, with_retries
+from pipeline.core.lake import LAKE_ALIAS, committed, ensure_tables, scanned_once, with_retries
 
 if TYPE_CHECKING:
     import duckdb
@@ -327,9 +327,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, dep: str
     if data.num_rows:
         if "dep" not in data.column_names:
             data = data.append_column("dep", [[dep] * data.num_rows])
-        con.register("_ingest_batch", data)
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_batch")
-        con.unregister("_ingest_batch")
+        with scanned_once(con, "_ingest_batch", data):  # the transaction would otherwise hold every batch
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_batch")
 
 
 def _shrinking_years(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _YearBatch]

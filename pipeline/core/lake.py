@@ -386,13 +386,23 @@ def one_pass(data: pd.DataFrame | pa.Table, batch_rows: int = 1 << 20) -> pa.Rec
 
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
     schema, batches = table.schema, table.to_batches(max_chunksize=batch_rows)
-    del table
 
     def drained() -> Iterator[pa.RecordBatch]:
         while batches:
             yield batches.pop(0)
 
     return pa.RecordBatchReader.from_batches(schema, drained())
+
+
+@contextmanager
+def scanned_once(con: duckdb.DuckDBPyConnection, name: str, data: pd.DataFrame | pa.Table) -> Iterator[None]:
+    """`data` registered as the view `name` for one scan (`one_pass`) during the block: how a write
+    hands DuckDB a block of rows inside a transaction without the transaction holding it."""
+    con.register(name, one_pass(data))
+    try:
+        yield
+    finally:
+        con.unregister(name)
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, *ddl: str) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, committed, ensure_tables, one_pass, table_exists, write_department_rows
+from pipeline.core.lake import DEP, committed, ensure_tables, scanned_once, table_exists, write_department_rows
 from pipeline.gold.scoring import ProbabilityModel
 
 if TYPE_CHECKING:
@@ -214,15 +214,12 @@ def _insert_predictions(con: duckdb.DuckDBPyConnection, rows: pa.Table, *, all_d
                         model_name: str, model_version: str, created_at: dt.datetime, first: bool) -> None:
     """Inside the run's transaction: the first block replaces every requested day's rows of this
     scenario and département, later blocks append."""
-    con.register("_new_predictions", one_pass(rows))
-    try:
+    with scanned_once(con, "_new_predictions", rows):
         write_department_rows(
             con, "gold.predictions", "SELECT date, hour, point_id, lat, lon, ?::INTEGER AS atm, probability, "
             "risk_index, rank_in_hour, ?::VARCHAR AS model_name, ?::VARCHAR AS model_version, "
             "?::TIMESTAMP AS created_at FROM _new_predictions", [atm, model_name, model_version, created_at],
             key={"atm": atm, "date": list(all_days)}, insert_only=not first)
-    finally:
-        con.unregister("_new_predictions")
 
 
 def day_blocks(days: list[dt.date], n_points: int, max_rows: int | None = None) -> list[list[dt.date]]:

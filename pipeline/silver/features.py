@@ -27,8 +27,8 @@ import numpy as np
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, POINT_ATTRIBUTES
-from pipeline.core.lake import (DEP, committed, one_pass, replace_department_table, table_exists, use_department,
-                                write_department_rows)
+from pipeline.core.lake import (DEP, committed, replace_department_table, scanned_once, table_exists,
+                                use_department, write_department_rows)
 from pipeline.silver.params import FeatureParams
 
 if TYPE_CHECKING:
@@ -133,11 +133,8 @@ def _sampler_rows(sampler: str, positives, negatives, weight: float) -> pd.DataF
 
 
 def _insert(con, table: str, frame: pd.DataFrame, select: str, first: bool) -> None:
-    con.register("features_chunk", one_pass(frame))
-    try:
+    with scanned_once(con, "features_chunk", frame):
         write_department_rows(con, table, f"SELECT {select} FROM features_chunk", insert_only=not first)
-    finally:
-        con.unregister("features_chunk")
 
 
 def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, reference,
