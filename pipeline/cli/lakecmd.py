@@ -45,7 +45,7 @@ def run_tables(args, settings) -> int:
 def run_sql(args, settings) -> int:
     from pipeline.core.errors import AccidentsError
     from pipeline.core.lake import lake_connection, scrub, server_error
-    from pipeline.core.lake_readonly import lock_down, read_only_relation, show
+    from pipeline.core.lake.readonly import lock_down, read_only_relation, show
 
     if args.max_rows < 1:
         raise AccidentsError("--max-rows must be at least 1")
