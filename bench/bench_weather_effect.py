@@ -58,7 +58,7 @@ def main() -> None:
     from pipeline.usecases.predictions import load_model
     from pipeline.core.lake import connect
     from pipeline.core.settings import Settings
-    from pipeline.sources.demo_model import load_truth
+    from pipeline.sources.demo.model import load_truth
     from pipeline.silver.weather import demo_truth_folder
 
     settings = Settings.from_env()

@@ -76,7 +76,7 @@ def truth_for(con, settings: Settings, params: EvaluateParams, source: AccidentS
     from pipeline.usecases.lake_source import ingested_source
 
     if params.truth:
-        from pipeline.sources.demo_model import load_truth
+        from pipeline.sources.demo.model import load_truth
 
         return load_truth(Path(params.truth))
     source = source or ingested_source(con, settings)

@@ -283,8 +283,8 @@ def test_leakage_note_when_training_history_reaches_past_the_test_start():
 @pytest.mark.slow
 def test_demo_chain_oracle_is_calibrated_and_ranks_best(tmp_path):
     """Demo files -> bronze -> silver -> evaluate with the generator's truth as the oracle."""
-    demo = pytest.importorskip("pipeline.sources.demo")
-    from pipeline.sources.demo_model import load_truth
+    demo = pytest.importorskip("pipeline.sources.demo.generator")
+    from pipeline.sources.demo.model import load_truth
     from pipeline.sources.select import open_source
     from pipeline.silver.features import build_features
     from pipeline.silver.params import FeatureParams
