@@ -26,6 +26,6 @@ def lake(settings):
 def pytest_xdist_auto_num_workers(config):
     """`-n auto`: one worker per core this process may use (a cgroup CPU limit counts; xdist's own
     count does not see it), at most 4: the heavy tests start processes and servers of their own."""
-    from pipeline.gold.training import usable_cores
+    from pipeline.core.cores import usable_cores
 
     return min(usable_cores(), 4)

@@ -1,7 +1,8 @@
-"""Gold: train/test datasets, trained + registered models (MLflow), hold-out evaluation.
+"""Gold: the reference protocol's train/test split, the intensity candidates' competition (MLflow
+champion), the backtest evaluation.
 
-Every rule (which model may become champion, which version is evaluated and how it is labelled,
-the demo truth) is in pipeline.usecases; these assets translate config and present metadata."""
+Every rule (which model may become champion, the backtest's years and lag, the demo truth) is in
+pipeline.usecases; these assets translate config and present metadata."""
 
 import dagster as dg
 
@@ -10,12 +11,15 @@ from dagster_accidents.config import config_class, params_from
 from dagster_accidents.metadata import evaluation_table, summary_metadata, table_metadata
 from dagster_accidents.partitions import departements
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource, MLflowResource
+from pipeline.core.lake import table_exists
 from pipeline.gold import algorithms
 from pipeline.gold.params import EvaluateParams, TrainParams
 
 TrainingConfig = config_class(TrainParams, "TrainingConfig", skip=("test_size",))
-DatasetsConfig = config_class(TrainParams, "DatasetsConfig", only=("protocol", "sampler", "test_size", "seed"))
+DatasetsConfig = config_class(TrainParams, "DatasetsConfig", only=("sampler", "test_size", "seed"))
 EvaluationConfig = config_class(EvaluateParams, "EvaluationConfig", skip=("truth", "figures"))
+CANDIDATE_COLUMNS = ("candidate", "kind", "validation_ll_per_accident", "validation_expected_observed",
+                     "calibrated", "champion", "backtest_ll_per_accident", "backtest_expected_pai_5pct")
 
 
 @dg.asset(
@@ -25,8 +29,8 @@ EvaluationConfig = config_class(EvaluateParams, "EvaluationConfig", skip=("truth
     group_name="gold",
     kinds=LAKE_KINDS,
     owners=OWNERS,
-    description="pipeline.usecases.training.build_gold_datasets: gold.train/test (80/20 reference split), "
-                "gold.temporal_train/valid/test (by year), gold.feature_metadata, gold.weather_encoding.",
+    description="pipeline.usecases.training.build_gold_datasets: gold.train/test, the predecessor's 80/20 "
+                "case-control split (reference protocol only), gold.feature_metadata, gold.weather_encoding.",
 )
 def datasets(context: dg.AssetExecutionContext, config: DatasetsConfig, lake: DuckLakeResource) -> dg.MaterializeResult:
     from pipeline.usecases.training import build_gold_datasets
@@ -34,57 +38,89 @@ def datasets(context: dg.AssetExecutionContext, config: DatasetsConfig, lake: Du
     dep = context.partition_key
     summary = build_gold_datasets(lake.settings_for(dep), params_from(config, TrainParams))
     with lake.connect(read_only=True, dep=dep) as con:
-        preview = table_metadata(con, "gold.temporal_train", where="WHERE dep = ?", params=[dep])["preview"]
+        preview = table_metadata(con, "gold.train", where="WHERE dep = ?", params=[dep])["preview"]
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": summary.rows.get("gold.temporal_train", 0),
+        "dagster/row_count": summary.rows.get("gold.train", 0),
         **summary_metadata(summary),
         "preview": preview,
     })
 
 
+def candidates_table(con, dep: str) -> dg.MetadataValue:
+    """The champion's case: every candidate's validation figures (what the place was won on) beside its
+    figures in the latest backtest (gold.evaluation), as numbers."""
+    runs = con.execute("SELECT candidate, kind, validation_loglik_per_accident, validation_expected_observed, "
+                       "calibrated, is_champion FROM gold.model_runs WHERE dep = ? ORDER BY "
+                       "validation_loglik_per_accident DESC", [dep]).fetchall()
+    backtest = {}
+    if table_exists(con, "gold.evaluation"):
+        for method, metric, value in con.execute(
+                "SELECT method, metric, value FROM gold.evaluation WHERE dep = ? AND method LIKE 'candidate_%' AND "
+                "metric IN ('loglik_per_accident', 'cell_expected_pai_5pct') AND evaluated_at = (SELECT max(evaluated_at) "
+                "FROM gold.evaluation WHERE dep = ?)", [dep, dep]).fetchall():
+            backtest.setdefault(method.removeprefix("candidate_"), {})[metric] = value
+    rows = [dg.TableRecord({
+        "candidate": name, "kind": kind, "validation_ll_per_accident": round(ll, 4),
+        "validation_expected_observed": round(ratio, 3), "calibrated": bool(calibrated), "champion": bool(champion),
+        "backtest_ll_per_accident": _rounded(backtest.get(name, {}).get("loglik_per_accident")),
+        "backtest_expected_pai_5pct": _rounded(backtest.get(name, {}).get("cell_expected_pai_5pct"))})
+        for name, kind, ll, ratio, calibrated, champion in runs]
+    kinds = {"calibrated": "bool", "champion": "bool", "candidate": "string", "kind": "string"}
+    schema = dg.TableSchema(columns=[dg.TableColumn(c, kinds.get(c, "float")) for c in CANDIDATE_COLUMNS])
+    return dg.MetadataValue.table(rows, schema=schema)
+
+
+def _rounded(value):
+    return None if value is None else round(float(value), 4)
+
+
+def why_it_won(summary) -> str:
+    ranked = sorted((c for c in summary.candidates if c.calibrated), key=lambda c: -c.loglik_per_accident)
+    if not ranked:
+        return "no candidate was calibrated on the validation year: the champion did not move"
+    best = ranked[0]
+    text = (f"{best.name} ({best.kind}) has the best log-likelihood per accident on every road point x hour of "
+            f"{summary.data_end} ({best.loglik_per_accident:.3f}, expected/observed "
+            f"{best.expected / max(best.observed, 1):.2f}) among the calibrated candidates")
+    if len(ranked) > 1:
+        text += f", {best.loglik_per_accident - ranked[1].loglik_per_accident:+.3f} over {ranked[1].name}"
+    return text + "; fitted on the years before it, then refitted on every year up to it."
+
+
 @dg.asset(
     key=["gold", "trained_models"],
-    deps=[["gold", "datasets"]],
+    deps=[["silver", "road_points"], ["silver", "accident_points"], ["silver", "weather_hourly"]],
     partitions_def=departements,
     group_name="gold",
     kinds={*algorithms.names(), "mlflow", "duckdb"},
     owners=OWNERS,
-    description="pipeline.usecases.training.train_and_register: Optuna tuning per algorithm, one MLflow run "
-                "each, the best registered as a new version; only a temporal model moves `champion`.",
+    description="pipeline.usecases.training.train_and_register: the intensity candidates (hotspot map, Poisson "
+                "GLM, CatBoost/LightGBM/XGBoost on the GLM tuned with Optuna, blend) fitted on the years before "
+                "the newest and scored on every road point x hour of it; the best calibrated one is refitted, "
+                "registered in MLflow and aliased `champion`. One MLflow run per candidate.",
 )
 def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, lake: DuckLakeResource,
                    mlflow: MLflowResource) -> dg.MaterializeResult:
-    from pipeline.usecases.training import may_become_champion, train_and_register
+    from pipeline.usecases.training import train_and_register
 
-    settings = lake.settings_for(context.partition_key)
+    dep = context.partition_key
+    settings = lake.settings_for(dep)
     tracking_uri = mlflow.uri_for(settings)
     summaries = train_and_register(settings, params_from(config, TrainParams), tracking_uri=tracking_uri,
-                                   progress=False, build_datasets=False)
-    rows = [dg.TableRecord({"protocol": s.protocol, "algorithm": r.algorithm, "mlflow_run": r.mlflow_run_id or "",
-                            "version": r.registered_version or "",
-                            "test_pr_auc": round(r.test_metrics.get("pr_auc", float("nan")), 4),
-                            "test_roc_auc": round(r.test_metrics.get("roc_auc", float("nan")), 4),
-                            "seconds": round(r.seconds, 1)})
-            for s in summaries for r in s.results]
-    last = summaries[-1]
-    for s in summaries:
-        moved = "moved `champion` to it" if may_become_champion(s.protocol) else "champion unchanged"
-        context.log.info(f"{s.protocol}: registered {settings.registered_model} version {s.registered_version} "
-                         f"({s.best_algorithm}); {moved}")
-    with lake.connect(read_only=True, dep=context.partition_key) as con:
-        runs = table_metadata(con, "gold.model_runs", where="WHERE dep = ?", params=[context.partition_key])
-    return dg.MaterializeResult(metadata={
-        "mlflow_run_id": last.parent_run_id,
-        "registered_model": settings.registered_model,
-        "registered_version": last.registered_version or "",
-        "best_algorithm": last.best_algorithm,
-        "champion_moved": any(may_become_champion(s.protocol) for s in summaries),
-        "tracking_uri": tracking_uri if "@" not in tracking_uri else "(hidden: contains credentials)",
-        "seconds": round(sum(s.seconds for s in summaries), 1),
-        "results": dg.MetadataValue.table(rows),
-        "dagster/row_count": runs["dagster/row_count"],
-        "preview": runs["preview"],
-    })
+                                   progress=context.log.info)
+    intensity = next((s for s in summaries if hasattr(s, "candidates")), None)
+    metadata = {"registered_model": settings.registered_model,
+                "tracking_uri": tracking_uri if "@" not in tracking_uri else "(hidden: contains credentials)",
+                "seconds": round(sum(s.seconds for s in summaries), 1)}
+    if intensity is not None:
+        with lake.connect(read_only=True, dep=dep) as con:
+            metadata.update({
+                "champion": intensity.champion or "none", "champion_kind": intensity.champion_kind or "",
+                "registered_version": intensity.registered_version or "", "validation_year": intensity.data_end,
+                "why_it_won": dg.MetadataValue.md(why_it_won(intensity)),
+                "candidates": candidates_table(con, dep), "mlflow_run_id": intensity.parent_run_id,
+                "dagster/row_count": len(intensity.candidates)})
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
@@ -94,24 +130,22 @@ def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, la
     group_name="gold",
     kinds=LAKE_KINDS | {"mlflow"},
     owners=OWNERS,
-    description="pipeline.usecases.evaluation.evaluate_models: the temporal model(s) on the hold-out year's "
-                "full point x hour grid against the hotspot baselines (counts, KDE, shrunk counts) and, "
-                "on the demo, the oracles.",
+    description="pipeline.usecases.evaluation.evaluate_backtest: the training rerun with the data published "
+                "before the held-out year (same lag as tomorrow's prediction), then the champion, every candidate, "
+                "the hotspot baselines and, on the demo, the oracles on every point x hour of that year.",
 )
 def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, lake: DuckLakeResource,
                mlflow: MLflowResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
-    from pipeline.usecases.evaluation import evaluate_models
+    from pipeline.usecases.evaluation import evaluate_backtest
 
     settings = lake.settings_for(context.partition_key)
-    results = evaluate_models(settings, params_from(config, EvaluateParams), source=baac_source.open(settings),
-                              tracking_uri=mlflow.uri_for(settings), progress=context.log.info)
-    metadata = {"grid_rows": results[0].summary.n_rows, "test_year": results[0].summary.test_year,
-                "observed_accidents": results[0].summary.observed_accidents,
-                "dagster/row_count": sum(r.summary.rows_written for r in results)}
-    for r in results:
-        context.log.info("\n" + r.summary.table)
-        prefix = f"{r.sampler}/"
-        metadata[f"{prefix}model"] = f"{r.summary.model_name} ({r.algorithm})"
-        metadata[f"{prefix}mlflow_run_id"] = r.mlflow_run_id or ""
-        metadata[f"{prefix}metrics"] = evaluation_table(r.summary.metrics)
-    return dg.MaterializeResult(metadata=metadata)
+    result = evaluate_backtest(settings, params_from(config, EvaluateParams), source=baac_source.open(settings),
+                               tracking_uri=mlflow.uri_for(settings), progress=context.log.info)
+    summary = result.summary
+    context.log.info("\n" + summary.table)
+    return dg.MaterializeResult(metadata={
+        "grid_rows": summary.n_rows, "test_year": summary.test_year, "data_end": summary.data_end,
+        "lag": summary.lag, "champion": summary.champion or "none", "champion_kind": summary.champion_kind or "",
+        "observed_accidents": summary.observed_accidents, "dagster/row_count": summary.rows_written,
+        "mlflow_run_id": result.mlflow_run_id or "", "metrics": evaluation_table(summary.metrics),
+    })

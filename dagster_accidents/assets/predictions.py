@@ -23,9 +23,9 @@ PredictionConfig = config_class(PredictParams, "PredictionConfig")
     group_name="gold",
     kinds=LAKE_KINDS | {"mlflow"},
     owners=OWNERS,
-    description="pipeline.usecases.predictions.predict with the MLflow champion: 24 hourly "
-                "probabilities per road point of the partition's département for its day (in the "
-                "département's time zone).",
+    description="pipeline.usecases.predictions.predict with the MLflow champion: 24 hourly expected "
+                "accidents per road point of the partition's département for its day (in the département's "
+                "time zone), and the day's, communes' and top points' totals with 90 % intervals and reasons.",
 )
 def predictions(context: dg.AssetExecutionContext, config: PredictionConfig, lake: DuckLakeResource,
                 mlflow: MLflowResource) -> dg.MaterializeResult:
@@ -39,13 +39,18 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionConfig, lak
         rows = table_metadata(con, "gold.predictions", where="WHERE date = ? AND atm = ? AND dep = ?",
                               params=[day, summary.atm, dep])
     day_summary = summary.days[0]
-    top = [(p.point_id, round(p.lat, 5), round(p.lon, 5), p.com, p.road_type, p.expected_accidents, p.peak_hour)
+    top = [(p.point_id, round(p.lat, 5), round(p.lon, 5), p.com, p.road_type, round(p.expected_accidents, 4),
+            f"{p.interval.low:.4f}-{p.interval.high:.4f}", p.peak_hour,
+            "; ".join(f"{r['detail']} x{r['ratio']}" for r in p.reasons))
            for p in day_summary.top_points]
+    interval = day_summary.interval
     return dg.MaterializeResult(metadata={
         **summary_metadata(summary, skip=("days",)),
-        "expected_accidents": day_summary.expected_accidents,
+        "expected_accidents": round(interval.expected, 3),
+        "expected_accidents_90pct": f"{interval.low:.2f}-{interval.high:.2f}",
+        "accidents_90pct": f"{interval.count_low}-{interval.count_high}",
         "most_dangerous_hour": day_summary.most_dangerous_hour,
         "top_points": dg.MetadataValue.md(markdown_table(
-            ["point", "lat", "lon", "commune", "road", "expected (day)", "peak hour"], top)),
+            ["point", "lat", "lon", "commune", "road", "expected (day)", "90 %", "peak hour", "why"], top)),
         **rows,
     })

@@ -48,38 +48,41 @@ def resolve_dates(args: argparse.Namespace, settings) -> list[dt.date]:
     return [parse_date(args.date) if args.date else tomorrow(settings)]
 
 
+def _interval(i) -> str:
+    return f"{i.expected:.2f} [{i.low:.2f}-{i.high:.2f}], {i.count_low}-{i.count_high} accidents"
+
+
 def format_summary(summary) -> str:
     from pipeline.gold.predictions import SCENARIO_LABELS
 
+    years = summary.train_years
     lines = [
-        f"model {summary.model_name} v{summary.model_version} · atm={summary.atm} "
-        f"({SCENARIO_LABELS[summary.atm]}) · {summary.n_points} road points · history before "
-        f"{summary.history_cutoff:%Y-%m-%d %H:%M}",
+        f"model {summary.model_name} v{summary.model_version} ({summary.model_kind}) · atm={summary.atm} "
+        f"({SCENARIO_LABELS[summary.atm]}) · {summary.n_points} road points"
+        + (f" · learnt from {years[0]}-{years[-1]}" if years else ""),
         f"{summary.rows_written} rows written to gold.predictions in {summary.seconds:.1f}s",
     ]
-    if summary.history_years:
-        years = summary.history_years
-        lines.insert(1, f"history: accidents of {years[0]}-{years[-1]} ({len(years)} year(s)); the lake's newest "
-                        f"year is {summary.newest_data_year}")
+    if summary.remapped_point_hours:
+        lines.append(f"note: {summary.remapped_point_hours} forecast point-hours of a weather the model never saw "
+                     "were scored as normal weather")
     if len(summary.days) > 1:
         total = sum(d.expected_accidents for d in summary.days)
         lines.append(f"{len(summary.days)} days, {total:.1f} expected accidents in total")
         for day in summary.days:
-            lines.append(
-                f"  {day.date}  expected {day.expected_accidents:6.2f}  riskiest hour {day.most_dangerous_hour:02d}:00"
-            )
+            lines.append(f"  {day.date}  expected {_interval(day.interval)}  riskiest hour "
+                         f"{day.most_dangerous_hour:02d}:00")
         return "\n".join(lines)
     day = summary.days[0]
     lines += [
-        f"{day.date}: {day.expected_accidents:.2f} expected accidents; most dangerous hour "
-        f"{day.most_dangerous_hour:02d}:00 ({day.most_dangerous_hour_expected:.3f} expected)",
-        "top points (expected accidents over the day, peak hour):",
+        f"{day.date}: expected accidents {_interval(day.interval)} (90 % intervals: the expected count, then the "
+        f"count); most dangerous hour {day.most_dangerous_hour:02d}:00 ({day.most_dangerous_hour_expected:.3f} expected)",
+        "top points (expected accidents over the day, peak hour, why):",
     ]
     for i, p in enumerate(day.top_points, 1):
-        lines.append(
-            f"  {i:2d}. point {p.point_id} ({p.lat:.4f}, {p.lon:.4f}) commune {p.com or 'n/a'} "
-            f"{p.road_type or 'n/a'}: {p.expected_accidents:.4f}, peak {p.peak_hour:02d}:00 p={p.peak_probability:.5f}"
-        )
+        why = "; ".join(f"{r['detail']} x{r['ratio']:.1f}" for r in p.reasons) or "-"
+        lines.append(f"  {i:2d}. point {p.point_id} ({p.lat:.4f}, {p.lon:.4f}) commune {p.com or 'n/a'} "
+                     f"{p.road_type or 'n/a'}: {p.expected_accidents:.3f} [{p.interval.low:.3f}-{p.interval.high:.3f}], "
+                     f"peak {p.peak_hour:02d}:00 · {why}")
     return "\n".join(lines)
 
 

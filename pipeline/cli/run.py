@@ -1,8 +1,10 @@
 """`accidents run`: the whole chain on one lake (default: offline demo data).
 
-ingest -> features -> train (the chain's trainings, see pipeline.usecases.training.CHAIN_TRAININGS)
--> evaluate -> predict (tomorrow) -> map, each through the same use case and printer as its own
-sub-command, with one source object so that roads and the demo truth follow the data.
+ingest -> features -> train (the intensity candidates compete; the winner is champion) -> evaluate (a
+backtest of that training on the newest year) -> predict (tomorrow) -> map, each through the same use
+case and printer as its own sub-command, with one source object so that roads and the demo truth
+follow the data. The predecessor's reference reproduction is not part of the chain (`accidents train
+--protocol reference`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def register(subparsers) -> None:
                     "year, predict tomorrow and write its map. Default: offline SYNTHETIC demo data.")
     add_arguments(parser, IngestParams)
     add_department_argument(parser)
-    add_arguments(parser, TrainParams, skip=("protocol", "sampler", "seed", "test_size"))
+    add_arguments(parser, TrainParams, only=("candidates", "trials", "timeout", "threads"))
     add_arguments(parser, FeatureParams, only=("roads_file", "weather"))
     parser.add_argument("--date", help="day to predict (default: tomorrow in the département's time zone)")
     parser.set_defaults(func=run)
@@ -34,12 +36,13 @@ def run(args, settings) -> int:
     from pipeline.cli.features import print_features
     from pipeline.cli.ingest import print_ingest
     from pipeline.cli.predict import report_prediction
+    from pipeline.cli.train import print_training
     from pipeline.gold.params import EvaluateParams, MapParams, PredictParams
-    from pipeline.usecases.evaluation import evaluate_models
+    from pipeline.usecases.evaluation import evaluate_backtest
     from pipeline.usecases.features import build_silver
     from pipeline.usecases.ingest import ingest
     from pipeline.usecases.predictions import draw_map, predict, tomorrow
-    from pipeline.usecases.training import CHAIN_TRAININGS, train_and_register
+    from pipeline.usecases.training import train_and_register
 
     ingest_params = from_namespace(IngestParams, args)
     train_params = from_namespace(TrainParams, args, seed=ingest_params.seed)
@@ -64,19 +67,16 @@ def run(args, settings) -> int:
                                 source=outcome.source))
     done(t0)
 
-    for i, (protocol, sampler) in enumerate(CHAIN_TRAININGS):
-        t0 = step(f"train: {protocol} protocol, {sampler} sampler")
-        params = train_params.replace(protocol=protocol, sampler=sampler)
-        for summary in train_and_register(settings, params, build_datasets=True):
-            from pipeline.cli.train import print_training
+    say = lambda message: print(message, flush=True)  # noqa: E731
+    t0 = step("train: the intensity candidates compete")
+    for summary in train_and_register(settings, train_params, progress=say):
+        print_training(summary)
+    done(t0)
 
-            print_training(summary, params.objective)
-        done(t0)
-
-    t0 = step("evaluate on the hold-out year")
-    for result in evaluate_models(settings, EvaluateParams(), source=outcome.source,
-                                  progress=lambda m: print(m, flush=True)):
-        print_evaluation(result, settings.data_dir / "evaluation")
+    t0 = step("evaluate: backtest of the newest year")
+    print_evaluation(evaluate_backtest(settings, EvaluateParams(candidates=train_params.candidates,
+                                                                trials=train_params.trials),
+                                       source=outcome.source, progress=say), settings.data_dir / "evaluation")
     done(t0)
 
     day = parse_date(args.date) if args.date else tomorrow(settings)

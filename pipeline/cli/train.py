@@ -1,4 +1,5 @@
-"""`accidents train` (gold datasets + tuned models + MLflow registry) and `accidents models`."""
+"""`accidents train` (the intensity candidates compete; the reference reproduction on request) and
+`accidents models`."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pipeline.gold.params import TrainParams
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
-        help="build gold datasets, tune CatBoost/LightGBM/XGBoost with Optuna, register the best in MLflow",
-        description="Rebuild gold.train/test/temporal_* from silver.features, tune each algorithm on "
-        "validation rows, test once, log to MLflow and register the best; only a temporal model "
-        "becomes 'champion'.",
+        help="let the risk models compete on the newest year's likelihood; register the winner as champion",
+        description="The intensity candidates (the hotspot map, a Poisson GLM, CatBoost/LightGBM/XGBoost on the GLM "
+        "tuned with Optuna, a blend) are fitted on the years before the newest one and scored on every road point "
+        "x hour of it; the best calibrated one is refitted on every year, logged to MLflow and registered as "
+        "'champion'. --protocol reference reproduces the predecessor's case-control classifiers (80/20 split; "
+        "logged, never published).",
     )
     add_arguments(p, TrainParams)
     add_department_argument(p)
@@ -25,21 +28,32 @@ def register(subparsers) -> None:
     m.set_defaults(func=run_models)
 
 
-def print_training(summary, objective: str) -> None:
+def print_training(summary) -> None:
+    """One line per candidate (intensity) or per classifier (reference reproduction)."""
+    if hasattr(summary, "candidates"):
+        for r in sorted(summary.candidates, key=lambda c: -c.loglik_per_accident):
+            flag = "  <- champion" if r.name == summary.champion else ("" if r.calibrated else "  (uncalibrated)")
+            print(f"{r.name:<9} {r.kind:<28} valid {summary.data_end} LL/accident {r.loglik_per_accident:8.3f} "
+                  f"expected/observed {r.expected:6.1f}/{r.observed} ({r.expected / max(r.observed, 1):.2f}) "
+                  f"{r.seconds:5.1f}s{flag}")
+        for note in summary.notes:
+            print(f"warning: {note}")
+        if summary.registered_version:
+            print(f"registered version {summary.registered_version} ({summary.champion_kind}), alias champion; "
+                  f"trained on {summary.fit_years[0]}-{summary.data_end}")
+        return
     for r in summary.results:
-        print(f"{summary.protocol:<9} {r.algorithm:<9} valid {objective}={r.validation_value:.4f} "
+        print(f"{summary.protocol:<9} {r.algorithm:<9} valid {summary.objective}={r.validation_value:.4f} "
               f"test pr_auc={r.test_metrics['pr_auc']:.4f} roc_auc={r.test_metrics['roc_auc']:.4f} "
-              f"{r.seconds:.1f}s" + (f"  -> version {r.registered_version}" if r.registered_version else ""))
+              f"{r.seconds:.1f}s" + (f"  -> version {r.registered_version} (never champion)" if r.registered_version else ""))
 
 
 def run_train(args, settings) -> int:
-    from pipeline.usecases.training import build_gold_datasets, train_and_register
+    from pipeline.usecases.training import train_and_register
 
     params = from_namespace(TrainParams, args)
-    datasets = build_gold_datasets(settings, params)
-    print("datasets: " + ", ".join(f"{t.removeprefix('gold.')}={n}" for t, n in datasets.rows.items()))
-    for summary in train_and_register(settings, params, build_datasets=False):
-        print_training(summary, params.objective)
+    for summary in train_and_register(settings, params, progress=lambda m: print(m, flush=True)):
+        print_training(summary)
     return 0
 
 
@@ -51,11 +65,12 @@ def run_models(args, settings) -> int:
     if not versions:
         print(f"no versions registered for {name}; run accidents train")
         return 0
-    print(f"{'version':>7}  {'algorithm':<9} {'protocol':<9} {'sampler':<9} "
-          f"{'valid_pr_auc':>12} {'test_pr_auc':>11} {'test_roc_auc':>12}  aliases")
+    print(f"{'version':>7}  {'model':<9} {'protocol':<9} {'valid LL/acc':>12} {'exp/obs':>7} "
+          f"{'test_pr_auc':>11}  aliases")
     for v in versions:
         m = v["metrics"]
-        print(f"{v['version']:>7}  {v['algorithm'] or '-':<9} {v['protocol'] or '-':<9} {v['sampler'] or '-':<9} "
-              f"{m.get('valid_pr_auc', float('nan')):>12.4f} {m.get('test_pr_auc', float('nan')):>11.4f} "
-              f"{m.get('test_roc_auc', float('nan')):>12.4f}  {','.join(v['aliases'])}")
+        print(f"{v['version']:>7}  {v['algorithm'] or '-':<9} {v['protocol'] or '-':<9} "
+              f"{m.get('valid_loglik_per_accident', float('nan')):>12.3f} "
+              f"{m.get('valid_expected_observed', float('nan')):>7.2f} {m.get('test_pr_auc', float('nan')):>11.4f}  "
+              f"{','.join(v['aliases'])}")
     return 0

@@ -1,18 +1,23 @@
-"""Honest evaluation: a temporal hold-out scored on every road point x every hour of the test year.
+"""Honest evaluation: a backtest of the shipped training on every road point x hour of a held-out year.
 
-The model, two hotspot baselines (`pipeline.gold.baselines`) and, on demo data, the oracle (the generator's
-true expected counts) are each turned into a (n_points x n_hours) matrix of expected accidents and
-compared with the observed test-year accidents (snapped to road points, truncated to the hour):
-ROC/PR AUC and Brier over cell-hours, expected vs observed (overall, by month, by hour of day),
-hit rate and PAI at 1/5/10 % of cell-hours and at 5/10 % of road points.
+The test year T is predicted as the product would have predicted it: with the data published by then
+(years up to D = T - 1 - lag, the publication lag), the candidates compete on D and are refitted on
+every year up to D (pipeline.gold.intensity.competition), exactly as `accidents train` does on the
+newest year. Each candidate, the competition's champion ("model"), hotspot baselines fitted on the
+same years (counts, KDE, and the shrunk map, which is also the hotspot candidate) and, on demo data,
+the oracles (the generator's true expected counts) are turned into (n_points x n_hours) matrices of
+expected accidents and compared with the observed test-year accidents: Poisson log-likelihood per
+accident, ROC/PR AUC and Brier, expected vs observed, hit rate and PAI at 1/5/10 % of cell-hours and
+5/10 % of road points, with a day-bootstrap interval of model - best baseline; the champion's 90 %
+daily intervals are checked against the observed days (and the truth's); on the demo, rain and day
+ratios against the truth (pipeline.evaluation.effects).
 
 Weather: by default (`atm=None`) every cell-hour is scored with the weather of its own hour at its
-nearest station (silver.weather_hourly; code 1, normal, when the lake has no weather history). An
-explicit `atm` (one code, or one per hour) scores a scenario. The oracle always uses the demo's true
-weather.
+nearest station (silver.weather_hourly; normal when the lake has no weather history); an explicit
+`atm` scores a scenario. The oracle always uses the demo's true weather.
 
-Results go to `gold.evaluation` (long format) and `gold.calibration`; the rows of one
-(model_name, sampler, test_year) are replaced in a single transaction, so re-runs never duplicate.
+Results go to `gold.evaluation` (long format) and `gold.calibration`; the rows of one (model_name,
+test_year) are replaced in a single transaction, so re-runs never duplicate.
 """
 
 from __future__ import annotations
@@ -28,10 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, committed, ensure_tables, write_department_rows
-from pipeline.gold import scoring
-from pipeline.gold.scoring import ProbabilityModel
-from pipeline.evaluation.skill import DailySkill, daily_skill, loglik_per_accident
+from pipeline.core.lake import committed, ensure_tables, write_department_rows
 from pipeline.evaluation.metrics import (
     CELL_FRACTIONS,
     POINT_FRACTIONS,
@@ -47,15 +49,26 @@ from pipeline.evaluation.metrics import (
     ranked_roc_auc,
     spatial_hit_rate,
 )
+from pipeline.evaluation.skill import DailySkill, daily_skill, loglik_per_accident
+from pipeline.gold.intensity.cells import observed_counts, year_hours
 
 if TYPE_CHECKING:
     import duckdb
 
-METHODS = ("model", "baseline_history", "baseline_kde", "baseline_shrunk", "oracle_separable",
-           "oracle_weather_blind", "oracle")
+    from pipeline.gold.intensity.competition import Competition, Inputs
+
 BASELINES = ("baseline_history", "baseline_kde", "baseline_shrunk")
+ORACLES = ("oracle_separable", "oracle_weather_blind", "oracle")
+CANDIDATE_PREFIX = "candidate_"
 CURVE_FRACTIONS = tuple(np.round(np.geomspace(0.001, 1.0, 31), 6))
 CALIBRATION_TOLERANCE = 0.20  # expected/observed within +-20 % counts as calibrated
+
+
+def method_order(methods) -> list[str]:
+    """The champion first, then the candidates, the baselines and the oracles."""
+    methods = list(methods)
+    candidates = sorted(m for m in methods if m.startswith(CANDIDATE_PREFIX))
+    return [m for m in ["model", *candidates, *BASELINES, *ORACLES] if m in methods]
 
 
 class Truth(Protocol):
@@ -65,8 +78,11 @@ class Truth(Protocol):
 @dataclass
 class EvaluationSummary:
     model_name: str
-    sampler: str
+    champion: str | None  # the backtest competition's winner (None: no calibrated candidate)
+    champion_kind: str | None
     test_year: int
+    data_end: int  # D: the newest year the backtest's candidates saw
+    lag: int
     n_points: int
     n_hours: int
     observed_accidents: int
@@ -75,6 +91,7 @@ class EvaluationSummary:
     curves: dict[str, np.ndarray]  # method -> hit rate at CURVE_FRACTIONS of cell-hours
     baseline_params: dict[str, Any]
     timings: dict[str, float]
+    validation: dict[str, dict[str, float]] = field(default_factory=dict)  # candidate -> its validation figures
     table: str = ""
     figures: list[Path] = field(default_factory=list)
     rows_written: int = 0
@@ -89,75 +106,29 @@ class EvaluationSummary:
 
 
 # --- inputs ----------------------------------------------------------------------------------
-def year_hours(year: int) -> pd.DatetimeIndex:
-    """Every local hour start of a calendar year (8,760 or 8,784)."""
-    return pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="h", inclusive="left")
-
-
-def load_accidents(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every located accident with its road point (silver.accident_points) and year."""
-    return con.execute(
-        "SELECT a.accident_id, a.event_time, a.lat, a.lon, year(a.event_time) AS year, p.point_id "
-        "FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id, dep) "
-        f"WHERE a.event_time IS NOT NULL AND a.lat IS NOT NULL AND a.lon IS NOT NULL AND a.dep = {DEP}"
-    ).df()
-
-
-def observed_counts(points: pd.DataFrame, accidents: pd.DataFrame, hours: pd.DatetimeIndex) -> np.ndarray:
-    """(n_points, n_hours) float32 accident counts; accidents outside `hours` are ignored."""
-    counts = np.zeros((len(points), len(hours)), dtype=np.float32)
-    point_index = pd.Index(points["point_id"]).get_indexer(accidents["point_id"])
-    hour_index = hours.get_indexer(pd.DatetimeIndex(accidents["event_time"]).floor("h"))
-    keep = (point_index >= 0) & (hour_index >= 0)
-    np.add.at(counts, (point_index[keep], hour_index[keep]), 1.0)
-    return counts
-
-
-def baseline_accidents(accidents: pd.DataFrame, test_year: int, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, list[int]]:
-    """The baselines' accidents and fit years: every year before the test year, before the cutoff.
-
-    A year partly cut off still counts as a whole year in the yearly rate (the cutoff is normally
-    1 January of the test year, so this does not arise in the default protocol)."""
-    before = accidents[(accidents["year"] < test_year) & (pd.to_datetime(accidents["event_time"]) < cutoff)]
+def baseline_accidents(accidents: pd.DataFrame, data_end: int) -> tuple[pd.DataFrame, list[int]]:
+    """The baselines' accidents and fit years: every year up to `data_end`."""
+    before = accidents[accidents["year"] <= data_end]
     if before.empty:
-        raise AccidentsError(f"test year {test_year}: no accidents before it to fit the baselines")
+        raise AccidentsError(f"no accidents up to {data_end} to fit the baselines")
     return before, sorted(int(y) for y in before["year"].unique())
-
-
-# --- scoring ---------------------------------------------------------------------------------
-def score_grid(
-    model: ProbabilityModel,
-    points: pd.DataFrame,
-    hours: pd.DatetimeIndex,
-    history,
-    *,
-    atm: int | Sequence[int] = 1,
-    chunk_rows: int | None = None,
-) -> tuple[np.ndarray, dict[str, float]]:
-    """(n_points, n_hours) float32 probabilities of `model` and {'features_s', 'scoring_s', ...}.
-
-    Rows are built and scored `chunk_rows` at a time, each distinct feature row once
-    (pipeline.gold.scoring); `history` (an AccidentHistory) is built once by the caller."""
-    return scoring.score_point_hours(model, points, hours, history, atm, chunk_rows=chunk_rows, dtype=np.float32)
 
 
 # --- metrics ---------------------------------------------------------------------------------
 def method_metrics(
-    expected: np.ndarray, counts: np.ndarray, hours: pd.DatetimeIndex, *, is_probability: bool,
-    truth: np.ndarray | None = None,
+    expected: np.ndarray, counts: np.ndarray, hours: pd.DatetimeIndex, *, truth: np.ndarray | None = None,
 ) -> tuple[dict[str, float], CalibrationSummary, np.ndarray, DailySkill]:
-    """All metrics of one (n_points, n_hours) matrix of expected accidents (or probabilities).
+    """All metrics of one (n_points, n_hours) matrix of expected accidents.
 
     With `truth` (the demo's true expected counts) also the expected hit rate / PAI: the share of the
     true intensity in the flagged cells, free of the test year's Poisson noise. Memory: one sorted
     copy of the matrix and row blocks (see `Ranking`), whatever the grid's size."""
     ranking = Ranking(expected)
-    daily = daily_skill(expected, counts, hours, ranking, CELL_FRACTIONS, is_probability=is_probability)
+    daily = daily_skill(expected, counts, hours, ranking, CELL_FRACTIONS)
     metrics = {
         "roc_auc": ranked_roc_auc(ranking, expected, counts),
         "pr_auc": ranked_pr_auc(ranking, expected, counts),
-        "brier": grid_brier_score((lambda block: block) if is_probability else poisson_event_probability,
-                                  expected, counts),
+        "brier": grid_brier_score(poisson_event_probability, expected, counts),
     }
     hits = ranked_hit_rate_curve(ranking, expected, counts, CELL_FRACTIONS)
     for fraction, hit in zip(CELL_FRACTIONS, hits, strict=True):
@@ -217,46 +188,41 @@ def add_truth_ratios(metrics: dict[str, dict[str, float]]) -> None:
 
 
 # --- gold tables -----------------------------------------------------------------------------
+KEY_COLUMNS = ("evaluated_at", "model_name", "champion", "data_end", "lag", "test_year")
 EVALUATION_DDL = (
-    "CREATE TABLE IF NOT EXISTS gold.evaluation (evaluated_at TIMESTAMP, model_name VARCHAR, "
-    "sampler VARCHAR, test_year INTEGER, method VARCHAR, metric VARCHAR, value DOUBLE)"
+    "CREATE TABLE IF NOT EXISTS gold.evaluation (evaluated_at TIMESTAMP, model_name VARCHAR, champion VARCHAR, "
+    "data_end INTEGER, lag INTEGER, test_year INTEGER, method VARCHAR, metric VARCHAR, value DOUBLE)"
 )
 CALIBRATION_DDL = (
-    "CREATE TABLE IF NOT EXISTS gold.calibration (evaluated_at TIMESTAMP, model_name VARCHAR, "
-    "sampler VARCHAR, test_year INTEGER, method VARCHAR, grouping VARCHAR, key INTEGER, "
+    "CREATE TABLE IF NOT EXISTS gold.calibration (evaluated_at TIMESTAMP, model_name VARCHAR, champion VARCHAR, "
+    "data_end INTEGER, lag INTEGER, test_year INTEGER, method VARCHAR, grouping VARCHAR, key INTEGER, "
     "expected DOUBLE, observed DOUBLE, ratio DOUBLE)"
 )
 
 
 def evaluation_frames(summary: EvaluationSummary, evaluated_at: dt.datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
-    key = {"evaluated_at": evaluated_at, "model_name": summary.model_name, "sampler": summary.sampler,
-           "test_year": summary.test_year}
-    metric_rows = [
-        {**key, "method": method, "metric": name, "value": float(value)}
-        for method, values in summary.metrics.items()
-        for name, value in values.items()
-    ]
-    calibration_rows = [
-        {**key, "method": method, "grouping": r.grouping, "key": r.key, "expected": r.expected,
-         "observed": r.observed, "ratio": r.ratio}
-        for method, cal in summary.calibration.items()
-        for r in cal.rows
-    ]
+    key = {"evaluated_at": evaluated_at, "model_name": summary.model_name, "champion": summary.champion,
+           "data_end": summary.data_end, "lag": summary.lag, "test_year": summary.test_year}
+    metric_rows = [{**key, "method": method, "metric": name, "value": float(value)}
+                   for method, values in summary.metrics.items() for name, value in values.items()]
+    calibration_rows = [{**key, "method": method, "grouping": r.grouping, "key": r.key, "expected": r.expected,
+                         "observed": r.observed, "ratio": r.ratio}
+                        for method, cal in summary.calibration.items() for r in cal.rows]
     return pd.DataFrame(metric_rows), pd.DataFrame(calibration_rows)
 
 
 def write_evaluation(con: duckdb.DuckDBPyConnection, summary: EvaluationSummary, evaluated_at: dt.datetime) -> int:
-    """Replace this (model_name, sampler, test_year)'s rows of both gold tables in one transaction."""
+    """Replace this (model_name, test_year)'s rows of both gold tables in one transaction."""
     metric_frame, calibration_frame = evaluation_frames(summary, evaluated_at)
-    params = [summary.model_name, summary.sampler, summary.test_year]
     ensure_tables(con, EVALUATION_DDL, CALIBRATION_DDL)
-    key = dict(zip(("model_name", "sampler", "test_year"), params, strict=True))  # and the département
+    key = {"model_name": summary.model_name, "test_year": summary.test_year}  # and the département
+    columns = ", ".join(KEY_COLUMNS)
 
     def write() -> None:
-        write_department_rows(con, "gold.evaluation", "SELECT evaluated_at, model_name, sampler, test_year, "
-                              "method, metric, value FROM evaluation_rows", key=key)
-        write_department_rows(con, "gold.calibration", "SELECT evaluated_at, model_name, sampler, test_year, "
-                              "method, grouping, key, expected, observed, ratio FROM calibration_rows", key=key)
+        write_department_rows(con, "gold.evaluation", f"SELECT {columns}, method, metric, value FROM evaluation_rows",
+                              key=key)
+        write_department_rows(con, "gold.calibration", f"SELECT {columns}, method, grouping, key, expected, observed, "
+                              "ratio FROM calibration_rows", key=key)
 
     committed(con, write, evaluation_rows=metric_frame, calibration_rows=calibration_frame)
     return len(metric_frame)
@@ -264,22 +230,17 @@ def write_evaluation(con: duckdb.DuckDBPyConnection, summary: EvaluationSummary,
 
 # --- report ----------------------------------------------------------------------------------
 TABLE_COLUMNS = (
-    ("roc_auc", "ROC AUC", "{:.3f}"),
-    ("pr_auc", "PR AUC", "{:.4f}"),
-    ("brier", "Brier", "{:.2e}"),
+    ("loglik_per_accident", "LL/acc", "{:.3f}"),
     ("expected_observed_ratio", "exp/obs", "{:.2f}"),
     ("expected_truth_ratio", "exp/truth", "{:.2f}"),
-    ("cell_hit_rate_1pct", "hit@1%", "{:.1%}"),
     ("cell_pai_1pct", "PAI@1%", "{:.1f}"),
     ("cell_hit_rate_5pct", "hit@5%", "{:.1%}"),
     ("cell_pai_5pct", "PAI@5%", "{:.1f}"),
-    ("cell_hit_rate_10pct", "hit@10%", "{:.1%}"),
     ("point_hit_rate_5pct", "pts hit@5%", "{:.1%}"),
-    ("point_hit_rate_10pct", "pts hit@10%", "{:.1%}"),
-    ("cell_pai_5pct_share_of_oracle", "PAI@5%/oracle", "{:.0%}"),
-    ("loglik_per_accident", "LL/acc", "{:.3f}"),
     ("cell_expected_pai_5pct", "E[PAI@5%]", "{:.2f}"),
     ("cell_expected_pai_5pct_share_of_oracle", "E[PAI@5%]/oracle", "{:.0%}"),
+    ("roc_auc", "ROC AUC", "{:.3f}"),
+    ("brier", "Brier", "{:.2e}"),
 )
 
 
@@ -304,7 +265,7 @@ def format_table(metrics: dict[str, dict[str, float]]) -> str:
     columns = [c for c in TABLE_COLUMNS if any(c[0] in values for values in metrics.values())]
     header = ["method"] + [label for _, label, _ in columns]
     lines = [header]
-    for method in [m for m in METHODS if m in metrics]:
+    for method in method_order(metrics):
         cells = [method]
         for name, _, fmt in columns:
             value = metrics[method].get(name)
@@ -326,13 +287,14 @@ def save_figures(summary: EvaluationSummary, figure_dir: Path) -> list[Path]:
 
     figure_dir = Path(figure_dir)
     figure_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{summary.model_name}_{summary.sampler}_{summary.test_year}"
+    stem = f"{summary.model_name}_{summary.test_year}"
     paths = []
+    shown = [m for m in method_order(summary.calibration) if not m.startswith(CANDIDATE_PREFIX)]
     for grouping, label in (("month", "month"), ("hour", "hour of day")):
         fig, ax = plt.subplots(figsize=(8, 4))
         observed = None
-        for method, cal in summary.calibration.items():
-            rows = cal.by(grouping)
+        for method in shown:
+            rows = summary.calibration[method].by(grouping)
             keys = [r.key for r in rows]
             ax.plot(keys, [r.expected for r in rows], marker=".", label=f"{method} (expected)")
             observed = (keys, [r.observed for r in rows])
@@ -340,7 +302,7 @@ def save_figures(summary: EvaluationSummary, figure_dir: Path) -> list[Path]:
             ax.bar(*observed, color="lightgray", label="observed", zorder=0)
         ax.set_xlabel(label)
         ax.set_ylabel(f"accidents in {summary.test_year}")
-        ax.set_title(f"Expected vs observed by {label} — {summary.model_name} ({summary.sampler})")
+        ax.set_title(f"Expected vs observed by {label}: backtest of {summary.test_year}")
         ax.legend(fontsize=8)
         path = figure_dir / f"{stem}_calibration_{grouping}.png"
         fig.tight_layout()
@@ -348,13 +310,13 @@ def save_figures(summary: EvaluationSummary, figure_dir: Path) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     fig, ax = plt.subplots(figsize=(7, 5))
-    for method, curve in summary.curves.items():
-        ax.plot(np.array(CURVE_FRACTIONS) * 100, curve, label=method)
+    for method in shown:
+        ax.plot(np.array(CURVE_FRACTIONS) * 100, summary.curves[method], label=method)
     ax.plot(np.array(CURVE_FRACTIONS) * 100, CURVE_FRACTIONS, color="gray", linestyle=":", label="random")
     ax.set_xscale("log")
     ax.set_xlabel("% of cell-hours flagged")
     ax.set_ylabel("share of accidents captured (hit rate)")
-    ax.set_title(f"Hit rate, test year {summary.test_year} — {summary.model_name} ({summary.sampler})")
+    ax.set_title(f"Hit rate, backtest of {summary.test_year}")
     ax.legend()
     path = figure_dir / f"{stem}_hit_rate_curve.png"
     fig.tight_layout()
@@ -364,150 +326,174 @@ def save_figures(summary: EvaluationSummary, figure_dir: Path) -> list[Path]:
     return paths
 
 
-def leakage_notes(model, cutoff: pd.Timestamp, test_year: int) -> list[str]:
-    """Warn when the model's training features saw accidents the evaluation treats as unknown.
-
-    The model's `history_cutoff` is the latest history end (asof) of its training rows: point-in-time
-    rows of years before the test year end by its 1 January; reference rows end with the data period.
-    """
-    trained_cutoff = getattr(model, "history_cutoff", None)
-    if not trained_cutoff:
-        return []
-    trained_cutoff = pd.Timestamp(trained_cutoff)
-    if trained_cutoff <= pd.Timestamp(f"{test_year}-01-01") and trained_cutoff <= cutoff:
-        return []
-    return [
-        f"the model's training history features use accidents up to {trained_cutoff} (after the start of "
-        f"test year {test_year}); scored here with history before {cutoff}. A model trained on the "
-        "reference protocol (leave-one-out history over every year, silver.features_reference) sees one "
-        "accident fewer at a positive's place than at a negative's: expect a miscalibrated, leak-driven "
-        "model; train on the temporal protocol (point-in-time silver.features) for an honest score."
-    ]
-
-
 # --- the stage -------------------------------------------------------------------------------
-def evaluate(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    model: ProbabilityModel,
-    model_name: str,
-    sampler: str,
-    test_year: int = 2024,
-    train_years: Sequence[int],
-    valid_year: int,
-    history_cutoff: dt.datetime | str | None = None,
-    history_lookback_years: int | None = None,
-    truth: Truth | None = None,
-    chunk_rows: int | None = None,
-    atm: int | Sequence[int] | None = None,
-    figure_dir: Path | None = None,
-    evaluated_at: dt.datetime | None = None,
-    crs: str | None = None,
-    bootstrap_replicates: int = 1000,
-    bootstrap_seed: int = 0,
-) -> EvaluationSummary:
-    """Score the test year on the full point x hour grid against the baselines (and the oracle).
+@dataclass(frozen=True)
+class Backtest:
+    """What the stage is asked: the held-out year, the lag, the competition's settings."""
 
-    history_cutoff: caps the point-in-time history windows (default: 1 January of the test year, so every
-    test-year row sees the `history_lookback_years` before it; default lookback: the model's, else the
-    one silver.features was built with, else 3). Baselines are fit on the accidents of every year
-    before the test year (and the cutoff), whatever the model's train years; their bandwidth,
-    shrinkage and profile smoothing are chosen on `valid_year` with fits on the years before it.
-    Distances use `crs`, by default the metric CRS of the connection's département.
-    """
-    from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline, fit_shrunk_baseline
-    from pipeline.evaluation.skill import paired_bootstrap, separable_oracle, weather_blind_oracle
-    from pipeline.silver.features import load_road_points, load_scoring_history, scoring_lookback_years
+    test_year: int
+    lag: int
+    candidates: Sequence[str]
+    trials: int
+    seed: int = 42
+    threads: int = 1
+    atm: int | None = None
+    bootstrap_replicates: int = 1000
+    bootstrap_seed: int = 0
 
-    if valid_year in train_years or max([*train_years, valid_year]) >= test_year:
-        raise AccidentsError(
-            f"train years {sorted(train_years)} and valid year {valid_year} must all precede test year {test_year}"
-        )
-    if crs is None:
-        from pipeline.core.departments import department
-        from pipeline.core.lake import department_of
+    @property
+    def data_end(self) -> int:
+        return self.test_year - 1 - self.lag
 
-        crs = department(department_of(con)).metric_crs
-    cutoff = pd.Timestamp(history_cutoff if history_cutoff is not None else f"{test_year}-01-01")
+
+def _baselines(inputs: Inputs, competition: Competition, data_end: int) -> list:
+    from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline
+
+    past, fit_years = baseline_accidents(inputs.accidents, data_end)
+    valid_year = fit_years[-1] if len(fit_years) > 1 else fit_years[0]
+    return [fit_history_baseline(inputs.points, past, fit_years),
+            fit_kde_baseline(inputs.points, past, fit_years, valid_year, crs=inputs.crs)]
+
+
+def _matrices(inputs: Inputs, competition: Competition, grid, truth) -> dict[str, Any]:
+    """method -> a function of nothing giving its (points x hours) matrix: made when its metrics are
+    computed and dropped after (at fine grids one matrix is hundreds of MB)."""
+    from pipeline.evaluation.skill import separable_oracle, weather_blind_oracle
+
+    makers: dict[str, Any] = {}
+    if competition.champion:
+        makers["model"] = lambda: competition.models[competition.champion].expected_counts(grid, dtype=np.float32)
+    for name, model in competition.models.items():
+        makers[f"{CANDIDATE_PREFIX}{name}"] = (lambda m=model: m.expected_counts(grid, dtype=np.float32))
+    for baseline in _baselines(inputs, competition, competition.data_end):
+        makers[baseline.name] = (lambda b=baseline: b.expected_counts(grid.hours))
+    if "hotspot" in competition.models:
+        makers["baseline_shrunk"] = makers[f"{CANDIDATE_PREFIX}hotspot"]
+    if truth is not None:
+        oracle = np.asarray(truth.expected_counts(inputs.points["lat"], inputs.points["lon"], grid.hours),
+                            dtype=np.float32)
+        makers["oracle_separable"] = lambda: separable_oracle(oracle, grid.hours)
+        if hasattr(truth, "weather"):  # the demo truth's realised weather gives its climatology
+            makers["oracle_weather_blind"] = lambda: weather_blind_oracle(truth, inputs.points["lat"],
+                                                                        inputs.points["lon"], grid.hours)
+        makers["oracle"] = lambda: oracle
+    return makers
+
+
+def _interval_coverage(model, grid, counts: np.ndarray, truth_matrix: np.ndarray | None) -> dict[str, float]:
+    """Share of the test year's days whose observed count (and, on the demo, the truth's expected count)
+    lies in the model's 90 % daily interval."""
+    from pipeline.gold.intensity.uncertainty import LEVEL, Aggregates, aggregate_intervals
+
+    days = pd.factorize(grid.hours.normalize())[0]
+    n_days = int(days.max()) + 1
+    expected = model.expected_counts(grid)
+    every_day = Aggregates(np.ones((1, len(grid.points))), np.zeros(n_days, dtype=int), np.arange(n_days), days)
+    intervals = aggregate_intervals(model, grid, expected, every_day)
+    observed = np.bincount(days, weights=counts.sum(axis=0, dtype=np.float64), minlength=n_days)
+    out = {"interval_level": LEVEL,
+           "count_interval_coverage": float(np.mean([i.count_low <= o <= i.count_high
+                                                     for i, o in zip(intervals, observed, strict=True)]))}
+    if truth_matrix is not None:
+        true_days = np.bincount(days, weights=truth_matrix.sum(axis=0, dtype=np.float64), minlength=n_days)
+        out["expected_interval_coverage_truth"] = float(np.mean([i.low <= t <= i.high
+                                                                 for i, t in zip(intervals, true_days, strict=True)]))
+    return out
+
+
+def _effects(competition: Competition, inputs: Inputs, truth, grid, oracle: np.ndarray | None) -> dict[str, dict]:
+    """Rain and day ratios of the champion and each candidate (pipeline.evaluation.effects)."""
+    from pipeline.evaluation.effects import day_ratios, rain_ratios
+    from pipeline.gold.intensity.grid import ScoringGrid
+
+    out: dict[str, dict] = {}
+    normal_truth = None
+    if truth is not None:
+        normal_truth = truth.expected_counts(inputs.points["lat"], inputs.points["lon"], grid.hours, atm=1)
+    named = {f"{CANDIDATE_PREFIX}{n}": m for n, m in competition.models.items()}
+    if competition.champion:
+        named["model"] = competition.models[competition.champion]
+    for method, model in named.items():
+        values = rain_ratios(model, truth, inputs.points, int(grid.hours[0].year), inputs.department)
+        if normal_truth is not None:
+            normal = model.expected_counts(ScoringGrid(inputs.points, grid.hours, 1, inputs.department))
+            values.update(day_ratios(normal, normal_truth, grid.hours, inputs.department))
+        out[method] = values
+    return out
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, backtest: Backtest, *, truth: Truth | None = None,
+             figure_dir: Path | None = None, evaluated_at: dt.datetime | None = None, progress=None) -> EvaluationSummary:
+    """The backtest of `backtest.test_year` (module docstring)."""
+    from pipeline.gold.intensity.competition import compete
+    from pipeline.gold.intensity.grid import ScoringGrid
+    from pipeline.gold.training import load_inputs
+
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    points = load_road_points(con)
-    accidents = load_accidents(con)
-    hours = year_hours(test_year)
-    test_accidents = accidents[accidents["year"] == test_year]
-    if test_accidents.empty:
-        years = sorted(accidents["year"].unique().tolist())
-        raise AccidentsError(f"test year {test_year}: no accidents in the lake (years present: {years})")
-    counts = observed_counts(points, test_accidents, hours)
-    lookback = scoring_lookback_years(con, model, history_lookback_years)
-    history = load_scoring_history(con, lookback, cap=cutoff)
-    if atm is None:
-        from pipeline.core.weather import load_weather_history
-
-        atm = load_weather_history(con) or 1
-    timings["load_s"] = time.perf_counter() - t0
-
-    prob, score_timings = score_grid(model, points, hours, history, atm=atm, chunk_rows=chunk_rows)
-    timings.update(score_timings)
-
+    inputs = load_inputs(con)
+    test = inputs.accidents[inputs.accidents["year"] == backtest.test_year]
+    if test.empty:
+        years = sorted(inputs.accidents["year"].unique().tolist())
+        raise AccidentsError(f"test year {backtest.test_year}: no accidents in the lake (years present: {years})")
+    competition = compete(inputs, backtest.data_end, candidates=backtest.candidates, trials=backtest.trials,
+                          seed=backtest.seed, threads=backtest.threads, refit="all", progress=progress)
+    timings["competition_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    past, fit_years = baseline_accidents(accidents, test_year, cutoff)
-    baselines = [fit_history_baseline(points, past, fit_years),
-                 fit_kde_baseline(points, past, fit_years, valid_year, crs=crs),
-                 fit_shrunk_baseline(points, past, fit_years, valid_year, crs=crs)]
-    # Each method's (points x hours) matrix is made when its metrics are computed and dropped after:
-    # at fine grids one matrix is hundreds of MB. Only the oracle, every method's truth, stays.
-    pending = {"model": prob}
-    del prob
-    matrices: dict[str, tuple[Any, bool]] = {"model": (lambda h: pending.pop("model"), True)}
-    matrices.update({b.name: (b.expected_counts, False) for b in baselines})
-    oracle = None
-    if truth is not None:
-        oracle = np.asarray(truth.expected_counts(points["lat"], points["lon"], hours), dtype=np.float32)
-        matrices["oracle_separable"] = (lambda h: separable_oracle(oracle, h), False)
-        if hasattr(truth, "weather"):  # the demo truth's realised weather gives its climatology
-            matrices["oracle_weather_blind"] = (
-                lambda h: weather_blind_oracle(truth, points["lat"], points["lon"], h), False)
-        matrices["oracle"] = (lambda h: oracle, False)
-    timings["baselines_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    metrics, calibration, curves, daily, hourly_expected = {}, {}, {}, {}, {}
-    for method, (make, is_probability) in matrices.items():
-        matrix = make(hours)
+    weather = backtest.atm if backtest.atm is not None else inputs.weather
+    grid = ScoringGrid(inputs.points, year_hours([backtest.test_year]), weather, inputs.department)
+    counts = observed_counts(inputs.points, test, grid.hours)
+    makers = _matrices(inputs, competition, grid, truth)
+    metrics, calibration, curves, daily, hourly = {}, {}, {}, {}, {}
+    oracle = makers["oracle"]() if "oracle" in makers else None
+    for method, make in makers.items():
+        matrix = make()
         metrics[method], calibration[method], curves[method], daily[method] = method_metrics(
-            matrix, counts, hours, is_probability=is_probability, truth=oracle
-        )
-        hourly_expected[method] = matrix.sum(axis=0, dtype=np.float64)
+            matrix, counts, grid.hours, truth=oracle)
+        hourly[method] = matrix.sum(axis=0, dtype=np.float64)
         del matrix
-    comparison, best_baselines = paired_bootstrap(daily, "model", [b.name for b in baselines], CELL_FRACTIONS,
-                                                  n_boot=bootstrap_replicates, seed=bootstrap_seed)
-    metrics["model"].update(comparison)
+    timings["metrics_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    best_baselines = _skill_against_baselines(metrics, daily, backtest)
+    if competition.champion:
+        metrics["model"].update(_interval_coverage(competition.models[competition.champion], grid, counts, oracle))
+    for method, values in _effects(competition, inputs, truth, grid, oracle).items():
+        metrics[method].update(values)
+    timings["effects_s"] = time.perf_counter() - t0
+    summary = EvaluationSummary(
+        model_name=f"backtest-lag{backtest.lag}", champion=competition.champion,
+        champion_kind=competition.scores[competition.champion].kind if competition.champion else None,
+        test_year=backtest.test_year, data_end=backtest.data_end, lag=backtest.lag, n_points=len(inputs.points),
+        n_hours=len(grid.hours), observed_accidents=int(counts.sum()), metrics=metrics, calibration=calibration,
+        curves=curves, baseline_params={"best_baselines": best_baselines, "fit_years": list(competition.fit_years),
+                                        "atm": "per-hour" if backtest.atm is None else int(backtest.atm)},
+        timings=timings, validation={n: {"loglik_per_accident": s.loglik_per_accident, "expected_observed": s.ratio}
+                                     for n, s in competition.scores.items()},
+        notes=list(competition.notes), hourly_expected=hourly, hourly_observed=counts.sum(axis=0, dtype=np.float64))
+    return _finish(con, summary, figure_dir, evaluated_at)
+
+
+def _skill_against_baselines(metrics, daily, backtest: Backtest) -> dict[str, str]:
+    from pipeline.evaluation.skill import paired_bootstrap
+
+    comparison, best_baselines = paired_bootstrap(daily, "model", list(BASELINES), CELL_FRACTIONS,
+                                                  n_boot=backtest.bootstrap_replicates, seed=backtest.bootstrap_seed)
+    if "model" in metrics:
+        metrics["model"].update(comparison)
     add_oracle_shares(metrics)
     add_truth_ratios(metrics)
-    timings["metrics_s"] = time.perf_counter() - t0
+    return best_baselines
 
-    summary = EvaluationSummary(
-        model_name=model_name, sampler=sampler, test_year=test_year, n_points=len(points),
-        n_hours=len(hours), observed_accidents=int(counts.sum()), metrics=metrics,
-        calibration=calibration, curves=curves,
-        baseline_params={**{b.name: b.params for b in baselines},
-                         "atm": "per-hour" if not isinstance(atm, int | np.integer) else int(atm),
-                         "history_cutoff": str(cutoff), "history_lookback_years": lookback,
-                         "best_baselines": best_baselines},
-        timings=timings,
-        hourly_expected=hourly_expected,
-        hourly_observed=counts.sum(axis=0, dtype=np.float64),
-    )
-    summary.table = format_table(metrics)
-    comparison_lines = comparison_text(metrics, best_baselines)
+
+def _finish(con, summary: EvaluationSummary, figure_dir: Path | None, evaluated_at: dt.datetime | None) -> EvaluationSummary:
+    summary.table = format_table(summary.metrics)
+    comparison_lines = comparison_text(summary.metrics, summary.baseline_params["best_baselines"])
     if comparison_lines:
         summary.table += "\n" + comparison_lines
-    summary.notes = leakage_notes(model, cutoff, test_year)
     evaluated_at = evaluated_at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     t0 = time.perf_counter()
     summary.rows_written = write_evaluation(con, summary, evaluated_at)
     if figure_dir is not None:
         summary.figures = save_figures(summary, Path(figure_dir))
-    timings["write_s"] = time.perf_counter() - t0
+    summary.timings["write_s"] = time.perf_counter() - t0
     return summary

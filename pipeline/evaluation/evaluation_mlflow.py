@@ -40,13 +40,14 @@ def log_evaluation_to_mlflow(
     configure_mlflow(tracking_uri)
     if run_id is None:
         ensure_experiment(tracking_uri, experiment)
-    run_name = f"evaluate-{summary.model_name}-{summary.sampler}-{summary.test_year}"
+    run_name = f"evaluate-{summary.model_name}-{summary.test_year}"
     with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name) as run:
-        mlflow.set_tags({"stage": "evaluation", "model_name": summary.model_name, "sampler": summary.sampler,
-                         "test_year": str(summary.test_year), **owner_tags()})
+        mlflow.set_tags({"stage": "evaluation", "model_name": summary.model_name, "champion": str(summary.champion),
+                         "test_year": str(summary.test_year), "data_end": str(summary.data_end),
+                         "lag": str(summary.lag), **owner_tags()})
         mlflow.log_metrics(flat_metrics(summary))
         mlflow.log_metrics({f"timing.{k}": v for k, v in summary.timings.items()})
-        mlflow.log_text(summary.table, f"evaluation/{summary.sampler}_{summary.test_year}_table.txt")
+        mlflow.log_text(summary.table, f"evaluation/{summary.model_name}_{summary.test_year}_table.txt")
         figures = list(summary.figures)
         if figure_dir is not None:
             figures += [p for p in sorted(Path(figure_dir).glob("*.png")) if p not in figures]

@@ -7,7 +7,8 @@ Both baselines factor risk as (where) x (when):
 - when: the hour-of-week profile of past accidents (168 shares, Monday 00h first).
 - `fit_shrunk_baseline` (the fair count baseline): each point's past count shrunk towards the KDE
   (empirical Bayes with one prior strength for all points, i.e. a mixture of the count shares and
-  the KDE shares whose weight is chosen on the validation year), times a smoothed weekly profile (the
+  the KDE shares whose weight is chosen on the validation year, with a small uniform floor also chosen
+  there), times a smoothed weekly profile (the
   168 hour-of-week counts smoothed over neighbouring hours and mixed with the separable weekday x
   hour-of-day product, also chosen on the validation year).
 Expected counts are scaled so that a year totals the fit years' mean yearly accident count, so the
@@ -228,6 +229,7 @@ def fit_kde_baseline(
 
 
 SHRINK_WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 1.0)
+FLOOR_WEIGHTS = (0.0, 0.005, 0.02, 0.05)
 PROFILE_SMOOTHING_PASSES = (0, 1, 2, 4)
 PROFILE_SEPARABLE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -270,16 +272,26 @@ def choose_profile(fit_times, valid_times, pseudocount: float = 0.5) -> tuple[di
     return best, best_score
 
 
+def mixed_shares(count_shares: np.ndarray, kde_shares: np.ndarray, weight: float, floor_weight: float) -> np.ndarray:
+    """(1 - f) x [(1 - w) x count share + w x KDE share] + f x the uniform share."""
+    shares = (1.0 - weight) * count_shares + weight * kde_shares
+    return (1.0 - floor_weight) * shares + floor_weight / len(shares)
+
+
 def choose_shrink_weight(count_shares: np.ndarray, kde_shares: np.ndarray, valid_point_index: np.ndarray,
-                         floor: float = 1e-9) -> tuple[float, dict[float, float]]:
-    """Weight of the KDE in the mixture maximising the validation accidents' mean log point share."""
+                         floor: float = 1e-9) -> tuple[tuple[float, float], dict[str, float]]:
+    """(KDE weight, uniform floor weight) of the mixture maximising the validation accidents' mean log
+    point share. The floor keeps places far from every past accident possible: a narrow KDE gives
+    them a share of 1e-300, and one accident there costs hundreds of log-likelihood units."""
     if len(valid_point_index) == 0:
         raise AccidentsError("shrinkage: the validation year has no accidents")
     scores = {}
     for weight in SHRINK_WEIGHTS:
-        shares = (1.0 - weight) * count_shares[valid_point_index] + weight * kde_shares[valid_point_index]
-        scores[weight] = float(np.mean(np.log(np.maximum(shares, floor))))
-    return max(scores, key=lambda w: (scores[w], w)), scores  # ties -> more shrinkage
+        for floor_weight in FLOOR_WEIGHTS:
+            shares = mixed_shares(count_shares, kde_shares, weight, floor_weight)[valid_point_index]
+            scores[(weight, floor_weight)] = float(np.mean(np.log(np.maximum(shares, floor))))
+    best = max(scores, key=lambda k: (scores[k], k[0], -k[1]))  # ties -> more shrinkage, less floor
+    return best, {f"{w}/{f}": v for (w, f), v in scores.items()}
 
 
 def fit_shrunk_baseline(
@@ -311,19 +323,20 @@ def fit_shrunk_baseline(
     bandwidth, _ = choose_kde_bandwidth(point_xy, project(before["lat"], before["lon"], crs), valid_index,
                                         bandwidths_m)
     before_counts = np.bincount(_point_index(point_ids, before["point_id"]), minlength=len(point_ids))
-    weight, weight_scores = choose_shrink_weight(
+    (weight, floor_weight), weight_scores = choose_shrink_weight(
         before_counts / before_counts.sum(),
         kde_point_shares(project(before["lat"], before["lon"], crs), point_xy, bandwidth), valid_index)
     profile_choice, _ = choose_profile(before["event_time"], validation["event_time"], pseudocount)
 
     final = accidents[np.isin(years, list(fit_years))]
     counts = np.bincount(_point_index(point_ids, final["point_id"]), minlength=len(point_ids)).astype(float)
-    shares = (1.0 - weight) * counts / counts.sum() + weight * kde_point_shares(
-        project(final["lat"], final["lon"], crs), point_xy, bandwidth)
+    shares = mixed_shares(counts / counts.sum(), kde_point_shares(project(final["lat"], final["lon"], crs), point_xy,
+                                                                 bandwidth), weight, floor_weight)
     weekly = np.bincount(hour_of_week(final["event_time"]), minlength=HOURS_PER_WEEK).astype(float)
     return HotspotBaseline(
         "baseline_shrunk", point_ids, shares * _yearly_total(final, fit_years),
         smoothed_profile(weekly, profile_choice["smoothing_passes"], profile_choice["separable_weight"], pseudocount),
-        {"bandwidth_m": bandwidth, "kde_weight": weight, "kde_weight_loglik": weight_scores, **profile_choice,
+        {"bandwidth_m": bandwidth, "kde_weight": weight, "floor_weight": floor_weight,
+         "kde_weight_loglik": weight_scores, **profile_choice,
          "fit_years": sorted(set(fit_years)), "n_accidents": int(len(final))},
     )

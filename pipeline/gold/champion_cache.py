@@ -1,13 +1,14 @@
 """A local copy of the registry's champion, so that scoring a day need not start MLflow.
 
-Asking MLflow for the champion costs seconds (importing it, opening its store, copying the bundle)
+Asking MLflow for the champion costs seconds (importing it, opening its store, copying the model)
 where the scoring itself takes a fraction of one. With a SQLite store every registry change (a new
-version, a moved alias) rewrites the store file, so a copy of the champion's bundle saved together
-with the store file's (size, mtime) stamp is still the champion as long as the stamp matches. A
-tracking server gives no such stamp: it is always asked.
+version, a moved alias) rewrites the store file, so a copy of the champion saved together with the
+store file's (size, mtime) stamp is still the champion as long as the stamp matches. A tracking server
+gives no such stamp: it is always asked.
 
-The copy is a native bundle (`bundle.json` + the booster's own file, no pickle) under
-`<cache dir>/v<version>`, with `champion.json` naming the model, the version and the stamp.
+The copy is the stored intensity model itself (pipeline.gold.intensity.bundle: model.json and the
+trees' native files, no pickle) under `<cache dir>/v<version>`, with `champion.json` naming the model,
+the version and the stamp.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pathlib import Path
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.file_stamp import sqlite_uri_stamp
-from pipeline.gold.model_bundle import RiskModel
 
 POINTER = "champion.json"
 
@@ -30,8 +30,10 @@ def store_stamp(tracking_uri: str) -> list[int] | None:
     return sqlite_uri_stamp(tracking_uri)
 
 
-def load_cached_champion(cache_dir: Path, tracking_uri: str, registered_model: str) -> tuple[RiskModel, str] | None:
-    """(model, version) of the cached champion when the store has not changed since it was saved."""
+def load_cached_champion(cache_dir: Path, tracking_uri: str, registered_model: str):
+    """(model, version, record) of the cached champion when the store has not changed since it was saved."""
+    from pipeline.gold.intensity.bundle import load_model, read_document
+
     stamp = store_stamp(tracking_uri)
     pointer_path = Path(cache_dir) / POINTER
     if stamp is None or not pointer_path.is_file():
@@ -42,15 +44,18 @@ def load_cached_champion(cache_dir: Path, tracking_uri: str, registered_model: s
                 registered_model, tracking_uri, stamp):
             return None
         version = str(pointer["version"])
-        return RiskModel.load(Path(cache_dir) / f"v{version}"), version
+        folder = Path(cache_dir) / f"v{version}"
+        return load_model(folder), version, read_document(folder)["record"]
     except (AccidentsError, OSError, ValueError, KeyError):
         return None  # an unusable copy only costs the registry's time
 
 
-def save_champion(cache_dir: Path, tracking_uri: str, registered_model: str, model: RiskModel, version: str,
+def save_champion(cache_dir: Path, tracking_uri: str, registered_model: str, model, version: str, record: dict,
                   stamp: list[int] | None) -> bool:
     """Keep `model` as the champion seen at `stamp` (taken before asking the registry); nothing is
     kept when the store changed meanwhile, or is not a SQLite file. True when kept."""
+    from pipeline.gold.intensity.bundle import save_model
+
     if stamp is None or store_stamp(tracking_uri) != stamp:
         return False
     cache_dir = Path(cache_dir)
@@ -59,7 +64,7 @@ def save_champion(cache_dir: Path, tracking_uri: str, registered_model: str, mod
         target = cache_dir / f"v{version}"
         tmp = cache_dir / f".v{version}.{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        model.save(tmp)
+        save_model(model, tmp, record)
         shutil.rmtree(target, ignore_errors=True)  # a reset registry may reuse a version number
         os.replace(tmp, target)
         pointer = cache_dir / f".{POINTER}.{os.getpid()}"

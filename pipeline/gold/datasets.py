@@ -1,12 +1,9 @@
-"""Gold datasets: the predecessor's 80/20 split, the temporal holdout, and feature metadata.
+"""Gold datasets of the reference protocol (the predecessor's, reproduced for comparison).
 
 - `gold.train` / `gold.test`: stratified random 80/20 split of one sampler's rows of
-  silver.features_reference (the predecessor's protocol: leave-one-out history over every year, so it
-  leaks time — kept for comparison).
-- `gold.temporal_train|valid|test`: rows of silver.features (point-in-time history) split by event
-  year, for every sampler present.
-- `gold.feature_metadata`, `gold.weather_encoding`: how the model inputs are described and encoded.
-All six tables are replaced in one transaction, and the random split depends only on `seed`.
+  silver.features_reference (leave-one-out history over every year, so it leaks time).
+- `gold.feature_metadata`, `gold.weather_encoding`: how the classifiers' inputs are described and encoded.
+All four tables are replaced in one transaction, and the random split depends only on `seed`.
 """
 
 from __future__ import annotations
@@ -24,9 +21,6 @@ if TYPE_CHECKING:
     import duckdb
 
 SAMPLERS = ("exclusion", "uniform")
-DEFAULT_TRAIN_YEARS = (2019, 2020, 2021, 2022)
-DEFAULT_VALID_YEARS = (2023,)
-DEFAULT_TEST_YEARS = (2024,)
 
 # BAAC `atm` (conditions atmosphériques) codes.
 ATM_LABELS = {
@@ -42,19 +36,6 @@ class DatasetsSummary:
     positives: dict[str, int] = field(default_factory=dict)  # table -> positives
     samplers: tuple[str, ...] = ()
     seconds: float = 0.0
-
-
-def validate_years(train_years, valid_years, test_years) -> None:
-    groups = {"train_years": set(train_years), "valid_years": set(valid_years), "test_years": set(test_years)}
-    for name, years in groups.items():
-        if not years:
-            raise AccidentsError(f"{name}: give at least one year")
-    names = list(groups)
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            common = sorted(groups[a] & groups[b])
-            if common:
-                raise AccidentsError(f"{a} and {b} overlap on {common}: temporal splits must be disjoint")
 
 
 def stratified_test_ids(row_ids, targets, test_size: float, seed: int):
@@ -93,13 +74,10 @@ def build_datasets(
     *,
     sampler: str = "exclusion",
     test_size: float = 0.2,
-    train_years=DEFAULT_TRAIN_YEARS,
-    valid_years=DEFAULT_VALID_YEARS,
-    test_years=DEFAULT_TEST_YEARS,
     seed: int = 42,
 ) -> DatasetsSummary:
-    """Write gold.train/test, gold.temporal_*, gold.feature_metadata and gold.weather_encoding of the
-    connection's département (its rows only; other départements' stay)."""
+    """Write gold.train/test, gold.feature_metadata and gold.weather_encoding of the connection's
+    département (its rows only; other départements' stay)."""
     import pandas as pd
 
     started = time.perf_counter()
@@ -107,8 +85,7 @@ def build_datasets(
         raise AccidentsError(f"sampler={sampler!r}: expected one of {', '.join(SAMPLERS)}")
     if not 0.0 < test_size < 1.0:
         raise AccidentsError(f"test_size={test_size!r}: expected a fraction between 0 and 1")
-    validate_years(train_years, valid_years, test_years)
-    for table in ("silver.features", "silver.features_reference"):
+    for table in ("silver.features_reference",):
         if not table_exists(con, table):
             raise AccidentsError(f"{table} does not exist; run `accidents features` first")
         columns = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()}
@@ -135,11 +112,6 @@ def build_datasets(
         "kind": [feature_kind(c) for c in FEATURE_COLUMNS],
     })
     weather = pd.DataFrame({"encoding_json": [weather_encoding_json(atm_values)]})
-    year_sets = {
-        "gold.temporal_train": sorted(set(train_years)),
-        "gold.temporal_valid": sorted(set(valid_years)),
-        "gold.temporal_test": sorted(set(test_years)),
-    }
 
     def write() -> None:
         base = f"SELECT f.* FROM silver.features_reference f WHERE f.sampler = ? AND f.dep = {DEP}"
@@ -147,9 +119,6 @@ def build_datasets(
                               "ORDER BY f.row_id", [sampler])
         write_department_rows(con, "gold.test", f"{base} AND f.row_id IN (SELECT row_id FROM _test_ids) "
                               "ORDER BY f.row_id", [sampler])
-        for table, years in year_sets.items():
-            write_department_rows(con, table, f"SELECT * FROM silver.features WHERE list_contains(?, year) "
-                                  f"AND dep = {DEP} ORDER BY sampler, row_id", [years])
         write_department_rows(con, "gold.feature_metadata",
                               "SELECT name, CAST(position AS INTEGER) AS position, kind FROM _feature_metadata")
         write_department_rows(con, "gold.weather_encoding", "SELECT encoding_json FROM _weather_encoding")
@@ -157,7 +126,7 @@ def build_datasets(
     committed(con, write, _test_ids=test_ids, _feature_metadata=metadata, _weather_encoding=weather)
 
     rows, positives = {}, {}
-    for table in ("gold.train", "gold.test", *year_sets):
+    for table in ("gold.train", "gold.test"):
         n, pos = con.execute(f"SELECT count(*), coalesce(sum(target), 0) FROM {table} WHERE dep = {DEP}").fetchone()
         rows[table], positives[table] = int(n), int(pos)
     return DatasetsSummary(sampler=sampler, rows=rows, positives=positives, samplers=present,

@@ -3,11 +3,11 @@
 A bundle directory holds `bundle.json` and one native model file (CatBoost `.cbm`, LightGBM text,
 XGBoost UBJSON). Nothing is pickled, so loading a bundle never executes stored code.
 
-Probabilities: models are trained unweighted on a case-control sample in which every negative stands
-for `negative_weight` road-point-hours. The model's odds are therefore inflated by that factor;
-`predict_probability` divides them back out (prior correction), then multiplies them by the
-bundle's `recalibration` odds scale, fitted on the validation year so that its expected accident
-count equals the observed one (see pipeline.gold.modeling.recalibration; 1.0 when absent).
+These are the predecessor's case-control classifiers, reproduced by the reference protocol for
+comparison and never published (the product's models are the intensity models of
+pipeline.gold.intensity). Models are trained unweighted on a case-control sample in which every
+negative stands for `negative_weight` road-point-hours; `predict_probability` divides the inflated
+odds back out (prior correction).
 """
 
 from __future__ import annotations
@@ -56,12 +56,12 @@ def fit_category_codes(frame: pd.DataFrame, columns: list[str]) -> dict[str, dic
     return codes
 
 
-def prior_correction(score: np.ndarray, negative_weight: float, odds_scale: float = 1.0) -> np.ndarray:
-    """Case-control probability -> population probability: odds / w (x a recalibration scale)."""
+def prior_correction(score: np.ndarray, negative_weight: float) -> np.ndarray:
+    """Case-control probability -> population probability: odds / w."""
     import numpy as np
 
     p = np.clip(np.asarray(score, dtype=float), 1e-12, 1 - 1e-12)
-    odds = p / (1.0 - p) * (float(odds_scale) / float(negative_weight))
+    odds = p / (1.0 - p) / float(negative_weight)
     return odds / (1.0 + odds)
 
 
@@ -78,19 +78,11 @@ class RiskModel:
     train_years: list[int] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
-    # {"method": "odds_scale", "odds_scale": s, "year": y, "observed": n, "expected_before": e}
-    recalibration: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         algorithms.get(self.algorithm)  # an unknown name is an error listing the known ones
         if not self.negative_weight > 0:
             raise AccidentsError(f"negative_weight={self.negative_weight!r}: must be positive")
-        if not self.odds_scale > 0:
-            raise AccidentsError(f"recalibration odds_scale={self.odds_scale!r}: must be positive")
-
-    @property
-    def odds_scale(self) -> float:
-        return float(self.recalibration.get("odds_scale", 1.0))
 
     @property
     def spec(self) -> Algorithm:
@@ -139,15 +131,7 @@ class RiskModel:
 
     def predict_probability(self, df: pd.DataFrame) -> np.ndarray:
         """Probability of an accident in the road-point-hour, after prior correction."""
-        return prior_correction(self.predict_score(df), self.negative_weight, self.odds_scale)
-
-    def compiled(self) -> RiskModel:
-        """This model with a faster native predictor where its algorithm has one (LightGBM: trees
-        compiled by numba, bit-identical scores), else itself. For large grids: compiling costs ~1 s."""
-        import dataclasses
-
-        booster = self.spec.compiled(self.booster)
-        return self if booster is self.booster else dataclasses.replace(self, booster=booster)
+        return prior_correction(self.predict_score(df), self.negative_weight)
 
     # --- storage ----------------------------------------------------------------------------
     @property
@@ -168,7 +152,6 @@ class RiskModel:
             "train_years": [int(y) for y in self.train_years],
             "params": self.params,
             "metrics": {k: float(v) for k, v in self.metrics.items()},
-            "recalibration": self.recalibration,
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -206,6 +189,5 @@ class RiskModel:
             train_years=list(meta.get("train_years", [])),
             params=dict(meta.get("params", {})),
             metrics=dict(meta.get("metrics", {})),
-            recalibration=dict(meta.get("recalibration") or {}),
         )
 

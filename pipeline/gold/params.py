@@ -1,4 +1,5 @@
-"""Parameters of the gold stages: datasets + training, evaluation, predictions and the map."""
+"""Parameters of the gold stages: training (the intensity candidates, and the predecessor's reference
+reproduction), the backtest evaluation, predictions and the map."""
 
 from __future__ import annotations
 
@@ -14,48 +15,57 @@ OBJECTIVES = ("pr_auc", "logloss", "recall")
 TUNE_ROWS = 50_000
 REFIT_ROWS = 1_000_000
 MIN_ROWS_CAP = 1_000
-PROTOCOLS = ("temporal", "reference", "both")
+PROTOCOLS = ("intensity", "reference", "both")
+# The intensity candidates (pipeline.gold.intensity.competition): named here so that the CLI's --help
+# does not import the models.
+CANDIDATES = ("hotspot", "glm", "catboost", "lightgbm", "xgboost", "blend")
+BOOSTED_TRIALS = 10
 SAMPLERS = ("exclusion", "uniform")
 
 
 @dataclass(frozen=True)
 class TrainParams(Params):
-    trials: int = param(20, "Optuna trials per algorithm", low=1, high=10_000)
-    objective: str = param("pr_auc", "validation objective of the tuning", choices=OBJECTIVES)
-    algorithms: tuple[str, ...] = param(algorithms.names(), "algorithms to tune", choices=algorithms.names())
-    protocol: str = param("temporal", "temporal (by year, honest; may become champion) | reference (the "
-                                      "predecessor's 80/20 split, never champion) | both", choices=PROTOCOLS)
-    sampler: str = param("uniform", "negative sampler: uniform (calibratable) | exclusion (the predecessor's)",
-                         choices=SAMPLERS)
+    protocol: str = param("intensity", "intensity (the product: the candidates compete on the newest year's likelihood, "
+                                       "the winner becomes champion) | reference (the predecessor's 80/20 case-control "
+                                       "reproduction: logged, never published) | both", choices=PROTOCOLS)
+    candidates: tuple[str, ...] = param(CANDIDATES, "intensity candidates competing for the champion's place",
+                                        choices=CANDIDATES)
+    trials: int = param(BOOSTED_TRIALS, "Optuna trials per boosted candidate (and per reference classifier)",
+                        low=1, high=10_000)
     seed: int | None = param(None, "random seed (default: ACCIDENTS_SEED or 42)", kind="int", low=0)
-    timeout: float | None = param(None, "seconds of tuning per algorithm at most", kind="float", low=1.0)
-    threads: int | None = param(None, "threads per model fit (default: the cores left per worker, "
-                                      "workers x threads <= cores)", kind="int", low=1, high=64)
-    workers: int | None = param(None, "algorithms tuned at once, each in its own process (default: one per "
-                                      "core, at most one per algorithm: 2 x 1 thread on 2 cores; 1 when "
-                                      "tuning rows x trials < 200,000)",
+    timeout: float | None = param(None, "seconds of tuning per boosted candidate or classifier at most", kind="float",
+                                  low=1.0)
+    threads: int | None = param(None, "threads per model fit (default: the usable cores; the reference classifiers: "
+                                      "the cores left per worker, workers x threads <= cores)", kind="int", low=1, high=64)
+    # the reference reproduction's own options
+    objective: str = param("pr_auc", "reference protocol: validation objective of the classifiers' tuning",
+                           choices=OBJECTIVES)
+    algorithms: tuple[str, ...] = param(algorithms.names(), "reference protocol: classifiers to tune",
+                                        choices=algorithms.names())
+    sampler: str = param("exclusion", "reference protocol: negative sampler (exclusion: the predecessor's)",
+                         choices=SAMPLERS)
+    workers: int | None = param(None, "reference protocol: classifiers tuned at once, each in its own process "
+                                      "(default: one per core; 1 when tuning rows x trials < 200,000)",
                                 kind="int", low=1, high=16)
-    tune_rows: int | None = param(TUNE_ROWS, "Optuna trials fit on a random sample of at most this many rows "
-                                             "(every positive while they are at most half; by label and year)",
-                                  kind="int", low=MIN_ROWS_CAP)
-    refit_rows: int | None = param(REFIT_ROWS, "the final models fit on at most this many rows (at the tuning "
-                                               "sample's label mix once the trials are sampled)", kind="int", low=MIN_ROWS_CAP)
+    tune_rows: int | None = param(TUNE_ROWS, "reference protocol: Optuna trials fit on a random sample of at most "
+                                             "this many rows", kind="int", low=MIN_ROWS_CAP)
+    refit_rows: int | None = param(REFIT_ROWS, "reference protocol: the final classifiers fit on at most this many "
+                                               "rows", kind="int", low=MIN_ROWS_CAP)
     test_size: float = param(0.2, "reference protocol: share of rows in the random test split", low=0.05, high=0.5)
 
     @property
     def protocols(self) -> tuple[str, ...]:
-        return ("reference", "temporal") if self.protocol == "both" else (self.protocol,)
+        return ("reference", "intensity") if self.protocol == "both" else (self.protocol,)
 
 
 @dataclass(frozen=True)
 class EvaluateParams(Params):
-    sampler: str = param("both", "which sampler's temporal model to evaluate", choices=(*SAMPLERS, "both"))
-    test_year: int = param(2024, "held-out year", low=2005, high=2100)
-    valid_year: int | None = param(None, "year choosing the KDE bandwidth (default: test year - 1)", kind="int",
-                                   low=2005, high=2100)
-    model: str = param("champion", "'champion' (the latest temporal version per sampler) or a VERSION number")
-    history_cutoff: dt.date | None = param(None, "history features use accidents before this date "
-                                                 "(default: 1 January of the test year)", kind="date")
+    test_year: int | None = param(None, "held-out year (default: the newest year in the lake)", kind="int",
+                                  low=2005, high=2100)
+    lag: int | None = param(None, "publication lag of the backtest: the candidates see the years up to test year - 1 "
+                                  "- lag (default: the lag tomorrow's prediction faces)", kind="int", low=0, high=10)
+    candidates: tuple[str, ...] = param(CANDIDATES, "candidates of the backtest's competition", choices=CANDIDATES)
+    trials: int = param(BOOSTED_TRIALS, "Optuna trials per boosted candidate", low=1, high=10_000)
     atm: int | None = param(None, "BAAC weather code for every hour (default: each hour's recorded weather at its "
                                   "nearest station)", kind="int", low=1, high=9)
     truth: str | None = param(None, "demo truth folder for the oracle (default: the source's own)", kind="str")

@@ -59,10 +59,8 @@ class DayCheck:
 
 
 def training_years(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """gold.temporal_train's years, else every year of bronze.accidents."""
-    table = "gold.temporal_train" if table_exists(con, "gold.temporal_train") else None
-    query = (f"SELECT DISTINCT year FROM {table} WHERE dep = {DEP}" if table else
-             f"SELECT DISTINCT year(event_time) FROM bronze.accidents WHERE event_time IS NOT NULL AND dep = {DEP}")
+    """Every year of bronze.accidents: the champion is trained on all of them."""
+    query = f"SELECT DISTINCT year(event_time) FROM bronze.accidents WHERE event_time IS NOT NULL AND dep = {DEP}"
     return sorted(int(r[0]) for r in con.execute(query).fetchall())
 
 

@@ -1,16 +1,18 @@
-"""Daily risk predictions: score every road point for every hour of the requested days.
+"""Daily risk predictions: the champion's expected accidents for every road point and hour of the days.
 
-Rows are built on a full (day, hour, point) grid and go through the same feature code as training
-(`pipeline.core.features.compute_features`) with the same point-in-time history: a day of year Y sees the
-accidents of [Y - lookback, Y) (bronze.accidents, averaged over the years of that window the data
-covers), built once for the whole run; the model's own `history_cutoff` (the latest history end seen
-in training) is never used as a cap. Probabilities land in `gold.predictions`; re-running a
-(date, atm) pair replaces exactly those rows in one transaction. Long runs (a backfill) are scored and
-written in blocks of days inside that transaction, so memory does not grow with the number of days.
+The model is an intensity (pipeline.gold.intensity): `expected_counts` of a (points x hours) grid under
+a weather. `gold.predictions` gets one row per (date, hour, point, scenario) with the expected
+accidents, the probability of at least one accident (1 - exp(-lambda)), the risk index (over the day's
+mean) and the rank in the hour; `gold.prediction_totals` the published totals with their 90 %
+intervals: each day, each commune's day, and the day's top points with the reasons that raise them
+(pipeline.gold.prediction_totals). Re-running a (date, scenario) pair replaces exactly its rows in
+one transaction; long runs (a backfill) are scored and written in blocks of days inside that
+transaction, so memory does not grow with the number of days.
 
-Weather: a scenario code (`atm` 1..9) applies to every point-hour; the forecast scenario
-(`atm=FORECAST`, stored as atm 0) gives each point-hour the forecast code of its hour at its nearest
-station (`weather`, a pipeline.core.weather.WeatherHistory built from the forecast).
+Weather: a scenario code (`atm`) applies to every point-hour and must be a weather the model saw in
+training (a scenario it never saw is refused, not extrapolated); the forecast scenario (`atm=FORECAST`,
+stored as atm 0) gives each point-hour its hour's forecast at its nearest station, an unseen forecast
+code counting as normal weather (the number of such point-hours is reported).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, committed, ensure_tables, scanned_once, table_exists, write_department_rows
-from pipeline.gold.scoring import ProbabilityModel
+from pipeline.core.lake import DEP, committed, department_of, ensure_tables, scanned_once, table_exists, write_department_rows
+from pipeline.gold.prediction_totals import TOTALS_DDL, DaySummary, day_totals, insert_totals
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 HOURS = 24
-TOP_POINTS = 10
 # Point-hours scored and written per block of days: ~1 GB of rows in flight; a year at 0.02° is one block.
 BLOCK_ROWS = 20_000_000
 
@@ -54,46 +55,24 @@ SCENARIO_LABELS = {FORECAST: "Prévision météo (par heure et station)", **ATM_
 
 PREDICTIONS_DDL = """
 CREATE TABLE IF NOT EXISTS gold.predictions (
-    date DATE, hour INTEGER, point_id BIGINT, lat DOUBLE, lon DOUBLE, atm INTEGER,
-    probability DOUBLE, risk_index DOUBLE, rank_in_hour INTEGER, model_name VARCHAR,
-    model_version VARCHAR, created_at TIMESTAMP
+    date DATE, hour INTEGER, point_id BIGINT, lat DOUBLE, lon DOUBLE, atm INTEGER, expected_accidents DOUBLE,
+    probability DOUBLE, risk_index DOUBLE, rank_in_hour INTEGER, model_name VARCHAR, model_version VARCHAR,
+    model_kind VARCHAR, created_at TIMESTAMP
 )"""
-
-
-@dataclass(frozen=True)
-class TopPoint:
-    point_id: int
-    lat: float
-    lon: float
-    com: str | None
-    road_type: str | None
-    speed_limit: float | None
-    expected_accidents: float  # sum of the point's 24 hourly probabilities
-    peak_hour: int
-    peak_probability: float
-
-
-@dataclass(frozen=True)
-class DaySummary:
-    date: dt.date
-    expected_accidents: float  # sum of every point-hour probability of the day
-    most_dangerous_hour: int
-    most_dangerous_hour_expected: float
-    top_points: tuple[TopPoint, ...]
 
 
 @dataclass(frozen=True)
 class PredictionSummary:
     model_name: str
     model_version: str
+    model_kind: str
     atm: int
-    history_cutoff: dt.datetime  # history end (asof) of the latest predicted day
     n_points: int
     rows_written: int
     days: tuple[DaySummary, ...]
     seconds: float
-    history_years: tuple[int, ...] = ()  # accident years the latest day's history window covers
-    newest_data_year: int | None = None  # the newest year the lake holds (the latest published)
+    train_years: tuple[int, ...] = ()  # the years the model learnt from
+    remapped_point_hours: int = 0  # forecast point-hours of a weather the model never saw, scored as normal
 
 
 def validate_atm(atm: object) -> int:
@@ -113,6 +92,15 @@ def scenario_code(value: object) -> int:
     return FORECAST if str(value).strip() == "forecast" else validate_atm(value)
 
 
+def ensure_known_scenario(model, atm: int) -> None:
+    """A scenario whose weather the model never saw in training is refused (it would be extrapolated)."""
+    if atm != FORECAST and atm not in model.weather_codes:
+        seen = ", ".join(f"{c} ({ATM_LABELS[c]})" for c in model.weather_codes if c in ATM_LABELS)
+        raise AccidentsError(f"atm={atm} ({ATM_LABELS[atm]}): the model never saw this weather in its training years "
+                             f"{list(getattr(model, 'train_years', []))}, so it publishes no scenario for it "
+                             f"(weathers it can score: {seen})")
+
+
 def tomorrow_in(tz: str, *, now: dt.datetime | None = None) -> dt.date:
     """Tomorrow's date in the given time zone (the island's day, not the server's)."""
     from zoneinfo import ZoneInfo
@@ -121,105 +109,40 @@ def tomorrow_in(tz: str, *, now: dt.datetime | None = None) -> dt.date:
     return current.date() + dt.timedelta(days=1)
 
 
-def load_history(con: duckdb.DuckDBPyConnection, days: list[dt.date], lookback_years: int,
-                 cap: dt.datetime | None = None):
-    """Point-in-time history for `days` (one object; windows per year), refusing days without any."""
-    from pipeline.silver.features import load_scoring_history
-
-    history = load_scoring_history(con, lookback_years, cap=cap)
-    asof = history.asof(np.array(days, dtype="datetime64[D]"))
-    uncovered = [day for day, years in zip(days, history.covered_years(asof)) if years <= 0]
-    if uncovered:
-        raise AccidentsError(f"date {uncovered[0]}: bronze.accidents has no year of history before it "
-                             f"(history windows end at the year start; lookback {lookback_years} years)")
-    return history
-
-
-def history_years(history, asof) -> tuple[int, ...]:
-    """Calendar years of the window [asof - lookback, asof) that the data period covers."""
-    first = max(int(str(history.window_start(asof))[:4]), int(str(history.data_start)[:4]))
-    last = min(int(str(asof)[:4]), int(str(history.data_end)[:4])) - 1
-    return tuple(range(first, last + 1))
-
-
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time())
-    import pandas as pd
-
-    return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
-
-
-def grid_rows(points: pd.DataFrame, days: list[dt.date], atm) -> pd.DataFrame:
-    """Rows for compute_features in (day, hour, point) order, so results reshape to (D, 24, N).
-    `atm`: one scenario code, or a WeatherHistory (each point-hour its own hour's code)."""
-    from pipeline.core import features
-
+def day_hours(days: list[dt.date]) -> np.ndarray:
     starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
-    hour_offsets = (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")
-    return features.point_hour_rows(points, (starts[:, None] + hour_offsets[None, :]).reshape(-1), atm)
+    return (starts[:, None] + (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")[None, :]).reshape(-1)
 
 
-def score_days(model: ProbabilityModel, points: pd.DataFrame, days: list[dt.date], atm, history) -> np.ndarray:
-    """Probabilities shaped (len(days), 24, n_points), scored in memory-bounded chunks, each distinct
-    feature row once (pipeline.gold.scoring)."""
-    from pipeline.gold.scoring import score_point_hours
-
-    starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
-    hours = (starts[:, None] + (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")[None, :]).reshape(-1)
-    proba, _ = score_point_hours(model, points, hours, history, atm, dtype=np.float64)
-    # C order, (day, hour, point): day means then sum in the same order whatever the number of days
-    out = np.ascontiguousarray(proba.T).reshape(len(days), HOURS, len(points))
-    if not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
-        raise AccidentsError("model returned probabilities outside [0, 1]")
-    return out
-
-
-def risk_indexes_and_ranks(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """risk_index = probability / the day's mean probability; rank 1 = riskiest point of the hour."""
-    day_mean = proba.mean(axis=(1, 2), keepdims=True)
-    risk_index = np.divide(proba, day_mean, out=np.zeros_like(proba), where=day_mean > 0)
-    order = np.argsort(-proba, axis=2, kind="stable")
-    ranks = np.empty(proba.shape, dtype=np.int32)
-    np.put_along_axis(ranks, order, np.arange(1, proba.shape[2] + 1, dtype=np.int32)[None, None, :], axis=2)
+def risk_indexes_and_ranks(expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """risk_index = expected / the day's mean expected; rank 1 = riskiest point of the hour.
+    `expected`: (days, 24, points)."""
+    day_mean = expected.mean(axis=(1, 2), keepdims=True)
+    risk_index = np.divide(expected, day_mean, out=np.zeros_like(expected), where=day_mean > 0)
+    order = np.argsort(-expected, axis=2, kind="stable")
+    ranks = np.empty(expected.shape, dtype=np.int32)
+    np.put_along_axis(ranks, order, np.arange(1, expected.shape[2] + 1, dtype=np.int32)[None, None, :], axis=2)
     return risk_index, ranks
 
 
-def _prediction_rows(points: pd.DataFrame, days: list[dt.date], proba: np.ndarray) -> pa.Table:
-    """The gold.predictions columns computed here for a (len(days), 24, n_points) probability grid."""
+def prediction_rows(points: pd.DataFrame, days: list[dt.date], expected: np.ndarray) -> pa.Table:
+    """The gold.predictions columns computed here for a (len(days), 24, n_points) expected-count grid."""
     import pyarrow as pa
 
-    d, _, n = proba.shape
-    risk_index, ranks = risk_indexes_and_ranks(proba)
+    d, _, n = expected.shape
+    risk_index, ranks = risk_indexes_and_ranks(expected)
     point_idx = np.tile(np.arange(n), d * HOURS)
-    return pa.table(
-        {
-            "date": pa.array(np.repeat(np.array(days, dtype="datetime64[D]"), HOURS * n)),
-            "hour": pa.array(np.tile(np.repeat(np.arange(HOURS, dtype=np.int32), n), d)),
-            "point_id": pa.array(points["point_id"].to_numpy(dtype=np.int64)[point_idx]),
-            "lat": pa.array(points["lat"].to_numpy(dtype=np.float64)[point_idx]),
-            "lon": pa.array(points["lon"].to_numpy(dtype=np.float64)[point_idx]),
-            "probability": pa.array(proba.reshape(-1)),
-            "risk_index": pa.array(risk_index.reshape(-1)),
-            "rank_in_hour": pa.array(ranks.reshape(-1)),
-        }
-    )
-
-
-def _insert_predictions(con: duckdb.DuckDBPyConnection, rows: pa.Table, *, all_days: list[dt.date], atm: int,
-                        model_name: str, model_version: str, created_at: dt.datetime, first: bool) -> None:
-    """Inside the run's transaction: the first block replaces every requested day's rows of this
-    scenario and département, later blocks append."""
-    with scanned_once(con, "_new_predictions", rows):
-        write_department_rows(
-            con, "gold.predictions", "SELECT date, hour, point_id, lat, lon, ?::INTEGER AS atm, probability, "
-            "risk_index, rank_in_hour, ?::VARCHAR AS model_name, ?::VARCHAR AS model_version, "
-            "?::TIMESTAMP AS created_at FROM _new_predictions", [atm, model_name, model_version, created_at],
-            key={"atm": atm, "date": list(all_days)}, insert_only=not first)
+    return pa.table({
+        "date": pa.array(np.repeat(np.array(days, dtype="datetime64[D]"), HOURS * n)),
+        "hour": pa.array(np.tile(np.repeat(np.arange(HOURS, dtype=np.int32), n), d)),
+        "point_id": pa.array(points["point_id"].to_numpy(dtype=np.int64)[point_idx]),
+        "lat": pa.array(points["lat"].to_numpy(dtype=np.float64)[point_idx]),
+        "lon": pa.array(points["lon"].to_numpy(dtype=np.float64)[point_idx]),
+        "expected_accidents": pa.array(expected.reshape(-1)),
+        "probability": pa.array(-np.expm1(-expected.reshape(-1))),
+        "risk_index": pa.array(risk_index.reshape(-1)),
+        "rank_in_hour": pa.array(ranks.reshape(-1)),
+    })
 
 
 def day_blocks(days: list[dt.date], n_points: int, max_rows: int | None = None) -> list[list[dt.date]]:
@@ -229,114 +152,82 @@ def day_blocks(days: list[dt.date], n_points: int, max_rows: int | None = None) 
     return [days[i:i + per_block] for i in range(0, len(days), per_block)]
 
 
-def summarise_day(day: dt.date, proba_day: np.ndarray, points: pd.DataFrame, top_k: int = TOP_POINTS) -> DaySummary:
-    """Expected accidents, riskiest hour and top points of one (24, N) probability grid."""
-    per_hour = proba_day.sum(axis=1)
-    per_point = proba_day.sum(axis=0)
-    peak_hours = proba_day.argmax(axis=0)
-    top = np.argsort(-per_point, kind="stable")[:top_k]
+@dataclass(frozen=True)
+class _Run:
+    """One predict_days call: what every block shares."""
 
-    def _opt(column: str, i: int):
-        value = points[column].iloc[i]
-        return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+    con: Any
+    model: Any
+    points: pd.DataFrame
+    days: list[dt.date]
+    atm: int
+    weather: Any  # the scenario code, or the forecast's WeatherHistory
+    department: str
+    labels: dict[str, Any]  # model_name, model_version, model_kind, created_at
 
-    top_points = tuple(
-        TopPoint(
-            point_id=int(points["point_id"].iloc[i]),
-            lat=float(points["lat"].iloc[i]),
-            lon=float(points["lon"].iloc[i]),
-            com=_opt("com", i),
-            road_type=_opt("road_type", i),
-            speed_limit=_opt("speed_limit", i),
-            expected_accidents=float(per_point[i]),
-            peak_hour=int(peak_hours[i]),
-            peak_probability=float(proba_day[peak_hours[i], i]),
-        )
-        for i in top
-    )
-    worst = int(per_hour.argmax())
-    return DaySummary(
-        date=day,
-        expected_accidents=float(per_hour.sum()),
-        most_dangerous_hour=worst,
-        most_dangerous_hour_expected=float(per_hour[worst]),
-        top_points=top_points,
-    )
+    def write_block(self, block: list[dt.date], first: bool) -> tuple[list[DaySummary], int, int]:
+        from pipeline.gold.intensity.grid import ScoringGrid
+
+        grid = ScoringGrid(self.points, day_hours(block), self.weather, self.department)
+        _, remapped = grid.weather_for(self.model.weather_codes)
+        expected = self.model.expected_counts(grid)  # (points, hours)
+        if not np.all(np.isfinite(expected)) or expected.min() < 0:
+            raise AccidentsError("model returned expected counts that are negative or not finite")
+        cube = np.ascontiguousarray(expected.T).reshape(len(block), HOURS, len(self.points))
+        rows = prediction_rows(self.points, block, cube)
+        keep = {"atm": self.atm, "date": list(self.days)}
+        with scanned_once(self.con, "_new_predictions", rows):
+            write_department_rows(
+                self.con, "gold.predictions", "SELECT date, hour, point_id, lat, lon, ?::INTEGER AS atm, "
+                "expected_accidents, probability, risk_index, rank_in_hour, ?::VARCHAR AS model_name, "
+                "?::VARCHAR AS model_version, ?::VARCHAR AS model_kind, ?::TIMESTAMP AS created_at FROM _new_predictions",
+                [self.atm, *self.labels.values()], key=keep, insert_only=not first)
+        summaries = day_totals(self.model, grid, expected, block)
+        insert_totals(self.con, summaries, atm=self.atm, labels=self.labels, all_days=self.days, first=first)
+        return summaries, rows.num_rows, remapped
 
 
-def predict_days(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    model: ProbabilityModel,
-    model_name: str,
-    model_version: str,
-    dates: list[dt.date],
-    atm: int = 1,
-    history_cutoff: dt.datetime | None = None,
-    history_lookback_years: int | None = None,
-    weather=None,
-) -> PredictionSummary:
-    """Score 24 x N point-hours per date and write them to gold.predictions (see module docstring).
+def predict_days(con: duckdb.DuckDBPyConnection, *, model, model_name: str, model_version: str,
+                 dates: list[dt.date], atm: int = 1, weather=None) -> PredictionSummary:
+    """Score 24 x N point-hours per date and write gold.predictions and gold.prediction_totals (module
+    docstring). `atm=FORECAST` needs `weather` (the forecast as a WeatherHistory covering every hour)."""
+    from pipeline.silver.features import load_road_points
 
-    History windows end at each date's year start, or at `history_cutoff` when it is earlier (an
-    optional cap); lookback: `history_lookback_years`, else the model's, else silver.features'.
-    `atm=FORECAST` needs `weather` (the forecast as a WeatherHistory covering every hour of the dates).
-    """
     started = time.perf_counter()
-    if atm == FORECAST:
-        if weather is None:
-            raise AccidentsError("--atm forecast: no forecast given")
-        hours = np.array(sorted(set(dates)), dtype="datetime64[D]").astype("datetime64[h]")
-        hours = (hours[:, None] + np.arange(HOURS).astype("timedelta64[h]")).ravel()
-        if not np.isin(hours.astype("datetime64[ns]"), weather.hours).all():
-            raise AccidentsError(f"--atm forecast: the forecast does not cover every hour of {sorted(set(dates))}")
-    else:
-        atm = validate_atm(atm)
     days = sorted(set(dates))
     if not days:
         raise AccidentsError("no date to predict")
-    from pipeline.silver.features import load_road_points, scoring_lookback_years
-
-    cap = _as_datetime(history_cutoff)
-    lookback = scoring_lookback_years(con, model, history_lookback_years)
+    if atm == FORECAST:
+        if weather is None:
+            raise AccidentsError("--atm forecast: no forecast given")
+        if not np.isin(day_hours(days), weather.hours).all():
+            raise AccidentsError(f"--atm forecast: the forecast does not cover every hour of {days}")
+    else:
+        atm = validate_atm(atm)
+        ensure_known_scenario(model, atm)
     points = load_road_points(con)
-    history = load_history(con, days, lookback, cap)
-    latest_asof = history.asof(np.array(days[-1:], dtype="datetime64[D]"))[0]
-    cutoff = _as_datetime(latest_asof)
-    created_at = dt.datetime.now().replace(microsecond=0)
+    labels = {"model_name": model_name, "model_version": str(model_version), "model_kind": model.kind,
+              "created_at": dt.datetime.now().replace(microsecond=0)}
+    run = _Run(con, model, points, days, atm, weather if atm == FORECAST else atm, department_of(con), labels)
 
-    def write_blocks() -> tuple[list[DaySummary], int]:
-        summaries: list[DaySummary] = []
-        rows = 0
+    def write_blocks() -> tuple[list[DaySummary], int, int]:
+        summaries, rows, remapped = [], 0, 0
         for block in day_blocks(days, len(points)):
-            proba = score_days(model, points, block, weather if atm == FORECAST else atm, history)
-            table = _prediction_rows(points, block, proba)
-            _insert_predictions(con, table, all_days=days, atm=atm, model_name=model_name,
-                                model_version=str(model_version), created_at=created_at, first=not summaries)
-            rows += table.num_rows
-            summaries.extend(summarise_day(day, proba[i], points) for i, day in enumerate(block))
-            del proba, table
-        return summaries, rows
+            block_summaries, block_rows, block_remapped = run.write_block(block, first=not summaries)
+            summaries += block_summaries
+            rows += block_rows
+            remapped += block_remapped
+        return summaries, rows, remapped
 
-    ensure_tables(con, PREDICTIONS_DDL)
-    summaries, rows = committed(con, write_blocks)  # every requested day replaced at once or not at all
-    return PredictionSummary(
-        model_name=model_name,
-        model_version=str(model_version),
-        atm=atm,
-        history_cutoff=cutoff,
-        n_points=len(points),
-        rows_written=rows,
-        days=tuple(summaries),
-        seconds=time.perf_counter() - started,
-        history_years=history_years(history, latest_asof),
-        newest_data_year=int(str(history.data_end)[:4]) - 1,
-    )
+    ensure_tables(con, PREDICTIONS_DDL, TOTALS_DDL)
+    summaries, rows, remapped = committed(con, write_blocks)  # every requested day replaced at once or not at all
+    return PredictionSummary(model_name, str(model_version), model.kind, atm, len(points), rows, tuple(summaries),
+                             time.perf_counter() - started, tuple(getattr(model, "train_years", ())),
+                             remapped)
 
 
 def read_predictions(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> pd.DataFrame:
     """gold.predictions of one (date, atm) joined with the road attributes the map shows."""
-
     if not table_exists(con, "gold.predictions"):
         return _empty_predictions()
     if table_exists(con, "silver.road_points"):
@@ -354,7 +245,7 @@ def _empty_predictions() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame(
-        columns=["date", "hour", "point_id", "lat", "lon", "atm", "probability", "risk_index",
-                 "rank_in_hour", "model_name", "model_version", "created_at", "road_type",
+        columns=["date", "hour", "point_id", "lat", "lon", "atm", "expected_accidents", "probability", "risk_index",
+                 "rank_in_hour", "model_name", "model_version", "model_kind", "created_at", "road_type",
                  "speed_limit", "com"]
     )

@@ -1,9 +1,12 @@
-"""MLflow helpers: experiment set-up, native model logging, registration, and loading the champion.
+"""MLflow helpers: experiment set-up, registration, and loading the champion.
 
 The embedded store is `sqlite:///<data_dir>/mlflow/mlflow.db` with artifacts in
-`<data_dir>/mlflow/artifacts`. A model version points at the child run that logged both the
-native flavour (`model`) and the RiskModel bundle (`risk_model/`: bundle.json + native file);
-`load_champion` rebuilds the RiskModel from the bundle, never from a pickle.
+`<data_dir>/mlflow/artifacts`. A model version points at the candidate's child run, whose
+`risk_model/` artifacts hold the stored intensity model (pipeline.gold.intensity.bundle: model.json
+and the trees' native files); `load_champion` / `load_version` rebuild it from there, never from a
+pickle, and refuse a model that may not be published (uncalibrated, or a case-control classifier of
+the reference protocol). The reference protocol's classifiers are logged with their native MLflow
+flavour too (`log_risk_model`).
 """
 
 from __future__ import annotations
@@ -155,6 +158,13 @@ def register_version(tracking_uri: str, registered_model: str, model_uri: str, r
     return str(version.version)
 
 
+def register_run_model(tracking_uri: str, registered_model: str, run_id: str, tags: dict[str, str], *,
+                       champion: bool = True) -> str:
+    """New version of `registered_model` from the `risk_model/` artifacts of run `run_id`."""
+    return register_version(tracking_uri, registered_model, f"runs:/{run_id}/{BUNDLE_ARTIFACT}", run_id, tags,
+                            champion=champion)
+
+
 def _champion_version(client, registered_model: str):
     try:
         return client.get_model_version_by_alias(registered_model, CHAMPION)
@@ -176,17 +186,19 @@ def champion_version(tracking_uri: str, registered_model: str) -> str:
     return str(_champion_version(mlflow.MlflowClient(tracking_uri), registered_model).version)
 
 
-def load_champion(tracking_uri: str, registered_model: str) -> tuple[RiskModel, str]:
-    """The RiskModel behind alias `champion` and its version number (as a string)."""
+def load_champion(tracking_uri: str, registered_model: str) -> tuple[Any, str, dict]:
+    """(model, version number as a string, validation record) of the version behind alias `champion`;
+    an error when it may not be published."""
     import mlflow
 
     configure_mlflow(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
-    return _load_bundle(tracking_uri, _champion_version(client, registered_model))
+    return _load_bundle(tracking_uri, _champion_version(client, registered_model), registered_model)
 
 
-def load_version(tracking_uri: str, registered_model: str, version: str) -> tuple[RiskModel, str]:
-    """The RiskModel of one registered version (e.g. to score with a former champion)."""
+def load_version(tracking_uri: str, registered_model: str, version: str) -> tuple[Any, str, dict]:
+    """(model, version, record) of one registered version (e.g. a former champion); an error naming
+    the reason when it may not be published."""
     import mlflow
 
     configure_mlflow(tracking_uri)
@@ -197,18 +209,30 @@ def load_version(tracking_uri: str, registered_model: str, version: str) -> tupl
         if is_unreachable(exc):
             raise unreachable_error(tracking_uri, exc) from None
         raise AccidentsError(f"{registered_model} has no version {version}; see accidents models") from None
-    return _load_bundle(tracking_uri, found)
+    return _load_bundle(tracking_uri, found, registered_model)
 
 
-def _load_bundle(tracking_uri: str, version) -> tuple[RiskModel, str]:
-    """Download the version's `risk_model/` artifacts and load them natively."""
+def download_bundle(tracking_uri: str, version, destination: str) -> Path:
+    """The version's `risk_model/` artifacts, copied under `destination`."""
     import mlflow
 
     run_id = version.tags.get(RUN_ID_TAG) or version.run_id
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=BUNDLE_ARTIFACT, dst_path=destination,
+                                                    tracking_uri=tracking_uri))
+
+
+def _load_bundle(tracking_uri: str, version, registered_model: str) -> tuple[Any, str, dict]:
+    """Download the version's stored model, check it may be published, load it natively."""
+    from pipeline.gold.intensity.bundle import ensure_publishable, load_model, read_document
+
     with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=BUNDLE_ARTIFACT, dst_path=tmp, tracking_uri=tracking_uri)
-        return RiskModel.load(local), str(version.version)
+        local = download_bundle(tracking_uri, version, tmp)
+        try:
+            record = read_document(local)["record"]
+        except AccidentsError as exc:
+            raise AccidentsError(f"{registered_model} version {version.version}: {str(exc).split(': ', 1)[-1]}") from None
+        ensure_publishable(record, f"{registered_model} version {version.version}")
+        return load_model(local), str(version.version), record
 
 
 def list_model_versions(tracking_uri: str, registered_model: str) -> list[dict[str, Any]]:
@@ -234,8 +258,9 @@ def list_model_versions(tracking_uri: str, registered_model: str) -> list[dict[s
         out.append({
             "version": str(mv.version),
             "run_id": run_id,
-            "algorithm": mv.tags.get("algorithm"),
-            "protocol": mv.tags.get("protocol"),
+            "algorithm": mv.tags.get("algorithm") or mv.tags.get("candidate"),
+            "kind": mv.tags.get("kind"),
+            "protocol": mv.tags.get("protocol") or ("intensity" if mv.tags.get("kind") else None),
             "sampler": mv.tags.get("sampler"),
             "aliases": sorted(set(mv.aliases or []) | set(aliases_by_version.get(str(mv.version), []))),
             "created": mv.creation_timestamp,

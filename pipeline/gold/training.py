@@ -1,433 +1,197 @@
-"""Gold modeling stage: tune CatBoost / LightGBM / XGBoost with Optuna, refit, test once, track in MLflow.
+"""Gold training stage: the intensity candidates compete on the newest year, the champion is refitted
+on every year and registered in MLflow with the alias `champion`.
 
-Order of work, so that the test rows can influence nothing:
-1. tune each algorithm on (train, valid) rows of the protocol (see pipeline.gold.modeling.data);
-2. refit the best parameters with the chosen number of rounds;
-3. only then read the test rows, score every final model once, log runs, register the best
-   (by the validation objective) and alias it `champion`.
-Models are trained unweighted on the case-control sample; the negatives' sampling weight is stored
-in the bundle for prior correction (see pipeline.gold.model_bundle). Large trainings fit on capped
-random samples (`tune_rows`, `refit_rows`, see pipeline.gold.modeling.data.fit_rows) whose extra
-negative subsampling multiplies that weight.
+Inputs come from the lake: silver.road_points, the located accidents with their road point
+(silver.accident_points), the hourly weather history (silver.weather_hourly; normal weather without
+it). With data up to year D (the newest the lake holds), every candidate is fitted on the years before
+D and scored on every road point x hour of D (pipeline.gold.intensity.competition); the winner is
+refitted on every year up to D. Every year the lake holds is used: no history window drops any.
+
+MLflow: one parent run per training, one child run per candidate (its choices and validation
+figures), the champion's stored model (pipeline.gold.intensity.bundle) under `risk_model/` of its child
+run, registered as a new version tagged with its kind. gold.model_runs gets one row per candidate.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, committed, ensure_tables, write_department_rows
-from pipeline.core.features import FEATURE_COLUMNS
-from pipeline.gold import algorithms as algorithm_registry
-from pipeline.gold.model_bundle import RiskModel
-from pipeline.gold.params import MIN_ROWS_CAP, REFIT_ROWS, TUNE_ROWS
+from pipeline.core.lake import DEP, committed, department_of, table_exists, write_department_rows
 from pipeline.gold.run_owner import owner_tags
 
 if TYPE_CHECKING:
     import duckdb
-    import pandas as pd
 
-    from pipeline.gold.modeling.data import FitRows, Rows, TrainingData
-
-OBJECTIVE_CHOICES = ("pr_auc", "logloss", "recall")
-PROTOCOL_CHOICES = ("temporal", "reference")
-SAMPLER_CHOICES = ("exclusion", "uniform")
-
-MODEL_RUNS_DDL = """
-CREATE TABLE IF NOT EXISTS gold.model_runs (
-    algorithm VARCHAR, protocol VARCHAR, sampler VARCHAR, objective VARCHAR, mlflow_run_id VARCHAR,
-    parent_run_id VARCHAR, best_params VARCHAR, best_rounds INTEGER, trials INTEGER,
-    validation_value DOUBLE, validation_metrics VARCHAR, test_metrics VARCHAR,
-    test_recall DOUBLE, test_precision DOUBLE, test_f1 DOUBLE, test_roc_auc DOUBLE, test_pr_auc DOUBLE,
-    test_log_loss DOUBLE, seconds DOUBLE, is_best BOOLEAN, registered_version VARCHAR,
-    trained_at TIMESTAMP)
-"""
+    from pipeline.gold.intensity.competition import Competition, Inputs
 
 
 @dataclass(frozen=True)
-class AlgorithmResult:
-    algorithm: str
-    best_params: dict[str, Any]
-    best_rounds: int
-    validation_value: float
-    trials: int
-    pruned: int
-    seconds: float  # tuning + refit, wall clock
-    validation_metrics: dict[str, float]
-    test_metrics: dict[str, float] = field(default_factory=dict)
+class CandidateRun:
+    name: str
+    kind: str
+    loglik_per_accident: float
+    expected: float
+    observed: int
+    calibrated: bool
+    seconds: float
+    params: dict[str, Any]
     mlflow_run_id: str | None = None
-    registered_version: str | None = None
-    cpu_seconds: float = 0.0  # process CPU time of tuning + refit (wall time on an idle machine)
-    tuning_seconds: float = 0.0  # the Optuna trials alone, wall clock
 
 
 @dataclass(frozen=True)
 class TrainingSummary:
-    protocol: str
-    sampler: str
-    objective: str
-    best_algorithm: str
+    data_end: int
+    fit_years: tuple[int, ...]
+    champion: str | None
+    champion_kind: str | None
     registered_version: str | None
     parent_run_id: str
-    results: tuple[AlgorithmResult, ...]
+    candidates: tuple[CandidateRun, ...]
     seconds: float
-    reference_text: str | None = None
-    models: dict[str, RiskModel] = field(default_factory=dict, repr=False)
-    fit_seconds: float = 0.0  # tuning + refit of every algorithm, wall clock (before MLflow logging)
-    tune_rows: int = 0  # rows the trials fitted on (a sample past the tune_rows cap)
-    refit_rows: int = 0  # rows the final models fitted on
-    workers: int = 1
-    threads: int = 1
+    fit_seconds: float
+    notes: tuple[str, ...] = ()
+    model: Any = field(default=None, repr=False)
 
 
-def validate_training_args(*, protocol: str, sampler: str, algorithms, trials: int, objective: str) -> tuple[str, ...]:
-    if protocol not in PROTOCOL_CHOICES:
-        raise AccidentsError(f"protocol={protocol!r}: expected one of {', '.join(PROTOCOL_CHOICES)}")
-    if sampler not in SAMPLER_CHOICES:
-        raise AccidentsError(f"sampler={sampler!r}: expected one of {', '.join(SAMPLER_CHOICES)}")
-    if objective not in OBJECTIVE_CHOICES:
-        raise AccidentsError(f"objective={objective!r}: expected one of {', '.join(OBJECTIVE_CHOICES)}")
-    algos = tuple(dict.fromkeys(a.strip().lower() for a in algorithms if a.strip()))
-    if not algos:
-        raise AccidentsError("algorithms: give at least one of " + ", ".join(algorithm_registry.names()))
-    for name in algos:
-        algorithm_registry.get(name)  # an unknown name is an error listing the known ones
-    if not isinstance(trials, int) or trials < 1:
-        raise AccidentsError(f"trials={trials!r}: expected a positive integer")
-    return algos
+def load_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
+    """The competition's inputs for the connection's département (see the module docstring)."""
+    from pipeline.core.departments import department
+    from pipeline.core.weather import load_weather_history
+    from pipeline.gold.intensity.competition import Inputs
+    from pipeline.silver.features import load_road_points
+
+    for table in ("silver.road_points", "silver.accident_points", "bronze.accidents"):
+        if not table_exists(con, table):
+            raise AccidentsError(f"{table} is missing: run `accidents ingest` and `accidents features` first")
+    points = load_road_points(con)
+    missing = [c for c in ("road_km", "dist_to_commune_seat_km") if c not in points.columns]
+    if missing:
+        raise AccidentsError(f"silver.road_points lacks {', '.join(missing)} (built by an older release): "
+                             "run `accidents features` again")
+    accidents = con.execute(
+        "SELECT a.accident_id, a.event_time, a.lat, a.lon, year(a.event_time) AS year, p.point_id "
+        "FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id, dep) "
+        f"WHERE a.event_time IS NOT NULL AND a.lat IS NOT NULL AND a.dep = {DEP}").df()
+    if accidents.empty:
+        raise AccidentsError("no located, dated accident on the road points: nothing to train on")
+    code = department_of(con)
+    return Inputs(points, accidents, load_weather_history(con), code, department(code).metric_crs)
 
 
-def usable_cores() -> int:
-    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a Kubernetes
-    CPU limit), which os.cpu_count() does not see."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, int(quota) // int(period))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
+def newest_year(inputs: Inputs) -> int:
+    return int(inputs.accidents["year"].max())
 
 
-# Below this many rows x trials per algorithm, tuning takes less time than starting worker processes
-# (each imports pandas and the three libraries, ~5 s here): the algorithms are tuned in this process.
-PARALLEL_MIN_ROW_TRIALS = 200_000
+def train_candidates(con: duckdb.DuckDBPyConnection, *, candidates, trials: int, seed: int, threads: int,
+                     tracking_uri: str, experiment: str, registered_model: str, synthetic: bool,
+                     timeout: float | None = None, progress=None, set_champion: bool = True) -> TrainingSummary:
+    """The competition on the newest year, the champion refitted, logged and registered (module docstring)."""
+    from pipeline.gold.intensity.competition import compete
+
+    started = time.perf_counter()
+    say = progress or (lambda message: None)
+    inputs = load_inputs(con)
+    data_end = newest_year(inputs)
+    say(f"training on {inputs.accidents['year'].nunique()} years up to {data_end}: candidates fitted on the years "
+        f"before {data_end}, scored on every road point x hour of {data_end}")
+    competition = compete(inputs, data_end, candidates=candidates, trials=trials, seed=seed, threads=threads,
+                          timeout=timeout, progress=say)
+    for note in competition.notes:
+        say(f"warning: {note}")
+    fit_seconds = time.perf_counter() - started
+    summary = _log_and_register(competition, tracking_uri=tracking_uri, experiment=experiment,
+                                registered_model=registered_model, department=inputs.department, seed=seed,
+                                trials=trials, synthetic=synthetic, set_champion=set_champion)
+    write_model_runs(con, summary)
+    champion = competition.champion
+    if champion:
+        say(f"champion: {champion} ({competition.scores[champion].kind}) -> {registered_model} version "
+            f"{summary.registered_version}" + ("" if set_champion else " (alias not moved)"))
+    return TrainingSummary(summary.data_end, summary.fit_years, summary.champion, summary.champion_kind,
+                           summary.registered_version, summary.parent_run_id, summary.candidates,
+                           time.perf_counter() - started, fit_seconds, tuple(competition.notes),
+                           competition.models.get(champion) if champion else None)
 
 
-def check_parallelism(workers: int | None, threads: int | None) -> None:
-    for name, value in (("workers", workers), ("threads", threads)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise AccidentsError(f"{name}={value!r}: expected a positive integer")
+def validation_record(competition: Competition, name: str, *, synthetic: bool, department: str) -> dict[str, Any]:
+    """What a stored model carries about how it won: its validation figures, every rival's, the years."""
+    score = competition.scores[name]
+    return {
+        "candidate": name, "kind": score.kind, "validation_year": competition.data_end,
+        "fit_years": list(competition.fit_years), "train_years": [*competition.fit_years, competition.data_end],
+        "validation_loglik_per_accident": score.loglik_per_accident, "validation_expected": score.expected,
+        "validation_observed": score.observed, "validation_expected_observed": score.ratio,
+        "rivals": {n: {"loglik_per_accident": s.loglik_per_accident, "expected_observed": s.ratio,
+                       "calibrated": s.calibrated} for n, s in competition.scores.items()},
+        "synthetic": bool(synthetic), "department": department,
+    }
 
 
-def parallelism(workers: int | None, threads: int | None, algorithms: int,
-                cpus: int | None = None, row_trials: int | None = None) -> tuple[int, int]:
-    """(workers, threads per fit), each given or filled so that workers x threads <= cores: one
-    algorithm per process first (single-threaded fits on small data do not wait on each other at every
-    split: 3 x 50 demo trials in 36 s instead of 81 s on 2 cores), the cores left over as threads.
-    LightGBM and XGBoost fit the same models whatever the thread count; CatBoost's can differ in the
-    last digits, which can flip a pruning decision and send the study elsewhere (bench/findings.md),
-    so the resolved values are logged with the run. `row_trials` (tuning rows x trials): a small
-    tuning gets one worker unless workers are given."""
-    check_parallelism(workers, threads)
-    cpus = max(1, cpus or usable_cores())
-    if workers is None and row_trials is not None and row_trials < PARALLEL_MIN_ROW_TRIALS:
-        workers = 1
-    if workers is None:
-        workers = max(1, min(algorithms, cpus // (threads or 1)))
-    if threads is None:
-        threads = max(1, cpus // min(workers, algorithms))
-    return workers, threads
-
-
-def model_template(data: TrainingData, algorithm: str) -> RiskModel:
-    """A RiskModel without booster: the encoding and calibration every fit of `algorithm` shares."""
-    return RiskModel(
-        algorithm=algorithm, booster=None, feature_columns=list(FEATURE_COLUMNS),
-        categorical_codes=data.categorical_codes, negative_weight=data.negative_weight,
-        sampler=data.sampler, history_cutoff=data.history_cutoff, train_years=data.train_years,
-        history_lookback_years=data.history_lookback_years,
-    )
-
-
-def fit_final_model(template: RiskModel, rows: Rows, params: dict[str, Any], rounds: int,
-                    *, objective: str, seed: int, threads: int = 2) -> RiskModel:
-    """Fit `params` for exactly `rounds` boosting rounds on `rows` (no early stopping)."""
-    booster, _ = template.spec.train(template, params, template.encode(rows.frame), rows.y,
-                                     objective=objective, seed=seed, rounds=rounds, threads=threads)
-    return replace(template, booster=booster, params={**params, "rounds": int(rounds), "seed": int(seed)})
-
-
-def with_negative_weight(template: RiskModel, negative_weight: float) -> RiskModel:
-    return replace(template, negative_weight=float(negative_weight))
-
-
-def tune_and_refit(template: RiskModel, rows: FitRows, *, objective: str, trials: int, seed: int,
-                   timeout: float | None, progress: bool, threads: int):
-    """Tune one algorithm on `rows.tune`, then fit its best parameters on the tuning rows (the tuned
-    model, scored on the validation rows) and on the refit rows (the final model; the tuned one when
-    they are the same rows) -> (tuning result, tuned model, final model, wall s, CPU s)."""
-    from pipeline.gold.modeling.tuning import tune_algorithm
-
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    tuned_template = with_negative_weight(template, rows.tune_negative_weight)
-    tuned = tune_algorithm(tuned_template, rows.tune, rows.tune_valid, objective=objective, trials=trials,
-                           seed=seed, timeout=timeout, progress=progress, threads=threads)
-    refit = dict(objective=objective, seed=seed, threads=threads)
-    tuned_model = fit_final_model(tuned_template, rows.tune, tuned.best_params, tuned.best_rounds, **refit)
-    final = tuned_model if rows.refit is rows.tune else fit_final_model(
-        with_negative_weight(template, rows.refit_negative_weight), rows.refit, tuned.best_params,
-        tuned.best_rounds, **refit)
-    return tuned, tuned_model, final, time.perf_counter() - t0, time.process_time() - cpu0
-
-
-def _tune_all(algos: tuple[str, ...], workers: int, *, data: TrainingData, rows: FitRows, **tune):
-    """(algorithm, tune_and_refit outcome) in the order of `algos`: in this process, or in `workers`
-    spawned processes (spawn, not fork: a forked child of a process that already ran OpenMP can hang).
-    Algorithms are submitted in order, so the slowest (catboost, first by name) starts first. A worker
-    receives only the FitRows (the samples), not the whole TrainingData."""
-    if workers == 1 or len(algos) == 1:
-        for algorithm in algos:
-            yield algorithm, tune_and_refit(model_template(data, algorithm), rows, **tune)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=min(workers, len(algos)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [(a, pool.submit(tune_and_refit, model_template(data, a), rows, **tune)) for a in algos]
-        for algorithm, future in futures:
-            yield algorithm, future.result()
-
-
-def _log(progress: bool, message: str) -> None:
-    if progress:
-        print(message, file=sys.stderr, flush=True)
-
-
-def train_models(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    protocol: str = "temporal",
-    sampler: str = "exclusion",
-    algorithms: tuple[str, ...] | None = None,
-    trials: int = 50,
-    objective: str = "pr_auc",
-    seed: int = 42,
-    tracking_uri: str,
-    experiment: str = "accidents-988",
-    registered_model: str = "accidents-risk-988",
-    department: str = "988",
-    progress: bool = True,
-    timeout_per_algorithm: float | None = None,
-    set_champion: bool = True,
-    threads: int | None = None,
-    workers: int | None = None,
-    tune_rows: int | None = TUNE_ROWS,
-    refit_rows: int | None = REFIT_ROWS,
-) -> TrainingSummary:
-    """Tune, refit, test once, log to MLflow, register the best model; writes gold.model_runs
-    (and gold.reference_report for protocol='reference').
-
-    `threads` is per model fit. Processes that train with threads > 1 should start with
-    OMP_WAIT_POLICY=PASSIVE (the CLI sets it): spinning OpenMP threads slow LightGBM/XGBoost 4-10x
-    on a shared machine. `set_champion=False` registers the best model without moving the alias.
-    `workers` > 1 tunes that many algorithms at once, each in its own process (results do not depend
-    on it: every study is sequential and seeded); with threads=1 a 2-core machine runs two
-    single-threaded fits instead of one fit whose two threads wait on each other at every split.
-    None for either: `parallelism` fills the cores (2 workers x 1 thread on 2 cores).
-    `tune_rows` / `refit_rows` cap the rows of the trials / of the final fit (None: every row); see
-    pipeline.gold.modeling.data.fit_rows. Below the caps nothing is sampled.
-    """
+def _log_and_register(competition: Competition, *, tracking_uri: str, experiment: str, registered_model: str,
+                      department: str, seed: int, trials: int, synthetic: bool, set_champion: bool) -> TrainingSummary:
     import mlflow
 
     from pipeline.gold import registry
-    from pipeline.gold.modeling import data as data_module
-    from pipeline.gold.modeling.recalibration import recalibrate
-    from pipeline.gold.modeling.scores import classification_metrics, is_better
-
-    algos = validate_training_args(protocol=protocol, sampler=sampler,
-                                   algorithms=algorithms or algorithm_registry.names(),
-                                   trials=trials, objective=objective)
-    check_parallelism(workers, threads)  # before reading any row: a bad value fails at once
-    for name, cap in (("tune_rows", tune_rows), ("refit_rows", refit_rows)):
-        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < MIN_ROWS_CAP):
-            raise AccidentsError(f"{name}={cap!r}: expected at least {MIN_ROWS_CAP} rows (or None: every row)")
-    started = time.perf_counter()
-    data = data_module.load_training_data(con, protocol, sampler, seed=seed)
-    rows = data_module.fit_rows(data, tune_rows=tune_rows, refit_rows=refit_rows, seed=seed)
-    workers, threads = parallelism(workers, threads, len(algos), row_trials=len(rows.tune) * trials)
-    _log(progress, f"training {protocol}/{sampler}: {len(data.train)} train rows, {len(data.valid)} "
-                   f"validation rows, negative weight {data.negative_weight:.1f}; {workers} worker(s) x "
-                   f"{threads} thread(s)")
-    if rows.tune is not data.train or rows.refit is not data.refit:
-        _log(progress, f"capped samples: trials fit on {len(rows.tune)} rows (early stopping on "
-                       f"{len(rows.tune_valid)}), final models on {len(rows.refit)} rows (negative weight "
-                       f"{rows.refit_negative_weight:.1f})")
-
-    # 1-2. Tuning and refit see only train/valid rows.
-    models: dict[str, RiskModel] = {}
-    partial: dict[str, AlgorithmResult] = {}
-    tune = dict(data=data, rows=rows, objective=objective, trials=trials, seed=seed,
-                timeout=timeout_per_algorithm, progress=progress, threads=threads)
-    for algorithm, (tuned, tuned_model, final, seconds, cpu) in _tune_all(algos, workers, **tune):
-        valid_metrics = classification_metrics(data.valid.y, tuned_model.predict_score(data.valid.frame))
-        # the validation year is out of sample for the temporal final model (refit = train)
-        recal = recalibrate(final, data.valid.frame)
-        recal["in_sample"] = data.refit is not data.train
-        models[algorithm] = final
-        partial[algorithm] = AlgorithmResult(
-            algorithm=algorithm, best_params=tuned.best_params, best_rounds=tuned.best_rounds,
-            validation_value=tuned.best_value, trials=tuned.trials, pruned=tuned.pruned, seconds=seconds,
-            validation_metrics=valid_metrics, cpu_seconds=cpu, tuning_seconds=tuned.seconds)
-        _log(progress, f"[{algorithm}] best {objective}={tuned.best_value:.4f} rounds={tuned.best_rounds} "
-                       f"({tuned.trials} trials, {tuned.pruned} pruned, {seconds:.1f}s)")
-        _log(progress, f"[{algorithm}] recalibrated on {recal['year']}: expected {recal['expected_before']:.1f} "
-                       f"-> {recal['expected_after']:.1f} accidents (observed {recal['observed']}), "
-                       f"odds x{recal['odds_scale']:.3f}")
-
-    fit_seconds = time.perf_counter() - started
-    best_algorithm = algos[0]
-    for algorithm in algos[1:]:
-        if is_better(objective, partial[algorithm].validation_value, partial[best_algorithm].validation_value):
-            best_algorithm = algorithm
-
-    # 3. The test rows are read now, once, and scored by the final models.
-    test = data_module.load_test_rows(con, protocol, sampler)
-    test_scores = {a: models[a].predict_score(test.frame) for a in algos}
-    for a in algos:
-        metrics = classification_metrics(test.y, test_scores[a])
-        models[a].metrics = {**{f"valid_{k}": v for k, v in partial[a].validation_metrics.items()},
-                             **{f"test_{k}": v for k, v in metrics.items()}}
-        partial[a] = replace(partial[a], test_metrics=metrics)
+    from pipeline.gold.intensity.bundle import save_model
 
     registry.ensure_experiment(tracking_uri, experiment)
-    reference_text = None
-    with mlflow.start_run(run_name=f"train-{protocol}-{sampler}", tags=owner_tags()) as parent:
-        mlflow.set_tags({"protocol": protocol, "sampler": sampler, "objective": objective,
-                         "department": department, "best_algorithm": best_algorithm})
-        mlflow.log_params({"protocol": protocol, "sampler": sampler, "objective": objective,
-                           "trials": trials, "seed": seed, "algorithms": ",".join(algos),
-                           "negative_weight": rows.refit_negative_weight, "train_rows": len(rows.refit),
-                           "tune_rows": len(rows.tune), "tune_valid_rows": len(rows.tune_valid),
-                           "tune_rows_cap": tune_rows, "refit_rows_cap": refit_rows,
-                           "available_train_rows": len(data.refit), "valid_rows": len(data.valid),
-                           "test_rows": len(test), "workers": workers, "threads": threads})
-        model_uris: dict[str, str] = {}
-        for algorithm in algos:
-            run_id, model_uris[algorithm] = _log_algorithm_run(models[algorithm], partial[algorithm], test, test_scores[algorithm],
-                                        data, protocol=protocol, objective=objective)
-            partial[algorithm] = replace(partial[algorithm], mlflow_run_id=run_id)
-        best = partial[best_algorithm]
-        mlflow.log_metrics({f"best_valid_{objective}": best.validation_value,
-                            "seconds": time.perf_counter() - started})
-        if protocol == "reference":
-            reference_text = _reference_outputs(con, test, test_scores, partial, progress)
-        version = registry.register_version(
-            tracking_uri, registered_model, model_uris[best_algorithm], best.mlflow_run_id,
-            {"algorithm": best_algorithm, "protocol": protocol, "sampler": sampler,
-             "objective": objective, "department": department},
-            champion=set_champion)
-        partial[best_algorithm] = replace(best, registered_version=version)
-        mlflow.set_tag("registered_version", version)
-        parent_run_id = parent.info.run_id
-
-    results = tuple(partial[a] for a in algos)
-    write_model_runs(con, results, protocol=protocol, sampler=sampler, objective=objective,
-                     parent_run_id=parent_run_id, best_algorithm=best_algorithm)
-    _log(progress, f"best: {best_algorithm} -> {registered_model} version {version}"
-                   + (" (champion)" if set_champion else ""))
-    return TrainingSummary(
-        protocol=protocol, sampler=sampler, objective=objective, best_algorithm=best_algorithm,
-        registered_version=version, parent_run_id=parent_run_id, results=results,
-        seconds=time.perf_counter() - started, reference_text=reference_text, models=models,
-        fit_seconds=fit_seconds, tune_rows=len(rows.tune), refit_rows=len(rows.refit), workers=workers,
-        threads=threads)
+    runs: list[CandidateRun] = []
+    version = None
+    champion = competition.champion
+    tags = {"department": department, "synthetic": str(bool(synthetic)).lower(), "model_family": "intensity"}
+    with mlflow.start_run(run_name=f"candidates-{competition.data_end}", tags=owner_tags()) as parent:
+        mlflow.set_tags({**tags, "champion": champion or "none"})
+        mlflow.log_params({"validation_year": competition.data_end, "fit_years": ",".join(map(str, competition.fit_years)),
+                           "candidates": ",".join(competition.scores), "trials": trials, "seed": seed})
+        for name, score in competition.scores.items():
+            with mlflow.start_run(run_name=name, nested=True, tags=owner_tags()) as child:
+                mlflow.set_tags({**tags, "candidate": name, "kind": score.kind, "champion": str(name == champion).lower()})
+                mlflow.log_params({k: json.dumps(v) if isinstance(v, dict) else v for k, v in score.params.items()})
+                mlflow.log_metrics({"valid_loglik_per_accident": score.loglik_per_accident,
+                                    "valid_expected": score.expected, "valid_observed": score.observed,
+                                    "valid_expected_observed": score.ratio, "seconds": score.seconds})
+                if name == champion:
+                    record = validation_record(competition, name, synthetic=synthetic, department=department)
+                    with tempfile.TemporaryDirectory() as tmp:
+                        folder = save_model(competition.models[name], Path(tmp) / registry.BUNDLE_ARTIFACT, record)
+                        mlflow.log_artifacts(str(folder), artifact_path=registry.BUNDLE_ARTIFACT)
+                    version = registry.register_run_model(
+                        tracking_uri, registered_model, child.info.run_id,
+                        {**tags, "candidate": name, "kind": score.kind, "validation_year": str(competition.data_end)},
+                        champion=set_champion)
+                runs.append(CandidateRun(name, score.kind, score.loglik_per_accident, score.expected, score.observed,
+                                         score.calibrated, score.seconds, score.params, child.info.run_id))
+        if version:
+            mlflow.set_tag("registered_version", version)
+    return TrainingSummary(competition.data_end, competition.fit_years, champion,
+                           competition.scores[champion].kind if champion else None, version, parent.info.run_id,
+                           tuple(runs), competition.seconds, competition.seconds)
 
 
-def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, test_score,
-                       data: TrainingData, *, protocol: str, objective: str) -> tuple[str, str]:
-    """Nested child run: params, validation/test metrics, figures, native model and bundle.
-    Returns (run id, logged model URI)."""
-    import mlflow
-
-    from pipeline.gold import registry
-    from pipeline.gold.modeling.figures import save_figures
-
-    with mlflow.start_run(run_name=model.algorithm, nested=True, tags=owner_tags()) as run:
-        mlflow.set_tags({"algorithm": model.algorithm, "protocol": protocol, "sampler": model.sampler,
-                         "objective": objective})
-        mlflow.log_params({**{f"param_{k}": v for k, v in result.best_params.items()},
-                           "rounds": result.best_rounds, "trials": result.trials, "pruned": result.pruned,
-                           "negative_weight": model.negative_weight, "recalibration_odds_scale": model.odds_scale})
-        mlflow.log_metrics({**{f"valid_{k}": v for k, v in result.validation_metrics.items()},
-                            **{f"test_{k}": v for k, v in result.test_metrics.items()},
-                            f"valid_objective_{objective}": result.validation_value,
-                            "train_seconds": result.seconds, "train_cpu_seconds": result.cpu_seconds})
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = save_figures(test.y, test_score, model.spec.importance(model), Path(tmp),
-                                 title=f"{model.algorithm} ({protocol}, test)")
-            for path in paths:
-                mlflow.log_artifact(str(path), artifact_path="figures")
-        model_uri = registry.log_risk_model(model, data.valid.frame.head(50))
-        return run.info.run_id, model_uri
-
-
-def _reference_outputs(con, test: Rows, test_scores, results: dict[str, AlgorithmResult], progress: bool) -> str:
-    import mlflow
-
-    from pipeline.core.lake import replace_department_table
-    from pipeline.gold.modeling.reference import reference_report
-
-    frame, text = reference_report(test.y, test_scores, {a: r.seconds for a, r in results.items()})
-    con.register("_reference_report", frame)
-    try:
-        replace_department_table(con, "gold.reference_report",
-                      'SELECT algorithm, metric, "class", CAST(value AS DOUBLE) AS value FROM _reference_report')
-    finally:
-        con.unregister("_reference_report")
-    mlflow.log_text(text, "reference_report.txt")
-    mlflow.log_table(frame, "reference_report.json")
-    if progress:
-        print(text, flush=True)
-    return text
-
-
-def write_model_runs(con, results, *, protocol: str, sampler: str, objective: str,
-                     parent_run_id: str, best_algorithm: str) -> int:
-    """Replace this (département, protocol, sampler)'s rows of gold.model_runs in one transaction."""
+def write_model_runs(con, summary: TrainingSummary) -> int:
+    """Replace this département's rows of gold.model_runs (one per candidate of the last training)."""
     import pandas as pd
 
+    now = pd.Timestamp.now().floor("s")
     rows = pd.DataFrame([{
-        "algorithm": r.algorithm, "protocol": protocol, "sampler": sampler, "objective": objective,
-        "mlflow_run_id": r.mlflow_run_id, "parent_run_id": parent_run_id,
-        "best_params": json.dumps(r.best_params, sort_keys=True), "best_rounds": r.best_rounds,
-        "trials": r.trials, "validation_value": r.validation_value,
-        "validation_metrics": json.dumps(r.validation_metrics, sort_keys=True),
-        "test_metrics": json.dumps(r.test_metrics, sort_keys=True),
-        "test_recall": r.test_metrics.get("recall"), "test_precision": r.test_metrics.get("precision"),
-        "test_f1": r.test_metrics.get("f1"), "test_roc_auc": r.test_metrics.get("roc_auc"),
-        "test_pr_auc": r.test_metrics.get("pr_auc"), "test_log_loss": r.test_metrics.get("log_loss"),
-        "seconds": r.seconds, "is_best": r.algorithm == best_algorithm,
-        "registered_version": r.registered_version, "trained_at": pd.Timestamp.now().floor("s"),
-    } for r in results])
-    ensure_tables(con, MODEL_RUNS_DDL)
-    committed(con, lambda: write_department_rows(con, "gold.model_runs", "SELECT * FROM _model_runs",
-                                                 key={"protocol": protocol, "sampler": sampler}),
-              _model_runs=rows)
+        "candidate": r.name, "kind": r.kind, "validation_year": summary.data_end,
+        "fit_years": ",".join(map(str, summary.fit_years)), "validation_loglik_per_accident": r.loglik_per_accident,
+        "validation_expected": r.expected, "validation_observed": r.observed,
+        "validation_expected_observed": r.expected / r.observed if r.observed else None,
+        "calibrated": r.calibrated, "is_champion": r.name == summary.champion,
+        "params": json.dumps(r.params, sort_keys=True, default=str), "seconds": r.seconds,
+        "mlflow_run_id": r.mlflow_run_id, "parent_run_id": summary.parent_run_id,
+        "registered_version": summary.registered_version if r.name == summary.champion else None, "trained_at": now,
+    } for r in summary.candidates])
+    committed(con, lambda: write_department_rows(con, "gold.model_runs", "SELECT * FROM _model_runs"), _model_runs=rows)
     return len(rows)
 
 
-def model_runs_frame(con) -> pd.DataFrame:
-    return con.execute(f"SELECT * FROM gold.model_runs WHERE dep = {DEP} ORDER BY protocol, sampler, algorithm").df()
+def model_runs_frame(con):
+    return con.execute(f"SELECT * FROM gold.model_runs WHERE dep = {DEP} ORDER BY validation_loglik_per_accident DESC").df()

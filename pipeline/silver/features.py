@@ -277,12 +277,13 @@ def _write_road_points(con, accidents: pd.DataFrame, roads: pd.DataFrame, depart
                        params: FeatureParams) -> _Located:
     """The road points near the roads, each accident snapped to its nearest one: silver.road_points
     and silver.accident_points."""
+    from pipeline.core.communes import commune_seats
     from pipeline.silver.road_points import attach_communes, build_road_points, snap_accidents
 
     points = build_road_points(roads, department=department, grid_step=params.grid_step,
                                buffer_meters=params.buffer_meters)
+    points = attach_communes(points, commune_seats(department, accidents))
     accident_points = snap_accidents(accidents, points)
-    points = attach_communes(points, accidents, accident_points)
     n_points = _write_frame(con, "silver.road_points", points)
     n_accident_points = _write_frame(con, "silver.accident_points", accident_points)
     return _Located(points, accident_points, n_points, n_accident_points)

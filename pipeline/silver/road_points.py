@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 ROW_FACTOR = 100_000  # point_id = row * ROW_FACTOR + col (stable for a given grid_step and bounds)
 ROAD_POINT_COLUMNS = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_road_m",
-                      "dist_to_main_city_km", "intersections_100m", "road_sinuosity", "com", "dep"]
+                      "dist_to_main_city_km", "intersections_100m", "road_sinuosity", "road_km", "road_km_major",
+                      "road_km_minor", "road_km_residential", "road_km_fast", "com", "dist_to_commune_seat_km", "dep"]
 
 
 def snap_to_roads(lat, lon, roads: gpd.GeoDataFrame, *, crs: str, max_distance_m: float
@@ -63,7 +64,9 @@ def grid_cells(department: str, grid_step: float) -> pd.DataFrame:
 def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: float,
                       buffer_meters: float) -> pd.DataFrame:
     """Grid cells within buffer_meters of a road, with the nearest road's class, speed limit and
-    geometry (junctions within 100 m of the point's position on it, its sinuosity)."""
+    geometry (junctions within 100 m of the point's position on it, its sinuosity) and the road length
+    the point serves (pipeline.silver.road_length). `com` and `dist_to_commune_seat_km` are left empty
+    for `attach_communes`."""
     from pipeline.core.departments import DEPARTMENTS
     from pipeline.core.spatial import haversine_km
 
@@ -77,14 +80,19 @@ def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: fl
     keep = nearest >= 0
     points = cells[keep].reset_index(drop=True)
     x, y = to_metric(points["lon"].to_numpy(), points["lat"].to_numpy(), dep.metric_crs)
-    points["intersections_100m"], points["road_sinuosity"] = road_geometry(
-        x, y, nearest[keep], roads.geometry.to_crs(dep.metric_crs))
+    roads_metric = roads.geometry.to_crs(dep.metric_crs)
+    points["intersections_100m"], points["road_sinuosity"] = road_geometry(x, y, nearest[keep], roads_metric)
+    from pipeline.silver.road_length import road_lengths
+
+    for name, km in road_lengths(x, y, roads_metric, roads["road_type"], roads["speed_limit"]).items():
+        points[name] = km
     points["road_type"] = roads["road_type"].to_numpy()[nearest[keep]]
     points["speed_limit"] = roads["speed_limit"].to_numpy(dtype=float)[nearest[keep]]
     points["dist_to_road_m"] = distance[keep]
     points["dist_to_main_city_km"] = haversine_km(points["lat"], points["lon"], *dep.main_city)
     points["dep"] = dep.code
     points["com"] = None
+    points["dist_to_commune_seat_km"] = np.nan
     if points.empty:
         raise AccidentsError(
             f"no grid cell of {grid_step} degrees lies within {buffer_meters} m of a road: "
@@ -112,19 +120,11 @@ def snap_accidents(accidents: pd.DataFrame, points: pd.DataFrame) -> pd.DataFram
     })
 
 
-def attach_communes(points: pd.DataFrame, accidents: pd.DataFrame, accident_points: pd.DataFrame) -> pd.DataFrame:
-    """com of a road point = the most frequent commune of the accidents snapped to it (NULL if none)."""
-    if "com" not in accidents.columns or accident_points.empty:
-        return points
-    joined = accident_points.merge(accidents[["accident_id", "com"]].astype({"accident_id": str}), on="accident_id")
-    joined = joined.dropna(subset=["com"])
-    if joined.empty:
-        return points
-    # most frequent commune per point; ties broken by the smallest code so the result is stable
-    counts = joined.groupby(["point_id", "com"]).size().reset_index(name="n")
-    counts = counts.sort_values(["point_id", "n", "com"], ascending=[True, False, True])
-    top = counts.drop_duplicates("point_id").set_index("point_id")["com"]
+def attach_communes(points: pd.DataFrame, seats) -> pd.DataFrame:
+    """`points` with `com` and `dist_to_commune_seat_km`: the commune whose seat is nearest
+    (pipeline.core.communes), so every road point has one, with or without accidents."""
     points = points.copy()
-    points["com"] = points["point_id"].map(top).astype(object)
-    points.loc[points["com"].isna(), "com"] = None
+    com, dist = seats.locate(points["lat"], points["lon"])
+    points["com"] = com.astype(object)
+    points["dist_to_commune_seat_km"] = dist
     return points

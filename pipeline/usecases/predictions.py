@@ -36,7 +36,8 @@ def day_span(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def load_model(settings: Settings, which: str = "champion", *, tracking_uri: str | None = None):
-    """(model, registered model name, version) from the MLflow registry: the champion or a version."""
+    """(model, registered model name, version) from the MLflow registry: the champion or a version; a
+    version that may not be published (pipeline.gold.intensity.bundle.publishable) is refused."""
     from pipeline.gold import registry
 
     uri, name = tracking_uri or settings.resolved_mlflow_uri, settings.registered_model
@@ -49,12 +50,12 @@ def load_model(settings: Settings, which: str = "champion", *, tracking_uri: str
         if cached is not None:
             return cached[0], name, cached[1]
         stamp = champion_cache.store_stamp(uri)
-        model, version = registry.load_champion(uri, name)
-        champion_cache.save_champion(cache_dir, uri, name, model, str(version), stamp)
+        model, version, record = registry.load_champion(uri, name)
+        champion_cache.save_champion(cache_dir, uri, name, model, str(version), record, stamp)
     else:
         if not str(which).isdigit():
             raise AccidentsError(f"model={which!r}: expected 'champion' or a version number")
-        model, version = registry.load_version(uri, name, str(which))
+        model, version, _ = registry.load_version(uri, name, str(which))
     return model, name, str(version)
 
 
@@ -100,12 +101,14 @@ def predict(settings: Settings, params: PredictParams, dates: list[dt.date], *,
     """Score every road point for every hour of `dates` and write gold.predictions (idempotent per
     date and weather scenario), then check each normal-weather day (see `check_days`)."""
     from pipeline.core.lake import lake_connection
-    from pipeline.gold.predictions import FORECAST, predict_days, scenario_code
+    from pipeline.gold.predictions import FORECAST, ensure_known_scenario, predict_days, scenario_code
 
     atm, weather = scenario_code(params.atm), None
+    model, name, version = load_model(settings, params.model, tracking_uri=tracking_uri)
     if atm == FORECAST:
         weather = forecast_weather(settings, dates)
-    model, name, version = load_model(settings, params.model, tracking_uri=tracking_uri)
+    else:
+        ensure_known_scenario(model, atm)
     with lake_connection(settings) as con:
         summary = predict_days(con, model=model, model_name=name, model_version=version, dates=dates, atm=atm,
                                weather=weather)

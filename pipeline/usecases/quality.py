@@ -134,12 +134,9 @@ def probabilities_outside_unit(con: "duckdb.DuckDBPyConnection", day: dt.date) -
 
 
 def training_daily_mean(con: "duckdb.DuckDBPyConnection") -> float | None:
-    """Accidents per day over the training years (gold.temporal_train's years, else all years)."""
-    if table_exists(con, "gold.temporal_train"):
-        years = [r[0] for r in con.execute(
-            f"SELECT DISTINCT year FROM gold.temporal_train WHERE dep = {DEP}").fetchall()]
-    else:
-        years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM bronze.accidents WHERE dep = {DEP}").fetchall()]
+    """Accidents per day over the training years (every year of bronze.accidents: the champion learns
+    from all of them)."""
+    years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM bronze.accidents WHERE dep = {DEP}").fetchall()]
     if not years:
         return None
     n = con.execute("SELECT count(*) FROM bronze.accidents a JOIN silver.accident_points p USING (accident_id, dep) "
@@ -149,8 +146,8 @@ def training_daily_mean(con: "duckdb.DuckDBPyConnection") -> float | None:
 
 
 def expected_accidents_by_atm(con: "duckdb.DuckDBPyConnection", day: dt.date) -> dict[int, float]:
-    rows = con.execute(f"SELECT atm, sum(probability) FROM gold.predictions WHERE date = ? AND dep = {DEP} "
-                       "GROUP BY 1 ORDER BY 1", [day]).fetchall()
+    rows = con.execute(f"SELECT atm, sum(coalesce(expected_accidents, probability)) FROM gold.predictions "
+                       f"WHERE date = ? AND dep = {DEP} GROUP BY 1 ORDER BY 1", [day]).fetchall()
     return {int(a): float(s) for a, s in rows}
 
 

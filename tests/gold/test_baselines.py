@@ -130,10 +130,14 @@ def test_profile_and_shrinkage_are_chosen_on_the_validation_year():
     # validation accidents at a point with no past count but a high KDE share: shrink towards the KDE
     count_shares = np.array([1.0, 0.0, 0.0])
     kde_shares = np.array([0.5, 0.45, 0.05])
-    weight, _ = choose_shrink_weight(count_shares, kde_shares, np.array([0, 1, 1]))
-    assert 0 < weight <= 1
-    weight_counts, _ = choose_shrink_weight(count_shares, kde_shares, np.array([0, 0, 0]))
-    assert weight_counts == 0.0
+    (weight, floor), _ = choose_shrink_weight(count_shares, kde_shares, np.array([0, 1, 1]))
+    assert 0 < weight <= 1 and floor == 0.0
+    (weight_counts, floor_counts), _ = choose_shrink_weight(count_shares, kde_shares, np.array([0, 0, 0]))
+    assert weight_counts == 0.0 and floor_counts == 0.0
+    # a validation accident where neither counts nor KDE put any weight: the uniform floor is taken
+    (_, floor_far), _ = choose_shrink_weight(np.array([1.0, 0.0, 0.0]), np.array([1.0, 0.0, 0.0]),
+                                             np.array([0, 0, 2]))
+    assert floor_far > 0
 
 
 def test_shrunk_baseline_spreads_counts_to_neighbours_and_totals_the_yearly_mean():

@@ -92,11 +92,6 @@ class Algorithm:
 
         return np.asarray(booster.predict(data), dtype=float)
 
-    def compiled(self, booster):
-        """A faster stand-in for `booster` at `predict` with the same scores, or `booster` itself
-        (default: no compiled form)."""
-        return booster
-
     def save(self, booster, path: Path) -> None:
         booster.save_model(str(path))
 

@@ -70,13 +70,6 @@ class LightGBMAlgorithm(Algorithm):
             booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=used))
         return booster, int(used)
 
-    def compiled(self, booster):
-        """The trees compiled by numba (pipeline.gold.lightgbm_compiled): bit-identical probabilities,
-        about half the CPU on large batches; the booster itself for models it does not cover."""
-        from pipeline.gold.lightgbm_compiled import CompiledTrees
-
-        return CompiledTrees.from_booster(booster) or booster
-
     def load(self, path: Path):
         import lightgbm as lgb
 

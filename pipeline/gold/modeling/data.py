@@ -1,14 +1,10 @@
-"""Training data per protocol. The test rows are loaded by a separate function, called once at the end.
-
-- temporal: tune on gold.temporal_train, early-stop/score trials on gold.temporal_valid; the final
-  model is refitted on gold.temporal_train only (the validation year stays out-of-sample for the
-  evaluation stage's threshold and calibration checks).
-- reference: a stratified validation share is carved from gold.train for tuning; the final model is
-  refitted on all of gold.train (as the predecessor fitted on its whole 80 %).
+"""Training data of the reference protocol (the predecessor's): a stratified validation share is carved
+from gold.train for tuning; the final model is refitted on all of gold.train (as the predecessor fitted
+on its whole 80 %). The test rows (gold.test) are loaded by a separate function, called once at the end.
 
 Past a size (millions of rows at scale 200) the fits run on random samples instead (`fit_rows`): the
 trials on at most `tune_rows` rows, the final model on at most `refit_rows` at the tuning sample's
-label mix. A sample never mixes rows of different sets, so the temporal protocol's years stay split.
+label mix.
 """
 
 from __future__ import annotations
@@ -24,11 +20,8 @@ from pipeline.core.lake import DEP, table_exists
 from pipeline.gold.model_bundle import fit_category_codes
 from pipeline.silver.features import recorded_lookback_years
 
-PROTOCOLS = ("temporal", "reference")
-TABLES = {
-    "temporal": ("gold.temporal_train", "gold.temporal_valid", "gold.temporal_test"),
-    "reference": ("gold.train", None, "gold.test"),
-}
+PROTOCOLS = ("reference",)
+TABLES = {"reference": ("gold.train", "gold.test")}
 
 
 @dataclass
@@ -143,8 +136,7 @@ def sample_rows(rows: Rows, max_rows: int | None, *, seed: int, keep_positives: 
 
 @dataclass
 class FitRows:
-    """The rows one training's fits see. `refit is tune` when the final model is the tuned one (the
-    temporal protocol below the caps); the weights are the negatives' sampling weights of each sample."""
+    """The rows one training's fits see; the weights are the negatives' sampling weights of each sample."""
 
     tune: Rows  # the Optuna trials' fits
     tune_valid: Rows  # the trials' early stopping and scores
@@ -160,8 +152,7 @@ def fit_rows(data: TrainingData, *, tune_rows: int | None, refit_rows: int | Non
     refit positive that fits in `refit_rows` at that mix, negatives in proportion): parameters and
     rounds tuned on one mix do not carry over to another (at demo scale 20, LightGBM's tuned
     parameters refitted on all rows at the natural 1:20 mix lost 0.09 of test PR-AUC against the
-    same parameters on the positive-rich tuning mix). Drawn from the same rows as the tuning sample
-    (temporal protocol) with the same positives, the tuning sample itself is the refit: one fit."""
+    same parameters on the positive-rich tuning mix)."""
     tune, tune_factor = sample_rows(data.train, tune_rows, seed=seed)
     tune_valid, _ = sample_rows(data.valid, tune_rows, seed=seed + 1, keep_positives=False)
     if tune is data.train:
@@ -184,13 +175,9 @@ def load_training_data(con, protocol: str, sampler: str, *, seed: int = 42,
                        valid_fraction: float = 0.2) -> TrainingData:
     if protocol not in PROTOCOLS:
         raise AccidentsError(f"protocol={protocol!r}: expected one of {', '.join(PROTOCOLS)}")
-    train_table, valid_table, _ = TABLES[protocol]
-    full_train = _read(con, train_table, sampler)
-    if valid_table:
-        train, valid, refit = full_train, _read(con, valid_table, sampler), full_train
-    else:
-        train, valid = carve_validation(full_train, valid_fraction, seed)
-        refit = full_train
+    train_table, _ = TABLES[protocol]
+    refit = _read(con, train_table, sampler)
+    train, valid = carve_validation(refit, valid_fraction, seed)
     cutoff = refit["history_cutoff"].max() if "history_cutoff" in refit else None
     train_rows = Rows(train)
     return TrainingData(
@@ -198,7 +185,7 @@ def load_training_data(con, protocol: str, sampler: str, *, seed: int = 42,
         sampler=sampler,
         train=train_rows,
         valid=Rows(valid),
-        refit=train_rows if refit is train else Rows(refit),  # one object: `refit is train` skips a refit
+        refit=Rows(refit),
         categorical_codes=fit_category_codes(refit, [c for c in FEATURE_COLUMNS if c in CATEGORICAL]),
         negative_weight=negative_weight_of(refit),
         train_years=sorted(int(y) for y in refit["year"].unique()),
@@ -209,4 +196,4 @@ def load_training_data(con, protocol: str, sampler: str, *, seed: int = 42,
 
 def load_test_rows(con, protocol: str, sampler: str) -> Rows:
     """The held-out rows: read only after tuning and refitting are over."""
-    return Rows(_read(con, TABLES[protocol][2], sampler))
+    return Rows(_read(con, TABLES[protocol][1], sampler))

@@ -1,0 +1,84 @@
+"""What a model says about weather and days, against the demo's truth.
+
+- Rain ratios: expected accidents under light / heavy rain over those under normal weather, for the
+  same hours (two days of each month) and points, on all roads, slow roads and fast roads (speed >=
+  80 km/h), for the model and the truth; and the share of point-hours where a rainier scenario scores
+  lower than a drier one (0 for a model whose rain terms are monotone).
+- Day ratios: the model's expected accidents of each day of the year in normal weather over the
+  truth's, divided by the year's ratio (the level of a year is not forecastable), averaged by kind of
+  day: weekdays, weekends, public holidays.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipeline.core.weather import ATM_HEAVY_RAIN, ATM_LIGHT_RAIN, ATM_NORMAL
+from pipeline.gold.intensity.grid import ScoringGrid
+from pipeline.silver.road_length import FAST_SPEED_KMH
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EFFECT_DAYS = (8, 20)  # days of each month scored under every scenario
+RAIN = ((ATM_LIGHT_RAIN, "light"), (ATM_HEAVY_RAIN, "heavy"))
+DAY_KINDS = ("weekday", "weekend", "holiday")
+
+
+def effect_hours(year: int) -> pd.DatetimeIndex:
+    import pandas as pd
+
+    days = [pd.Timestamp(year, month, day) for month in range(1, 13) for day in EFFECT_DAYS]
+    return pd.DatetimeIndex(np.concatenate([pd.date_range(d, periods=24, freq="h").to_numpy() for d in days]))
+
+
+def rain_ratios(model, truth, points: pd.DataFrame, year: int, department: str) -> dict[str, float]:
+    """{'rain_<light|heavy>_ratio_<all|slow|fast>' and '..._truth', 'rain_lowers_share'}."""
+    hours = effect_hours(year)
+    fast = points["speed_limit"].to_numpy(dtype=float) >= FAST_SPEED_KMH
+    scored = {code: model.expected_counts(ScoringGrid(points, hours, code, department))
+              for code in (ATM_NORMAL, ATM_LIGHT_RAIN, ATM_HEAVY_RAIN)}
+    true = {code: truth.expected_counts(points["lat"], points["lon"], hours, atm=code)
+            for code in (ATM_NORMAL, ATM_LIGHT_RAIN, ATM_HEAVY_RAIN)} if truth is not None else None
+    out: dict[str, float] = {}
+    for code, label in RAIN:
+        for roads, mask in (("all", np.ones(len(points), bool)), ("slow", ~fast), ("fast", fast)):
+            if not mask.any():
+                continue
+            out[f"rain_{label}_ratio_{roads}"] = float(scored[code][mask].sum() / scored[ATM_NORMAL][mask].sum())
+            if true is not None:
+                out[f"rain_{label}_ratio_{roads}_truth"] = float(true[code][mask].sum() / true[ATM_NORMAL][mask].sum())
+    lowers = (scored[ATM_LIGHT_RAIN] < scored[ATM_NORMAL]) | (scored[ATM_HEAVY_RAIN] < scored[ATM_LIGHT_RAIN])
+    out["rain_lowers_share"] = float(lowers.mean())
+    return out
+
+
+def day_kinds(days, department: str) -> np.ndarray:
+    from pipeline.core.calendar import is_public_holiday
+
+    holiday = np.asarray(is_public_holiday(np.asarray(days, dtype="datetime64[ns]"), department), dtype=bool)
+    weekend = np.asarray([d.dayofweek >= 5 for d in days])
+    return np.where(holiday, "holiday", np.where(weekend, "weekend", "weekday"))
+
+
+def day_ratios(model_normal: np.ndarray, truth_normal: np.ndarray, hours: pd.DatetimeIndex,
+               department: str) -> dict[str, float]:
+    """{'day_ratio_<kind>', 'day_ratio_<kind>_worst'} of the level-normalised daily ratios (module docstring)."""
+    import pandas as pd
+
+    day = hours.normalize()
+    codes, index = np.unique(day, return_inverse=True)
+    model_days = np.bincount(index, weights=model_normal.sum(axis=0, dtype=np.float64))
+    truth_days = np.bincount(index, weights=truth_normal.sum(axis=0, dtype=np.float64))
+    ratio = (model_days / truth_days) / (model_days.sum() / truth_days.sum())
+    kinds = day_kinds(pd.DatetimeIndex(codes), department)
+    out = {}
+    for kind in DAY_KINDS:
+        selected = ratio[kinds == kind]
+        if selected.size:
+            out[f"day_ratio_{kind}"] = float(model_days[kinds == kind].sum() / truth_days[kinds == kind].sum()
+                                             / (model_days.sum() / truth_days.sum()))
+            out[f"day_ratio_{kind}_worst"] = float(selected[np.argmax(np.abs(selected - 1.0))])
+    return out

@@ -1,0 +1,67 @@
+"""What a model scores: road points x hours under a weather (history, forecast or scenario)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipeline.gold.intensity.cells import TimeCells, WeatherSeries
+from pipeline.gold.intensity.terms import point_groups
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.core.weather import WeatherHistory
+
+
+@dataclass(frozen=True, eq=False)
+class ScoringGrid:
+    """Every road point of `points` (silver.road_points rows) at every hour of `hours` (local hour
+    starts); `weather` is a BAAC code for every hour (a scenario), a WeatherHistory (each point the
+    series of its nearest station) or None (normal weather)."""
+
+    points: pd.DataFrame
+    hours: pd.DatetimeIndex
+    weather: int | WeatherHistory | None
+    department: str
+    _cells: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        import pandas as pd
+
+        object.__setattr__(self, "hours", pd.DatetimeIndex(self.hours))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.points), len(self.hours)
+
+    @cached_property
+    def group_of_point(self) -> np.ndarray:
+        return point_groups(self.points)
+
+    @cached_property
+    def raw_weather(self) -> WeatherSeries:
+        return WeatherSeries.of(self.points, self.hours, self.weather)
+
+    def weather_for(self, known_codes) -> tuple[WeatherSeries, int]:
+        """The grid's weather with codes a model never saw read as normal weather (and how many
+        series-hours that remapped)."""
+        return self.raw_weather.mapped(known_codes)
+
+    def cells_for(self, known_codes) -> tuple[TimeCells, WeatherSeries]:
+        """Time cells of the grid for a model knowing `known_codes` (cached per code set)."""
+        key = tuple(sorted(known_codes))
+        if key not in self._cells:
+            series, _ = self.weather_for(key)
+            self._cells[key] = (TimeCells.of(self.hours, series, self.department), series)
+        return self._cells[key]
+
+    def point_blocks(self, series: WeatherSeries):
+        """(road group, series, member indices) of every block of points sharing both."""
+        cell = self.group_of_point * series.atm.shape[0] + series.series_of_point
+        for value in np.unique(cell):
+            members = np.flatnonzero(cell == value)
+            yield int(self.group_of_point[members[0]]), int(series.series_of_point[members[0]]), members
