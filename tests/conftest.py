@@ -23,6 +23,26 @@ def lake(settings):
     con.close()
 
 
+@pytest.fixture
+def settings_env(tmp_path, monkeypatch):
+    """Settings.from_env() of the CLI pointing at a temporary data dir."""
+    from pipeline.core.settings import Settings
+
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ACCIDENTS_CATALOG", "sqlite")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture
+def fake_features(monkeypatch):
+    """Predictions without the real feature code (tests/support/predictions.py); yields FakeHistory."""
+    from tests.support.predictions import install_fake_features
+
+    return install_fake_features(monkeypatch)
+
+
 def pytest_xdist_auto_num_workers(config):
     """`-n auto`: one worker per core this process may use (a cgroup CPU limit counts; xdist's own
     count does not see it), at most 4: the heavy tests start processes and servers of their own."""

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests.browser.map_driver import missing_requirements, open_map
-from tests.predictions.conftest import synthetic_predictions
+from tests.support.predictions import synthetic_predictions
 
 pytestmark = pytest.mark.skipif(missing_requirements() is not None, reason=str(missing_requirements()))
 

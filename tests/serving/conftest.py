@@ -56,7 +56,7 @@ class DemoLake:
 def build_demo_lake(data_dir: Path) -> DemoLake:
     from pipeline.core.lake import connect
     from pipeline.gold.predictions import predict_days
-    from tests.predictions.synthetic_model import synthetic_accidents, synthetic_points, train_synthetic_model
+    from tests.support.synthetic_model import synthetic_accidents, synthetic_points, train_synthetic_model
 
     settings = Settings(data_dir=data_dir)
     points = synthetic_points(N_POINTS)

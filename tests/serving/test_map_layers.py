@@ -11,7 +11,7 @@ import pandas as pd
 
 from pipeline.core.departments import NEW_CALEDONIA
 from pipeline.serving.risk_map import build_risk_map, heat_image, land_outline, road_network
-from tests.predictions.conftest import synthetic_predictions
+from tests.support.predictions import synthetic_predictions
 
 DAY = dt.date(2026, 3, 2)
 

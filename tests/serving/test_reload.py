@@ -33,7 +33,7 @@ def wait_for(check, timeout: float = 20.0):
 def test_champion_and_predictions_are_reloaded_while_serving(tmp_path):
     from pipeline.core.lake import lake_connection
     from pipeline.gold.predictions import predict_days
-    from tests.predictions.synthetic_model import synthetic_accidents, train_synthetic_model
+    from tests.support.synthetic_model import synthetic_accidents, train_synthetic_model
 
     lake = build_demo_lake(tmp_path / "data")
     point = lake.points.iloc[5]

@@ -2,7 +2,7 @@
 network and the true accident intensity that generated them (so models can be scored against it).
 
 - `generator`: `generate_demo`, the entry point writing every file;
-- `land`, `geography`: the coastline, communes and the road network;
+- `land`, `geography`, `network`: the coastline, communes and routes, the road network;
 - `calendar`: holidays and the calendar effects;
 - `model`: the true intensity over road sites x hours (`DemoTruth`, `load_truth`);
 - `records`, `writer`: one year's accidents as the official files, with their quirks.

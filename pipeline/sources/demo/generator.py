@@ -21,9 +21,8 @@ import pandas as pd
 
 from pipeline.core.errors import AccidentsError
 from pipeline.sources.demo import calendar as cal
-from pipeline.sources.demo.geography import (
-    COMMUNES, EARTH_RADIUS_M, RoadNetwork, build_network, nearest_commune, write_osm_xml,
-)
+from pipeline.sources.demo.geography import COMMUNES, EARTH_RADIUS_M, nearest_commune
+from pipeline.sources.demo.network import RoadNetwork, build_network, write_osm_xml
 from pipeline.sources.demo.model import DemoTruth, fit_model, load_truth, save_truth, site_table, weather_times
 from pipeline.sources.demo.records import Defect, build_year
 from pipeline.sources.demo.writer import file_name, write_table

@@ -11,10 +11,10 @@ import pytest
 
 from pipeline.core.lake import connect
 from pipeline.gold.predictions import predict_days
-from tests.predictions.cli_fakes import fake_registry
-from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_accidents, seed_road_points
+from tests.support.registry import fake_registry
+from tests.support.predictions import N_POINTS, CalibratedFakeModel, seed_accidents, seed_road_points
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "predict_map.py"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "predict_map.py"
 DAY = dt.date(2026, 3, 2)
 
 
@@ -53,7 +53,7 @@ def test_notebook_computes_missing_predictions_with_the_champion(settings_env, f
 @pytest.mark.slow
 def test_marimo_export_html_contains_the_map(settings_env, tmp_path):
     """`marimo export html` in a fresh process, as a user would render the notebook."""
-    from tests.predictions.conftest import synthetic_predictions
+    from tests.support.predictions import synthetic_predictions
 
     con = connect(settings_env)
     seed_road_points(con)

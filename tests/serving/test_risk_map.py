@@ -7,7 +7,7 @@ import pytest
 from pipeline.core.errors import AccidentsError
 from pipeline.core.departments import NEW_CALEDONIA
 from pipeline.serving.risk_map import RISK_COLOURS, build_risk_map, select_markers
-from tests.predictions.conftest import synthetic_predictions
+from tests.support.predictions import synthetic_predictions
 
 DAY = dt.date(2026, 3, 2)
 

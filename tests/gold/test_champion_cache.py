@@ -8,7 +8,7 @@ import pytest
 from pipeline.core.settings import Settings
 from pipeline.gold import champion_cache, registry
 from pipeline.usecases import predictions as usecase
-from tests.predictions.synthetic_model import synthetic_accidents, synthetic_points, train_synthetic_model
+from tests.support.synthetic_model import synthetic_accidents, synthetic_points, train_synthetic_model
 
 
 @pytest.fixture(scope="module")

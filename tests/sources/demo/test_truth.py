@@ -183,7 +183,7 @@ def test_load_truth_rejects_a_folder_without_truth(tmp_path):
 
 
 def test_junctions_and_bends_raise_a_sites_weight():
-    from pipeline.sources.demo.geography import RoadNetwork, Way
+    from pipeline.sources.demo.network import RoadNetwork, Way
     from pipeline.sources.demo.model import BEND_FACTOR, JUNCTION_FACTOR, geometry_factor
 
     d = 0.009  # ~1 km of latitude

@@ -1,4 +1,5 @@
-"""Fakes for the feature code and the model so prediction tests need neither silver nor MLflow."""
+"""Fakes for the feature code and the model so prediction tests need neither silver nor MLflow, and a
+small seeded lake. The fixtures built on them (`fake_features`, `settings_env`) are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from pipeline.core import features
 from pipeline.core.features import AccidentHistory as RealHistory
@@ -86,8 +86,8 @@ class CalibratedFakeModel:
         return np.clip(base * hour_shape * point_shape * weekend * weather, 0, 1)
 
 
-@pytest.fixture
-def fake_features(monkeypatch):
+def install_fake_features(monkeypatch) -> type[FakeHistory]:
+    """Replace the feature code by the fakes for one test; returns FakeHistory (its `built` list)."""
     FakeHistory.built = []
     monkeypatch.setattr(features, "compute_features", fake_compute_features, raising=False)
     monkeypatch.setattr(features, "AccidentHistory", FakeHistory, raising=False)
@@ -124,24 +124,12 @@ def seed_accidents(con) -> None:
     )
 
 
-@pytest.fixture
-def lake(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data")
-    con = connect(settings)
+def seeded_lake(data_dir):
+    """A lake in `data_dir` holding the fake road points and accidents."""
+    con = connect(Settings(data_dir=data_dir))
     seed_road_points(con)
     seed_accidents(con)
-    yield con
-    con.close()
-
-
-@pytest.fixture
-def settings_env(tmp_path, monkeypatch):
-    """Settings.from_env() of the CLI pointing at a temporary data dir."""
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("ACCIDENTS_CATALOG", "sqlite")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return Settings(data_dir=data_dir)
+    return con
 
 
 def synthetic_predictions(n_points: int = 60, day=dt.date(2026, 3, 2), seed: int = 3) -> pd.DataFrame:

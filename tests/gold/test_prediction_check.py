@@ -8,8 +8,8 @@ import pytest
 from pipeline.cli import main
 from pipeline.core.lake import connect
 from pipeline.gold.prediction_check import check_day
-from tests.predictions.cli_fakes import fake_registry
-from tests.predictions.conftest import CalibratedFakeModel, seed_road_points
+from tests.support.registry import fake_registry
+from tests.support.predictions import CalibratedFakeModel, seed_road_points
 
 
 def seed_march(con, per_monday: int, per_sunday: int, years=(2023, 2024, 2025)) -> None:

@@ -10,9 +10,17 @@ from pipeline.gold.predictions import (
     tomorrow_in,
     validate_atm,
 )
-from tests.predictions.conftest import N_POINTS, TRAINING_DAILY_MEAN, CalibratedFakeModel
+from tests.support.predictions import N_POINTS, TRAINING_DAILY_MEAN, CalibratedFakeModel, seeded_lake
 
 MONDAY = dt.date(2026, 3, 2)
+
+
+@pytest.fixture
+def lake(tmp_path):
+    """This module's lake holds the fake road points and accidents (tests/gold's lake is empty)."""
+    con = seeded_lake(tmp_path / "data")
+    yield con
+    con.close()
 
 
 def run(con, dates, atm=1, version="3", **kw):

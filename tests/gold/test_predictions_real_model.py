@@ -14,7 +14,7 @@ from pipeline.core.lake import connect  # noqa: E402
 from pipeline.gold.model_bundle import RiskModel  # noqa: E402
 from pipeline.core.settings import Settings  # noqa: E402
 from pipeline.gold.predictions import predict_days  # noqa: E402
-from tests.predictions.synthetic_model import (  # noqa: E402
+from tests.support.synthetic_model import (  # noqa: E402
     synthetic_accidents,
     synthetic_points,
     train_synthetic_model,

@@ -2,8 +2,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.core.lake import connect
-from tests.predictions.cli_fakes import fake_registry
-from tests.predictions.conftest import N_POINTS, CalibratedFakeModel, seed_accidents, seed_road_points
+from tests.support.registry import fake_registry
+from tests.support.predictions import N_POINTS, CalibratedFakeModel, seed_accidents, seed_road_points
 
 
 def one_line_error(capsys, argv, match):

@@ -12,7 +12,7 @@ import pytest
 from pipeline.sources.demo.generator import generate_demo
 from pipeline.sources.demo.writer import HEADERS
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "baac-samples"
+SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "baac-samples"
 YEARS = list(range(2019, 2025))
 GREATER_NOUMEA = {"98818", "98817", "98821", "98805"}
 ENCODING = {2019: "latin-1"}
