@@ -155,6 +155,8 @@ class CatBoostBooster(Booster):
 
         options = {**params, "loss_function": "Poisson", "iterations": rounds, "random_seed": seed,
                    "thread_count": threads, "monotone_constraints": _monotone(train.features),
+                   # communes one-hot, not CatBoost's target statistics: 10x faster here, same likelihood
+                   "one_hot_max_size": 255, "border_count": 64,
                    "model_shrink_rate": 0.0, "allow_writing_files": False, "verbose": False}
         model = catboost.CatBoost(options)
         if valid is None:
