@@ -1,0 +1,71 @@
+"""Intervals of published totals: the delta method's gradients, and coverage of the truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.gold.intensity.cells import year_hours
+from pipeline.gold.intensity.competition import Inputs
+from pipeline.gold.intensity.glm import PoissonGLM
+from pipeline.gold.intensity.grid import ScoringGrid
+from pipeline.gold.intensity.uncertainty import Aggregates, aggregate_intervals, interval_from
+from tests.gold.intensity.conftest import make_points, make_weather, simulate
+
+
+def test_aggregate_gradients_match_finite_differences(world):
+    data = world.inputs.counts([2021, 2022])
+    model = PoissonGLM.fit(data, world.inputs.points, space=1.0, time=1.0)
+    grid = ScoringGrid(world.inputs.points, year_hours([2023])[:72], world.weather, "988")
+    days = np.repeat(np.arange(3), 24)
+    weights = np.vstack([np.ones(len(world.inputs.points)), np.eye(len(world.inputs.points))[5]])
+    rows, periods = np.array([0, 0, 1]), np.array([0, 2, 1])
+    totals, gradients = model.aggregate_gradients(grid, weights, rows, periods, days)
+    expected = model.expected_counts(grid)
+    assert totals[0] == pytest.approx(expected[:, :24].sum()) and totals[2] == pytest.approx(expected[5, 24:48].sum())
+    theta = np.concatenate([model.alpha, model.beta])
+    for j in (0, 3, len(model.alpha) + 2, len(theta) - 1):
+        bumped = np.array(theta)
+        bumped[j] += 1e-6
+        shifted = PoissonGLM(model.point_terms, model.time_terms, bumped[:len(model.alpha)], bumped[len(model.alpha):],
+                             model.covariance, model.penalties, model.train_years)
+        moved = shifted.expected_counts(grid)
+        numeric = np.array([moved[:, :24].sum(), moved[:, 48:].sum(), moved[5, 24:48].sum()]) - totals
+        assert np.allclose(numeric / 1e-6, gradients[:, j], rtol=1e-3, atol=1e-9)
+
+
+def test_interval_bounds_are_ordered_and_widen_with_the_variance():
+    narrow, wide = interval_from(10.0, 0.01), interval_from(10.0, 0.2)
+    assert narrow.low < 10.0 < narrow.high and wide.low < narrow.low and wide.high > narrow.high
+    assert narrow.count_low <= 10 <= narrow.count_high and wide.count_high >= narrow.count_high
+
+
+def test_ninety_percent_intervals_cover_the_truth_about_nine_times_in_ten():
+    """Worlds drawn from one known intensity: each fit's interval for next January's expected total
+    (every point, and one busy point) should hold the truth in ~90 % of worlds."""
+    rng = np.random.default_rng(11)
+    points = make_points(60, rng)
+    fit_hours, target_hours = year_hours([2021, 2022]), year_hours([2023])[:24 * 31]
+    log_point = np.log(4e-4) + np.log(points["road_km"].to_numpy()) + 0.6 * np.log1p(points["intersections_100m"].to_numpy())
+    busy = int(np.argmax(log_point))
+    hits_total, hits_point, hits_count = [], [], []
+    for _ in range(30):
+        weather = make_weather(fit_hours, rng)
+        accidents, _ = simulate(points, fit_hours, weather, log_point, (1.4, 2.0), rng)
+        inputs = Inputs(points, accidents, weather, "988", "EPSG:3163")
+        data = inputs.counts([2021, 2022])
+        model = PoissonGLM.fit(data, points, space=0.3, time=1.0)
+        grid = ScoringGrid(points, target_hours, 1, "988")
+        expected = model.expected_counts(grid)
+        truth = np.exp(log_point)[:, None] * (1 + 0.8 * np.exp(-0.5 * ((target_hours.hour.to_numpy() - 17) / 2.5) ** 2))
+        weights = np.vstack([np.ones(len(points)), np.eye(len(points))[busy]])
+        month = np.zeros(len(target_hours), dtype=int)
+        total, one = aggregate_intervals(model, grid, expected, Aggregates(weights, np.array([0, 1]), np.array([0, 0]),
+                                                                          month))
+        hits_total.append(total.low <= truth.sum() <= total.high)
+        hits_point.append(one.low <= truth[busy].sum() <= one.high)
+        hits_count.append(total.count_low <= rng.poisson(truth.sum()) <= total.count_high)
+    assert 0.75 <= np.mean(hits_total) <= 1.0, np.mean(hits_total)
+    assert 0.75 <= np.mean(hits_point) <= 1.0, np.mean(hits_point)
+    assert np.mean(hits_count) >= 0.8
