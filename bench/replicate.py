@@ -1,12 +1,11 @@
-"""Replicated demo evaluation: generator seeds x rolling test years -> one table (means, intervals).
+"""Replicated backtests of the shipped path on the demo: generator seeds x test years -> one table.
 
-Each (seed, test year) trains on the years before test-1, tunes and recalibrates on test-1 and scores
-every road point x hour of the test year (see bench.replication). Full size (the issue's target:
-under 30 minutes on 2 cores):
-    .venv/bin/python bench/replicate.py --seeds 1,2,3,4,5 --test-years 2022,2023,2024 --trials 20
+Each (seed, test year) runs `accidents evaluate`'s backtest (see bench/replication.py): the same lag,
+years, candidates and trials as `accidents run`. The issue's target set (12 replications):
+    .venv/bin/python bench/replicate.py --seeds 1,2,3,4 --test-years 2022,2023,2024
 Reduced:
-    .venv/bin/python bench/replicate.py --seeds 1,2 --test-years 2023,2024 --trials 5 --algorithms lightgbm
-Writes replication_{runs,effects,slices,timings}.csv and replication_table.txt into --out.
+    .venv/bin/python bench/replicate.py --seeds 1 --test-years 2024 --trials 2
+Writes replication_{runs,champions,timings}.csv and replication_table.txt into --out.
 """
 
 from __future__ import annotations
@@ -27,16 +26,18 @@ def _ints(text: str) -> list[int]:
 
 
 def main() -> int:
-    from pipeline.core.errors import AccidentsError
     from bench.replication import ReplicationConfig, run_replication, write_outputs
+    from pipeline.core.errors import AccidentsError
+    from pipeline.gold.params import BOOSTED_TRIALS, CANDIDATES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="1,2,3,4,5")
+    parser.add_argument("--seeds", default="1,2,3,4")
     parser.add_argument("--test-years", default="2022,2023,2024")
-    parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--algorithms", default="catboost,lightgbm,xgboost")
+    parser.add_argument("--lag", type=int, default=None, help="publication lag (default: the shipped path's)")
+    parser.add_argument("--trials", type=int, default=BOOSTED_TRIALS)
+    parser.add_argument("--candidates", default=",".join(CANDIDATES))
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--bootstrap", type=int, default=1000, help="day-bootstrap replicates per evaluation")
     parser.add_argument("--work-dir", default=None, help="lakes and demo worlds (default: a temporary folder)")
     parser.add_argument("--out", default="data/replication", help="output folder (default %(default)s)")
@@ -45,7 +46,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="replicate-") as tmp:
             config = ReplicationConfig(
                 work_dir=Path(args.work_dir or tmp), seeds=_ints(args.seeds), test_years=_ints(args.test_years),
-                trials=args.trials, algorithms=[a.strip() for a in args.algorithms.split(",") if a.strip()],
+                lag=args.lag, trials=args.trials, candidates=[c.strip() for c in args.candidates.split(",") if c.strip()],
                 scale=args.scale, threads=args.threads, bootstrap_replicates=args.bootstrap)
             result = run_replication(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
             paths = write_outputs(result, Path(args.out))

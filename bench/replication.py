@@ -1,16 +1,16 @@
-"""Replicated evaluation on the demo: several generator seeds x rolling test years, one table.
+"""Replicated backtests of the shipped path on the demo: generator seeds x test years, one table.
 
 One test year of one generated world is a single Poisson draw: a lead of one PAI point is within its
-noise. Each replication generates the demo world of a seed, builds its silver layer once, and for
-each test year Y trains on the years before Y - 1, tunes and recalibrates on Y - 1, and evaluates
-every road point x hour of Y against the fair baselines and the truth's references (see
-pipeline.evaluation.evaluation). The model is scored with the demo's realised hourly weather (what a
-past-year evaluation would know). Besides the evaluation metrics it records:
-- effect recovery: the model's light rain / heavy rain / fog / overcast ratios (expected accidents
-  under that weather / under normal weather, same hours) against the truth's, per month, on two
-  days of each month; night and public-holiday ratios from the full-year hourly sums;
-- calibration by slice (weekday, hour band, month, true weather) against the truth's expected count.
-The aggregate table gives, per method, the mean and a 95 % t-interval over the replications.
+noise. Each replication generates the demo world of a seed, runs the chain's ingest and silver stages,
+and for each test year T runs `accidents evaluate`'s backtest (pipeline.evaluation.evaluation.evaluate):
+the candidates see the years up to T - 1 - lag (the publication lag tomorrow's prediction faces, as
+`accidents evaluate` computes it), compete on that last year, are refitted up to it, and are scored on
+every road point x hour of T against the hotspot baselines and the generator's truth, with the rain
+ratios by road class and the day ratios against the truth (pipeline.evaluation.effects) and the
+champion's daily 90 % intervals. Same candidates and trials as `accidents train` by default.
+
+The table gives, per method, the mean and a 95 % t-interval over the replications, then the issue's
+targets checked one by one.
 """
 
 from __future__ import annotations
@@ -24,33 +24,31 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import AccidentsError
+from pipeline.gold.params import BOOSTED_TRIALS, CANDIDATES
 
-HOUR_BANDS = ((0, 6, "00-05"), (6, 10, "06-09"), (10, 16, "10-15"), (16, 20, "16-19"), (20, 24, "20-23"))
-WEATHER_EFFECTS = ((2, "light_rain"), (3, "heavy_rain"), (5, "fog"), (8, "overcast"))
-NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)  # the demo generator's night
-DEMO_DEPARTMENT = "988"  # the demo world is New Caledonia
-EFFECT_DAYS = (8, 20)  # days of each month scored under every weather scenario
 SUMMARY_METRICS = (
-    ("loglik_per_accident", "LL/acc"),
-    ("loglik_per_accident_minus_oracle", "LL/acc - oracle"),
-    ("cell_pai_5pct", "PAI@5%"),
-    ("cell_expected_pai_5pct", "E[PAI@5%]"),
-    ("cell_expected_pai_5pct_share_of_oracle", "E[PAI@5%]/oracle"),
-    ("expected_truth_ratio", "exp/truth"),
-    ("expected_observed_ratio", "exp/obs"),
+    ("loglik_per_accident", "LL/acc", "{:.3f}"),
+    ("loglik_per_accident_minus_oracle", "LL/acc - oracle", "{:+.3f}"),
+    ("cell_expected_pai_5pct", "E[PAI@5%]", "{:.2f}"),
+    ("cell_expected_pai_5pct_share_of_oracle", "E[PAI@5%]/oracle", "{:.3f}"),
+    ("cell_pai_5pct", "PAI@5%", "{:.2f}"),
+    ("expected_truth_ratio", "exp/truth", "{:.2f}"),
 )
+RAIN_COLUMNS = tuple((f"rain_{level}_ratio_{roads}", f"{level} rain, {roads} roads")
+                     for level in ("light", "heavy") for roads in ("all", "slow", "fast"))
+DAY_KINDS = ("weekday", "weekend", "holiday")
 
 
 @dataclass
 class ReplicationConfig:
     work_dir: Path
-    seeds: Sequence[int] = (1, 2, 3, 4, 5)
+    seeds: Sequence[int] = (1, 2, 3, 4)
     test_years: Sequence[int] = (2022, 2023, 2024)
-    trials: int = 20
-    algorithms: Sequence[str] = ("catboost", "lightgbm", "xgboost")
+    lag: int | None = None  # None: the lag tomorrow's prediction faces (the shipped path's)
+    candidates: Sequence[str] = CANDIDATES
+    trials: int = BOOSTED_TRIALS
     scale: float = 1.0
-    sampler: str = "uniform"
-    threads: int = 2
+    threads: int | None = None
     bootstrap_replicates: int = 1000
 
     def __post_init__(self) -> None:
@@ -58,17 +56,27 @@ class ReplicationConfig:
 
         if not self.seeds:
             raise AccidentsError("replication: give at least one seed")
-        bad = [y for y in self.test_years if y - 2 < DEMO_YEARS[0] + 1 or y > DEMO_YEARS[-1]]
+        bad = [y for y in self.test_years if y > DEMO_YEARS[-1] or y - 1 - self.resolved_lag() - 1 < DEMO_YEARS[0]]
         if bad or not self.test_years:
-            raise AccidentsError(f"replication: test year {bad[0] if bad else None!r} needs a training year with "
-                                 f"history and a validation year before it within {DEMO_YEARS[0]}-{DEMO_YEARS[-1]}")
+            raise AccidentsError(f"replication: test year {bad[0] if bad else None!r} needs two years of data up to "
+                                 f"{(bad[0] if bad else 0) - 1 - self.resolved_lag()} within "
+                                 f"{DEMO_YEARS[0]}-{DEMO_YEARS[-1]} (lag {self.resolved_lag()})")
+
+    def resolved_lag(self) -> int:
+        """The configured lag, else the one `accidents evaluate` uses for a demo lake today."""
+        if self.lag is not None:
+            return int(self.lag)
+        from pipeline.core.settings import Settings
+        from pipeline.sources.select import DEMO_YEARS
+        from pipeline.usecases.evaluation import shipped_lag
+
+        return shipped_lag(DEMO_YEARS[-1], Settings(data_dir=Path(self.work_dir)))
 
 
 @dataclass
 class ReplicationResult:
     runs: pd.DataFrame  # seed, test_year, method, metric, value
-    effects: pd.DataFrame  # seed, test_year, effect, month, learned, truth
-    slices: pd.DataFrame  # seed, test_year, method, grouping, key, expected, truth, observed
+    champions: pd.DataFrame  # seed, test_year, champion, data_end, lag
     seconds: float
     timings: list[dict] = field(default_factory=list)
 
@@ -76,85 +84,9 @@ class ReplicationResult:
         return format_replication(self)
 
 
-# --- one replication ------------------------------------------------------------------------------
-def slice_calibration(summary, true_atm: np.ndarray, hours: pd.DatetimeIndex) -> pd.DataFrame:
-    """Expected accidents per slice of every method vs the truth's (oracle) and the observed."""
-    band = np.empty(len(hours), dtype=object)
-    for start, stop, label in HOUR_BANDS:
-        band[(hours.hour >= start) & (hours.hour < stop)] = label
-    groupings = {"weekday": hours.dayofweek.astype(str), "hour_band": band, "month": hours.month.astype(str),
-                 "weather": np.asarray(true_atm).astype(str)}
-    truth = summary.hourly_expected["oracle"]
-    frames = []
-    for method, hourly in summary.hourly_expected.items():
-        if method == "oracle":
-            continue
-        for grouping, keys in groupings.items():
-            frame = pd.DataFrame({"key": keys, "expected": hourly, "truth": truth,
-                                  "observed": summary.hourly_observed}).groupby("key", as_index=False).sum()
-            frames.append(frame.assign(method=method, grouping=grouping))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _mean_ratio(hourly: np.ndarray, numerator: np.ndarray, denominator: np.ndarray) -> float:
-    return float(hourly[numerator].mean() / hourly[denominator].mean())
-
-
-def calendar_effects(summary, hours: pd.DatetimeIndex, dep: str = DEMO_DEPARTMENT) -> pd.DataFrame:
-    """Night (per month) and public-holiday (year) ratios of mean hourly expected accidents."""
-    from pipeline.core.calendar import is_public_holiday
-
-    model, truth = summary.hourly_expected["model"], summary.hourly_expected["oracle"]
-    night = np.isin(hours.hour, NIGHT_HOURS)
-    rows = []
-    for month in range(1, 13):
-        in_month = hours.month == month
-        rows.append({"effect": "night", "month": month,
-                     "learned": _mean_ratio(model, night & in_month, ~night & in_month),
-                     "truth": _mean_ratio(truth, night & in_month, ~night & in_month)})
-    holiday = np.asarray(is_public_holiday(hours, dep), dtype=bool)
-    if holiday.any():
-        rows.append({"effect": "public_holiday", "month": 0, "learned": _mean_ratio(model, holiday, ~holiday),
-                     "truth": _mean_ratio(truth, holiday, ~holiday)})
-    return pd.DataFrame(rows)
-
-
-def effect_hours(year: int) -> pd.DatetimeIndex:
-    """The hours the replication scores every weather scenario on: all hours of EFFECT_DAYS of each month."""
-    days = [pd.Timestamp(year, month, day) for month in range(1, 13) for day in EFFECT_DAYS]
-    return pd.DatetimeIndex(np.concatenate([pd.date_range(d, periods=24, freq="h").to_numpy() for d in days]))
-
-
-def weather_effects(con, model, truth, year: int, *, hours: pd.DatetimeIndex | None = None,
-                    effects: Sequence[tuple[int, str]] = WEATHER_EFFECTS) -> pd.DataFrame:
-    """Model vs truth, per month: expected accidents over every road point x `hours` (default
-    `effect_hours(year)`) under each weather code of `effects` / under normal weather (code 1), the
-    history windows being those evaluation uses (capped at 1 January of `year`). Rows: effect, month,
-    learned, truth. The one weather-effect measurement (the replication's and
-    bench/bench_weather_effect.py's)."""
-    from pipeline.evaluation.evaluation import score_grid
-    from pipeline.silver.features import load_road_points, load_scoring_history, scoring_lookback_years
-
-    points = load_road_points(con)
-    hours = effect_hours(year) if hours is None else hours
-    history = load_scoring_history(con, scoring_lookback_years(con, model), cap=pd.Timestamp(f"{year}-01-01"))
-    month = hours.month.to_numpy()
-
-    def monthly(matrix: np.ndarray) -> np.ndarray:
-        return np.bincount(month - 1, weights=matrix.sum(axis=0, dtype=np.float64), minlength=12)
-
-    base_model = monthly(score_grid(model, points, hours, history, atm=1)[0])
-    base_truth = monthly(truth.expected_counts(points["lat"], points["lon"], hours, atm=1))
-    rows = []
-    for code, name in effects:
-        learned = monthly(score_grid(model, points, hours, history, atm=code)[0]) / base_model
-        true = monthly(truth.expected_counts(points["lat"], points["lon"], hours, atm=code)) / base_truth
-        rows += [{"effect": name, "month": m + 1, "learned": learned[m], "truth": true[m]} for m in range(12)]
-    return pd.DataFrame(rows)
-
-
 def prepare_seed(config: ReplicationConfig, seed: int):
-    """The demo world of `seed` through bronze, roads, weather and silver.features -> (settings, con, truth)."""
+    """The demo world of `seed` through the chain's ingest, roads, weather and silver stages ->
+    (settings, connection, truth)."""
     from pipeline.bronze.ingest import ingest_years
     from pipeline.bronze.roads import build_roads
     from pipeline.core.lake import connect
@@ -170,72 +102,54 @@ def prepare_seed(config: ReplicationConfig, seed: int):
     con = connect(settings)
     ingest_years(con, source.files_for_years(list(DEMO_YEARS)), source=source.label)
     build_roads(con, roads_file=source.roads_file(), department=department)
-    apply_weather_choice(con, "demo", settings)  # negatives take the weather of their own hour
-    build_features(con, FeatureParams(samplers=(config.sampler,), seed=seed), department=department)
+    apply_weather_choice(con, "demo", settings)
+    build_features(con, FeatureParams(seed=seed), department=department)
     return settings, con, source.truth()
 
 
-def replicate_one(con, settings, truth, config: ReplicationConfig, seed: int, test_year: int) -> dict:
-    """Train (rolling years), evaluate and measure effects for one (seed, test year)."""
-    from pipeline.sources.select import DEMO_YEARS
-    from pipeline.gold.datasets import build_datasets
-    from pipeline.evaluation.evaluation import evaluate, year_hours
-    from pipeline.gold.training import train_models
+def replicate_one(con, truth, config: ReplicationConfig, seed: int, test_year: int) -> dict:
+    """The backtest of one (seed, test year)."""
+    from pipeline.core.cores import usable_cores
+    from pipeline.evaluation.evaluation import Backtest, evaluate
 
-    valid_year = test_year - 1
-    train_years = [y for y in DEMO_YEARS if y < valid_year]
-    t0 = time.perf_counter()
-    build_datasets(con, sampler=config.sampler, train_years=train_years, valid_years=[valid_year],
-                   test_years=[test_year], seed=seed)
-    trained = train_models(
-        con, protocol="temporal", sampler=config.sampler, algorithms=config.algorithms, trials=config.trials,
-        seed=seed, tracking_uri=f"sqlite:///{settings.data_dir / 'mlflow.db'}", experiment=f"replicate-seed{seed}",
-        registered_model=f"replicate-{test_year}", progress=False, set_champion=False, threads=config.threads)
-    model = trained.models[trained.best_algorithm]
-    t1 = time.perf_counter()
-    hours = year_hours(test_year)
-    true_atm = truth.true_atm(hours)
-    summary = evaluate(con, model=model, model_name=f"replicate-{model.algorithm}", sampler=config.sampler,
-                       test_year=test_year, train_years=model.train_years, valid_year=valid_year, truth=truth,
-                       atm=true_atm, bootstrap_replicates=config.bootstrap_replicates, bootstrap_seed=seed)
-    t2 = time.perf_counter()
-    effects = pd.concat([weather_effects(con, model, truth, test_year), calendar_effects(summary, hours)],
-                        ignore_index=True)
-    t3 = time.perf_counter()
+    backtest = Backtest(test_year=test_year, lag=config.resolved_lag(), candidates=tuple(config.candidates),
+                        trials=config.trials, seed=seed, threads=config.threads or usable_cores(),
+                        bootstrap_replicates=config.bootstrap_replicates, bootstrap_seed=seed)
+    started = time.perf_counter()
+    summary = evaluate(con, backtest, truth=truth)
     key = {"seed": seed, "test_year": test_year}
     runs = pd.DataFrame([{**key, "method": method, "metric": name, "value": value}
                          for method, values in summary.metrics.items() for name, value in values.items()])
-    runs = pd.concat([runs, pd.DataFrame([{**key, "method": "model", "metric": "recalibration_odds_scale",
-                                           "value": model.odds_scale}])], ignore_index=True)
-    return {"runs": runs, "effects": effects.assign(**key),
-            "slices": slice_calibration(summary, true_atm, hours).assign(**key),
-            "timing": {**key, "algorithm": model.algorithm, "train_s": t1 - t0, "evaluate_s": t2 - t1,
-                       "effects_s": t3 - t2, **{f"evaluate_{k}": v for k, v in summary.timings.items()}}}
+    validation = pd.DataFrame([{**key, "method": f"candidate_{name}", "metric": f"validation_{metric}", "value": value}
+                               for name, values in summary.validation.items() for metric, value in values.items()])
+    return {"runs": pd.concat([runs, validation], ignore_index=True),
+            "champion": {**key, "champion": summary.champion, "data_end": summary.data_end, "lag": summary.lag},
+            "timing": {**key, "champion": summary.champion, "seconds": time.perf_counter() - started,
+                       **{f"evaluate_{k}": v for k, v in summary.timings.items()}}}
 
 
 def run_replication(config: ReplicationConfig, progress: Callable[[str], None] | None = None) -> ReplicationResult:
     started = time.perf_counter()
-    runs, effects, slices, timings = [], [], [], []
+    runs, champions, timings = [], [], []
     for seed in config.seeds:
         t0 = time.perf_counter()
-        settings, con, truth = prepare_seed(config, seed)
+        _, con, truth = prepare_seed(config, seed)
         try:
             if progress:
                 progress(f"seed {seed}: demo world and silver layer in {time.perf_counter() - t0:.0f} s")
             for test_year in config.test_years:
-                one = replicate_one(con, settings, truth, config, seed, test_year)
+                one = replicate_one(con, truth, config, seed, test_year)
                 runs.append(one["runs"])
-                effects.append(one["effects"])
-                slices.append(one["slices"])
+                champions.append(one["champion"])
                 timings.append(one["timing"])
                 if progress:
                     t = one["timing"]
-                    progress(f"seed {seed} test {test_year}: {t['algorithm']}, train {t['train_s']:.0f} s, "
-                             f"evaluate {t['evaluate_s']:.0f} s, effects {t['effects_s']:.0f} s")
+                    progress(f"seed {seed} test {test_year} (data up to {one['champion']['data_end']}): champion "
+                             f"{t['champion']}, {t['seconds']:.0f} s (competition {t['evaluate_competition_s']:.0f} s)")
         finally:
             con.close()
-    return ReplicationResult(pd.concat(runs, ignore_index=True), pd.concat(effects, ignore_index=True),
-                             pd.concat(slices, ignore_index=True), time.perf_counter() - started, timings)
+    return ReplicationResult(pd.concat(runs, ignore_index=True), pd.DataFrame(champions),
+                             time.perf_counter() - started, timings)
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -261,67 +175,98 @@ def _cell(values, fmt: str) -> str:
     return fmt.format(mean) + ("" if np.isnan(lo) else f" [{fmt.format(lo)}, {fmt.format(hi)}]")
 
 
-def format_replication(result: ReplicationResult) -> str:
-    from pipeline.evaluation.evaluation import BASELINES, METHODS
+def _columns(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
-    runs = result.runs
-    wide = runs.pivot_table(index=["seed", "test_year", "method"], columns="metric", values="value")
-    n = runs[["seed", "test_year"]].drop_duplicates().shape[0]
-    lines = [f"{n} replications (seeds {sorted(runs['seed'].unique().tolist())} x test years "
-             f"{sorted(runs['test_year'].unique().tolist())}); mean [95 % interval of the mean]", ""]
-    header = ["method"] + [label for _, label in SUMMARY_METRICS]
-    rows = [header]
-    for method in [m for m in METHODS if m in wide.index.get_level_values("method")]:
+
+def _wide(result: ReplicationResult) -> pd.DataFrame:
+    return result.runs.pivot_table(index=["seed", "test_year", "method"], columns="metric", values="value")
+
+
+def _method_table(wide: pd.DataFrame) -> list[str]:
+    from pipeline.evaluation.evaluation import method_order
+
+    rows = [["method", *(label for _, label, _ in SUMMARY_METRICS), "LL/acc - shrunk map"]]
+    shrunk = wide.xs("baseline_shrunk", level="method")["loglik_per_accident"] \
+        if "baseline_shrunk" in wide.index.get_level_values("method") else None
+    for method in method_order(wide.index.get_level_values("method").unique()):
         part = wide.xs(method, level="method")
-        rows.append([method] + [_cell(part[name], "{:.3f}") if name in part else "-" for name, _ in SUMMARY_METRICS])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        cells = [_cell(part[name], fmt) if name in part else "-" for name, _, fmt in SUMMARY_METRICS]
+        gap = "-" if shrunk is None else _cell(part["loglik_per_accident"] - shrunk, "{:+.3f}")
+        rows.append([method, *cells, gap])
+    return _columns(rows)
 
+
+def _target_lines(wide: pd.DataFrame, n: int) -> list[str]:
     model = wide.xs("model", level="method")
-    baselines = [b for b in BASELINES if b in wide.index.get_level_values("method")]
+    shrunk = wide.xs("baseline_shrunk", level="method")
+    oracle = wide.xs("oracle", level="method") if "oracle" in wide.index.get_level_values("method") else None
+    baselines = [b for b in ("baseline_history", "baseline_kde", "baseline_shrunk")
+                 if b in wide.index.get_level_values("method")]
+    best_pai = pd.concat([wide.xs(b, level="method")["cell_expected_pai_5pct"] for b in baselines], axis=1).max(axis=1)
+    gap = model["loglik_per_accident"] - shrunk["loglik_per_accident"]
+    lines = [f"champion - shrunk map, LL/accident: mean {gap.mean():+.3f}, > 0 in {int((gap > 0).sum())} of {n} "
+             f"(target: >= +0.15 on average, > 0 in >= {int(np.ceil(n * 10 / 12))} of {n})"]
+    if oracle is not None:
+        to_oracle = oracle["loglik_per_accident"] - model["loglik_per_accident"]
+        lines.append(f"oracle - champion, LL/accident: mean {to_oracle.mean():.3f} (target <= 0.15)")
+        share = model["cell_expected_pai_5pct"] / oracle["cell_expected_pai_5pct"]
+        ahead = model["cell_expected_pai_5pct"] >= best_pai
+        lines.append(f"E[PAI@5%] >= best baseline in {int(ahead.sum())} of {n}; champion / oracle mean {share.mean():.3f} "
+                     "(target: >= best baseline in >= 10 of 12, >= 0.975 of the oracle on average)")
+    return lines
 
-    def best_baseline(metric: str) -> pd.Series:
-        return pd.concat([wide.xs(b, level="method")[metric] for b in baselines], axis=1).max(axis=1)
 
-    lines.append("")
-    for metric, label, better in (("loglik_per_accident", "log-likelihood per accident", "ahead"),
-                                  ("cell_expected_pai_5pct", "expected PAI@5%", ">= best baseline")):
-        if metric not in model:
+def _rain_lines(wide: pd.DataFrame) -> list[str]:
+    model = wide.xs("model", level="method")
+    rows = [["ratio over normal weather", "champion", "truth", "champion / truth (worst)"]]
+    for column, label in RAIN_COLUMNS:
+        if column not in model or f"{column}_truth" not in model:
             continue
-        best = best_baseline(metric)
-        share = np.mean(model[metric] > best) if better == "ahead" else np.mean(model[metric] >= best)
-        lines.append(f"model - best baseline, {label}: {_cell(model[metric] - best, '{:+.3f}')}; "
-                     f"model {better} in {share:.0%} of replications")
-    for name in ("loglik_per_accident", "cell_pai_5pct"):
-        key = f"{name}_minus_best_baseline"
-        if key in model:
-            inside = np.mean((model[f"{key}_lo"] <= 0) & (model[f"{key}_hi"] >= 0))
-            lines.append(f"day-bootstrap interval of model - best baseline on {name} contains 0 in {inside:.0%} "
-                         "of replications")
+        quotient = model[column] / model[f"{column}_truth"]
+        worst = quotient.iloc[int(np.argmax(np.abs(quotient - 1.0)))]
+        rows.append([label, _cell(model[column], "{:.2f}"), _cell(model[f"{column}_truth"], "{:.2f}"),
+                     f"{quotient.mean():.2f} ({worst:.2f})"])
+    lines = _columns(rows)
+    if "rain_lowers_share" in model:
+        lines.append(f"share of point-hours where a rainier scenario scores lower: max {model['rain_lowers_share'].max():.4f}")
+    if {"rain_heavy_ratio_fast", "rain_heavy_ratio_slow"} <= set(model):
+        below = int((model["rain_heavy_ratio_fast"] < model["rain_heavy_ratio_slow"]).sum())
+        lines.append(f"replications where fast roads' heavy-rain ratio is below slow roads': {below}")
+    return lines
 
-    lines += ["", "calibration per test year (model expected / truth expected; / observed):"]
-    for (seed, year), part in wide.xs("model", level="method").groupby(level=[0, 1]):
-        row = part.iloc[0]
-        truth, ratio = row.get("truth_expected_accidents", np.nan), row.get("expected_truth_ratio", np.nan)
-        lines.append(f"  seed {seed} {year}: expected {row['expected_accidents']:.1f}, truth {truth:.1f} ({ratio:.2f}), "
-                     f"observed {row['observed_accidents']:.0f} ({row['expected_observed_ratio']:.2f})")
 
-    effects = result.effects.assign(ratio=lambda f: f["learned"] / f["truth"])
-    lines += ["", "effect recovery (learned / truth ratio; mean over replications, worst month):"]
-    for effect, part in effects.groupby("effect", sort=False):
-        per_month = part.groupby("month")[["learned", "truth"]].mean()
-        worst = (per_month["learned"] / per_month["truth"] - 1).abs().idxmax()
-        lines.append(f"  {effect}: learned {per_month['learned'].min():.2f}-{per_month['learned'].max():.2f} vs truth "
-                     f"{per_month['truth'].min():.2f}-{per_month['truth'].max():.2f}; worst month {worst} "
-                     f"({per_month.loc[worst, 'learned']:.2f} vs {per_month.loc[worst, 'truth']:.2f})")
+def _day_lines(wide: pd.DataFrame) -> list[str]:
+    model = wide.xs("model", level="method")
+    rows = [["day kind", "champion / truth (level divided out)", "worst day"]]
+    for kind in DAY_KINDS:
+        if f"day_ratio_{kind}" in model:
+            worst = model[f"day_ratio_{kind}_worst"]
+            rows.append([kind, _cell(model[f"day_ratio_{kind}"], "{:.3f}"),
+                         f"{worst.iloc[int(np.argmax(np.abs(worst - 1.0)))]:.2f}"])
+    return _columns(rows)
 
-    s = result.slices[result.slices["method"] == "model"].groupby(["grouping", "key"])[["expected", "truth"]].sum()
-    s["ratio"] = s["expected"] / s["truth"]
-    lines += ["", "model calibration by slice vs truth (expected / truth, summed over replications): worst slice"]
-    for grouping, part in s.groupby(level=0):
-        worst = (part["ratio"] - 1).abs().idxmax()
-        lines.append(f"  {grouping}: {part['ratio'].min():.2f}-{part['ratio'].max():.2f} (worst {worst[1]}: "
-                     f"{part.loc[worst, 'ratio']:.2f})")
+
+def format_replication(result: ReplicationResult) -> str:
+    wide = _wide(result)
+    n = result.champions.shape[0]
+    champions = result.champions
+    lines = [f"{n} replications (seeds {sorted(champions['seed'].unique().tolist())} x test years "
+             f"{sorted(champions['test_year'].unique().tolist())}, lag {int(champions['lag'].iloc[0])}: data up to "
+             "test year - 1 - lag); mean [95 % interval of the mean]", ""]
+    lines += _method_table(wide)
+    lines += ["", "targets:", *(f"  {line}" for line in _target_lines(wide, n))]
+    lines += ["", "champions: " + ", ".join(f"{name} {count}" for name, count in
+                                             champions["champion"].fillna("none").value_counts().items())]
+    lines += ["", "rain (champion, two days a month under each scenario):", *_rain_lines(wide)]
+    lines += ["", "days in normal weather:", *_day_lines(wide)]
+    model = wide.xs("model", level="method")
+    if "count_interval_coverage" in model:
+        lines += ["", f"90 % daily intervals: the observed count inside on {_cell(model['count_interval_coverage'], '{:.3f}')} "
+                      "of days" + (f", the truth's expected count inside on "
+                                   f"{_cell(model['expected_interval_coverage_truth'], '{:.3f}')}"
+                                   if "expected_interval_coverage_truth" in model else "")]
     lines.append(f"\nrun time {result.seconds / 60:.1f} min")
     return "\n".join(lines)
 
@@ -330,8 +275,7 @@ def write_outputs(result: ReplicationResult, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, frame in (("runs", result.runs), ("effects", result.effects), ("slices", result.slices),
-                        ("timings", pd.DataFrame(result.timings))):
+    for name, frame in (("runs", result.runs), ("champions", result.champions), ("timings", pd.DataFrame(result.timings))):
         path = out_dir / f"replication_{name}.csv"
         frame.to_csv(path, index=False)
         paths.append(path)

@@ -67,7 +67,9 @@ def run(args, settings) -> int:
                                 source=outcome.source))
     done(t0)
 
-    say = lambda message: print(message, flush=True)  # noqa: E731
+    def say(message: str) -> None:
+        print(message, flush=True)
+
     t0 = step("train: the intensity candidates compete")
     for summary in train_and_register(settings, train_params, progress=say):
         print_training(summary)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ class CommuneSeats:
         return self.codes[idx[:, 0]], dist[:, 0]
 
 
+@lru_cache(maxsize=16)
 def official_seats(department: str) -> CommuneSeats | None:
     """The shipped list of `department`'s commune seats, or None when the project ships none."""
     path = DATA_DIR / f"communes_{department}.csv"

@@ -34,24 +34,30 @@ def effect_hours(year: int) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.concatenate([pd.date_range(d, periods=24, freq="h").to_numpy() for d in days]))
 
 
-def rain_ratios(model, truth, points: pd.DataFrame, year: int, department: str) -> dict[str, float]:
-    """{'rain_<light|heavy>_ratio_<all|slow|fast>' and '..._truth', 'rain_lowers_share'}."""
+def rain_ratios(models: dict[str, object], truth, points: pd.DataFrame, year: int,
+                department: str) -> dict[str, dict[str, float]]:
+    """Per model name: {'rain_<light|heavy>_ratio_<all|slow|fast>' and '..._truth', 'rain_lowers_share'}.
+    The scenario grids are shared, so a blend reuses its components' counts."""
     hours = effect_hours(year)
     fast = points["speed_limit"].to_numpy(dtype=float) >= FAST_SPEED_KMH
-    scored = {code: model.expected_counts(ScoringGrid(points, hours, code, department))
-              for code in (ATM_NORMAL, ATM_LIGHT_RAIN, ATM_HEAVY_RAIN)}
+    grids = {code: ScoringGrid(points, hours, code, department) for code in (ATM_NORMAL, ATM_LIGHT_RAIN, ATM_HEAVY_RAIN)}
     true = {code: truth.expected_counts(points["lat"], points["lon"], hours, atm=code)
-            for code in (ATM_NORMAL, ATM_LIGHT_RAIN, ATM_HEAVY_RAIN)} if truth is not None else None
-    out: dict[str, float] = {}
-    for code, label in RAIN:
-        for roads, mask in (("all", np.ones(len(points), bool)), ("slow", ~fast), ("fast", fast)):
-            if not mask.any():
-                continue
-            out[f"rain_{label}_ratio_{roads}"] = float(scored[code][mask].sum() / scored[ATM_NORMAL][mask].sum())
-            if true is not None:
-                out[f"rain_{label}_ratio_{roads}_truth"] = float(true[code][mask].sum() / true[ATM_NORMAL][mask].sum())
-    lowers = (scored[ATM_LIGHT_RAIN] < scored[ATM_NORMAL]) | (scored[ATM_HEAVY_RAIN] < scored[ATM_LIGHT_RAIN])
-    out["rain_lowers_share"] = float(lowers.mean())
+            for code in grids} if truth is not None else None
+    masks = {"all": np.ones(len(points), bool), "slow": ~fast, "fast": fast}
+    out: dict[str, dict[str, float]] = {}
+    for name, model in models.items():
+        scored = {code: grid.expected_of(model) for code, grid in grids.items()}
+        values: dict[str, float] = {}
+        for code, label in RAIN:
+            for roads, mask in masks.items():
+                if not mask.any():
+                    continue
+                values[f"rain_{label}_ratio_{roads}"] = float(scored[code][mask].sum() / scored[ATM_NORMAL][mask].sum())
+                if true is not None:
+                    values[f"rain_{label}_ratio_{roads}_truth"] = float(true[code][mask].sum() / true[ATM_NORMAL][mask].sum())
+        lowers = (scored[ATM_LIGHT_RAIN] < scored[ATM_NORMAL]) | (scored[ATM_HEAVY_RAIN] < scored[ATM_LIGHT_RAIN])
+        values["rain_lowers_share"] = float(lowers.mean())
+        out[name] = values
     return out
 
 

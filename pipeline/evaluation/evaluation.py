@@ -346,7 +346,7 @@ class Backtest:
         return self.test_year - 1 - self.lag
 
 
-def _baselines(inputs: Inputs, competition: Competition, data_end: int) -> list:
+def _baselines(inputs: Inputs, data_end: int) -> list:
     from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline
 
     past, fit_years = baseline_accidents(inputs.accidents, data_end)
@@ -362,10 +362,10 @@ def _matrices(inputs: Inputs, competition: Competition, grid, truth) -> dict[str
 
     makers: dict[str, Any] = {}
     if competition.champion:
-        makers["model"] = lambda: competition.models[competition.champion].expected_counts(grid, dtype=np.float32)
+        makers["model"] = lambda: grid.expected_of(competition.models[competition.champion]).astype(np.float32)
     for name, model in competition.models.items():
-        makers[f"{CANDIDATE_PREFIX}{name}"] = (lambda m=model: m.expected_counts(grid, dtype=np.float32))
-    for baseline in _baselines(inputs, competition, competition.data_end):
+        makers[f"{CANDIDATE_PREFIX}{name}"] = (lambda m=model: grid.expected_of(m).astype(np.float32))
+    for baseline in _baselines(inputs, competition.data_end):
         makers[baseline.name] = (lambda b=baseline: b.expected_counts(grid.hours))
     if "hotspot" in competition.models:
         makers["baseline_shrunk"] = makers[f"{CANDIDATE_PREFIX}hotspot"]
@@ -387,7 +387,7 @@ def _interval_coverage(model, grid, counts: np.ndarray, truth_matrix: np.ndarray
 
     days = pd.factorize(grid.hours.normalize())[0]
     n_days = int(days.max()) + 1
-    expected = model.expected_counts(grid)
+    expected = grid.expected_of(model)
     every_day = Aggregates(np.ones((1, len(grid.points))), np.zeros(n_days, dtype=int), np.arange(n_days), days)
     intervals = aggregate_intervals(model, grid, expected, every_day)
     observed = np.bincount(days, weights=counts.sum(axis=0, dtype=np.float64), minlength=n_days)
@@ -401,24 +401,20 @@ def _interval_coverage(model, grid, counts: np.ndarray, truth_matrix: np.ndarray
     return out
 
 
-def _effects(competition: Competition, inputs: Inputs, truth, grid, oracle: np.ndarray | None) -> dict[str, dict]:
+def _effects(competition: Competition, inputs: Inputs, truth, grid) -> dict[str, dict]:
     """Rain and day ratios of the champion and each candidate (pipeline.evaluation.effects)."""
     from pipeline.evaluation.effects import day_ratios, rain_ratios
     from pipeline.gold.intensity.grid import ScoringGrid
 
-    out: dict[str, dict] = {}
-    normal_truth = None
-    if truth is not None:
-        normal_truth = truth.expected_counts(inputs.points["lat"], inputs.points["lon"], grid.hours, atm=1)
     named = {f"{CANDIDATE_PREFIX}{n}": m for n, m in competition.models.items()}
     if competition.champion:
         named["model"] = competition.models[competition.champion]
-    for method, model in named.items():
-        values = rain_ratios(model, truth, inputs.points, int(grid.hours[0].year), inputs.department)
-        if normal_truth is not None:
-            normal = model.expected_counts(ScoringGrid(inputs.points, grid.hours, 1, inputs.department))
-            values.update(day_ratios(normal, normal_truth, grid.hours, inputs.department))
-        out[method] = values
+    out = rain_ratios(named, truth, inputs.points, int(grid.hours[0].year), inputs.department)
+    if truth is not None:
+        normal_truth = truth.expected_counts(inputs.points["lat"], inputs.points["lon"], grid.hours, atm=1)
+        normal = ScoringGrid(inputs.points, grid.hours, 1, inputs.department)
+        for method, model in named.items():
+            out[method].update(day_ratios(normal.expected_of(model), normal_truth, grid.hours, inputs.department))
     return out
 
 
@@ -457,7 +453,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, backtest: Backtest, *, truth: Truth
     best_baselines = _skill_against_baselines(metrics, daily, backtest)
     if competition.champion:
         metrics["model"].update(_interval_coverage(competition.models[competition.champion], grid, counts, oracle))
-    for method, values in _effects(competition, inputs, truth, grid, oracle).items():
+    for method, values in _effects(competition, inputs, truth, grid).items():
         metrics[method].update(values)
     timings["effects_s"] = time.perf_counter() - t0
     summary = EvaluationSummary(

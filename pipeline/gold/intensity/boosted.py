@@ -141,7 +141,7 @@ class BoostedGLM:
         return BOOSTERS[self.library].raw(self.model, rows.features).reshape(len(points), N_COARSE)
 
     def expected_counts(self, grid: ScoringGrid, dtype=np.float64) -> np.ndarray:
-        out = self.glm.expected_counts(grid, dtype=dtype)
+        out = np.array(grid.expected_of(self.glm), dtype=dtype)  # a copy: the adjustment is applied in place
         cells, series = grid.cells_for(self.weather_codes)
         coarse = coarse_keys(cells.keys)
         factor = np.exp(self.adjustment(grid.points))

@@ -122,7 +122,7 @@ class _Validation:
         self.day = self.grid.hours.normalize()
 
     def score(self, model, started: float, params: dict[str, Any] | None = None) -> tuple[Score, np.ndarray]:
-        expected = model.expected_counts(self.grid)
+        expected = self.grid.expected_of(model)
         return Score(model.name, model.kind, loglik_per_accident(expected, self.counts), float(expected.sum()),
                      self.observed, time.perf_counter() - started, dict(params or {})), expected
 
@@ -229,7 +229,7 @@ def compete(inputs: Inputs, data_end: int, *, candidates: Sequence[str] = CANDID
         fitted[library], scores[library] = _fit_boosted(library, glm, inputs, fit, valid_data, valid, trials=trials,
                                                         seed=seed, threads=threads, timeout=timeout)
     for name, model in fitted.items():
-        expected[name] = model.expected_counts(valid.grid)
+        expected[name] = valid.grid.expected_of(model)
         say(f"[{name}] validation LL/accident {scores[name].loglik_per_accident:.3f}, expected/observed "
             f"{scores[name].ratio:.2f} ({scores[name].seconds:.1f} s)")
     if "blend" in candidates and len(fitted) > 1:

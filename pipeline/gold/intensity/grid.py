@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
     from pipeline.core.weather import WeatherHistory
 
+# A year of the 0.02-degree demo grid is 11 M point-hours (90 MB in float64): an evaluation keeps each
+# candidate's once, so a blend, the champion and the effects reuse them. Finer grids recompute.
+CACHE_CELLS = 15_000_000
+
 
 @dataclass(frozen=True, eq=False)
 class ScoringGrid:
@@ -27,7 +31,9 @@ class ScoringGrid:
     hours: pd.DatetimeIndex
     weather: int | WeatherHistory | None
     department: str
+    cache_cells: int = CACHE_CELLS  # matrices of at most this many point-hours are kept (see `expected_of`)
     _cells: dict = field(default_factory=dict, repr=False)
+    _expected: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         import pandas as pd
@@ -58,6 +64,16 @@ class ScoringGrid:
             series, _ = self.weather_for(key)
             self._cells[key] = (TimeCells.of(self.hours, series, self.department), series)
         return self._cells[key]
+
+    def expected_of(self, model) -> np.ndarray:
+        """`model.expected_counts(self)` (float64), computed once per model while the grid is small
+        enough to keep it (`cache_cells`); callers must not modify the array."""
+        if self.shape[0] * self.shape[1] > self.cache_cells:
+            return model.expected_counts(self)
+        entry = self._expected.get(id(model))
+        if entry is None or entry[0] is not model:
+            entry = self._expected[id(model)] = (model, model.expected_counts(self))  # the model is held: its id stays
+        return entry[1]
 
     def point_blocks(self, series: WeatherSeries):
         """(road group, series, member indices) of every block of points sharing both."""

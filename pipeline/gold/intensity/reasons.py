@@ -62,7 +62,19 @@ def _point_detail(name: str, point: pd.Series) -> str:
         return f"winding road (sinuosity {float(point['road_sinuosity']):.2f})"
     if name == "town centre":
         return f"{float(point['dist_to_commune_seat_km']):.1f} km from the commune seat"
-    return f"commune {point['com']}"
+    return f"commune {commune_name(str(point['com']), str(point.get('dep', '')))}"
+
+
+def commune_name(code: str, department: str) -> str:
+    """'Nouméa (98818)' where the commune list is shipped, else the code."""
+    from pipeline.core.communes import official_seats
+
+    seats = official_seats(department) if department else None
+    if seats is not None:
+        found = seats.names[seats.codes == code]
+        if len(found):
+            return f"{found[0]} ({code})"
+    return code
 
 
 def _time_detail(name: str, hour, group: str, atm: int) -> str:

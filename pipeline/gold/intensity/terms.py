@@ -39,6 +39,7 @@ SPEED_BANDS = ((0.0, 55.0, "speed_up_to_50"), (55.0, FAST_SPEED_KMH, "speed_60_7
 ROAD_CLASSES = ("major", "minor", "residential", "local")
 RAIN_TERMS = ("rain", "heavy_rain")  # cumulative: light rain = rain; heavy = rain + heavy_rain
 GROUP_TIME_TERMS = ("night", "weekend", "weekend_night", "rush")
+RAIN_PENALTY = 0.1
 
 
 def point_groups(points: pd.DataFrame) -> np.ndarray:
@@ -147,4 +148,10 @@ class TimeTerms:
         return np.array([0.0 if c in rain else -np.inf for c in self.columns])
 
     def penalty(self) -> np.ndarray:
-        return np.ones(len(self.columns))
+        """Relative ridge weight of each column (scaled by the 'time' penalty): the two rain terms of
+        every road get RAIN_PENALTY, a weak pull (a few well-measured coefficients whose sign physics
+        fixes, and that the hour and month terms' penalty would otherwise shrink towards no effect);
+        the fast-road extras keep the full weight (few fast-road accidents in rain: shrink them
+        towards the slow roads' effect)."""
+        return np.array([RAIN_PENALTY if c in RAIN_TERMS else 1.0 for c in self.columns])
+
