@@ -16,7 +16,6 @@
 import json
 
 import dagster as dg
-import requests
 
 from dagster_accidents.alerts import AlertsResource
 from dagster_accidents.failures import failed_checks, run_url, step_failures
@@ -51,6 +50,8 @@ def release_requests(published: list[int], known: set[int] | None, partition_key
 )
 def baac_release_sensor(context: dg.SensorEvaluationContext, lake: DuckLakeResource,
                         baac_source: BaacSourceResource):
+    import requests
+
     from pipeline.sources.datagouv import list_published_years
 
     if not baac_source.open(lake.settings()).announces_releases:
