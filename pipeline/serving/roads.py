@@ -21,15 +21,15 @@ def unit_vectors(lat, lon) -> np.ndarray:
 
 
 class RoadIndex:
-    """silver.road_points (ordered by point_id) and a KD-tree over their unit vectors (one query costs
-    microseconds, several times less than a haversine BallTree's, which matters per request)."""
+    """silver.road_points (ordered by point_id) and their unit vectors. The nearest point is the one of
+    largest dot product with the place's unit vector: one matrix-vector product, 3 us for the demo's
+    1,274 points and 16 us for 20,000 (a 0.005 deg grid), less than a KD-tree query from Python (67 us
+    at 20,000), with nothing to import or build at start-up."""
 
     def __init__(self, points: pd.DataFrame):
-        from scipy.spatial import cKDTree
-
         self.points = points.reset_index(drop=True)
         self.point_ids = self.points["point_id"].to_numpy(dtype=np.int64)
-        self.tree = cKDTree(unit_vectors(self.points["lat"], self.points["lon"]))
+        self.vectors = unit_vectors(self.points["lat"], self.points["lon"])
         columns = [c for c in ("point_id", "lat", "lon", "road_type", "speed_limit", "com") if c in self.points]
         self._described = [self._describe_row(r) for r in self.points[columns].to_dict("records")]  # O(1) per request
 
@@ -39,9 +39,13 @@ class RoadIndex:
     def nearest(self, lat: float, lon: float, radius_km: float) -> tuple[int, float]:
         from pipeline.core.spatial import EARTH_RADIUS_KM
 
+        if not len(self.vectors):
+            raise ParameterError("lat/lon", "the lake has no road points", status=404)
         phi, lam = math.radians(lat), math.radians(lon)  # scalar maths: numpy costs more for one point
-        chord, idx = self.tree.query((math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)))
-        distance = float(2 * EARTH_RADIUS_KM * np.arcsin(min(1.0, chord / 2)))
+        place = np.array((math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)))
+        idx = int(np.argmax(self.vectors @ place))
+        chord = float(np.linalg.norm(self.vectors[idx] - place))  # not from the dot: exact near zero
+        distance = 2 * EARTH_RADIUS_KM * math.asin(min(1.0, chord / 2))
         if distance > radius_km:
             raise ParameterError("lat/lon", f"the nearest road point is {distance:.2f} km away "
                                  f"(more than the {radius_km:g} km radius)", status=404)
