@@ -36,18 +36,22 @@ def test_bootstrap_fills_an_empty_lake_and_switches_the_schedules_on(tmp_path):
            "ACCIDENTS_CATALOG": "sqlite", "ACCIDENTS_DEPS": "988"}
     env.pop("MLFLOW_TRACKING_URI", None)
     port = _port()
+    server_log = (tmp_path / "code-server.log").open("w")
     server = subprocess.Popen([str(BIN / "dagster"), "api", "grpc", "-m", "dagster_accidents.definitions",
                                "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=server_log, stderr=subprocess.STDOUT)
     try:
         done = subprocess.run([sys.executable, "-m", "dagster_accidents.bootstrap", "--trials", "1",
                                "--algorithms", "lightgbm", "--grpc-host", "127.0.0.1", "--grpc-port", str(port),
                                "--location", "accidents"], env=env, cwd=REPO, capture_output=True, text=True,
                               timeout=1200)
+        alive = server.poll() is None
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        server_log.close()
+    assert done.returncode == 0, (done.stdout[-1000:] + done.stderr[-2000:] + f"\ncode server alive: {alive}\n"
+                                  + (tmp_path / "code-server.log").read_text()[-2000:])
     assert "Started all schedules" in done.stdout and done.stdout.rstrip().endswith("bootstrap: done")
 
     os.environ["DAGSTER_HOME"] = str(home)  # the instance the bootstrap wrote
