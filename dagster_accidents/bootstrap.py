@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -52,19 +53,25 @@ def fill_lake(instance: dg.DagsterInstance, *, trials: int | None, algorithms: l
         _run(defs.get_job_def("daily_predictions_job"), instance, str(dep_day_key(dep, tomorrow)))
 
 
-def start_schedules(host: str, port: int, location: str) -> None:
-    """`dagster schedule start --start-all` against the deployed code server."""
+def start_schedules(host: str, port: int, location: str, *, attempts: int = 5, pause: float = 10.0) -> None:
+    """`dagster schedule start --start-all` against the deployed code server, retried while the server
+    cannot answer (starting, restarting or busy)."""
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp) / "workspace.yaml"
         workspace.write_text(f"load_from:\n  - grpc_server:\n      host: {host}\n      port: {port}\n"
                              f"      location_name: {location}\n")
         dagster = Path(sys.executable).with_name("dagster")
-        done = subprocess.run([str(dagster), "schedule", "start", "--start-all", "-w", str(workspace)],
-                              capture_output=True, text=True, env=os.environ)
-    if done.returncode != 0:
-        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-        raise SystemExit(f"bootstrap: error: could not start the schedules of {location} at {host}:{port}: {tail}")
-    print(f"bootstrap: {done.stdout.strip()}", flush=True)
+        for attempt in range(1, attempts + 1):
+            done = subprocess.run([str(dagster), "schedule", "start", "--start-all", "-w", str(workspace)],
+                                  capture_output=True, text=True, env=os.environ)
+            if done.returncode == 0:
+                print(f"bootstrap: {done.stdout.strip()}", flush=True)
+                return
+            if attempt < attempts:
+                time.sleep(pause)
+    tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+    raise SystemExit(f"bootstrap: error: could not start the schedules of {location} at {host}:{port} "
+                     f"({attempts} attempts): {tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
