@@ -20,6 +20,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -98,7 +99,7 @@ class StepFailure:
 
 
 def failed_run_message(job: str, run_id: str, error: str, *, partition: str | None = None,
-                       failures: list[StepFailure] = (), url: str | None = None, fmt: str = "slack") -> dict:
+                       failures: Sequence[StepFailure] = (), url: str | None = None, fmt: str = "slack") -> dict:
     """`error` is Dagster's run-level message; `failures` the failed steps with their causes (the
     first one is the headline); `url` the run's page in the Dagster UI."""
     check_format(fmt)
