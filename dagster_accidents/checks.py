@@ -29,6 +29,7 @@ from pipeline.usecases.quality import (
     rejected_shares,
 )
 
+
 # --- Dagster wrappers ---------------------------------------------------------------------------
 def _missing(con, *tables: str) -> dg.AssetCheckResult | None:
     absent = [t for t in tables if not table_exists(con, t)]

@@ -11,7 +11,6 @@ from dagster_accidents.partitions import BY_DEP, DAY, DEP, dep_prediction_days, 
 from dagster_accidents.resources import DuckLakeResource, MLflowResource
 from pipeline.gold.params import PredictParams
 
-
 PredictionConfig = config_class(PredictParams, "PredictionConfig")
 
 
