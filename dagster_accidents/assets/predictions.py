@@ -6,11 +6,10 @@ import dagster as dg
 
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
 from dagster_accidents.config import config_class, params_from
-from dagster_accidents.metadata import markdown_table, summary_metadata, table_metadata
+from dagster_accidents.metadata import markdown_table, rounded, summary_metadata, synthetic_metadata, table_metadata
 from dagster_accidents.partitions import BY_DEP, DAY, DEP, dep_prediction_days, dimension
 from dagster_accidents.resources import DuckLakeResource, MLflowResource
 from pipeline.gold.params import PredictParams
-
 
 PredictionConfig = config_class(PredictParams, "PredictionConfig")
 
@@ -38,14 +37,16 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionConfig, lak
     with lake.connect(read_only=True, dep=dep) as con:
         rows = table_metadata(con, "gold.predictions", where="WHERE date = ? AND atm = ? AND dep = ?",
                               params=[day, summary.atm, dep])
+        provenance = synthetic_metadata(con)
     day_summary = summary.days[0]
-    top = [(p.point_id, round(p.lat, 5), round(p.lon, 5), p.com, p.road_type, p.expected_accidents, p.peak_hour)
+    top = [(p.point_id, round(p.lat, 5), round(p.lon, 5), p.com, p.road_type, rounded(p.expected_accidents), p.peak_hour)
            for p in day_summary.top_points]
     return dg.MaterializeResult(metadata={
         **summary_metadata(summary, skip=("days",)),
-        "expected_accidents": day_summary.expected_accidents,
+        "expected_accidents": rounded(day_summary.expected_accidents),
         "most_dangerous_hour": day_summary.most_dangerous_hour,
         "top_points": dg.MetadataValue.md(markdown_table(
             ["point", "lat", "lon", "commune", "road", "expected (day)", "peak hour"], top)),
         **rows,
+        **provenance,
     })
