@@ -1,6 +1,7 @@
 """Webhook settings for the alert sensors (critical zones after a daily prediction, failed runs).
 
 Webhook URLs carry tokens: in the deployed code location they are `dg.EnvVar`s, never plain strings.
+`ACCIDENTS_DAGSTER_UI_URL` (the UI's address as people reach it) turns a run id into a link.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pipeline.serving.notify import AlertRule, check_format, post_json
 
 URL_ENV = "ACCIDENTS_ALERT_WEBHOOK_URL"
 FAILURE_URL_ENV = "ACCIDENTS_FAILURE_WEBHOOK_URL"
+UI_URL_ENV = "ACCIDENTS_DAGSTER_UI_URL"
 
 
 class AlertsResource(dg.ConfigurableResource):
@@ -20,6 +22,7 @@ class AlertsResource(dg.ConfigurableResource):
     webhook_url: str | None = Field(default=None, description="critical zones after each daily prediction")
     failure_webhook_url: str | None = Field(default=None, description="failed runs (default: webhook_url)")
     format: str = Field(default="slack", description="slack (text + blocks) or json")
+    ui_url: str | None = Field(default=None, description="the Dagster UI's base URL, for links to runs")
     top_n: int = Field(default=10, description="the N riskiest point-hours, unless a threshold is set")
     threshold: float | None = Field(default=None, description="point-hours whose probability reaches this")
     retries: int = 3
@@ -47,6 +50,7 @@ def alerts_from_env(environ) -> AlertsResource:
     return AlertsResource(
         webhook_url=env_var(URL_ENV), failure_webhook_url=env_var(FAILURE_URL_ENV),
         format=environ.get("ACCIDENTS_ALERT_FORMAT") or "slack",
+        ui_url=environ.get(UI_URL_ENV) or None,
         top_n=int(environ.get("ACCIDENTS_ALERT_TOP_N") or 10),
         threshold=float(threshold) if threshold else None,
     )

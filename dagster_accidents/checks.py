@@ -1,10 +1,14 @@
 """Asset checks: thin Dagster wrappers around the lake's quality rules (pipeline.usecases.quality).
-Checks whose failure makes what follows wrong are blocking: downstream assets do not run."""
+Checks whose failure makes what follows wrong are blocking: downstream assets do not run, and a
+failed prediction check fails its run (no critical-zones alert; the failure alert carries the
+check's one-line description)."""
 
 import datetime as dt
+import warnings
 
 import dagster as dg
 
+from dagster_accidents.metadata import rounded
 from dagster_accidents.partitions import DAY, dep_prediction_days, dimension
 from dagster_accidents.resources import DuckLakeResource
 from pipeline.core.lake import DEP, table_exists
@@ -24,6 +28,7 @@ from pipeline.usecases.quality import (
     probabilities_outside_unit,
     rejected_shares,
 )
+
 
 # --- Dagster wrappers ---------------------------------------------------------------------------
 def _missing(con, *tables: str) -> dg.AssetCheckResult | None:
@@ -74,8 +79,8 @@ def rejected_share_below_threshold(context: dg.AssetCheckExecutionContext, lake:
         shares = rejected_shares(con)
     worst = max(shares.values(), default=0.0)
     return dg.AssetCheckResult(passed=worst < MAX_REJECTED_SHARE,
-                               metadata={"worst_share": worst, "threshold": MAX_REJECTED_SHARE,
-                                         "shares": dg.MetadataValue.json(shares)})
+                               metadata={"worst_share": rounded(worst), "threshold": MAX_REJECTED_SHARE,
+                                         "shares": dg.MetadataValue.json({k: rounded(v) for k, v in shares.items()})})
 
 
 @dg.asset_check(asset=FEATURES, blocking=True,
@@ -108,11 +113,21 @@ def model_not_below_baselines(context: dg.AssetCheckExecutionContext, lake: Duck
     if model is None or baseline is None:
         return dg.AssetCheckResult(passed=False, metadata={"error": f"no {RANKING_METRIC} for model and baselines"})
     return dg.AssetCheckResult(passed=model >= (1 - BASELINE_MARGIN) * baseline,
-                               metadata={"model_pai_5pct": model, "best_baseline_pai_5pct": baseline,
+                               metadata={"model_pai_5pct": rounded(model), "best_baseline_pai_5pct": rounded(baseline),
                                          "margin": BASELINE_MARGIN})
 
 
 PREDICTIONS = ["gold", "predictions"]
+# The prediction checks are blocking and partitioned like the asset: a failed one fails the run (so
+# the critical-zones alert is not sent and the failure alert is), and the UI shows which
+# (département, day) it judged. Partitioned checks are a preview feature of Dagster 1.13.
+def _prediction_check(*, description: str):
+    def decorate(fn):
+        with warnings.catch_warnings():  # its behaviour is pinned by tests/serving/test_notify.py
+            warnings.simplefilter("ignore", category=dg.PreviewWarning)
+            return dg.asset_check(asset=PREDICTIONS, blocking=True, partitions_def=dep_prediction_days,
+                                  description=description)(fn)
+    return decorate
 
 
 def _day(context: dg.AssetCheckExecutionContext, con) -> dt.date | None:
@@ -122,8 +137,7 @@ def _day(context: dg.AssetCheckExecutionContext, con) -> dt.date | None:
     return con.execute(f"SELECT max(date) FROM gold.predictions WHERE dep = {DEP}").fetchone()[0]
 
 
-@dg.asset_check(asset=PREDICTIONS,
-                description="24 rows per road point for the day, for every weather scenario written.")
+@_prediction_check(description="24 rows per road point for the day, for every weather scenario written.")
 def rows_cover_every_point_hour(context: dg.AssetCheckExecutionContext, lake: DuckLakeResource) -> dg.AssetCheckResult:
     with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "gold.predictions", "silver.road_points"):
@@ -132,36 +146,47 @@ def rows_cover_every_point_hour(context: dg.AssetCheckExecutionContext, lake: Du
         by_atm, points = prediction_rows_by_atm(con, day)
     expected = 24 * points
     ok = bool(by_atm) and all(n == expected for n in by_atm.values())
-    return dg.AssetCheckResult(passed=ok, metadata={"date": str(day), "expected_rows": expected,
-                                                    "rows_by_atm": dg.MetadataValue.json(by_atm)})
+    wrong = {atm: n for atm, n in by_atm.items() if n != expected}
+    cause = (f"{day}: no prediction rows" if not by_atm else
+             f"{day}: " + ", ".join(f"atm {a} has {n} rows" for a, n in wrong.items())
+             + f" instead of {expected} (24 x {points} road points)")
+    return dg.AssetCheckResult(passed=ok, description=None if ok else cause,
+                               metadata={"date": str(day), "expected_rows": expected,
+                                         "rows_by_atm": dg.MetadataValue.json(by_atm)})
 
 
-@dg.asset_check(asset=PREDICTIONS, description="Every probability is in [0, 1].")
+@_prediction_check(description="Every probability is in [0, 1].")
 def probabilities_in_unit_interval(context: dg.AssetCheckExecutionContext, lake: DuckLakeResource) -> dg.AssetCheckResult:
     with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "gold.predictions"):
             return missing
-        bad = probabilities_outside_unit(con, _day(context, con))
-    return dg.AssetCheckResult(passed=bad == 0, metadata={"rows_outside": bad})
+        day = _day(context, con)
+        bad = probabilities_outside_unit(con, day)
+    return dg.AssetCheckResult(passed=bad == 0, metadata={"rows_outside": bad},
+                               description=f"{day}: {bad} probabilities are NULL or outside [0, 1]" if bad else None)
 
 
-@dg.asset_check(asset=PREDICTIONS,
-                description=f"Expected accidents of the day within {DAILY_BAND[0]}x-{DAILY_BAND[1]}x "
-                            "the training years' daily mean for every scenario, and, in normal weather, within "
-                            "the band of the same month and weekday of the training years "
-                            "(pipeline.gold.prediction_check).")
+@_prediction_check(description=f"Expected accidents of the day within {DAILY_BAND[0]}x-{DAILY_BAND[1]}x "
+                               "the training years' daily mean for every scenario, and, in normal weather, within "
+                               "the band of the same month and weekday of the training years "
+                               "(pipeline.gold.prediction_check).")
 def expected_daily_accidents_plausible(context: dg.AssetCheckExecutionContext,
                                        lake: DuckLakeResource) -> dg.AssetCheckResult:
     with lake.connect(read_only=True, dep=_dep(context, lake)) as con:
         if missing := _missing(con, "gold.predictions", "bronze.accidents", "silver.accident_points"):
             return missing
-        verdict = day_plausibility(con, _day(context, con), _dep(context, lake))
+        day = _day(context, con)
+        verdict = day_plausibility(con, day, _dep(context, lake))
     low, high = verdict.band
+    expected = ", ".join(f"atm {a}: {v:.2f}" for a, v in verdict.expected_by_atm.items()) or "none"
+    cause = (f"{day}: expected accidents {expected} against a band of {low:.2f}-{high:.2f} "
+             f"(training daily mean {verdict.training_daily_mean or 0:.2f}); same month and weekday: "
+             f"{verdict.same_month_weekday}")
     return dg.AssetCheckResult(
-        passed=verdict.passed,
-        metadata={"expected_by_atm": dg.MetadataValue.json(verdict.expected_by_atm),
-                  "training_daily_mean": verdict.training_daily_mean or 0.0, "band_low": low, "band_high": high,
-                  "same_month_weekday": verdict.same_month_weekday})
+        passed=verdict.passed, description=None if verdict.passed else cause,
+        metadata={"expected_by_atm": dg.MetadataValue.json({a: rounded(v) for a, v in verdict.expected_by_atm.items()}),
+                  "training_daily_mean": rounded(verdict.training_daily_mean or 0.0), "band_low": rounded(low),
+                  "band_high": rounded(high), "same_month_weekday": verdict.same_month_weekday})
 
 
 ALL_CHECKS = [

@@ -1,4 +1,8 @@
-"""Turn a stage's summary dataclass and the lake tables it wrote into Dagster metadata."""
+"""Turn a stage's summary dataclass and the lake tables it wrote into Dagster metadata.
+
+Floats are rounded to SIGNIFICANT digits (never losing integer digits) so that the UI shows figures,
+not float noise; tables are typed so the UI sorts numbers as numbers. A lake built from the
+synthetic demo says so on every asset that reads it (`synthetic_metadata`)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,33 @@ if TYPE_CHECKING:
     import duckdb
 
 PREVIEW_ROWS = 5
+SIGNIFICANT = 4
+
+
+def rounded(value: float, significant: int = SIGNIFICANT) -> float | None:
+    """`value` to `significant` significant digits, but never fewer than its integer digits
+    (12345.678 -> 12346.0, 0.000123456 -> 0.0001235); None for NaN and infinities."""
+    if not math.isfinite(value):
+        return None
+    if value == 0:
+        return 0.0
+    decimals = max(0, significant - 1 - math.floor(math.log10(abs(value))))
+    return round(float(value), decimals)
+
+
+def synthetic_entries(synthetic: bool) -> dict[str, Any]:
+    """`synthetic: true` and a notice for demo data, else `synthetic: false`."""
+    from pipeline.sources.provenance import SYNTHETIC_NOTICE
+
+    return {"synthetic": True, "data_notice": SYNTHETIC_NOTICE} if synthetic else {"synthetic": False}
+
+
+def synthetic_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """`synthetic_entries` of the connection's département, from what `bronze.ingest_log` records:
+    what every asset built from the lake shows (the gold assets call it too)."""
+    from pipeline.sources.provenance import lake_is_synthetic
+
+    return synthetic_entries(lake_is_synthetic(con))
 
 
 def _jsonable(value: Any) -> Any:
@@ -23,9 +54,9 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, str | int | float | bool) or value is None:
+    if isinstance(value, float):
+        return rounded(value)
+    if isinstance(value, str | int | bool) or value is None:
         return value
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         return _jsonable(value.tolist())
@@ -37,7 +68,7 @@ def _value(value: Any) -> Any:
     if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return rounded(value)
     if isinstance(value, Path):
         return dg.MetadataValue.path(str(value))
     if isinstance(value, dt.date | dt.datetime):
@@ -92,14 +123,15 @@ EVALUATION_COLUMNS = ("roc_auc", "expected_observed_ratio", "cell_hit_rate_5pct"
 
 
 def evaluation_table(metrics: dict[str, dict[str, float]]) -> dg.MetadataValue:
-    """One row per method, the headline metrics to 3 significant digits ('-' where a method has no
-    value, e.g. the oracle's share of itself), as a Dagster table."""
+    """One row per method, the headline metrics as numbers to 3 significant digits (left empty where a
+    method has no value, e.g. the oracle's share of itself), as a typed Dagster table."""
     rows = []
     for method, values in metrics.items():
-        record = {"method": method}
+        record: dict[str, Any] = {"method": method}
         for name in EVALUATION_COLUMNS:
             value = values.get(name)
-            record[name] = f"{value:.3g}" if value is not None and math.isfinite(value) else "-"
+            record[name] = rounded(float(value), 3) if value is not None else None  # None: an empty cell
         rows.append(dg.TableRecord(record))
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in ("method", *EVALUATION_COLUMNS)])
+    schema = dg.TableSchema(columns=[dg.TableColumn("method", "string"),
+                                     *(dg.TableColumn(name, "float") for name in EVALUATION_COLUMNS)])
     return dg.MetadataValue.table(rows, schema=schema)

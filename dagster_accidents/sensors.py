@@ -6,17 +6,19 @@
 2. `rebuild_after_release_ingest` waits for each such run to succeed, then requests `all_assets_job`
    for its département (roads, silver features, datasets, retraining, evaluation) so training never
    sees stale bronze.
-3. `post_critical_zones` sends the critical zones of each successful daily prediction to a webhook;
-   `post_failed_runs` sends every failed run. Both skip when no webhook is configured, and a
-   receiver that is down costs a logged warning, never a failed run.
+3. `post_critical_zones` sends the critical zones of each successful daily prediction to a webhook
+   (never after a failed check: the prediction checks are blocking, so such a run fails);
+   `post_failed_runs` sends every failed run with each failed step's one-line cause, the partition
+   and a link to the run. Both skip when no webhook is configured, and a receiver that is down
+   costs a logged warning, never a failed run.
 """
 
 import json
 
 import dagster as dg
-import requests
 
 from dagster_accidents.alerts import AlertsResource
+from dagster_accidents.failures import failed_checks, run_url, step_failures
 from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest_job
 from dagster_accidents.partitions import DAY, DEP, baac_years, dep_prediction_days, dep_year_key, dimension
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
@@ -48,6 +50,8 @@ def release_requests(published: list[int], known: set[int] | None, partition_key
 )
 def baac_release_sensor(context: dg.SensorEvaluationContext, lake: DuckLakeResource,
                         baac_source: BaacSourceResource):
+    import requests
+
     from pipeline.sources.datagouv import list_published_years
 
     if not baac_source.open(lake.settings()).announces_releases:
@@ -99,12 +103,15 @@ def rebuild_after_release_ingest(context: dg.RunStatusSensorContext):
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[daily_predictions_job],
     default_status=dg.DefaultSensorStatus.RUNNING,  # a no-op until a webhook URL is configured
-    description="After a daily prediction: its critical zones (threshold or top N) to the alert webhook.",
+    description="After a daily prediction whose checks passed: its critical zones (threshold or top N) to the "
+                "alert webhook.",
 )
 def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResource, alerts: AlertsResource):
     import datetime as dt
 
+    from pipeline.gold.predictions import scenario_code
     from pipeline.serving.notify import critical_zones, zones_message
+    from pipeline.sources.provenance import lake_is_synthetic
 
     run = context.dagster_run
     if not alerts.webhook_url:
@@ -112,15 +119,17 @@ def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResour
     partition = run.tags.get("dagster/partition")
     if not partition:
         return dg.SkipReason(f"run {run.run_id} has no day partition")
+    if failed := failed_checks(context.instance, run.run_id):
+        # a non-blocking check (or one run on its own) must not let suspect numbers out either
+        return dg.SkipReason(f"run {run.run_id}: {'; '.join(c for cs in failed.values() for c in cs)}")
     config = (run.run_config or {}).get("ops", {}).get("gold__predictions", {}).get("config", {})
-    from pipeline.gold.predictions import scenario_code
-
     day, atm = dt.date.fromisoformat(dimension(dep_prediction_days, partition, DAY)), scenario_code(config.get("atm", "1"))
     with lake.connect(read_only=True, dep=dimension(dep_prediction_days, partition, DEP)) as con:
         zones = critical_zones(con, day, atm, alerts.rule())
+        synthetic = lake_is_synthetic(con)
     model = f"{run.job_name} run {run.run_id}"
     delivered = alerts.post(alerts.webhook_url, zones_message(day, atm, zones, alerts.rule(), model=model,
-                                                              fmt=alerts.format))
+                                                              fmt=alerts.format, synthetic=synthetic))
     context.log.info(f"{len(zones)} critical zone(s) of {day} {'sent' if delivered else 'NOT delivered'}")
     if not delivered:
         return dg.SkipReason(f"alert webhook unreachable; {len(zones)} zone(s) of {day} not delivered")
@@ -128,7 +137,8 @@ def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResour
 
 
 @dg.run_failure_sensor(name="post_failed_runs", default_status=dg.DefaultSensorStatus.RUNNING,
-                       description="Every failed run to the failure webhook.")
+                       description="Every failed run to the failure webhook: each failed step's cause, the "
+                                   "partition and a link to the run.")
 def post_failed_runs(context: dg.RunFailureSensorContext, alerts: AlertsResource):
     from pipeline.serving.notify import failed_run_message
 
@@ -137,7 +147,9 @@ def post_failed_runs(context: dg.RunFailureSensorContext, alerts: AlertsResource
         return dg.SkipReason("no failure webhook configured (ACCIDENTS_FAILURE_WEBHOOK_URL)")
     run = context.dagster_run
     message = failed_run_message(run.job_name, run.run_id, context.failure_event.message or "",
-                                 partition=run.tags.get("dagster/partition"), fmt=alerts.format)
+                                 partition=run.tags.get("dagster/partition"),
+                                 failures=step_failures(context.instance, run.run_id),
+                                 url=run_url(alerts.ui_url, run.run_id), fmt=alerts.format)
     if not alerts.post(url, message):
         context.log.warning(f"failure of run {run.run_id} not delivered to the webhook")
         return dg.SkipReason(f"failure webhook unreachable for run {run.run_id}")

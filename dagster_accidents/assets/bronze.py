@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
 from dagster_accidents.config import config_class, params_from
-from dagster_accidents.metadata import summary_metadata, table_metadata
+from dagster_accidents.metadata import summary_metadata, synthetic_entries, synthetic_metadata, table_metadata
 from dagster_accidents.partitions import BY_DEP, DEP, YEAR, baac_dep_years, departements, dimension
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
 
@@ -53,7 +53,7 @@ def bronze_ingest(context: dg.AssetExecutionContext, lake: DuckLakeResource,
         for table in INGEST_TABLES:
             dep = "upper(trim(dep))" if table == "raw_caracteristiques" else "dep"
             metadata = table_metadata(con, f"bronze.{table}", where=f"{where} AND list_contains(?, {dep})",
-                                      params=[deps])
+                                      params=[deps]) | synthetic_entries(outcome.source.synthetic)
             if table == "accidents":
                 metadata |= summary_metadata(outcome.summary, skip=("files",)) | {"source": outcome.source.label}
             yield dg.MaterializeResult(asset_key=["bronze", table], metadata=metadata)
@@ -78,4 +78,4 @@ def roads(context: dg.AssetExecutionContext, config: RoadsConfig, lake: DuckLake
     summary = build_roads_table(settings, params_from(config, FeatureParams), source=baac_source.open(settings))
     with lake.connect(read_only=True, dep=dep) as con:
         return dg.MaterializeResult(metadata=summary_metadata(summary) | table_metadata(
-            con, "bronze.roads", where="WHERE dep = ?", params=[dep]))
+            con, "bronze.roads", where="WHERE dep = ?", params=[dep]) | synthetic_metadata(con))

@@ -6,11 +6,10 @@ import dagster as dg
 
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
 from dagster_accidents.config import config_class, params_from
-from dagster_accidents.metadata import markdown_table, summary_metadata, table_metadata
+from dagster_accidents.metadata import markdown_table, rounded, summary_metadata, synthetic_metadata, table_metadata
 from dagster_accidents.partitions import BY_DEP, DAY, DEP, dep_prediction_days, dimension
 from dagster_accidents.resources import DuckLakeResource, MLflowResource
 from pipeline.gold.params import PredictParams
-
 
 PredictionConfig = config_class(PredictParams, "PredictionConfig")
 
@@ -38,19 +37,21 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionConfig, lak
     with lake.connect(read_only=True, dep=dep) as con:
         rows = table_metadata(con, "gold.predictions", where="WHERE date = ? AND atm = ? AND dep = ?",
                               params=[day, summary.atm, dep])
+        provenance = synthetic_metadata(con)
     day_summary = summary.days[0]
-    top = [(p.point_id, round(p.lat, 5), round(p.lon, 5), p.com, p.road_type, round(p.expected_accidents, 4),
-            f"{p.interval.low:.4f}-{p.interval.high:.4f}", p.peak_hour,
+    top = [(p.point_id, round(p.lat, 5), round(p.lon, 5), p.com, p.road_type, rounded(p.expected_accidents),
+            f"{rounded(p.interval.low)}-{rounded(p.interval.high)}", p.peak_hour,
             "; ".join(f"{r['detail']} x{r['ratio']}" for r in p.reasons))
            for p in day_summary.top_points]
     interval = day_summary.interval
     return dg.MaterializeResult(metadata={
         **summary_metadata(summary, skip=("days",)),
-        "expected_accidents": round(interval.expected, 3),
-        "expected_accidents_90pct": f"{interval.low:.2f}-{interval.high:.2f}",
+        "expected_accidents": rounded(interval.expected),
+        "expected_accidents_90pct": f"{rounded(interval.low)}-{rounded(interval.high)}",
         "accidents_90pct": f"{interval.count_low}-{interval.count_high}",
         "most_dangerous_hour": day_summary.most_dangerous_hour,
         "top_points": dg.MetadataValue.md(markdown_table(
             ["point", "lat", "lon", "commune", "road", "expected (day)", "90 %", "peak hour", "why"], top)),
         **rows,
+        **provenance,
     })

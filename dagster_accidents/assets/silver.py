@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
 from dagster_accidents.config import config_class, params_from
-from dagster_accidents.metadata import summary_metadata, table_metadata
+from dagster_accidents.metadata import summary_metadata, synthetic_metadata, table_metadata
 from dagster_accidents.partitions import BY_DEP, departements
 from dagster_accidents.resources import DuckLakeResource
 from pipeline.core.lake import table_exists
@@ -47,11 +47,12 @@ def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig, l
     if outcome.lag_note:
         context.log.info(outcome.lag_note)
     with lake.connect(read_only=True, dep=dep) as con:
+        provenance = synthetic_metadata(con)
         for table in SILVER_TABLES:
             if not table_exists(con, f"silver.{table}"):  # weather_hourly with weather=none
-                yield dg.MaterializeResult(asset_key=["silver", table], metadata={"dagster/row_count": 0})
+                yield dg.MaterializeResult(asset_key=["silver", table], metadata={"dagster/row_count": 0, **provenance})
                 continue
-            metadata = table_metadata(con, f"silver.{table}", where="WHERE dep = ?", params=[dep])
+            metadata = table_metadata(con, f"silver.{table}", where="WHERE dep = ?", params=[dep]) | provenance
             if table == "features":
                 metadata |= summary_metadata(summary)
             yield dg.MaterializeResult(asset_key=["silver", table], metadata=metadata)

@@ -5,6 +5,10 @@ several seconds), so every champion loaded from the registry is also kept as a n
 `cache_dir` (bundle.json + the booster's own file; no pickle) with a pointer to its version. A
 restarted API warm-starts from that copy at once and marks it `verified=False` until the first
 registry check confirms the alias still points at it (or replaces it).
+
+`load_in_background()` does that first load in a thread, so that an API starts answering what needs
+no model (stored days) while the model's libraries import; `wait_loaded()` is how a request that
+needs the model waits for it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pipeline.core.errors import AccidentsError
 
 log = logging.getLogger("accidents.serving")
 POINTER = "champion.json"
+LOAD_WAIT_SECONDS = 120.0  # a cold first load asks MLflow (imports, download): seconds, rarely more
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class ChampionHolder:
         self._current: LoadedModel | None = None
         self.last_error: str | None = None
         self._stamp: list[int] | None = None
+        self._first_load: threading.Thread | None = None
 
     def current(self) -> LoadedModel:
         loaded = self._current
@@ -56,6 +62,33 @@ class ChampionHolder:
     @property
     def loaded(self) -> bool:
         return self._current is not None
+
+    @property
+    def loading(self) -> bool:
+        """The first load is still running."""
+        return self._first_load is not None and self._first_load.is_alive()
+
+    def load_in_background(self, then=None) -> None:
+        """The first load (the warm copy, else the registry) in a daemon thread, followed by `then()`
+        (e.g. importing what scoring needs, so that no first request pays for it)."""
+        def first_load() -> None:
+            try:
+                if not self.warm_start():
+                    self.refresh()
+                if then is not None:
+                    then()
+            except Exception as exc:  # an unexpected error must still end the wait of requests
+                self.last_error = f"champion not loaded: {exc}"
+                log.exception("champion load failed")
+
+        self._first_load = threading.Thread(target=first_load, name="champion-load", daemon=True)
+        self._first_load.start()
+
+    def wait_loaded(self, timeout: float = LOAD_WAIT_SECONDS) -> bool:
+        """True once a model is in memory, waiting up to `timeout` for a first load still running."""
+        if self._first_load is not None:
+            self._first_load.join(timeout)
+        return self.loaded
 
     def warm_start(self) -> bool:
         """Load the last champion this API saw from `cache_dir`; False when there is none."""

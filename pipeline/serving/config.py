@@ -7,10 +7,12 @@ import os
 from collections.abc import Mapping
 
 from pipeline.core.errors import AccidentsError
-from pipeline.serving.service import ServeOptions
+from pipeline.serving.params import ServeOptions
 
 ENV = {"radius_km": "ACCIDENTS_SERVE_RADIUS_KM",
-       "refresh_seconds": "ACCIDENTS_SERVE_REFRESH_SECONDS", "max_cached_days": "ACCIDENTS_SERVE_MAX_CACHED_DAYS"}
+       "refresh_seconds": "ACCIDENTS_SERVE_REFRESH_SECONDS", "max_cached_days": "ACCIDENTS_SERVE_MAX_CACHED_DAYS",
+       "compute_slots": "ACCIDENTS_SERVE_COMPUTE_SLOTS", "compute_wait_seconds": "ACCIDENTS_SERVE_COMPUTE_WAIT_SECONDS",
+       "header_timeout_seconds": "ACCIDENTS_SERVE_HEADER_TIMEOUT_SECONDS"}
 
 
 def options_from_env(environ: Mapping[str, str] | None = None) -> ServeOptions:

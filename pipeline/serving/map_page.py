@@ -14,5 +14,5 @@ def map_html(service, day: dt.date, atm: int, top_n: int) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         out = build_risk_map(frame, date=day, atm=atm, mode="top_n", top_n=top_n,
                              out_path=Path(tmp) / "map.html", roads=service.map_roads(),
-                             department=service.settings.department)
+                             department=service.settings.department, synthetic=service.synthetic)
         return out.read_text(encoding="utf-8")

@@ -3,7 +3,10 @@
 - Critical zones are point-hours of gold.predictions: those whose probability reaches `threshold`
   when one is set (at most `max_zones`, riskiest first), else the `top_n` riskiest point-hours.
 - Messages are Slack-compatible (`text` + `blocks`) by default, or plain JSON (`format="json"`) for
-  sign controllers and other machines.
+  sign controllers and other machines. Zones of a lake built from the synthetic demo say so
+  (`"synthetic": true`, and a notice in the title).
+- A failed run's message names, for each failed step, its one-line cause (what Dagster recorded: the
+  innermost exception, or the failed checks' descriptions), the partition, and a link to the run.
 - Delivery never fails its caller: a receiver that is down or answers 5xx/429 is retried with a
   growing pause, then the failure is logged and `post_json` returns False. Webhook URLs are secrets
   (Slack's carry a token): only their host is ever logged.
@@ -17,6 +20,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -62,15 +66,19 @@ def critical_zones(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int, rule:
     ]
 
 
-def zones_message(day: dt.date, atm: int, zones: list[dict], rule: AlertRule, *, model: str, fmt: str = "slack") -> dict:
+def zones_message(day: dt.date, atm: int, zones: list[dict], rule: AlertRule, *, model: str, fmt: str = "slack",
+                  synthetic: bool = False) -> dict:
     from pipeline.gold.predictions import SCENARIO_LABELS
+    from pipeline.sources.provenance import SYNTHETIC_NOTICE
 
     check_format(fmt)
     selection = (f"probability ≥ {rule.threshold:g}" if rule.threshold is not None else f"top {rule.top_n}")
     if fmt == "json":
         return {"event": "critical_zones", "date": day.isoformat(), "atm": atm, "selection": selection,
-                "model": model, "zones": zones}
+                "model": model, "synthetic": synthetic, "zones": zones}
     title = f"Road-accident risk {day.isoformat()} ({SCENARIO_LABELS[atm]}): {len(zones)} critical zone(s), {selection}"
+    if synthetic:
+        title = f"[{SYNTHETIC_NOTICE}] {title}"
     lines = [f"• {z['hour']:02d}:00 point {z['point_id']} ({z['lat']:.4f}, {z['lon']:.4f}) "
              f"{z['road_type'] or 'road'} {z['com'] or ''}: p={z['probability']:.4f}, index {z['risk_index']:.1f}"
              for z in zones[:20]]
@@ -84,16 +92,33 @@ def zones_message(day: dt.date, atm: int, zones: list[dict], rule: AlertRule, *,
     ]}
 
 
-def failed_run_message(job: str, run_id: str, error: str, *, partition: str | None = None, fmt: str = "slack") -> dict:
+@dataclass(frozen=True)
+class StepFailure:
+    step: str  # the step key, e.g. gold__predictions
+    cause: str  # one line
+
+
+def failed_run_message(job: str, run_id: str, error: str, *, partition: str | None = None,
+                       failures: Sequence[StepFailure] = (), url: str | None = None, fmt: str = "slack") -> dict:
+    """`error` is Dagster's run-level message; `failures` the failed steps with their causes (the
+    first one is the headline); `url` the run's page in the Dagster UI."""
     check_format(fmt)
     error = (error or "no error message").strip()[:1000]
+    first = failures[0] if failures else None
+    cause = first.cause if first else error.splitlines()[0]
     if fmt == "json":
-        return {"event": "run_failed", "job": job, "run_id": run_id, "partition": partition, "error": error}
+        return {"event": "run_failed", "job": job, "run_id": run_id, "partition": partition,
+                "step": first.step if first else None, "cause": cause, "url": url,
+                "failures": [{"step": f.step, "cause": f.cause} for f in failures], "error": error}
     where = f" (partition {partition})" if partition else ""
     title = f"Dagster run failed: {job}{where}"
-    return {"text": f"{title} — run {run_id}: {error}", "blocks": [
+    steps = "\n".join(f"• step `{f.step}`: {f.cause}" for f in failures) or f"• {cause}"
+    link = f"<{url}|run {run_id}>" if url else f"run `{run_id}`"
+    return {"text": f"{title} — {first.step + ': ' if first else ''}{cause} — run {run_id}"
+                    + (f" {url}" if url else ""), "blocks": [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"run `{run_id}`\n```{error[:2800]}```"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": steps[:2900]}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": link}]},
     ]}
 
 

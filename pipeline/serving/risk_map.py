@@ -8,13 +8,16 @@
   red = top third, orange = middle third, yellow = bottom third. The classes are relative to what is
   shown; the popup gives the absolute probability and the risk index (probability / day's mean).
 - Leaflet 1.9.4 (BSD-2, vendored in `map_assets/`) is inlined; Folium's CDN links (Leaflet, jQuery,
-  Bootstrap, awesome-markers) are dropped because circle markers need only Leaflet. Background tiles
-  need the internet and stay blank offline; markers, layers, popups and panels do not.
-- So that the map reads offline, vector layers sit under the markers: the land outline (the rough
-  outline of `pipeline.sources.demo.land`, good to ~2 km), the road network of bronze.roads
-  simplified (`road_network`, major roads first within a vertex budget) and a heat layer of the
-  day's risk (each point's expected accidents over the day, smoothed over ~3 km, drawn as one
-  image). The view fits what is drawn.
+  Bootstrap, awesome-markers) are dropped because circle markers need only Leaflet. No tile layer:
+  the page requests nothing from the network.
+- The basemap is the lake's own data, drawn as vector layers under the markers: the land outline
+  (the rough outline of `pipeline.sources.demo.land`, good to ~2 km), the road network of
+  bronze.roads simplified (`road_network`, major roads first within a vertex budget) and a heat
+  layer of the day's risk (each point's expected accidents over the day, smoothed over ~3 km, drawn
+  as one image). The view fits what is drawn.
+- One "mean risk" figure: the day's mean probability over every point-hour (the panel of the markers
+  shown gives their range only, never a second mean).
+- A map built from the synthetic demo data carries a banner saying so (`synthetic=True`).
 """
 
 from __future__ import annotations
@@ -124,6 +127,14 @@ def _popup_html(row) -> str:
     )
 
 
+def _synthetic_banner() -> str:
+    from pipeline.sources.provenance import SYNTHETIC_NOTICE
+
+    return ("<div id='synthetic-banner' class='risk-panel' style='top:10px; left:50%; transform:translateX(-50%);"
+            " background:#b30000; color:#fff; font-weight:bold; max-width:none'>"
+            f"{html.escape(SYNTHETIC_NOTICE)} — données de démonstration synthétiques, accidents fictifs</div>")
+
+
 def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.date, atm: int, mode_text: str) -> str:
     """Statistics, global summary, colour legend and per-hour table, as fixed HTML panels."""
     from pipeline.gold.predictions import SCENARIO_LABELS
@@ -154,7 +165,7 @@ def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.dat
   <h4>Risque d'accident — {date.isoformat()}</h4>
   <div>Météo : {weather} (atm={int(atm)}) · {html.escape(mode_text)}</div>
   <div>Points affichés : <b id="stat-count">{len(shown)}</b></div>
-  <div>Probabilité min / max / moyenne : <span id="stat-proba">{p_shown.min():.5f} / {p_shown.max():.5f} / {p_shown.mean():.5f}</span></div>
+  <div>Probabilité des points affichés, min / max : <span id="stat-proba">{p_shown.min():.5f} / {p_shown.max():.5f}</span></div>
 </div>
 <div id="risk-summary" class="risk-panel" style="bottom:48px; left:10px">
   <h4>Résumé de la journée</h4>
@@ -304,10 +315,11 @@ def build_risk_map(
     roads: dict | None = None,
     land: bool = True,
     heat: bool = True,
+    synthetic: bool = False,
 ) -> Path:
     """Write the map of one day's predictions (one row per point-hour) to `out_path`; returns it.
     `roads`: a GeoJSON FeatureCollection (see `road_network`); `land` / `heat`: draw those layers (the
-    land outline exists for New Caledonia, 988, only)."""
+    land outline exists for New Caledonia, 988, only); `synthetic`: the banner of demo data."""
     import folium
 
     shown = select_markers(predictions_df, mode=mode, top_n=top_n, threshold_percentile=threshold_percentile)
@@ -325,8 +337,6 @@ def build_risk_map(
     root.header.add_child(folium.Element(style), name="leaflet_css_inline")
     root.header.add_child(folium.Element(script), name="leaflet_js_inline")
     root.title = f"Risque d'accident {date.isoformat()}"
-    folium.TileLayer("OpenStreetMap", control=False).add_to(fmap)  # blank when offline
-
     groups = {
         h: folium.FeatureGroup(name=hour_label(h), overlay=False, show=(h == first_hour)).add_to(fmap)
         for h in range(24)
@@ -351,6 +361,8 @@ def build_risk_map(
         heat=heat_image(predictions_df) if heat else None))
     fmap.fit_bounds(_view_bounds(shown, roads))
     root.html.add_child(folium.Element(_panels_html(predictions_df, shown, date=date, atm=atm, mode_text=mode_text)))
+    if synthetic:
+        root.html.add_child(folium.Element(_synthetic_banner()))
 
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,18 +1,22 @@
 """What the risk API answers, without HTTP: nearest road point, risk of a point-hour, hotspots.
 
-Everything a request needs is in memory: the road points (a haversine BallTree for the nearest one),
-the champion, and day grids (24 x N probabilities, risk indexes, ranks) per (date, atm). A day grid
-comes from gold.predictions when that day was predicted for every current road point; otherwise it
-is scored on the fly with the champion through the prediction stage's own functions (history,
-features, risk index, ranks), kept in memory and never written (the API opens the lake read-only).
-`refresh()` drops grids when the lake gets a new snapshot or the champion alias moves.
+Everything a request needs is in memory: the road points (a KD-tree for the nearest one), the
+champion, and day grids (24 x N probabilities, risk indexes, ranks) per (date, atm). A day grid
+comes from gold.predictions when that day was predicted for every current road point (`stored_grid`);
+otherwise it is scored on the fly with the champion through the prediction stage's own functions
+(history, features, risk index, ranks; `computed_grid`), kept in memory and never written (the API
+opens the lake read-only). `refresh()` drops grids when the lake gets a new snapshot or the champion
+alias moves.
+
+Start-up loads the lake only; the champion (and the libraries of its kind) loads in a thread beside
+it, so stored days are answered at once and a day to score waits for the model if it is still
+loading. Whether the lake holds synthetic demo data is read with each lake load (`synthetic`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.core.errors import AccidentsError
+from pipeline.serving.params import ParameterError, ServeOptions, parse_atm, parse_time  # noqa: F401 (the API's names)
+from pipeline.serving.roads import RoadIndex
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,29 +45,6 @@ SCORABLE_DAYS = (dt.date(1700, 1, 1), dt.date(2261, 12, 31))
 MAX_FEATURES = 250_000  # point-hours in one GeoJSON answer (~60 MB); more must be asked hour by hour
 
 
-class ParameterError(AccidentsError):
-    """A request parameter the API cannot answer for; `status` 422 (invalid) or 404 (nothing there)."""
-
-    def __init__(self, parameter: str, message: str, status: int = 422):
-        super().__init__(f"{parameter}: {message}")
-        self.parameter, self.status = parameter, status
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    radius_km: float = 2.0  # farther than this from every road point: an error, not a guess
-    refresh_seconds: float = 30.0  # how often the lake snapshot and the champion alias are checked
-    max_cached_days: int = 64  # day grids kept in memory (least recently used dropped first)
-
-    def __post_init__(self) -> None:
-        if not self.radius_km > 0:
-            raise AccidentsError(f"--radius-km {self.radius_km}: expected a positive distance")
-        if not self.refresh_seconds > 0:
-            raise AccidentsError(f"--refresh-seconds {self.refresh_seconds}: expected a positive number")
-        if self.max_cached_days < 1:
-            raise AccidentsError(f"--max-cached-days {self.max_cached_days}: expected at least 1")
-
-
 @dataclass(frozen=True)
 class DayGrid:
     date: dt.date
@@ -74,83 +57,11 @@ class DayGrid:
     source: str
 
 
-# ---- parameter rules ---------------------------------------------------------------------------
-
-def parse_time(text: str | None, timezone: str, *, now: dt.datetime | None = None) -> tuple[dt.date, int]:
-    """(local date, hour) of an ISO date-time in the département's `timezone` (that of gold.predictions):
-    naive times are local, others are converted. None means the current local hour."""
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(timezone)
-    if text is None:
-        moment = (now or dt.datetime.now(tz)).astimezone(tz)
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(text.strip())
-            if moment.tzinfo is not None:
-                moment = moment.astimezone(tz)
-        except (ValueError, OverflowError):
-            raise ParameterError("time", f"{text!r} is not an ISO date-time (e.g. 2026-03-02T17:30)") from None
-    return moment.date(), moment.hour
-
-
-def parse_atm(value: str | int) -> int:
-    from pipeline.gold.predictions import validate_atm
-
-    try:
-        return validate_atm(value)
-    except AccidentsError as exc:
-        raise ParameterError("atm", f"{value!r}: {str(exc).split(': ', 1)[-1]}") from None
-
-
-# ---- road points -------------------------------------------------------------------------------
-
-def unit_vectors(lat, lon) -> np.ndarray:
-    """Points on the unit sphere: straight-line (chord) nearest = great-circle nearest."""
-    phi, lam = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
-    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
-
-
-class RoadIndex:
-    """silver.road_points (ordered by point_id) and a KD-tree over their unit vectors (one query costs
-    microseconds, several times less than a haversine BallTree's, which matters per request)."""
-
-    def __init__(self, points: pd.DataFrame):
-        from scipy.spatial import cKDTree
-
-        self.points = points.reset_index(drop=True)
-        self.point_ids = self.points["point_id"].to_numpy(dtype=np.int64)
-        self.tree = cKDTree(unit_vectors(self.points["lat"], self.points["lon"]))
-        columns = [c for c in ("point_id", "lat", "lon", "road_type", "speed_limit", "com") if c in self.points]
-        self._described = [self._describe_row(r) for r in self.points[columns].to_dict("records")]  # O(1) per request
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-    def nearest(self, lat: float, lon: float, radius_km: float) -> tuple[int, float]:
-        from pipeline.core.spatial import EARTH_RADIUS_KM
-
-        phi, lam = math.radians(lat), math.radians(lon)  # scalar maths: numpy costs more for one point
-        chord, idx = self.tree.query((math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)))
-        distance = float(2 * EARTH_RADIUS_KM * np.arcsin(min(1.0, chord / 2)))
-        if distance > radius_km:
-            raise ParameterError("lat/lon", f"the nearest road point is {distance:.2f} km away "
-                                 f"(more than the {radius_km:g} km radius)", status=404)
-        return int(idx), distance
-
-    def describe(self, i: int) -> dict[str, Any]:
-        return dict(self._described[i])
-
-    @staticmethod
-    def _describe_row(row) -> dict[str, Any]:
-        def opt(column: str):
-            value = row.get(column)  # a dict of one road point
-            return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
-
-        speed = opt("speed_limit")
-        return {"point_id": int(row["point_id"]), "lat": float(row["lat"]), "lon": float(row["lon"]),
-                "road_type": opt("road_type"), "speed_limit": None if speed is None else float(speed),
-                "com": opt("com")}
+def import_scoring() -> None:
+    """Import what scoring a day needs: an import holds the interpreter lock for long stretches, so it
+    is done once beside start-up rather than inside the first request that scores."""
+    import pipeline.gold.predictions  # noqa: F401
+    import pipeline.silver.features  # noqa: F401
 
 
 # ---- the service -------------------------------------------------------------------------------
@@ -170,9 +81,10 @@ class RiskService:
         self._grids_lock = threading.Lock()
         self.champion = champion or ChampionHolder(settings.resolved_mlflow_uri, settings.registered_model,
                                                    cache_dir=settings.data_dir / "serving" / "champion")
-        if not self.champion.warm_start():  # else the refresh loop verifies it against the registry
-            self.champion.refresh()
+        # the warm copy, else the registry (the refresh loop verifies it); then the scoring path's imports
+        self.champion.load_in_background(then=import_scoring)
         self.snapshot: int | None = None
+        self.synthetic = False
         self.roads: RoadIndex | None = None
         self.latest_prediction: tuple[dt.date | None, dt.datetime | None] = (None, None)
         self.lake_error: str | None = None
@@ -194,6 +106,7 @@ class RiskService:
         """Road points, latest prediction and snapshot id; grids dropped (called when the lake moved)."""
         from pipeline.core.lake import DEP, current_snapshot, table_exists
         from pipeline.silver.features import load_road_points
+        from pipeline.sources.provenance import lake_is_synthetic
 
         with self._con_lock:
             try:
@@ -203,11 +116,12 @@ class RiskService:
                 if table_exists(self._con, "gold.predictions"):
                     latest = self._con.execute(
                         f"SELECT max(date), max(created_at) FROM gold.predictions WHERE dep = {DEP}").fetchone()
+                synthetic = lake_is_synthetic(self._con)
             except AccidentsError as exc:
                 self.lake_error = str(exc)
                 return
             self.snapshot, self.roads, self.latest_prediction = snapshot, roads, tuple(latest)
-            self.lake_error = None
+            self.synthetic, self.lake_error = synthetic, None
         with self._grids_lock:
             self._grids.clear()
 
@@ -263,8 +177,10 @@ class RiskService:
         return roads
 
     def ready(self) -> dict[str, Any]:
+        """The lake is loaded and the champion loaded or loading (stored days need no model)."""
         return {"lake": self.roads is not None, "lake_error": self.lake_error,
-                "model": self.champion.loaded, "model_error": self.champion.last_error}
+                "model": self.champion.loaded or self.champion.loading, "model_loaded": self.champion.loaded,
+                "model_error": self.champion.last_error}
 
     def require_roads(self) -> RoadIndex:
         if self.roads is None:
@@ -289,19 +205,25 @@ class RiskService:
     def day_grid(self, day: dt.date, atm: int, parameter: str = "date") -> DayGrid:
         """From memory, else gold.predictions, else scored with the champion (once per key).
         `parameter` names the request parameter blamed when the day cannot be predicted."""
-        grid = self.cached_grid(day, atm)
-        if grid is not None:
-            return grid
+        return self.stored_grid(day, atm) or self.computed_grid(day, atm, parameter)
+
+    def stored_grid(self, day: dt.date, atm: int) -> DayGrid | None:
+        """From memory, else from gold.predictions (kept in memory); None when the day must be scored."""
+        return self.cached_grid(day, atm) or self._keep(self._grid_from_lake(day, atm))
+
+    def computed_grid(self, day: dt.date, atm: int, parameter: str = "date") -> DayGrid:
+        """Scored with the champion, once per key however many requests ask at the same time."""
         with self._grids_lock:
             key_lock = self._key_locks.setdefault((day, atm), threading.Lock())
         with key_lock:
-            grid = self.cached_grid(day, atm)
-            if grid is None:
-                grid = self._grid_from_lake(day, atm) or self._grid_on_the_fly(day, atm, parameter)
-                with self._grids_lock:
-                    self._grids[(day, atm)] = grid
-                    while len(self._grids) > self.options.max_cached_days:
-                        self._grids.popitem(last=False)
+            return self.cached_grid(day, atm) or self._keep(self._grid_on_the_fly(day, atm, parameter))
+
+    def _keep(self, grid: DayGrid | None) -> DayGrid | None:
+        if grid is not None:
+            with self._grids_lock:
+                self._grids[(grid.date, grid.atm)] = grid
+                while len(self._grids) > self.options.max_cached_days:
+                    self._grids.popitem(last=False)
         return grid
 
     def _grid_from_lake(self, day: dt.date, atm: int) -> DayGrid | None:
@@ -340,7 +262,7 @@ class RiskService:
         first, last = SCORABLE_DAYS
         if not first <= day <= last:
             raise ParameterError(parameter, f"{day} is outside the days the model can score ({first} to {last})")
-        if not self.champion.loaded:
+        if not self.champion.wait_loaded():
             raise ParameterError(parameter, f"{day} atm={atm} is not in gold.predictions and no champion is "
                                  f"loaded to score it ({self.champion.last_error})", status=404)
         loaded = self.champion.current()
@@ -371,6 +293,7 @@ class RiskService:
             "risk_index": float(grid.risk_index[hour, point]),
             "rank_in_hour": int(grid.rank[hour, point]), "n_points": len(roads),
             "model": {"name": grid.model_name, "version": grid.model_version}, "source": grid.source,
+            "synthetic": self.synthetic,
         }
 
     def hotspots(self, grid: DayGrid, hour: int | None, top: int) -> list[dict[str, Any]]:
@@ -421,6 +344,7 @@ class RiskService:
     def model_info(self) -> dict[str, Any]:
         from pipeline.gold import registry
 
+        self.champion.wait_loaded()
         loaded = self.champion.current()
         info: dict[str, Any] = {"name": loaded.name, "version": loaded.version,
                                 "algorithm": getattr(loaded.model, "algorithm", None),

@@ -157,12 +157,15 @@ def draw_map(settings: Settings, params: MapParams, day: dt.date, *, out: Path |
     if df.empty:
         raise AccidentsError(f"no predictions for {day} atm={params.atm}: run accidents predict --date {day} "
                              f"--atm {params.atm} first")
+    from pipeline.sources.provenance import lake_is_synthetic
+
     with lake_connection(settings, read_only=True) as con:
-        roads = road_network(con)
+        roads, synthetic = road_network(con), lake_is_synthetic(con)
     mode = "threshold" if params.threshold is not None else "top_n"
     path = build_risk_map(
         df, date=day, atm=scenario_code(params.atm), mode=mode, top_n=params.top_n,
         threshold_percentile=params.threshold if params.threshold is not None else 90.0,
         out_path=out or settings.maps_dir / f"{day.isoformat()}.html", department=settings.department, roads=roads,
+        synthetic=synthetic,
     )
     return path, len(df)

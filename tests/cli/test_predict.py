@@ -33,6 +33,12 @@ def test_predict_then_map(seeded, monkeypatch, capsys):
     assert main(["map", "--date", "2026-03-02", "--atm", "3", "--top-n", "5"]) == 0
     html = (seeded.maps_dir / "2026-03-02.html").read_text()
     assert html.count("risk-marker") >= 24 * 5
+    assert "synthetic-banner" not in html  # nothing ingested from the demo source
+    con = connect(seeded)  # the ingest log of a lake built from the demo source
+    con.execute("CREATE TABLE bronze.ingest_log AS SELECT 'demo' AS source, '988' AS dep")
+    con.close()
+    assert main(["map", "--date", "2026-03-02", "--atm", "3"]) == 0
+    assert "SYNTHETIC demo data" in (seeded.maps_dir / "2026-03-02.html").read_text()
 
 
 def test_predict_range_and_explicit_version(seeded, monkeypatch, capsys):

@@ -81,11 +81,14 @@ def test_cli_and_dagster_give_the_same_tables(tmp_path, monkeypatch, capsys):
         with lake.connect(read_only=True) as con:
             in_year = con.execute("SELECT count(*) FROM bronze.accidents WHERE year = ?", [year]).fetchone()[0]
         assert by_key["bronze/accidents"]["dagster/row_count"].value == in_year  # that year's rows only
+        assert all(meta["synthetic"].value is True for meta in by_key.values())  # demo data, said everywhere
     training = TrainingConfig(trials=2, algorithms=["lightgbm"], sampler="uniform")
     materialize(selection=MODEL_BUILD, partition_key="988", run_config=dg.RunConfig(ops={
         "silver_features": FeaturesConfig(), "gold__datasets": DatasetsConfig(sampler="uniform"),
         "gold__trained_models": training, "gold__evaluation": EvaluationConfig(sampler="uniform")}))
-    materialize(selection=dg.AssetSelection.assets(predictions), partition_key=dep_day_key("988", DAY))
+    predicted = materialize(selection=dg.AssetSelection.assets(predictions), partition_key=dep_day_key("988", DAY))
+    [day_meta] = [m.metadata for m in predicted.asset_materializations_for_node("gold__predictions")]
+    assert day_meta["synthetic"].value is True and "SYNTHETIC" in day_meta["data_notice"].value
     dagster_seconds = time.perf_counter() - started
 
     dagster_settings = lake.settings()

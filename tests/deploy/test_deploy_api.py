@@ -43,7 +43,7 @@ def test_probes_and_scrape_path_are_routes_of_the_app(docs):
     from pipeline.serving.app import create_app
     from pipeline.serving.service import ServeOptions
 
-    routes = {r.path for r in create_app(lambda: None, ServeOptions()).routes}
+    routes = set(create_app(lambda: None, ServeOptions()).openapi()["paths"])
     container = _container(docs)
     assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"

@@ -132,12 +132,12 @@ def test_final_stage_runs_as_non_root_user_with_runtime_env():
     assert final.args("COPY") == ["--from=builder /opt/venv /opt/venv"]
 
 
-def test_final_stage_serves_the_code_location_on_3030():
+def test_final_stage_serves_the_code_location_on_3030_and_exposes_the_api_and_mlflow():
     final = _stages()[-1]
     # The chart and the run launcher pass full commands as container args: an ENTRYPOINT would
     # be prepended to them and break both.
     assert not any(k == "ENTRYPOINT" for stage in _stages() for k, _ in stage.instructions)
-    assert final.args("EXPOSE") == ["3030"]
+    assert final.args("EXPOSE") == ["3030 8000 5000"]  # gRPC, `accidents serve`, `mlflow server`
     (cmd,) = final.args("CMD")
     assert json.loads(cmd) == [
         "dagster", "api", "grpc", "--module-name", "dagster_accidents.definitions",

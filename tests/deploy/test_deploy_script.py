@@ -4,6 +4,7 @@ stand-in docker/helm/kubectl executables that record their arguments (no cluster
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "rebuild-and-deploy.sh"
 BASH = shutil.which("bash") or "/bin/bash"
-DRY_ARGS = ["--dry-run", "--registry", "r.example", "--tag", "t1", "--namespace", "ns"]
+DRY_ARGS = ["--dry-run", "--registry", "r.example", "--tag", "t1", "--namespace", "ns", "--storage-class", "sc1"]
 
 
 def _shellcheck() -> str | None:
@@ -74,10 +75,12 @@ def test_dry_run_prints_every_step_with_the_given_values():
     expected_in_order = [
         f"+ docker build -f Dockerfile.dagster -t {image} .",
         f"+ docker push {image}",
-        "+ kubectl apply --namespace ns -f k8s/configmap-lake.yaml",
+        f"+ kubectl kustomize OVERLAY  # k8s/ with image {image}, namespace ns, storage class sc1",
+        "+ kubectl apply --namespace ns -f OVERLAY/manifests.yaml",
         "+ helm upgrade --install dagster dagster/dagster",
         "+ kubectl rollout restart deployment --namespace ns",
         "+ kubectl rollout status deployment --namespace ns",
+        "+ kubectl rollout status deployment/accidents-api --namespace ns",
     ]
     positions = []
     for prefix in expected_in_order:
@@ -104,31 +107,32 @@ def test_dry_run_executes_nothing(tmp_path):
     assert not log.exists(), f"dry run called tools: {log.read_text()}"
 
 
+def _normalised(calls: list[str]) -> list[str]:
+    """Executed commands with the temporary overlay folder written as the plan prints it."""
+    return [re.sub(r"\S*/(?:main|bootstrap)(?=/|$| )", "OVERLAY", c) for c in calls]
+
+
 def test_real_run_calls_the_tools_with_the_printed_arguments(tmp_path):
     log = tmp_path / "calls.log"
     env = _fake_tools(tmp_path / "bin", log)
-    result = _run(DRY_ARGS[1:], env)
+    result = _run([*DRY_ARGS[1:], "--bootstrap"], env)
     assert result.returncode == 0, result.stderr
-    calls = log.read_text().splitlines()
+    calls = _normalised(log.read_text().splitlines())
     assert calls[0] == "docker build -f Dockerfile.dagster -t r.example/accidents-dagster:t1 ."
     assert calls[1] == "docker push r.example/accidents-dagster:t1"
     assert any(c.startswith("helm upgrade --install dagster dagster/dagster") for c in calls)
-    assert calls[-1].startswith("kubectl rollout status deployment --namespace ns")
+    assert calls[-1] == "kubectl wait --for=condition=complete job/accidents-bootstrap --namespace ns --timeout 14400s"
     # The printed plan and the executed commands are the same commands (modulo display quoting).
-    planned = [line[2:].split("  #")[0].replace("'", "") for line in _run(DRY_ARGS).stdout.splitlines()]
+    planned = [line[2:].split("  #")[0].replace("'", "") for line in _run([*DRY_ARGS, "--bootstrap"]).stdout.splitlines()]
     assert planned == calls
-    # MLflow runs the image just pushed: its manifest went through stdin with the image replaced.
-    applied = (tmp_path / "calls.log.stdin").read_text()
-    assert "image: r.example/accidents-dagster:t1" in applied and "image: accidents-dagster\n" not in applied
 
 
 def test_dry_run_prints_the_platform_before_the_dagster_release():
     lines = _run(DRY_ARGS).stdout.splitlines()
     order = ["+ kubectl get secret accidents-lake-secrets dagster-postgresql-secret accidents-platform-secrets",
-             "+ kubectl apply --namespace ns -f k8s/platform-postgres.yaml -f k8s/platform-minio.yaml",
+             "+ kubectl apply --namespace ns -f OVERLAY/manifests.yaml",
              "+ kubectl rollout status statefulset/postgres statefulset/minio --namespace ns",
              "+ kubectl wait --for=condition=complete job/create-bucket --namespace ns",
-             "+ kubectl apply --namespace ns -f -  # k8s/platform-mlflow.yaml with image r.example/accidents-dagster:t1",
              "+ kubectl rollout status deployment/mlflow --namespace ns",
              "+ helm upgrade --install"]
     positions = [next(i for i, line in enumerate(lines) if line.startswith(prefix)) for prefix in order]
@@ -140,7 +144,7 @@ def test_microk8s_tool_names_are_used_when_kubectl_and_helm_are_absent(tmp_path)
     env = _fake_tools(tmp_path / "bin", log)
     (tmp_path / "bin" / "kubectl").unlink()
     (tmp_path / "bin" / "helm").unlink()
-    for tool in ("bash", "cat", "dirname", "sed"):  # nothing else: a real kubectl may be installed
+    for tool in ("bash", "cat", "dirname", "sed", "mktemp", "realpath", "rm", "mkdir", "head"):  # a real kubectl may be installed
         (tmp_path / "bin" / tool).symlink_to(shutil.which(tool))
     env["PATH"] = str(tmp_path / "bin")
     result = _run(DRY_ARGS[1:], env)
@@ -166,6 +170,8 @@ def test_missing_tools_are_named(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "dirname").symlink_to(shutil.which("dirname"))
+    for tool in ("mktemp", "rm"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
     result = _run(DRY_ARGS[1:], {"PATH": str(bin_dir), "HOME": str(tmp_path)})
     assert result.returncode == 3
     assert "missing tools: docker helm kubectl" in result.stderr
@@ -223,3 +229,27 @@ def test_default_tag_is_the_git_short_sha():
     assert result.returncode == 0, result.stderr
     push = next(line for line in result.stdout.splitlines() if line.startswith("+ docker push"))
     assert push.startswith(f"+ docker push r.example/accidents-dagster:{sha.stdout.strip()}")
+
+
+def test_a_cluster_without_default_storage_class_stops_before_applying(tmp_path):
+    """The claims would stay Pending forever: say so and how to fix it, before anything is applied."""
+    log = tmp_path / "calls.log"
+    env = _fake_tools(tmp_path / "bin", log)  # `kubectl get storageclass` prints nothing: no default class
+    result = _run(["--registry", "r.example", "--tag", "t1", "--namespace", "ns"], env)
+    assert result.returncode == 5
+    assert "no default StorageClass" in result.stderr and "microk8s enable hostpath-storage" in result.stderr
+    assert not any(" apply " in c or c.startswith("helm") for c in log.read_text().splitlines())
+
+
+def test_render_prints_the_manifests_offline_without_docker_or_a_cluster(tmp_path):
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl (with kustomize) not installed")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname", "mktemp", "realpath", "rm", "mkdir", "kubectl"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    result = _run(["--render", "--registry", "r.example", "--tag", "t1", "--storage-class", "sc1"],
+                  {"PATH": str(bin_dir), "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "image: r.example/accidents-dagster:t1" in result.stdout and "kind: StatefulSet" in result.stdout
+    assert "accidents-bootstrap" not in result.stdout  # only with --bootstrap

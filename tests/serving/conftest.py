@@ -53,13 +53,14 @@ class DemoLake:
     model: object
 
 
-def build_demo_lake(data_dir: Path) -> DemoLake:
+def build_demo_lake(data_dir: Path, *, n_points: int = N_POINTS, synthetic: bool = False) -> DemoLake:
+    """`synthetic`: the ingest log records the demo source, as `accidents ingest --source demo` does."""
     from pipeline.core.lake import connect
     from pipeline.gold.predictions import predict_days
     from tests.support.synthetic_model import synthetic_accidents, synthetic_points, train_synthetic_model
 
     settings = Settings(data_dir=data_dir)
-    points = synthetic_points(N_POINTS)
+    points = synthetic_points(n_points)
     accidents = synthetic_accidents(points, n=200)
     model = train_synthetic_model(points, accidents, n_rows=4000, daily_accidents=0.8)
     version = register_champion(settings, model)
@@ -69,6 +70,9 @@ def build_demo_lake(data_dir: Path) -> DemoLake:
     con.register("_acc", accidents)
     con.execute("CREATE TABLE bronze.accidents AS SELECT * FROM _acc")
     predict_days(con, model=model, model_name=REGISTERED, model_version=version, dates=[PREDICTED_DAY], atm=1)
+    if synthetic:
+        con.execute("CREATE TABLE bronze.ingest_log AS SELECT 'caracteristiques' AS kind, 2023 AS year, "
+                    "'demo' AS source, '988' AS dep")
     con.close()
     return DemoLake(settings, points, model)
 
@@ -82,12 +86,15 @@ def demo_lake(tmp_path_factory) -> DemoLake:
 class LiveServer:
     """uvicorn serving `app` on 127.0.0.1 in a thread of this process."""
 
-    def __init__(self, app):
+    def __init__(self, app, header_timeout: float = 10.0):
         import uvicorn
+
+        from pipeline.serving.server import with_header_timeout
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    http=with_header_timeout(header_timeout)))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self):
@@ -109,7 +116,7 @@ def serve(settings: Settings, **options):
     from pipeline.serving.service import RiskService, ServeOptions
 
     opts = ServeOptions(**options)
-    return LiveServer(create_app(lambda: RiskService(settings, opts), opts))
+    return LiveServer(create_app(lambda: RiskService(settings, opts), opts), opts.header_timeout_seconds)
 
 
 @pytest.fixture(scope="session")

@@ -83,3 +83,20 @@ def test_map_fits_the_drawn_markers_and_roads(tmp_path):
     assert np.allclose((west, north), (163.88, -20.08))
     assert np.isclose(south, shown["lat"].min() - 0.02) and np.isclose(east, shown["lon"].max() + 0.02)
     assert "road-line" in html and "land-outline" in html and "risk-heat" in html
+
+
+def test_the_map_requests_nothing_offline_shows_one_mean_and_marks_demo_data(tmp_path):
+    import re
+
+    preds = synthetic_predictions(n_points=20, day=DAY)
+    html = build_risk_map(preds, date=DAY, atm=1, top_n=2, out_path=tmp_path / "m.html",
+                          department=NEW_CALEDONIA).read_text()
+    # no tile layer: no tile URL template, no OpenStreetMap attribution without tiles
+    assert "L.tileLayer(" not in html and "{z}" not in html and "openstreetmap" not in html.lower()
+    assert not re.search(r"""<(?:script|link|img)[^>]+(?:src|href)=["']?https?://""", html)
+    means = re.findall(r"[Mm]oyen(?:ne)? : ([0-9.]+)", html)
+    assert means == [f"{preds['probability'].mean():.6f}"]  # one mean risk figure: the day's
+    assert "synthetic-banner" not in html
+    demo = build_risk_map(preds, date=DAY, atm=1, top_n=2, out_path=tmp_path / "d.html", department=NEW_CALEDONIA,
+                          synthetic=True).read_text()
+    assert "id='synthetic-banner'" in demo and "SYNTHETIC demo data" in demo

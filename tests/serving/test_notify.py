@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import dagster as dg
 import pytest
@@ -117,13 +118,87 @@ def _failure_context(alerts: AlertsResource):
         dagster_run=result.dagster_run, resources={"alerts": alerts}).for_run_failure()
 
 
-def test_failed_runs_reach_the_failure_webhook():
+def test_failed_runs_reach_the_failure_webhook_with_step_cause_and_link():
     with Receiver() as receiver, Receiver() as zones_receiver:
-        alerts = AlertsResource(webhook_url=zones_receiver.url, failure_webhook_url=receiver.url, format="json")
-        assert post_failed_runs(_failure_context(alerts)) is None
+        alerts = AlertsResource(webhook_url=zones_receiver.url, failure_webhook_url=receiver.url, format="json",
+                                ui_url="http://dagster.example:3000/")
+        context = _failure_context(alerts)
+        started = time.monotonic()
+        assert post_failed_runs(context) is None
+        elapsed = time.monotonic() - started
     [message] = receiver.received
-    assert message["event"] == "run_failed" and message["job"] == "failing_job"
-    assert "explode" in message["error"] and zones_receiver.received == []
+    run_id = context.dagster_run.run_id
+    assert message["event"] == "run_failed" and message["job"] == "failing_job" and message["run_id"] == run_id
+    assert message["step"] == "explode"
+    assert message["cause"] == "RuntimeError: lake catalog unreachable: boom"  # not Dagster's wrapper
+    assert message["failures"] == [{"step": "explode", "cause": message["cause"]}]
+    assert message["url"] == f"http://dagster.example:3000/runs/{run_id}"
+    assert "explode" in message["error"] and zones_receiver.received == [] and elapsed < 60
+
+
+def test_a_slack_failure_message_names_the_step_cause_and_links_the_run():
+    with Receiver() as receiver:
+        alerts = AlertsResource(webhook_url=receiver.url, ui_url="http://dagster.example")
+        context = _failure_context(alerts)
+        assert post_failed_runs(context) is None
+    [message] = receiver.received
+    run_id = context.dagster_run.run_id
+    assert "explode: RuntimeError: lake catalog unreachable: boom" in message["text"]
+    assert message["blocks"][1]["text"]["text"] == "• step `explode`: RuntimeError: lake catalog unreachable: boom"
+    assert message["blocks"][2]["elements"][0]["text"] == f"<http://dagster.example/runs/{run_id}|run {run_id}>"
+
+
+@pytest.fixture(scope="module")
+def run_with_failed_check(tmp_path_factory):
+    """The daily predictions job's asset and checks on a lake whose history makes the day implausible:
+    5 accidents snapped to road points in 5 years (0.003 a day) against a model calibrated on 0.8 a day."""
+    from dagster_accidents.assets.predictions import predictions
+    from dagster_accidents.checks import ALL_CHECKS
+    from pipeline.core.lake import lake_connection
+
+    lake = build_demo_lake(tmp_path_factory.mktemp("failed-check") / "data")
+    with lake_connection(lake.settings) as con:
+        con.execute("CREATE OR REPLACE TABLE bronze.accidents AS SELECT *, year(event_time) AS year FROM bronze.accidents")
+        con.execute("CREATE TABLE silver.accident_points AS SELECT accident_id, dep FROM bronze.accidents "
+                    "ORDER BY accident_id LIMIT 5")
+    resource = DuckLakeResource(data_dir=str(lake.settings.data_dir))
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([predictions, *ALL_CHECKS], selection=dg.AssetSelection.assets(["gold", "predictions"]),
+                            partition_key="2026-03-09|988", instance=instance, raise_on_error=False,
+                            resources={"lake": resource, "mlflow": MLflowResource()})
+    return resource, instance, result
+
+
+def test_a_failed_prediction_check_fails_the_run_and_its_alert_carries_the_cause(run_with_failed_check):
+    resource, instance, result = run_with_failed_check
+    assert not result.success and result.dagster_run.status == dg.DagsterRunStatus.FAILURE
+    run_id = result.dagster_run.run_id
+    with Receiver() as receiver:
+        alerts = AlertsResource(webhook_url=receiver.url, format="json", ui_url="http://ui")
+        context = dg.build_run_status_sensor_context(
+            sensor_name="post_failed_runs", dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=result.dagster_run, resources={"alerts": alerts}).for_run_failure()
+        assert post_failed_runs(context) is None
+    [message] = receiver.received
+    assert message["partition"] == "2026-03-09|988" and message["url"] == f"http://ui/runs/{run_id}"
+    assert message["step"].startswith("gold__predictions") and "expected_daily_accidents_plausible" in message["step"]
+    assert message["cause"].startswith("check expected_daily_accidents_plausible [2026-03-09|988] failed: "
+                                       "2026-03-09: expected accidents atm 1: ")
+    assert "training daily mean 0.00" in message["cause"] and "\n" not in message["cause"]
+
+
+def test_no_critical_zones_follow_a_failed_check(run_with_failed_check):
+    resource, instance, result = run_with_failed_check
+    evaluations = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    assert {e.event_specific_data.partition for e in evaluations} == {"2026-03-09|988"}  # shown in the UI
+    with Receiver() as receiver:
+        context = dg.build_run_status_sensor_context(
+            sensor_name="post_critical_zones", dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance, dagster_run=result.dagster_run,
+            resources={"lake": resource, "alerts": AlertsResource(webhook_url=receiver.url)})
+        skipped = post_critical_zones(context)
+    assert isinstance(skipped, dg.SkipReason) and "expected_daily_accidents_plausible" in skipped.skip_message
+    assert receiver.received == []
 
 
 def test_a_failure_webhook_that_is_down_is_skipped_not_raised():

@@ -61,7 +61,7 @@ def test_statistics_summary_and_legend_panels(preds, top3_html):
     assert 'id="risk-stats"' in top3_html and 'id="risk-summary"' in top3_html
     assert re.search(r'id="stat-count">72<', top3_html)
     shown = select_markers(preds, mode="top_n", top_n=3)["probability"]
-    assert f"{shown.min():.5f} / {shown.max():.5f} / {shown.mean():.5f}" in top3_html
+    assert f"{shown.min():.5f} / {shown.max():.5f}</span>" in top3_html
     assert 'id="summary-worst-hour">17:00<' in top3_html
     assert top3_html.count("<tr><td>") == 24  # per-hour table
     assert all(label in top3_html for label in ("élevé", "moyen", "faible"))
