@@ -110,7 +110,7 @@ def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResour
     import datetime as dt
 
     from pipeline.gold.predictions import scenario_code
-    from pipeline.serving.notify import critical_zones, zones_message
+    from pipeline.serving.notify import critical_zones, day_totals, zones_message
     from pipeline.sources.provenance import lake_is_synthetic
 
     run = context.dagster_run
@@ -126,10 +126,12 @@ def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResour
     day, atm = dt.date.fromisoformat(dimension(dep_prediction_days, partition, DAY)), scenario_code(config.get("atm", "1"))
     with lake.connect(read_only=True, dep=dimension(dep_prediction_days, partition, DEP)) as con:
         zones = critical_zones(con, day, atm, alerts.rule())
+        day_total, _ = day_totals(con, day, atm)
         synthetic = lake_is_synthetic(con)
     model = f"{run.job_name} run {run.run_id}"
     delivered = alerts.post(alerts.webhook_url, zones_message(day, atm, zones, alerts.rule(), model=model,
-                                                              fmt=alerts.format, synthetic=synthetic))
+                                                              fmt=alerts.format, synthetic=synthetic,
+                                                              day_total=day_total))
     context.log.info(f"{len(zones)} critical zone(s) of {day} {'sent' if delivered else 'NOT delivered'}")
     if not delivered:
         return dg.SkipReason(f"alert webhook unreachable; {len(zones)} zone(s) of {day} not delivered")

@@ -143,3 +143,13 @@ def insert_totals(con, summaries: list[DaySummary], *, atm: int, labels: dict[st
             con, "gold.prediction_totals", f"SELECT {columns}, ?::VARCHAR AS model_name, ?::VARCHAR AS model_version, "
             "?::VARCHAR AS model_kind, ?::TIMESTAMP AS created_at FROM _new_totals", list(labels.values()),
             key={"atm": atm, "date": list(all_days)}, insert_only=not first)
+
+
+def read_totals(con, day: dt.date, atm: int) -> pd.DataFrame | None:
+    """gold.prediction_totals of one (date, scenario), or None when the table does not exist."""
+    from pipeline.core.lake import DEP, table_exists
+
+    if not table_exists(con, "gold.prediction_totals"):
+        return None
+    return con.execute(f"SELECT * FROM gold.prediction_totals WHERE date = ? AND atm = ? AND dep = {DEP} "
+                       "ORDER BY scope, rank", [day, atm]).df()

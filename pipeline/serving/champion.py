@@ -1,8 +1,9 @@
 """The champion model held in memory, reloaded when the registry's `champion` alias moves.
 
 Start-up is the slow part of asking MLflow (importing it, opening its store, downloading the bundle:
-several seconds), so every champion loaded from the registry is also kept as a native bundle under
-`cache_dir` (bundle.json + the booster's own file; no pickle) with a pointer to its version. A
+several seconds), so every champion loaded from the registry is also kept as a stored intensity model
+under `cache_dir` (pipeline.gold.intensity.bundle: model.json + the trees' own files; no pickle) with a
+pointer to its version. A
 restarted API warm-starts from that copy at once and marks it `verified=False` until the first
 registry check confirms the alias still points at it (or replaces it).
 
@@ -32,7 +33,7 @@ LOAD_WAIT_SECONDS = 120.0  # a cold first load asks MLflow (imports, download): 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    model: Any  # a RiskModel (pipeline.gold.model_bundle) or anything with predict_probability
+    model: Any  # an intensity model (pipeline.gold.intensity), or anything with expected_counts(grid)
     name: str
     version: str
     loaded_at: float  # time.time()
@@ -92,7 +93,7 @@ class ChampionHolder:
 
     def warm_start(self) -> bool:
         """Load the last champion this API saw from `cache_dir`; False when there is none."""
-        from pipeline.gold.model_bundle import RiskModel
+        from pipeline.gold.intensity.bundle import load_model
 
         if self.cache_dir is None or not (self.cache_dir / POINTER).is_file():
             return False
@@ -100,7 +101,7 @@ class ChampionHolder:
             pointer = json.loads((self.cache_dir / POINTER).read_text())
             if pointer.get("name") != self.registered_model:
                 return False
-            model = RiskModel.load(self.cache_dir / f"v{pointer['version']}")
+            model = load_model(self.cache_dir / f"v{pointer['version']}")
         except (AccidentsError, OSError, ValueError, KeyError) as exc:
             log.warning("champion cache unusable, loading from the registry: %s", exc)
             return False
@@ -136,24 +137,27 @@ class ChampionHolder:
                         self._current = LoadedModel(current.model, current.name, current.version,
                                                     current.loaded_at, True)
                     return False
-                model, loaded_version = registry.load_version(self.tracking_uri, self.registered_model, version)
+                model, loaded_version, record = registry.load_version(self.tracking_uri, self.registered_model,
+                                                                      version)
             except AccidentsError as exc:
                 self.last_error = str(exc)
                 return False
             self._current = LoadedModel(model, self.registered_model, loaded_version, time.time(), True)
             self.last_error = None
-            self._save(model, loaded_version)
+            self._save(model, loaded_version, record)
             return True
 
-    def _save(self, model, version: str) -> None:
-        """Keep the bundle for the next warm start; a cache that cannot be written only costs speed."""
-        if self.cache_dir is None or not hasattr(model, "save"):
+    def _save(self, model, version: str, record: dict) -> None:
+        """Keep the model for the next warm start; a cache that cannot be written only costs speed."""
+        from pipeline.gold.intensity.bundle import save_model
+
+        if self.cache_dir is None:
             return
         try:
             target = self.cache_dir / f"v{version}"
             if not target.is_dir():
                 tmp = self.cache_dir / f".v{version}.{os.getpid()}"
-                model.save(tmp)
+                save_model(model, tmp, record)
                 os.replace(tmp, target)
             pointer = self.cache_dir / f".{POINTER}.{os.getpid()}"
             pointer.write_text(json.dumps({"name": self.registered_model, "version": version}))

@@ -1,7 +1,10 @@
 """Webhooks: the critical zones of a predicted day, and failed pipeline runs.
 
 - Critical zones are point-hours of gold.predictions: those whose probability reaches `threshold`
-  when one is set (at most `max_zones`, riskiest first), else the `top_n` riskiest point-hours.
+  when one is set (at most `max_zones`, riskiest first), else the `top_n` riskiest point-hours. Each
+  carries its expected accidents and, when its road point is one of the day's top points
+  (gold.prediction_totals), that point's 90 % interval for the day and the reasons that raise it; the
+  message carries the day's expected total with its interval.
 - Messages are Slack-compatible (`text` + `blocks`) by default, or plain JSON (`format="json"`) for
   sign controllers and other machines. Zones of a lake built from the synthetic demo say so
   (`"synthetic": true`, and a notice in the title).
@@ -47,6 +50,27 @@ class AlertRule:
             raise AccidentsError(f"alert threshold {self.threshold}: expected a probability in (0, 1]")
 
 
+def day_totals(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> tuple[dict | None, dict[int, dict]]:
+    """(the day's expected total with its interval, {point_id: the top point's interval and reasons})
+    from gold.prediction_totals; (None, {}) for predictions made before it existed."""
+    from pipeline.core.lake import DEP, table_exists
+
+    if not table_exists(con, "gold.prediction_totals"):
+        return None, {}
+    rows = con.execute("SELECT scope, key, expected, low, high, count_low, count_high, reasons FROM "
+                       f"gold.prediction_totals WHERE date = ? AND atm = ? AND dep = {DEP} AND scope IN ('day', "
+                       "'hotspot')", [day, atm]).fetchall()
+    total, points = None, {}
+    for scope, key, expected, low, high, count_low, count_high, reasons in rows:
+        interval = {"expected": round(expected, 4), "low": round(low, 4), "high": round(high, 4),
+                    "count_low": count_low, "count_high": count_high}
+        if scope == "day":
+            total = interval
+        else:
+            points[int(key)] = {"day_interval": interval, "reasons": json.loads(reasons or "[]")}
+    return total, points
+
+
 def critical_zones(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int, rule: AlertRule) -> list[dict[str, Any]]:
     """The day's critical point-hours (see module docstring), riskiest first."""
     from pipeline.gold.predictions import read_predictions
@@ -57,17 +81,20 @@ def critical_zones(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int, rule:
         df = df[df["probability"] >= rule.threshold].head(rule.max_zones)
     else:
         df = df.head(rule.top_n)
+    _, hotspots = day_totals(con, day, atm)
     return [
         {"point_id": int(r.point_id), "lat": round(float(r.lat), 6), "lon": round(float(r.lon), 6),
-         "hour": int(r.hour), "probability": float(r.probability), "risk_index": float(r.risk_index),
+         "hour": int(r.hour), "expected_accidents": float(getattr(r, "expected_accidents", r.probability)),
+         "probability": float(r.probability), "risk_index": float(r.risk_index),
          "com": None if r.com is None or r.com != r.com else str(r.com),
-         "road_type": None if r.road_type is None or r.road_type != r.road_type else str(r.road_type)}
+         "road_type": None if r.road_type is None or r.road_type != r.road_type else str(r.road_type),
+         **hotspots.get(int(r.point_id), {})}
         for r in df.itertuples(index=False)
     ]
 
 
 def zones_message(day: dt.date, atm: int, zones: list[dict], rule: AlertRule, *, model: str, fmt: str = "slack",
-                  synthetic: bool = False) -> dict:
+                  synthetic: bool = False, day_total: dict | None = None) -> dict:
     from pipeline.gold.predictions import SCENARIO_LABELS
     from pipeline.sources.provenance import SYNTHETIC_NOTICE
 
@@ -75,12 +102,16 @@ def zones_message(day: dt.date, atm: int, zones: list[dict], rule: AlertRule, *,
     selection = (f"probability ≥ {rule.threshold:g}" if rule.threshold is not None else f"top {rule.top_n}")
     if fmt == "json":
         return {"event": "critical_zones", "date": day.isoformat(), "atm": atm, "selection": selection,
-                "model": model, "synthetic": synthetic, "zones": zones}
+                "model": model, "synthetic": synthetic, "day_expected_accidents": day_total, "zones": zones}
     title = f"Road-accident risk {day.isoformat()} ({SCENARIO_LABELS[atm]}): {len(zones)} critical zone(s), {selection}"
     if synthetic:
         title = f"[{SYNTHETIC_NOTICE}] {title}"
+    if day_total:
+        title += (f"; {day_total['expected']:.2f} accidents expected [{day_total['low']:.2f}-{day_total['high']:.2f}, "
+                  f"90 %]")
     lines = [f"• {z['hour']:02d}:00 point {z['point_id']} ({z['lat']:.4f}, {z['lon']:.4f}) "
              f"{z['road_type'] or 'road'} {z['com'] or ''}: p={z['probability']:.4f}, index {z['risk_index']:.1f}"
+             + (" · " + "; ".join(f"{r['detail']} x{r['ratio']}" for r in z["reasons"][:3]) if z.get("reasons") else "")
              for z in zones[:20]]
     if len(zones) > 20:
         lines.append(f"… and {len(zones) - 20} more")

@@ -116,15 +116,41 @@ def _fmt(value, spec: str = "", missing: str = "n/d") -> str:
     return html.escape(format(value, spec))
 
 
-def _popup_html(row) -> str:
+def _why_html(hotspot: dict | None) -> str:
+    """A top point of the day: its expected accidents over the day with the 90 % interval, and why."""
+    if not hotspot:
+        return ""
+    interval = hotspot["interval"]
+    reasons = "".join(f"<li>{html.escape(r['detail'])} ×{r['ratio']:.1f}</li>" for r in hotspot["reasons"])
+    return (f"<div class='risk-why'>Point parmi les plus dangereux du jour : {interval['expected']:.3f} accident(s) "
+            f"attendu(s) [{interval['low']:.3f}–{interval['high']:.3f}, 90 %]"
+            + (f"<br>Pourquoi :<ul class='reasons'>{reasons}</ul>" if reasons else "") + "</div>")
+
+
+def _popup_html(row, hotspot: dict | None = None) -> str:
     return (
         f"<div class='risk-popup'><b>{hour_label(row.hour)}</b> — point {int(row.point_id)}<br>"
+        f"Accidents attendus : {getattr(row, 'expected_accidents', row.probability):.6f}<br>"
         f"Probabilité : <b class='probability'>{row.probability:.6f}</b> ({row.probability:.4%})<br>"
         f"Indice de risque : {row.risk_index:.2f}<br>"
         f"Route : {_fmt(getattr(row, 'road_type', None))}<br>"
         f"Vitesse limite : {_fmt(getattr(row, 'speed_limit', None), '.0f')} km/h<br>"
-        f"Commune : {_fmt(getattr(row, 'com', None))}</div>"
+        f"Commune : {_fmt(getattr(row, 'com', None))}{_why_html(hotspot)}</div>"
     )
+
+
+def hotspots_of(totals: pd.DataFrame | None) -> tuple[dict | None, dict[int, dict]]:
+    """(the day's total, {point_id: the top point's interval and reasons}) from gold.prediction_totals rows."""
+    import json
+
+    if totals is None or totals.empty:
+        return None, {}
+    day = totals[totals["scope"] == "day"]
+    points = {int(r.key): {"interval": {"expected": r.expected, "low": r.low, "high": r.high},
+                           "reasons": json.loads(r.reasons or "[]")}
+              for r in totals[totals["scope"] == "hotspot"].itertuples(index=False)}
+    total = None if day.empty else day.iloc[0][["expected", "low", "high", "count_low", "count_high"]].to_dict()
+    return total, points
 
 
 def _synthetic_banner() -> str:
@@ -135,11 +161,17 @@ def _synthetic_banner() -> str:
             f"{html.escape(SYNTHETIC_NOTICE)} — données de démonstration synthétiques, accidents fictifs</div>")
 
 
-def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.date, atm: int, mode_text: str) -> str:
+def _expected(predictions: pd.DataFrame) -> pd.Series:
+    return predictions["expected_accidents"] if "expected_accidents" in predictions else predictions["probability"]
+
+
+def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.date, atm: int, mode_text: str,
+                 day_total: dict | None = None) -> str:
     """Statistics, global summary, colour legend and per-hour table, as fixed HTML panels."""
     from pipeline.gold.predictions import SCENARIO_LABELS
 
-    per_hour = predictions.groupby("hour")["probability"].agg(["sum", "max"])
+    per_hour = predictions.assign(_expected=_expected(predictions)).groupby("hour").agg(
+        sum=("_expected", "sum"), max=("probability", "max"))
     drawn = shown.groupby("hour").size().reindex(range(24), fill_value=0)
     worst = int(per_hour["sum"].idxmax())
     p_shown = shown["probability"]
@@ -170,7 +202,9 @@ def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.dat
 <div id="risk-summary" class="risk-panel" style="bottom:48px; left:10px">
   <h4>Résumé de la journée</h4>
   <div>Heure la plus dangereuse : <b id="summary-worst-hour">{hour_label(worst)}</b></div>
-  <div>Accidents attendus : {predictions['probability'].sum():.2f}</div>
+  <div>Accidents attendus : <b id="summary-expected">{_expected(predictions).sum():.2f}</b>{
+      f" [{day_total['low']:.2f}–{day_total['high']:.2f}, 90 %] · entre {int(day_total['count_low'])} et "
+      f"{int(day_total['count_high'])} accident(s)" if day_total else ""}</div>
   <div>Risque moyen : {predictions['probability'].mean():.6f} · max : {predictions['probability'].max():.5f}</div>
   <div style="margin-top:4px">{legend}</div>
   <details><summary>Par heure</summary>
@@ -316,10 +350,13 @@ def build_risk_map(
     land: bool = True,
     heat: bool = True,
     synthetic: bool = False,
+    totals: pd.DataFrame | None = None,
 ) -> Path:
     """Write the map of one day's predictions (one row per point-hour) to `out_path`; returns it.
     `roads`: a GeoJSON FeatureCollection (see `road_network`); `land` / `heat`: draw those layers (the
-    land outline exists for New Caledonia, 988, only); `synthetic`: the banner of demo data."""
+    land outline exists for New Caledonia, 988, only); `synthetic`: the banner of demo data; `totals`:
+    the day's gold.prediction_totals rows (the day's interval, and the top points' intervals and reasons
+    in their popups)."""
     import folium
 
     shown = select_markers(predictions_df, mode=mode, top_n=top_n, threshold_percentile=threshold_percentile)
@@ -328,6 +365,7 @@ def build_risk_map(
         mode_text += f" (les {len(shown):,} plus élevés sur {shown.attrs['above_threshold']:,})".replace(",", "\u202f")
     per_hour = predictions_df.groupby("hour")["probability"].sum()
     first_hour = int(per_hour.idxmax())
+    day_total, hotspots = hotspots_of(totals)
 
     (south, west), (north, east) = department.bounds
     fmap = folium.Map(location=((south + north) / 2, (west + east) / 2), zoom_start=8, tiles=None, control_scale=True)
@@ -351,7 +389,7 @@ def build_risk_map(
             fill=True,
             fill_color=colour,
             fill_opacity=0.9,
-            popup=folium.Popup(_popup_html(row), max_width=280),
+            popup=folium.Popup(_popup_html(row, hotspots.get(int(row.point_id))), max_width=280),
             tooltip=f"{hour_label(row.hour)} · p={row.probability:.5f}",
             className=f"risk-marker risk-{row.risk_class} hour-{int(row.hour):02d}",
         ).add_to(groups[int(row.hour)])
@@ -360,7 +398,8 @@ def build_risk_map(
         fmap.get_name(), control.get_name(), land=land_outline() if land and department.code == "988" else None, roads=roads,
         heat=heat_image(predictions_df) if heat else None))
     fmap.fit_bounds(_view_bounds(shown, roads))
-    root.html.add_child(folium.Element(_panels_html(predictions_df, shown, date=date, atm=atm, mode_text=mode_text)))
+    root.html.add_child(folium.Element(_panels_html(predictions_df, shown, date=date, atm=atm, mode_text=mode_text,
+                                                    day_total=day_total)))
     if synthetic:
         root.html.add_child(folium.Element(_synthetic_banner()))
 

@@ -1,12 +1,13 @@
 """What the risk API answers, without HTTP: nearest road point, risk of a point-hour, hotspots.
 
 Everything a request needs is in memory: the road points (a KD-tree for the nearest one), the
-champion, and day grids (24 x N probabilities, risk indexes, ranks) per (date, atm). A day grid
-comes from gold.predictions when that day was predicted for every current road point (`stored_grid`);
+champion, and day grids (24 x N expected accidents, probabilities, risk indexes, ranks, and the day's
+top points with their intervals and reasons) per (date, atm). A day grid comes from gold.predictions
+and gold.prediction_totals when that day was predicted for every current road point (`stored_grid`);
 otherwise it is scored on the fly with the champion through the prediction stage's own functions
-(history, features, risk index, ranks; `computed_grid`), kept in memory and never written (the API
-opens the lake read-only). `refresh()` drops grids when the lake gets a new snapshot or the champion
-alias moves.
+(expected counts, risk index, ranks, totals; `computed_grid`), kept in memory and never written (the
+API opens the lake read-only). `refresh()` drops grids when the lake gets a new snapshot or the
+champion alias moves.
 
 Start-up loads the lake only; the champion (and the libraries of its kind) loads in a thread beside
 it, so stored days are answered at once and a day to score waits for the model if it is still
@@ -39,8 +40,7 @@ log = logging.getLogger("accidents.serving")
 SOURCE_LAKE = "gold.predictions"
 SOURCE_ON_THE_FLY = "on_the_fly"
 MAX_TOP = 100
-# Features go through pandas timestamps (nanoseconds: years 1677-2262) with a lookback of years
-# before the day: keep a margin at both ends.
+# Hours go through pandas timestamps (nanoseconds: years 1677-2262): keep a margin at both ends.
 SCORABLE_DAYS = (dt.date(1700, 1, 1), dt.date(2261, 12, 31))
 MAX_FEATURES = 250_000  # point-hours in one GeoJSON answer (~60 MB); more must be asked hour by hour
 
@@ -49,19 +49,26 @@ MAX_FEATURES = 250_000  # point-hours in one GeoJSON answer (~60 MB); more must 
 class DayGrid:
     date: dt.date
     atm: int
-    probability: np.ndarray  # (24, N), columns in road-point order
+    expected: np.ndarray  # (24, N) expected accidents, columns in road-point order
     risk_index: np.ndarray
     rank: np.ndarray
     model_name: str
     model_version: str
     source: str
+    hotspots: tuple = ()  # the day's top points (pipeline.gold.prediction_totals.TopPoint-like dicts)
+
+    @property
+    def probability(self) -> np.ndarray:
+        """Probability of at least one accident in the point-hour."""
+        return -np.expm1(-self.expected)
 
 
 def import_scoring() -> None:
     """Import what scoring a day needs: an import holds the interpreter lock for long stretches, so it
     is done once beside start-up rather than inside the first request that scores."""
+    import pipeline.gold.prediction_totals  # noqa: F401
     import pipeline.gold.predictions  # noqa: F401
-    import pipeline.silver.features  # noqa: F401
+    import pipeline.gold.intensity.glm  # noqa: F401
 
 
 # ---- the service -------------------------------------------------------------------------------
@@ -236,8 +243,9 @@ class RiskService:
             if not table_exists(self._con, "gold.predictions"):
                 return None
             rows = self._con.execute(
-                "SELECT hour, point_id, probability, risk_index, rank_in_hour, model_name, model_version "
+                "SELECT hour, point_id, expected_accidents, risk_index, rank_in_hour, model_name, model_version "
                 f"FROM gold.predictions WHERE date = ? AND atm = ? AND dep = {DEP}", [day, atm]).fetchnumpy()
+            hotspots = self._stored_hotspots(day, atm)
         n = len(roads)
         if len(rows["hour"]) != HOURS * n:
             return None
@@ -247,16 +255,33 @@ class RiskService:
             return None  # predicted over another road network: score today's instead
         hour = rows["hour"].astype(np.int64)
         grids = []
-        for name in ("probability", "risk_index", "rank_in_hour"):
+        for name in ("expected_accidents", "risk_index", "rank_in_hour"):
             out = np.empty((HOURS, n), dtype=np.int32 if name == "rank_in_hour" else np.float64)
             out[hour, col] = rows[name]
             grids.append(out)
         return DayGrid(day, atm, *grids, model_name=str(rows["model_name"][0]),
-                       model_version=str(rows["model_version"][0]), source=SOURCE_LAKE)
+                       model_version=str(rows["model_version"][0]), source=SOURCE_LAKE, hotspots=hotspots)
+
+    def _stored_hotspots(self, day: dt.date, atm: int) -> tuple:
+        """The day's top points with intervals and reasons (gold.prediction_totals), inside the lake lock."""
+        import json
+
+        from pipeline.core.lake import DEP, table_exists
+
+        if not table_exists(self._con, "gold.prediction_totals"):
+            return ()
+        rows = self._con.execute(
+            "SELECT key, expected, low, high, count_low, count_high, peak_hour, reasons FROM gold.prediction_totals "
+            f"WHERE date = ? AND atm = ? AND scope = 'hotspot' AND dep = {DEP} ORDER BY rank", [day, atm]).fetchall()
+        return tuple({"point_id": int(key), "expected_accidents": expected,
+                      "interval": {"low": low, "high": high, "count_low": count_low, "count_high": count_high},
+                      "peak_hour": peak, "reasons": json.loads(reasons or "[]")}
+                     for key, expected, low, high, count_low, count_high, peak, reasons in rows)
 
     def _grid_on_the_fly(self, day: dt.date, atm: int, parameter: str) -> DayGrid:
-        from pipeline.silver.features import scoring_lookback_years
-        from pipeline.gold.predictions import load_history, risk_indexes_and_ranks, score_days
+        from pipeline.gold.intensity.grid import ScoringGrid
+        from pipeline.gold.prediction_totals import day_totals
+        from pipeline.gold.predictions import day_hours, ensure_known_scenario, risk_indexes_and_ranks
 
         roads = self.require_roads()
         first, last = SCORABLE_DAYS
@@ -266,19 +291,22 @@ class RiskService:
             raise ParameterError(parameter, f"{day} atm={atm} is not in gold.predictions and no champion is "
                                  f"loaded to score it ({self.champion.last_error})", status=404)
         loaded = self.champion.current()
-        with self._con_lock:
-            lookback = scoring_lookback_years(self._con, loaded.model)
-            try:
-                history = load_history(self._con, [day], lookback)
-            except AccidentsError as exc:
-                raise ParameterError(parameter, f"no prediction possible for {day}: {exc}") from None
+        try:
+            ensure_known_scenario(loaded.model, atm)
+        except AccidentsError as exc:
+            raise ParameterError("atm", str(exc).split(": ", 1)[-1]) from None
         started = time.perf_counter()
-        proba = score_days(loaded.model, roads.points, [day], atm, history)
-        risk_index, ranks = risk_indexes_and_ranks(proba)
+        grid = ScoringGrid(roads.points, day_hours([day]), atm, self.settings.department.code)
+        expected = loaded.model.expected_counts(grid)  # (N, 24)
+        risk_index, ranks = risk_indexes_and_ranks(np.ascontiguousarray(expected.T)[None])
+        top = day_totals(loaded.model, grid, expected, [day])[0].top_points
         log.info("scored %s atm=%d on the fly with %s v%s in %.2fs", day, atm, loaded.name, loaded.version,
                  time.perf_counter() - started)
-        return DayGrid(day, atm, proba[0], risk_index[0], ranks[0], model_name=loaded.name,
-                       model_version=loaded.version, source=SOURCE_ON_THE_FLY)
+        hotspots = tuple({"point_id": p.point_id, "expected_accidents": p.expected_accidents,
+                          "interval": {k: v for k, v in p.interval.as_dict().items() if k != "expected"},
+                          "peak_hour": p.peak_hour, "reasons": list(p.reasons)} for p in top)
+        return DayGrid(day, atm, np.ascontiguousarray(expected.T), risk_index[0], ranks[0], model_name=loaded.name,
+                       model_version=loaded.version, source=SOURCE_ON_THE_FLY, hotspots=hotspots)
 
     # -- answers --
 
@@ -289,6 +317,7 @@ class RiskService:
         return {
             "point": {**roads.describe(point), "distance_km": round(distance_km, 4)},
             "date": grid.date.isoformat(), "hour": hour, "atm": grid.atm, "atm_label": ATM_LABELS[grid.atm],
+            "expected_accidents": float(grid.expected[hour, point]),
             "probability": float(grid.probability[hour, point]),
             "risk_index": float(grid.risk_index[hour, point]),
             "rank_in_hour": int(grid.rank[hour, point]), "n_points": len(roads),
@@ -297,24 +326,27 @@ class RiskService:
         }
 
     def hotspots(self, grid: DayGrid, hour: int | None, top: int) -> list[dict[str, Any]]:
-        """The `top` riskiest points of one hour (by probability), or of the day (by expected accidents,
-        the prediction stage's day summary) when `hour` is None."""
-        from pipeline.gold.predictions import summarise_day
-
+        """The `top` riskiest points of one hour (by expected accidents), or of the day when `hour` is
+        None: the prediction's own top points, with their 90 % intervals and the reasons that raise
+        them, then (past those) the next points by the day's expected accidents."""
         roads = self.require_roads()
         if hour is None:
-            summary = summarise_day(grid.date, grid.probability, roads.points, top_k=top)
+            known = {h["point_id"]: h for h in grid.hotspots}
+            per_point = grid.expected.sum(axis=0)
             out = []
-            for p in summary.top_points:
-                i = int(np.searchsorted(roads.point_ids, p.point_id))
-                out.append({**roads.describe(i), "expected_accidents": p.expected_accidents,
-                            "peak_hour": p.peak_hour, "probability": p.peak_probability,
-                            "risk_index": float(grid.risk_index[p.peak_hour, i])})
+            for i in np.argsort(-per_point, kind="stable")[:top]:
+                point_id = int(roads.point_ids[i])
+                peak = int(grid.expected[:, i].argmax())
+                extra = known.get(point_id, {})
+                out.append({**roads.describe(int(i)), "expected_accidents": float(per_point[i]), "peak_hour": peak,
+                            "probability": float(grid.probability[peak, i]),
+                            "risk_index": float(grid.risk_index[peak, i]),
+                            **{k: extra[k] for k in ("interval", "reasons") if k in extra}})
             return out
         order = np.argsort(grid.rank[hour], kind="stable")[:top]
-        return [{**roads.describe(int(i)), "hour": hour, "probability": float(grid.probability[hour, i]),
-                 "risk_index": float(grid.risk_index[hour, i]), "rank_in_hour": int(grid.rank[hour, i])}
-                for i in order]
+        return [{**roads.describe(int(i)), "hour": hour, "expected_accidents": float(grid.expected[hour, i]),
+                 "probability": float(grid.probability[hour, i]), "risk_index": float(grid.risk_index[hour, i]),
+                 "rank_in_hour": int(grid.rank[hour, i])} for i in order]
 
     def predictions_frame(self, day: dt.date, atm: int, hour: int | None = None, *,
                           whole_day_cap: bool = True) -> pd.DataFrame:
@@ -333,7 +365,8 @@ class RiskService:
         frame = pd.DataFrame({
             "date": day, "hour": np.repeat(hours, n), "point_id": roads.point_ids[idx],
             "lat": roads.points["lat"].to_numpy()[idx], "lon": roads.points["lon"].to_numpy()[idx],
-            "atm": atm, "probability": grid.probability[hours].reshape(-1),
+            "atm": atm, "expected_accidents": grid.expected[hours].reshape(-1),
+            "probability": grid.probability[hours].reshape(-1),
             "risk_index": grid.risk_index[hours].reshape(-1), "rank_in_hour": grid.rank[hours].reshape(-1),
             "model_name": grid.model_name, "model_version": grid.model_version,
         })
@@ -347,8 +380,8 @@ class RiskService:
         self.champion.wait_loaded()
         loaded = self.champion.current()
         info: dict[str, Any] = {"name": loaded.name, "version": loaded.version,
-                                "algorithm": getattr(loaded.model, "algorithm", None),
-                                "history_cutoff": str(getattr(loaded.model, "history_cutoff", None)),
+                                "kind": getattr(loaded.model, "kind", None),
+                                "train_years": list(getattr(loaded.model, "train_years", ())),
                                 "loaded_at": dt.datetime.fromtimestamp(loaded.loaded_at, dt.UTC).isoformat(),
                                 "verified": loaded.verified}
         for version in registry.list_model_versions(self.champion.tracking_uri, loaded.name):

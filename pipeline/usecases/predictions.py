@@ -149,23 +149,23 @@ def latest_predicted_date(settings: Settings, atm: int = 1) -> dt.date | None:
 def draw_map(settings: Settings, params: MapParams, day: dt.date, *, out: Path | None = None) -> tuple[Path, int]:
     """The offline HTML map of a predicted day -> (path, point-hours shown from)."""
     from pipeline.core.lake import lake_connection
-    from pipeline.serving.risk_map import build_risk_map, road_network
-
+    from pipeline.gold.prediction_totals import read_totals
     from pipeline.gold.predictions import scenario_code
+    from pipeline.serving.risk_map import build_risk_map, road_network
+    from pipeline.sources.provenance import lake_is_synthetic
 
     df = read_day(settings, day, params.atm)
     if df.empty:
         raise AccidentsError(f"no predictions for {day} atm={params.atm}: run accidents predict --date {day} "
                              f"--atm {params.atm} first")
-    from pipeline.sources.provenance import lake_is_synthetic
-
+    atm = scenario_code(params.atm)
     with lake_connection(settings, read_only=True) as con:
-        roads, synthetic = road_network(con), lake_is_synthetic(con)
+        roads, synthetic, totals = road_network(con), lake_is_synthetic(con), read_totals(con, day, atm)
     mode = "threshold" if params.threshold is not None else "top_n"
     path = build_risk_map(
-        df, date=day, atm=scenario_code(params.atm), mode=mode, top_n=params.top_n,
+        df, date=day, atm=atm, mode=mode, top_n=params.top_n,
         threshold_percentile=params.threshold if params.threshold is not None else 90.0,
         out_path=out or settings.maps_dir / f"{day.isoformat()}.html", department=settings.department, roads=roads,
-        synthetic=synthetic,
+        synthetic=synthetic, totals=totals,
     )
     return path, len(df)
