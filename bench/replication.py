@@ -185,7 +185,7 @@ def _wide(result: ReplicationResult) -> pd.DataFrame:
 
 
 def _method_table(wide: pd.DataFrame) -> list[str]:
-    from pipeline.evaluation.evaluation import method_order
+    from pipeline.evaluation.report import method_order
 
     rows = [["method", *(label for _, label, _ in SUMMARY_METRICS), "LL/acc - shrunk map"]]
     shrunk = wide.xs("baseline_shrunk", level="method")["loglik_per_accident"] \

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipeline.evaluation.evaluation import EvaluationSummary
+    from pipeline.evaluation.summary import EvaluationSummary
 
 DEFAULT_EXPERIMENT = "accidents-988-evaluation"
 

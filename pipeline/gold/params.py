@@ -3,7 +3,6 @@ reproduction), the backtest evaluation, predictions and the map."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from pipeline.core.params import Params, param

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.core.cores import usable_cores
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import DEP, committed, ensure_tables, write_department_rows
 from pipeline.core.features import FEATURE_COLUMNS
 from pipeline.gold import algorithms as algorithm_registry
 from pipeline.gold.model_bundle import RiskModel
+from pipeline.gold.modeling.parallelism import PARALLEL_MIN_ROW_TRIALS, check_parallelism, parallelism  # noqa: F401
 from pipeline.gold.params import MIN_ROWS_CAP, REFIT_ROWS, TUNE_ROWS
 from pipeline.gold.run_owner import owner_tags
 
@@ -107,37 +107,6 @@ def validate_training_args(*, protocol: str, sampler: str, algorithms, trials: i
     if not isinstance(trials, int) or trials < 1:
         raise AccidentsError(f"trials={trials!r}: expected a positive integer")
     return algos
-
-
-# Below this many rows x trials per algorithm, tuning takes less time than starting worker processes
-# (each imports pandas and the three libraries, ~5 s here): the algorithms are tuned in this process.
-PARALLEL_MIN_ROW_TRIALS = 200_000
-
-
-def check_parallelism(workers: int | None, threads: int | None) -> None:
-    for name, value in (("workers", workers), ("threads", threads)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise AccidentsError(f"{name}={value!r}: expected a positive integer")
-
-
-def parallelism(workers: int | None, threads: int | None, algorithms: int,
-                cpus: int | None = None, row_trials: int | None = None) -> tuple[int, int]:
-    """(workers, threads per fit), each given or filled so that workers x threads <= cores: one
-    algorithm per process first (single-threaded fits on small data do not wait on each other at every
-    split: 3 x 50 demo trials in 36 s instead of 81 s on 2 cores), the cores left over as threads.
-    LightGBM and XGBoost fit the same models whatever the thread count; CatBoost's can differ in the
-    last digits, which can flip a pruning decision and send the study elsewhere (bench/findings.md),
-    so the resolved values are logged with the run. `row_trials` (tuning rows x trials): a small
-    tuning gets one worker unless workers are given."""
-    check_parallelism(workers, threads)
-    cpus = max(1, cpus or usable_cores())
-    if workers is None and row_trials is not None and row_trials < PARALLEL_MIN_ROW_TRIALS:
-        workers = 1
-    if workers is None:
-        workers = max(1, min(algorithms, cpus // (threads or 1)))
-    if threads is None:
-        threads = max(1, cpus // min(workers, algorithms))
-    return workers, threads
 
 
 def model_template(data: TrainingData, algorithm: str) -> RiskModel:
@@ -239,19 +208,13 @@ def train_models(
     `tune_rows` / `refit_rows` cap the rows of the trials / of the final fit (None: every row); see
     pipeline.gold.modeling.data.fit_rows. Below the caps nothing is sampled.
     """
-    import mlflow
-
-    from pipeline.gold import registry
     from pipeline.gold.modeling import data as data_module
-    from pipeline.gold.modeling.scores import classification_metrics, is_better
 
     algos = validate_training_args(protocol=protocol, sampler=sampler,
                                    algorithms=algorithms or algorithm_registry.names(),
                                    trials=trials, objective=objective)
     check_parallelism(workers, threads)  # before reading any row: a bad value fails at once
-    for name, cap in (("tune_rows", tune_rows), ("refit_rows", refit_rows)):
-        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < MIN_ROWS_CAP):
-            raise AccidentsError(f"{name}={cap!r}: expected at least {MIN_ROWS_CAP} rows (or None: every row)")
+    _check_caps(tune_rows, refit_rows)
     started = time.perf_counter()
     data = data_module.load_training_data(con, protocol, sampler, seed=seed)
     rows = data_module.fit_rows(data, tune_rows=tune_rows, refit_rows=refit_rows, seed=seed)
@@ -263,68 +226,18 @@ def train_models(
         _log(progress, f"capped samples: trials fit on {len(rows.tune)} rows (early stopping on "
                        f"{len(rows.tune_valid)}), final models on {len(rows.refit)} rows (negative weight "
                        f"{rows.refit_negative_weight:.1f})")
-
     # 1-2. Tuning and refit see only train/valid rows.
-    models: dict[str, RiskModel] = {}
-    partial: dict[str, AlgorithmResult] = {}
-    tune = dict(data=data, rows=rows, objective=objective, trials=trials, seed=seed,
-                timeout=timeout_per_algorithm, progress=progress, threads=threads)
-    for algorithm, (tuned, tuned_model, final, seconds, cpu) in _tune_all(algos, workers, **tune):
-        valid_metrics = classification_metrics(data.valid.y, tuned_model.predict_score(data.valid.frame))
-        models[algorithm] = final
-        partial[algorithm] = AlgorithmResult(
-            algorithm=algorithm, best_params=tuned.best_params, best_rounds=tuned.best_rounds,
-            validation_value=tuned.best_value, trials=tuned.trials, pruned=tuned.pruned, seconds=seconds,
-            validation_metrics=valid_metrics, cpu_seconds=cpu, tuning_seconds=tuned.seconds)
-        _log(progress, f"[{algorithm}] best {objective}={tuned.best_value:.4f} rounds={tuned.best_rounds} "
-                       f"({tuned.trials} trials, {tuned.pruned} pruned, {seconds:.1f}s)")
-
+    models, partial = _fit_all(algos, workers, data=data, rows=rows, objective=objective, trials=trials, seed=seed,
+                               timeout=timeout_per_algorithm, progress=progress, threads=threads)
     fit_seconds = time.perf_counter() - started
-    best_algorithm = algos[0]
-    for algorithm in algos[1:]:
-        if is_better(objective, partial[algorithm].validation_value, partial[best_algorithm].validation_value):
-            best_algorithm = algorithm
-
+    best_algorithm = _best(algos, partial, objective)
     # 3. The test rows are read now, once, and scored by the final models.
     test = data_module.load_test_rows(con, protocol, sampler)
-    test_scores = {a: models[a].predict_score(test.frame) for a in algos}
-    for a in algos:
-        metrics = classification_metrics(test.y, test_scores[a])
-        models[a].metrics = {**{f"valid_{k}": v for k, v in partial[a].validation_metrics.items()},
-                             **{f"test_{k}": v for k, v in metrics.items()}}
-        partial[a] = replace(partial[a], test_metrics=metrics)
-
-    registry.ensure_experiment(tracking_uri, experiment)
-    reference_text = None
-    with mlflow.start_run(run_name=f"train-{protocol}-{sampler}", tags=owner_tags()) as parent:
-        mlflow.set_tags({"protocol": protocol, "sampler": sampler, "objective": objective,
-                         "department": department, "best_algorithm": best_algorithm})
-        mlflow.log_params({"protocol": protocol, "sampler": sampler, "objective": objective,
-                           "trials": trials, "seed": seed, "algorithms": ",".join(algos),
-                           "negative_weight": rows.refit_negative_weight, "train_rows": len(rows.refit),
-                           "tune_rows": len(rows.tune), "tune_valid_rows": len(rows.tune_valid),
-                           "tune_rows_cap": tune_rows, "refit_rows_cap": refit_rows,
-                           "available_train_rows": len(data.refit), "valid_rows": len(data.valid),
-                           "test_rows": len(test), "workers": workers, "threads": threads})
-        model_uris: dict[str, str] = {}
-        for algorithm in algos:
-            run_id, model_uris[algorithm] = _log_algorithm_run(models[algorithm], partial[algorithm], test, test_scores[algorithm],
-                                        data, protocol=protocol, objective=objective)
-            partial[algorithm] = replace(partial[algorithm], mlflow_run_id=run_id)
-        best = partial[best_algorithm]
-        mlflow.log_metrics({f"best_valid_{objective}": best.validation_value,
-                            "seconds": time.perf_counter() - started})
-        if protocol == "reference":
-            reference_text = _reference_outputs(con, test, test_scores, partial, progress)
-        version = registry.register_version(
-            tracking_uri, registered_model, model_uris[best_algorithm], best.mlflow_run_id,
-            {"algorithm": best_algorithm, "protocol": protocol, "sampler": sampler,
-             "objective": objective, "department": department},
-            champion=False)
-        partial[best_algorithm] = replace(best, registered_version=version)
-        mlflow.set_tag("registered_version", version)
-        parent_run_id = parent.info.run_id
-
+    test_scores = _test_once(test, models, partial)
+    run = _Run(protocol, sampler, objective, trials, seed, department, tune_rows, refit_rows, workers, threads)
+    parent_run_id, version, reference_text = _log_and_register(
+        con, run, models, partial, data, rows, test, test_scores, best_algorithm, started=started,
+        tracking_uri=tracking_uri, experiment=experiment, registered_model=registered_model, progress=progress)
     results = tuple(partial[a] for a in algos)
     write_model_runs(con, results, protocol=protocol, sampler=sampler, objective=objective,
                      parent_run_id=parent_run_id, best_algorithm=best_algorithm)
@@ -336,6 +249,108 @@ def train_models(
         seconds=time.perf_counter() - started, reference_text=reference_text, models=models,
         fit_seconds=fit_seconds, tune_rows=len(rows.tune), refit_rows=len(rows.refit), workers=workers,
         threads=threads)
+
+
+def _check_caps(tune_rows: int | None, refit_rows: int | None) -> None:
+    for name, cap in (("tune_rows", tune_rows), ("refit_rows", refit_rows)):
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < MIN_ROWS_CAP):
+            raise AccidentsError(f"{name}={cap!r}: expected at least {MIN_ROWS_CAP} rows (or None: every row)")
+
+
+def _fit_all(algos, workers: int, *, data: TrainingData, progress: bool, objective: str, **tune):
+    """Tune and refit every algorithm -> ({algorithm: final model}, {algorithm: AlgorithmResult})."""
+    from pipeline.gold.modeling.scores import classification_metrics
+
+    models: dict[str, RiskModel] = {}
+    partial: dict[str, AlgorithmResult] = {}
+    for algorithm, (tuned, tuned_model, final, seconds, cpu) in _tune_all(
+            algos, workers, data=data, progress=progress, objective=objective, **tune):
+        valid_metrics = classification_metrics(data.valid.y, tuned_model.predict_score(data.valid.frame))
+        models[algorithm] = final
+        partial[algorithm] = AlgorithmResult(
+            algorithm=algorithm, best_params=tuned.best_params, best_rounds=tuned.best_rounds,
+            validation_value=tuned.best_value, trials=tuned.trials, pruned=tuned.pruned, seconds=seconds,
+            validation_metrics=valid_metrics, cpu_seconds=cpu, tuning_seconds=tuned.seconds)
+        _log(progress, f"[{algorithm}] best {objective}={tuned.best_value:.4f} rounds={tuned.best_rounds} "
+                       f"({tuned.trials} trials, {tuned.pruned} pruned, {seconds:.1f}s)")
+    return models, partial
+
+
+def _best(algos, partial: dict[str, AlgorithmResult], objective: str) -> str:
+    from pipeline.gold.modeling.scores import is_better
+
+    best = algos[0]
+    for algorithm in algos[1:]:
+        if is_better(objective, partial[algorithm].validation_value, partial[best].validation_value):
+            best = algorithm
+    return best
+
+
+def _test_once(test: Rows, models: dict[str, RiskModel], partial: dict[str, AlgorithmResult]) -> dict:
+    """Score the held-out rows with every final model, once; their metrics go to `partial`."""
+    from pipeline.gold.modeling.scores import classification_metrics
+
+    scores = {a: models[a].predict_score(test.frame) for a in models}
+    for a, score in scores.items():
+        metrics = classification_metrics(test.y, score)
+        models[a].metrics = {**{f"valid_{k}": v for k, v in partial[a].validation_metrics.items()},
+                             **{f"test_{k}": v for k, v in metrics.items()}}
+        partial[a] = replace(partial[a], test_metrics=metrics)
+    return scores
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What one training was asked, as MLflow records it."""
+
+    protocol: str
+    sampler: str
+    objective: str
+    trials: int
+    seed: int
+    department: str
+    tune_rows_cap: int | None
+    refit_rows_cap: int | None
+    workers: int
+    threads: int
+
+
+def _log_and_register(con, run: _Run, models, partial, data, rows, test, test_scores, best_algorithm: str, *,
+                      started: float, tracking_uri: str, experiment: str, registered_model: str, progress: bool):
+    """One parent MLflow run with a child per algorithm; the best registered (never as champion)
+    -> (parent run id, version, reference report text)."""
+    import mlflow
+
+    from pipeline.gold import registry
+
+    registry.ensure_experiment(tracking_uri, experiment)
+    with mlflow.start_run(run_name=f"train-{run.protocol}-{run.sampler}", tags=owner_tags()) as parent:
+        mlflow.set_tags({"protocol": run.protocol, "sampler": run.sampler, "objective": run.objective,
+                         "department": run.department, "best_algorithm": best_algorithm})
+        mlflow.log_params({"protocol": run.protocol, "sampler": run.sampler, "objective": run.objective,
+                           "trials": run.trials, "seed": run.seed, "algorithms": ",".join(models),
+                           "negative_weight": rows.refit_negative_weight, "train_rows": len(rows.refit),
+                           "tune_rows": len(rows.tune), "tune_valid_rows": len(rows.tune_valid),
+                           "tune_rows_cap": run.tune_rows_cap, "refit_rows_cap": run.refit_rows_cap,
+                           "available_train_rows": len(data.refit), "valid_rows": len(data.valid),
+                           "test_rows": len(test), "workers": run.workers, "threads": run.threads})
+        model_uris: dict[str, str] = {}
+        for algorithm in models:
+            run_id, model_uris[algorithm] = _log_algorithm_run(models[algorithm], partial[algorithm], test,
+                                                               test_scores[algorithm], data, protocol=run.protocol,
+                                                               objective=run.objective)
+            partial[algorithm] = replace(partial[algorithm], mlflow_run_id=run_id)
+        best = partial[best_algorithm]
+        mlflow.log_metrics({f"best_valid_{run.objective}": best.validation_value,
+                            "seconds": time.perf_counter() - started})
+        reference_text = _reference_outputs(con, test, test_scores, partial, progress)
+        version = registry.register_version(
+            tracking_uri, registered_model, model_uris[best_algorithm], best.mlflow_run_id,
+            {"algorithm": best_algorithm, "protocol": run.protocol, "sampler": run.sampler,
+             "objective": run.objective, "department": run.department}, champion=False)
+        partial[best_algorithm] = replace(best, registered_version=version)
+        mlflow.set_tag("registered_version", version)
+        return parent.info.run_id, version, reference_text
 
 
 def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, test_score,

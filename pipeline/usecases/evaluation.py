@@ -16,7 +16,7 @@ from pipeline.core.settings import Settings
 from pipeline.gold.params import EvaluateParams
 
 if TYPE_CHECKING:
-    from pipeline.evaluation.evaluation import EvaluationSummary
+    from pipeline.evaluation.summary import EvaluationSummary
     from pipeline.sources.select import AccidentSource
 
 

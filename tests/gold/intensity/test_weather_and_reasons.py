@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 
 from pipeline.gold.intensity.boosted import BoostedGLM
-from pipeline.gold.intensity.cells import TimeCells, WeatherSeries
 from pipeline.gold.intensity.competition import compete
 from pipeline.gold.intensity.grid import ScoringGrid
 from pipeline.gold.intensity.reasons import model_reasons, time_reference
