@@ -226,9 +226,9 @@ def _matrices(inputs: Inputs, competition: Competition, grid, truth) -> dict[str
 
     makers: dict[str, Any] = {}
     if competition.champion:
-        makers["model"] = lambda: grid.expected_of(competition.models[competition.champion]).astype(np.float32)
+        makers["model"] = lambda: grid.expected_of(competition.models[competition.champion], np.float32)
     for name, model in competition.models.items():
-        makers[f"{CANDIDATE_PREFIX}{name}"] = (lambda m=model: grid.expected_of(m).astype(np.float32))
+        makers[f"{CANDIDATE_PREFIX}{name}"] = (lambda m=model: grid.expected_of(m, np.float32))
     for baseline in _baselines(inputs, competition.data_end):
         makers[baseline.name] = (lambda b=baseline: b.expected_counts(grid.hours))
     if "hotspot" in competition.models:

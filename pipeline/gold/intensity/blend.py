@@ -74,7 +74,7 @@ class Blend:
         out = np.zeros(grid.shape, dtype=dtype)
         for weight, model in zip(self.weights, self.components, strict=True):
             if weight > 0:
-                out += weight * grid.expected_of(model)
+                out += weight * grid.expected_of(model, dtype)
         return out
 
     def describe(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ N_COARSE = (len(HOUR_BAND_STARTS) + 1) * 3 * 3
 POINT_FEATURES = ("road_km", "share_major", "share_minor", "share_residential", "share_fast", "speed_limit",
                   "intersections_100m", "road_sinuosity", "dist_to_commune_seat_km", "lat", "lon")
 TIME_FEATURES = ("hour_band", "day_type", "rain_level")
+POINTS_PER_STEP = 2_000
 
 
 def coarse_keys(keys: pd.DataFrame) -> np.ndarray:
@@ -141,12 +142,15 @@ class BoostedGLM:
         return BOOSTERS[self.library].raw(self.model, rows.features).reshape(len(points), N_COARSE)
 
     def expected_counts(self, grid: ScoringGrid, dtype=np.float64) -> np.ndarray:
-        out = np.array(grid.expected_of(self.glm), dtype=dtype)  # a copy: the adjustment is applied in place
+        out = np.array(grid.expected_of(self.glm, dtype), dtype=dtype)  # a copy: the adjustment is applied in place
         cells, series = grid.cells_for(self.weather_codes)
         coarse = coarse_keys(cells.keys)
         factor = np.exp(self.adjustment(grid.points))
         for _, s, members in grid.point_blocks(series):
-            out[members] *= factor[np.ix_(members, coarse[cells.key_of[s]])]
+            hour_keys = coarse[cells.key_of[s]]
+            for start in range(0, len(members), POINTS_PER_STEP):  # bounded temporaries at fine grids
+                some = members[start:start + POINTS_PER_STEP]
+                out[some] *= factor[np.ix_(some, hour_keys)].astype(dtype, copy=False)
         return out
 
     def save_native(self, folder: Path) -> str:

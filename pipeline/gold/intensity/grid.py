@@ -65,15 +65,15 @@ class ScoringGrid:
             self._cells[key] = (TimeCells.of(self.hours, series, self.department), series)
         return self._cells[key]
 
-    def expected_of(self, model) -> np.ndarray:
-        """`model.expected_counts(self)` (float64), computed once per model while the grid is small
-        enough to keep it (`cache_cells`); callers must not modify the array."""
+    def expected_of(self, model, dtype=np.float64) -> np.ndarray:
+        """`model.expected_counts(self)`, computed once per model while the grid is small enough to keep
+        it (`cache_cells`; kept in float64, handed out in `dtype`); callers must not modify the array."""
         if self.shape[0] * self.shape[1] > self.cache_cells:
-            return model.expected_counts(self)
+            return model.expected_counts(self, dtype=dtype)
         entry = self._expected.get(id(model))
         if entry is None or entry[0] is not model:
             entry = self._expected[id(model)] = (model, model.expected_counts(self))  # the model is held: its id stays
-        return entry[1]
+        return entry[1] if dtype == np.float64 else entry[1].astype(dtype)
 
     def point_blocks(self, series: WeatherSeries):
         """(road group, series, member indices) of every block of points sharing both."""
