@@ -19,7 +19,7 @@ from pipeline.serving import service as svc
 from pipeline.serving.responses import data_headers, geojson_response, json_response, point_feature
 
 router = APIRouter()
-PREDICTION_COLUMNS = ["hour", "point_id", "probability", "risk_index", "rank_in_hour", "road_type", "speed_limit",
+PREDICTION_COLUMNS = ["hour", "point_id", "expected_accidents", "probability", "risk_index", "rank_in_hour", "road_type", "speed_limit",
                       "com"]
 
 
@@ -69,7 +69,7 @@ async def hotspots(
     grid = await grid_for(request, date, code, "date")
     points = service.hotspots(grid, hour, top)
     return geojson_response([point_feature(p["lat"], p["lon"], p) for p in points], date=date.isoformat(), hour=hour,
-                            atm=code, model={"name": grid.model_name, "version": grid.model_version},
+                            atm=code, model=grid.model_info,
                             source=grid.source, synthetic=service.synthetic,
                             headers=data_headers(service.synthetic))
 
@@ -78,14 +78,13 @@ async def hotspots(
 async def predictions(request: Request, date: dt.date, atm: int = Query(1, ge=1, le=9),
                       hour: int | None = Query(None, ge=0, le=23)):
     service, code = _service(request), svc.parse_atm(atm)
-    await grid_for(request, date, code, "date")
+    grid = await grid_for(request, date, code, "date")
     frame = await run_in_threadpool(service.predictions_frame, date, code, hour)
     records = (frame[PREDICTION_COLUMNS].astype(object).where(frame[PREDICTION_COLUMNS].notna(), None)
                .to_dict("records"))
     features = [point_feature(float(lat), float(lon), rec) for lat, lon, rec in zip(frame["lat"], frame["lon"], records)]
     return geojson_response(features, date=date.isoformat(), atm=code, hour=hour,
-                            model={"name": str(frame["model_name"].iloc[0]),
-                                   "version": str(frame["model_version"].iloc[0])},
+                            model=grid.model_info,
                             synthetic=service.synthetic, headers=data_headers(service.synthetic))
 
 

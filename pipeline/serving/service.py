@@ -56,6 +56,11 @@ class DayGrid:
     model_version: str
     source: str
     hotspots: tuple = ()  # the day's top points (pipeline.gold.prediction_totals.TopPoint-like dicts)
+    model_kind: str | None = None  # what the champion is: "Poisson GLM", "hotspot map", ...
+
+    @property
+    def model_info(self) -> dict[str, Any]:
+        return {"name": self.model_name, "version": self.model_version, "kind": self.model_kind}
 
     @property
     def probability(self) -> np.ndarray:
@@ -243,7 +248,7 @@ class RiskService:
             if not table_exists(self._con, "gold.predictions"):
                 return None
             rows = self._con.execute(
-                "SELECT hour, point_id, expected_accidents, risk_index, rank_in_hour, model_name, model_version "
+                "SELECT hour, point_id, expected_accidents, risk_index, rank_in_hour, model_name, model_version, model_kind "
                 f"FROM gold.predictions WHERE date = ? AND atm = ? AND dep = {DEP}", [day, atm]).fetchnumpy()
             hotspots = self._stored_hotspots(day, atm)
         n = len(roads)
@@ -260,7 +265,8 @@ class RiskService:
             out[hour, col] = rows[name]
             grids.append(out)
         return DayGrid(day, atm, *grids, model_name=str(rows["model_name"][0]),
-                       model_version=str(rows["model_version"][0]), source=SOURCE_LAKE, hotspots=hotspots)
+                       model_version=str(rows["model_version"][0]), source=SOURCE_LAKE, hotspots=hotspots,
+                       model_kind=rows["model_kind"][0])
 
     def _stored_hotspots(self, day: dt.date, atm: int) -> tuple:
         """The day's top points with intervals and reasons (gold.prediction_totals), inside the lake lock."""
@@ -306,7 +312,8 @@ class RiskService:
                           "interval": {k: v for k, v in p.interval.as_dict().items() if k != "expected"},
                           "peak_hour": p.peak_hour, "reasons": list(p.reasons)} for p in top)
         return DayGrid(day, atm, np.ascontiguousarray(expected.T), risk_index[0], ranks[0], model_name=loaded.name,
-                       model_version=loaded.version, source=SOURCE_ON_THE_FLY, hotspots=hotspots)
+                       model_version=loaded.version, source=SOURCE_ON_THE_FLY, hotspots=hotspots,
+                       model_kind=loaded.model.kind)
 
     # -- answers --
 
@@ -321,7 +328,7 @@ class RiskService:
             "probability": float(grid.probability[hour, point]),
             "risk_index": float(grid.risk_index[hour, point]),
             "rank_in_hour": int(grid.rank[hour, point]), "n_points": len(roads),
-            "model": {"name": grid.model_name, "version": grid.model_version}, "source": grid.source,
+            "model": grid.model_info, "source": grid.source,
             "synthetic": self.synthetic,
         }
 
