@@ -184,19 +184,6 @@ REQUIRED = {
 }
 
 
-def check_row(kind: str, values: dict[str, str], year: int) -> dict[str, object]:
-    """Parse every ruled column present in `values`; raises FieldError on the first bad one (the
-    row rules are the column rules of columns.check_columns applied to one row: one composition)."""
-    import pyarrow as pa
-
-    from pipeline.bronze.columns import check_columns
-
-    parsed, reasons = check_columns(kind, {c: pa.array([v], pa.string()) for c, v in values.items()}, year)
-    if reasons[0].is_valid:
-        raise FieldError(reasons[0].as_py())
-    return {column: array[0].as_py() for column, array in parsed.items()}
-
-
 def born_by(an_nais: int, year: int) -> None:
     """A road user cannot be born after the accident's year."""
     if an_nais > year:

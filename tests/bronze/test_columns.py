@@ -121,3 +121,16 @@ def test_an_accident_row_takes_the_reason_of_its_first_refused_field():
     assert reasons[-1].as_py() is None
     assert values["event_time"][-1].as_py() == f.event_time(good, 2021)
     assert (values["lat"][-1].as_py(), values["com"][-1].as_py()) == (-22.27, "98818")
+
+
+def test_fields_does_not_import_columns():
+    """fields.py is the layer below columns.py (issue 20): an import back would be a circle."""
+    import ast
+    from pathlib import Path
+
+    import pipeline.bronze.fields as fields_module
+
+    tree = ast.parse(Path(fields_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {name for name in imported if name and name.startswith("pipeline.bronze")}
