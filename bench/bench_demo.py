@@ -22,7 +22,7 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from pipeline.sources.demo import generate_demo, load_truth
+    from pipeline.sources.demo.generator import generate_demo, load_truth
 
     print(f"imports: {time.perf_counter() - started:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:

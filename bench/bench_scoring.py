@@ -78,7 +78,7 @@ def measure(points: int = 1500, year: int = 2024, rounds: int = 300, chunk_rows:
     import resource
 
     from pipeline.core.features import AccidentHistory
-    from pipeline.gold.evaluation import method_metrics, observed_counts, score_grid, year_hours
+    from pipeline.evaluation.evaluation import method_metrics, observed_counts, score_grid, year_hours
 
     network, accidents = synthetic_network(points, seed)
     history = AccidentHistory.point_in_time(accidents, 3, cap=f"{year}-01-01")

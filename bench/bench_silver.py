@@ -28,7 +28,7 @@ def write_roads_osm(path: Path, network: str = "demo") -> str:
     if network == "small":
         return _write_small_grid_osm(path)
     try:
-        from pipeline.sources.demo_geography import build_network, write_osm_xml
+        from pipeline.sources.demo.geography import build_network, write_osm_xml
     except ImportError:
         return _write_grid_osm(path)
     write_osm_xml(build_network(), path)

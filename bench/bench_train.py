@@ -46,11 +46,11 @@ def prepare_lake(work_dir: Path, *, source: str = "demo", sampler: str = "exclus
     from pipeline.gold.datasets import build_datasets
 
     if source == "demo":
-        from pipeline.gold.replication import ReplicationConfig, _prepare_seed
+        from bench.replication import ReplicationConfig, prepare_seed
 
         # the replication's preparation: demo world -> bronze -> roads -> weather -> silver.features
         config = ReplicationConfig(work_dir=work_dir, seeds=[world_seed], sampler=sampler)
-        settings, con, _ = _prepare_seed(config, world_seed)
+        settings, con, _ = prepare_seed(config, world_seed)
     elif source == "synthetic":
         synthetic = _synthetic_module()
         settings = Settings(data_dir=work_dir)

@@ -7,7 +7,8 @@ Needs a lake built by `accidents run` (demo source) and its registered models. F
 --year, every road point is scored at every third hour of the month with atm 1 (normal), 2 (light
 rain) and 3 (heavy rain), the history windows being those evaluation uses (1 January of the year);
 the learned ratio is sum p(atm=k) / sum p(atm=1). The true ratio is the same sum of the demo's true
-intensity (`DemoTruth.expected_counts` with atm fixed). Target (issue 9): within +-25 % every month.
+intensity (`DemoTruth.expected_counts` with atm fixed). The measurement is the replication's
+(`bench.replication.weather_effects`) on more hours. Target (issue 9): within +-25 % every month.
 """
 
 from __future__ import annotations
@@ -19,32 +20,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+RAIN_EFFECTS = ((2, "light"), (3, "heavy"))  # BAAC atm codes: light rain, heavy rain
 
 
 def learned_and_true_ratios(con, model, truth, year: int, step_hours: int = 3) -> pd.DataFrame:
-    from pipeline.core.features import FEATURE_COLUMNS, compute_features
-    from pipeline.core.features import point_hour_rows
-    from pipeline.silver.features import load_road_points, load_scoring_history, scoring_lookback_years
+    """One row per month: learned and true light/heavy-rain ratios and their gaps in %, measured by the
+    replication's `weather_effects` on every `step_hours`-th hour of `year`."""
+    from bench.replication import weather_effects
 
-    points = load_road_points(con)
-    history = load_scoring_history(con, scoring_lookback_years(con, model), cap=pd.Timestamp(f"{year}-01-01"))
     hours = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq=f"{step_hours}h", inclusive="left")
-    rows = []
-    for month in range(1, 13):
-        month_hours = hours[hours.month == month]
-        learned, true = {}, {}
-        for code in (1, 2, 3):
-            feats = compute_features(point_hour_rows(points, month_hours, code), history)[FEATURE_COLUMNS]
-            learned[code] = float(np.sum(model.predict_probability(feats)))
-            true[code] = float(truth.expected_counts(points["lat"], points["lon"], month_hours, atm=code).sum())
-        rows.append({"month": month,
-                     "light_learned": learned[2] / learned[1], "light_true": true[2] / true[1],
-                     "heavy_learned": learned[3] / learned[1], "heavy_true": true[3] / true[1]})
-    out = pd.DataFrame(rows)
-    out["light_gap_%"] = 100 * (out["light_learned"] / out["light_true"] - 1)
-    out["heavy_gap_%"] = 100 * (out["heavy_learned"] / out["heavy_true"] - 1)
+    effects = weather_effects(con, model, truth, year, hours=hours, effects=RAIN_EFFECTS)
+    wide = effects.pivot(index="month", columns="effect", values=["learned", "truth"])
+    out = pd.DataFrame({"month": wide.index})
+    for _, name in RAIN_EFFECTS:
+        out[f"{name}_learned"] = wide[("learned", name)].to_numpy()
+        out[f"{name}_true"] = wide[("truth", name)].to_numpy()
+    for _, name in RAIN_EFFECTS:
+        out[f"{name}_gap_%"] = 100 * (out[f"{name}_learned"] / out[f"{name}_true"] - 1)
     return out
 
 
@@ -58,7 +52,7 @@ def main() -> None:
     from pipeline.usecases.predictions import load_model
     from pipeline.core.lake import connect
     from pipeline.core.settings import Settings
-    from pipeline.sources.demo_model import load_truth
+    from pipeline.sources.demo.model import load_truth
     from pipeline.silver.weather import demo_truth_folder
 
     settings = Settings.from_env()

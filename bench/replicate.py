@@ -1,7 +1,7 @@
 """Replicated demo evaluation: generator seeds x rolling test years -> one table (means, intervals).
 
 Each (seed, test year) trains on the years before test-1, tunes and recalibrates on test-1 and scores
-every road point x hour of the test year (see pipeline.gold.replication). Full size (the issue's target:
+every road point x hour of the test year (see bench.replication). Full size (the issue's target:
 under 30 minutes on 2 cores):
     .venv/bin/python bench/replicate.py --seeds 1,2,3,4,5 --test-years 2022,2023,2024 --trials 20
 Reduced:
@@ -28,7 +28,7 @@ def _ints(text: str) -> list[int]:
 
 def main() -> int:
     from pipeline.core.errors import AccidentsError
-    from pipeline.gold.replication import ReplicationConfig, run_replication, write_outputs
+    from bench.replication import ReplicationConfig, run_replication, write_outputs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="1,2,3,4,5")

@@ -38,7 +38,7 @@ def run(args, settings) -> int:
     years = list(parse_years(args.years, "--years"))
     scale = _scale(str(args.scale))
     seed = settings.seed if args.seed is None else args.seed
-    from pipeline.sources.demo import generate_demo  # numpy/pandas/sklearn: only when the command runs
+    from pipeline.sources.demo.generator import generate_demo  # numpy/pandas/sklearn: only when the command runs
 
     summary = generate_demo(Path(args.out), years=years, seed=seed, scale=scale)
     per_year = ", ".join(f"{y}: {n}" for y, n in summary.accidents_per_year.items())

@@ -52,6 +52,9 @@ def run_tables(args, settings) -> int:
     return 0
 
 
+_MAX_QUERY_CHARS = 1 << 20
+
+
 def _query_text(args) -> str:
     import sys
 
@@ -65,10 +68,13 @@ def _query_text(args) -> str:
         return sys.stdin.read()
     try:
         with open(args.file, encoding="utf-8") as handle:
-            return handle.read(1 << 20 + 1)[: 1 << 20]
+            text = handle.read(_MAX_QUERY_CHARS + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise AccidentsError(f"--file {args.file}: cannot read the query: {getattr(exc, 'strerror', None) or exc}") \
             from None
+    if len(text) > _MAX_QUERY_CHARS:
+        raise AccidentsError(f"--file {args.file}: longer than {_MAX_QUERY_CHARS:,} characters, not a query")
+    return text
 
 
 def run_sql(args, settings) -> int:
@@ -77,7 +83,7 @@ def run_sql(args, settings) -> int:
     from pipeline.cli.sql_output import render
     from pipeline.core.errors import AccidentsError
     from pipeline.core.lake import lake_connection, scrub, server_error
-    from pipeline.core.lake_readonly import lock_down, run_query
+    from pipeline.core.lake.readonly import lock_down, run_query
 
     if args.max_rows < 1:
         raise AccidentsError("--max-rows must be at least 1")

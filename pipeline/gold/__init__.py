@@ -1,2 +1,2 @@
-"""Gold stages: datasets, model training and registry, evaluation, scoring and predictions.
+"""Gold stages: datasets, model training and registry, baselines, scoring and predictions.
 May import pipeline.core, pipeline.sources and the bronze/silver layers."""

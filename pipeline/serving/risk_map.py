@@ -11,7 +11,7 @@
   Bootstrap, awesome-markers) are dropped because circle markers need only Leaflet. Background tiles
   need the internet and stay blank offline; markers, layers, popups and panels do not.
 - So that the map reads offline, vector layers sit under the markers: the land outline (the rough
-  outline of `pipeline.sources.demo_land`, good to ~2 km), the road network of bronze.roads
+  outline of `pipeline.sources.demo.land`, good to ~2 km), the road network of bronze.roads
   simplified (`road_network`, major roads first within a vertex budget) and a heat layer of the
   day's risk (each point's expected accidents over the day, smoothed over ~3 km, drawn as one
   image). The view fits what is drawn.
@@ -200,7 +200,7 @@ def road_network(con, *, tolerance_deg: float = ROAD_TOLERANCE_DEG,
 
 def land_outline() -> dict:
     """Grande Terre and the islands as a GeoJSON FeatureCollection of Polygons (lon, lat)."""
-    from pipeline.sources.demo_land import GRANDE_TERRE, ISLANDS
+    from pipeline.sources.demo.land import GRANDE_TERRE, ISLANDS
 
     shapes = {"Grande Terre": GRANDE_TERRE, **ISLANDS}
     return {"type": "FeatureCollection", "features": [

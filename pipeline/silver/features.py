@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+    from pipeline.silver.sampling import Period
+
 DEFAULT_SEED = 42
 CHUNK_ROWS = 2_000_000  # feature rows computed and inserted per batch (bounds peak memory)
 _INTEGER_FEATURES = {"hour", "dayofweek", "month", "atm", "rain_level", "is_weekend",
@@ -192,32 +194,66 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
     """
     import pandas as pd
 
-    from pipeline.silver import sampling
-    from pipeline.core.features import AccidentHistory
-    from pipeline.silver.road_points import attach_communes, build_road_points, snap_accidents
-    from pipeline.bronze.roads import load_accidents, load_roads
-
+    from pipeline.bronze.roads import load_roads
     from pipeline.core.departments import department as department_profile
+    from pipeline.core.weather import load_weather_history
 
     params = params or FeatureParams()
     department = department_profile(department).code
     use_department(con, department)  # silver holds one slice per département
-    samplers, grid_step, buffer_meters = params.samplers, params.grid_step, params.buffer_meters
-    accident_exclusion_buffer_km, temporal_risk_ratio = params.exclusion_km, params.temporal_risk_ratio
-    n_negative_samples_ratio, history_lookback_years = params.neg_ratio, params.history_lookback_years
-    history_cutoff, seed = params.history_cutoff, DEFAULT_SEED if params.seed is None else params.seed
-    exclusion_before = params.exclusion_before
-    history_lag_years = params.history_lag_years or 0  # None (auto) is resolved by the use case
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    lap = _Laps(progress)
 
-    def lap(stage: str) -> None:
-        nonlocal clock
+    accidents = _load_located_accidents(con, department)
+    roads = load_roads(con)
+    lap("load")
+    located = _write_road_points(con, accidents, roads, department, params)
+    lap("road_points")
+    weather = load_weather_history(con)
+    sampled = _sample_rows(located, accidents, weather, params)
+    lap("sampling")
+    cutoff = pd.Timestamp(params.history_cutoff) if params.history_cutoff is not None else None
+    point_in_time, reference = _histories(accidents, sampled.period, cutoff, params)
+    dropped = _write_features(con, sampled.row_sets, located.points, point_in_time, reference,
+                              pd.Timestamp(sampled.period.end))
+    lap("features")
+    _write_meta(con, params, department, sampled, cutoff, dropped, weather)
+    lap("meta")
+    weather_source = "none" if weather is None else con.execute(
+        f"SELECT any_value(source) FROM silver.weather_hourly WHERE dep = {DEP}").fetchone()[0]
+    return FeaturesSummary(located.n_points, located.n_accident_points,
+                           {str(rows["sampler"].iloc[0]): len(rows) for rows in sampled.row_sets},
+                           len(sampled.positives), {m["sampler"]: m["n_negatives"] for m in sampled.meta},
+                           sampled.period.n_hours, lap.timings, dropped, params.history_lookback_years,
+                           weather_source, sampled.without_weather, _lag_years(params))
+
+
+class _Laps:
+    """Seconds per stage since the previous lap into `timings`, reported to `progress(stage, seconds)`."""
+
+    def __init__(self, progress) -> None:
+        self.progress, self.timings, self.clock = progress, {}, time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
         now = time.perf_counter()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-        if progress:
-            progress(stage, timings[stage])
+        self.timings[stage] = round(now - self.clock, 3)
+        self.clock = now
+        if self.progress:
+            self.progress(stage, self.timings[stage])
+
+
+def _seed(params: FeatureParams) -> int:
+    return DEFAULT_SEED if params.seed is None else params.seed
+
+
+def _lag_years(params: FeatureParams) -> int:
+    return params.history_lag_years or 0  # None (auto) is resolved by the use case
+
+
+def _load_located_accidents(con: duckdb.DuckDBPyConnection, department: str) -> pd.DataFrame:
+    """The département's accidents with a place and a time (bronze.accidents)."""
+    import pandas as pd
+
+    from pipeline.bronze.roads import load_accidents
 
     if not table_exists(con, "bronze.accidents"):
         raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` (or `accidents demo`) first")
@@ -226,35 +262,57 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
     accidents = accidents.dropna(subset=["lat", "lon", "event_time"]).reset_index(drop=True)
     if accidents.empty:
         raise AccidentsError(f"bronze.accidents holds no located accident for département {department}")
-    roads = load_roads(con)
-    lap("load")
+    return accidents
 
-    points = build_road_points(roads, department=department, grid_step=grid_step, buffer_meters=buffer_meters)
+
+@dataclass(frozen=True)
+class _Located:
+    points: pd.DataFrame  # silver.road_points
+    accident_points: pd.DataFrame  # silver.accident_points: each accident's nearest road point
+    n_points: int
+    n_accident_points: int
+
+
+def _write_road_points(con, accidents: pd.DataFrame, roads: pd.DataFrame, department: str,
+                       params: FeatureParams) -> _Located:
+    """The road points near the roads, each accident snapped to its nearest one: silver.road_points
+    and silver.accident_points."""
+    from pipeline.silver.road_points import attach_communes, build_road_points, snap_accidents
+
+    points = build_road_points(roads, department=department, grid_step=params.grid_step,
+                               buffer_meters=params.buffer_meters)
     accident_points = snap_accidents(accidents, points)
     points = attach_communes(points, accidents, accident_points)
     n_points = _write_frame(con, "silver.road_points", points)
     n_accident_points = _write_frame(con, "silver.accident_points", accident_points)
-    lap("road_points")
+    return _Located(points, accident_points, n_points, n_accident_points)
 
-    from pipeline.core.weather import load_weather_history
 
-    weather = load_weather_history(con)
+@dataclass(frozen=True)
+class _Sampled:
+    period: Period  # the accidents' whole years
+    positives: pd.DataFrame
+    row_sets: list[pd.DataFrame]  # one per sampler: positives then its negatives
+    meta: list[dict]  # one per sampler: the silver.features_meta row's counts and weights
+    zone_end: pd.Timestamp  # the exclusion sampler keeps away from the accidents before it
+    without_weather: int  # sampled rows whose hour no station covers
+
+
+def _sample_rows(located: _Located, accidents: pd.DataFrame, weather, params: FeatureParams) -> _Sampled:
+    """The positives and each sampler's negatives, with their weather and the negatives' weight."""
+    import pandas as pd
+
+    from pipeline.silver import sampling
+
+    points, n_points = located.points, located.n_points
     period = sampling.Period.covering_years(accidents["event_time"])
-    positives, without_weather = _positives(accidents, accident_points, points, weather)
-    n_negatives = n_negative_samples_ratio * len(positives)
+    positives, without_weather = _positives(accidents, located.accident_points, points, weather)
+    n_negatives = params.neg_ratio * len(positives)
     row_sets, meta = [], []
-    zone_end = pd.Timestamp(exclusion_before if exclusion_before is not None
+    zone_end = pd.Timestamp(params.exclusion_before if params.exclusion_before is not None
                             else f"{accidents['event_time'].max().year}-01-01")
-    for sampler in samplers:
-        if sampler == "exclusion":
-            negatives = sampling.sample_exclusion(points, accidents, period, n_negatives=n_negatives,
-                                                  exclusion_km=accident_exclusion_buffer_km,
-                                                  temporal_ratio=temporal_risk_ratio, seed=seed,
-                                                  exclusion_accidents=accidents[accidents["event_time"] < zone_end],
-                                                  weather=weather)
-        else:
-            negatives = sampling.sample_uniform(points, accidents, period, n_negatives=n_negatives, seed=seed,
-                                                weather=weather)
+    for sampler in params.samplers:
+        negatives = _negatives(sampler, points, accidents, period, n_negatives, zone_end, weather, params)
         if weather is not None:
             without_weather += sampling.weather_at_points(weather, points, negatives["point_id"],
                                                           negatives["event_time"].to_numpy())[1]
@@ -263,39 +321,54 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
         meta.append({"sampler": sampler, "n_points": n_points, "n_hours": period.n_hours,
                      "n_accidents": len(positives), "n_negatives": n_negatives, "negative_weight": weight,
                      "base_rate": len(positives) / (n_points * period.n_hours)})
-    lap("sampling")
+    return _Sampled(period, positives, row_sets, meta, zone_end, without_weather)
 
-    cutoff = pd.Timestamp(history_cutoff) if history_cutoff is not None else None
-    point_in_time = AccidentHistory.point_in_time(accidents, history_lookback_years, cap=cutoff,
+
+def _negatives(sampler: str, points, accidents, period, n_negatives: int, zone_end, weather,
+               params: FeatureParams) -> pd.DataFrame:
+    from pipeline.silver import sampling
+
+    if sampler == "exclusion":
+        return sampling.sample_exclusion(points, accidents, period, n_negatives=n_negatives,
+                                         exclusion_km=params.exclusion_km,
+                                         temporal_ratio=params.temporal_risk_ratio, seed=_seed(params),
+                                         exclusion_accidents=accidents[accidents["event_time"] < zone_end],
+                                         weather=weather)
+    return sampling.sample_uniform(points, accidents, period, n_negatives=n_negatives, seed=_seed(params),
+                                   weather=weather)
+
+
+def _histories(accidents: pd.DataFrame, period, cutoff, params: FeatureParams):
+    """(point-in-time history, leave-one-out reference history) of the accidents."""
+    from pipeline.core.features import AccidentHistory
+
+    point_in_time = AccidentHistory.point_in_time(accidents, params.history_lookback_years, cap=cutoff,
                                                   data_start=period.start, data_end=period.end,
-                                                  lag_years=history_lag_years)
-    reference = AccidentHistory.reference(accidents)
-    period_end = pd.Timestamp(period.end)
-    dropped = _write_features(con, row_sets, points, point_in_time, reference, period_end)
-    counts = {str(rows["sampler"].iloc[0]): len(rows) for rows in row_sets}
-    lap("features")
+                                                  lag_years=_lag_years(params))
+    return point_in_time, AccidentHistory.reference(accidents)
 
-    params = {"samplers": list(samplers), "grid_step": grid_step, "buffer_meters": buffer_meters,
-              "accident_exclusion_buffer_km": accident_exclusion_buffer_km,
-              "temporal_risk_ratio": temporal_risk_ratio, "n_negative_samples_ratio": n_negative_samples_ratio,
-              "history_cutoff": None if cutoff is None else cutoff.isoformat(),
-              "exclusion_before": zone_end.isoformat(),
-              "history_lookback_years": history_lookback_years, "history_lag_years": history_lag_years,
-              "department": department, "seed": seed,
-              "weather": "none" if weather is None else "silver.weather_hourly"}
-    meta_frame = pd.DataFrame(meta).assign(
+
+def _write_meta(con, params: FeatureParams, department: str, sampled: _Sampled, cutoff, dropped: dict[str, int],
+                weather) -> None:
+    """silver.features_meta: one row per sampler with its counts, period and the parameters used."""
+    import pandas as pd
+
+    period, period_end = sampled.period, pd.Timestamp(sampled.period.end)
+    recorded = {"samplers": list(params.samplers), "grid_step": params.grid_step,
+                "buffer_meters": params.buffer_meters, "accident_exclusion_buffer_km": params.exclusion_km,
+                "temporal_risk_ratio": params.temporal_risk_ratio, "n_negative_samples_ratio": params.neg_ratio,
+                "history_cutoff": None if cutoff is None else cutoff.isoformat(),
+                "exclusion_before": sampled.zone_end.isoformat(),
+                "history_lookback_years": params.history_lookback_years, "history_lag_years": _lag_years(params),
+                "department": department, "seed": _seed(params),
+                "weather": "none" if weather is None else "silver.weather_hourly"}
+    meta_frame = pd.DataFrame(sampled.meta).assign(
         period_start=pd.Timestamp(period.start), period_end=period_end,
         history_cutoff=cutoff if cutoff is not None else period_end,
-        history_lookback_years=history_lookback_years, history_lag_years=history_lag_years,
-        rows_dropped_without_history=[dropped[m["sampler"]] for m in meta],
-        params_json=json.dumps(params, sort_keys=True))
+        history_lookback_years=params.history_lookback_years, history_lag_years=_lag_years(params),
+        rows_dropped_without_history=[dropped[m["sampler"]] for m in sampled.meta],
+        params_json=json.dumps(recorded, sort_keys=True))
     _write_frame(con, "silver.features_meta", meta_frame)
-    lap("meta")
-    weather_source = "none" if weather is None else con.execute(
-        f"SELECT any_value(source) FROM silver.weather_hourly WHERE dep = {DEP}").fetchone()[0]
-    return FeaturesSummary(n_points, n_accident_points, counts, len(positives),
-                           {m["sampler"]: m["n_negatives"] for m in meta}, period.n_hours, timings,
-                           dropped, history_lookback_years, weather_source, without_weather, history_lag_years)
 
 
 def _recorded(con: duckdb.DuckDBPyConnection, column: str, default: int) -> int:

@@ -14,7 +14,7 @@ from pipeline.core.errors import AccidentsError
 from pipeline.core.settings import Settings
 
 if TYPE_CHECKING:
-    from pipeline.sources.demo_model import DemoTruth
+    from pipeline.sources.demo.model import DemoTruth
 
 DEMO_YEARS = tuple(range(2019, 2025))  # the span the demo is always generated for
 FIRST_LAYOUT_YEAR = 2019  # first year of the current BAAC file layout that the models use
@@ -78,7 +78,7 @@ class DemoSource(AccidentSource):
         import json
         import shutil
 
-        from pipeline.sources.demo import generate_demo
+        from pipeline.sources.demo.generator import generate_demo
 
         marker = self.folder / "generated.json"
         params = {"years": list(DEMO_YEARS), "seed": self.seed, "scale": self.scale,
@@ -101,7 +101,7 @@ class DemoSource(AccidentSource):
         return self.generated_folder() / "roads.osm"
 
     def truth(self):
-        from pipeline.sources.demo_model import load_truth
+        from pipeline.sources.demo.model import load_truth
 
         folder = self.generated_folder() / "demo_truth"
         return load_truth(folder) if folder.exists() else None

@@ -69,7 +69,7 @@ class DemoWeather:
     def hourly(self, years) -> pd.DataFrame:
         import pandas as pd
 
-        from pipeline.sources.demo_model import load_truth, weather_times
+        from pipeline.sources.demo.model import load_truth, weather_times
         from pipeline.core.weather import complete_weather_frame
 
         weather = load_truth(self.truth_folder).weather

@@ -16,7 +16,7 @@ from pipeline.core.settings import Settings
 from pipeline.gold.params import SAMPLERS, EvaluateParams
 
 if TYPE_CHECKING:
-    from pipeline.gold.evaluation import EvaluationSummary
+    from pipeline.evaluation.evaluation import EvaluationSummary
     from pipeline.sources.select import AccidentSource
 
 
@@ -76,7 +76,7 @@ def truth_for(con, settings: Settings, params: EvaluateParams, source: AccidentS
     from pipeline.usecases.lake_source import ingested_source
 
     if params.truth:
-        from pipeline.sources.demo_model import load_truth
+        from pipeline.sources.demo.model import load_truth
 
         return load_truth(Path(params.truth))
     source = source or ingested_source(con, settings)
@@ -89,7 +89,7 @@ def evaluate_models(settings: Settings, params: EvaluateParams, *, source: Accid
     gold.calibration; log each evaluation to MLflow when `params.log_mlflow`."""
     from pipeline.core.lake import DEP, lake_connection, table_exists
     from pipeline.gold import registry
-    from pipeline.gold.evaluation import evaluate
+    from pipeline.evaluation.evaluation import evaluate
 
     tracking_uri = tracking_uri or settings.resolved_mlflow_uri
     name = settings.registered_model
@@ -123,7 +123,7 @@ def evaluate_models(settings: Settings, params: EvaluateParams, *, source: Accid
             )
             run_id = None
             if params.log_mlflow:
-                from pipeline.gold.evaluation_mlflow import log_evaluation_to_mlflow
+                from pipeline.evaluation.evaluation_mlflow import log_evaluation_to_mlflow
 
                 run_id = log_evaluation_to_mlflow(tracking_uri, summary, experiment=f"{settings.experiment}-evaluation")
             results.append(EvaluatedModel(summary, version, model.algorithm, trained_sampler, train_years, run_id))

@@ -26,7 +26,7 @@ def synthetic_roads(preds) -> dict:
 def test_map_layers_markers_and_popup_work_offline(tmp_path):
     from pipeline.core.departments import NEW_CALEDONIA
     from pipeline.serving.risk_map import PANES, RISK_COLOURS, build_risk_map
-    from pipeline.sources.demo_land import ISLANDS
+    from pipeline.sources.demo.land import ISLANDS
 
     preds = synthetic_predictions(n_points=80, day=DAY)
     html = build_risk_map(preds, date=DAY, atm=1, mode="top_n", top_n=4, out_path=tmp_path / "map.html",

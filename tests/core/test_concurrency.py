@@ -120,12 +120,13 @@ def test_a_writer_that_cannot_get_the_lake_gives_up_with_one_line(settings):
 
 def test_the_write_lock_is_reentrant_and_skipped_for_a_server_catalog(settings, monkeypatch):
     import pipeline.core.lake as lake
+    import pipeline.core.lake.lock as lake_lock
 
     con = lake.connect(settings)
     with lake.write_lock(con), lake.write_lock(con):  # nesting does not deadlock
         lake.committed(con, lambda: con.execute("CREATE TABLE gold.nested AS SELECT 1 AS x"))
     assert lake.table_exists(con, "gold.nested")
-    monkeypatch.setattr(lake, "_lock_path", lambda con: None)
+    monkeypatch.setattr(lake_lock, "_lock_path", lambda con: None)
     with lake.write_lock(con, timeout=0):
         pass
     con.close()

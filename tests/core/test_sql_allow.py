@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from pipeline.core.lake import install_extensions
-from pipeline.core.sql_allow import (PROJECT_EXTENSIONS, REFUSED_FUNCTIONS, TABLE_FUNCTIONS, QueryRefused,
+from pipeline.core.lake.sql_allow import (PROJECT_EXTENSIONS, REFUSED_FUNCTIONS, TABLE_FUNCTIONS, QueryRefused,
                                      allowed_functions, check_query, offered_functions)
 
 
@@ -25,7 +25,7 @@ def test_every_table_function_is_allowed_on_purpose_or_refused(con):
     offered = offered_functions(con)
     table_functions = {name for name, kind in offered.items() if kind in ("table", "table_macro")}
     unclassified = sorted(name for name in table_functions if name not in TABLE_FUNCTIONS and name not in REFUSED_FUNCTIONS)
-    assert not unclassified, f"new table functions to review in pipeline/core/sql_allow.py: {unclassified}"
+    assert not unclassified, f"new table functions to review in pipeline/core/lake/sql_allow.py: {unclassified}"
     assert not set(TABLE_FUNCTIONS) & set(REFUSED_FUNCTIONS)
 
 
@@ -33,7 +33,7 @@ def test_every_other_function_is_on_the_reviewed_list_or_refused(con):
     offered = offered_functions(con)
     callable_names = {name for name, kind in offered.items() if kind not in ("table", "table_macro")}
     unreviewed = sorted(n for n in callable_names if n.lower() not in allowed_functions() and n not in REFUSED_FUNCTIONS)
-    assert not unreviewed, (f"new functions to review, then `python -m pipeline.core.sql_allow --write`: "
+    assert not unreviewed, (f"new functions to review, then `python -m pipeline.core.lake.sql_allow --write`: "
                             f"{unreviewed[:20]}")
     assert not allowed_functions() & {n.lower() for n in REFUSED_FUNCTIONS}
 

@@ -12,7 +12,7 @@ import pytest
 from tests.live.conftest import process_env
 from pipeline.core.lake import attach_statements, connect
 from pipeline.core.settings import Settings
-from pipeline.sources.demo import generate_demo
+from pipeline.sources.demo.generator import generate_demo
 from pipeline.sources.mirror import find_year_files
 from pipeline.bronze.ingest import ingest_years
 

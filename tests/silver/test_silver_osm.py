@@ -60,10 +60,10 @@ def test_bad_roads_files(tmp_path):
 
 
 def test_demo_roads_load_through_the_same_path(tmp_path):
-    demo = pytest.importorskip("pipeline.sources.demo")
+    demo = pytest.importorskip("pipeline.sources.demo.generator")
     if not hasattr(demo, "generate_demo"):
         pytest.skip("demo generator not available")
-    from pipeline.sources.demo_geography import build_network, write_osm_xml
+    from pipeline.sources.demo.geography import build_network, write_osm_xml
 
     path = tmp_path / "roads.osm"
     write_osm_xml(build_network(), path)  # the roads.osm that generate_demo writes

@@ -12,7 +12,7 @@ from pipeline.silver.weather import build_weather_hourly, demo_truth_folder, res
 
 
 def _demo_folder(root, name: str, rows: int):
-    from pipeline.sources.demo_model import DemoTruth, FittedModel, save_truth
+    from pipeline.sources.demo.model import DemoTruth, FittedModel, save_truth
 
     folder = root / name
     hours = pd.date_range("2020-01-01", periods=48, freq="h")

@@ -129,7 +129,7 @@ def test_build_features_gives_every_row_its_own_hour_weather(silver_lake, accide
 
 def test_evaluation_scores_every_cell_hour_with_its_own_hour_weather():
     from pipeline.core.features import AccidentHistory
-    from pipeline.gold.evaluation import score_grid
+    from pipeline.evaluation.evaluation import score_grid
 
     class AtmModel:  # probability = the row's weather code / 10
         def predict_probability(self, df):

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.sources.demo import generate_demo
-from pipeline.sources.demo_writer import HEADERS
+from pipeline.sources.demo.generator import generate_demo
+from pipeline.sources.demo.writer import HEADERS
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "baac-samples"
 YEARS = list(range(2019, 2025))
@@ -164,7 +164,7 @@ def test_yearly_counts_in_the_calibrated_band(demo):
 
 
 def test_volume_and_time_marginals_at_scale_20(tmp_path):
-    from pipeline.sources.demo_model import HOUR_COUNTS, MONTH_COUNTS, WEEKDAY_COUNTS
+    from pipeline.sources.demo.model import HOUR_COUNTS, MONTH_COUNTS, WEEKDAY_COUNTS
 
     summary = generate_demo(tmp_path, years=[2023], seed=7, scale=20.0)
     expected = 222 * 20
@@ -195,7 +195,7 @@ def test_weekend_and_greater_noumea_shares_match_calibration(demo):
 def test_vma_is_the_speed_limit_of_the_road(demo):
     from sklearn.neighbors import BallTree
 
-    from pipeline.sources.demo_model import load_truth
+    from pipeline.sources.demo.model import load_truth
 
     sites = load_truth(demo.out_dir).sites
     cara = read(demo.out_dir / "carcteristiques-2022.csv", 2022).rename(columns={"Accident_Id": "Num_Acc"})

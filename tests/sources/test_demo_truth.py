@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from pipeline.core.errors import AccidentsError
-from pipeline.sources.demo import generate_demo
-from pipeline.sources.demo_model import load_truth
+from pipeline.sources.demo.generator import generate_demo
+from pipeline.sources.demo.model import load_truth
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +81,14 @@ def test_network_yields_a_realistic_road_grid(silver_points):
 
 
 def test_every_commune_has_road_points(silver_points):
-    from pipeline.sources.demo_geography import COMMUNES, nearest_commune
+    from pipeline.sources.demo.geography import COMMUNES, nearest_commune
 
     nearest = nearest_commune(silver_points["lat"].to_numpy(), silver_points["lon"].to_numpy())
     counts = np.bincount(nearest, minlength=len(COMMUNES))
     missing = [c.name for c, n in zip(COMMUNES, counts, strict=True) if n == 0]
     assert not missing  # islands (Maré, Lifou, Ouvéa, Île des Pins, Bélep) included
     # and every commune centre has a road point within one cell diagonal (~3 km)
-    from pipeline.sources.demo_geography import distance_m
+    from pipeline.sources.demo.geography import distance_m
 
     centre = np.array([(c.lat, c.lon) for c in COMMUNES])
     d = distance_m(centre[:, None, 0], centre[:, None, 1], silver_points["lat"].to_numpy()[None, :],
@@ -183,8 +183,8 @@ def test_load_truth_rejects_a_folder_without_truth(tmp_path):
 
 
 def test_junctions_and_bends_raise_a_sites_weight():
-    from pipeline.sources.demo_geography import RoadNetwork, Way
-    from pipeline.sources.demo_model import BEND_FACTOR, JUNCTION_FACTOR, geometry_factor
+    from pipeline.sources.demo.geography import RoadNetwork, Way
+    from pipeline.sources.demo.model import BEND_FACTOR, JUNCTION_FACTOR, geometry_factor
 
     d = 0.009  # ~1 km of latitude
     lat = np.array([-22.0, -22.0, -22.0, -22.0 + d, -22.0 - d, -21.0, -21.0 + d, -21.0 + d])

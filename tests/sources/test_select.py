@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-import pipeline.sources.demo as demo
+import pipeline.sources.demo.generator as demo
 from pipeline.core.errors import AccidentsError
 from pipeline.core.settings import Settings
 from pipeline.sources.select import DEMO_YEARS, DemoSource, demo_files_dir, open_source

@@ -165,7 +165,7 @@ def test_csv_folder_empty_or_missing(tmp_path):
 
 
 def test_demo_weather_is_the_generators_hourly_truth(tmp_path):
-    from pipeline.sources.demo_model import save_truth, DemoTruth, FittedModel
+    from pipeline.sources.demo.model import save_truth, DemoTruth, FittedModel
 
     hours = pd.date_range("2022-12-31 22:00", periods=5, freq="h")
     weather = pd.DataFrame({"date": hours.normalize().date, "hour": hours.hour.astype("int8"),

@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-    from pipeline.gold.model_bundle import RiskModel
 
 MAX_ROUNDS = 300
 EARLY_STOPPING = 30
@@ -26,6 +24,19 @@ REPORT_EVERY = 10
 THREADS = 2
 
 Report = Callable[[int, float], bool]
+
+
+class ModelLayout(Protocol):
+    """What an algorithm reads of a risk model (pipeline.gold.model_bundle.RiskModel is one): its
+    feature columns in stored order, the codes of its categorical ones and, once trained, its booster.
+    Declared here, below the bundle, so that the algorithms need not import the bundle that uses them."""
+
+    booster: Any
+    feature_columns: list[str]
+    categorical_codes: dict[str, dict[str, int]]
+
+    @property
+    def categorical_columns(self) -> list[str]: ...
 
 
 class Pruned(Exception):
@@ -53,19 +64,19 @@ class Algorithm:
         """Optuna search space. Modest spaces keep one trial around a second on ~36k rows, 2 threads."""
         raise NotImplementedError
 
-    def fit(self, template: RiskModel, params: dict[str, Any], data: FitData, *,
+    def fit(self, template: ModelLayout, params: dict[str, Any], data: FitData, *,
             metric: str, seed: int, rounds: int, report: Report | None, threads: int):
         """Train one native booster on `data` (early stopping when it has validation rows)
         -> (booster, rounds used)."""
         raise NotImplementedError
 
-    def fit_data(self, template: RiskModel, X_train, y_train, X_valid=None, y_valid=None) -> FitData:
+    def fit_data(self, template: ModelLayout, X_train, y_train, X_valid=None, y_valid=None) -> FitData:
         """Native inputs of encoded frames, reusable by any number of fits (default: `native_input`,
         which already carries the labels and predicts too)."""
         valid = None if X_valid is None else self.native_input(template, X_valid, y_valid)
         return FitData(self.native_input(template, X_train, y_train), valid, valid)
 
-    def native_input(self, model: RiskModel, encoded: pd.DataFrame, label: np.ndarray | None = None):
+    def native_input(self, model: ModelLayout, encoded: pd.DataFrame, label: np.ndarray | None = None):
         """What the library's train/predict API expects for an encoded frame (default: a float
         matrix with unknown categories as NaN)."""
         import numpy as np
@@ -92,14 +103,14 @@ class Algorithm:
     def load(self, path: Path):
         raise NotImplementedError
 
-    def importance(self, model: RiskModel) -> dict[str, float]:
+    def importance(self, model: ModelLayout) -> dict[str, float]:
         """Gain-style importance per feature column (0 for features never split on)."""
         raise NotImplementedError
 
     def mlflow_log_kwargs(self) -> dict[str, Any]:
         return {}
 
-    def train(self, template: RiskModel, params: dict[str, Any], X_train, y_train, X_valid=None, y_valid=None,
+    def train(self, template: ModelLayout, params: dict[str, Any], X_train, y_train, X_valid=None, y_valid=None,
               *, objective: str = "pr_auc", seed: int = 42, rounds: int = MAX_ROUNDS,
               report: Report | None = None, threads: int = THREADS):
         """`fit` with the native validation metric of `objective` -> (booster, rounds used).
@@ -109,7 +120,7 @@ class Algorithm:
         return self.train_on(template, params, self.fit_data(template, X_train, y_train, X_valid, y_valid),
                              objective=objective, seed=seed, rounds=rounds, report=report, threads=threads)
 
-    def train_on(self, template: RiskModel, params: dict[str, Any], data: FitData, *, objective: str = "pr_auc",
+    def train_on(self, template: ModelLayout, params: dict[str, Any], data: FitData, *, objective: str = "pr_auc",
                  seed: int = 42, rounds: int = MAX_ROUNDS, report: Report | None = None, threads: int = THREADS):
         """`train` on native inputs built beforehand by `fit_data` (a tuning study builds them once)."""
         return self.fit(template, params, data, metric=self.native_metric[objective], seed=seed, rounds=rounds,

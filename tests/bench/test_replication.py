@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pipeline.core.errors import AccidentsError
-from pipeline.gold.replication import ReplicationConfig, mean_interval, run_replication, write_outputs
+from bench.replication import ReplicationConfig, mean_interval, run_replication, write_outputs
 
 
 def test_mean_interval_is_a_t_interval():

@@ -48,7 +48,7 @@ def run_query(con: duckdb.DuckDBPyConnection, query: str, max_rows: int,
     """(column names, at most `max_rows` rows, whether there were more) of one allowed statement,
     interrupted after `timeout_s`; AccidentsError (one line) for anything refused or failing. The
     cause of a failure is kept, so that a failing server can be named."""
-    from pipeline.core.sql_allow import check_query
+    from pipeline.core.lake.sql_allow import check_query
 
     try:
         check_query(con, query)

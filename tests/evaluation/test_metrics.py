@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from pipeline.gold.metrics import (
+from pipeline.evaluation.metrics import (
     brier_score,
     calibration_summary,
     descending_order,
@@ -118,7 +118,7 @@ def test_fraction_label_and_poisson_probability():
 
 
 def test_ranked_grid_metrics_equal_the_index_order_ones_with_ties():
-    from pipeline.gold.metrics import (
+    from pipeline.evaluation.metrics import (
         Ranking,
         grid_brier_score,
         hit_rate_curve,
@@ -150,8 +150,8 @@ def test_grid_metrics_hold_one_sorted_copy_not_an_index_order(monkeypatch):
     the int64 order and float64 running sums that made a 0.005 deg year cost several GB per method."""
     import tracemalloc
 
-    from pipeline.gold import metrics
-    from pipeline.gold.evaluation import method_metrics, year_hours
+    from pipeline.evaluation import metrics
+    from pipeline.evaluation.evaluation import method_metrics, year_hours
 
     monkeypatch.setattr(metrics, "BLOCK_CELLS", 100_000)  # float64 blocks far smaller than the grid
 

@@ -4,7 +4,7 @@ One test year of one generated world is a single Poisson draw: a lead of one PAI
 noise. Each replication generates the demo world of a seed, builds its silver layer once, and for
 each test year Y trains on the years before Y - 1, tunes and recalibrates on Y - 1, and evaluates
 every road point x hour of Y against the fair baselines and the truth's references (see
-pipeline.gold.evaluation). The model is scored with the demo's realised hourly weather (what a
+pipeline.evaluation.evaluation). The model is scored with the demo's realised hourly weather (what a
 past-year evaluation would know). Besides the evaluation metrics it records:
 - effect recovery: the model's light rain / heavy rain / fog / overcast ratios (expected accidents
   under that weather / under normal weather, same hours) against the truth's, per month, on two
@@ -119,15 +119,25 @@ def calendar_effects(summary, hours: pd.DatetimeIndex, dep: str = DEMO_DEPARTMEN
     return pd.DataFrame(rows)
 
 
-def weather_effects(con, model, truth, test_year: int) -> pd.DataFrame:
-    """Model vs truth: expected accidents under each weather code / under normal weather, per month."""
-    from pipeline.gold.evaluation import score_grid
+def effect_hours(year: int) -> pd.DatetimeIndex:
+    """The hours the replication scores every weather scenario on: all hours of EFFECT_DAYS of each month."""
+    days = [pd.Timestamp(year, month, day) for month in range(1, 13) for day in EFFECT_DAYS]
+    return pd.DatetimeIndex(np.concatenate([pd.date_range(d, periods=24, freq="h").to_numpy() for d in days]))
+
+
+def weather_effects(con, model, truth, year: int, *, hours: pd.DatetimeIndex | None = None,
+                    effects: Sequence[tuple[int, str]] = WEATHER_EFFECTS) -> pd.DataFrame:
+    """Model vs truth, per month: expected accidents over every road point x `hours` (default
+    `effect_hours(year)`) under each weather code of `effects` / under normal weather (code 1), the
+    history windows being those evaluation uses (capped at 1 January of `year`). Rows: effect, month,
+    learned, truth. The one weather-effect measurement (the replication's and
+    bench/bench_weather_effect.py's)."""
+    from pipeline.evaluation.evaluation import score_grid
     from pipeline.silver.features import load_road_points, load_scoring_history, scoring_lookback_years
 
     points = load_road_points(con)
-    days = [pd.Timestamp(test_year, month, day) for month in range(1, 13) for day in EFFECT_DAYS]
-    hours = pd.DatetimeIndex(np.concatenate([pd.date_range(d, periods=24, freq="h").to_numpy() for d in days]))
-    history = load_scoring_history(con, scoring_lookback_years(con, model), cap=pd.Timestamp(f"{test_year}-01-01"))
+    hours = effect_hours(year) if hours is None else hours
+    history = load_scoring_history(con, scoring_lookback_years(con, model), cap=pd.Timestamp(f"{year}-01-01"))
     month = hours.month.to_numpy()
 
     def monthly(matrix: np.ndarray) -> np.ndarray:
@@ -136,14 +146,15 @@ def weather_effects(con, model, truth, test_year: int) -> pd.DataFrame:
     base_model = monthly(score_grid(model, points, hours, history, atm=1)[0])
     base_truth = monthly(truth.expected_counts(points["lat"], points["lon"], hours, atm=1))
     rows = []
-    for code, name in WEATHER_EFFECTS:
+    for code, name in effects:
         learned = monthly(score_grid(model, points, hours, history, atm=code)[0]) / base_model
         true = monthly(truth.expected_counts(points["lat"], points["lon"], hours, atm=code)) / base_truth
         rows += [{"effect": name, "month": m + 1, "learned": learned[m], "truth": true[m]} for m in range(12)]
     return pd.DataFrame(rows)
 
 
-def _prepare_seed(config: ReplicationConfig, seed: int):
+def prepare_seed(config: ReplicationConfig, seed: int):
+    """The demo world of `seed` through bronze, roads, weather and silver.features -> (settings, con, truth)."""
     from pipeline.bronze.ingest import ingest_years
     from pipeline.bronze.roads import build_roads
     from pipeline.core.lake import connect
@@ -168,7 +179,7 @@ def replicate_one(con, settings, truth, config: ReplicationConfig, seed: int, te
     """Train (rolling years), evaluate and measure effects for one (seed, test year)."""
     from pipeline.sources.select import DEMO_YEARS
     from pipeline.gold.datasets import build_datasets
-    from pipeline.gold.evaluation import evaluate, year_hours
+    from pipeline.evaluation.evaluation import evaluate, year_hours
     from pipeline.gold.training import train_models
 
     valid_year = test_year - 1
@@ -207,7 +218,7 @@ def run_replication(config: ReplicationConfig, progress: Callable[[str], None] |
     runs, effects, slices, timings = [], [], [], []
     for seed in config.seeds:
         t0 = time.perf_counter()
-        settings, con, truth = _prepare_seed(config, seed)
+        settings, con, truth = prepare_seed(config, seed)
         try:
             if progress:
                 progress(f"seed {seed}: demo world and silver layer in {time.perf_counter() - t0:.0f} s")
@@ -251,7 +262,7 @@ def _cell(values, fmt: str) -> str:
 
 
 def format_replication(result: ReplicationResult) -> str:
-    from pipeline.gold.evaluation import BASELINES, METHODS
+    from pipeline.evaluation.evaluation import BASELINES, METHODS
 
     runs = result.runs
     wide = runs.pivot_table(index=["seed", "test_year", "method"], columns="metric", values="value")

@@ -31,8 +31,8 @@ from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import DEP, committed, ensure_tables, write_department_rows
 from pipeline.gold import scoring
 from pipeline.gold.scoring import ProbabilityModel
-from pipeline.gold.skill import DailySkill, daily_skill, loglik_per_accident
-from pipeline.gold.metrics import (
+from pipeline.evaluation.skill import DailySkill, daily_skill, loglik_per_accident
+from pipeline.evaluation.metrics import (
     CELL_FRACTIONS,
     POINT_FRACTIONS,
     CalibrationSummary,
@@ -416,7 +416,7 @@ def evaluate(
     Distances use `crs`, by default the metric CRS of the connection's département.
     """
     from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline, fit_shrunk_baseline
-    from pipeline.gold.skill import paired_bootstrap, separable_oracle, weather_blind_oracle
+    from pipeline.evaluation.skill import paired_bootstrap, separable_oracle, weather_blind_oracle
     from pipeline.silver.features import load_road_points, load_scoring_history, scoring_lookback_years
 
     if valid_year in train_years or max([*train_years, valid_year]) >= test_year:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.sources.demo_land import GRANDE_TERRE, ISLANDS, SPINE, in_polygon, on_land
+from pipeline.sources.demo.land import GRANDE_TERRE, ISLANDS, SPINE, in_polygon, on_land
 
 EARTH_RADIUS_M = 6_371_000.0
 NODE_SPACING_M = 500.0

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from pipeline.gold.metrics import Ranking, block_rows, fraction_label, n_flagged
+from pipeline.evaluation.metrics import Ranking, block_rows, fraction_label, n_flagged
 
 RATE_FLOOR = 1e-12  # a zero intensity where an accident happened would give -inf
 

@@ -12,7 +12,7 @@ tree (`json_serialize_sql`) is walked, and every name it calls must be allowed:
   included, less REFUSED_FUNCTIONS).
 tests/core/test_sql_allow.py enumerates every function DuckDB offers with the project's extensions
 loaded and fails on any that is neither allowed nor refused here, so a new DuckDB release cannot open
-a hole unnoticed: review the new names, then `python -m pipeline.core.sql_allow --write` rewrites the
+a hole unnoticed: review the new names, then `python -m pipeline.core.lake.sql_allow --write` rewrites the
 list.
 """
 
@@ -88,7 +88,7 @@ REFUSED_FUNCTIONS = {
 # Every extension the project loads, whatever the catalog and data path (lake.py, spatial work).
 PROJECT_EXTENSIONS = ("ducklake", "sqlite", "postgres", "httpfs", "spatial")
 _REFUSED_LOWER = {name.lower(): why for name, why in REFUSED_FUNCTIONS.items()}
-FUNCTIONS_FILE = Path(__file__).parent / "data" / "sql_functions.txt"
+FUNCTIONS_FILE = Path(__file__).parents[1] / "data" / "sql_functions.txt"
 _CALLABLE_TYPES = ("scalar", "aggregate", "macro")
 
 
@@ -202,9 +202,9 @@ def _write_list() -> None:
     install_extensions(con, PROJECT_EXTENSIONS)
     names = sorted(name for name, kind in offered_functions(con).items()
                    if kind in _CALLABLE_TYPES and name not in REFUSED_FUNCTIONS)
-    FUNCTIONS_FILE.write_text("# Reviewed by pipeline/core/sql_allow.py: scalar, aggregate and window functions,\n"
+    FUNCTIONS_FILE.write_text("# Reviewed by pipeline/core/lake/sql_allow.py: scalar, aggregate and window functions,\n"
                               "# operators and macros a user's query may call. Regenerate with\n"
-                              "# `python -m pipeline.core.sql_allow --write` after reviewing the new names.\n"
+                              "# `python -m pipeline.core.lake.sql_allow --write` after reviewing the new names.\n"
                               + "\n".join(names) + "\n", encoding="utf-8")
 
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import AccidentsError
-from pipeline.sources import demo_calendar as cal
-from pipeline.sources.demo_geography import COMMUNES, RoadNetwork, distance_m, nearest_commune, sample_sites
+from pipeline.sources.demo import calendar as cal
+from pipeline.sources.demo.geography import COMMUNES, RoadNetwork, distance_m, nearest_commune, sample_sites
 
 # --- Calibration: real 2023 marginals for New Caledonia (222 accidents) ----------------------
 HOUR_COUNTS = (4, 10, 2, 4, 6, 8, 6, 13, 10, 10, 17, 12, 12, 13, 9, 9, 13, 9, 17, 9, 6, 12, 10, 1)

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipeline.sources import demo_calendar as cal
-from pipeline.sources.demo_model import lookup
-from pipeline.sources.demo_writer import (
+from pipeline.sources.demo import calendar as cal
+from pipeline.sources.demo.model import lookup
+from pipeline.sources.demo.writer import (
     choice, concat, const, fmt_decimal, fmt_int, fmt_thousands_nbsp, fmt_zero_pad, where,
 )
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import LAKE_ALIAS
+from pipeline.core.lake.attach import LAKE_ALIAS
 from pipeline.core.settings import Settings
 
 if TYPE_CHECKING:

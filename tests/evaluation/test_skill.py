@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy.stats import poisson
 
-from pipeline.gold.metrics import Ranking, hit_rate_and_pai
-from pipeline.gold.skill import (
+from pipeline.evaluation.metrics import Ranking, hit_rate_and_pai
+from pipeline.evaluation.skill import (
     daily_skill,
     loglik_by_hour,
     loglik_per_accident,

@@ -5,7 +5,7 @@ the true accident intensity that generated them (so models can be scored against
 
 writes `caracteristiques|lieux|vehicules|usagers-YYYY.csv` (official format and quirks),
 `roads.osm`, `demo_truth/` (sites.parquet, weather.parquet, model.json; see `load_truth`) and a
-README.txt. Accidents are an inhomogeneous Poisson process over road sites x hours (demo_model).
+README.txt. Accidents are an inhomogeneous Poisson process over road sites x hours (`model`).
 Same seed and scale give byte-identical files.
 """
 
@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import AccidentsError
-from pipeline.sources import demo_calendar as cal
-from pipeline.sources.demo_geography import (
+from pipeline.sources.demo import calendar as cal
+from pipeline.sources.demo.geography import (
     COMMUNES, EARTH_RADIUS_M, RoadNetwork, build_network, nearest_commune, write_osm_xml,
 )
-from pipeline.sources.demo_model import DemoTruth, fit_model, load_truth, save_truth, site_table, weather_times
-from pipeline.sources.demo_records import Defect, build_year
-from pipeline.sources.demo_writer import file_name, write_table
+from pipeline.sources.demo.model import DemoTruth, fit_model, load_truth, save_truth, site_table, weather_times
+from pipeline.sources.demo.records import Defect, build_year
+from pipeline.sources.demo.writer import file_name, write_table
 
 __all__ = ["DemoSummary", "DemoTruth", "generate_demo", "load_truth"]
 
@@ -44,7 +44,7 @@ describes a real accident, and roads.osm is a simplified synthetic road network,
   departements, ~1 % deliberately defective 988 rows (missing or out-of-bounds coordinates, bad hrmn).
 - roads.osm: OSM XML 0.6 road network (osmnx.graph_from_xml).
 - demo_truth/: the true intensity (sites.parquet, weather.parquet, model.json); load it with
-  pipeline.sources.demo.load_truth(path).expected_counts(lat, lon, hours).
+  pipeline.sources.demo.model.load_truth(path).expected_counts(lat, lon, hours).
 """
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipeline.gold.evaluation import EvaluationSummary
+    from pipeline.evaluation.evaluation import EvaluationSummary
 
 DEFAULT_EXPERIMENT = "accidents-988-evaluation"
 
@@ -54,7 +54,7 @@ def log_evaluation_to_mlflow(
             mlflow.log_artifact(str(path), artifact_path="evaluation")
         if not figures:  # still give the run something to look at
             with tempfile.TemporaryDirectory() as tmp:
-                from pipeline.gold.evaluation import save_figures
+                from pipeline.evaluation.evaluation import save_figures
 
                 for path in save_figures(summary, Path(tmp)):
                     mlflow.log_artifact(str(path), artifact_path="evaluation")

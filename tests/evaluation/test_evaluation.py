@@ -9,7 +9,7 @@ import pytest
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import connect
 from pipeline.core.settings import Settings
-from pipeline.gold.evaluation import evaluate, format_table, observed_counts, year_hours
+from pipeline.evaluation.evaluation import evaluate, format_table, observed_counts, year_hours
 
 POINTS = pd.DataFrame({
     "point_id": [11, 12, 13, 14, 15, 16],
@@ -252,7 +252,7 @@ def test_log_evaluation_to_mlflow(lake, tmp_path):
     pytest.importorskip("pipeline.gold.registry")
     import mlflow
 
-    from pipeline.gold.evaluation_mlflow import log_evaluation_to_mlflow
+    from pipeline.evaluation.evaluation_mlflow import log_evaluation_to_mlflow
 
     con, _ = lake
     summary = evaluate(con, model=FakeModel(), model_name="fake", sampler="exclusion", test_year=2024,
@@ -268,7 +268,7 @@ def test_log_evaluation_to_mlflow(lake, tmp_path):
 
 
 def test_leakage_note_when_training_history_reaches_past_the_test_start():
-    from pipeline.gold.evaluation import leakage_notes
+    from pipeline.evaluation.evaluation import leakage_notes
 
     class Trained:
         history_cutoff = "2025-01-01 00:00:00"
@@ -283,8 +283,8 @@ def test_leakage_note_when_training_history_reaches_past_the_test_start():
 @pytest.mark.slow
 def test_demo_chain_oracle_is_calibrated_and_ranks_best(tmp_path):
     """Demo files -> bronze -> silver -> evaluate with the generator's truth as the oracle."""
-    demo = pytest.importorskip("pipeline.sources.demo")
-    from pipeline.sources.demo_model import load_truth
+    demo = pytest.importorskip("pipeline.sources.demo.generator")
+    from pipeline.sources.demo.model import load_truth
     from pipeline.sources.select import open_source
     from pipeline.silver.features import build_features
     from pipeline.silver.params import FeatureParams

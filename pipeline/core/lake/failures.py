@@ -1,0 +1,75 @@
+"""What goes wrong with the lake, as one-line errors: the lake's own error types, and DuckDB's
+failures of the S3 server or the PostgreSQL catalog translated into a message naming the server and
+the setting to check (`server_error`), with every secret value masked."""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake.attach import ducklake_uri, redact_dsn, s3_endpoint_url, scrub
+from pipeline.core.settings import Settings
+
+
+class LakeBusy(AccidentsError):
+    """The write lock was not free within the bounded wait (never retried: the wait was the retry)."""
+
+
+class CommitConflict(AccidentsError):
+    """A lake commit refused for a conflict with a concurrent transaction, still refused after replays."""
+
+
+# What DuckDB reports when the object store or the PostgreSQL catalog fails under a running statement.
+_S3_DENIED = re.compile(r"\b403\b|AccessDenied|SignatureDoesNotMatch|InvalidAccessKeyId|Forbidden", re.IGNORECASE)
+_CATALOG_FAILURE = re.compile(
+    r"server closed the connection|terminating connection|could not connect|connection to server|"
+    r"Connection refused|no connection to the server|SSL SYSCALL|Unable to connect to Postgres|"
+    r"password authentication failed|role \S+ does not exist|database \S+ does not exist|"
+    r"connection (?:is )?(?:bad|closed|lost)", re.IGNORECASE)
+
+
+def server_error(settings: Settings, exc: BaseException) -> AccidentsError | None:
+    """A one-line error naming the server and the setting to check when the object store or the
+    PostgreSQL catalog failed; None for anything else (a bug keeps its traceback). A DuckDB error
+    re-raised by other code is found through the exception's causes."""
+    if isinstance(exc, AccidentsError):
+        return None
+    while exc is not None and not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
+        exc = exc.__cause__ or exc.__context__
+    if exc is None:
+        return None
+    text = str(exc)
+    first = scrub(settings, text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+    s3_said = settings.uses_s3 and ("HTTP" in text or (settings.s3.endpoint or "s3://") in text
+                                    or settings.resolved_data_path in text)
+    if s3_said:
+        hint = (" (check ACCIDENTS_S3_ACCESS_KEY_ID and ACCIDENTS_S3_SECRET_ACCESS_KEY)"
+                if _S3_DENIED.search(text) else "")
+        return AccidentsError(f"object storage {s3_endpoint_url(settings)} failed for the lake's data path "
+                              f"{settings.resolved_data_path}{hint}: {first}")
+    if settings.catalog == "postgres" and _CATALOG_FAILURE.search(text):
+        return AccidentsError(f"PostgreSQL catalog {redact_dsn(settings.postgres_dsn or '')} (ACCIDENTS_PG_DSN) "
+                              f"failed: {first}")
+    return None
+
+
+def attach_error(settings: Settings, exc: Exception) -> AccidentsError:
+    """The one-line error for a lake that could not be opened."""
+    text = scrub(settings, str(exc))
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    uri = ducklake_uri(settings, redacted=True)
+    if "lock" in text.lower():
+        return AccidentsError(
+            f"the lake catalog {uri} is locked by another process "
+            "(a DuckDB-file catalog admits one process at a time; use ACCIDENTS_CATALOG=sqlite): " + first
+        )
+    if "does not match existing data path" in text:
+        return AccidentsError(
+            f"cannot open the lake {uri}: ACCIDENTS_DATA_PATH={settings.resolved_data_path} is not the data "
+            "path its catalog recorded; if the files were moved there, set ACCIDENTS_OVERRIDE_DATA_PATH=true"
+        )
+    found = server_error(settings, exc)
+    if found is not None:
+        return found
+    setting = " (ACCIDENTS_PG_DSN)" if settings.catalog == "postgres" else ""
+    return AccidentsError(f"cannot open the lake {uri}{setting}: {first}")
