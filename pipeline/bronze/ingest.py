@@ -380,7 +380,7 @@ def _shrinking_years(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str,
 
 
 def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _YearBatch], source: str,
-           force: bool) -> dict[tuple[str, int], str]:
+           force: bool, rebuild: Sequence[str] = ()) -> dict[tuple[str, int], str]:
     """Replace the (dep, year) slices of `batches` in one transaction; returns the slices refused for
     shrinking (decided inside the transaction, so a concurrent ingest cannot slip between check and
     write). Other départements' rows of the same years are left as they are."""
@@ -388,7 +388,13 @@ def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _Ye
                   *(_raw_ddl(k) for k in KINDS), *_dep_migrations())
     now = dt.datetime.now().replace(microsecond=0)
 
+    ddl = {"bronze.accidents": ACCIDENTS_DDL, "bronze.rejected_rows": REJECTED_DDL, "bronze.ingest_log": LOG_DDL,
+           **{f"bronze.raw_{k}": _raw_ddl(k) for k in KINDS}}
+
     def write() -> dict[tuple[str, int], str]:
+        for table in rebuild:  # damaged tables: dropped unread and created anew, in this transaction
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(ddl[table])
         _fill_dep(con)
         refused = {} if force else _shrinking_years(con, batches)
         kept = {key: b for key, b in batches.items() if key not in refused}
@@ -429,12 +435,15 @@ def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
 
 def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Mapping[str, Path]], *,
                  departments: Sequence[str] = ("988",), source: str = "files",
-                 force: bool = False, max_file_bytes: int | None = None) -> IngestSummary:
+                 force: bool = False, max_file_bytes: int | None = None,
+                 rebuild: Sequence[str] = ()) -> IngestSummary:
     """Parse and load the given years' four files; replaces the (département, year) slices atomically.
 
     A year whose file structure is refused, or whose accidents would shrink below MIN_KEPT_SHARE of
     what the lake holds (unless `force`), keeps its previous snapshot; the other years are written,
-    then IngestRefused (an AccidentsError carrying the summary) says which years were refused."""
+    then IngestRefused (an AccidentsError carrying the summary) says which years were refused.
+    `rebuild` names bronze tables dropped and created anew in the same transaction (a repair: their
+    damaged files are never read; every slice they held must be among `files_by_year`)."""
     started = time.perf_counter()
     deps = {d.upper() for d in departments}
     unknown = sorted(deps - DEPARTMENTS.keys())
@@ -452,7 +461,7 @@ def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Map
                 refused_slices[(dep, year)] = str(exc)
     if batches:
         # a concurrent ingest of other slices may commit first: redo the whole transaction on top of it
-        refused_slices |= with_retries(lambda: _write(con, batches, source, force))
+        refused_slices |= with_retries(lambda: _write(con, batches, source, force, rebuild))
     written = [key for key in batches if key not in refused_slices]
     refused: dict[int, str] = {}
     for (dep, year), why in sorted(refused_slices.items()):

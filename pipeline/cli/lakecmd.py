@@ -28,6 +28,19 @@ def register(subparsers) -> None:
     attach.add_argument("--read-write", action="store_true", help="attach writable (default read-only)")
     attach.set_defaults(func=run_attach_sql)
 
+    verify = lake_sub.add_parser(
+        "verify", help="check every data file of the lake against its recorded size and checksum",
+        description="Reads every live data and delete file (local or S3) and compares its size with the "
+                    "catalog's and its BLAKE3 hash with the one recorded at its commit. Lists the damaged or "
+                    "missing ones by table, file, snapshot and years; exit code 1 when there is one.")
+    verify.set_defaults(func=run_verify)
+    repair = lake_sub.add_parser(
+        "repair", help="rebuild damaged bronze tables from the cached source files; drop damaged derived ones",
+        description="Bronze tables are rebuilt from the cached BAAC files, which must still match the SHA-256 "
+                    "recorded at ingest; silver and gold are marked stale (damaged ones are dropped) and are "
+                    "rebuilt by their stage. Refuses, changing nothing, what cannot be repaired.")
+    repair.set_defaults(func=run_repair)
+
     maintain = lake_sub.add_parser(
         "maintain", help="merge small files, expire old snapshots, delete unreferenced and orphaned files",
         description="DuckLake upkeep (also a weekly Dagster job): prints the data path's files and bytes "
@@ -82,7 +95,7 @@ def run_sql(args, settings) -> int:
 
     from pipeline.cli.sql_output import render
     from pipeline.core.errors import AccidentsError
-    from pipeline.core.lake import lake_connection, scrub, server_error
+    from pipeline.core.lake import lake_connection, scrub, storage_error
     from pipeline.core.lake.readonly import lock_down, run_query
 
     if args.max_rows < 1:
@@ -98,7 +111,7 @@ def run_sql(args, settings) -> int:
             names, rows, more = run_query(con, query, args.max_rows, args.timeout)
         except AccidentsError as exc:  # a failing server or a damaged file is named; secrets never echoed
             cause = exc.__cause__
-            raise (server_error(settings, cause) if cause is not None else None) \
+            raise (storage_error(settings, cause) if cause is not None else None) \
                 or AccidentsError(scrub(settings, str(exc))) from None
     print(render(names, rows, args.format))
     if more:  # on stderr: CSV and JSON output stays data only
@@ -123,13 +136,35 @@ def run_attach_sql(args, settings) -> int:
     return 0
 
 
+def run_verify(args, settings) -> int:
+    from pipeline.core.lake import lake_connection
+    from pipeline.usecases.lake_integrity import verify_lake
+
+    with lake_connection(settings, read_only=True, check_files=False) as con:
+        report = verify_lake(con)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+def run_repair(args, settings) -> int:
+    from pipeline.core.lake import lake_connection
+    from pipeline.usecases.lake_integrity import repair_lake
+
+    with lake_connection(settings, check_files=False) as con:
+        report = repair_lake(con, settings)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def run_maintain(args, settings) -> int:
     from pipeline.core.lake import lake_connection
     from pipeline.core.params import from_namespace
     from pipeline.usecases.maintenance import MaintenanceParams, maintain_lake
 
     params = from_namespace(MaintenanceParams, args)
-    with lake_connection(settings) as con:
+    with lake_connection(settings, check_files=False) as con:
         report = maintain_lake(con, settings, params)
     for line in report.lines():
         print(line)

@@ -53,6 +53,14 @@ def server_error(settings: Settings, exc: BaseException) -> AccidentsError | Non
     return None
 
 
+def storage_error(settings: Settings, exc: BaseException) -> AccidentsError | None:
+    """The one-line error of a failure of the lake's storage: a data file that cannot be read (named
+    with its table), else a failing S3 server or PostgreSQL catalog; None for anything else."""
+    from pipeline.core.lake.integrity import lake_file_error
+
+    return lake_file_error(settings, exc) or server_error(settings, exc)
+
+
 def attach_error(settings: Settings, exc: Exception) -> AccidentsError:
     """The one-line error for a lake that could not be opened."""
     text = scrub(settings, str(exc))

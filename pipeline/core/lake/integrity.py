@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -69,9 +70,19 @@ def ensure_checksum_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_CHECKSUMS_DDL)
 
 
-def live_files(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[LakeFile]:
+DATA_PATH_VARIABLE = "accidents_data_path"
+
+
+def remember_data_path(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The data path the files' relative paths start from (set when the lake is opened)."""
+    con.execute(f"SET VARIABLE {DATA_PATH_VARIABLE} = ?", [settings.resolved_data_path.rstrip("/") + "/"])
+
+
+def live_files(con: duckdb.DuckDBPyConnection) -> list[LakeFile]:
     """Every data and delete file of the current snapshot, with its table, snapshot and years."""
-    root = settings.resolved_data_path.rstrip("/") + "/"
+    # a connection opened elsewhere than connect() falls back on the path the catalog recorded
+    root = con.execute(f"SELECT coalesce(getvariable('{DATA_PATH_VARIABLE}'), (SELECT value FROM "
+                       f"{_META}.ducklake_metadata WHERE key = 'data_path'))").fetchone()[0]
     rows = con.execute(f"""
         WITH tables AS (
             SELECT t.table_id, s.schema_name || '.' || t.table_name AS name,
@@ -146,14 +157,14 @@ def _recorded(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], tuple[int
         f"SELECT kind, file_id, size_bytes, blake3, mtime_ns FROM {CHECKSUMS}").fetchall()}
 
 
-def record_checksums(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+def record_checksums(con: duckdb.DuckDBPyConnection) -> int:
     """Hash the live files that have no checksum yet (those of the commits since the last call) and
     record them; returns how many. Runs in its own transaction, after the lake's commit."""
     ensure_checksum_table(con)
     recorded = _recorded(con)
     rows = []
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    for file in live_files(con, settings):
+    for file in live_files(con):
         if (file.kind, file.file_id) in recorded:
             continue
         found = file_hash(con, file.path)
@@ -206,14 +217,13 @@ def _check(con: duckdb.DuckDBPyConnection, file: LakeFile, recorded: tuple[int, 
     return None
 
 
-def verify_files(con: duckdb.DuckDBPyConnection, settings: Settings,
-                 files: Iterable[LakeFile] | None = None) -> tuple[list[Damage], list[LakeFile], int]:
+def verify_files(con: duckdb.DuckDBPyConnection, files: Iterable[LakeFile] | None = None
+                 ) -> tuple[list[Damage], list[LakeFile], int]:
     """(the damaged or missing files, the files without a recorded checksum, files checked): every
     live file by default, each hashed whole."""
-    ensure_checksum_table(con)
-    recorded = _recorded(con)
+    recorded = _recorded(con) if table_present(con) else {}
     damaged, unrecorded, checked = [], [], 0
-    for file in files if files is not None else live_files(con, settings):
+    for file in files if files is not None else live_files(con):
         known = recorded.get((file.kind, file.file_id))
         problem = _check(con, file, known)
         checked += 1
@@ -230,15 +240,17 @@ def damaged_error(damage: list[Damage], doing: str) -> LakeFileDamaged:
                            "`accidents lake repair`")
 
 
-def check_changed_files(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def check_changed_files(con: duckdb.DuckDBPyConnection) -> None:
     """When a command opens the lake: re-hash the local files whose size or modification time changed
     since their checksum was recorded or last checked; LakeFileDamaged for the first that no longer
     matches, or a live file that is gone. Files on S3 are left to `lake verify`."""
-    if settings.uses_s3 or not table_present(con):
+    if not table_present(con):
         return
     recorded = _recorded(con)
     changed, refreshed = [], []
-    for file in live_files(con, settings):
+    for file in live_files(con):
+        if _is_remote(file.path):
+            continue
         known = recorded.get((file.kind, file.file_id))
         try:
             stat = os.stat(file.path)
@@ -270,3 +282,51 @@ def table_present(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.CatalogException:
         return False
     return True
+
+
+# DuckDB's words for a Parquet file it could not decode (some of them, Thrift's, name no file).
+_UNREADABLE = re.compile(r"TProtocolException|Invalid data|footer|magic bytes|Parquet|Could not read enough bytes|"
+                         r"Cannot open file|No files found|decompress|snappy|zstd|Corrupt", re.IGNORECASE)
+_QUOTED_PATH = re.compile(r"""["']([^"']+\.parquet)["']""")
+
+
+def _duckdb_error(exc: BaseException | None) -> BaseException | None:
+    while exc is not None and not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def _table_of(path: str, data_path: str) -> str:
+    """schema.table of a file under the data path (DuckLake lays files out as <schema>/<table>/...)."""
+    relative = path.removeprefix(data_path.rstrip("/") + "/").split("/")
+    return ".".join(relative[:2]) if len(relative) >= 3 else "a lake table"
+
+
+def lake_file_error(settings: Settings, exc: BaseException) -> LakeFileDamaged | None:
+    """A one-line error naming the table and the file when DuckDB failed to read one of the lake's
+    data files (missing, truncated, undecodable); None for anything else. When DuckDB's message names
+    no file (Thrift's "Invalid data"), the lake's files are verified to find it."""
+    if isinstance(exc, AccidentsError):
+        return None
+    found = _duckdb_error(exc)
+    if found is None:
+        return None
+    text = str(found)
+    first = text.strip().splitlines()[0] if text.strip() else type(found).__name__
+    named = _QUOTED_PATH.search(text)
+    if named and (named[1].startswith(settings.resolved_data_path.rstrip("/")) or "ducklake-" in named[1]):
+        return LakeFileDamaged(f"cannot read {_table_of(named[1], settings.resolved_data_path)} file {named[1]}: "
+                               f"{first}; run `accidents lake verify`, then `accidents lake repair`")
+    if not _UNREADABLE.search(text):
+        return None
+    try:
+        from pipeline.core.lake.connection import connect
+
+        con = connect(settings, read_only=True, check_files=False)
+        try:
+            damage = verify_files(con)[0]
+        finally:
+            con.close()
+    except Exception:  # the lake cannot be verified now: keep the original error
+        return None
+    return damaged_error(damage, f"cannot read the lake ({first})") if damage else None

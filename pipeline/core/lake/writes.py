@@ -14,7 +14,8 @@ from pipeline.core.errors import AccidentsError
 from pipeline.core.lake.connection import DEP, table_exists
 from pipeline.core.lake.failures import CommitConflict
 from pipeline.core.lake.lock import write_lock
-from pipeline.core.lake.retries import TRANSIENT, execute_with_retry
+from pipeline.core.lake import integrity
+from pipeline.core.lake.retries import TRANSIENT, execute_with_retry, with_retries
 
 if TYPE_CHECKING:
     import duckdb
@@ -73,6 +74,8 @@ def _transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Du
         finally:
             for name in frames:
                 con.unregister(name)
+        # the files this commit wrote get their checksums (own transaction: one database per transaction)
+        with_retries(lambda: integrity.record_checksums(con))
 
 
 def one_pass(data: pd.DataFrame | pa.Table, batch_rows: int = 1 << 20) -> pa.RecordBatchReader:
@@ -135,7 +138,20 @@ def write_department_rows(con: duckdb.DuckDBPyConnection, qualified: str, select
         where = " AND ".join([f"(dep = {DEP} OR dep IS NULL)", *(
             f'list_contains(?, "{c}")' if isinstance(v, (list, tuple)) else f'"{c}" = ?' for c, v in key.items())])
         con.execute(f"DELETE FROM {qualified} WHERE {where}", list(key.values()))
+        clear_stale(con, qualified)
     con.execute(f"INSERT INTO {qualified} BY NAME {query}", params)
+
+
+STALE_PREFIX = "STALE"  # a table comment `lake repair` sets on the tables built from a repaired bronze
+
+
+def clear_stale(con: duckdb.DuckDBPyConnection, qualified: str) -> None:
+    """Inside a write of `qualified`: a stale mark left by a bronze repair goes (the stage rebuilds it)."""
+    schema, table = qualified.split(".")
+    row = con.execute("SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND "
+                      "schema_name = ? AND table_name = ?", [schema, table]).fetchone()
+    if row and (row[0] or "").startswith(STALE_PREFIX):
+        con.execute(f"COMMENT ON TABLE {qualified} IS NULL")
 
 
 def replace_department_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
