@@ -67,7 +67,10 @@ def connect(settings: Settings, *, read_only: bool = False, check_files: bool = 
 def _check_files(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool, check_files: bool) -> None:
     from pipeline.core.lake import integrity
 
+    from pipeline.core.lake.failures import remember_catalog_start
+
     integrity.remember_data_path(con, settings)
+    remember_catalog_start(con, settings)
     if not read_only:  # files committed by a process that died before recording them get theirs now
         with write_lock(con):
             with_retries(lambda: integrity.record_checksums(con))

@@ -78,8 +78,10 @@ def remember_data_path(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
     con.execute(f"SET VARIABLE {DATA_PATH_VARIABLE} = ?", [settings.resolved_data_path.rstrip("/") + "/"])
 
 
-def live_files(con: duckdb.DuckDBPyConnection) -> list[LakeFile]:
-    """Every data and delete file of the current snapshot, with its table, snapshot and years."""
+def live_files(con: duckdb.DuckDBPyConnection, *, every_snapshot: bool = False) -> list[LakeFile]:
+    """Every data and delete file of the current snapshot (of every snapshot still in the catalog with
+    `every_snapshot`), with its table, snapshot and years."""
+    current = "" if every_snapshot else "WHERE end_snapshot IS NULL"
     # a connection opened elsewhere than connect() falls back on the path the catalog recorded
     root = con.execute(f"SELECT coalesce(getvariable('{DATA_PATH_VARIABLE}'), (SELECT value FROM "
                        f"{_META}.ducklake_metadata WHERE key = 'data_path'))").fetchone()[0]
@@ -89,7 +91,7 @@ def live_files(con: duckdb.DuckDBPyConnection) -> list[LakeFile]:
                    CASE WHEN s.path_is_relative THEN ? || s.path ELSE s.path END AS schema_path,
                    t.path, t.path_is_relative
             FROM {_META}.ducklake_table t JOIN {_META}.ducklake_schema s USING (schema_id)
-            WHERE t.end_snapshot IS NULL AND s.end_snapshot IS NULL),
+            QUALIFY row_number() OVER (PARTITION BY t.table_id ORDER BY t.begin_snapshot DESC) = 1),
         years AS (
             SELECT st.data_file_id, min(TRY_CAST(st.min_value AS INTEGER)) AS y0, max(TRY_CAST(st.max_value AS INTEGER)) AS y1
             FROM {_META}.ducklake_file_column_stats st JOIN {_META}.ducklake_column c
@@ -97,10 +99,10 @@ def live_files(con: duckdb.DuckDBPyConnection) -> list[LakeFile]:
             WHERE c.column_name = 'year' GROUP BY 1),
         files AS (
             SELECT 'data' AS kind, data_file_id AS file_id, data_file_id, table_id, begin_snapshot, path,
-                   path_is_relative, file_size_bytes FROM {_META}.ducklake_data_file WHERE end_snapshot IS NULL
+                   path_is_relative, file_size_bytes FROM {_META}.ducklake_data_file {current}
             UNION ALL
             SELECT 'delete', delete_file_id, data_file_id, table_id, begin_snapshot, path, path_is_relative,
-                   file_size_bytes FROM {_META}.ducklake_delete_file WHERE end_snapshot IS NULL)
+                   file_size_bytes FROM {_META}.ducklake_delete_file {current})
         SELECT f.kind, f.file_id, t.name, f.begin_snapshot,
                CASE WHEN f.path_is_relative THEN
                    (CASE WHEN t.path_is_relative THEN t.schema_path || t.path ELSE t.path END) || f.path
@@ -302,6 +304,20 @@ def _table_of(path: str, data_path: str) -> str:
     return ".".join(relative[:2]) if len(relative) >= 3 else "a lake table"
 
 
+def _catalog_paths(settings: Settings) -> set[str]:
+    """Every file the catalog holds (any snapshot), read on a fresh connection; empty if it cannot be."""
+    try:
+        from pipeline.core.lake.connection import connect
+
+        con = connect(settings, read_only=True, check_files=False)
+        try:
+            return {f.path for f in live_files(con, every_snapshot=True)}
+        finally:
+            con.close()
+    except Exception:
+        return set()
+
+
 def lake_file_error(settings: Settings, exc: BaseException) -> LakeFileDamaged | None:
     """A one-line error naming the table and the file when DuckDB failed to read one of the lake's
     data files (missing, truncated, undecodable); None for anything else. When DuckDB's message names
@@ -314,9 +330,11 @@ def lake_file_error(settings: Settings, exc: BaseException) -> LakeFileDamaged |
     text = str(found)
     first = text.strip().splitlines()[0] if text.strip() else type(found).__name__
     named = _QUOTED_PATH.search(text)
-    if named and (named[1].startswith(settings.resolved_data_path.rstrip("/")) or "ducklake-" in named[1]):
+    if named and named[1] in _catalog_paths(settings):  # one of the lake's files: not a failed new write
         return LakeFileDamaged(f"cannot read {_table_of(named[1], settings.resolved_data_path)} file {named[1]}: "
                                f"{first}; run `accidents lake verify`, then `accidents lake repair`")
+    if named:
+        return None
     if not _UNREADABLE.search(text):
         return None
     try:
@@ -330,3 +348,40 @@ def lake_file_error(settings: Settings, exc: BaseException) -> LakeFileDamaged |
     except Exception:  # the lake cannot be verified now: keep the original error
         return None
     return damaged_error(damage, f"cannot read the lake ({first})") if damage else None
+
+
+def remove_partial_files(con: duckdb.DuckDBPyConnection, *, since_ns: int, failure: BaseException | None,
+                         sole_writer: bool) -> list[str]:
+    """After a failed write transaction on a local data path: delete the files it left that the
+    catalog does not hold. The file a write error names is this process's own; with `sole_writer`
+    (an embedded catalog's write lock is held, so no other process is writing) so is every untracked
+    file written since `since_ns`. Anything else is left to `lake maintain` (orphans past their grace
+    period). Best effort: returns the paths removed."""
+    try:
+        root = con.execute(f"SELECT getvariable('{DATA_PATH_VARIABLE}')").fetchone()[0]
+        if not root or _is_remote(root):
+            return []
+        known = {f.path for f in live_files(con, every_snapshot=True)}
+    except Exception:  # the catalog is gone too: maintain will find the orphans
+        return []
+    candidates = set()
+    named = _QUOTED_PATH.search(str(_duckdb_error(failure) or ""))
+    if named and named[1].startswith(root):
+        candidates.add(named[1])
+    if sole_writer:
+        for folder, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(folder, name)
+                try:
+                    if name.endswith(".parquet") and os.stat(path).st_mtime_ns >= since_ns:
+                        candidates.add(path)
+                except OSError:
+                    continue
+    removed = []
+    for path in sorted(candidates - known):
+        try:
+            os.remove(path)
+            removed.append(path)
+        except OSError:
+            continue
+    return removed

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake.connection import DEP, table_exists
-from pipeline.core.lake.failures import CommitConflict
-from pipeline.core.lake.lock import write_lock
+from pipeline.core.lake.failures import CommitConflict, CommitFailed, catalog_name, root_cause
+from pipeline.core.lake.lock import lock_path, write_lock
 from pipeline.core.lake import integrity
 from pipeline.core.lake.retries import TRANSIENT, execute_with_retry, with_retries
 
@@ -53,15 +53,22 @@ def _transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Du
     with write_lock(con):
         for name, frame in frames.items():
             con.register(name, frame)
+        started_ns = time.time_ns() - 2_000_000_000  # file times are coarser than the clock on some systems
         con.execute("BEGIN TRANSACTION")
+        committing = False
         try:
             yield con
+            committing = True
             con.execute("COMMIT")
         except BaseException as exc:
             try:
                 con.execute("ROLLBACK")
             except Exception:  # a failed COMMIT has already ended the transaction: keep its error
                 pass
+            # DuckLake deletes the files of a rolled-back transaction but not the one a write error
+            # left half written (a full disk): remove what it left
+            integrity.remove_partial_files(con, since_ns=started_ns, failure=exc,
+                                           sole_writer=lock_path(con) is not None)
             conflict = _CONFLICT.search(str(exc)) if isinstance(exc, Exception) else None
             if conflict and not isinstance(exc, AccidentsError):
                 raise CommitConflict(f"the lake refused the commit: {conflict.group(0)}") from None
@@ -70,6 +77,10 @@ def _transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Du
                 # whose text with_retries still recognises
                 raise AccidentsError(f"the lake catalog is busy (another process is using it): "
                                      f"{str(exc).splitlines()[0]}") from None
+            if committing and isinstance(exc, Exception) and not isinstance(exc, AccidentsError):
+                # known by where it happened, whatever DuckDB's words: the catalog refused or lost the commit
+                raise CommitFailed(f"the lake's catalog {catalog_name(con)} failed to commit, nothing of this write "
+                                   f"was committed (the previous snapshot stands): {root_cause(exc)}") from exc
             raise
         finally:
             for name in frames:
