@@ -78,12 +78,17 @@ def sources(tmp_path):
     return tmp_path
 
 
+def _lake_holding_2021(monkeypatch, home: Path, data_path: Path, sources: Path) -> Settings:
+    """A lake whose catalog is under `home` and files under `data_path`, holding the small 2021."""
+    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(home))
+    monkeypatch.setenv("ACCIDENTS_DATA_PATH", str(data_path) + "/")
+    assert main(["ingest", "--source", str(sources / "small"), "--years", "2021"]) == 0
+    return Settings.from_env()
+
+
 def test_disk_full_while_writing_data_files(tmpfs, sources, tmp_path, monkeypatch, capsys):
     data = tmpfs(tmp_path / "data-fs", "4m")
-    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "home"))
-    monkeypatch.setenv("ACCIDENTS_DATA_PATH", str(data) + "/")
-    settings = Settings.from_env()
-    assert main(["ingest", "--source", str(sources / "small"), "--years", "2021"]) == 0
+    settings = _lake_holding_2021(monkeypatch, tmp_path / "home", data, sources)
     before = _state(settings)
     _fill(data, leave=200_000)
     err = _one_line(capsys, ["ingest", "--source", str(sources / "big"), "--years", "2022"])
@@ -97,10 +102,7 @@ def test_disk_full_while_writing_data_files(tmpfs, sources, tmp_path, monkeypatc
 
 def test_disk_full_while_the_catalog_commits(tmpfs, sources, tmp_path, monkeypatch, capsys):
     home = tmpfs(tmp_path / "catalog-fs", "2m")
-    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(home))
-    monkeypatch.setenv("ACCIDENTS_DATA_PATH", str(tmp_path / "files") + "/")
-    settings = Settings.from_env()
-    assert main(["ingest", "--source", str(sources / "small"), "--years", "2021"]) == 0
+    settings = _lake_holding_2021(monkeypatch, home, tmp_path / "files", sources)
     before = _state(settings)
     _fill(home, leave=0)
     err = _one_line(capsys, ["ingest", "--source", str(sources / "big"), "--years", "2022"])
@@ -111,10 +113,7 @@ def test_disk_full_while_the_catalog_commits(tmpfs, sources, tmp_path, monkeypat
 
 def test_read_only_file_system(tmpfs, sources, tmp_path, monkeypatch, capsys):
     data = tmpfs(tmp_path / "data-fs", "8m")
-    monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "home"))
-    monkeypatch.setenv("ACCIDENTS_DATA_PATH", str(data) + "/")
-    settings = Settings.from_env()
-    assert main(["ingest", "--source", str(sources / "small"), "--years", "2021"]) == 0
+    settings = _lake_holding_2021(monkeypatch, tmp_path / "home", data, sources)
     subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
     err = _one_line(capsys, ["ingest", "--source", str(sources / "big"), "--years", "2022"])
     assert err.startswith(f"error: the lake's storage failed ({data}/): ") and "Read-only file system" in err, err

@@ -35,7 +35,7 @@ from pipeline.core.lake.connection import (
     table_exists,
     use_department,
 )
-from pipeline.core.lake.failures import CommitConflict, LakeBusy, server_error, storage_error
+from pipeline.core.lake.failures import CommitConflict, CommitFailed, LakeBusy, StorageFailed, server_error, storage_error
 from pipeline.core.lake.integrity import LakeFileDamaged
 from pipeline.core.lake.lock import WRITE_LOCK_TIMEOUT_S, write_lock
 from pipeline.core.lake.retries import with_retries
@@ -50,7 +50,7 @@ from pipeline.core.lake.writes import (
 )
 
 __all__ = [
-    "DEP", "LAKE_ALIAS", "SCHEMAS", "WRITE_LOCK_TIMEOUT_S", "CommitConflict", "LakeBusy", "LakeFileDamaged", "attach_statements",
+    "DEP", "LAKE_ALIAS", "SCHEMAS", "WRITE_LOCK_TIMEOUT_S", "CommitConflict", "CommitFailed", "LakeBusy", "LakeFileDamaged", "StorageFailed", "attach_statements",
     "catalog_path", "committed", "connect", "current_snapshot", "department_of", "ducklake_uri",
     "ensure_tables", "install_extensions", "lake_connection", "list_tables", "one_pass", "redact_dsn",
     "replace_department_table", "replace_table", "required_extensions", "s3_endpoint_url", "scanned_once",
