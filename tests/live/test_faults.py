@@ -237,3 +237,25 @@ def test_s3_objects_are_checksummed_and_a_damaged_one_is_named(own_s3, lake):
     finally:
         client.put_object(Bucket=BUCKET, Key=key, Body=original)
     assert "all sound" in ok(env, "lake", "verify")
+
+
+def test_a_catalog_restart_is_recognised_by_the_servers_state_not_by_words(own_postgres, lake):
+    """The 23-line traceback of issue 21 (`Failed to commit: Failed to execute query "ROLLBACK"`, whose
+    words name no lost connection) is one line once the server is known restarted since the process
+    met it: a fresh connection asks its start time."""
+    import duckdb
+
+    from pipeline.core.lake import server_error
+    from pipeline.core.lake.failures import catalog_lost
+
+    env, _ = lake
+    settings = Settings.from_env(env)
+    connect(settings, read_only=True).close()  # meets the server: its start time is remembered
+    unknown = duckdb.TransactionException('Failed to commit: Failed to execute query "ROLLBACK"')
+    assert not catalog_lost(settings) and server_error(settings, unknown) is None  # a bug keeps its traceback
+    own_postgres.restart()
+    assert catalog_lost(settings)
+    line = str(server_error(settings, unknown))
+    assert line.startswith("PostgreSQL catalog host=127.0.0.1") and "(ACCIDENTS_PG_DSN) failed: Failed to commit" in line
+    connect(settings, read_only=True).close()  # a new open after the restart: known again, not lost
+    assert not catalog_lost(settings)

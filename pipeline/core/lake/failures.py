@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake.attach import LAKE_ALIAS, ducklake_uri, redact_dsn, s3_endpoint_url, scrub
+from pipeline.core.lake.attach import LAKE_ALIAS, _quote, ducklake_uri, redact_dsn, s3_endpoint_url, scrub
 from pipeline.core.settings import Settings
 
 
@@ -91,7 +91,7 @@ def remember_catalog_start(con, settings: Settings) -> None:
                           ).fetchone()
     except Exception:  # not fatal: failures are then told by their words only
         return
-    _catalog_started.setdefault(settings.postgres_dsn or "", row[0])
+    _catalog_started[settings.postgres_dsn or ""] = row[0]  # as of the latest open
 
 
 def catalog_lost(settings: Settings) -> bool:
@@ -104,7 +104,7 @@ def catalog_lost(settings: Settings) -> bool:
         con = duckdb.connect()
         try:
             con.execute("LOAD postgres")
-            con.execute("ATTACH ? AS probe (TYPE postgres, READ_ONLY)", [settings.postgres_dsn or ""])
+            con.execute(f"ATTACH {_quote(settings.postgres_dsn or '')} AS probe (TYPE postgres, READ_ONLY)")
             now = con.execute("SELECT * FROM postgres_query('probe', ?)", [_START_TIME]).fetchone()[0]
         finally:
             con.close()
