@@ -36,6 +36,7 @@ class VerifyReport:
     damaged: list[Damage]
     unrecorded: list[LakeFile]
     seconds: float
+    inlined_tables: int = 0
 
     @property
     def ok(self) -> bool:
@@ -48,6 +49,9 @@ class VerifyReport:
         if self.unrecorded:
             out.append(f"{len(self.unrecorded)} file(s) have no recorded checksum (written before checksums "
                        "existed): their size was checked, they are recorded at the next write")
+        if self.inlined_tables:
+            out.append(f"{self.inlined_tables} table(s) hold rows inlined in the catalog database (no file to "
+                       "checksum: the catalog's own storage protects them)")
         if not self.ok:
             out.append("repair: `accidents lake repair` (bronze from the cached source files; silver and gold "
                        "are rebuilt by their stage)")
@@ -56,11 +60,11 @@ class VerifyReport:
 
 def verify_lake(con: duckdb.DuckDBPyConnection) -> VerifyReport:
     """Every live data and delete file, sized and hashed against its recorded checksum."""
-    from pipeline.core.lake.integrity import verify_files
+    from pipeline.core.lake.integrity import inlined_row_tables, verify_files
 
     started = time.perf_counter()
     damaged, unrecorded, checked = verify_files(con)
-    return VerifyReport(checked, damaged, unrecorded, time.perf_counter() - started)
+    return VerifyReport(checked, damaged, unrecorded, time.perf_counter() - started, inlined_row_tables(con))
 
 
 @dataclass

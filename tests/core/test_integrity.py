@@ -154,3 +154,16 @@ def test_files_written_outside_a_transaction_are_recorded_at_the_next_writable_o
     report = verify_lake(con)
     con.close()
     assert report.ok and not report.unrecorded
+
+
+def test_verify_tells_rows_inlined_in_the_catalog(lake_dir, capsys):
+    """DuckLake inlines small inserts in the catalog when allowed (a lake written by another client):
+    no file to checksum, and verify says so rather than claiming them checked."""
+    con = connect(Settings.from_env())
+    con.execute("CALL lake.set_option('data_inlining_row_limit', 10)")
+    con.execute("CREATE TABLE gold.tiny (x INTEGER)")
+    con.execute("INSERT INTO gold.tiny VALUES (1), (2)")
+    con.close()
+    capsys.readouterr()
+    assert main(["lake", "verify"]) == 0
+    assert "1 table(s) hold rows inlined in the catalog database" in capsys.readouterr().out

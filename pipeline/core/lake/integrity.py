@@ -275,6 +275,18 @@ def check_changed_files(con: duckdb.DuckDBPyConnection) -> None:
             pass
 
 
+def inlined_row_tables(con: duckdb.DuckDBPyConnection) -> int:
+    """Tables of the catalog holding rows DuckLake inlined (no file to checksum: a lake written before
+    `connect` turned inlining off, or by another client); their rows live in the catalog database."""
+    import duckdb
+
+    try:
+        names = [r[0] for r in con.execute(f"SELECT table_name FROM {_META}.ducklake_inlined_data_tables").fetchall()]
+        return sum(1 for name in names if con.execute(f'SELECT count(*) FROM {_META}."{name}"').fetchone()[0])
+    except duckdb.Error:
+        return 0
+
+
 def table_present(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the catalog has the checksum table (a lake from before it has none until its next write)."""
     import duckdb
