@@ -8,6 +8,7 @@
 - `writes`: transactions (`committed`), one-scan blocks, per-département table writes;
 - `readonly`: the locked-down connection behind `accidents sql`, `sql_allow` its allow-list;
 - `integrity`: checksums of the data files (record, verify, check on open);
+- `diagnosis`: a failed operation told on one line (damaged file, failing server, full disk);
 
 Everyone imports from here (`from pipeline.core.lake import connect, committed`).
 """
@@ -35,7 +36,8 @@ from pipeline.core.lake.connection import (
     table_exists,
     use_department,
 )
-from pipeline.core.lake.failures import CommitConflict, CommitFailed, LakeBusy, StorageFailed, server_error, storage_error
+from pipeline.core.lake.diagnosis import storage_error
+from pipeline.core.lake.failures import CommitConflict, CommitFailed, LakeBusy, StorageFailed, server_error
 from pipeline.core.lake.integrity import LakeFileDamaged
 from pipeline.core.lake.lock import WRITE_LOCK_TIMEOUT_S, write_lock
 from pipeline.core.lake.retries import with_retries

@@ -127,15 +127,6 @@ def io_error(settings: Settings, exc: BaseException) -> StorageFailed | None:
                          "failed write was committed, free space or fix permissions and run the command again")
 
 
-def storage_error(settings: Settings, exc: BaseException) -> AccidentsError | None:
-    """The one-line error of a failure of the lake's storage: a data file that cannot be read (named
-    with its table), a failing S3 server or PostgreSQL catalog, a file system refusing a write (full,
-    permission); None for anything else (a bug keeps its traceback)."""
-    from pipeline.core.lake.integrity import lake_file_error
-
-    return lake_file_error(settings, exc) or server_error(settings, exc) or io_error(settings, exc)
-
-
 def attach_error(settings: Settings, exc: Exception) -> AccidentsError:
     """The one-line error for a lake that could not be opened."""
     text = scrub(settings, str(exc))

@@ -298,68 +298,14 @@ def table_present(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-# DuckDB's words for a Parquet file it could not decode (some of them, Thrift's, name no file).
-_UNREADABLE = re.compile(r"TProtocolException|Invalid data|footer|magic bytes|Parquet|Could not read enough bytes|"
-                         r"Cannot open file|No files found|decompress|snappy|zstd|Corrupt", re.IGNORECASE)
-_QUOTED_PATH = re.compile(r"""["']([^"']+\.parquet)["']""")
+# A file path in a DuckDB message.
+QUOTED_PATH = re.compile(r"""["']([^"']+\.parquet)["']""")
 
 
-def _duckdb_error(exc: BaseException | None) -> BaseException | None:
+def duckdb_error(exc: BaseException | None) -> BaseException | None:
     while exc is not None and not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
         exc = exc.__cause__ or exc.__context__
     return exc
-
-
-def _table_of(path: str, data_path: str) -> str:
-    """schema.table of a file under the data path (DuckLake lays files out as <schema>/<table>/...)."""
-    relative = path.removeprefix(data_path.rstrip("/") + "/").split("/")
-    return ".".join(relative[:2]) if len(relative) >= 3 else "a lake table"
-
-
-def _catalog_paths(settings: Settings) -> set[str]:
-    """Every file the catalog holds (any snapshot), read on a fresh connection; empty if it cannot be."""
-    try:
-        from pipeline.core.lake.connection import connect
-
-        con = connect(settings, read_only=True, check_files=False)
-        try:
-            return {f.path for f in live_files(con, every_snapshot=True)}
-        finally:
-            con.close()
-    except Exception:
-        return set()
-
-
-def lake_file_error(settings: Settings, exc: BaseException) -> LakeFileDamaged | None:
-    """A one-line error naming the table and the file when DuckDB failed to read one of the lake's
-    data files (missing, truncated, undecodable); None for anything else. When DuckDB's message names
-    no file (Thrift's "Invalid data"), the lake's files are verified to find it."""
-    if isinstance(exc, AccidentsError):
-        return None
-    found = _duckdb_error(exc)
-    if found is None:
-        return None
-    text = str(found)
-    first = text.strip().splitlines()[0] if text.strip() else type(found).__name__
-    named = _QUOTED_PATH.search(text)
-    if named and named[1] in _catalog_paths(settings):  # one of the lake's files: not a failed new write
-        return LakeFileDamaged(f"cannot read {_table_of(named[1], settings.resolved_data_path)} file {named[1]}: "
-                               f"{first}; run `accidents lake verify`, then `accidents lake repair`")
-    if named:
-        return None
-    if not _UNREADABLE.search(text):
-        return None
-    try:
-        from pipeline.core.lake.connection import connect
-
-        con = connect(settings, read_only=True, check_files=False)
-        try:
-            damage = verify_files(con)[0]
-        finally:
-            con.close()
-    except Exception:  # the lake cannot be verified now: keep the original error
-        return None
-    return damaged_error(damage, f"cannot read the lake ({first})") if damage else None
 
 
 def remove_partial_files(con: duckdb.DuckDBPyConnection, *, since_ns: int, failure: BaseException | None,
@@ -377,7 +323,7 @@ def remove_partial_files(con: duckdb.DuckDBPyConnection, *, since_ns: int, failu
     except Exception:  # the catalog is gone too: maintain will find the orphans
         return []
     candidates = set()
-    named = _QUOTED_PATH.search(str(_duckdb_error(failure) or ""))
+    named = QUOTED_PATH.search(str(duckdb_error(failure) or ""))
     if named and named[1].startswith(root):
         candidates.add(named[1])
     if sole_writer:
