@@ -106,6 +106,10 @@ def _grid(step: float) -> list[Benchmark]:
 BENCHMARKS: tuple[Benchmark, ...] = (
     _ingest(1, 0.05),
     _ingest(200, 0.1),
+    # Memory must not follow a file's size: a demo caracteristiques file followed by 1 GB of NUL bytes.
+    Benchmark("ingest_padded1g", "ingest", "ingest of one demo year whose caracteristiques file is padded "
+              "to 1 GB with NUL bytes", "bench.adapters.ingest:ingest_padded", {"pad_mb": 1024}, {"pad_mb": 16},
+              "seconds", "s", (Target("peak_mb", "<=", 600, "MB"),), heavy=True, warm_up=False),
     _silver(1, 0.05, (Target("seconds", "<=", 10, "s"),)),
     _silver(200, 0.1, (Target("seconds", "<=", 300, "s"), Target("peak_mb", "<=", 24 * GB, "MB"))),
     *[b for step in GRID_STEPS for b in _grid(step)],

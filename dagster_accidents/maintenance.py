@@ -1,5 +1,7 @@
-"""Weekly lake upkeep: `accidents lake maintain` as a Dagster job (Sunday 03:00 local time, when no
-prediction or training runs)."""
+"""Weekly lake upkeep: `accidents lake verify` then `accidents lake maintain` as a Dagster job (Sunday
+03:00 local time, when no prediction or training runs). A damaged or missing data file fails the run
+before anything is rewritten, and the failed-run sensor posts the failure (naming the file) to the
+failure webhook."""
 
 import dagster as dg
 
@@ -13,8 +15,25 @@ from pipeline.usecases.maintenance import MaintenanceParams
 MaintenanceConfig = config_class(MaintenanceParams, "MaintenanceConfig")
 
 
+@dg.op(description="Check every data file of the lake against its recorded size and checksum; fail the run "
+                   "(and so alert) on a damaged or missing one.", out=dg.Out(dg.Nothing))
+def verify_lake_op(context: dg.OpExecutionContext, lake: DuckLakeResource) -> None:
+    from pipeline.core.lake import lake_connection
+    from pipeline.usecases.lake_integrity import verify_lake
+
+    with lake_connection(lake.settings(), read_only=True, check_files=False) as con:
+        report = verify_lake(con)
+    context.log_event(dg.AssetObservation(asset_key="lake_storage", metadata={
+        "files_verified": report.checked, "damaged_files": len(report.damaged),
+        "files_without_checksum": len(report.unrecorded)}))
+    if not report.ok:
+        raise dg.Failure(description="\n".join(report.lines()))
+    for line in report.lines():
+        context.log.info(line)
+
+
 @dg.op(description="Merge small files, expire snapshots older than the retention, delete superseded and "
-                   "orphaned files, mark dead MLflow runs FAILED.")
+                   "orphaned files, mark dead MLflow runs FAILED.", ins={"verified": dg.In(dg.Nothing)})
 def maintain_lake_op(context: dg.OpExecutionContext, config: MaintenanceConfig, lake: DuckLakeResource,
                      mlflow: MLflowResource) -> None:
     from pipeline.usecases.maintenance import maintain_lake
@@ -39,9 +58,9 @@ lake_storage = dg.AssetSpec("lake_storage", group_name="lake_storage", kinds={"d
                             description="The lake's data files: count and bytes before and after each upkeep.")
 
 
-@dg.job(description="Weekly DuckLake upkeep (what `accidents lake maintain` does).")
+@dg.job(description="Weekly DuckLake upkeep (what `accidents lake verify` and `accidents lake maintain` do).")
 def lake_maintenance_job() -> None:
-    maintain_lake_op()
+    maintain_lake_op(verified=verify_lake_op())
 
 
 lake_maintenance_schedule = dg.ScheduleDefinition(

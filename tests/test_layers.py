@@ -34,8 +34,6 @@ SIDE_BY_SIDE = {("pipeline.cli", "dagster_accidents"), ("dagster_accidents", "pi
 # Circles that other work removes; any other circle makes the test fail, and so does a listed one
 # once it is gone (delete its line then).
 KNOWN_CIRCLES = {
-    # columns' lazy import back from fields: removed by issue 20's bronze work (its item 5)
-    frozenset({"pipeline.bronze.fields", "pipeline.bronze.columns"}),
 }
 
 

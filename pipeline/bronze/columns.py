@@ -102,6 +102,15 @@ def check_columns(kind: str, columns: Mapping[str, pa.Array], year: int) -> tupl
     return parsed, first_error(errors, rows)
 
 
+def check_row(kind: str, values: dict[str, str], year: int) -> dict[str, object]:
+    """Parse every ruled column present in `values`; raises FieldError on the first bad one (the
+    row rules are the column rules applied to one row: one composition)."""
+    parsed, reasons = check_columns(kind, {c: pa.array([v], pa.string()) for c, v in values.items()}, year)
+    if reasons[0].is_valid:
+        raise FieldError(reasons[0].as_py())
+    return {column: array[0].as_py() for column, array in parsed.items()}
+
+
 def _minute_of_day(text: str) -> int:
     hour, minute = fields.hrmn(text)
     return hour * 60 + minute

@@ -20,6 +20,7 @@ _INTEGER = re.compile(r"^-?[0-9]{1,6}$")
 _DECIMAL = re.compile(r"^-?[0-9]{1,3}(?:[.,][0-9]{1,12})?$")
 _ID = re.compile(r"^[0-9]{12}$")
 _HRMN = re.compile(r"^([0-9]{1,2}):([0-9]{2})$|^([0-9]{1,4})$")
+_NUMBER_FORMATTED = re.compile(r"^-?[0-9]{1,6}\.0+$")  # '988.0', '1.0': a spreadsheet's number format
 
 
 class FieldError(ValueError):
@@ -29,6 +30,12 @@ class FieldError(ValueError):
 def compact(value: str) -> str:
     """Without spaces, no-break spaces or thin spaces ('2021 000 56512' -> '202100056512')."""
     return _SPACES.sub("", value)
+
+
+def _number_hint(text: str) -> str:
+    if _NUMBER_FORMATTED.match(text):
+        return f" (written as a number by a spreadsheet? expected {text.split('.')[0]}: re-export the column as text)"
+    return ""
 
 
 def _show(value: str) -> str:
@@ -46,7 +53,7 @@ class Code:
         if text.lower() in NOT_SPECIFIED:
             return None
         if not _INTEGER.match(text):
-            raise FieldError(f"{column} {_show(value)} is not an integer code")
+            raise FieldError(f"{column} {_show(value)} is not an integer code{_number_hint(text)}")
         number = int(text)
         if number not in self.codes:
             raise FieldError(f"{column} {number} is not in the official code list")
@@ -66,7 +73,7 @@ class Range:
         if text.lower() in NOT_SPECIFIED:
             return None
         if not _INTEGER.match(text):
-            raise FieldError(f"{column} {_show(value)} is not an integer")
+            raise FieldError(f"{column} {_show(value)} is not an integer{_number_hint(text)}")
         number = int(text)
         if not self.low <= number <= self.high:
             raise FieldError(f"{column} {number} is outside {self.low}-{self.high}{self.unit}")
@@ -182,19 +189,6 @@ REQUIRED = {
     "vehicules": ("accident_id",),
     "usagers": ("accident_id",),
 }
-
-
-def check_row(kind: str, values: dict[str, str], year: int) -> dict[str, object]:
-    """Parse every ruled column present in `values`; raises FieldError on the first bad one (the
-    row rules are the column rules of columns.check_columns applied to one row: one composition)."""
-    import pyarrow as pa
-
-    from pipeline.bronze.columns import check_columns
-
-    parsed, reasons = check_columns(kind, {c: pa.array([v], pa.string()) for c, v in values.items()}, year)
-    if reasons[0].is_valid:
-        raise FieldError(reasons[0].as_py())
-    return {column: array[0].as_py() for column, array in parsed.items()}
 
 
 def born_by(an_nais: int, year: int) -> None:

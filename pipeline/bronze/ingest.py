@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import pyarrow.compute as pc
 from pipeline.bronze import fields as baac_fields
 from pipeline.bronze.columns import Checked, accident_columns, apply, check_columns
 from pipeline.bronze.fields import ACCIDENT_CODES, LIEUX_CODES, REQUIRED
-from pipeline.bronze.parse import ParsedFile, parse_file, truncate_raw
+from pipeline.bronze.parse import ParsedFile, parse_file
 from pipeline.core.departments import DEPARTMENTS
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import LAKE_ALIAS, committed, ensure_tables, scanned_once, with_retries
@@ -64,8 +65,11 @@ LOG_DDL = """
 CREATE TABLE IF NOT EXISTS bronze.ingest_log (
     source_file VARCHAR, year INTEGER, kind VARCHAR, encoding VARCHAR, source VARCHAR,
     rows_read INTEGER, rows_kept INTEGER, rows_rejected INTEGER, rows_other_department INTEGER,
-    ingested_at TIMESTAMP, dep VARCHAR)
+    ingested_at TIMESTAMP, dep VARCHAR, sha256 VARCHAR, size_bytes BIGINT, notes VARCHAR)
 """
+# Lakes from before the source files' checksums and notes gain the columns (NULL for their old rows).
+LOG_MIGRATIONS = tuple(f"ALTER TABLE bronze.ingest_log ADD COLUMN IF NOT EXISTS {c}"
+                       for c in ("sha256 VARCHAR", "size_bytes BIGINT", "notes VARCHAR"))
 # Every bronze table is keyed by (dep, year): an ingest replaces its départements' years only. Rows
 # of a département's ingest carry its code (a line whose département cannot be read is recorded under
 # each département whose ingest read it). Lakes from before the key gain the column (see _fill_dep).
@@ -116,6 +120,9 @@ class FileCount:
     rows_kept: int = 0
     rows_rejected: int = 0
     rows_other_department: int = 0
+    sha256: str = ""
+    size_bytes: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -137,6 +144,7 @@ class IngestSummary:
         for f in self.files:
             lines.append(f"{f.source_file:<32} {f.rows_read:>8} {f.rows_kept:>8} {f.rows_rejected:>8} "
                          f"{f.rows_other_department:>9}")
+        lines += [f"note: {f.source_file}: {note}" for f in self.files for note in f.notes]
         return "\n".join(lines)
 
 
@@ -186,8 +194,30 @@ class _Rejected:
         count.rows_rejected = len(self.reasons)
         name = self.parsed.path.name
         for number in sorted(self.reasons):
-            text, length = truncate_raw(self.parsed.raw_text(number))
+            text, length = self.parsed.rejected_text(number)
             batch.rejected.append((name, year, number, text, self.reasons[number], length))
+
+
+def _file_count(parsed: ParsedFile, year: int, kind: str) -> FileCount:
+    return FileCount(parsed.path.name, year, kind, parsed.encoding, rows_read=parsed.line_count, sha256=parsed.sha256,
+                     size_bytes=parsed.size, notes=list(parsed.notes))
+
+
+# A code a spreadsheet stored as a number and wrote back with a decimal part ('988.0').
+_NUMBER_FORMATTED = re.compile(r"\s*([0-9]+)\.0+\s*")
+
+
+def _number_formatted_dep_note(dep_column: pa.Array, dep: str) -> str | None:
+    """A note when lines give the département as '988.0': they are counted as another département."""
+    hits, example = 0, None
+    for item in pc.value_counts(dep_column).to_pylist():
+        match = _NUMBER_FORMATTED.fullmatch(item["values"] or "")
+        if match and match[1] == dep:
+            hits, example = hits + item["counts"], item["values"].strip()
+    if not hits:
+        return None
+    return (f"{hits} line(s) give dep {example!r}, a number formatted by a spreadsheet: they are not counted "
+            f"as département {dep}; re-export the column as text")
 
 
 def _accident_ids(parsed: ParsedFile, year: int, memo: dict) -> Checked:
@@ -223,7 +253,7 @@ def _raw_table(parsed: ParsedFile, kind: str, year: int, rows: pa.Array, acc_ids
 def _ingest_caracteristiques(parsed: ParsedFile, year: int, dep: str, batch: _YearBatch, memo: dict):
     """Returns (the in-scope accident ids, the year's valid ids of every département, the accidents
     whose fields all passed, without their lieux fields)."""
-    count = FileCount(parsed.path.name, year, "caracteristiques", parsed.encoding, rows_read=parsed.line_count)
+    count = _file_count(parsed, year, "caracteristiques")
     rejected = _Rejected(parsed)
     numbers, columns = parsed.line_numbers, parsed.columns
     ids = _accident_ids(parsed, year, memo)
@@ -232,6 +262,9 @@ def _ingest_caracteristiques(parsed: ParsedFile, year: int, dep: str, batch: _Ye
     all_ids = pc.unique(ids.values.filter(valid))
     in_dep = pc.and_(valid, pc.equal(apply(_department, columns["dep"], arrow_type=pa.string()).values, dep))
     count.rows_other_department = _count(valid) - _count(in_dep)
+    note = _number_formatted_dep_note(columns["dep"].filter(valid), dep)
+    if note:
+        count.notes.append(note)
     # an in-scope id seen again on a later line: that line is a duplicate
     candidates = pc.indices_nonzero(in_dep)
     first = _first_of_each(ids.values.take(candidates))
@@ -260,7 +293,7 @@ def _ingest_linked(parsed: ParsedFile, kind: str, year: int, in_scope: pa.Array,
                    batch: _YearBatch, memo: dict) -> pa.Table | None:
     """lieux / vehicules / usagers rows follow their accident's département; every ruled field is
     checked. Returns, for lieux, the first valid row's risk fields per accident."""
-    count = FileCount(parsed.path.name, year, kind, parsed.encoding, rows_read=parsed.line_count)
+    count = _file_count(parsed, year, kind)
     rejected = _Rejected(parsed)
     numbers = parsed.line_numbers
     ids = _accident_ids(parsed, year, memo)
@@ -290,13 +323,14 @@ def _ingest_linked(parsed: ParsedFile, kind: str, year: int, in_scope: pa.Array,
         for c in LIEUX_CODES}})
 
 
-def _read_year(year: int, files: Mapping[str, Path], dep: str) -> _YearBatch:
+def _read_year(year: int, files: Mapping[str, Path], dep: str, max_file_bytes: int | None = None) -> _YearBatch:
     """Parse and validate one year's four files for `dep`; AccidentsError when a file's structure is
     refused."""
     missing = [k for k in KINDS if k not in files]
     if missing:
         raise AccidentsError(f"year {year}: missing file(s) for {', '.join(missing)}")
-    parsed = {kind: parse_file(Path(files[kind]), REQUIRED[kind]) for kind in KINDS}  # structure first
+    parsed = {kind: parse_file(Path(files[kind]), REQUIRED[kind], max_file_bytes)  # structure first
+              for kind in KINDS}
     batch = _YearBatch()
     memo: dict = {}
     in_scope, all_ids, accidents = _ingest_caracteristiques(parsed["caracteristiques"], year, dep, batch, memo)
@@ -346,15 +380,21 @@ def _shrinking_years(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str,
 
 
 def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _YearBatch], source: str,
-           force: bool) -> dict[tuple[str, int], str]:
+           force: bool, rebuild: Sequence[str] = ()) -> dict[tuple[str, int], str]:
     """Replace the (dep, year) slices of `batches` in one transaction; returns the slices refused for
     shrinking (decided inside the transaction, so a concurrent ingest cannot slip between check and
     write). Other départements' rows of the same years are left as they are."""
-    ensure_tables(con, ACCIDENTS_DDL, REJECTED_DDL, REJECTED_MIGRATION, LOG_DDL,
+    ensure_tables(con, ACCIDENTS_DDL, REJECTED_DDL, REJECTED_MIGRATION, LOG_DDL, *LOG_MIGRATIONS,
                   *(_raw_ddl(k) for k in KINDS), *_dep_migrations())
     now = dt.datetime.now().replace(microsecond=0)
 
+    ddl = {"bronze.accidents": ACCIDENTS_DDL, "bronze.rejected_rows": REJECTED_DDL, "bronze.ingest_log": LOG_DDL,
+           **{f"bronze.raw_{k}": _raw_ddl(k) for k in KINDS}}
+
     def write() -> dict[tuple[str, int], str]:
+        for table in rebuild:  # damaged tables: dropped unread and created anew, in this transaction
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(ddl[table])
         _fill_dep(con)
         refused = {} if force else _shrinking_years(con, batches)
         kept = {key: b for key, b in batches.items() if key not in refused}
@@ -368,10 +408,11 @@ def _write(con: duckdb.DuckDBPyConnection, batches: Mapping[tuple[str, int], _Ye
             _insert(con, "bronze.accidents", batch.accidents, dep)
             _insert(con, "bronze.rejected_rows", _arrow(batch.rejected, _REJECTED_NAMES), dep)
             log_rows = [(c.source_file, c.year, c.kind, c.encoding, source, c.rows_read, c.rows_kept,
-                         c.rows_rejected, c.rows_other_department, now) for c in batch.counts]
+                         c.rows_rejected, c.rows_other_department, now, c.sha256, c.size_bytes,
+                         "; ".join(c.notes) or None) for c in batch.counts]
             _insert(con, "bronze.ingest_log", _arrow(log_rows, [
                 "source_file", "year", "kind", "encoding", "source", "rows_read", "rows_kept", "rows_rejected",
-                "rows_other_department", "ingested_at"]), dep)
+                "rows_other_department", "ingested_at", "sha256", "size_bytes", "notes"]), dep)
         label_tables(con, source)
         return refused
 
@@ -394,12 +435,15 @@ def label_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
 
 def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Mapping[str, Path]], *,
                  departments: Sequence[str] = ("988",), source: str = "files",
-                 force: bool = False) -> IngestSummary:
+                 force: bool = False, max_file_bytes: int | None = None,
+                 rebuild: Sequence[str] = ()) -> IngestSummary:
     """Parse and load the given years' four files; replaces the (département, year) slices atomically.
 
     A year whose file structure is refused, or whose accidents would shrink below MIN_KEPT_SHARE of
     what the lake holds (unless `force`), keeps its previous snapshot; the other years are written,
-    then IngestRefused (an AccidentsError carrying the summary) says which years were refused."""
+    then IngestRefused (an AccidentsError carrying the summary) says which years were refused.
+    `rebuild` names bronze tables dropped and created anew in the same transaction (a repair: their
+    damaged files are never read; every slice they held must be among `files_by_year`)."""
     started = time.perf_counter()
     deps = {d.upper() for d in departments}
     unknown = sorted(deps - DEPARTMENTS.keys())
@@ -412,12 +456,12 @@ def ingest_years(con: duckdb.DuckDBPyConnection, files_by_year: Mapping[int, Map
     for year in sorted(files_by_year):
         for dep in sorted(deps):
             try:
-                batches[(dep, year)] = _read_year(year, files_by_year[year], dep)
+                batches[(dep, year)] = _read_year(year, files_by_year[year], dep, max_file_bytes)
             except AccidentsError as exc:
                 refused_slices[(dep, year)] = str(exc)
     if batches:
         # a concurrent ingest of other slices may commit first: redo the whole transaction on top of it
-        refused_slices |= with_retries(lambda: _write(con, batches, source, force))
+        refused_slices |= with_retries(lambda: _write(con, batches, source, force, rebuild))
     written = [key for key in batches if key not in refused_slices]
     refused: dict[int, str] = {}
     for (dep, year), why in sorted(refused_slices.items()):

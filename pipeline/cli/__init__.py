@@ -73,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        # An unreachable or failing S3 server or catalog is a user-facing condition, not a bug: one line.
-        from pipeline.core.lake import server_error
+        # A damaged data file or a failing S3 server or catalog is a user-facing condition, not a bug:
+        # one line.
+        from pipeline.core.lake import storage_error
 
-        friendly = server_error(settings, exc) if settings is not None else None
+        friendly = storage_error(settings, exc) if settings is not None else None
         if friendly is None:
             raise
         print(f"error: {friendly}", file=sys.stderr)

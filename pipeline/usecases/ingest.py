@@ -31,6 +31,7 @@ def ingest(settings: Settings, params: IngestParams, *, source: AccidentSource |
     source = source or open_source(params.source, settings, seed=params.seed, scale=params.scale)
     files = source.files_for_years(list(params.years))
     with lake_connection(settings) as con:
-        summary = ingest_years(con, files, departments=settings.departments, source=source.label, force=params.force)
+        summary = ingest_years(con, files, departments=settings.departments, source=source.label, force=params.force,
+                               max_file_bytes=params.max_file_mb << 20)
     return IngestOutcome(summary, source, params.years, settings.departments)
 

@@ -76,7 +76,13 @@ def maintain_lake(con: duckdb.DuckDBPyConnection, settings: Settings,
                   now: dt.datetime | None = None) -> MaintenanceReport:
     """Compact, expire, clean up, in that order, so that files merged away or expired now are deleted
     in the same pass. The current snapshot is never expired, so readers always see the latest data."""
+    from pipeline.core.lake.integrity import damaged_error, forget_removed, record_checksums, verify_files
+
     now = now or dt.datetime.now(dt.UTC)
+    # Merging and rewriting read every small file and delete it: a damaged one would be made permanent.
+    damaged = verify_files(con)[0]
+    if damaged:
+        raise damaged_error(damaged, "lake maintain refused to rewrite a damaged file")
     before = storage_usage(con, settings)
     merged = _count(con, f"CALL ducklake_merge_adjacent_files('{LAKE_ALIAS}')")
     expired = _count(con, f"CALL ducklake_expire_snapshots('{LAKE_ALIAS}', older_than => ?::TIMESTAMPTZ)",
@@ -85,6 +91,8 @@ def maintain_lake(con: duckdb.DuckDBPyConnection, settings: Settings,
     deleted = _count(con, f"CALL ducklake_cleanup_old_files('{LAKE_ALIAS}', cleanup_all => true)")
     orphans = _count(con, f"CALL ducklake_delete_orphaned_files('{LAKE_ALIAS}', older_than => ?::TIMESTAMPTZ)",
                      [now - dt.timedelta(minutes=params.orphan_grace_minutes)])
+    with_retries(lambda: record_checksums(con))  # the merged files
+    with_retries(lambda: forget_removed(con))  # the deleted ones
     left = _count(con, f"SELECT count(*) FROM ducklake_snapshots('{LAKE_ALIAS}')")[0][0]
     failed = fail_dead_runs(settings.resolved_mlflow_uri, older_than=now - dt.timedelta(
         hours=params.stale_run_hours))

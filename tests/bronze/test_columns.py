@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.bronze import fields as f
 from pipeline.bronze.columns import accident_columns, apply, check_columns
-from pipeline.bronze.parse import MAX_LINE_CHARS, _split_one_by_one, parse_file
+from pipeline.bronze.parse import CONTROL, MAX_LINE_CHARS, _split_one_by_one, parse_file
 from tests.bronze.baac_fuzz import HOSTILE
 
 _CHARS = ['"', '"', ";", ",", "\t", " ", "\r", "a", "1", "\x00", "\x1c", "\u00a0", "é", "\u2028", "-", "."]
@@ -47,8 +47,13 @@ def test_official_layouts_split_by_arrow_as_the_csv_module_splits_them(tmp_path,
     path.write_bytes(("\n".join([separator.join(["Num_Acc", "b", "c"]), *lines]) + "\n").encode())
     parsed = parse_file(path)
     text_lines = parsed.text_lines
-    problems, positions, rows = _split_one_by_one(text_lines, np.arange(len(text_lines) - 1), separator, 3)
-    assert parsed.problems == problems  # csv reference: every line one by one
+    # lines with a control character are refused before any split (the documented text rule)
+    damaged = [i for i, line in enumerate(text_lines[1:]) if CONTROL.search(line)]
+    clean = np.setdiff1d(np.arange(len(text_lines) - 1), damaged)
+    problems, positions, rows = _split_one_by_one(text_lines, clean, separator, 3)
+    control = [(i + 2, reason) for i in damaged for n, reason in parsed.problems if n == i + 2]
+    assert len(control) == len(damaged) >= 3 and all("control character" in r for _, r in control)
+    assert parsed.problems == sorted(problems + control)  # csv reference: every other line one by one
     assert parsed.line_numbers.to_pylist() == (positions + 2).tolist()
     columns = [parsed.columns[name].to_pylist() for name in parsed.header]
     assert [list(r) for r in zip(*columns)] == rows
@@ -121,3 +126,16 @@ def test_an_accident_row_takes_the_reason_of_its_first_refused_field():
     assert reasons[-1].as_py() is None
     assert values["event_time"][-1].as_py() == f.event_time(good, 2021)
     assert (values["lat"][-1].as_py(), values["com"][-1].as_py()) == (-22.27, "98818")
+
+
+def test_fields_does_not_import_columns():
+    """fields.py is the layer below columns.py (issue 20): an import back would be a circle."""
+    import ast
+    from pathlib import Path
+
+    import pipeline.bronze.fields as fields_module
+
+    tree = ast.parse(Path(fields_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {name for name in imported if name and name.startswith("pipeline.bronze")}

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from pipeline.bronze import fields as f
+from pipeline.bronze.columns import check_row
 from pipeline.bronze.ingest import ingest_years
 from tests.bronze.baac_files import Accident, accidents_for, write_year
 
@@ -29,7 +30,7 @@ from tests.bronze.baac_files import Accident, accidents_for, write_year
     ("caracteristiques", "adr", "  VE2 - sortie Mont Dore ", "VE2 - sortie Mont Dore"),
 ])
 def test_valid_and_not_specified_values(kind, column, value, expected):
-    assert f.check_row(kind, {column: value}, 2021)[column] == expected
+    assert check_row(kind, {column: value}, 2021)[column] == expected
 
 
 @pytest.mark.parametrize("kind, column, value, reason", [
@@ -57,7 +58,7 @@ def test_valid_and_not_specified_values(kind, column, value, expected):
 ])
 def test_values_outside_their_format_name_the_column(kind, column, value, reason):
     with pytest.raises(f.FieldError) as caught:
-        f.check_row(kind, {column: value}, 2021)
+        check_row(kind, {column: value}, 2021)
     assert str(caught.value) == reason
 
 

@@ -213,3 +213,49 @@ def test_wrong_or_missing_credentials_name_the_setting_and_never_print_the_secre
     refused = accidents({**env, "ACCIDENTS_PG_DSN": no_role}, "tables")
     line = one_line_error(refused.stderr)
     assert "ACCIDENTS_PG_DSN" in line and marker not in refused.stdout + refused.stderr
+
+
+def test_s3_objects_are_checksummed_and_a_damaged_one_is_named(own_s3, lake):
+    """Checksums cover S3 objects too: `lake verify` reads each back with the lake's secret; a damaged
+    object is listed by table and file, `lake maintain` refuses to rewrite it; restored, all is sound."""
+    env, _ = lake
+    assert "all sound" in ok(env, "lake", "verify")
+    client = own_s3.client()
+    key = sorted(k for k in own_s3.keys("faults/") if "/bronze/accidents/" in k)[0]
+    original = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    damaged = bytearray(original)
+    damaged[len(damaged) // 2] ^= 0xFF
+    client.put_object(Bucket=BUCKET, Key=key, Body=bytes(damaged))
+    try:
+        done = accidents(env, "lake", "verify")
+        assert done.returncode == 1
+        assert f"DAMAGED bronze.accidents file s3://{BUCKET}/{key} (snapshot" in done.stdout, done.stdout
+        assert "content does not match its checksum" in done.stdout
+        refused = accidents(env, "lake", "maintain")
+        line = one_line_error(refused.stderr)
+        assert line.startswith("error: lake maintain refused to rewrite a damaged file: bronze.accidents file")
+    finally:
+        client.put_object(Bucket=BUCKET, Key=key, Body=original)
+    assert "all sound" in ok(env, "lake", "verify")
+
+
+def test_a_catalog_restart_is_recognised_by_the_servers_state_not_by_words(own_postgres, lake):
+    """The 23-line traceback of issue 21 (`Failed to commit: Failed to execute query "ROLLBACK"`, whose
+    words name no lost connection) is one line once the server is known restarted since the process
+    met it: a fresh connection asks its start time."""
+    import duckdb
+
+    from pipeline.core.lake import server_error
+    from pipeline.core.lake.failures import catalog_lost
+
+    env, _ = lake
+    settings = Settings.from_env(env)
+    connect(settings, read_only=True).close()  # meets the server: its start time is remembered
+    unknown = duckdb.TransactionException('Failed to commit: Failed to execute query "ROLLBACK"')
+    assert not catalog_lost(settings) and server_error(settings, unknown) is None  # a bug keeps its traceback
+    own_postgres.restart()
+    assert catalog_lost(settings)
+    line = str(server_error(settings, unknown))
+    assert line.startswith("PostgreSQL catalog host=127.0.0.1") and "(ACCIDENTS_PG_DSN) failed: Failed to commit" in line
+    connect(settings, read_only=True).close()  # a new open after the restart: known again, not lost
+    assert not catalog_lost(settings)

@@ -127,8 +127,8 @@ def test_read_only_sql_reads_s3_and_refuses_writes(production_env, demo_files, m
     for name, value in production_env.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
-    assert main(["sql", "SELECT count(*) AS n FROM bronze.accidents"]) == 0  # Parquet on S3 still readable
-    assert f"│ {expected} │" in " ".join(capsys.readouterr().out.split()).replace("│ ", "│ ")
+    assert main(["sql", "--format", "csv", "SELECT count(*) AS n FROM bronze.accidents"]) == 0  # Parquet on S3
+    assert capsys.readouterr().out.split() == ["n", str(expected)]
     data_path = Settings.from_env(production_env).resolved_data_path
     assert main(["sql", f"COPY (SELECT 1) TO '{data_path}x.csv'"]) == 2
-    assert "COPY statements are not allowed" in capsys.readouterr().err
+    assert "only one SELECT-like statement is allowed" in capsys.readouterr().err

@@ -32,8 +32,10 @@ def install_extensions(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -
             con.execute(f"LOAD {name}")
 
 
-def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the lake attached as `lake` and schemas created."""
+def connect(settings: Settings, *, read_only: bool = False, check_files: bool = True) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake attached as `lake` and schemas created. Unless
+    `check_files` is False (what verifies and repairs them), a local data file changed since its
+    checksum was recorded and no longer matching it stops here (integrity.LakeFileDamaged)."""
     if settings.catalog != "postgres":
         settings.lake_dir.mkdir(parents=True, exist_ok=True)
         if not settings.uses_s3:
@@ -54,7 +56,26 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
             # go straight to Parquet instead, so users see every table as files.
             execute_with_retry(con, f"CALL {LAKE_ALIAS}.set_option('data_inlining_row_limit', 0)")
     use_department(con, settings.departments[0])
+    try:
+        _check_files(con, settings, read_only, check_files)
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+def _check_files(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool, check_files: bool) -> None:
+    from pipeline.core.lake import integrity
+
+    from pipeline.core.lake.failures import remember_catalog_start
+
+    integrity.remember_data_path(con, settings)
+    remember_catalog_start(con, settings)
+    if not read_only:  # files committed by a process that died before recording them get theirs now
+        with write_lock(con):
+            with_retries(lambda: integrity.record_checksums(con))
+    if check_files:
+        integrity.check_changed_files(con)
 
 
 def _attached(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -75,8 +96,8 @@ def _attached(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def lake_connection(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect(settings, read_only=read_only)
+def lake_connection(settings: Settings, *, read_only: bool = False, check_files: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(settings, read_only=read_only, check_files=check_files)
     try:
         yield con
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake.attach import ducklake_uri, redact_dsn, s3_endpoint_url, scrub
+from pipeline.core.lake.attach import LAKE_ALIAS, _quote, ducklake_uri, redact_dsn, s3_endpoint_url, scrub
 from pipeline.core.settings import Settings
 
 
@@ -17,6 +17,30 @@ class LakeBusy(AccidentsError):
 
 class CommitConflict(AccidentsError):
     """A lake commit refused for a conflict with a concurrent transaction, still refused after replays."""
+
+
+class CommitFailed(AccidentsError):
+    """The catalog failed while committing (disk full, server lost...): nothing was committed."""
+
+
+class StorageFailed(AccidentsError):
+    """The lake's files or catalog could not be read or written (disk full, permission, server lost)."""
+
+
+def root_cause(exc: BaseException) -> str:
+    """The last line of a DuckDB message: the innermost cause ("database or disk is full")."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def catalog_name(con) -> str:
+    """The lake's catalog as a user may see it: its file, or the PostgreSQL DSN without its password
+    and the setting that gives it."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [LAKE_ALIAS]).fetchone()
+    path = (row[0] if row else None) or "?"
+    if path.startswith(("postgres:", "postgresql:")):
+        return f"PostgreSQL {redact_dsn(path.split(':', 1)[1])} (ACCIDENTS_PG_DSN)"
+    return path.removeprefix("sqlite:")
 
 
 # What DuckDB reports when the object store or the PostgreSQL catalog fails under a running statement.
@@ -47,10 +71,60 @@ def server_error(settings: Settings, exc: BaseException) -> AccidentsError | Non
                 if _S3_DENIED.search(text) else "")
         return AccidentsError(f"object storage {s3_endpoint_url(settings)} failed for the lake's data path "
                               f"{settings.resolved_data_path}{hint}: {first}")
-    if settings.catalog == "postgres" and _CATALOG_FAILURE.search(text):
+    if settings.catalog == "postgres" and (_CATALOG_FAILURE.search(text) or catalog_lost(settings)):
         return AccidentsError(f"PostgreSQL catalog {redact_dsn(settings.postgres_dsn or '')} (ACCIDENTS_PG_DSN) "
                               f"failed: {first}")
     return None
+
+
+# The PostgreSQL catalog's start time as each process first saw it (by DSN): a later failure with the
+# server restarted since, or unreachable now, is a lost catalog whatever DuckDB's words for it.
+_catalog_started: dict[str, str] = {}
+_START_TIME = "SELECT pg_postmaster_start_time()::VARCHAR"
+
+
+def remember_catalog_start(con, settings: Settings) -> None:
+    if settings.catalog != "postgres":
+        return
+    try:
+        row = con.execute("SELECT * FROM postgres_query(?, ?)", [f"__ducklake_metadata_{LAKE_ALIAS}", _START_TIME]
+                          ).fetchone()
+    except Exception:  # not fatal: failures are then told by their words only
+        return
+    _catalog_started[settings.postgres_dsn or ""] = row[0]  # as of the latest open
+
+
+def catalog_lost(settings: Settings) -> bool:
+    """Whether the PostgreSQL catalog is unreachable now or restarted since this process first met it
+    (a fresh connection asks the server its start time)."""
+    import duckdb
+
+    seen = _catalog_started.get(settings.postgres_dsn or "")
+    try:
+        con = duckdb.connect()
+        try:
+            con.execute("LOAD postgres")
+            con.execute(f"ATTACH {_quote(settings.postgres_dsn or '')} AS probe (TYPE postgres, READ_ONLY)")
+            now = con.execute("SELECT * FROM postgres_query('probe', ?)", [_START_TIME]).fetchone()[0]
+        finally:
+            con.close()
+    except Exception:
+        return True
+    return seen is not None and now != seen
+
+
+def io_error(settings: Settings, exc: BaseException) -> StorageFailed | None:
+    """A one-line error for a file of the lake's storage that could not be written or read (disk full,
+    permission denied, read-only file system), known by DuckDB's error kind (IOException)."""
+    import duckdb
+
+    while exc is not None and not isinstance(exc, duckdb.Error):
+        exc = exc.__cause__ or exc.__context__
+    if not isinstance(exc, duckdb.IOException) or (settings.uses_s3 and "HTTP" in str(exc)):
+        return None
+    cause = scrub(settings, root_cause(exc))
+    return StorageFailed(f"the lake's storage failed ({settings.resolved_data_path}): {cause}; nothing of the "
+                         "failed write was committed, free space or fix permissions and run the command again")
 
 
 def attach_error(settings: Settings, exc: Exception) -> AccidentsError:

@@ -41,7 +41,7 @@ def use_wal(path: Path) -> None:
         raise AccidentsError(f"cannot open the lake catalog {path}: {exc}") from None
 
 
-def _lock_path(con: duckdb.DuckDBPyConnection) -> str | None:
+def lock_path(con: duckdb.DuckDBPyConnection) -> str | None:
     row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [LAKE_ALIAS]).fetchone()
     path = row[0] if row else None
     if not path or path.startswith(("postgres:", "postgresql:")):
@@ -52,7 +52,7 @@ def _lock_path(con: duckdb.DuckDBPyConnection) -> str | None:
 @contextmanager
 def write_lock(con: duckdb.DuckDBPyConnection, timeout: float | None = None) -> Iterator[None]:
     """Hold the embedded catalog's write lock (re-entrant within a thread) for the block."""
-    path = _lock_path(con)
+    path = lock_path(con)
     if path is None:
         yield
         return

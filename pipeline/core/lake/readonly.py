@@ -1,13 +1,16 @@
-"""Read-only queries on the lake for users (`accidents sql`): one SELECT-like statement, on a
-connection that can no longer touch files, attach databases or change its own settings.
+"""Read-only queries on the lake for users (`accidents sql`): one SELECT-like statement whose every
+call is allow-listed (sql_allow.py), on a connection that can no longer touch files, attach
+databases or change its own settings, within a time and a memory limit.
 
-Two locks, because neither is enough alone: the lake is attached READ_ONLY, but DuckDB would still
+Three locks, because none is enough alone: the lake is attached READ_ONLY, but DuckDB would still
 ATTACH the catalog again (writable) or COPY into the data folder; `enable_external_access = false`
-blocks files outside the lake but not those two. So statements are allow-listed by type as well.
+blocks files outside the lake but not those two, nor table functions reading the data folder or
+writing it (ducklake_merge_adjacent_files); the allow-list refuses every call not reviewed.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
@@ -15,15 +18,19 @@ from pipeline.core.errors import AccidentsError
 if TYPE_CHECKING:
     import duckdb
 
-# DESCRIBE, SHOW, SUMMARIZE, FROM ..., PRAGMA x are SELECTs too. Not EXPLAIN: EXPLAIN ANALYZE runs its
-# statement, COPY included.
-ALLOWED_STATEMENTS = ("SELECT",)
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 
-def lock_down(con: duckdb.DuckDBPyConnection, data_path: str) -> None:
-    """After the lake is attached: only the lake's own data files stay reachable, and no setting
-    (this one included) can be changed again."""
+def lock_down(con: duckdb.DuckDBPyConnection, data_path: str, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
+    """After the lake is attached: only the lake's own data files stay reachable, the query's memory
+    is capped (DuckDB's default is 80 % of RAM), and no setting (this one included) can be changed
+    again."""
     quoted = data_path.replace("'", "''")
+    try:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    except Exception as exc:
+        raise AccidentsError(f"--memory-limit {memory_limit!r}: {_one_line(exc)} (e.g. 2GB, 512MB)") from None
     con.execute(f"SET allowed_directories = ['{quoted}']")
     con.execute("SET enable_external_access = false")
     con.execute("SET autoinstall_known_extensions = false")
@@ -36,27 +43,42 @@ def _one_line(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def read_only_relation(con: duckdb.DuckDBPyConnection, query: str) -> duckdb.DuckDBPyRelation:
-    """The relation of one allowed statement; AccidentsError (one line) for anything else."""
-    try:
-        statements = con.extract_statements(query)
-    except Exception as exc:
-        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc  # the cause names a failing server
-    if len(statements) != 1:
-        raise AccidentsError(f"SQL: give exactly one statement (got {len(statements)})")
-    kind = statements[0].type.name
-    if kind not in ALLOWED_STATEMENTS:
-        raise AccidentsError(f"SQL: {kind} statements are not allowed, `accidents sql` is read-only "
-                             f"(allowed: {', '.join(ALLOWED_STATEMENTS)})")
-    try:
-        return con.sql(query)
-    except Exception as exc:
-        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc  # the cause names a failing server
+def run_query(con: duckdb.DuckDBPyConnection, query: str, max_rows: int,
+              timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[list[str], list[tuple], bool]:
+    """(column names, at most `max_rows` rows, whether there were more) of one allowed statement,
+    interrupted after `timeout_s`; AccidentsError (one line) for anything refused or failing. The
+    cause of a failure is kept, so that a failing server can be named."""
+    from pipeline.core.lake.sql_allow import check_query
 
-
-def show(relation: duckdb.DuckDBPyRelation, max_rows: int) -> None:
-    """Print the result; errors raised while the query runs (casts, division...) become one line."""
     try:
-        relation.show(max_rows=max_rows, max_width=200)
+        check_query(con, query)
+    except AccidentsError:
+        raise
     except Exception as exc:
-        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc  # the cause names a failing server
+        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            relation = con.sql(query)
+            names = list(relation.columns)
+            rows = relation.fetchmany(max_rows + 1)
+            outcome["result"] = (names, rows[:max_rows], len(rows) > max_rows)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="accidents-sql", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        con.interrupt()
+        worker.join(10)
+        raise AccidentsError(f"SQL: the query ran longer than its time limit of {timeout_s:g} s and was stopped "
+                             "(raise it with --timeout)")
+    if "error" in outcome:
+        exc = outcome["error"]
+        if "memory" in str(exc).lower() and "limit" in str(exc).lower():
+            raise AccidentsError(f"SQL: the query needs more memory than its limit (--memory-limit): "
+                                 f"{_one_line(exc)}") from exc
+        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc
+    return outcome["result"]

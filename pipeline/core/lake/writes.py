@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake.connection import DEP, table_exists
-from pipeline.core.lake.failures import CommitConflict
-from pipeline.core.lake.lock import write_lock
-from pipeline.core.lake.retries import TRANSIENT, execute_with_retry
+from pipeline.core.lake.failures import CommitConflict, CommitFailed, catalog_name, root_cause
+from pipeline.core.lake.lock import lock_path, write_lock
+from pipeline.core.lake import integrity
+from pipeline.core.lake.retries import TRANSIENT, execute_with_retry, with_retries
 
 if TYPE_CHECKING:
     import duckdb
@@ -52,15 +53,22 @@ def _transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Du
     with write_lock(con):
         for name, frame in frames.items():
             con.register(name, frame)
+        started_ns = time.time_ns() - 2_000_000_000  # file times are coarser than the clock on some systems
         con.execute("BEGIN TRANSACTION")
+        committing = False
         try:
             yield con
+            committing = True
             con.execute("COMMIT")
         except BaseException as exc:
             try:
                 con.execute("ROLLBACK")
             except Exception:  # a failed COMMIT has already ended the transaction: keep its error
                 pass
+            # DuckLake deletes the files of a rolled-back transaction but not the one a write error
+            # left half written (a full disk): remove what it left
+            integrity.remove_partial_files(con, since_ns=started_ns, failure=exc,
+                                           sole_writer=lock_path(con) is not None)
             conflict = _CONFLICT.search(str(exc)) if isinstance(exc, Exception) else None
             if conflict and not isinstance(exc, AccidentsError):
                 raise CommitConflict(f"the lake refused the commit: {conflict.group(0)}") from None
@@ -69,10 +77,16 @@ def _transaction(con: duckdb.DuckDBPyConnection, **frames) -> Iterator[duckdb.Du
                 # whose text with_retries still recognises
                 raise AccidentsError(f"the lake catalog is busy (another process is using it): "
                                      f"{str(exc).splitlines()[0]}") from None
+            if committing and isinstance(exc, Exception) and not isinstance(exc, AccidentsError):
+                # known by where it happened, whatever DuckDB's words: the catalog refused or lost the commit
+                raise CommitFailed(f"the lake's catalog {catalog_name(con)} failed to commit, nothing of this write "
+                                   f"was committed (the previous snapshot stands): {root_cause(exc)}") from exc
             raise
         finally:
             for name in frames:
                 con.unregister(name)
+        # the files this commit wrote get their checksums (own transaction: one database per transaction)
+        with_retries(lambda: integrity.record_checksums(con))
 
 
 def one_pass(data: pd.DataFrame | pa.Table, batch_rows: int = 1 << 20) -> pa.RecordBatchReader:
@@ -135,7 +149,20 @@ def write_department_rows(con: duckdb.DuckDBPyConnection, qualified: str, select
         where = " AND ".join([f"(dep = {DEP} OR dep IS NULL)", *(
             f'list_contains(?, "{c}")' if isinstance(v, (list, tuple)) else f'"{c}" = ?' for c, v in key.items())])
         con.execute(f"DELETE FROM {qualified} WHERE {where}", list(key.values()))
+        clear_stale(con, qualified)
     con.execute(f"INSERT INTO {qualified} BY NAME {query}", params)
+
+
+STALE_PREFIX = "STALE"  # a table comment `lake repair` sets on the tables built from a repaired bronze
+
+
+def clear_stale(con: duckdb.DuckDBPyConnection, qualified: str) -> None:
+    """Inside a write of `qualified`: a stale mark left by a bronze repair goes (the stage rebuilds it)."""
+    schema, table = qualified.split(".")
+    row = con.execute("SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND "
+                      "schema_name = ? AND table_name = ?", [schema, table]).fetchone()
+    if row and (row[0] or "").startswith(STALE_PREFIX):
+        con.execute(f"COMMENT ON TABLE {qualified} IS NULL")
 
 
 def replace_department_table(con: duckdb.DuckDBPyConnection, qualified: str, select_sql: str, params=None) -> int:
