@@ -21,7 +21,7 @@ from pipeline.gold.predictions import (
     tomorrow_in,
     validate_atm,
 )
-from tests.support.intensity import COMMUNES, DAILY_ACCIDENTS, N_POINTS, WEEKEND, fit_glm, synthetic_world, write_world
+from tests.support.intensity import COMMUNES, DAILY_ACCIDENTS, N_POINTS, WEEKEND, fitted_world, write_world
 
 MONDAY = dt.date(2026, 3, 2)  # no public holiday in New Caledonia that week
 WEEK = [MONDAY + dt.timedelta(days=i) for i in range(7)]
@@ -31,12 +31,12 @@ TOP = 10
 
 @pytest.fixture(scope="module")
 def world():
-    return synthetic_world()
+    return fitted_world()[0]
 
 
 @pytest.fixture(scope="module")
-def model(world):
-    return fit_glm(world)
+def model():
+    return fitted_world()[1]
 
 
 @pytest.fixture

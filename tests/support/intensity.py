@@ -16,6 +16,7 @@ then `registry.register_run_model`.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,15 @@ def validation_record(world: World, model, *, synthetic: bool = True) -> dict[st
             "validation_expected": float(expected.sum()), "validation_observed": observed,
             "validation_expected_observed": float(expected.sum()) / observed, "rivals": {},
             "synthetic": synthetic, "department": world.department}
+
+
+@functools.cache
+def fitted_world() -> tuple[World, Any, dict[str, Any]]:
+    """The default world, a GLM fitted on all its years and its validation record, made once per
+    process (several test files score with them; nothing may change them)."""
+    world = synthetic_world()
+    model = fit_glm(world)
+    return world, model, validation_record(world, model)
 
 
 def register_model(tracking_uri: str, model, record: dict[str, Any], *, registered: str = REGISTERED,
