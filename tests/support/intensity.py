@@ -70,12 +70,32 @@ class World:
         return Inputs(self.points, self.accidents, self.history(), self.department,
                       department(self.department).metric_crs)
 
-    def expected(self, hours: pd.DatetimeIndex, atm: int = ATM_NORMAL) -> np.ndarray:
-        """(P, H) true expected accidents of `hours` under the scenario `atm`."""
+    def expected(self, hours: pd.DatetimeIndex, atm=ATM_NORMAL) -> np.ndarray:
+        """(P, H) true expected accidents of `hours` under `atm`: one code for every hour (a scenario)
+        or one code per hour."""
         hours = pd.DatetimeIndex(hours)
-        time = (self.daily / 24.0 * hour_shape(hours.hour) * np.where(hours.dayofweek >= 5, WEEKEND, 1.0)
-                * RAIN[atm])
+        rain = np.vectorize(RAIN.get, otypes=[float])(np.broadcast_to(np.asarray(atm), (len(hours),)))
+        time = self.daily / 24.0 * hour_shape(hours.hour) * np.where(hours.dayofweek >= 5, WEEKEND, 1.0) * rain
         return np.outer(self.share, time)
+
+    def recorded_weather(self, hours: pd.DatetimeIndex) -> np.ndarray:
+        """The station's code at each of `hours`."""
+        codes = self.weather.set_index("hour")["atm"]
+        return codes.reindex(pd.DatetimeIndex(hours)).fillna(ATM_NORMAL).to_numpy(dtype=np.int64)
+
+
+class WorldTruth:
+    """The world's true intensity in the shape of the demo's truth (pipeline.evaluation.evaluation.Truth):
+    under the recorded weather by default, or a scenario; `weather` gives the oracles its climatology."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.weather = pd.DataFrame({"date": world.weather["hour"], "atm": world.weather["atm"]})
+
+    def expected_counts(self, point_lat, point_lon, hours, atm=None) -> np.ndarray:
+        assert np.allclose(np.asarray(point_lat, float), self.world.points["lat"].to_numpy())  # the world's points
+        hours = pd.DatetimeIndex(hours)
+        return self.world.expected(hours, self.world.recorded_weather(hours) if atm is None else atm)
 
 
 def synthetic_points(n: int = N_POINTS, seed: int = 7, dep: str = "988") -> pd.DataFrame:
@@ -127,9 +147,7 @@ def synthetic_world(n_points: int = N_POINTS, years=YEARS, *, daily: float = DAI
     weather = weather_frame(years, seed + 4)
     world = World(points, share, weather, pd.DataFrame(), tuple(sorted(years)), daily, dep)
     hours = year_hours(years)
-    rain = np.vectorize(RAIN.get)(weather["atm"].to_numpy())
-    time = daily / 24.0 * hour_shape(hours.hour) * np.where(hours.dayofweek >= 5, WEEKEND, 1.0) * rain
-    counts = rng.poisson(np.outer(share, time))
+    counts = rng.poisson(world.expected(hours, weather["atm"].to_numpy()))
     point, hour = np.nonzero(counts)
     point, hour = np.repeat(point, counts[point, hour]), np.repeat(hour, counts[point, hour])
     minutes = pd.to_timedelta(rng.integers(0, 60, len(point)), unit="min")
