@@ -12,6 +12,7 @@ import pytest
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import table_exists
 from pipeline.core.weather import WeatherHistory
+from pipeline.gold.intensity.cells import year_hours
 from pipeline.gold.intensity.grid import ScoringGrid
 from pipeline.gold.predictions import (
     FORECAST,
@@ -245,10 +246,16 @@ def test_the_hotspot_map_publishes_through_the_same_path(lake, world):
     inputs = world.inputs()
     hotspot = HotspotMap.fit(world.points, world.accidents, world.years, crs=inputs.crs, weather_codes=(1, 2, 3),
                              year_counts=inputs.year_counts(world.years))
-    day = run(lake, hotspot, [MONDAY]).days[0]
+    week = run(lake, hotspot, WEEK)
+    day = week.days[0]
     run(lake, hotspot, [MONDAY], atm=3)
+    # a day holds a day's share of the map's yearly count (its weekly profile), not the whole year
+    yearly = float(hotspot.point_yearly.sum())
+    assert sum(d.expected_accidents for d in week.days) == pytest.approx(yearly * 7 / 365.25, rel=0.02)
+    year = hotspot.expected_counts(ScoringGrid(world.points, year_hours([2025]), 1, "988"))
+    assert year.sum() == pytest.approx(yearly, rel=1e-9)
     assert set(predictions(lake)["model_kind"]) == {"hotspot map"}
-    np.testing.assert_array_equal(predictions(lake, "atm = 1")["expected_accidents"],
+    np.testing.assert_array_equal(predictions(lake, f"atm = 1 AND date = '{MONDAY}'")["expected_accidents"],
                                   predictions(lake, "atm = 3")["expected_accidents"])
     assert day.interval.low <= day.expected_accidents <= day.interval.high
     assert all(r["factor"] == "past accidents" for p in day.top_points for r in p.reasons)
