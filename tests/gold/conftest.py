@@ -1,4 +1,4 @@
-"""Synthetic silver.features with a learnable signal, in a temporary lake, for the gold tests."""
+"""Synthetic silver.features with a learnable signal (the reference protocol), both trainings on one MLflow store, in temporary lakes, for the gold tests."""
 
 from __future__ import annotations
 

@@ -174,7 +174,7 @@ def write_world(con, world: World, *, weather: bool = True) -> None:
     is False) silver.weather_hourly."""
     accidents = world.accidents
     _replace(con, "silver.road_points", world.points)
-    _replace(con, "bronze.accidents", accidents[["accident_id", "event_time", "lat", "lon", "dep"]])
+    _replace(con, "bronze.accidents", accidents[["accident_id", "event_time", "lat", "lon", "year", "dep"]])
     _replace(con, "silver.accident_points",
              accidents[["accident_id", "point_id"]].assign(dist_m=10.0, dep=world.department))
     if weather:
