@@ -1,4 +1,5 @@
-"""Synthetic silver.features with a learnable signal (the reference protocol), both trainings on one MLflow store, in temporary lakes, for the gold tests."""
+"""Synthetic silver.features with a learnable signal (the reference protocol) and both trainings on one
+MLflow store, in temporary lakes, for the gold tests."""
 
 from __future__ import annotations
 
