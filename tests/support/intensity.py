@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,6 @@ class World:
     years: tuple[int, ...]
     daily: float = DAILY_ACCIDENTS
     department: str = "988"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def history(self) -> WeatherHistory:
         return WeatherHistory.from_frame(self.weather)
@@ -192,9 +191,9 @@ def fit_glm(world: World, years=None, *, space: float = 1.0, time: float = 1.0):
 
 
 def validation_record(world: World, model, *, synthetic: bool = True) -> dict[str, Any]:
-    """The record `accidents train` stores with a champion, measured the same way: the model's kind
-    refitted on the years before the last, its expected count on every point-hour of the last year
-    against the accidents observed there."""
+    """The record `accidents train` stores with a champion, measured the same way, for a PoissonGLM
+    `model`: a GLM with its penalties fitted on the years before the last, its expected count on every
+    point-hour of the last year against the accidents observed there."""
     from pipeline.gold.intensity.cells import observed_counts, year_hours
     from pipeline.gold.intensity.competition import loglik_per_accident
 
