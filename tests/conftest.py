@@ -35,14 +35,6 @@ def settings_env(tmp_path, monkeypatch):
     return Settings(data_dir=data_dir)
 
 
-@pytest.fixture
-def fake_features(monkeypatch):
-    """Predictions without the real feature code (tests/support/predictions.py); yields FakeHistory."""
-    from tests.support.predictions import install_fake_features
-
-    return install_fake_features(monkeypatch)
-
-
 def pytest_xdist_auto_num_workers(config):
     """`-n auto`: one worker per core this process may use (a cgroup CPU limit counts; xdist's own
     count does not see it), at most 4: the heavy tests start processes and servers of their own."""

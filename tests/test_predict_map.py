@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.core.lake import connect
 from pipeline.gold.predictions import predict_days
+from tests.support.intensity import N_POINTS, fitted_world, write_world
 from tests.support.registry import fake_registry
-from tests.support.predictions import N_POINTS, CalibratedFakeModel, seed_accidents, seed_road_points
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "predict_map.py"
 DAY = dt.date(2026, 3, 2)
@@ -25,11 +25,11 @@ def load_app():
     return module.app
 
 
-def test_notebook_shows_stored_predictions_of_the_latest_day(settings_env, fake_features):
+def test_notebook_shows_stored_predictions_of_the_latest_day(settings_env):
+    world, model, _ = fitted_world()
     con = connect(settings_env)
-    seed_road_points(con)
-    seed_accidents(con)
-    predict_days(con, model=CalibratedFakeModel(), model_name="accidents-risk-988", model_version="5", dates=[DAY])
+    write_world(con, world)
+    predict_days(con, model=model, model_name="accidents-risk-988", model_version="5", dates=[DAY])
     con.close()
     _, defs = load_app().run()
     assert defs["default_day"] == DAY
@@ -38,12 +38,12 @@ def test_notebook_shows_stored_predictions_of_the_latest_day(settings_env, fake_
     assert len(defs["shown"]) == 72 and len(defs["hourly"]) == 24
 
 
-def test_notebook_computes_missing_predictions_with_the_champion(settings_env, fake_features, monkeypatch):
+def test_notebook_computes_missing_predictions_with_the_champion(settings_env, monkeypatch):
+    world, model, _ = fitted_world()
     con = connect(settings_env)
-    seed_road_points(con)
-    seed_accidents(con)
+    write_world(con, world)
     con.close()
-    calls = fake_registry(monkeypatch, champion=CalibratedFakeModel())
+    calls = fake_registry(monkeypatch, champion=model)
     _, defs = load_app().run()
     assert calls and calls[0][1] == "accidents-risk-988"
     assert len(defs["predictions"]) == 24 * N_POINTS
@@ -56,13 +56,15 @@ def test_marimo_export_html_contains_the_map(settings_env, tmp_path):
     from tests.support.predictions import synthetic_predictions
 
     con = connect(settings_env)
-    seed_road_points(con)
+    write_world(con, fitted_world()[0])
     preds = synthetic_predictions(n_points=30, day=DAY).drop(columns=["road_type", "speed_limit", "com"])
     preds["model_name"], preds["model_version"], preds["created_at"] = "accidents-risk-988", "1", dt.datetime(2026, 3, 1)
+    preds["model_kind"] = "Poisson GLM"
     con.register("_p", preds)
     con.execute("CREATE TABLE gold.predictions AS SELECT date::DATE AS date, hour::INTEGER AS hour, "
-                "point_id::BIGINT AS point_id, lat, lon, atm::INTEGER AS atm, probability, risk_index, "
-                "rank_in_hour::INTEGER AS rank_in_hour, model_name, model_version, created_at, '988' AS dep FROM _p")
+                "point_id::BIGINT AS point_id, lat, lon, atm::INTEGER AS atm, expected_accidents, probability, risk_index, "
+                "rank_in_hour::INTEGER AS rank_in_hour, model_name, model_version, model_kind, created_at, '988' AS dep "
+                "FROM _p")
     con.close()
     out = tmp_path / "notebook.html"
     marimo = Path(sys.executable).with_name("marimo")

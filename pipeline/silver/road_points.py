@@ -79,6 +79,11 @@ def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: fl
 
     keep = nearest >= 0
     points = cells[keep].reset_index(drop=True)
+    if points.empty:  # before the geometry: a KD-tree of no point is not an answer
+        raise AccidentsError(
+            f"no grid cell of {grid_step} degrees lies within {buffer_meters} m of a road: "
+            "check the roads file covers the département or raise --buffer-meters"
+        )
     x, y = to_metric(points["lon"].to_numpy(), points["lat"].to_numpy(), dep.metric_crs)
     roads_metric = roads.geometry.to_crs(dep.metric_crs)
     points["intersections_100m"], points["road_sinuosity"] = road_geometry(x, y, nearest[keep], roads_metric)
@@ -93,11 +98,6 @@ def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: fl
     points["dep"] = dep.code
     points["com"] = None
     points["dist_to_commune_seat_km"] = np.nan
-    if points.empty:
-        raise AccidentsError(
-            f"no grid cell of {grid_step} degrees lies within {buffer_meters} m of a road: "
-            "check the roads file covers the département or raise --buffer-meters"
-        )
     return points[ROAD_POINT_COLUMNS]
 
 

@@ -34,7 +34,7 @@ def test_switches_turn_a_default_on_or_off():
     (["--trials", "0"], "trials=0: expected 1..10000"),
     (["--trials", "x"], "trials='x': expected a whole number"),
     (["--algorithms", "svm"], "algorithms=('svm',): expected a comma list of catboost, lightgbm, xgboost"),
-    (["--protocol", "random"], "protocol='random': expected one of temporal, reference, both"),
+    (["--protocol", "random"], "protocol='random': expected one of intensity, reference, both"),
 ])
 def test_errors_name_the_parameter(argv, message):
     with pytest.raises(AccidentsError) as err:

@@ -12,7 +12,7 @@ from pipeline.core.settings import Settings
 from tests.departments.reunion_fixture import write_reunion_source
 
 
-RUN_974 = ["run", "--dep", "974", "--trials", "1", "--algorithms", "lightgbm", "--weather", "none"]  # no station archive offline
+RUN_974 = ["run", "--dep", "974", "--trials", "1", "--candidates", "hotspot,glm", "--weather", "none"]  # no station archive offline
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(alone_974, mon
     assert predicted == [(tomorrow,)]
     assert holidays in (None, 1)  # 20 December (abolition of slavery) is a holiday in La Réunion
     versions = list_model_versions(settings.resolved_mlflow_uri, "accidents-risk-974")
-    assert any("champion" in v["aliases"] and v["protocol"] == "temporal" for v in versions)
+    assert any("champion" in v["aliases"] and v["protocol"] == "intensity" for v in versions)
     assert (data_dir / "maps" / f"{tomorrow}.html").is_file()
     assert projected_to == {"EPSG:2975"}  # the hotspot baselines measure distances in La Réunion's CRS
 
@@ -95,7 +95,7 @@ def test_one_lake_holds_two_departements_without_touching_each_other(alone_974, 
     alone = slices(Settings(data_dir=data_dir), "974")
 
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "shared"))
-    assert main(["run", "--trials", "1", "--algorithms", "lightgbm"]) == 0  # 988, the demo, with its weather
+    assert main(["run", "--trials", "1", "--candidates", "hotspot,glm"]) == 0  # 988, the demo, with its weather
     before = slices(Settings.from_env(), "988")
     assert main(run_974) == 0
     capsys.readouterr()

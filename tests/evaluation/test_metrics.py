@@ -155,13 +155,13 @@ def test_grid_metrics_hold_one_sorted_copy_not_an_index_order(monkeypatch):
 
     monkeypatch.setattr(metrics, "BLOCK_CELLS", 100_000)  # float64 blocks far smaller than the grid
 
-    hours = year_hours(2023)
+    hours = year_hours([2023])
     rng = np.random.default_rng(0)
-    prob = (rng.random((120, len(hours))) * 1e-3).astype(np.float32)
-    counts = np.zeros(prob.shape, dtype=np.float32)
+    expected = (rng.random((120, len(hours))) * 1e-3).astype(np.float32)
+    counts = np.zeros(expected.shape, dtype=np.float32)
     counts[rng.integers(0, 120, 300), rng.integers(0, len(hours), 300)] = 1
     tracemalloc.start()
-    method_metrics(prob, counts, hours, is_probability=True, truth=prob)
+    method_metrics(expected, counts, hours, truth=expected)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < 2 * prob.nbytes
+    assert peak < 2 * expected.nbytes

@@ -1,6 +1,9 @@
-"""Synthetic silver.features with a learnable signal, in a temporary lake, for the gold tests."""
+"""Synthetic silver.features with a learnable signal (the reference protocol) and both trainings on one
+MLflow store, in temporary lakes, for the gold tests."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -115,20 +118,43 @@ def negative_weights():
     return dict(NEGATIVE_WEIGHTS)
 
 
+@dataclass
+class Trained:
+    settings: Settings
+    con: object
+    world: object  # tests.support.intensity.World
+    intensity: object  # pipeline.gold.training.TrainingSummary
+    reference: object  # pipeline.gold.reference_training.TrainingSummary
+    events: list  # ("tune", row ids) per reference study, then ("test", row ids)
+
+
+INTENSITY_CANDIDATES = ("hotspot", "glm", "lightgbm", "blend")
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One small temporal training of all three algorithms into a temporary MLflow store.
+    """Both trainings into one temporary MLflow store, as `accidents train --protocol both` does: the
+    intensity candidates compete on a synthetic world (the winner becomes version 1 and champion),
+    then the predecessor's reference protocol tunes its three classifiers (version 2, never champion).
 
-    The tuning entry point is wrapped to record which rows it is given and when the test rows are
-    read, so tests can check that no test row reaches tuning or early stopping.
+    The reference's tuning entry point is wrapped to record which rows it is given and when the test
+    rows are read, so tests can check that no test row reaches tuning or early stopping.
     """
+    from pipeline.gold.datasets import build_datasets
     from pipeline.gold.modeling import data as data_module
     from pipeline.gold.modeling import tuning
-    from pipeline.gold.datasets import build_datasets
-    from pipeline.gold.training import train_models
+    from pipeline.gold.reference_training import train_models
+    from pipeline.gold.training import train_candidates
+    from tests.support.intensity import synthetic_world, write_world
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("gold_trained"))
+    uri = settings.resolved_mlflow_uri
     con = connect(settings)
+    world = synthetic_world()
+    write_world(con, world)
+    intensity = train_candidates(con, candidates=INTENSITY_CANDIDATES, trials=1, seed=5, threads=1, tracking_uri=uri,
+                                 experiment=settings.experiment, registered_model=settings.registered_model,
+                                 synthetic=True)
     write_features(con, synthetic_features())
     build_datasets(con)
     events: list[tuple[str, set]] = []
@@ -147,13 +173,9 @@ def trained(tmp_path_factory):
         mp.setattr(tuning, "tune_algorithm", spy_tune)
         mp.setattr(data_module, "load_test_rows", spy_test)
         # workers=1: the spies above live in this process (and tiny fits gain nothing from spawning)
-        summary = train_models(con, protocol="temporal", trials=2, seed=5, threads=1, workers=1, progress=False,
-                               tracking_uri=settings.resolved_mlflow_uri)
-    # the predecessor's protocol, registered without taking the champion alias
-    reference = train_models(con, protocol="reference", algorithms=("lightgbm",), trials=2, seed=5,
-                             threads=1, progress=False, tracking_uri=settings.resolved_mlflow_uri,
-                             set_champion=False)
-    yield settings, con, summary, events, reference
+        reference = train_models(con, protocol="reference", trials=2, seed=5, threads=1, workers=1, progress=False,
+                                 tracking_uri=uri)
+    yield Trained(settings, con, world, intensity, reference, events)
     con.close()
 
 

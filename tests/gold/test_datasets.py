@@ -3,6 +3,7 @@ import json
 import pytest
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import table_exists
 from pipeline.core.features import FEATURE_COLUMNS, feature_kind
 from pipeline.gold.datasets import build_datasets
 
@@ -24,34 +25,19 @@ def test_reference_split_is_stratified_disjoint_and_complete(features_lake):
     assert set(con.execute("SELECT DISTINCT sampler FROM gold.train").fetchall()) == {("exclusion",)}
 
 
-def test_temporal_tables_split_by_year_for_every_sampler(features_lake):
-    con = features_lake
-    build_datasets(con, train_years=(2019, 2020, 2021, 2022), valid_years=(2023,), test_years=(2024,))
-    years = {t: {r[0] for r in con.execute(f"SELECT DISTINCT year FROM gold.{t}").fetchall()}
-             for t in ("temporal_train", "temporal_valid", "temporal_test")}
-    assert years == {"temporal_train": {2019, 2020, 2021, 2022}, "temporal_valid": {2023}, "temporal_test": {2024}}
-    for table in ("temporal_train", "temporal_valid", "temporal_test"):
-        samplers = {r[0] for r in con.execute(f"SELECT DISTINCT sampler FROM gold.{table}").fetchall()}
-        assert samplers == {"exclusion", "uniform"}
-    for sampler in ("exclusion", "uniform"):
-        parts = [_ids(con, f"gold.{t}", sampler) for t in years]
-        assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
-
-
-def test_reference_split_reads_the_reference_table_and_temporal_the_point_in_time_one(lake, make_features):
+def test_reference_split_reads_the_reference_table_not_the_point_in_time_one(lake, make_features):
     pit = make_features(n_positive=60, negative_ratio=3)
     reference = pit.assign(accident_density_5km=pit["accident_density_5km"] + 1000.0)  # tell them apart
     pit = pit[pit["year"] > 2019]  # the point-in-time table has no first data year
     from tests.gold.conftest import write_features
 
     write_features(lake, pit, reference)
-    summary = build_datasets(lake, sampler="uniform", train_years=(2020, 2021, 2022))
+    summary = build_datasets(lake, sampler="uniform")
     assert summary.rows["gold.train"] + summary.rows["gold.test"] == int((reference["sampler"] == "uniform").sum())
     for table in ("gold.train", "gold.test"):
         assert lake.execute(f"SELECT min(accident_density_5km) FROM {table}").fetchone()[0] >= 1000.0
-    for table in ("gold.temporal_train", "gold.temporal_valid", "gold.temporal_test"):
-        assert lake.execute(f"SELECT max(accident_density_5km) FROM {table}").fetchone()[0] < 1000.0
-    assert summary.rows["gold.temporal_train"] == int(pit["year"].isin([2020, 2021, 2022]).sum())
+    # the temporal protocol's tables are gone: nothing else is written
+    assert not any(table_exists(lake, f"gold.temporal_{part}") for part in ("train", "valid", "test"))
 
 
 def test_metadata_and_weather_encoding(features_lake):
@@ -77,8 +63,6 @@ def test_rebuild_is_idempotent(features_lake):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"train_years": (2019, 2023), "valid_years": (2023,)}, "overlap on [2023]"),
-    ({"test_years": ()}, "test_years: give at least one year"),
     ({"sampler": "random"}, "sampler='random'"),
     ({"test_size": 1.5}, "test_size=1.5"),
 ])
@@ -88,5 +72,5 @@ def test_bad_parameters_raise_one_line_errors(lake, kwargs, message):
 
 
 def test_missing_features_table(lake):
-    with pytest.raises(AccidentsError, match="silver.features does not exist"):
+    with pytest.raises(AccidentsError, match="silver.features_reference does not exist"):
         build_datasets(lake)

@@ -9,7 +9,7 @@ from pipeline.gold.modeling.data import Rows
 from tests.gold.conftest import model_template
 from pipeline.gold.modeling.reference import reference_report
 from pipeline.gold.modeling.tuning import tune_algorithm
-from pipeline.gold.training import fit_final_model, validate_training_args
+from pipeline.gold.reference_training import fit_final_model, validate_training_args
 
 
 def test_prior_correction_recovers_the_population_rate():
@@ -114,7 +114,7 @@ def test_reference_report_tables():
     ({"trials": 0}, "trials=0"),
 ])
 def test_training_arguments_are_validated(kwargs, message):
-    args = {"protocol": "temporal", "sampler": "exclusion", "algorithms": ("catboost",), "trials": 2,
+    args = {"protocol": "reference", "sampler": "exclusion", "algorithms": ("catboost",), "trials": 2,
             "objective": "pr_auc", **kwargs}
     with pytest.raises(AccidentsError, match=message):
         validate_training_args(**args)
@@ -131,57 +131,6 @@ def test_scores_match_scikit_learn_including_ties():
     m = classification_metrics(y, p)
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert m["pr_auc"] == pytest.approx(average_precision_score(y, p), abs=1e-12)
-
-
-def test_recalibration_makes_the_validation_year_expected_count_equal_the_observed(tmp_path, rows):
-    from pipeline.gold.modeling.recalibration import recalibrate
-
-    train, valid = rows
-    # a booster whose case-control odds are off by 2x (as heavy regularisation makes them)
-    template = RiskModel(**{**_template("lightgbm", train).__dict__, "negative_weight": 2 * NEGATIVE_WEIGHT})
-    model = fit_final_model(template, train, {"learning_rate": 0.1, "max_depth": 4},
-                            rounds=40, objective="pr_auc", seed=1, threads=1)
-    negatives = valid.frame[valid.frame["target"] == 0]
-    weights = negatives["sampling_weight"].to_numpy(dtype=float)
-    observed = int(valid.y.sum())
-    before = float(np.dot(weights, model.predict_probability(negatives)))
-    assert before < 0.7 * observed  # prior correction alone is off
-
-    entry = recalibrate(model, valid.frame)
-    after = float(np.dot(weights, model.predict_probability(negatives)))
-    assert round(after) == observed and after == pytest.approx(observed, abs=1e-6)
-    assert entry["expected_before"] == pytest.approx(before) and entry["observed"] == observed
-
-    # stored in the JSON bundle and applied after loading; the ranking is untouched
-    loaded = RiskModel.load(model.save(tmp_path / "bundle"))
-    assert loaded.recalibration["odds_scale"] == pytest.approx(entry["odds_scale"])
-    np.testing.assert_allclose(loaded.predict_probability(negatives), model.predict_probability(negatives), rtol=1e-6)
-    score = model.predict_score(negatives)
-    assert (np.argsort(score, kind="stable") == np.argsort(model.predict_probability(negatives), kind="stable")).all()
-
-
-def test_odds_scale_solves_the_count_equation_and_rejects_empty_years():
-    from pipeline.gold.modeling.recalibration import fit_odds_scale, scaled_probability
-
-    p = np.array([1e-4, 5e-3, 0.2, 0.6])
-    w = np.array([1000.0, 100.0, 2.0, 1.0])
-    for target in (0.5, 3.0, 40.0):
-        s = fit_odds_scale(p, w, target)
-        assert float(np.dot(w, scaled_probability(p, s))) == pytest.approx(target, rel=1e-9)
-    with pytest.raises(AccidentsError, match="no accidents"):
-        fit_odds_scale(p, w, 0)
-
-
-def test_bundle_without_recalibration_loads_with_scale_one(tmp_path, rows):
-    train, valid = rows
-    model = fit_final_model(_template("lightgbm", train), train, {"learning_rate": 0.1, "max_depth": 3},
-                            rounds=5, objective="pr_auc", seed=1, threads=1)
-    path = model.save(tmp_path / "b")
-    import json
-    meta = json.loads((path / "bundle.json").read_text())
-    meta.pop("recalibration")
-    (path / "bundle.json").write_text(json.dumps(meta))
-    assert RiskModel.load(path).odds_scale == 1.0
 
 
 @pytest.mark.parametrize("algorithm", ["catboost", "lightgbm", "xgboost"])

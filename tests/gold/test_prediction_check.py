@@ -8,12 +8,13 @@ import pytest
 from pipeline.cli import main
 from pipeline.core.lake import connect
 from pipeline.gold.prediction_check import check_day
+from tests.support.intensity import fitted_world, write_world
 from tests.support.registry import fake_registry
-from tests.support.predictions import CalibratedFakeModel, seed_road_points
 
 
-def seed_march(con, per_monday: int, per_sunday: int, years=(2023, 2024, 2025)) -> None:
-    """Accidents on every Monday and Sunday of March of `years` (one a day on other days)."""
+def seed_march(con, per_monday: int, per_sunday: int, years=(2023, 2024, 2025), point_id: int = 1000) -> None:
+    """Accidents on every Monday and Sunday of March of `years` (one a day on other days), located on
+    road point `point_id`."""
     rows = []
     for year in years:
         for day in pd.date_range(f"{year}-03-01", f"{year}-03-31"):
@@ -22,6 +23,8 @@ def seed_march(con, per_monday: int, per_sunday: int, years=(2023, 2024, 2025)) 
     frame = pd.DataFrame(rows, columns=["accident_id", "event_time", "lat", "lon"]).assign(dep="988")
     con.register("_acc", frame)
     con.execute("CREATE OR REPLACE TABLE bronze.accidents AS SELECT * FROM _acc")
+    con.execute(f"CREATE OR REPLACE TABLE silver.accident_points AS SELECT accident_id, {point_id}::BIGINT AS point_id, "
+                "0.0 AS dist_m, dep FROM _acc")
     con.unregister("_acc")
 
 
@@ -37,18 +40,25 @@ def test_check_day_band(lake):
     assert few.passed and "not judged" in few.message()
 
 
-def test_predict_fails_beyond_the_band(settings_env, fake_features, monkeypatch, capsys):
+def test_predict_fails_beyond_the_band(settings_env, monkeypatch, capsys):
+    """The world's GLM expects about 2.5 accidents on a March Monday and 3.1 on a Sunday: against 3 a
+    Monday observed it passes, against 1 a Sunday it fails."""
+    world, model, _ = fitted_world()
     con = connect(settings_env)
-    seed_road_points(con)
-    seed_march(con, per_monday=3, per_sunday=1)  # the fake model expects 2.4 (Monday), 3.0 (Sunday)
+    write_world(con, world)
+    seed_march(con, per_monday=3, per_sunday=1)
     con.close()
-    fake_registry(monkeypatch, champion=CalibratedFakeModel())
+    fake_registry(monkeypatch, champion=model)
     assert main(["predict", "--date", "2026-03-02"]) == 0
-    assert "check: 2026-03-02: 2.40 expected accidents vs 3.00 a day observed on Mondays of March" in \
-        capsys.readouterr().out
+    con = connect(settings_env, read_only=True)
+    monday = con.execute("SELECT sum(expected_accidents) FROM gold.predictions WHERE date = '2026-03-02'").fetchone()[0]
+    con.close()
+    assert f"check: 2026-03-02: {monday:.2f} expected accidents vs 3.00 a day observed on Mondays of March " \
+           "2023-2025 (13 days, 39 accidents)" in capsys.readouterr().out
     assert main(["predict", "--date", "2026-03-01"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "prediction check failed for 1 day(s), first 2026-03-01" in err
+    assert "vs 1.00 a day observed on Sundays of March" in err
     assert main(["predict", "--date", "2026-03-01", "--atm", "3"]) == 0  # scenarios are not checked
 
 

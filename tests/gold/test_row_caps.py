@@ -9,7 +9,8 @@ import pytest
 from pipeline.core.errors import AccidentsError
 from pipeline.gold.modeling.data import Rows, fit_rows, load_training_data, sample_rows
 from pipeline.gold.params import REFIT_ROWS, TUNE_ROWS, TrainParams
-from pipeline.gold.training import parallelism, usable_cores
+from pipeline.core.cores import usable_cores
+from pipeline.gold.reference_training import parallelism
 
 
 def _rows(positives: int, negatives: int, years=(2019, 2020, 2021)) -> Rows:
@@ -60,18 +61,17 @@ def test_the_demo_sized_training_is_not_sampled(features_lake):
     from pipeline.gold.datasets import build_datasets
 
     build_datasets(features_lake, sampler="uniform")
-    for protocol in ("temporal", "reference"):
-        data = load_training_data(features_lake, protocol, "uniform", seed=2)
-        assert len(data.refit) < TUNE_ROWS < REFIT_ROWS
-        rows = fit_rows(data, tune_rows=TUNE_ROWS, refit_rows=REFIT_ROWS, seed=2)
-        assert rows.tune is data.train and rows.tune_valid is data.valid and rows.refit is data.refit
-        assert rows.tune_negative_weight == rows.refit_negative_weight == data.negative_weight
-        assert (rows.refit is rows.tune) == (protocol == "temporal")  # one fit when the final model is the tuned one
+    data = load_training_data(features_lake, "reference", "uniform", seed=2)
+    assert len(data.refit) < TUNE_ROWS < REFIT_ROWS
+    rows = fit_rows(data, tune_rows=TUNE_ROWS, refit_rows=REFIT_ROWS, seed=2)
+    assert rows.tune is data.train and rows.tune_valid is data.valid and rows.refit is data.refit
+    assert rows.tune_negative_weight == rows.refit_negative_weight == data.negative_weight
+    assert rows.refit is not rows.tune  # the final model refits on the tuning rows and the validation share
 
 
 def test_capped_trials_fit_the_sample_and_the_final_model_keeps_its_label_mix(features_lake):
     from pipeline.gold.datasets import build_datasets
-    from pipeline.gold.training import model_template, tune_and_refit
+    from pipeline.gold.reference_training import model_template, tune_and_refit
 
     build_datasets(features_lake, sampler="uniform")
     data = load_training_data(features_lake, "reference", "uniform", seed=2)
@@ -88,17 +88,6 @@ def test_capped_trials_fit_the_sample_and_the_final_model_keeps_its_label_mix(fe
     assert tuned_model.negative_weight == pytest.approx(rows.tune_negative_weight)
     assert rows.tune_negative_weight > data.negative_weight
     assert final is not tuned_model and final.negative_weight == pytest.approx(rows.refit_negative_weight)
-
-
-def test_a_temporal_refit_at_the_tuning_mix_is_the_tuning_sample(features_lake):
-    """Same rows, same positives, same mix: the final model is the tuned one (one fit, not two)."""
-    from pipeline.gold.datasets import build_datasets
-
-    build_datasets(features_lake, sampler="uniform")
-    data = load_training_data(features_lake, "temporal", "uniform", seed=2)
-    rows = fit_rows(data, tune_rows=1000, refit_rows=100_000, seed=2)
-    assert rows.tune is not data.train and rows.refit is rows.tune
-    assert rows.refit_negative_weight == rows.tune_negative_weight > data.negative_weight
 
 
 @pytest.mark.parametrize("workers, threads, algorithms, cpus, expected", [
@@ -118,7 +107,7 @@ def test_default_parallelism_fills_the_cores_without_oversubscribing(workers, th
 
 
 def test_a_small_tuning_stays_in_this_process_unless_workers_are_given():
-    from pipeline.gold.training import PARALLEL_MIN_ROW_TRIALS
+    from pipeline.gold.reference_training import PARALLEL_MIN_ROW_TRIALS
 
     small, large = PARALLEL_MIN_ROW_TRIALS - 1, PARALLEL_MIN_ROW_TRIALS
     assert parallelism(None, None, 3, 2, row_trials=small) == (1, 2)  # tests, a few trials: no spawn
@@ -144,7 +133,7 @@ def test_parallelism_and_caps_come_from_train_params():
 
 
 def test_a_too_small_cap_is_an_error_naming_it(features_lake):
-    from pipeline.gold.training import train_models
+    from pipeline.gold.reference_training import train_models
 
     with pytest.raises(AccidentsError, match="refit_rows=5"):
         train_models(features_lake, refit_rows=5, tracking_uri="sqlite:///unused.db")

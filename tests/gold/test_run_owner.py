@@ -87,7 +87,7 @@ import os, signal, sys, mlflow
 from pipeline.gold.registry import ensure_experiment
 from pipeline.gold.run_owner import owner_tags
 ensure_experiment(sys.argv[1], 'accidents-988')
-run = mlflow.start_run(run_name='train-temporal-uniform', tags=owner_tags())
+run = mlflow.start_run(run_name='candidates-2024', tags=owner_tags())
 print(run.info.run_id, flush=True)
 if sys.argv[2] == 'kill':
     os.kill(os.getpid(), signal.SIGKILL)
@@ -103,13 +103,17 @@ def _hold_run(uri: str, mode: str) -> tuple[subprocess.Popen, str]:
 
 
 @pytest.mark.slow  # one small training (~15 s)
-def test_a_training_fails_the_run_of_a_killed_training_but_not_of_a_concurrent_one(features_lake, tmp_path):
+def test_a_training_fails_the_run_of_a_killed_training_but_not_of_a_concurrent_one(tmp_path):
     import mlflow
 
+    from pipeline.core.lake import connect
     from pipeline.core.settings import Settings
+    from tests.support.intensity import fitted_world, write_world
 
-    features_lake.close()  # the training opens the lake itself
     settings = Settings(data_dir=tmp_path)
+    con = connect(settings)
+    write_world(con, fitted_world()[0])
+    con.close()  # the training opens the lake itself
     uri = settings.resolved_mlflow_uri
     killed, killed_id = _hold_run(uri, "kill")
     assert killed.wait(60) == -signal.SIGKILL
@@ -118,13 +122,13 @@ def test_a_training_fails_the_run_of_a_killed_training_but_not_of_a_concurrent_o
         client = mlflow.MlflowClient(uri)
         assert client.get_run(killed_id).info.status == "RUNNING"  # what a killed training leaves
 
-        train_and_register(settings, TrainParams(trials=1, algorithms=("lightgbm",), threads=1), progress=False)
+        train_and_register(settings, TrainParams(candidates=("hotspot", "glm"), trials=1, threads=1))
 
         assert client.get_run(killed_id).info.status == "FAILED"
         assert client.get_run(concurrent_id).info.status == "RUNNING"
         own = client.search_runs([client.get_experiment_by_name(settings.experiment).experiment_id],
-                                 "tags.protocol = 'temporal'")
-        assert own and {run.info.status for run in own} == {"FINISHED"}
+                                 "tags.model_family = 'intensity'")
+        assert len(own) == 3 and {run.info.status for run in own} == {"FINISHED"}  # the parent, one per candidate
         assert all(run.data.tags[run_owner.PID_TAG] == str(os.getpid()) for run in own)
     finally:
         concurrent.communicate("", timeout=60)

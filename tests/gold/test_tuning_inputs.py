@@ -122,10 +122,10 @@ def test_algorithms_tuned_in_worker_processes_give_the_results_of_one_process(fe
     parameters, rounds and final models are those of the in-process run."""
     from pipeline.gold.datasets import build_datasets
     from pipeline.gold.modeling.data import fit_rows, load_training_data
-    from pipeline.gold.training import _tune_all
+    from pipeline.gold.reference_training import _tune_all
 
     build_datasets(features_lake, sampler="exclusion")
-    data = load_training_data(features_lake, "temporal", "exclusion", seed=4)
+    data = load_training_data(features_lake, "reference", "exclusion", seed=4)
     rows = fit_rows(data, tune_rows=None, refit_rows=None, seed=4)
     tune = dict(data=data, rows=rows, objective="pr_auc", trials=3, seed=4, timeout=None, progress=False,
                 threads=1)
@@ -142,7 +142,7 @@ def test_algorithms_tuned_in_worker_processes_give_the_results_of_one_process(fe
 
 def test_workers_must_be_a_positive_integer(features_lake):
     from pipeline.core.errors import AccidentsError
-    from pipeline.gold.training import train_models
+    from pipeline.gold.reference_training import train_models
 
     with pytest.raises(AccidentsError, match="workers=0"):
         train_models(features_lake, workers=0, tracking_uri="sqlite:///unused.db")

@@ -10,12 +10,12 @@ import sys
 
 import dagster as dg
 
-# small and offline: the source folder has no weather history; one Optuna trial of one algorithm
+# small and offline: the source folder has no weather history; two intensity candidates that need no trial
 MODEL_BUILD_CONFIG = {"ops": {
     "silver_features": {"config": {"weather": "none"}},
     "gold__datasets": {"config": {"sampler": "uniform"}},
-    "gold__trained_models": {"config": {"trials": 1, "algorithms": ["lightgbm"], "sampler": "uniform"}},
-    "gold__evaluation": {"config": {"sampler": "uniform"}},
+    "gold__trained_models": {"config": {"trials": 1, "candidates": ["hotspot", "glm"]}},
+    "gold__evaluation": {"config": {"trials": 1, "candidates": ["hotspot", "glm"]}},
 }}
 
 

@@ -53,7 +53,7 @@ def test_two_runs_materialize_independent_assets_at_the_same_time(
     # a coarser grid (the evaluation scores every point-hour of the test year), fewer negatives, a year of history
     _accidents(env, "features", "--roads-file", str(roads), "--grid-step", "0.04", "--neg-ratio", "5",
                "--history-lookback-years", "1")
-    _accidents(env, "train", "--trials", "1", "--algorithms", "lightgbm", "--sampler", "uniform", "--threads", "1")
+    _accidents(env, "train", "--trials", "1", "--candidates", "hotspot,glm", "--threads", "1")
     setup_seconds = time.perf_counter() - started
     before = _tables(env)
 
@@ -67,7 +67,7 @@ def test_two_runs_materialize_independent_assets_at_the_same_time(
         "telemetry:\n  enabled: false\n")
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # step processes import tests.live.parallel_job
 
-    runs = {"gold__evaluation": ["evaluation", DEP, json.dumps({"ops": {"gold__evaluation": {"config": {"sampler": "uniform"}}}})],
+    runs = {"gold__evaluation": ["evaluation", DEP, json.dumps({"ops": {"gold__evaluation": {"config": {"trials": 1, "candidates": ["hotspot", "glm"]}}}})],
             "gold__predictions": ["predictions", f"{DAY}|{DEP}"]}
     run_env = {**os.environ, "DAGSTER_HOME": str(home)}
     started = time.perf_counter()

@@ -1,5 +1,6 @@
-"""A small demo lake for the risk API: real road points, accidents, a real LightGBM champion
-registered in MLflow, one predicted day in gold.predictions; and a live uvicorn on 127.0.0.1."""
+"""A small demo lake for the risk API: a synthetic world's road points, accidents and weather, a real
+Poisson GLM champion registered in MLflow, one predicted day in gold.predictions; and a live uvicorn on
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -27,23 +28,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def register_champion(settings: Settings, model, *, champion: bool = True) -> str:
-    """Log `model` as the registry's bundle + native flavour and register it (as champion)."""
-    import mlflow
-    import pandas as pd
+def register_champion(settings: Settings, model, record: dict, *, champion: bool = True) -> str:
+    """Store `model` with its validation `record` as `accidents train` does and register it (as champion)."""
+    from tests.support.intensity import register_model
 
-    from pipeline.core import features
-    from pipeline.gold import registry
-
-    uri = settings.resolved_mlflow_uri
-    registry.ensure_experiment(uri, "serving-tests")
-    example = pd.DataFrame({c: [0.0] for c in features.FEATURE_COLUMNS})
-    for column, codes in model.categorical_codes.items():
-        example[column] = [next(iter(codes))]
-    with mlflow.start_run() as run:
-        model_uri = registry.log_risk_model(model, example)
-    return registry.register_version(uri, REGISTERED, model_uri, run.info.run_id, {"algorithm": model.algorithm},
-                                     champion=champion)
+    return register_model(settings.resolved_mlflow_uri, model, record, registered=REGISTERED, champion=champion,
+                          experiment="serving-tests")
 
 
 @dataclass
@@ -51,30 +41,30 @@ class DemoLake:
     settings: Settings
     points: object
     model: object
+    record: dict
 
 
 def build_demo_lake(data_dir: Path, *, n_points: int = N_POINTS, synthetic: bool = False) -> DemoLake:
-    """`synthetic`: the ingest log records the demo source, as `accidents ingest --source demo` does."""
+    """A synthetic world of `n_points` road points (tests/support/intensity.py) in the lake, a real Poisson
+    GLM fitted on it registered as champion, and PREDICTED_DAY in gold.predictions. `synthetic`: the
+    ingest log records the demo source, as `accidents ingest --source demo` does."""
     from pipeline.core.lake import connect
     from pipeline.gold.predictions import predict_days
-    from tests.support.synthetic_model import synthetic_accidents, synthetic_points, train_synthetic_model
+    from tests.support.intensity import fit_glm, synthetic_world, validation_record, write_world
 
     settings = Settings(data_dir=data_dir)
-    points = synthetic_points(n_points)
-    accidents = synthetic_accidents(points, n=200)
-    model = train_synthetic_model(points, accidents, n_rows=4000, daily_accidents=0.8)
-    version = register_champion(settings, model)
+    world = synthetic_world(n_points)
+    model = fit_glm(world)
+    record = validation_record(world, model)
+    version = register_champion(settings, model, record)
     con = connect(settings)
-    con.register("_pts", points)
-    con.execute("CREATE TABLE silver.road_points AS SELECT * FROM _pts")
-    con.register("_acc", accidents)
-    con.execute("CREATE TABLE bronze.accidents AS SELECT * FROM _acc")
+    write_world(con, world)
     predict_days(con, model=model, model_name=REGISTERED, model_version=version, dates=[PREDICTED_DAY], atm=1)
     if synthetic:
         con.execute("CREATE TABLE bronze.ingest_log AS SELECT 'caracteristiques' AS kind, 2023 AS year, "
                     "'demo' AS source, '988' AS dep")
     con.close()
-    return DemoLake(settings, points, model)
+    return DemoLake(settings, world.points, model, record)
 
 
 @pytest.fixture(scope="session")

@@ -44,8 +44,8 @@ def test_time_zone_aware_times_are_converted_to_noumea(api, demo_lake):
 
 
 def test_risk_of_an_unpredicted_hour_is_scored_like_the_prediction_stage(api, demo_lake):
-    from pipeline.core.lake import lake_connection
-    from pipeline.gold.predictions import load_history, score_days
+    from pipeline.gold.intensity.grid import ScoringGrid
+    from pipeline.gold.predictions import day_hours
 
     point = demo_lake.points.sort_values("point_id").iloc[10]
     r = api.get("/v1/risk", params={"lat": point.lat, "lon": point.lon, "time": f"{UNPREDICTED_DAY}T08:00",
@@ -53,13 +53,11 @@ def test_risk_of_an_unpredicted_hour_is_scored_like_the_prediction_stage(api, de
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["source"] == "on_the_fly" and body["atm"] == 3 and body["point"]["distance_km"] < 1e-6
-    with lake_connection(demo_lake.settings, read_only=True) as con:
-        history = load_history(con, [UNPREDICTED_DAY], 3)
     points = demo_lake.points.sort_values("point_id").reset_index(drop=True)
-    expected = score_days(demo_lake.model, points, [UNPREDICTED_DAY], 3, history)[0]
-    assert body["probability"] == pytest.approx(expected[8, 10])
-    assert body["risk_index"] == pytest.approx(expected[8, 10] / expected.mean())
-    assert body["rank_in_hour"] == 1 + int((expected[8] > expected[8, 10]).sum())
+    expected = demo_lake.model.expected_counts(ScoringGrid(points, day_hours([UNPREDICTED_DAY]), 3, "988"))
+    assert body["probability"] == pytest.approx(-np.expm1(-expected[10, 8]))
+    assert body["risk_index"] == pytest.approx(expected[10, 8] / expected.mean())
+    assert body["rank_in_hour"] == 1 + int((expected[:, 8] > expected[10, 8]).sum())
 
 
 @pytest.mark.parametrize("params,parameter,status", [

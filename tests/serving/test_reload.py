@@ -33,7 +33,7 @@ def wait_for(check, timeout: float = 20.0):
 def test_champion_and_predictions_are_reloaded_while_serving(tmp_path):
     from pipeline.core.lake import lake_connection
     from pipeline.gold.predictions import predict_days
-    from tests.support.synthetic_model import synthetic_accidents, train_synthetic_model
+    from tests.support.intensity import DAILY_ACCIDENTS, fit_glm, synthetic_world, validation_record
 
     lake = build_demo_lake(tmp_path / "data")
     point = lake.points.iloc[5]
@@ -42,10 +42,10 @@ def test_champion_and_predictions_are_reloaded_while_serving(tmp_path):
         before = api.get("/v1/risk", params=query).json()
         assert before["source"] == "on_the_fly" and before["model"]["version"] == "1"
 
-        # A retrained champion, calibrated to 3x the daily accidents, takes the alias.
-        stronger = train_synthetic_model(lake.points, synthetic_accidents(lake.points, n=200), n_rows=4000,
-                                         daily_accidents=2.4)
-        assert register_champion(lake.settings, stronger) == "2"
+        # A champion retrained on a world of 3x the daily accidents (the same road points) takes the alias.
+        busier = synthetic_world(len(lake.points), daily=3 * DAILY_ACCIDENTS)
+        stronger = fit_glm(busier)
+        assert register_champion(lake.settings, stronger, validation_record(busier, stronger)) == "2"
         assert wait_for(lambda: api.get("/v1/model").json()["version"] == "2")
         after = api.get("/v1/risk", params=query).json()
         assert after["model"]["version"] == "2" and after["source"] == "on_the_fly"

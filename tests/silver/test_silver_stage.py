@@ -50,6 +50,12 @@ def test_grid_keeps_the_cell_150m_from_a_road_not_250m():
     assert points["dist_to_road_m"].iloc[0] == pytest.approx(150, abs=0.01)
     assert points["dist_to_main_city_km"].iloc[0] == pytest.approx(
         float(haversine_km(cell.lat, cell.lon, -22.2758, 166.4580)))
+    # the only point serves the whole 2 km of primary road at 90 km/h: major and fast road
+    point = points.iloc[0]
+    assert point["road_km"] == pytest.approx(2.0, rel=0.01)
+    assert point["road_km_major"] == point["road_km_fast"] == point["road_km"]
+    assert point["road_km_minor"] == point["road_km_residential"] == 0.0
+    assert point["com"] is None and np.isnan(point["dist_to_commune_seat_km"])  # attached with the communes
     with pytest.raises(AccidentsError, match="within 200"):
         build_road_points(_road_offset_from(cell.lat, cell.lon, 250), department="988", grid_step=0.02,
                           buffer_meters=200)
@@ -94,6 +100,19 @@ def test_build_features_tables_idempotent_and_deterministic(silver_lake, acciden
         first["accident_points"], on=["accident_id", "point_id"])
     assert len(pos) == len(accidents_frame)
     assert (first["accident_points"]["dist_m"] < 2000).all()
+    # every road point carries the road length it serves and the commune of its nearest seat
+    from pipeline.core.communes import official_seats
+    from pipeline.silver.road_points import ROAD_POINT_COLUMNS
+
+    points = first["road_points"]
+    assert list(points.columns) == ROAD_POINT_COLUMNS
+    assert (points["road_km"] > 0).all()
+    parts = points[["road_km_major", "road_km_minor", "road_km_residential"]].sum(axis=1)
+    assert (parts <= points["road_km"] + 1e-9).all() and (points["road_km_fast"] <= points["road_km"] + 1e-9).all()
+    seats = official_seats("988")
+    code, km = seats.locate(points["lat"], points["lon"])
+    assert points["com"].tolist() == code.tolist()
+    np.testing.assert_allclose(points["dist_to_commune_seat_km"], km)
 
     build_features(silver_lake, FeatureParams(neg_ratio=5, seed=7), department="988")  # same inputs -> same tables
     for name, frame in _tables(silver_lake).items():

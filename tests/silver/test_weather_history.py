@@ -127,24 +127,20 @@ def test_build_features_gives_every_row_its_own_hour_weather(silver_lake, accide
     assert rows.loc[rows["target"] == 1, "atm"].nunique() > 1 and rows.loc[rows["target"] == 0, "atm"].nunique() == 4
 
 
-def test_evaluation_scores_every_cell_hour_with_its_own_hour_weather():
-    from pipeline.core.features import AccidentHistory
-    from pipeline.evaluation.evaluation import score_grid
+def test_the_scoring_grid_gives_every_cell_hour_its_own_hours_weather():
+    """What the evaluation and the predictions score: each road point x hour under the code its nearest
+    station recorded that hour; a code the model never saw (overcast, 8) is read as normal weather."""
+    from pipeline.gold.intensity.grid import ScoringGrid
 
-    class AtmModel:  # probability = the row's weather code / 10
-        def predict_probability(self, df):
-            return df["atm"].to_numpy() / 10
-
-    points = pd.DataFrame({"point_id": [1, 2, 3], "lat": -22.25, "lon": [166.32, 166.40, 166.62],
-                           "road_type": "primary", "speed_limit": 50.0, "dist_to_main_city_km": 1.0, "dep": "988"})
+    points = pd.DataFrame({"point_id": [1, 2, 3], "lat": -22.25, "lon": [166.32, 166.40, 166.62]})
     hours = pd.date_range("2020-03-01", periods=72, freq="h")
-    history = AccidentHistory.point_in_time(
-        pd.DataFrame({"accident_id": ["a"], "lat": [-22.25], "lon": [166.4],
-                      "event_time": [pd.Timestamp("2019-05-01")]}), 1,
-        data_start=pd.Timestamp("2019-01-01"), data_end=pd.Timestamp("2021-01-01"))
-    prob, _ = score_grid(AtmModel(), points, hours, history, atm=WeatherHistory.from_frame(crafted_weather()),
-                         chunk_rows=90)
+    grid = ScoringGrid(points, hours, WeatherHistory.from_frame(crafted_weather()), "988")
     expected = np.stack([expected_code(np.full(len(hours), -22.25), np.full(len(hours), lon), hours)
                          for lon in points["lon"]])
-    np.testing.assert_allclose(prob * 10, expected, rtol=1e-6)
+    series = grid.raw_weather
+    np.testing.assert_array_equal(series.atm[series.series_of_point], expected)
     assert len(np.unique(expected)) == 4
+    cells, mapped = grid.cells_for((1, 2, 3))
+    keyed = cells.keys["atm"].to_numpy()[cells.key_of[mapped.series_of_point]]
+    np.testing.assert_array_equal(keyed, np.where(expected == 8, 1, expected))
+    assert grid.weather_for((1, 2, 3))[1] == int((expected == 8).sum())  # remapped point-hours, counted

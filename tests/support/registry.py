@@ -1,4 +1,4 @@
-"""A stand-in for pipeline.gold.registry used by CLI and notebook tests."""
+"""A stand-in for pipeline.gold.registry used by CLI and notebook tests that need no MLflow store."""
 
 import sys
 import types
@@ -6,22 +6,26 @@ import types
 import pipeline.gold
 from pipeline.core.errors import AccidentsError
 
+CALIBRATED = {"validation_expected_observed": 1.0}  # a record that passes bundle.publishable
 
-def fake_registry(monkeypatch, champion=None, versions=None):
-    """A stand-in for pipeline.gold.registry: load_champion raises like the real one when none exists."""
+
+def fake_registry(monkeypatch, champion=None, versions=None, record=None):
+    """load_champion / load_version answer like the real ones, (model, version, record), and raise like
+    them when there is no such model. Returns the list of calls."""
     calls = []
+    record = dict(CALIBRATED if record is None else record)
 
     def load_champion(tracking_uri, registered_model):
         calls.append((tracking_uri, registered_model))
         if champion is None:
             raise AccidentsError(f"no champion model registered as {registered_model!r} at {tracking_uri}")
-        return champion, "7"
+        return champion, "7", record
 
     def load_version(tracking_uri, registered_model, version):
         calls.append((tracking_uri, registered_model, version))
         if version not in (versions or {}):
             raise AccidentsError(f"{registered_model!r} has no version {version}")
-        return versions[version], version
+        return versions[version], version, record
 
     module = types.SimpleNamespace(load_champion=load_champion, load_version=load_version)
     monkeypatch.setitem(sys.modules, "pipeline.gold.registry", module)
