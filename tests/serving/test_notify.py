@@ -158,8 +158,7 @@ def run_with_failed_check(tmp_path_factory):
 
     lake = build_demo_lake(tmp_path_factory.mktemp("failed-check") / "data")
     with lake_connection(lake.settings) as con:
-        con.execute("CREATE OR REPLACE TABLE bronze.accidents AS SELECT *, year(event_time) AS year FROM bronze.accidents")
-        con.execute("CREATE TABLE silver.accident_points AS SELECT accident_id, dep FROM bronze.accidents "
+        con.execute("CREATE OR REPLACE TABLE silver.accident_points AS SELECT * FROM silver.accident_points "
                     "ORDER BY accident_id LIMIT 5")
     resource = DuckLakeResource(data_dir=str(lake.settings.data_dir))
     instance = dg.DagsterInstance.ephemeral()
