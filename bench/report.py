@@ -228,6 +228,10 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
                      f"{' + warm-up' if r['warm_up'] and r['runs'] else ''} | {_target_cell(r, reference_s)} "
                      f"| {_met(r, reference_s, pinned, results)} "
                      f"| {r['started_at'][:16].replace('T', ' ')}, {r['load_average'][0]:.1f} |")
+    missing = [b.name for b in registry.BENCHMARKS if b.name not in results]
+    if missing and not data.get("quick"):
+        lines += ["", "Not measured in this report (`python -m bench --only NAME`): "
+                      + ", ".join(f"`{name}`" for name in missing) + "."]
     lines += ["", "### Details (medians)", ""]
     for r in data["results"]:
         text = (f"{r['error']}. " if r.get("error") else "") + _details(r)
