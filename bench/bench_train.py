@@ -13,7 +13,7 @@ Sources: `demo` (default) generates the demo world of `--world-seed` and builds 
 (~20-40 s, not timed: bench.replication.prepare_seed); `synthetic` (reference only) writes a
 scale-1-sized synthetic silver.features (1,700 positives x (1 + 20) negatives over 2019-2024). Usage:
     .venv/bin/python bench/bench_train.py candidates [--trials 10] [--candidates ...] [--world-seed 1]
-    .venv/bin/python bench/bench_train.py reference [--trials 50] [--source demo|synthetic] [--workers N]
+    .venv/bin/python bench/bench_train.py [reference] [--trials 50] [--source demo|synthetic] [--workers N]
 Importable: `measure_candidates(...)`, `measure_training(...)` -> dict, for the `python -m bench` driver.
 """
 
@@ -198,7 +198,8 @@ def format_candidates(figures: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("protocol", choices=["candidates", "reference"])
+    parser.add_argument("protocol", nargs="?", default="reference", choices=["candidates", "reference"],
+                        help="default %(default)s (the commands in bench/findings.md's history)")
     parser.add_argument("--trials", type=int, default=None, help="default: 10 (candidates), 50 (reference)")
     parser.add_argument("--threads", type=int, default=None, help="threads per model fit (default: the training's)")
     parser.add_argument("--seed", type=int, default=42, help="tuning seed")
