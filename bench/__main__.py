@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma list of benchmark names, prefixes or groups "
-                                       "(ingest, silver, grid, training, cli, chain)")
+                                       "(ingest, silver, grid, training, cli, startup, chain, replication)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each, no warm-up (smoke test)")
     parser.add_argument("--repeats", type=int, default=3, help="recorded runs per benchmark (default %(default)s)")
     parser.add_argument("--out", help="Markdown report (default BENCHMARKS.md; with --quick data/bench-quick/)")
