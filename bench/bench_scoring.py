@@ -1,12 +1,15 @@
-"""Benchmark: full-grid scoring of one test year (features + model + metrics).
+"""Benchmark: full-grid evaluation of one test year, as the backtest does it for each method.
 
-    .venv/bin/python bench/bench_scoring.py [--points 1500] [--year 2024] [--rounds 300] [--chunk-rows N]
-                                            [--bundle DIR]   # a saved RiskModel bundle instead
+    .venv/bin/python bench/bench_scoring.py [--points 1274] [--year 2024] [--model glm|lightgbm] [--hours N]
 
-Synthetic road points and accidents around Nouméa; a real LightGBM RiskModel (trained here on
-case-control rows built with the shared `compute_features`) scores every point x hour, so the cost
-is that of the production path: compute_features -> RiskModel.encode -> booster -> prior correction.
-Target: under 60 s for 1,500 points x 8,784 hours on 2 cores.
+A synthetic world of `--points` road points (bench/synthetic_world.py: twelve weather stations,
+accidents from a known intensity) and a real intensity model fitted on the years before `--year`
+(the Poisson GLM, the champion's core; or LightGBM on its offset). Timed, as
+pipeline.evaluation.evaluation.evaluate does per method: the model's `expected_counts` over a
+ScoringGrid of every road point x hour of the year under each hour's station weather (kept as
+float32), then `method_metrics` against the observed counts (rankings, hit rates, PAI, daily
+likelihood, calibration). Targets (issue 13): >= 1 M cell-hours/s at 0.02 deg (1,274 points);
+<= 300 s and <= 8 GB at 0.005 deg.
 """
 
 from __future__ import annotations
@@ -14,110 +17,58 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-
-def synthetic_network(n_points: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    points = pd.DataFrame({
-        "point_id": np.arange(n_points, dtype=np.int64),
-        "lat": -22.27 + rng.normal(0, 0.25, n_points),
-        "lon": 166.45 + rng.normal(0, 0.35, n_points),
-        "road_type": rng.choice(["primary", "secondary", "tertiary", "residential", "trunk"], n_points),
-        "speed_limit": rng.choice([30.0, 50.0, 70.0, 90.0, 110.0], n_points),
-        "dist_to_main_city_km": rng.gamma(2.0, 15.0, n_points),
-        "dep": "988",
-    })
-    n_acc = 300 * 5
-    weights = np.exp(-points["dist_to_main_city_km"].to_numpy() / 20)
-    chosen = rng.choice(n_points, size=n_acc, p=weights / weights.sum())
-    times = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365 * 24, n_acc), "h")
-    accidents = pd.DataFrame({
-        "accident_id": [f"a{i}" for i in range(n_acc)],
-        "point_id": chosen,
-        "lat": points["lat"].to_numpy()[chosen],
-        "lon": points["lon"].to_numpy()[chosen],
-        "event_time": times,
-        "year": times.year,
-    })
-    return points, accidents
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
-def train_lightgbm(points, accidents, history, rounds: int, seed: int):
-    import lightgbm as lgb
+def measure(points: int = 1274, year: int = 2024, model: str = "glm", hours_limit: int | None = None,
+            seed: int = 0) -> dict[str, float | int | str]:
+    """Score every point x hour of `year` (or its first `hours_limit` hours) and compute its metrics;
+    returns the figures (seconds of each part, cell-hours/s, peak RSS of the process so far)."""
+    import numpy as np
 
-    from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, compute_features
-    from pipeline.gold.model_bundle import RiskModel, fit_category_codes
+    from bench.synthetic_world import DEPARTMENT, YEARS, fit_model, make_world
+    from pipeline.evaluation.evaluation import method_metrics
+    from pipeline.gold.intensity.cells import observed_counts, year_hours
+    from pipeline.gold.intensity.grid import ScoringGrid
 
-    rng = np.random.default_rng(seed)
-    positives = accidents.merge(points.drop(columns=["lat", "lon"]), on="point_id")
-    positives = positives.assign(event_time=positives["event_time"].dt.floor("h"), atm=1, target=1)
-    n_neg = 10 * len(positives)
-    neg_points = points.iloc[rng.integers(0, len(points), n_neg)].reset_index(drop=True)
-    negatives = neg_points.assign(
-        event_time=pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365 * 24, n_neg), "h"),
-        atm=1, target=0)
-    rows = compute_features(pd.concat([positives, negatives], ignore_index=True), history)
-    template = RiskModel(algorithm="lightgbm", booster=None, feature_columns=list(FEATURE_COLUMNS),
-                         categorical_codes=fit_category_codes(rows, list(CATEGORICAL)),
-                         negative_weight=len(points) * 5 * 365 * 24 / n_neg, sampler="uniform")
-    matrix = template.native_input(template.encode(rows))
-    params = {"objective": "binary", "num_leaves": 31, "learning_rate": 0.05, "verbose": -1,
-              "num_threads": 2, "seed": seed}
-    template.booster = lgb.train(params, lgb.Dataset(matrix, rows["target"].to_numpy()), num_boost_round=rounds)
-    return template
-
-
-def measure(points: int = 1500, year: int = 2024, rounds: int = 300, chunk_rows: int | None = None, seed: int = 0,
-            bundle: str | None = None, hours_limit: int | None = None) -> dict[str, float | int | str]:
-    """Score every point x hour of `year` (or its first `hours_limit` hours) and compute one method's metrics; returns the figures
-    (seconds, CPU seconds, cell-hours/s, peak RSS of the process so far)."""
-    import resource
-
-    from pipeline.core.features import AccidentHistory
-    from pipeline.evaluation.evaluation import method_metrics, observed_counts, score_grid, year_hours
-
-    network, accidents = synthetic_network(points, seed)
-    history = AccidentHistory.point_in_time(accidents, 3, cap=f"{year}-01-01")
-    if bundle:
-        from pipeline.gold.model_bundle import RiskModel
-
-        model = RiskModel.load(bundle)
-    else:
-        model = train_lightgbm(network, accidents, history, rounds, seed)
-    hours = year_hours(year)[:hours_limit]
+    world = make_world(points, seed)
+    fitted = fit_model(world, [y for y in YEARS if y < year], model, seed=seed)
+    hours = year_hours([year])[:hours_limit]
+    counts = observed_counts(world.points, world.accidents[world.accidents["year"] == year], hours)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    chunk = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
-    prob, timings = score_grid(model, network, hours, history, atm=1, **chunk)
-    grid_s, grid_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    rng = np.random.default_rng(seed + 1)
-    test = pd.DataFrame({"point_id": rng.integers(0, points, 300), "event_time": hours[rng.integers(0, len(hours), 300)]})
-    counts = observed_counts(network, test, hours)
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    method_metrics(prob, counts, hours, is_probability=True)
+    grid = ScoringGrid(world.points, hours, world.weather, DEPARTMENT)
+    expected = grid.expected_of(fitted).astype(np.float32)  # as the backtest keeps each method's matrix
+    scoring_s, scoring_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    t1, cpu1 = time.perf_counter(), time.process_time()
+    metrics, *_ = method_metrics(expected, counts, grid.hours)
+    metrics_s, metrics_cpu = time.perf_counter() - t1, time.process_time() - cpu1
+    seconds = scoring_s + metrics_s
+    fit = {"loglik_per_accident": metrics["loglik_per_accident"], "expected_observed": metrics["expected_observed_ratio"]}
     return {
-        "model": model.algorithm, "points": points, "hours": len(hours), "cell_hours": int(prob.size),
-        "grid_s": grid_s, "grid_cpu_s": grid_cpu, "features_s": timings["features_s"],
-        "scoring_s": timings["scoring_s"], "cell_hours_per_s": prob.size / grid_s,
-        "metrics_s": time.perf_counter() - t0, "metrics_cpu_s": time.process_time() - cpu0,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "load_average": os.getloadavg()[0],
+        "model": fitted.kind, "points": points, "hours": len(hours), "cell_hours": int(expected.size),
+        "weather_series": int(grid.raw_weather.atm.shape[0]), "observed_accidents": int(counts.sum()),
+        "seconds": seconds, "cpu_s": scoring_cpu + metrics_cpu, "scoring_s": scoring_s, "scoring_cpu_s": scoring_cpu,
+        "metrics_s": metrics_s, "metrics_cpu_s": metrics_cpu, "cell_hours_per_s": expected.size / seconds,
+        **{k: v for k, v in fit.items() if np.isfinite(v)},  # none without an accident (tiny --hours)
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "load_average": os.getloadavg()[0],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=1500)
+    parser.add_argument("--points", type=int, default=1274)
     parser.add_argument("--year", type=int, default=2024)
-    parser.add_argument("--rounds", type=int, default=300, help="LightGBM trees")
-    parser.add_argument("--chunk-rows", type=int, help="feature rows scored at once (default: the pipeline's)")
+    parser.add_argument("--model", default="glm", choices=["glm", "lightgbm"])
+    parser.add_argument("--hours", type=int, default=None, help="only the year's first N hours")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--bundle", help="score with this saved RiskModel bundle directory instead")
     args = parser.parse_args()
-    figures = measure(args.points, args.year, args.rounds, args.chunk_rows, args.seed, args.bundle)
+    figures = measure(args.points, args.year, args.model, args.hours, args.seed)
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}, indent=2))
 
 

@@ -1,11 +1,11 @@
 """Benchmark: the risk API under load, on loopback, stopping by itself.
 
-    .venv/bin/python bench/bench_serving.py [--data-dir DIR] [--workers 1 2] [--clients 50]
-                                            [--seconds 10] [--points 1274]
+    .venv/bin/python bench/bench_serving.py [--data-dir DIR] [--workers 1 2] [--clients 50] [--seconds 10]
 
 Starts `accidents serve` (a real uvicorn process) over a lake: DIR (e.g. the one `accidents run`
-writes; its latest predicted day is used) or, without it, a synthetic demo lake built in a temporary
-folder (real LightGBM champion in MLflow, one predicted day). Measures, for each worker count:
+writes; its latest predicted day is used) or, without it, a demo lake built in a temporary folder
+with the CLI (ingest, features, train: the intensity champion in MLflow; one predicted day; the
+benchmarks' champion lake, bench/adapters/fixtures.py). Measures, for each worker count:
 - start-up to ready: process launch until /readyz answers 200 (cold: champion from MLflow; warm:
   champion from the API's bundle cache, i.e. a restart);
 - /v1/risk for an hour already in gold.predictions and for a day scored on the fly, with `clients`
@@ -34,6 +34,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+PREDICTED_DAY = "2026-03-02"  # the day the demo lake built here predicts
 
 
 def free_port() -> int:
@@ -167,7 +168,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--points", type=int, default=1274, help="road points of the synthetic lake")
     parser.add_argument("--rate", type=float, default=500.0,
                         help="requests/s of the paced (latency) runs, spread over the clients")
     args = parser.parse_args()
@@ -175,13 +175,14 @@ def main() -> None:
     tmp = None
     data_dir = args.data_dir
     if data_dir is None:
-        import tests.serving.conftest as demo
+        from bench.adapters.fixtures import CHAMPION_LAKE, champion_lake
+        from bench.adapters.process import cli, run_measured
 
         tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-        demo.N_POINTS = args.points
-        print(f"building a synthetic demo lake ({args.points} road points) in {tmp} ...", flush=True)
-        demo.build_demo_lake(tmp / "data")
-        data_dir = tmp / "data"
+        print(f"building a demo lake with its champion and one predicted day in {tmp} ...", flush=True)
+        data_dir = champion_lake(str(tmp), **CHAMPION_LAKE["full"])
+        run_measured(cli("predict", "--date", PREDICTED_DAY), what="accidents predict",
+                     env_extra={"ACCIDENTS_DATA_DIR": str(data_dir), "ACCIDENTS_CATALOG": "sqlite"})
     try:
         day, points = lake_facts(data_dir)
         unpredicted = day + dt.timedelta(days=3)

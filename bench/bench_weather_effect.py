@@ -1,14 +1,14 @@
-"""Weather-effect recovery on the demo: the learned light-rain and heavy-rain ratios per month against
-the generator's true ratios.
+"""Rain as a lake's model sees it, against the demo's truth: light- and heavy-rain ratios over normal
+weather on all roads, slow roads and fast roads, and the share of point-hours where rain lowers risk.
 
     ACCIDENTS_DATA_DIR=/tmp/x uv run python bench/bench_weather_effect.py [--year 2024] [--model champion]
 
-Needs a lake built by `accidents run` (demo source) and its registered models. For each month of
---year, every road point is scored at every third hour of the month with atm 1 (normal), 2 (light
-rain) and 3 (heavy rain), the history windows being those evaluation uses (1 January of the year);
-the learned ratio is sum p(atm=k) / sum p(atm=1). The true ratio is the same sum of the demo's true
-intensity (`DemoTruth.expected_counts` with atm fixed). The measurement is the replication's
-(`bench.replication.weather_effects`) on more hours. Target (issue 9): within +-25 % every month.
+Needs a lake built by `accidents run` (demo source) and its registered champion. The measurement is
+the backtest's and the replication's own (pipeline.evaluation.effects.rain_ratios): every road point
+on two days of each month of --year, scored under each scenario, against the truth's expected counts
+under the same scenarios. Targets (issue 22): within +-25 % of the truth on all roads and on slow
+roads, within +-40 % on fast roads and never below the slow roads' ratio; no point-hour where rain
+lowers the risk.
 """
 
 from __future__ import annotations
@@ -22,51 +22,62 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
-RAIN_EFFECTS = ((2, "light"), (3, "heavy"))  # BAAC atm codes: light rain, heavy rain
+ROADS = ("all", "slow", "fast")
+TOLERANCE = {"all": 0.25, "slow": 0.25, "fast": 0.40}  # issue 22: |model / truth - 1| at most
 
 
-def learned_and_true_ratios(con, model, truth, year: int, step_hours: int = 3) -> pd.DataFrame:
-    """One row per month: learned and true light/heavy-rain ratios and their gaps in %, measured by the
-    replication's `weather_effects` on every `step_hours`-th hour of `year`."""
-    from bench.replication import weather_effects
+def rain_table(model, truth, points: pd.DataFrame, year: int, department: str) -> tuple[pd.DataFrame, float]:
+    """(one row per rain level x roads: the model's ratio, the truth's, the gap in % and whether it is
+    within the issue's tolerance; the share of point-hours where rain lowers the risk)."""
+    from pipeline.evaluation.effects import RAIN, rain_ratios
 
-    hours = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq=f"{step_hours}h", inclusive="left")
-    effects = weather_effects(con, model, truth, year, hours=hours, effects=RAIN_EFFECTS)
-    wide = effects.pivot(index="month", columns="effect", values=["learned", "truth"])
-    out = pd.DataFrame({"month": wide.index})
-    for _, name in RAIN_EFFECTS:
-        out[f"{name}_learned"] = wide[("learned", name)].to_numpy()
-        out[f"{name}_true"] = wide[("truth", name)].to_numpy()
-    for _, name in RAIN_EFFECTS:
-        out[f"{name}_gap_%"] = 100 * (out[f"{name}_learned"] / out[f"{name}_true"] - 1)
-    return out
+    values = rain_ratios({"model": model}, truth, points, year, department)["model"]
+    rows = []
+    for _, level in RAIN:
+        for roads in ROADS:
+            key = f"rain_{level}_ratio_{roads}"
+            if key in values:  # no fast road: no fast-road ratio
+                learned, true = values[key], values[f"{key}_truth"]
+                gap = learned / true - 1
+                rows.append({"rain": level, "roads": roads, "model": learned, "truth": true, "gap_%": 100 * gap,
+                             "within": abs(gap) <= TOLERANCE[roads]})
+    return pd.DataFrame(rows), values["rain_lowers_share"]
+
+
+def fast_not_below_slow(table: pd.DataFrame) -> bool:
+    """A fast road's rain ratio is never below a slow road's (both rain levels)."""
+    wide = table.pivot(index="rain", columns="roads", values="model")
+    return "fast" not in wide or bool((wide["fast"] >= wide["slow"]).all())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--year", type=int, default=2024, help="year whose months are scored (default 2024)")
+    parser.add_argument("--year", type=int, default=None, help="year whose days are scored (default: the lake's newest)")
     parser.add_argument("--model", default="champion", help="'champion' or a registered version")
     parser.add_argument("--dep", default="988")
     args = parser.parse_args()
 
-    from pipeline.usecases.predictions import load_model
-    from pipeline.core.lake import connect
+    from pipeline.core.lake import connect, department_of
     from pipeline.core.settings import Settings
-    from pipeline.sources.demo.model import load_truth
+    from pipeline.silver.features import load_road_points, newest_data_year
     from pipeline.silver.weather import demo_truth_folder
+    from pipeline.sources.demo.model import load_truth
+    from pipeline.usecases.predictions import load_model
 
-    settings = Settings.from_env()
-    model, name, version = load_model(settings.for_departments(args.dep), args.model)
+    settings = Settings.from_env().for_departments(args.dep)
+    model, name, version = load_model(settings, args.model)
     con = connect(settings, read_only=True)
     try:
         truth = load_truth(demo_truth_folder(con, settings))
-        table = learned_and_true_ratios(con, model, truth, args.year)
+        year = args.year or newest_data_year(con)
+        table, lowers = rain_table(model, truth, load_road_points(con), year, department_of(con))
     finally:
         con.close()
-    print(f"{name} v{version} ({model.algorithm}, sampler {model.sampler}); months of {args.year}")
-    print(table.round(2).to_string(index=False))
-    within = (table[["light_gap_%", "heavy_gap_%"]].abs() <= 25).all(axis=1)
-    print(f"months within +-25 % of the truth for both ratios: {int(within.sum())}/12")
+    print(f"{name} v{version} ({model.kind}); two days of each month of {year}, every road point")
+    print(table.round(3).to_string(index=False))
+    print(f"ratios within the tolerance (+-25 % all and slow roads, +-40 % fast roads): {int(table['within'].sum())}"
+          f"/{len(table)}; fast roads never below slow roads: {fast_not_below_slow(table)}; "
+          f"share of point-hours where rain lowers the risk: {lowers:.4f} (target 0)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""BENCHMARKS.md from the results: the machine, one table row per benchmark, and the growth of time
-and peak memory against road points and against accidents (table, and a PNG when matplotlib is there)."""
+"""BENCHMARKS.md from the results: the machine and its yardstick, one table row per benchmark (timed
+figures and targets also in yardsticks), and the growth of time and peak memory against road points
+and against accidents (table, and a PNG when matplotlib is there)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import math
 import os
 import re
 from pathlib import Path
+
+from bench import registry
+from bench.yardstick import REFERENCE_NOTE, in_yardsticks, reference_seconds
 
 FINDINGS = Path(__file__).with_name("findings.md")
 # (series label, benchmark name pattern with {x}, the figure giving x, x label)
@@ -103,10 +107,55 @@ def _wall_cpu(r: dict) -> str:
     return f"{_num(r['wall_s']['median'])} / {_num(r['cpu_s']['median'])} s"
 
 
-def _met(r: dict) -> str:
+VERDICT = {True: "met", False: "**missed**", None: "–"}
+
+
+def _met(r: dict, reference_s: float | None, pinned: bool, results: dict[str, dict]) -> str:
     if r.get("error"):
         return "**missed** (timed out)" if r["error"].startswith("timed out") else "**failed**"
-    return {True: "met", False: "**missed**", None: "–"}[r.get("met")]
+    text = VERDICT[r.get("met")]
+    bench = _bench(r["name"])
+    if pinned and bench and r.get("met") is not None:
+        in_y = bench.met_in_yardsticks(r, reference_s, results)
+        if in_y is not None and in_y != r["met"]:
+            text += f" ({VERDICT[in_y].strip('*')} in yardsticks)"
+    return text
+
+
+def _bench(name: str):
+    return next((b for b in registry.BENCHMARKS if b.name == name), None)
+
+
+def _in_y(value: float | None, unit: str, yardstick_s: float | None) -> str:
+    """' (x Y)' for a time, ' (x per Y)' for a rate; '' when it has no yardstick form."""
+    y = in_yardsticks(value, unit, yardstick_s)
+    if y is None:
+        return ""
+    return f" ({_num(y)} Y)" if unit == "s" else f" ({_num(y, unit[:-2])} per Y)"
+
+
+def _target_cell(r: dict, reference_s: float | None) -> str:
+    """Each target in its unit and, for a time or a rate, in yardsticks."""
+    bench = _bench(r["name"])
+    if bench is None:  # a benchmark since removed: its stored text
+        return r.get("target") or "–"
+    texts = [t.text() + ("" if t.versus else _in_y(t.value, t.unit, reference_s)) for t in bench.targets]
+    return "; ".join(texts) or "–"
+
+
+def _yardstick_rows(stick: dict | None) -> list[str]:
+    if not stick:
+        return ["| yardstick | not measured (a report from before bench/yardstick.py) |"]
+    if stick.get("error"):
+        return [f"| yardstick | **failed**: {stick['error']} |"]
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in stick["parts"].items())
+    reference, pinned = reference_seconds(stick["seconds"])
+    stated = (f"the reference host's yardstick, {reference:.2f} s" if pinned else
+              f"this report's own yardstick ({REFERENCE_NOTE})")
+    return [f"| yardstick (`bench/yardstick.py`: fixed single-threaded workload, sum of each part's fastest of "
+            f"{stick['repeats']}) | **{stick['seconds']:.2f} s** = 1 Y ({parts} s; {stick['cpu_seconds']:.1f} CPU s "
+            f"in all; fingerprint {stick['fingerprint']}; load {stick['load_before']:.1f} -> {stick['load_after']:.1f}) |",
+            f"| targets in yardsticks are stated against | {stated} |"]
 
 
 def _details(r: dict) -> str:
@@ -130,7 +179,10 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
         "starts); peak memory is the largest resident set size of the benchmark's process tree (wait4), "
         "the largest over its runs. \"process wall / CPU\" is the whole benchmark process (imports and input "
         "preparation included): its CPU seconds are much less inflated by a busy machine than wall times. "
-        "Raw figures: `bench/results.json`.",
+        "Every timed figure and target is also given in yardsticks (Y): the time of a fixed single-threaded "
+        "workload run at the start of each `python -m bench` (`bench/yardstick.py`; the same benchmark differs "
+        "by 1.5x between two quiet hosts of one kind), i.e. a figure's time over its own run's yardstick, a "
+        "target's over the reference host's. Raw figures: `bench/results.json`.",
         "",
     ]
     if data.get("quick"):
@@ -154,23 +206,32 @@ def markdown(data: dict, *, figure_path: Path | None, out_dir: Path) -> str:
         f"| git commit | {m['commit']} |",
         f"| load average when written (1, 5, 15 min) | {', '.join(map(str, m['load_average']))} |",
         f"| Python bytecode cache | {m.get('bytecode_cache', 'unknown')} |",
+        *_yardstick_rows(m.get("yardstick")),
         "",
         "## Results", "",
         "| benchmark | headline (median) | min–max | peak memory | process wall / CPU | runs | target | "
         "| measured (UTC), load |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    own = (m.get("yardstick") or {}).get("seconds")
+    reference_s, pinned = reference_seconds(own)
     for r in data["results"]:
         head = r["figures"].get(r["metric"])
         rng = f"{_num(head['min'], r['unit'], show_unit=False)}–{_num(head['max'], r['unit'])}" if head else "–"
-        headline = _num(head["median"], r["unit"]) if head else "–"
+        headline = _num(head["median"], r["unit"]) + _in_y(head["median"], r["unit"], r.get("yardstick_s")) \
+            if head else "–"
         if (r.get("error") or "").startswith("timed out"):  # the partial figures are not the headline
             after = re.search(r"after (\d+) s", r["error"])
             headline, rng = f"> {after.group(1)} s (stopped)" if after else "stopped", "–"
         lines.append(f"| {r['title']} (`{r['name']}`) | {headline} | {rng} "
                      f"| {_mb(r['peak_mb']['max']) if r['peak_mb'] else '–'} | {_wall_cpu(r)} | {r['runs']}"
-                     f"{' + warm-up' if r['warm_up'] and r['runs'] else ''} | {r['target'] or '–'} | {_met(r)} "
+                     f"{' + warm-up' if r['warm_up'] and r['runs'] else ''} | {_target_cell(r, reference_s)} "
+                     f"| {_met(r, reference_s, pinned, results)} "
                      f"| {r['started_at'][:16].replace('T', ' ')}, {r['load_average'][0]:.1f} |")
+    missing = [b.name for b in registry.BENCHMARKS if b.name not in results]
+    if missing and not data.get("quick"):
+        lines += ["", "Not measured in this report (`python -m bench --only NAME`): "
+                      + ", ".join(f"`{name}`" for name in missing) + "."]
     lines += ["", "### Details (medians)", ""]
     for r in data["results"]:
         text = (f"{r['error']}. " if r.get("error") else "") + _details(r)

@@ -6,14 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.adapters.fixtures import champion_lake
+from bench.adapters.fixtures import CHAMPION_LAKE, champion_lake
 from bench.adapters.process import BIN, cli, run_measured
 
 ROOT = Path(__file__).resolve().parents[2]
 PREDICT_DATE = "2025-06-15"
-# the lake the CLI benchmarks read: demo scale 1, models tuned briefly (the champion is what predict loads)
-LAKE = {"full": {"scale": 1.0, "trials": 5, "algorithms": None},
-        "quick": {"scale": 0.05, "trials": 1, "algorithms": "lightgbm", "roads": "small"}}
 
 
 def readme_queries(readme: Path = ROOT / "README.md") -> list[tuple[str, str]]:
@@ -30,7 +27,7 @@ def help_startup(work_dir: str) -> dict:
 
 
 def lake_query(work_dir: str, index: int, quick: bool = False) -> dict:
-    data = champion_lake(work_dir, **LAKE["quick" if quick else "full"])
+    data = champion_lake(work_dir, **CHAMPION_LAKE["quick" if quick else "full"])
     env = {"ACCIDENTS_DATA_DIR": str(data), "ACCIDENTS_CATALOG": "sqlite"}
     attach = Path(work_dir) / f"attach-{data.name}.sql"
     if not attach.is_file():
@@ -43,7 +40,7 @@ def lake_query(work_dir: str, index: int, quick: bool = False) -> dict:
 
 
 def predict_process(work_dir: str, quick: bool = False) -> dict:
-    data = champion_lake(work_dir, **LAKE["quick" if quick else "full"])
+    data = champion_lake(work_dir, **CHAMPION_LAKE["quick" if quick else "full"])
     env = {"ACCIDENTS_DATA_DIR": str(data), "ACCIDENTS_CATALOG": "sqlite"}
     done = run_measured(cli("predict", "--date", PREDICT_DATE), env_extra=env, what="accidents predict")
     rows = re.search(r"(\d+) rows written", done.stdout)

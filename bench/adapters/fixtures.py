@@ -9,6 +9,11 @@ from pathlib import Path
 
 from bench.adapters.process import cli, run_measured
 
+# The lake the CLI and start-up benchmarks read: the demo at scale 1 with every candidate, the boosted
+# ones tuned briefly (the champion is what predict and serve load); --quick: a tiny one.
+CHAMPION_LAKE = {"full": {"scale": 1.0, "trials": 5, "candidates": None},
+                 "quick": {"scale": 0.05, "trials": 1, "candidates": "hotspot,glm", "roads": "small"}}
+
 
 def demo_folder(work_dir: str, scale: float) -> Path:
     """The demo files of `scale` (default seed), generated once (DemoSource caches them)."""
@@ -33,15 +38,16 @@ def road_point_count(work_dir: str, grid_step: float) -> int:
     return counts[key]
 
 
-def champion_lake(work_dir: str, *, scale: float, trials: int, algorithms: str | None, roads: str = "demo") -> Path:
-    """A data folder holding a demo lake with silver features and a registered temporal champion,
-    built once with the CLI (ingest, features, train) as a user would. roads="small": a small street
-    grid instead of the demo's network (smoke tests: far fewer road points and edges)."""
-    data = Path(work_dir) / f"lake-scale{scale:g}-trials{trials}-{algorithms or 'all'}-{roads}"
+def champion_lake(work_dir: str, *, scale: float, trials: int, candidates: str | None, roads: str = "demo") -> Path:
+    """A data folder holding a demo lake with silver features and a registered champion (the winner of
+    `candidates`, None: every candidate), built once with the CLI (ingest, features, train) as a user
+    would. roads="small": a small street grid instead of the demo's network (smoke tests: far fewer
+    road points and edges)."""
+    data = Path(work_dir) / f"lake-scale{scale:g}-trials{trials}-{(candidates or 'all').replace(',', '+')}-{roads}"
     done = data / "bench-ready"
     if not done.is_file():
         env = {"ACCIDENTS_DATA_DIR": str(data), "ACCIDENTS_CATALOG": "sqlite"}
-        algos = ["--algorithms", algorithms] if algorithms else []
+        chosen = ["--candidates", candidates] if candidates else []
         roads_file = []
         if roads == "small":
             from bench.bench_silver import write_roads_osm
@@ -50,7 +56,7 @@ def champion_lake(work_dir: str, *, scale: float, trials: int, algorithms: str |
             write_roads_osm(data / "small-roads.osm", "small")
             roads_file = ["--roads-file", str(data / "small-roads.osm")]
         for args in (cli("ingest", "--source", "demo", "--scale", f"{scale:g}"), cli("features", *roads_file),
-                     cli("train", "--trials", str(trials), *algos)):
+                     cli("train", "--trials", str(trials), *chosen)):
             run_measured(args, env_extra=env, what=" ".join(args[1:2]))
         done.write_text("ingest, features, train done\n")
     return data

@@ -15,12 +15,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.adapters.fixtures import champion_lake
+from bench.adapters.fixtures import CHAMPION_LAKE, champion_lake
 from bench.adapters.process import BIN, cli
 
 ROOT = Path(__file__).resolve().parents[2]
-LAKE = {"full": {"scale": 1.0, "trials": 1, "algorithms": "lightgbm"},
-        "quick": {"scale": 0.05, "trials": 1, "algorithms": "lightgbm", "roads": "small"}}
 DEADLINE_S = 180
 LOCATIONS_QUERY = json.dumps({"query": "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
                                        "locationOrLoadError { __typename } } } } }"}).encode()
@@ -58,7 +56,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def serve_startup(work_dir: str, quick: bool = False) -> dict:
     """`accidents serve` launch -> /readyz 200. The warm-up run fills the champion cache, so the
     recorded runs are warm starts (a restarted API)."""
-    data = champion_lake(work_dir, **LAKE["quick" if quick else "full"])
+    data = champion_lake(work_dir, **CHAMPION_LAKE["quick" if quick else "full"])
     port = _free_port()
     env = {**os.environ, "ACCIDENTS_DATA_DIR": str(data), "ACCIDENTS_CATALOG": "sqlite"}
     env.pop("MLFLOW_TRACKING_URI", None)
