@@ -15,6 +15,9 @@ log-likelihood does not decrease.
 The penalised Hessian at the optimum is the precision of the Laplace (Gaussian) approximation of the
 coefficients' posterior under the ridge prior: its inverse is the covariance used for intervals
 (coefficients held at a bound get no variance).
+
+The fit holds BLAS to one thread: its products are small (a few thousand rows by ~150 columns), and
+two BLAS threads waiting on each other made a fit 2-6x slower on a busy 2-core machine (bench/findings.md).
 """
 
 from __future__ import annotations
@@ -92,6 +95,13 @@ def _gradient_and_hessian(problem: PoissonProblem, theta: np.ndarray, ev: _Evalu
 def fit_poisson(problem: PoissonProblem, start: np.ndarray | None = None, *, max_iter: int = 60,
                 tolerance: float = 1e-9) -> PoissonFit:
     """Maximise the penalised log-likelihood of `problem` (module docstring); `start` warm-starts."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _newton(problem, start, max_iter=max_iter, tolerance=tolerance)
+
+
+def _newton(problem: PoissonProblem, start: np.ndarray | None, *, max_iter: int, tolerance: float) -> PoissonFit:
     dp, dt = problem.sizes
     lower = problem.lower
     if start is None:
