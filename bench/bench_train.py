@@ -40,6 +40,7 @@ def _synthetic_module():
     # the generator lives with the gold tests; load it by path (tests/ is not a package)
     spec = importlib.util.spec_from_file_location("gold_synthetic", ROOT / "tests" / "gold" / "conftest.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
