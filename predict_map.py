@@ -15,30 +15,33 @@ def _():
     from pipeline.core.errors import AccidentsError
     from pipeline.core.settings import Settings
     from pipeline.gold.params import MapParams
-    from pipeline.gold.predictions import WEATHER_SCENARIOS
     from pipeline.serving.risk_map import select_markers
-    from pipeline.usecases.predictions import draw_map, ensure_predictions, latest_predicted_date, tomorrow
+    from pipeline.usecases.predictions import (
+        champion_scenarios, draw_map, ensure_predictions, latest_predicted_date, tomorrow,
+    )
     return (
-        AccidentsError, MapParams, Path, Settings, WEATHER_SCENARIOS, draw_map, dt, ensure_predictions,
+        AccidentsError, MapParams, Path, Settings, champion_scenarios, draw_map, dt, ensure_predictions,
         latest_predicted_date, mo, select_markers, tempfile, tomorrow,
     )
 
 
 @app.cell
-def _(AccidentsError, Settings, latest_predicted_date, tomorrow):
+def _(AccidentsError, Settings, champion_scenarios, latest_predicted_date, tomorrow):
     # The notebook is an entry point like the CLI: it reads ACCIDENTS_* from the environment once.
     settings = Settings.from_env()
     try:
         default_day = latest_predicted_date(settings) or tomorrow(settings)
     except AccidentsError:
         default_day = tomorrow(settings)
-    return default_day, settings
+    # only the weathers the champion saw in training: it refuses to extrapolate to the others
+    scenarios = champion_scenarios(settings)
+    return default_day, scenarios, settings
 
 
 @app.cell
-def _(WEATHER_SCENARIOS, default_day, mo):
+def _(default_day, mo, scenarios):
     day_picker = mo.ui.date(value=default_day, label="Date")
-    weather = mo.ui.dropdown(options=WEATHER_SCENARIOS, value="Normal", label="Météo")
+    weather = mo.ui.dropdown(options=scenarios, value="Normal", label="Météo")
     mode = mo.ui.radio(options={"Top N par heure": "top_n", "Seuil (centile)": "threshold"},
                        value="Top N par heure", label="Affichage", inline=True)
     top_n = mo.ui.slider(1, 10, step=1, value=3, label="N", show_value=True)
@@ -77,12 +80,12 @@ def _(mo, mode, predictions, select_markers, threshold, top_n):
                            threshold_percentile=threshold.value)
     hourly = (
         predictions.groupby("hour")
-        .agg(expected_accidents=("probability", "sum"), max_probability=("probability", "max"))
+        .agg(expected_accidents=("expected_accidents", "sum"), max_probability=("probability", "max"))
         .reset_index()
     )
     hourly["hour"] = hourly["hour"].map(lambda h: f"{h:02d}:00")
-    columns = ["hour", "point_id", "com", "road_type", "speed_limit", "probability", "risk_index",
-               "rank_in_hour", "risk_class"]
+    columns = ["hour", "point_id", "com", "road_type", "speed_limit", "expected_accidents", "probability",
+               "risk_index", "rank_in_hour", "risk_class"]
     mo.vstack([
         mo.md(f"### Points affichés ({len(shown)})"),
         mo.ui.table(shown[columns].reset_index(drop=True), selection=None, page_size=10),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.lake import connect
-from pipeline.gold.predictions import predict_days
+from pipeline.gold.predictions import WEATHER_SCENARIOS, predict_days
 from tests.support.intensity import N_POINTS, fitted_world, write_world
 from tests.support.registry import fake_registry
 
@@ -36,6 +36,10 @@ def test_notebook_shows_stored_predictions_of_the_latest_day(settings_env):
     assert len(defs["predictions"]) == 24 * N_POINTS
     assert defs["map_html"].count("L.circleMarker(") == 24 * 3  # default: top 3 per hour
     assert len(defs["shown"]) == 72 and len(defs["hourly"]) == 24
+    # the hourly table sums expected counts (not probabilities)
+    expected = defs["predictions"]["expected_accidents"].sum()
+    assert defs["hourly"]["expected_accidents"].sum() == pytest.approx(expected)
+    assert defs["scenarios"] == {"Normal": 1}  # no champion to ask: normal weather only
 
 
 def test_notebook_computes_missing_predictions_with_the_champion(settings_env, monkeypatch):
@@ -48,6 +52,10 @@ def test_notebook_computes_missing_predictions_with_the_champion(settings_env, m
     assert calls and calls[0][1] == "accidents-risk-988"
     assert len(defs["predictions"]) == 24 * N_POINTS
     assert "L.circleMarker(" in defs["map_html"]
+    # the weather menu offers only what the champion saw in training, never an unseen weather
+    seen = {label: code for label, code in WEATHER_SCENARIOS.items() if code in model.weather_codes}
+    assert defs["scenarios"] == seen
+    assert "Normal" in defs["scenarios"]
 
 
 @pytest.mark.slow

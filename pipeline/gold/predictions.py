@@ -101,6 +101,11 @@ def ensure_known_scenario(model, atm: int) -> None:
                              f"(weathers it can score: {seen})")
 
 
+def scenarios_of(model) -> dict[str, int]:
+    """The named scenarios (WEATHER_SCENARIOS) the model can score: those of weathers it saw."""
+    return {label: code for label, code in WEATHER_SCENARIOS.items() if code in model.weather_codes}
+
+
 def tomorrow_in(tz: str, *, now: dt.datetime | None = None) -> dt.date:
     """Tomorrow's date in the given time zone (the island's day, not the server's)."""
     from zoneinfo import ZoneInfo

@@ -59,6 +59,18 @@ def load_model(settings: Settings, which: str = "champion", *, tracking_uri: str
     return model, name, str(version)
 
 
+def champion_scenarios(settings: Settings) -> dict[str, int]:
+    """The weather scenarios the champion publishes (label -> BAAC code); only normal weather when no
+    champion can be loaded (stored predictions can still be shown)."""
+    from pipeline.gold.predictions import WEATHER_SCENARIOS, scenarios_of
+
+    try:
+        model, _, _ = load_model(settings)
+    except AccidentsError:
+        return {label: code for label, code in WEATHER_SCENARIOS.items() if code == 1}
+    return scenarios_of(model)
+
+
 def forecast_weather(settings: Settings, dates: list[dt.date]):
     """The stations' hourly forecast of `dates` as a WeatherHistory, or a one-line error saying that no
     forecast is reachable (the user then picks a scenario)."""
