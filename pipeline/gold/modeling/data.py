@@ -162,10 +162,7 @@ def fit_rows(data: TrainingData, *, tune_rows: int | None, refit_rows: int | Non
         n_pos = int(data.refit.y.sum())
         positives = n_pos if refit_rows is None else min(n_pos, int(refit_rows * share))
         negatives = int(positives * (1 - share) / share)
-        if data.refit is data.train and positives == int(tune.y.sum()):
-            refit, refit_factor = tune, tune_factor
-        else:
-            refit, refit_factor = draw(data.refit, positives, negatives, seed=seed + 2)
+        refit, refit_factor = draw(data.refit, positives, negatives, seed=seed + 2)
     return FitRows(tune=tune, tune_valid=tune_valid, refit=refit,
                    tune_negative_weight=data.negative_weight * tune_factor,
                    refit_negative_weight=data.negative_weight * refit_factor)
