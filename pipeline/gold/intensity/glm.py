@@ -34,16 +34,6 @@ def _time_tensor(terms: TimeTerms, keys: pd.DataFrame) -> np.ndarray:
     return np.stack([terms.matrix(keys, g) for g in range(len(GROUPS))])
 
 
-def yearly_level_sd(year_counts: dict[int, float]) -> float:
-    """Between-year spread of the accident level beyond Poisson noise: the sd of log yearly counts
-    minus the Poisson part (0 when the years agree within noise; 0 with fewer than 3 years)."""
-    counts = np.array([c for c in year_counts.values() if c > 0], dtype=float)
-    if len(counts) < 3:
-        return 0.0
-    excess = np.var(np.log(counts), ddof=1) - np.mean(1.0 / counts)
-    return float(np.sqrt(max(excess, 0.0)))
-
-
 @dataclass
 class PoissonGLM:
     point_terms: PointTerms
@@ -136,10 +126,6 @@ class PoissonGLM:
         """Variance of log(total) of each aggregate from the coefficients' covariance."""
         quad = np.einsum("...i,ij,...j->...", gradients, self.covariance, gradients)
         return quad / np.maximum(totals, 1e-300) ** 2
-
-    @property
-    def level_sd(self) -> float:
-        return yearly_level_sd(self.year_counts)
 
     # --- storage -------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -5,9 +5,10 @@ Three sources of error, combined on the log scale of the expected total L:
   g' C g / L^2 with g the gradient of L (pipeline.gold.intensity.glm.PoissonGLM.aggregate_gradients).
   Boosted trees and blends use the relative variance of their GLM part (the trees' own variance is not
   modelled); the hotspot map uses the Poisson noise of the past counts behind the total;
-- the year's level, which no covariate predicts (the demo's 2023 has 222 accidents where its other
-  years have about 275): the spread of the training years' counts beyond Poisson noise, with the
-  uncertainty of their mean;
+- the year's level, which no covariate predicts (New Caledonia recorded 222 injury accidents in 2023
+  after roughly 250-320 a year before; the demo copies that drop): the spread of the training years'
+  counts beyond Poisson noise, pooled with a prior spread taken from those real figures (a few
+  years that happen to agree say little about the next one), with the uncertainty of their mean;
 - for the count itself, Poisson noise around the expected total (a gamma-Poisson mixture).
 
 `low/high` bound the expected count, `count_low/count_high` the number of accidents that will happen,
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 
 LEVEL = 0.90
 HOURS_PER_YEAR = 8766.0
+# Prior between-year sd of log(accidents) beyond Poisson noise: New Caledonia's yearly counts
+# (222 in 2023, roughly 250-320 before) spread by about 0.14 on the log scale. It weighs as much as
+# LEVEL_PRIOR_YEARS years of the lake's own history.
+LEVEL_SD_PRIOR = 0.14
+LEVEL_PRIOR_YEARS = 4
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,18 @@ def glm_part(model):
     return getattr(model, "glm", None)
 
 
-def level_variance(year_counts: dict[int, float]) -> float:
-    from pipeline.gold.intensity.glm import yearly_level_sd
+def yearly_level_sd(year_counts: dict[int, float]) -> float:
+    """Between-year sd of the log accident level beyond Poisson noise: the training years' own
+    excess spread (clipped at 0) pooled with LEVEL_SD_PRIOR, each weighted by its degrees of freedom."""
+    counts = np.array([c for c in year_counts.values() if c > 0], dtype=float)
+    own_df = max(len(counts) - 1, 0)
+    own = max(float(np.var(np.log(counts), ddof=1) - np.mean(1.0 / counts)), 0.0) if own_df else 0.0
+    pooled = (LEVEL_PRIOR_YEARS * LEVEL_SD_PRIOR ** 2 + own_df * own) / (LEVEL_PRIOR_YEARS + own_df)
+    return float(np.sqrt(pooled))
 
+
+def level_variance(year_counts: dict[int, float]) -> float:
+    """Variance of the next year's log level around the training years' mean level."""
     sd = yearly_level_sd(year_counts)
     return sd * sd * (1.0 + 1.0 / max(len(year_counts), 1))
 

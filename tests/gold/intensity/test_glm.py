@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.gold.intensity.glm import PoissonGLM, yearly_level_sd
+from pipeline.gold.intensity.glm import PoissonGLM
 from pipeline.gold.intensity.grid import ScoringGrid
 from tests.gold.intensity.conftest import feature_world
 
@@ -59,9 +59,3 @@ def test_json_round_trip_gives_the_same_counts(world, tmp_path):
     again = PoissonGLM.from_json(json.loads(json.dumps(model.to_json())))
     grid = ScoringGrid(world.inputs.points, world.hours[:72], world.weather, "988")
     assert np.array_equal(model.expected_counts(grid), again.expected_counts(grid))
-
-
-def test_the_level_spread_counts_only_what_poisson_noise_does_not_explain():
-    assert yearly_level_sd({2020: 275, 2021: 280}) == 0.0  # two years say nothing
-    assert yearly_level_sd({2019: 275, 2020: 270, 2021: 285}) == 0.0  # within Poisson noise
-    assert 0.1 < yearly_level_sd({2019: 275, 2020: 180, 2021: 380, 2022: 260}) < 0.4
