@@ -246,10 +246,18 @@ def _rain_lines(wide: pd.DataFrame) -> list[str]:
     lines = _columns(rows)
     if "rain_lowers_share" in model:
         lines.append(f"share of point-hours where a rainier scenario scores lower: max {model['rain_lowers_share'].max():.4f}")
-    if {"rain_heavy_ratio_fast", "rain_heavy_ratio_slow"} <= set(model):
-        below = int((model["rain_heavy_ratio_fast"] < model["rain_heavy_ratio_slow"]).sum())
-        lines.append(f"replications where fast roads' heavy-rain ratio is below slow roads': {below}")
+    for level in ("light", "heavy"):
+        if {f"rain_{level}_ratio_fast", f"rain_{level}_ratio_slow"} <= set(model):
+            lines.append(f"replications where fast roads' {level}-rain ratio is below slow roads': "
+                         f"{fast_below_slow(model, level)}")
     return lines
+
+
+def fast_below_slow(model: pd.DataFrame, level: str) -> int:
+    """Replications whose fast roads' rain ratio is below the slow roads' beyond rounding (a model
+    without a fast-road rain term gives both the same ratio, up to the last bits of a float)."""
+    fast, slow = model[f"rain_{level}_ratio_fast"], model[f"rain_{level}_ratio_slow"]
+    return int((fast < slow * (1.0 - 1e-9)).sum())
 
 
 def _day_lines(wide: pd.DataFrame) -> list[str]:

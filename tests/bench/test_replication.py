@@ -5,8 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.replication import ReplicationConfig, ReplicationResult, headline_figures, mean_interval, run_replication, \
-    write_outputs
+from bench.replication import (
+    ReplicationConfig, ReplicationResult, fast_below_slow, headline_figures, mean_interval, run_replication,
+    write_outputs,
+)
 from pipeline.core.errors import AccidentsError
 
 
@@ -42,6 +44,12 @@ def test_headline_figures_are_the_targets_quantities():
     assert h["loglik_gap_to_oracle_mean"] == pytest.approx(0.15)
     assert h["expected_pai_at_least_best_baseline"] == 1
     assert h["expected_pai_share_of_oracle_mean"] == pytest.approx((14.0 + 13.0) / 14.5 / 2)
+
+
+def test_equal_rain_ratios_are_not_counted_as_fast_below_slow():
+    model = pd.DataFrame({"rain_heavy_ratio_fast": [2.116929, 2.0, 2.5],
+                          "rain_heavy_ratio_slow": [2.116929 + 1e-15, 2.1, 2.4]})
+    assert fast_below_slow(model, "heavy") == 1  # only the second is below; the first is a rounding tie
 
 
 @pytest.mark.slow
