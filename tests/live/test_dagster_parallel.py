@@ -110,5 +110,5 @@ def test_two_runs_materialize_independent_assets_at_the_same_time(
     assert day_rows == points * 24 == after["gold.predictions"]  # every point-hour of the day, once
     assert materialized["gold/predictions"]["dagster/row_count"].value == day_rows
     assert after["gold.evaluation"] == materialized["gold/evaluation"]["dagster/row_count"].value > 0
-    written = {"gold.predictions", "gold.evaluation", "gold.calibration"}
+    written = {"gold.predictions", "gold.prediction_totals", "gold.evaluation", "gold.calibration"}
     assert {t: n for t, n in after.items() if t not in written} == {t: n for t, n in before.items() if t not in written}
