@@ -25,7 +25,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_accidents.definitions import defs
 from dagster_accidents.failures import step_failures
+from dagster_accidents.partitions import SETTINGS, baac_years, dep_day_key, dep_year_key
+from dagster_accidents.schedules import next_day_partition
 
 
 def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str, run_config: dict | None = None) -> None:
@@ -38,10 +41,6 @@ def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str, ru
 
 
 def fill_lake(instance: dg.DagsterInstance, *, trials: int | None, algorithms: list[str] | None) -> None:
-    from dagster_accidents.definitions import defs
-    from dagster_accidents.partitions import SETTINGS, baac_years, dep_day_key, dep_year_key
-    from dagster_accidents.schedules import next_day_partition
-
     training = {k: v for k, v in (("trials", trials), ("algorithms", algorithms)) if v is not None}
     model_config = {"ops": {"gold__trained_models": {"config": training}}} if training else None
     for dep in SETTINGS.departments:

@@ -21,17 +21,28 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, committed, department_of, ensure_tables, scanned_once, table_exists, write_department_rows
+from pipeline.core.lake import (
+    DEP,
+    committed,
+    department_of,
+    ensure_tables,
+    scanned_once,
+    table_exists,
+    write_department_rows,
+)
+from pipeline.gold.intensity.grid import ScoringGrid
 from pipeline.gold.prediction_totals import TOTALS_DDL, DaySummary, day_totals, insert_totals
+from pipeline.silver.features import load_road_points
 
 if TYPE_CHECKING:
     import duckdb
-    import pandas as pd
-    import pyarrow as pa
 
 HOURS = 24
 # Point-hours scored and written per block of days: ~1 GB of rows in flight; a year at 0.02° is one block.
@@ -103,8 +114,6 @@ def ensure_known_scenario(model, atm: int) -> None:
 
 def tomorrow_in(tz: str, *, now: dt.datetime | None = None) -> dt.date:
     """Tomorrow's date in the given time zone (the island's day, not the server's)."""
-    from zoneinfo import ZoneInfo
-
     current = now.astimezone(ZoneInfo(tz)) if now else dt.datetime.now(ZoneInfo(tz))
     return current.date() + dt.timedelta(days=1)
 
@@ -127,8 +136,6 @@ def risk_indexes_and_ranks(expected: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def prediction_rows(points: pd.DataFrame, days: list[dt.date], expected: np.ndarray) -> pa.Table:
     """The gold.predictions columns computed here for a (len(days), 24, n_points) expected-count grid."""
-    import pyarrow as pa
-
     d, _, n = expected.shape
     risk_index, ranks = risk_indexes_and_ranks(expected)
     point_idx = np.tile(np.arange(n), d * HOURS)
@@ -166,8 +173,6 @@ class _Run:
     labels: dict[str, Any]  # model_name, model_version, model_kind, created_at
 
     def write_block(self, block: list[dt.date], first: bool) -> tuple[list[DaySummary], int, int]:
-        from pipeline.gold.intensity.grid import ScoringGrid
-
         grid = ScoringGrid(self.points, day_hours(block), self.weather, self.department)
         _, remapped = grid.weather_for(self.model.weather_codes)
         expected = self.model.expected_counts(grid)  # (points, hours)
@@ -191,8 +196,6 @@ def predict_days(con: duckdb.DuckDBPyConnection, *, model, model_name: str, mode
                  dates: list[dt.date], atm: int = 1, weather=None) -> PredictionSummary:
     """Score 24 x N point-hours per date and write gold.predictions and gold.prediction_totals (module
     docstring). `atm=FORECAST` needs `weather` (the forecast as a WeatherHistory covering every hour)."""
-    from pipeline.silver.features import load_road_points
-
     started = time.perf_counter()
     days = sorted(set(dates))
     if not days:
@@ -242,8 +245,6 @@ def read_predictions(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> 
 
 
 def _empty_predictions() -> pd.DataFrame:
-    import pandas as pd
-
     return pd.DataFrame(
         columns=["date", "hour", "point_id", "lat", "lon", "atm", "expected_accidents", "probability", "risk_index",
                  "rank_in_hour", "model_name", "model_version", "model_kind", "created_at", "road_type",

@@ -17,6 +17,7 @@ loading. Whether the lake holds synthetic demo data is read with each lake load 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -25,14 +26,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.file_stamp import sqlite_stamp
+from pipeline.core.lake import DEP, catalog_path, connect, current_snapshot, table_exists
+from pipeline.gold import registry
+from pipeline.gold.intensity.grid import ScoringGrid
+from pipeline.gold.prediction_totals import day_totals
+from pipeline.gold.predictions import ATM_LABELS, HOURS, day_hours, ensure_known_scenario, risk_indexes_and_ranks
+from pipeline.serving.champion import ChampionHolder
 from pipeline.serving.params import ParameterError, ServeOptions, parse_atm, parse_time  # noqa: F401 (the API's names)
+from pipeline.serving.risk_map import road_network
 from pipeline.serving.roads import RoadIndex
+from pipeline.silver.features import load_road_points
+from pipeline.sources.provenance import lake_is_synthetic
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pipeline.core.settings import Settings
 
 log = logging.getLogger("accidents.serving")
@@ -68,23 +78,12 @@ class DayGrid:
         return -np.expm1(-self.expected)
 
 
-def import_scoring() -> None:
-    """Import what scoring a day needs: an import holds the interpreter lock for long stretches, so it
-    is done once beside start-up rather than inside the first request that scores."""
-    import pipeline.gold.prediction_totals  # noqa: F401
-    import pipeline.gold.predictions  # noqa: F401
-    import pipeline.gold.intensity.glm  # noqa: F401
-
-
 # ---- the service -------------------------------------------------------------------------------
 
 class RiskService:
     """One per API process. Lake access is serialised (one DuckDB connection); day grids are shared."""
 
     def __init__(self, settings: Settings, options: ServeOptions = ServeOptions(), *, champion=None):
-        from pipeline.core.lake import connect
-        from pipeline.serving.champion import ChampionHolder
-
         self.settings, self.options = settings, options
         self._con = connect(settings, read_only=True)
         self._con_lock = threading.Lock()
@@ -93,8 +92,8 @@ class RiskService:
         self._grids_lock = threading.Lock()
         self.champion = champion or ChampionHolder(settings.resolved_mlflow_uri, settings.registered_model,
                                                    cache_dir=settings.data_dir / "serving" / "champion")
-        # the warm copy, else the registry (the refresh loop verifies it); then the scoring path's imports
-        self.champion.load_in_background(then=import_scoring)
+        # the warm copy, else the registry (the refresh loop verifies it)
+        self.champion.load_in_background()
         self.snapshot: int | None = None
         self.synthetic = False
         self.roads: RoadIndex | None = None
@@ -116,10 +115,6 @@ class RiskService:
 
     def _reload_lake(self) -> None:
         """Road points, latest prediction and snapshot id; grids dropped (called when the lake moved)."""
-        from pipeline.core.lake import DEP, current_snapshot, table_exists
-        from pipeline.silver.features import load_road_points
-        from pipeline.sources.provenance import lake_is_synthetic
-
         with self._con_lock:
             try:
                 snapshot = current_snapshot(self._con)
@@ -139,9 +134,6 @@ class RiskService:
 
     def _catalog_stamp(self) -> list[int] | None:
         """The file catalog's stamp (file and SQLite write-ahead log). None for PostgreSQL (or no file)."""
-        from pipeline.core.file_stamp import sqlite_stamp
-        from pipeline.core.lake import catalog_path
-
         if self.settings.catalog == "postgres":
             return None
         return sqlite_stamp(catalog_path(self.settings))
@@ -150,8 +142,6 @@ class RiskService:
         """Check the lake snapshot and the champion alias; reload what moved. Cheap when nothing did.
         A file catalog is only queried when its file changed: each read takes SQLite's shared lock,
         and polling reads would make the daily job's commit meet "database is locked"."""
-        from pipeline.core.lake import current_snapshot
-
         stamp = self._catalog_stamp()
         if stamp is not None and stamp == self._stamp and self.roads is not None:
             return {"lake": False, "model": self._refresh_model(lake_moved=False)}
@@ -177,8 +167,6 @@ class RiskService:
 
     def map_roads(self) -> dict | None:
         """The simplified road network for maps, built on first use after each lake change."""
-        from pipeline.serving.risk_map import road_network
-
         snapshot = self.snapshot
         cached = self._map_roads
         if cached is not None and cached[0] == snapshot:
@@ -240,9 +228,6 @@ class RiskService:
 
     def _grid_from_lake(self, day: dt.date, atm: int) -> DayGrid | None:
         """gold.predictions of (day, atm) as a grid, or None when absent or not for today's road points."""
-        from pipeline.core.lake import DEP, table_exists
-        from pipeline.gold.predictions import HOURS
-
         roads = self.require_roads()
         with self._con_lock:
             if not table_exists(self._con, "gold.predictions"):
@@ -270,10 +255,6 @@ class RiskService:
 
     def _stored_hotspots(self, day: dt.date, atm: int) -> tuple:
         """The day's top points with intervals and reasons (gold.prediction_totals), inside the lake lock."""
-        import json
-
-        from pipeline.core.lake import DEP, table_exists
-
         if not table_exists(self._con, "gold.prediction_totals"):
             return ()
         rows = self._con.execute(
@@ -285,10 +266,6 @@ class RiskService:
                      for key, expected, low, high, count_low, count_high, peak, reasons in rows)
 
     def _grid_on_the_fly(self, day: dt.date, atm: int, parameter: str) -> DayGrid:
-        from pipeline.gold.intensity.grid import ScoringGrid
-        from pipeline.gold.prediction_totals import day_totals
-        from pipeline.gold.predictions import day_hours, ensure_known_scenario, risk_indexes_and_ranks
-
         roads = self.require_roads()
         first, last = SCORABLE_DAYS
         if not first <= day <= last:
@@ -318,8 +295,6 @@ class RiskService:
     # -- answers --
 
     def risk(self, grid: DayGrid, point: int, distance_km: float, hour: int) -> dict[str, Any]:
-        from pipeline.gold.predictions import ATM_LABELS
-
         roads = self.require_roads()
         return {
             "point": {**roads.describe(point), "distance_km": round(distance_km, 4)},
@@ -359,8 +334,6 @@ class RiskService:
                           whole_day_cap: bool = True) -> pd.DataFrame:
         """The day's point-hours with road attributes (gold.predictions' columns), from its grid.
         `whole_day_cap`: refuse a whole day beyond MAX_FEATURES point-hours (a response size guard)."""
-        import pandas as pd
-
         roads = self.require_roads()
         if whole_day_cap and hour is None and 24 * len(roads) > MAX_FEATURES:
             raise ParameterError("hour", f"a whole day is {24 * len(roads)} point-hours (more than "
@@ -382,8 +355,6 @@ class RiskService:
         return frame
 
     def model_info(self) -> dict[str, Any]:
-        from pipeline.gold import registry
-
         self.champion.wait_loaded()
         loaded = self.champion.current()
         info: dict[str, Any] = {"name": loaded.name, "version": loaded.version,

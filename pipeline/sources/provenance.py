@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pipeline.core.lake import DEP, table_exists
+from pipeline.sources.select import DemoSource
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -15,16 +18,12 @@ SYNTHETIC_NOTICE = "SYNTHETIC demo data: not real accidents"
 
 def synthetic_labels() -> frozenset[str]:
     """The `bronze.ingest_log.source` labels of the sources that generate their data."""
-    from pipeline.sources.select import DemoSource
-
     return frozenset({DemoSource.label} if DemoSource.synthetic else set())
 
 
 def lake_is_synthetic(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the connection's département holds any file ingested from a synthetic source. A lake
     without an ingest log (nothing ingested through `accidents ingest`) is not called synthetic."""
-    from pipeline.core.lake import DEP, table_exists
-
     if not table_exists(con, "bronze.ingest_log"):
         return False
     labels = sorted(synthetic_labels())

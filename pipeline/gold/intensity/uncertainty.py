@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipeline.gold.intensity.blend import Blend
+from pipeline.gold.intensity.glm import PoissonGLM, yearly_level_sd
+
 if TYPE_CHECKING:
     from pipeline.gold.intensity.grid import ScoringGrid
 
@@ -43,9 +46,6 @@ class Interval:
 
 def glm_part(model):
     """The GLM inside a model (itself, a boosted model's offset, a blend's first weighted GLM), or None."""
-    from pipeline.gold.intensity.blend import Blend
-    from pipeline.gold.intensity.glm import PoissonGLM
-
     if isinstance(model, PoissonGLM):
         return model
     if isinstance(model, Blend):
@@ -55,8 +55,6 @@ def glm_part(model):
 
 
 def level_variance(year_counts: dict[int, float]) -> float:
-    from pipeline.gold.intensity.glm import yearly_level_sd
-
     sd = yearly_level_sd(year_counts)
     return sd * sd * (1.0 + 1.0 / max(len(year_counts), 1))
 
