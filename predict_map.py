@@ -15,7 +15,7 @@ def _():
     from pipeline.core.errors import AccidentsError
     from pipeline.core.settings import Settings
     from pipeline.gold.params import MapParams
-    from pipeline.gold.predictions import WEATHER_SCENARIOS
+    from pipeline.gold.scenarios import WEATHER_SCENARIOS
     from pipeline.serving.risk_map import select_markers
     from pipeline.usecases.predictions import draw_map, ensure_predictions, latest_predicted_date, tomorrow
     return (

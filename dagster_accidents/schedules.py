@@ -9,7 +9,7 @@ import dagster as dg
 from dagster_accidents.jobs import daily_predictions_job
 from dagster_accidents.partitions import SETTINGS, TIMEZONE, dep_day_key
 from pipeline.core.departments import department
-from pipeline.gold.predictions import tomorrow_in
+from pipeline.gold.scenarios import tomorrow_in
 
 
 def next_day_partition(tick: dt.datetime, timezone: str = TIMEZONE) -> str:

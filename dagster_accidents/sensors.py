@@ -25,7 +25,7 @@ from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest
 from dagster_accidents.partitions import DAY, DEP, baac_years, dep_prediction_days, dep_year_key, dimension
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
 from pipeline.core.errors import AccidentsError
-from pipeline.gold.predictions import scenario_code
+from pipeline.gold.scenarios import scenario_code
 from pipeline.serving.notify import critical_zones, day_totals, failed_run_message, zones_message
 from pipeline.sources.datagouv import list_published_years
 from pipeline.sources.provenance import lake_is_synthetic

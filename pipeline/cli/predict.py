@@ -10,7 +10,7 @@ from pipeline.cli.common import parse_date
 from pipeline.core.errors import AccidentsError
 from pipeline.core.params import from_namespace
 from pipeline.gold.params import MapParams, PredictParams
-from pipeline.gold.predictions import SCENARIO_LABELS
+from pipeline.gold.scenarios import SCENARIO_LABELS
 from pipeline.usecases.predictions import day_span, draw_map, predict, tomorrow
 
 

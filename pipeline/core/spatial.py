@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pyproj import Transformer
 
 if TYPE_CHECKING:
     from scipy.spatial import cKDTree
@@ -20,6 +19,8 @@ EARTH_RADIUS_KM = 6371.0088
 
 def to_metric(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 lon/lat arrays -> x, y in metres in `crs`."""
+    from pyproj import Transformer
+
     transformer = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = transformer.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)

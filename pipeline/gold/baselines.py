@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyproj import Transformer
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.spatial import to_metric
 
 HOURS_PER_WEEK = 168
 DEFAULT_BANDWIDTHS_M = (250.0, 500.0, 1000.0, 2000.0, 5000.0)
@@ -111,9 +111,7 @@ def fit_history_baseline(
 
 def project(lat, lon, crs: str = DEFAULT_CRS) -> np.ndarray:
     """(n, 2) metric coordinates (metres) of WGS84 points."""
-    transformer = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    x, y = transformer.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.column_stack([x, y])
+    return np.column_stack(to_metric(lon, lat, crs))
 
 
 # Point x accident distances held at once by the KDE (~32 MB of float64 per block).

@@ -31,7 +31,7 @@ from pipeline.gold import registry
 from pipeline.gold.intensity.bundle import save_model
 from pipeline.gold.intensity.competition import Inputs, compete
 from pipeline.gold.run_owner import owner_tags
-from pipeline.silver.features import load_road_points
+from pipeline.silver.tables import load_road_points
 
 if TYPE_CHECKING:
     import duckdb

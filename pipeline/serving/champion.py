@@ -26,8 +26,6 @@ from typing import Any
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.file_stamp import sqlite_uri_stamp
-from pipeline.gold import registry
-from pipeline.gold.intensity.bundle import load_model, save_model
 
 log = logging.getLogger("accidents.serving")
 POINTER = "champion.json"
@@ -72,12 +70,15 @@ class ChampionHolder:
         """The first load is still running."""
         return self._first_load is not None and self._first_load.is_alive()
 
-    def load_in_background(self) -> None:
-        """The first load (the warm copy, else the registry) in a daemon thread."""
+    def load_in_background(self, then=None) -> None:
+        """The first load (the warm copy, else the registry) in a daemon thread, followed by `then()`
+        (e.g. importing what scoring needs, so that no first request pays for it)."""
         def first_load() -> None:
             try:
                 if not self.warm_start():
                     self.refresh()
+                if then is not None:
+                    then()
             except Exception as exc:  # an unexpected error must still end the wait of requests
                 self.last_error = f"champion not loaded: {exc}"
                 log.exception("champion load failed")
@@ -93,6 +94,8 @@ class ChampionHolder:
 
     def warm_start(self) -> bool:
         """Load the last champion this API saw from `cache_dir`; False when there is none."""
+        from pipeline.gold.intensity.bundle import load_model
+
         if self.cache_dir is None or not (self.cache_dir / POINTER).is_file():
             return False
         try:
@@ -117,6 +120,8 @@ class ChampionHolder:
         memory changed. A registry that cannot be reached keeps the model already in memory. A SQLite
         store is only asked when its file changed: an MLflow query holds the GIL for tens of
         milliseconds, which every request waiting at that moment would pay."""
+        from pipeline.gold import registry
+
         with self._lock:
             stamp = self._store_stamp()
             current = self._current
@@ -143,6 +148,8 @@ class ChampionHolder:
 
     def _save(self, model, version: str, record: dict) -> None:
         """Keep the model for the next warm start; a cache that cannot be written only costs speed."""
+        from pipeline.gold.intensity.bundle import save_model
+
         if self.cache_dir is None:
             return
         try:

@@ -6,10 +6,10 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from pipeline.serving.risk_map import build_risk_map
-
 
 def map_html(service, day: dt.date, atm: int, top_n: int) -> str:
+    from pipeline.serving.risk_map import build_risk_map
+
     frame = service.predictions_frame(day, atm, whole_day_cap=False)  # the map keeps top points only
     with tempfile.TemporaryDirectory() as tmp:
         out = build_risk_map(frame, date=day, atm=atm, mode="top_n", top_n=top_n,

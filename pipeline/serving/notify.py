@@ -30,7 +30,8 @@ from urllib.parse import urlsplit
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import DEP, table_exists
-from pipeline.gold.predictions import SCENARIO_LABELS, read_predictions
+from pipeline.gold.predictions import read_predictions
+from pipeline.gold.scenarios import SCENARIO_LABELS
 from pipeline.sources.provenance import SYNTHETIC_NOTICE
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from pipeline.core.errors import AccidentsError
-from pipeline.gold.predictions import validate_atm
+from pipeline.gold.scenarios import validate_atm
 
 
 class ParameterError(AccidentsError):

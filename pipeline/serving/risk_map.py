@@ -36,7 +36,7 @@ from jinja2 import Template
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import DEP, table_exists
-from pipeline.gold.predictions import SCENARIO_LABELS
+from pipeline.gold.scenarios import SCENARIO_LABELS
 from pipeline.sources.demo.land import GRANDE_TERRE, ISLANDS
 from pipeline.sources.provenance import SYNTHETIC_NOTICE
 

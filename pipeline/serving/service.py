@@ -31,15 +31,11 @@ import pandas as pd
 from pipeline.core.errors import AccidentsError
 from pipeline.core.file_stamp import sqlite_stamp
 from pipeline.core.lake import DEP, catalog_path, connect, current_snapshot, table_exists
-from pipeline.gold import registry
-from pipeline.gold.intensity.grid import ScoringGrid
-from pipeline.gold.prediction_totals import day_totals
-from pipeline.gold.predictions import ATM_LABELS, HOURS, day_hours, ensure_known_scenario, risk_indexes_and_ranks
+from pipeline.gold.scenarios import ATM_LABELS, HOURS, ensure_known_scenario
 from pipeline.serving.champion import ChampionHolder
 from pipeline.serving.params import ParameterError, ServeOptions, parse_atm, parse_time  # noqa: F401 (the API's names)
-from pipeline.serving.risk_map import road_network
 from pipeline.serving.roads import RoadIndex
-from pipeline.silver.features import load_road_points
+from pipeline.silver.tables import load_road_points
 from pipeline.sources.provenance import lake_is_synthetic
 
 if TYPE_CHECKING:
@@ -78,6 +74,15 @@ class DayGrid:
         return -np.expm1(-self.expected)
 
 
+def import_scoring() -> None:
+    """Import what scoring a day needs, in the champion's loading thread: an import holds the interpreter
+    lock for long stretches, so it is done beside start-up rather than before /readyz or inside the
+    first request that scores (pipeline/core/heavy.py: LAZY_BOUNDARIES)."""
+    import pipeline.gold.intensity.grid  # noqa: F401
+    import pipeline.gold.prediction_totals  # noqa: F401
+    import pipeline.gold.predictions  # noqa: F401
+
+
 # ---- the service -------------------------------------------------------------------------------
 
 class RiskService:
@@ -92,8 +97,8 @@ class RiskService:
         self._grids_lock = threading.Lock()
         self.champion = champion or ChampionHolder(settings.resolved_mlflow_uri, settings.registered_model,
                                                    cache_dir=settings.data_dir / "serving" / "champion")
-        # the warm copy, else the registry (the refresh loop verifies it)
-        self.champion.load_in_background()
+        # the warm copy, else the registry (the refresh loop verifies it); then the scoring path's imports
+        self.champion.load_in_background(then=import_scoring)
         self.snapshot: int | None = None
         self.synthetic = False
         self.roads: RoadIndex | None = None
@@ -167,6 +172,8 @@ class RiskService:
 
     def map_roads(self) -> dict | None:
         """The simplified road network for maps, built on first use after each lake change."""
+        from pipeline.serving.risk_map import road_network
+
         snapshot = self.snapshot
         cached = self._map_roads
         if cached is not None and cached[0] == snapshot:
@@ -266,6 +273,10 @@ class RiskService:
                      for key, expected, low, high, count_low, count_high, peak, reasons in rows)
 
     def _grid_on_the_fly(self, day: dt.date, atm: int, parameter: str) -> DayGrid:
+        from pipeline.gold.intensity.grid import ScoringGrid
+        from pipeline.gold.prediction_totals import day_totals
+        from pipeline.gold.predictions import day_hours, risk_indexes_and_ranks
+
         roads = self.require_roads()
         first, last = SCORABLE_DAYS
         if not first <= day <= last:
@@ -355,6 +366,8 @@ class RiskService:
         return frame
 
     def model_info(self) -> dict[str, Any]:
+        from pipeline.gold import registry
+
         self.champion.wait_loaded()
         loaded = self.champion.current()
         info: dict[str, Any] = {"name": loaded.name, "version": loaded.version,

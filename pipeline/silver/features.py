@@ -52,6 +52,7 @@ from pipeline.silver import sampling
 from pipeline.silver.params import FeatureParams
 from pipeline.silver.road_points import attach_communes, build_road_points, snap_accidents
 from pipeline.silver.sampling import atm_distribution, weather_at_points
+from pipeline.silver.tables import recorded_lag_years, recorded_lookback_years
 
 if TYPE_CHECKING:
     import duckdb
@@ -88,21 +89,6 @@ class FeaturesSummary:
     def point_in_time_rows(self) -> dict[str, int]:
         """Rows per sampler in silver.features (silver.features_reference holds rows_by_sampler)."""
         return {s: n - self.dropped_without_history.get(s, 0) for s, n in self.rows_by_sampler.items()}
-
-
-def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """silver.road_points of the connection's département ordered by point_id (the prediction units of
-    evaluation and predictions)."""
-    if not table_exists(con, "silver.road_points"):
-        raise AccidentsError("silver.road_points does not exist: run `accidents features` first")
-    points = con.execute(f"SELECT * FROM silver.road_points WHERE dep = {DEP} ORDER BY point_id").df()
-    if points.empty:
-        raise AccidentsError("silver.road_points is empty: run `accidents features` first")
-    missing = [c for c in ("point_id", "lat", "lon", "dep") if c not in points.columns]
-    if missing:
-        raise AccidentsError(f"silver.road_points lacks {', '.join(missing)} (built by an older version): "
-                             "run `accidents features` again")
-    return points
 
 
 def _write_frame(con, qualified: str, frame: pd.DataFrame) -> int:
@@ -362,37 +348,6 @@ def _write_meta(con, params: FeatureParams, department: str, sampled: _Sampled, 
         rows_dropped_without_history=[dropped[m["sampler"]] for m in sampled.meta],
         params_json=json.dumps(recorded, sort_keys=True))
     _write_frame(con, "silver.features_meta", meta_frame)
-
-
-def _recorded(con: duckdb.DuckDBPyConnection, column: str, default: int) -> int:
-    if not table_exists(con, "silver.features_meta"):
-        return default
-    columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features_meta)").fetchall()}
-    if column not in columns:
-        return default
-    row = con.execute(f"SELECT max({column}) FROM silver.features_meta WHERE dep = {DEP}").fetchone()
-    return int(row[0]) if row and row[0] is not None else default
-
-
-def recorded_lookback_years(con: duckdb.DuckDBPyConnection, default: int = 3) -> int:
-    """The history lookback silver.features was built with (what trained models saw), else `default`."""
-    return _recorded(con, "history_lookback_years", default)
-
-
-def recorded_lag_years(con: duckdb.DuckDBPyConnection) -> int:
-    """The publication lag silver.features was built with (0 for tables built before it existed)."""
-    return _recorded(con, "history_lag_years", 0)
-
-
-def newest_data_year(con: duckdb.DuckDBPyConnection) -> int:
-    """The newest accident year the lake holds for the connection's département (the latest *published*
-    year, whatever the calendar says)."""
-    if not table_exists(con, "bronze.accidents"):
-        raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` first")
-    row = con.execute(f"SELECT max(year(event_time)) FROM bronze.accidents WHERE dep = {DEP}").fetchone()
-    if not row or row[0] is None:
-        raise AccidentsError("bronze.accidents holds no dated accident")
-    return int(row[0])
 
 
 def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, cap=None, lag_years: int | None = None):

@@ -8,17 +8,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pipeline.core.lake import DEP, table_exists
-from pipeline.sources.select import DemoSource
 
 if TYPE_CHECKING:
     import duckdb
 
 SYNTHETIC_NOTICE = "SYNTHETIC demo data: not real accidents"
+DEMO_LABEL = "demo"  # the `bronze.ingest_log.source` label of the offline demo (pipeline.sources.select.DemoSource)
 
 
 def synthetic_labels() -> frozenset[str]:
     """The `bronze.ingest_log.source` labels of the sources that generate their data."""
-    return frozenset({DemoSource.label} if DemoSource.synthetic else set())
+    return frozenset({DEMO_LABEL})
 
 
 def lake_is_synthetic(con: duckdb.DuckDBPyConnection) -> bool:

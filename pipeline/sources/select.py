@@ -20,6 +20,7 @@ from pipeline.sources.datagouv import download_year_files
 from pipeline.sources.demo.generator import generate_demo
 from pipeline.sources.demo.model import load_truth
 from pipeline.sources.mirror import find_year_files
+from pipeline.sources.provenance import DEMO_LABEL
 
 if TYPE_CHECKING:
     from pipeline.sources.demo.model import DemoTruth
@@ -71,7 +72,7 @@ class DemoSource(AccidentSource):
     generator is unchanged. The synthetic weather and intensity depend on the whole span, so a single
     year is always read from the full span's generation, never generated alone."""
 
-    label = "demo"
+    label = DEMO_LABEL
     synthetic = True
 
     def __init__(self, settings: Settings, *, seed: int | None = None, scale: float = 1.0):

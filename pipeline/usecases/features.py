@@ -10,8 +10,9 @@ from pipeline.core.errors import AccidentsError
 from pipeline.core.features import publication_lag_years
 from pipeline.core.lake import DEP, lake_connection, table_exists
 from pipeline.core.settings import Settings
-from pipeline.silver.features import build_features, newest_data_year
+from pipeline.silver.features import build_features
 from pipeline.silver.params import FeatureParams
+from pipeline.silver.tables import newest_data_year
 from pipeline.silver.weather import apply_weather_choice
 from pipeline.usecases.lake_source import ingested_source
 from pipeline.usecases.predictions import tomorrow

@@ -17,14 +17,8 @@ from pipeline.gold import champion_cache, registry
 from pipeline.gold.params import MapParams, PredictParams
 from pipeline.gold.prediction_check import check_normal_day
 from pipeline.gold.prediction_totals import read_totals
-from pipeline.gold.predictions import (
-    FORECAST,
-    ensure_known_scenario,
-    predict_days,
-    read_predictions,
-    scenario_code,
-    tomorrow_in,
-)
+from pipeline.gold.predictions import predict_days, read_predictions
+from pipeline.gold.scenarios import FORECAST, ensure_known_scenario, scenario_code, tomorrow_in
 from pipeline.serving.risk_map import build_risk_map, road_network
 from pipeline.sources.http import UnreachableError
 from pipeline.sources.provenance import lake_is_synthetic
