@@ -17,7 +17,8 @@ def _():
     from pipeline.gold.params import MapParams
     from pipeline.gold.scenarios import WEATHER_SCENARIOS
     from pipeline.serving.risk_map import select_markers
-    from pipeline.usecases.predictions import draw_map, ensure_predictions, latest_predicted_date, tomorrow
+    from pipeline.usecases.maps import draw_map
+    from pipeline.usecases.predictions import ensure_predictions, latest_predicted_date, tomorrow
     return (
         AccidentsError, MapParams, Path, Settings, WEATHER_SCENARIOS, draw_map, dt, ensure_predictions,
         latest_predicted_date, mo, select_markers, tempfile, tomorrow,

@@ -1,6 +1,6 @@
 """`accidents` command line. `parser.py` defines every sub-command's arguments without loading any stage
 code; each sub-command's handler lives in its own module of this package (run, demo, ingest, features,
-train, evaluate, predict, lakecmd, serve), which imports its use case at the top.
+train, evaluate, predict, maps, lakecmd, serve), which imports its use case at the top.
 
 `main` imports the chosen command's module only when that command runs: the CLI's one lazy project
 import (listed in pipeline/core/heavy.py), so that `accidents --help` and a usage error load neither the

@@ -144,7 +144,7 @@ def _predict_arguments(subparsers) -> None:
     add_arguments(m, MapParams)
     m.add_argument("--out", help="output HTML (default data/maps/<date>.html)")
     add_department_argument(m)
-    m.set_defaults(handler="pipeline.cli.predict:run_map")
+    m.set_defaults(handler="pipeline.cli.maps:run_map")
 
 
 def _lakecmd_arguments(subparsers) -> None:

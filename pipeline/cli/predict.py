@@ -1,17 +1,16 @@
-"""`accidents predict` (daily point-hour probabilities into gold.predictions) and `accidents map`."""
+"""`accidents predict`: daily point-hour expected accidents into gold.predictions."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-from pathlib import Path
 
 from pipeline.cli.common import parse_date
 from pipeline.core.errors import AccidentsError
 from pipeline.core.params import from_namespace
-from pipeline.gold.params import MapParams, PredictParams
+from pipeline.gold.params import PredictParams
 from pipeline.gold.scenarios import SCENARIO_LABELS
-from pipeline.usecases.predictions import day_span, draw_map, predict, tomorrow
+from pipeline.usecases.predictions import day_span, predict, tomorrow
 
 
 def resolve_dates(args: argparse.Namespace, settings) -> list[dt.date]:
@@ -76,11 +75,3 @@ def report_prediction(prediction) -> None:
     if failed:
         raise AccidentsError(f"prediction check failed for {len(failed)} day(s), first {failed[0].message()} "
                              "(rows written to gold.predictions; the model is off for this kind of day)")
-
-
-def run_map(args: argparse.Namespace, settings) -> int:
-    params = from_namespace(MapParams, args)
-    day = parse_date(args.date) if args.date else tomorrow(settings)
-    path, n = draw_map(settings, params, day, out=Path(args.out) if args.out else None)
-    print(f"map of {day} (atm={params.atm}, {n} point-hours) written to {path}")
-    return 0

@@ -24,7 +24,8 @@ from pipeline.silver.params import FeatureParams
 from pipeline.usecases.evaluation import evaluate_backtest
 from pipeline.usecases.features import build_silver
 from pipeline.usecases.ingest import ingest
-from pipeline.usecases.predictions import draw_map, predict, tomorrow
+from pipeline.usecases.maps import draw_map
+from pipeline.usecases.predictions import predict, tomorrow
 from pipeline.usecases.training import train_and_register
 
 

@@ -20,9 +20,9 @@ from pipeline.core.settings import Settings
 from pipeline.evaluation.evaluation import Backtest, evaluate
 from pipeline.evaluation.evaluation_mlflow import log_evaluation_to_mlflow
 from pipeline.gold.params import EvaluateParams
+from pipeline.gold.scenarios import tomorrow_in
 from pipeline.sources.demo.model import load_truth
 from pipeline.usecases.lake_source import ingested_source
-from pipeline.usecases.predictions import tomorrow
 
 if TYPE_CHECKING:
     from pipeline.evaluation.summary import EvaluationSummary
@@ -46,7 +46,7 @@ def truth_for(con, settings: Settings, params: EvaluateParams, source: AccidentS
 def shipped_lag(newest_year: int, settings: Settings) -> int:
     """The publication lag of tomorrow's prediction: years between the newest data and the year
     before tomorrow's."""
-    return publication_lag_years(newest_year, tomorrow(settings))
+    return publication_lag_years(newest_year, tomorrow_in(settings.department.timezone))
 
 
 def evaluate_backtest(settings: Settings, params: EvaluateParams, *, source: AccidentSource | None = None,

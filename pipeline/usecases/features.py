@@ -10,12 +10,12 @@ from pipeline.core.errors import AccidentsError
 from pipeline.core.features import publication_lag_years
 from pipeline.core.lake import DEP, lake_connection, table_exists
 from pipeline.core.settings import Settings
+from pipeline.gold.scenarios import tomorrow_in
 from pipeline.silver.features import build_features
 from pipeline.silver.params import FeatureParams
 from pipeline.silver.tables import newest_data_year
 from pipeline.silver.weather import apply_weather_choice
 from pipeline.usecases.lake_source import ingested_source
-from pipeline.usecases.predictions import tomorrow
 
 if TYPE_CHECKING:
     from pipeline.bronze.roads import RoadsSummary
@@ -63,7 +63,7 @@ def history_lag(con, settings: Settings, params: FeatureParams) -> tuple[int, st
     (BAAC year N is published in the autumn of N+1), derived from the newest year in the lake."""
     if params.history_lag_years is not None:
         return params.history_lag_years, ""
-    newest, day = newest_data_year(con), tomorrow(settings)
+    newest, day = newest_data_year(con), tomorrow_in(settings.department.timezone)
     lag = publication_lag_years(newest, day)
     return lag, (f"history lag: {lag} year(s): the lake's newest year is {newest}, so a prediction for {day} "
                  f"sees history ending {newest + 1}-01-01; training rows see windows ending {lag} year(s) "

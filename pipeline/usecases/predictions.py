@@ -1,10 +1,9 @@
-"""Predict days and draw their map: the champion (or a version) scores every road point x hour."""
+"""Predict days: the champion (or a version) scores every road point x hour (the map: pipeline.usecases.maps)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -14,14 +13,11 @@ from pipeline.core.lake import DEP, lake_connection, table_exists
 from pipeline.core.settings import Settings
 from pipeline.core.weather import WeatherHistory
 from pipeline.gold import champion_cache, registry
-from pipeline.gold.params import MapParams, PredictParams
+from pipeline.gold.params import PredictParams
 from pipeline.gold.prediction_check import check_normal_day
-from pipeline.gold.prediction_totals import read_totals
 from pipeline.gold.predictions import predict_days, read_predictions
 from pipeline.gold.scenarios import FORECAST, ensure_known_scenario, scenario_code, tomorrow_in
-from pipeline.serving.risk_map import build_risk_map, road_network
 from pipeline.sources.http import UnreachableError
-from pipeline.sources.provenance import lake_is_synthetic
 from pipeline.sources.weather import OpenMeteoForecast
 
 if TYPE_CHECKING:
@@ -133,22 +129,3 @@ def latest_predicted_date(settings: Settings, atm: int = 1) -> dt.date | None:
             return None
         row = con.execute(f"SELECT max(date) FROM gold.predictions WHERE atm = ? AND dep = {DEP}", [atm]).fetchone()
     return row[0] if row else None
-
-
-def draw_map(settings: Settings, params: MapParams, day: dt.date, *, out: Path | None = None) -> tuple[Path, int]:
-    """The offline HTML map of a predicted day -> (path, point-hours shown from)."""
-    df = read_day(settings, day, params.atm)
-    if df.empty:
-        raise AccidentsError(f"no predictions for {day} atm={params.atm}: run accidents predict --date {day} "
-                             f"--atm {params.atm} first")
-    atm = scenario_code(params.atm)
-    with lake_connection(settings, read_only=True) as con:
-        roads, synthetic, totals = road_network(con), lake_is_synthetic(con), read_totals(con, day, atm)
-    mode = "threshold" if params.threshold is not None else "top_n"
-    path = build_risk_map(
-        df, date=day, atm=atm, mode=mode, top_n=params.top_n,
-        threshold_percentile=params.threshold if params.threshold is not None else 90.0,
-        out_path=out or settings.maps_dir / f"{day.isoformat()}.html", department=settings.department, roads=roads,
-        synthetic=synthetic, totals=totals,
-    )
-    return path, len(df)
