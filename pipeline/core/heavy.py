@@ -13,10 +13,12 @@ Import costs measured on the 2-core machine (a timed `import X` in a fresh inter
 9): "cold" alone, "over" with DATA_STACK already imported. The data stack itself (numpy 100-120 ms,
 pandas 330, pyarrow 140, duckdb 60: 400 ms together) is what every stage works with: it is imported at
 the top of the stage code, and only the CLI's argument parsing must not reach it (tests/test_layers.py).
-Not heavy, imported at the top: shapely (10 ms over), holidays (10), requests (35),
-jinja2 (15-20), osmium (7), tqdm (5), threadpoolctl and blake3 (1), uvicorn (30), prometheus_client
-(15), and the frameworks their layer is built on: FastAPI (serving) and dagster (dagster_accidents).
-statsmodels and numba are not dependencies.
+A library is listed when it costs about 25 ms or more over the data stack and the few functions that
+need it can import it themselves. Not heavy, imported at the top: shapely (10 ms over), holidays (10),
+jinja2 (15-20), osmium (7), tqdm (5), threadpoolctl and blake3 (1), prometheus_client (15), uvicorn
+(30, the server of `accidents serve` only); requests (35) is the sources' transport, whose exception
+types their module-level definitions name; and the frameworks a layer is built on: FastAPI (serving),
+dagster (dagster_accidents). statsmodels and numba are not dependencies.
 """
 
 from __future__ import annotations
