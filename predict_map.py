@@ -16,8 +16,9 @@ def _():
     from pipeline.core.settings import Settings
     from pipeline.gold.params import MapParams
     from pipeline.serving.risk_map import select_markers
+    from pipeline.usecases.maps import draw_map
     from pipeline.usecases.predictions import (
-        champion_scenarios, draw_map, ensure_predictions, latest_predicted_date, tomorrow,
+        champion_scenarios, ensure_predictions, latest_predicted_date, tomorrow,
     )
     return (
         AccidentsError, MapParams, Path, Settings, champion_scenarios, draw_map, dt, ensure_predictions,

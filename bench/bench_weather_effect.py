@@ -59,7 +59,7 @@ def main() -> None:
 
     from pipeline.core.lake import connect, department_of
     from pipeline.core.settings import Settings
-    from pipeline.silver.features import load_road_points, newest_data_year
+    from pipeline.silver.tables import load_road_points, newest_data_year
     from pipeline.silver.weather import demo_truth_folder
     from pipeline.sources.demo.model import load_truth
     from pipeline.usecases.predictions import load_model

@@ -7,7 +7,9 @@ For each configured département: `ingest_job` for every year partition (the bac
 `all_assets_job` (roads, silver, datasets, training, evaluation), then `daily_predictions_job` for
 tomorrow; each run executes in this process and is recorded in the instance of DAGSTER_HOME (the
 production instance in the bootstrap Job, `k8s/bootstrap-job.yaml`), so the UI shows them like any
-other run. Then every schedule of the deployed code location (reached through its gRPC server, so
+other run. The code server must answer first (checked before anything is written): both processes
+create the instance's storage on first use, and a fresh instance created by two at once breaks one of
+them. Then every schedule of the deployed code location (reached through its gRPC server, so
 that the daemon's code location is the one switched on) is started with `dagster schedule start`.
 A failed run stops the bootstrap with its step's one-line cause and a non-zero exit.
 """
@@ -25,7 +27,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_accidents.definitions import defs
 from dagster_accidents.failures import step_failures
+from dagster_accidents.partitions import SETTINGS, baac_years, dep_day_key, dep_year_key
+from dagster_accidents.schedules import next_day_partition
 
 
 def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str, run_config: dict | None = None) -> None:
@@ -38,10 +43,6 @@ def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str, ru
 
 
 def fill_lake(instance: dg.DagsterInstance, *, trials: int | None, algorithms: list[str] | None) -> None:
-    from dagster_accidents.definitions import defs
-    from dagster_accidents.partitions import SETTINGS, baac_years, dep_day_key, dep_year_key
-    from dagster_accidents.schedules import next_day_partition
-
     training = {k: v for k, v in (("trials", trials), ("algorithms", algorithms)) if v is not None}
     model_config = {"ops": {"gold__trained_models": {"config": training}}} if training else None
     for dep in SETTINGS.departments:
@@ -51,6 +52,21 @@ def fill_lake(instance: dg.DagsterInstance, *, trials: int | None, algorithms: l
         timezone = SETTINGS.for_departments(dep).department.timezone
         tomorrow = next_day_partition(dt.datetime.now(dt.UTC), timezone)
         _run(defs.get_job_def("daily_predictions_job"), instance, str(dep_day_key(dep, tomorrow)))
+
+
+def wait_for_code_server(host: str, port: int, *, timeout: float = 300.0, pause: float = 2.0) -> None:
+    """Wait until the code server answers `dagster api grpc-health-check`, or stop with a clear error."""
+    dagster = Path(sys.executable).with_name("dagster")
+    deadline = time.monotonic() + timeout
+    while True:
+        check = subprocess.run([str(dagster), "api", "grpc-health-check", "--host", host, "--port", str(port)],
+                               capture_output=True, text=True, env=os.environ)
+        if check.returncode == 0:
+            return
+        if time.monotonic() >= deadline:
+            raise SystemExit(f"bootstrap: error: the code server at {host}:{port} did not answer within "
+                             f"{timeout:.0f} s (--grpc-host/--grpc-port; is the code location deployed?)")
+        time.sleep(pause)
 
 
 def start_schedules(host: str, port: int, location: str, *, attempts: int = 5, pause: float = 10.0) -> None:
@@ -83,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--location", default="accidents", help="the code location's name in the workspace")
     parser.add_argument("--no-schedules", action="store_true", help="fill the lake only")
     args = parser.parse_args(argv)
+    if not args.no_schedules:
+        wait_for_code_server(args.grpc_host, args.grpc_port)
     with dg.DagsterInstance.get() as instance:
         fill_lake(instance, trials=args.trials,
                   algorithms=args.algorithms.split(",") if args.algorithms else None)

@@ -9,8 +9,9 @@ from dagster_accidents.assets.common import OWNERS
 from dagster_accidents.config import config_class, params_from
 from dagster_accidents.partitions import TIMEZONE
 from dagster_accidents.resources import DuckLakeResource, MLflowResource
-from pipeline.usecases.maintenance import MaintenanceParams
-
+from pipeline.core.lake import lake_connection
+from pipeline.usecases.lake_integrity import verify_lake
+from pipeline.usecases.maintenance import MaintenanceParams, maintain_lake
 
 MaintenanceConfig = config_class(MaintenanceParams, "MaintenanceConfig")
 
@@ -18,9 +19,6 @@ MaintenanceConfig = config_class(MaintenanceParams, "MaintenanceConfig")
 @dg.op(description="Check every data file of the lake against its recorded size and checksum; fail the run "
                    "(and so alert) on a damaged or missing one.", out=dg.Out(dg.Nothing))
 def verify_lake_op(context: dg.OpExecutionContext, lake: DuckLakeResource) -> None:
-    from pipeline.core.lake import lake_connection
-    from pipeline.usecases.lake_integrity import verify_lake
-
     with lake_connection(lake.settings(), read_only=True, check_files=False) as con:
         report = verify_lake(con)
     context.log_event(dg.AssetObservation(asset_key="lake_storage", metadata={
@@ -36,8 +34,6 @@ def verify_lake_op(context: dg.OpExecutionContext, lake: DuckLakeResource) -> No
                    "orphaned files, mark dead MLflow runs FAILED.", ins={"verified": dg.In(dg.Nothing)})
 def maintain_lake_op(context: dg.OpExecutionContext, config: MaintenanceConfig, lake: DuckLakeResource,
                      mlflow: MLflowResource) -> None:
-    from pipeline.usecases.maintenance import maintain_lake
-
     settings = lake.settings()
     settings = settings.with_(mlflow_tracking_uri=mlflow.uri_for(settings))
     params = params_from(config, MaintenanceParams)

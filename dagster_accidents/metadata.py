@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from pipeline.sources.provenance import SYNTHETIC_NOTICE, lake_is_synthetic
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -34,16 +36,12 @@ def rounded(value: float, significant: int = SIGNIFICANT) -> float | None:
 
 def synthetic_entries(synthetic: bool) -> dict[str, Any]:
     """`synthetic: true` and a notice for demo data, else `synthetic: false`."""
-    from pipeline.sources.provenance import SYNTHETIC_NOTICE
-
     return {"synthetic": True, "data_notice": SYNTHETIC_NOTICE} if synthetic else {"synthetic": False}
 
 
 def synthetic_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """`synthetic_entries` of the connection's département, from what `bronze.ingest_log` records:
     what every asset built from the lake shows (the gold assets call it too)."""
-    from pipeline.sources.provenance import lake_is_synthetic
-
     return synthetic_entries(lake_is_synthetic(con))
 
 

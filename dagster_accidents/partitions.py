@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from pipeline.core.departments import department
 from pipeline.core.settings import Settings
+from pipeline.sources.select import open_source
 
 DEP, YEAR, DAY = "dep", "year", "day"  # dimension names (a multi-partition key reads "988|2024", "2025-03-11|988")
 
@@ -18,8 +20,6 @@ DEP, YEAR, DAY = "dep", "year", "day"  # dimension names (a multi-partition key 
 def baac_year_keys(settings: Settings, today: dt.date | None = None) -> list[str]:
     """The years the configured source covers (the demo: its generated span; real data: every year
     whose files can be published by now)."""
-    from pipeline.sources.select import open_source
-
     return [str(year) for year in open_source(settings.default_source, settings).covered_years(today)]
 
 
@@ -31,8 +31,6 @@ def first_prediction_day(year_keys: list[str]) -> str:
 def easternmost_timezone(settings: Settings, now: dt.datetime | None = None) -> str:
     """The configured départements' time zone that is furthest ahead: its "tomorrow" is never before
     any other département's, so the day partitions hold every département's tomorrow."""
-    from pipeline.core.departments import department
-
     now = now or dt.datetime.now(dt.UTC)
     zones = [department(code).timezone for code in settings.departments]
     return max(zones, key=lambda zone: now.astimezone(ZoneInfo(zone)).utcoffset())

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from pipeline.core.lake import lake_connection
 from pipeline.core.settings import S3Settings, Settings
+from pipeline.sources.select import open_source
 
 if TYPE_CHECKING:
     import duckdb
@@ -60,8 +62,6 @@ class DuckLakeResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self, *, read_only: bool = False, dep: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """The lake, reading and writing département `dep`'s rows (default: the first configured)."""
-        from pipeline.core.lake import lake_connection
-
         settings = self.settings_for(dep) if dep else self.settings()
         with lake_connection(settings, read_only=read_only) as con:
             yield con
@@ -86,8 +86,6 @@ class BaacSourceResource(dg.ConfigurableResource):
     dataset_slug: str = "53698f4ca3a729239d2036df"  # the BAAC dataset id on data.gouv.fr
 
     def open(self, settings: Settings):
-        from pipeline.sources.select import open_source
-
         return open_source(self.source, settings, scale=self.demo_scale)
 
 

@@ -9,12 +9,11 @@ import dagster as dg
 from dagster_accidents.jobs import daily_predictions_job
 from dagster_accidents.partitions import SETTINGS, TIMEZONE, dep_day_key
 from pipeline.core.departments import department
+from pipeline.gold.scenarios import tomorrow_in
 
 
 def next_day_partition(tick: dt.datetime, timezone: str = TIMEZONE) -> str:
     """The day after the tick, both read in `timezone` (the CLI's rule)."""
-    from pipeline.gold.predictions import tomorrow_in  # numpy and the scoring code: not at load time
-
     return tomorrow_in(timezone, now=tick).isoformat()
 
 

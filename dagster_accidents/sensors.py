@@ -13,9 +13,11 @@
    costs a logged warning, never a failed run.
 """
 
+import datetime as dt
 import json
 
 import dagster as dg
+import requests
 
 from dagster_accidents.alerts import AlertsResource
 from dagster_accidents.failures import failed_checks, run_url, step_failures
@@ -23,6 +25,10 @@ from dagster_accidents.jobs import all_assets_job, daily_predictions_job, ingest
 from dagster_accidents.partitions import DAY, DEP, baac_years, dep_prediction_days, dep_year_key, dimension
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
 from pipeline.core.errors import AccidentsError
+from pipeline.gold.scenarios import scenario_code
+from pipeline.serving.notify import critical_zones, day_totals, failed_run_message, zones_message
+from pipeline.sources.datagouv import list_published_years
+from pipeline.sources.provenance import lake_is_synthetic
 
 RELEASE_TAG = "accidents/trigger"
 RELEASE_VALUE = "baac_release"
@@ -50,10 +56,6 @@ def release_requests(published: list[int], known: set[int] | None, partition_key
 )
 def baac_release_sensor(context: dg.SensorEvaluationContext, lake: DuckLakeResource,
                         baac_source: BaacSourceResource):
-    import requests
-
-    from pipeline.sources.datagouv import list_published_years
-
     if not baac_source.open(lake.settings()).announces_releases:
         return dg.SkipReason(f"source {baac_source.source!r} publishes no releases: nothing to poll")
     api = lake.datagouv_api
@@ -107,12 +109,6 @@ def rebuild_after_release_ingest(context: dg.RunStatusSensorContext):
                 "alert webhook.",
 )
 def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResource, alerts: AlertsResource):
-    import datetime as dt
-
-    from pipeline.gold.predictions import scenario_code
-    from pipeline.serving.notify import critical_zones, day_totals, zones_message
-    from pipeline.sources.provenance import lake_is_synthetic
-
     run = context.dagster_run
     if not alerts.webhook_url:
         return dg.SkipReason("no alert webhook configured (ACCIDENTS_ALERT_WEBHOOK_URL)")
@@ -142,8 +138,6 @@ def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResour
                        description="Every failed run to the failure webhook: each failed step's cause, the "
                                    "partition and a link to the run.")
 def post_failed_runs(context: dg.RunFailureSensorContext, alerts: AlertsResource):
-    from pipeline.serving.notify import failed_run_message
-
     url = alerts.failure_url()
     if not url:
         return dg.SkipReason("no failure webhook configured (ACCIDENTS_FAILURE_WEBHOOK_URL)")

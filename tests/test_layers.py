@@ -1,14 +1,21 @@
 """The layer rule of the README's "Code layout", enforced: every import in pipeline/ and
 dagster_accidents/ (at the top of a file, inside a function or under TYPE_CHECKING alike, read with
 `ast`) goes to the same layer or a lower one, and the modules of pipeline/ import each other without
-circles. Also: every code path (`pipeline/...py`, `tests/...py`, ...) that README.md, BENCHMARKS.md and
-docs/ mention exists."""
+circles. Imports sit at the top of their file, but for the heavy libraries and the lazy boundaries of
+pipeline/core/heavy.py, and the CLI's argument parsing loads neither them nor the data stack. Also:
+every code path (`pipeline/...py`, `tests/...py`, ...) that README.md, BENCHMARKS.md and docs/ mention
+exists."""
 
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+from pipeline.core.heavy import DATA_STACK, HEAVY_LIBRARIES, LAZY_BOUNDARIES
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("pipeline", "dagster_accidents")
@@ -190,6 +197,122 @@ def test_the_checks_see_what_they_check(tmp_path):
     assert circles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
     assert layer_of("pipeline.sources.demo.model") == "pipeline.sources"
     assert layer_of("pipeline.core.lake") == "pipeline.core"
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
+def _is_dynamic_import(node: ast.AST) -> bool:
+    """importlib.import_module(...), import_module(...) or __import__(...)."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    return (isinstance(func, ast.Attribute) and func.attr == "import_module") or \
+        (isinstance(func, ast.Name) and func.id in ("import_module", "__import__"))
+
+
+def placed_imports(path: Path) -> list[tuple[ast.AST, bool, bool]]:
+    """(import statement or dynamic import call, inside a function?, under a module-level
+    `if TYPE_CHECKING:`?) for every import of the file."""
+    found = []
+
+    def visit(node: ast.AST, in_function: bool, type_checking: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.Import, ast.ImportFrom)) or _is_dynamic_import(child):
+                found.append((child, in_function, type_checking))
+            visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)),
+                  type_checking or (not in_function and _is_type_checking(child)))
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)), False, False)
+    return found
+
+
+def _top_packages(node: ast.Import | ast.ImportFrom) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    return {PACKAGES[0]} if node.level else {(node.module or "").split(".")[0]}
+
+
+def import_placement_violations(root: Path = ROOT, heavy=HEAVY_LIBRARIES, boundaries=LAZY_BOUNDARIES) -> list[str]:
+    """`file:line: ...` for an import inside a function that is neither a heavy library nor project code
+    in a lazy boundary, a dynamic import outside the boundaries, and a heavy library imported at the top
+    of a module (outside `if TYPE_CHECKING:`)."""
+    wrong = []
+    for name, path in project_modules(root).items():
+        where = path.relative_to(root)
+        for node, in_function, type_checking in placed_imports(path):
+            if _is_dynamic_import(node):
+                if name not in boundaries:
+                    wrong.append(f"{where}:{node.lineno}: {ast.unparse(node.func)}() outside the lazy boundaries "
+                                 "of pipeline/core/heavy.py")
+                continue
+            for top in sorted(_top_packages(node)):
+                if in_function and top not in heavy and not (top in PACKAGES and name in boundaries):
+                    wrong.append(f"{where}:{node.lineno}: `{ast.unparse(node)}` inside a function: only the heavy "
+                                 "libraries of pipeline/core/heavy.py are imported there")
+                elif not in_function and not type_checking and top in heavy:
+                    wrong.append(f"{where}:{node.lineno}: `{ast.unparse(node)}` at the top of the module: {top} "
+                                 "is heavy (pipeline/core/heavy.py), import it where it is used")
+    return wrong
+
+
+def test_imports_sit_at_the_top_but_the_heavy_libraries():
+    wrong = import_placement_violations()
+    assert not wrong, "imports against pipeline/core/heavy.py:\n" + "\n".join(wrong)
+
+
+def test_the_import_placement_check_sees_what_it_checks(tmp_path):
+    files = {
+        "pipeline/__init__.py": "",
+        "pipeline/core/__init__.py": "",
+        "pipeline/core/fine.py": ("from typing import TYPE_CHECKING\nimport json\nfrom . import other\n"
+                                  "if TYPE_CHECKING:\n    import mlflow\n"
+                                  "def fit():\n    import mlflow\n    from sklearn.neighbors import BallTree\n"),
+        "pipeline/core/other.py": "",
+        "pipeline/core/wrong.py": ("import mlflow.pyfunc\ntry:\n    import sklearn\nexcept ImportError:\n    pass\n"
+                                   "import importlib\n"
+                                   "def load():\n    import json\n    from pipeline.core import other\n"
+                                   "    from . import fine\n    return importlib.import_module('x')\n"
+                                   "class Model:\n    def fit(self):\n        def inner():\n            import numpy\n"),
+        "pipeline/cli/__init__.py": "import importlib\ndef main():\n    from pipeline.core import other\n"
+                                    "    importlib.import_module('pipeline.core.fine')\n    import json\n",
+        "dagster_accidents/__init__.py": "def run():\n    import dagster_k8s\n    from pipeline.core import other\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    heavy = {"mlflow": "", "sklearn": "", "dagster_k8s": ""}
+    found = sorted(import_placement_violations(tmp_path, heavy, {"pipeline.cli": ""}),
+                   key=lambda line: (line.split(":")[0], int(line.split(":")[1])))
+    assert [line.split(": ", 1)[0] for line in found] == [
+        "dagster_accidents/__init__.py:3",
+        "pipeline/cli/__init__.py:5",
+        "pipeline/core/wrong.py:1", "pipeline/core/wrong.py:3", "pipeline/core/wrong.py:8",
+        "pipeline/core/wrong.py:9", "pipeline/core/wrong.py:10", "pipeline/core/wrong.py:11",
+        "pipeline/core/wrong.py:15",
+    ], found
+    assert "`import mlflow.pyfunc` at the top of the module: mlflow is heavy" in found[2]
+    assert "`from pipeline.core import other` inside a function" in found[0]
+    assert "importlib.import_module() outside the lazy boundaries" in found[7]
+
+
+def test_the_cli_parser_loads_no_heavy_library_no_data_stack_and_no_stage_code():
+    """What `accidents --help` and `accidents predict --help` import: the parser and the parameter
+    dataclasses (bench: cli_help)."""
+    code = ("import json, sys\nimport pipeline.cli as cli\nparser = cli.build_parser()\nparser.format_help()\n"
+            "parser.parse_args(['predict', '--date', '2025-06-15'])\nprint(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    libraries = {name.split(".")[0] for name in loaded}
+    assert not libraries & (set(HEAVY_LIBRARIES) | set(DATA_STACK))
+    light = ("pipeline.cli.parser", "pipeline.cli.common", "pipeline.core.errors", "pipeline.core.params",
+             "pipeline.core.settings", "pipeline.core.departments", "pipeline.gold.algorithms")
+    project = [name for name in loaded if name.split(".")[0] in PACKAGES]
+    stage_code = [name for name in project if name.count(".") > 1 and not name.endswith(".params")
+                  and name not in light] + [name for name in project if name.startswith("dagster_accidents")]
+    assert not stage_code, f"the CLI's parser imports stage code: {stage_code}"
 
 
 DOC_PATH = re.compile(r"\b(?:pipeline|dagster_accidents|bench|tests)/[\w/.-]*\.py\b")

@@ -7,8 +7,10 @@ from dagster_accidents.config import config_class, params_from
 from dagster_accidents.metadata import summary_metadata, synthetic_entries, synthetic_metadata, table_metadata
 from dagster_accidents.partitions import BY_DEP, DEP, YEAR, baac_dep_years, departements, dimension
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
-
+from pipeline.bronze.params import IngestParams
 from pipeline.silver.params import FeatureParams
+from pipeline.usecases.features import build_roads_table
+from pipeline.usecases.ingest import ingest
 
 RoadsConfig = config_class(FeatureParams, "RoadsConfig", only=("roads_file", "osm_timeout"))
 
@@ -40,9 +42,6 @@ INGEST_TABLES = {
 )
 def bronze_ingest(context: dg.AssetExecutionContext, lake: DuckLakeResource,
                   baac_source: BaacSourceResource):
-    from pipeline.bronze.params import IngestParams
-    from pipeline.usecases.ingest import ingest
-
     deps = sorted({dimension(baac_dep_years, key, DEP) for key in context.partition_keys})
     years = tuple(sorted({int(dimension(baac_dep_years, key, YEAR)) for key in context.partition_keys}))
     settings = lake.settings().with_(departments=tuple(deps))
@@ -71,8 +70,6 @@ def bronze_ingest(context: dg.AssetExecutionContext, lake: DuckLakeResource,
 )
 def roads(context: dg.AssetExecutionContext, config: RoadsConfig, lake: DuckLakeResource,
           baac_source: BaacSourceResource) -> dg.MaterializeResult:
-    from pipeline.usecases.features import build_roads_table
-
     dep = context.partition_key
     settings = lake.settings_for(dep)
     summary = build_roads_table(settings, params_from(config, FeatureParams), source=baac_source.open(settings))

@@ -14,6 +14,8 @@ from dagster_accidents.resources import BaacSourceResource, DuckLakeResource, ML
 from pipeline.core.lake import table_exists
 from pipeline.gold import algorithms
 from pipeline.gold.params import EvaluateParams, TrainParams
+from pipeline.usecases.evaluation import evaluate_backtest
+from pipeline.usecases.training import build_gold_datasets, train_and_register
 
 TrainingConfig = config_class(TrainParams, "TrainingConfig", skip=("test_size",))
 DatasetsConfig = config_class(TrainParams, "DatasetsConfig", only=("sampler", "test_size", "seed"))
@@ -33,8 +35,6 @@ CANDIDATE_COLUMNS = ("candidate", "kind", "validation_ll_per_accident", "validat
                 "case-control split (reference protocol only), gold.feature_metadata, gold.weather_encoding.",
 )
 def datasets(context: dg.AssetExecutionContext, config: DatasetsConfig, lake: DuckLakeResource) -> dg.MaterializeResult:
-    from pipeline.usecases.training import build_gold_datasets
-
     dep = context.partition_key
     summary = build_gold_datasets(lake.settings_for(dep), params_from(config, TrainParams))
     with lake.connect(read_only=True, dep=dep) as con:
@@ -101,8 +101,6 @@ def why_it_won(summary) -> str:
 )
 def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, lake: DuckLakeResource,
                    mlflow: MLflowResource) -> dg.MaterializeResult:
-    from pipeline.usecases.training import train_and_register
-
     dep = context.partition_key
     settings = lake.settings_for(dep)
     tracking_uri = mlflow.uri_for(settings)
@@ -136,8 +134,6 @@ def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, la
 )
 def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, lake: DuckLakeResource,
                mlflow: MLflowResource, baac_source: BaacSourceResource) -> dg.MaterializeResult:
-    from pipeline.usecases.evaluation import evaluate_backtest
-
     settings = lake.settings_for(context.partition_key)
     result = evaluate_backtest(settings, params_from(config, EvaluateParams), source=baac_source.open(settings),
                                tracking_uri=mlflow.uri_for(settings), progress=context.log.info)

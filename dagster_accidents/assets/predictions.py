@@ -10,6 +10,7 @@ from dagster_accidents.metadata import markdown_table, rounded, summary_metadata
 from dagster_accidents.partitions import BY_DEP, DAY, DEP, dep_prediction_days, dimension
 from dagster_accidents.resources import DuckLakeResource, MLflowResource
 from pipeline.gold.params import PredictParams
+from pipeline.usecases.predictions import predict
 
 PredictionConfig = config_class(PredictParams, "PredictionConfig")
 
@@ -28,8 +29,6 @@ PredictionConfig = config_class(PredictParams, "PredictionConfig")
 )
 def predictions(context: dg.AssetExecutionContext, config: PredictionConfig, lake: DuckLakeResource,
                 mlflow: MLflowResource) -> dg.MaterializeResult:
-    from pipeline.usecases.predictions import predict
-
     key = context.partition_key
     dep, day = dimension(dep_prediction_days, key, DEP), dt.date.fromisoformat(dimension(dep_prediction_days, key, DAY))
     settings = lake.settings_for(dep)

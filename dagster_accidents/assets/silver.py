@@ -9,6 +9,7 @@ from dagster_accidents.partitions import BY_DEP, departements
 from dagster_accidents.resources import DuckLakeResource
 from pipeline.core.lake import table_exists
 from pipeline.silver.params import FeatureParams
+from pipeline.usecases.features import build_silver_tables
 
 FeaturesConfig = config_class(FeatureParams, "FeaturesConfig", skip=("roads_file", "osm_timeout"))
 
@@ -37,8 +38,6 @@ SILVER_TABLES = {
     description="pipeline.silver.features.build_features (samplers exclusion + uniform).",
 )
 def silver_features(context: dg.AssetExecutionContext, config: FeaturesConfig, lake: DuckLakeResource):
-    from pipeline.usecases.features import build_silver_tables
-
     # bronze.roads is its own asset: only the silver tables are built here
     dep = context.partition_key
     outcome = build_silver_tables(lake.settings_for(dep), params_from(config, FeatureParams),

@@ -15,6 +15,7 @@ file is read in blocks (text_file.py): memory follows its usable lines, not its 
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,8 +116,6 @@ class _Hashing:
     repair checks the cached file against)."""
 
     def __init__(self, handle):
-        import hashlib
-
         self.handle, self.digest, self.size = handle, hashlib.sha256(), 0
 
     def read(self, size: int = -1) -> bytes:

@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+import shapely
+
+from pipeline.core.departments import department as department_profile
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import DEP, replace_department_table, table_exists, use_department
+from pipeline.sources.osm import ROAD_COLUMNS, download_roads, impute_speed_limits, load_roads_from_file
 
 if TYPE_CHECKING:
     import duckdb
-    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -25,8 +29,6 @@ class RoadsSummary:
 
 def load_accidents(con: duckdb.DuckDBPyConnection, department: str) -> pd.DataFrame:
     """bronze.accidents of one département (empty frame with the used columns if the table is missing)."""
-    import pandas as pd
-
     columns = ["accident_id", "event_time", "lat", "lon", "atm", "vma", "year", "com"]
     if not table_exists(con, "bronze.accidents"):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
@@ -40,9 +42,6 @@ def build_roads(con: duckdb.DuckDBPyConnection, *, roads_file: str | Path | None
                 vma_radius_m: float = 50.0) -> RoadsSummary:
     """Load roads from `roads_file` (or download them, cached in `cache_dir`), impute missing speed
     limits from nearby accidents' `vma`, and replace bronze.roads atomically."""
-    from pipeline.core.departments import department as department_profile
-    from pipeline.sources.osm import ROAD_COLUMNS, download_roads, impute_speed_limits, load_roads_from_file
-
     department = department_profile(department).code
     crs = department_profile(department).metric_crs
     use_department(con, department)  # bronze.roads holds one slice per département
@@ -76,7 +75,6 @@ def build_roads(con: duckdb.DuckDBPyConnection, *, roads_file: str | Path | None
 def load_roads(con: duckdb.DuckDBPyConnection):
     """bronze.roads of the connection's département as a GeoDataFrame (EPSG:4326)."""
     import geopandas as gpd
-    import shapely
 
     if not table_exists(con, "bronze.roads"):
         raise AccidentsError("bronze.roads does not exist: run `accidents features --roads-file PATH` first")

@@ -1,53 +1,29 @@
-"""`accidents` command line. Each sub-command lives in its own module of this package and exposes
-`register(subparsers)`; modules import only the standard library at top level so that
-`accidents --help` stays fast (heavy libraries are imported inside the command's function).
+"""`accidents` command line. `parser.py` defines every sub-command's arguments without loading any stage
+code; each sub-command's handler lives in its own module of this package (run, demo, ingest, features,
+train, evaluate, predict, maps, lakecmd, serve), which imports its use case at the top.
+
+`main` imports the chosen command's module only when that command runs: the CLI's one lazy project
+import (listed in pipeline/core/heavy.py), so that `accidents --help` and a usage error load neither the
+stage code nor numpy, pandas or DuckDB.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 
+from pipeline.cli.parser import build_parser
 from pipeline.core.errors import AccidentsError
+from pipeline.core.settings import Settings
 
-# Order = order in --help.
-COMMAND_MODULES = (
-    "pipeline.cli.run",
-    "pipeline.cli.demo",
-    "pipeline.cli.ingest",
-    "pipeline.cli.features",
-    "pipeline.cli.train",
-    "pipeline.cli.evaluate",
-    "pipeline.cli.predict",
-    "pipeline.cli.lakecmd",
-    "pipeline.cli.serve",
-)
+__all__ = ["build_parser", "main"]
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage + exiting 2, so errors stay on one line."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise AccidentsError(f"{self.prog}: {message}")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="accidents",
-        description="Road-accident risk lakehouse for New Caledonia (BAAC + OpenStreetMap on DuckLake).",
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # command not built yet
-                continue
-            raise
-        module.register(subparsers)
-    return parser
+def handler_of(reference: str):
+    """The function a sub-command names as "pipeline.cli.module:function", its module imported now."""
+    module, _, function = reference.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,13 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
+        if not getattr(args, "handler", None):
             parser.print_help()
             return 0
-        from pipeline.core.settings import Settings
-
         settings = Settings.from_env().for_departments(getattr(args, "dep", None))
-        result = args.func(args, settings)
+        result = handler_of(args.handler)(args, settings)
         return int(result or 0)
     except AccidentsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -74,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         # A damaged data file or a failing S3 server or catalog is a user-facing condition, not a bug:
-        # one line.
+        # one line. The lake's diagnosis needs the lake's code (DuckDB): imported only on this path.
         from pipeline.core.lake import storage_error
 
         friendly = storage_error(settings, exc) if settings is not None else None

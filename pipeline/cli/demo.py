@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.core.params import parse_years
 from pipeline.core.errors import AccidentsError
-
-DEFAULT_YEARS = "2019-2024"
+from pipeline.core.params import parse_years
+from pipeline.sources.demo.generator import generate_demo
 
 
 def _scale(text: str) -> float:
@@ -20,25 +19,10 @@ def _scale(text: str) -> float:
     return value
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "demo-data",
-        help="write SYNTHETIC demo BAAC files, roads.osm and the true intensity (offline)",
-        description="Generate deterministic SYNTHETIC New Caledonia accident files in the official BAAC "
-                    "format, a road network (roads.osm) and the true risk model (demo_truth/).",
-    )
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: ACCIDENTS_SEED or 42)")
-    parser.add_argument("--scale", default="1", help="volume multiplier, > 0 (default %(default)s: ~290 accidents a year)")
-    parser.add_argument("--years", default=DEFAULT_YEARS, help="YEAR, FIRST-LAST or a comma list (default %(default)s)")
-    parser.set_defaults(func=run)
-
-
 def run(args, settings) -> int:
     years = list(parse_years(args.years, "--years"))
     scale = _scale(str(args.scale))
     seed = settings.seed if args.seed is None else args.seed
-    from pipeline.sources.demo.generator import generate_demo  # numpy/pandas/sklearn: only when the command runs
 
     summary = generate_demo(Path(args.out), years=years, seed=seed, scale=scale)
     per_year = ", ".join(f"{y}: {n}" for y, n in summary.accidents_per_year.items())

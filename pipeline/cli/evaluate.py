@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.cli.common import add_department_argument
-from pipeline.core.params import add_arguments, from_namespace
+from pipeline.core.params import from_namespace
 from pipeline.gold.params import EvaluateParams
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="backtest the training on a held-out year: every candidate vs hotspot baselines (and the demo truth)",
-        description=(
-            "Run the training as it would have run with the data published before the test year (years up to "
-            "test year - 1 - lag), then score every road point x every hour of the test year with the champion, "
-            "each candidate, the history-count and KDE hotspot baselines and, on demo data, the oracle; write "
-            "gold.evaluation / gold.calibration and print the table. Weather: each hour's recorded weather at its "
-            "nearest station (silver.weather_hourly), or --atm CODE for every hour."
-        ),
-    )
-    add_arguments(p, EvaluateParams)
-    add_department_argument(p)
-    p.set_defaults(func=run_evaluate)
+from pipeline.usecases.evaluation import evaluate_backtest
 
 
 def print_evaluation(result, figure_dir) -> None:
@@ -46,8 +29,6 @@ def print_evaluation(result, figure_dir) -> None:
 
 
 def run_evaluate(args, settings, *, source=None) -> int:
-    from pipeline.usecases.evaluation import evaluate_backtest
-
     params = from_namespace(EvaluateParams, args)
     figure_dir = params.figures or settings.data_dir / "evaluation"
     print_evaluation(evaluate_backtest(settings, params, source=source, progress=lambda m: print(m, flush=True)),

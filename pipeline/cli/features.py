@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.cli.common import add_department_argument
-from pipeline.core.params import add_arguments, from_namespace
+from pipeline.core.params import from_namespace
 from pipeline.silver.params import FeatureParams
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "features", help="build roads, road points, negative samples and risk features (silver layer)",
-        description="Build bronze.roads (if missing or a roads file applies) and the silver tables "
-                    "road_points, accident_points, features, features_reference and features_meta.",
-    )
-    add_arguments(parser, FeatureParams)
-    add_department_argument(parser)
-    parser.set_defaults(func=run)
+from pipeline.usecases.features import build_silver
 
 
 def print_features(outcome) -> None:
@@ -47,8 +36,6 @@ def print_features(outcome) -> None:
 
 
 def run(args, settings, *, source=None) -> int:
-    from pipeline.usecases.features import build_silver
-
     params = from_namespace(FeatureParams, args)
     print_features(build_silver(settings, params, source=source,
                                 progress=lambda stage, seconds: print(f"  {stage}: {seconds:.1f}s", flush=True)))

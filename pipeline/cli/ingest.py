@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
+from pipeline.bronze.ingest import IngestRefused
 from pipeline.bronze.params import IngestParams
-from pipeline.cli.common import add_department_argument
-from pipeline.core.params import add_arguments, from_namespace
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("ingest", help="load BAAC files into the bronze tables")
-    add_arguments(parser, IngestParams)
-    add_department_argument(parser, several=True)
-    parser.set_defaults(func=run)
+from pipeline.core.params import from_namespace
+from pipeline.usecases.ingest import ingest
 
 
 def print_ingest(outcome) -> None:
@@ -23,9 +17,6 @@ def print_ingest(outcome) -> None:
 
 
 def run(args, settings) -> int:
-    from pipeline.bronze.ingest import IngestRefused
-    from pipeline.usecases.ingest import ingest
-
     try:
         print_ingest(ingest(settings, from_namespace(IngestParams, args)))
     except IngestRefused as exc:  # the years written are worth showing before the one-line error

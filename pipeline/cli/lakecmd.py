@@ -2,59 +2,30 @@
 
 from __future__ import annotations
 
+import sys
 
-def register(subparsers) -> None:
-    tables = subparsers.add_parser("tables", help="list the lake's tables, row counts and current snapshot")
-    tables.set_defaults(func=run_tables)
+import duckdb
 
-    sql = subparsers.add_parser(
-        "sql", help="run a SQL query on the lake (read-only) and print the result",
-        description="One SELECT-like statement (SELECT, FROM, DESCRIBE, SUMMARIZE, SHOW) on the lake's tables "
-                    "(bronze.*, silver.*, gold.*), with DuckDB's ordinary functions and the catalog views "
-                    "(ducklake_snapshots('lake'), information_schema); no file, other database or setting.")
-    sql.add_argument("query", nargs="?", help='e.g. "SELECT year, count(*) FROM bronze.accidents GROUP BY 1"; '
-                                              "or give --file")
-    sql.add_argument("--file", "-f", help="read the query from this file ('-' for standard input)")
-    sql.add_argument("--format", choices=("table", "csv", "json", "markdown"), default="table")
-    sql.add_argument("--max-rows", type=int, default=100, help="rows printed at most (default %(default)s)")
-    sql.add_argument("--timeout", type=float, default=60.0, help="seconds before the query is stopped "
-                                                                 "(default %(default)s)")
-    sql.add_argument("--memory-limit", default="2GB", help="memory the query may use (default %(default)s)")
-    sql.set_defaults(func=run_sql)
-
-    lake = subparsers.add_parser("lake", help="lake utilities")
-    lake_sub = lake.add_subparsers(dest="lake_command", metavar="COMMAND")
-    attach = lake_sub.add_parser("attach-sql", help="print the SQL that opens this lake in the duckdb CLI")
-    attach.add_argument("--read-write", action="store_true", help="attach writable (default read-only)")
-    attach.set_defaults(func=run_attach_sql)
-
-    verify = lake_sub.add_parser(
-        "verify", help="check every data file of the lake against its recorded size and checksum",
-        description="Reads every live data and delete file (local or S3) and compares its size with the "
-                    "catalog's and its BLAKE3 hash with the one recorded at its commit. Lists the damaged or "
-                    "missing ones by table, file, snapshot and years; exit code 1 when there is one.")
-    verify.set_defaults(func=run_verify)
-    repair = lake_sub.add_parser(
-        "repair", help="rebuild damaged bronze tables from the cached source files; drop damaged derived ones",
-        description="Bronze tables are rebuilt from the cached BAAC files, which must still match the SHA-256 "
-                    "recorded at ingest; silver and gold are marked stale (damaged ones are dropped) and are "
-                    "rebuilt by their stage. Refuses, changing nothing, what cannot be repaired.")
-    repair.set_defaults(func=run_repair)
-
-    maintain = lake_sub.add_parser(
-        "maintain", help="merge small files, expire old snapshots, delete unreferenced and orphaned files",
-        description="DuckLake upkeep (also a weekly Dagster job): prints the data path's files and bytes "
-                    "before and after. Time travel reaches back --retention-days.")
-    from pipeline.core.params import add_arguments
-    from pipeline.usecases.maintenance import MaintenanceParams
-
-    add_arguments(maintain, MaintenanceParams)
-    maintain.set_defaults(func=run_maintain)
+from pipeline.cli.sql_output import render
+from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import (
+    attach_statements,
+    current_snapshot,
+    install_extensions,
+    lake_connection,
+    list_tables,
+    required_extensions,
+    scrub,
+    storage_error,
+    without_password,
+)
+from pipeline.core.lake.readonly import lock_down, run_query
+from pipeline.core.params import from_namespace
+from pipeline.usecases.lake_integrity import repair_lake, verify_lake
+from pipeline.usecases.maintenance import MaintenanceParams, maintain_lake
 
 
 def run_tables(args, settings) -> int:
-    from pipeline.core.lake import current_snapshot, lake_connection, list_tables
-
     with lake_connection(settings) as con:
         rows = list_tables(con)
         snapshot = current_snapshot(con)
@@ -69,10 +40,6 @@ _MAX_QUERY_CHARS = 1 << 20
 
 
 def _query_text(args) -> str:
-    import sys
-
-    from pipeline.core.errors import AccidentsError
-
     if (args.query is None) == (args.file is None):
         raise AccidentsError("sql: give the query as an argument or with --file (one of them)")
     if args.file is None:
@@ -91,13 +58,6 @@ def _query_text(args) -> str:
 
 
 def run_sql(args, settings) -> int:
-    import sys
-
-    from pipeline.cli.sql_output import render
-    from pipeline.core.errors import AccidentsError
-    from pipeline.core.lake import lake_connection, scrub, storage_error
-    from pipeline.core.lake.readonly import lock_down, run_query
-
     if args.max_rows < 1:
         raise AccidentsError("--max-rows must be at least 1")
     if not 0 < args.timeout <= 86400:
@@ -120,10 +80,6 @@ def run_sql(args, settings) -> int:
 
 
 def run_attach_sql(args, settings) -> int:
-    from pipeline.core.lake import attach_statements, install_extensions, required_extensions, without_password
-
-    import duckdb
-
     # The duckdb CLI of the same version loads extensions from ~/.duckdb: make sure they are there.
     con = duckdb.connect()
     install_extensions(con, required_extensions(settings))
@@ -137,9 +93,6 @@ def run_attach_sql(args, settings) -> int:
 
 
 def run_verify(args, settings) -> int:
-    from pipeline.core.lake import lake_connection
-    from pipeline.usecases.lake_integrity import verify_lake
-
     with lake_connection(settings, read_only=True, check_files=False) as con:
         report = verify_lake(con)
     for line in report.lines():
@@ -148,9 +101,6 @@ def run_verify(args, settings) -> int:
 
 
 def run_repair(args, settings) -> int:
-    from pipeline.core.lake import lake_connection
-    from pipeline.usecases.lake_integrity import repair_lake
-
     with lake_connection(settings, check_files=False) as con:
         report = repair_lake(con, settings)
     for line in report.lines():
@@ -159,10 +109,6 @@ def run_repair(args, settings) -> int:
 
 
 def run_maintain(args, settings) -> int:
-    from pipeline.core.lake import lake_connection
-    from pipeline.core.params import from_namespace
-    from pipeline.usecases.maintenance import MaintenanceParams, maintain_lake
-
     params = from_namespace(MaintenanceParams, args)
     with lake_connection(settings, check_files=False) as con:
         report = maintain_lake(con, settings, params)

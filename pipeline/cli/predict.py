@@ -1,44 +1,19 @@
-"""`accidents predict` (daily point-hour probabilities into gold.predictions) and `accidents map`."""
+"""`accidents predict`: daily point-hour expected accidents into gold.predictions."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 
-from pipeline.cli.common import add_department_argument, parse_date
+from pipeline.cli.common import parse_date
 from pipeline.core.errors import AccidentsError
-from pipeline.core.params import add_arguments, from_namespace
-from pipeline.gold.params import MapParams, PredictParams
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "predict",
-        help="score every road point for every hour of a day (default: tomorrow in the département's time zone)",
-        description="Write gold.predictions for --date (default tomorrow, local time) or --start..--end.",
-    )
-    p.add_argument("--date", help="YYYY-MM-DD (default: tomorrow in the département's time zone)")
-    p.add_argument("--start", help="first day of a backfill, YYYY-MM-DD (with --end)")
-    p.add_argument("--end", help="last day of a backfill, YYYY-MM-DD, inclusive")
-    add_arguments(p, PredictParams)
-    add_department_argument(p)
-    p.set_defaults(func=run_predict)
-
-    m = subparsers.add_parser(
-        "map",
-        help="write the hourly risk map (HTML) of a predicted day",
-        description="Read gold.predictions for --date/--atm and write a self-contained Folium map.",
-    )
-    m.add_argument("--date", help="YYYY-MM-DD (default: tomorrow in the département's time zone)")
-    add_arguments(m, MapParams)
-    m.add_argument("--out", help="output HTML (default data/maps/<date>.html)")
-    add_department_argument(m)
-    m.set_defaults(func=run_map)
+from pipeline.core.params import from_namespace
+from pipeline.gold.params import PredictParams
+from pipeline.gold.scenarios import SCENARIO_LABELS
+from pipeline.usecases.predictions import day_span, predict, tomorrow
 
 
 def resolve_dates(args: argparse.Namespace, settings) -> list[dt.date]:
-    from pipeline.usecases.predictions import day_span, tomorrow
-
     if args.date and (args.start or args.end):
         raise AccidentsError("--date cannot be combined with --start/--end")
     if args.start or args.end:
@@ -53,8 +28,6 @@ def _interval(i) -> str:
 
 
 def format_summary(summary) -> str:
-    from pipeline.gold.predictions import SCENARIO_LABELS
-
     years = summary.train_years
     lines = [
         f"model {summary.model_name} v{summary.model_version} ({summary.model_kind}) · atm={summary.atm} "
@@ -87,8 +60,6 @@ def format_summary(summary) -> str:
 
 
 def run_predict(args: argparse.Namespace, settings) -> int:
-    from pipeline.usecases.predictions import predict
-
     report_prediction(predict(settings, from_namespace(PredictParams, args), resolve_dates(args, settings)))
     return 0
 
@@ -104,15 +75,3 @@ def report_prediction(prediction) -> None:
     if failed:
         raise AccidentsError(f"prediction check failed for {len(failed)} day(s), first {failed[0].message()} "
                              "(rows written to gold.predictions; the model is off for this kind of day)")
-
-
-def run_map(args: argparse.Namespace, settings) -> int:
-    from pathlib import Path
-
-    from pipeline.usecases.predictions import draw_map, tomorrow
-
-    params = from_namespace(MapParams, args)
-    day = parse_date(args.date) if args.date else tomorrow(settings)
-    path, n = draw_map(settings, params, day, out=Path(args.out) if args.out else None)
-    print(f"map of {day} (atm={params.atm}, {n} point-hours) written to {path}")
-    return 0

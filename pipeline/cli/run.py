@@ -12,38 +12,24 @@ from __future__ import annotations
 import time
 
 from pipeline.bronze.params import IngestParams
-from pipeline.cli.common import add_department_argument, parse_date
-from pipeline.core.params import add_arguments, from_namespace
-from pipeline.gold.params import TrainParams
+from pipeline.cli.common import parse_date
+from pipeline.cli.evaluate import print_evaluation
+from pipeline.cli.features import print_features
+from pipeline.cli.ingest import print_ingest
+from pipeline.cli.predict import report_prediction
+from pipeline.cli.train import print_training
+from pipeline.core.params import from_namespace
+from pipeline.gold.params import EvaluateParams, MapParams, PredictParams, TrainParams
 from pipeline.silver.params import FeatureParams
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "run", help="run the whole chain: ingest, features, train, evaluate, predict tomorrow, map",
-        description="Ingest, build silver features, train and register models, evaluate on the hold-out "
-                    "year, predict tomorrow and write its map. Default: offline SYNTHETIC demo data.")
-    add_arguments(parser, IngestParams)
-    add_department_argument(parser)
-    add_arguments(parser, TrainParams, only=("candidates", "trials", "timeout", "threads"))
-    add_arguments(parser, FeatureParams, only=("roads_file", "weather"))
-    parser.add_argument("--date", help="day to predict (default: tomorrow in the département's time zone)")
-    parser.set_defaults(func=run)
+from pipeline.usecases.evaluation import evaluate_backtest
+from pipeline.usecases.features import build_silver
+from pipeline.usecases.ingest import ingest
+from pipeline.usecases.maps import draw_map
+from pipeline.usecases.predictions import predict, tomorrow
+from pipeline.usecases.training import train_and_register
 
 
 def run(args, settings) -> int:
-    from pipeline.cli.evaluate import print_evaluation
-    from pipeline.cli.features import print_features
-    from pipeline.cli.ingest import print_ingest
-    from pipeline.cli.predict import report_prediction
-    from pipeline.cli.train import print_training
-    from pipeline.gold.params import EvaluateParams, MapParams, PredictParams
-    from pipeline.usecases.evaluation import evaluate_backtest
-    from pipeline.usecases.features import build_silver
-    from pipeline.usecases.ingest import ingest
-    from pipeline.usecases.predictions import draw_map, predict, tomorrow
-    from pipeline.usecases.training import train_and_register
-
     ingest_params = from_namespace(IngestParams, args)
     train_params = from_namespace(TrainParams, args, seed=ingest_params.seed)
     started = time.perf_counter()

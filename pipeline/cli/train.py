@@ -3,29 +3,10 @@
 
 from __future__ import annotations
 
-from pipeline.cli.common import add_department_argument
-from pipeline.core.params import add_arguments, from_namespace
+from pipeline.core.params import from_namespace
 from pipeline.gold.params import TrainParams
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "train",
-        help="let the risk models compete on the newest year's likelihood; register the winner as champion",
-        description="The intensity candidates (the hotspot map, a Poisson GLM, CatBoost/LightGBM/XGBoost on the GLM "
-        "tuned with Optuna, a blend) are fitted on the years before the newest one and scored on every road point "
-        "x hour of it; the best calibrated one is refitted on every year, logged to MLflow and registered as "
-        "'champion'. --protocol reference reproduces the predecessor's case-control classifiers (80/20 split; "
-        "logged, never published).",
-    )
-    add_arguments(p, TrainParams)
-    add_department_argument(p)
-    p.set_defaults(func=run_train)
-
-    m = subparsers.add_parser("models", help="list registered model versions, their metrics and the champion",
-                              description="Versions of accidents-risk-<dep> in the MLflow registry.")
-    add_department_argument(m)
-    m.set_defaults(func=run_models)
+from pipeline.gold.registry import list_model_versions
+from pipeline.usecases.training import train_and_register
 
 
 def print_training(summary) -> None:
@@ -49,8 +30,6 @@ def print_training(summary) -> None:
 
 
 def run_train(args, settings) -> int:
-    from pipeline.usecases.training import train_and_register
-
     params = from_namespace(TrainParams, args)
     for summary in train_and_register(settings, params, progress=lambda m: print(m, flush=True)):
         print_training(summary)
@@ -58,8 +37,6 @@ def run_train(args, settings) -> int:
 
 
 def run_models(args, settings) -> int:
-    from pipeline.gold.registry import list_model_versions
-
     name = settings.registered_model
     versions = list_model_versions(settings.resolved_mlflow_uri, name)
     if not versions:

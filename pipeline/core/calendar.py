@@ -11,7 +11,9 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
+import holidays
 import numpy as np
+import pandas as pd
 
 from pipeline.core.departments import department as department_profile
 
@@ -21,8 +23,6 @@ SCHOOL_HOLIDAYS_CSV = DATA_DIR / "school_holidays_nc.csv"
 
 @lru_cache(maxsize=256)
 def public_holidays(year: int, dep: str) -> frozenset[dt.date]:
-    import holidays
-
     profile = department_profile(dep)
     days = set(holidays.country_holidays(profile.holiday_country, subdiv=profile.holiday_subdivision,
                                          years=year).keys())
@@ -33,8 +33,6 @@ def public_holidays(year: int, dep: str) -> frozenset[dt.date]:
 @lru_cache(maxsize=16)
 def school_holiday_periods(dep: str) -> tuple[np.ndarray, np.ndarray]:
     """(starts, ends) as sorted numpy datetime64[D] arrays, both inclusive (empty without a table)."""
-    import pandas as pd
-
     name = department_profile(dep).school_holidays_file
     if name is None:
         return np.array([], dtype="datetime64[D]"), np.array([], dtype="datetime64[D]")

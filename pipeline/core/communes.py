@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.spatial import haversine_tree, nearest_km
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,8 +47,6 @@ class CommuneSeats:
 
     def locate(self, lat, lon) -> tuple[np.ndarray, np.ndarray]:
         """(commune code, distance in km to its seat) of each place: the nearest seat."""
-        from pipeline.core.spatial import haversine_tree, nearest_km
-
         lat, lon = np.asarray(lat, float), np.asarray(lon, float)
         dist, idx = nearest_km(haversine_tree(self.lat, self.lon), lat, lon, k=1)
         return self.codes[idx[:, 0]], dist[:, 0]

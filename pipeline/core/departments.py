@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.core.errors import AccidentsError
+
 
 @dataclass(frozen=True)
 class Department:
@@ -92,8 +94,6 @@ NEW_CALEDONIA = DEPARTMENTS["988"]
 
 def department(code: str) -> Department:
     """The profile of `code`; an unknown code is a one-line error."""
-    from pipeline.core.errors import AccidentsError
-
     key = str(code).strip().upper()
     if key not in DEPARTMENTS:
         raise AccidentsError(f"département {code!r}: unknown (expected a French département code such as 988 or 974)")

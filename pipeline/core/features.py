@@ -27,12 +27,14 @@ History is computed once per (window, unique road point) and broadcast to the ro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
-if TYPE_CHECKING:
-    import pandas as pd
+from pipeline.core.calendar import is_public_holiday, is_school_holiday
+from pipeline.core.errors import AccidentsError
+from pipeline.core.spatial import count_within_km, haversine_km, haversine_tree, nearest_km
+from pipeline.core.weather import atm_matrix
 
 BASE = ["latitude", "longitude", "hour", "dayofweek", "month", "atm"]
 INTERACTIONS = [
@@ -111,8 +113,6 @@ class AccidentHistory:
 
     @classmethod
     def _located(cls, accidents: pd.DataFrame, mode: str, **window) -> AccidentHistory:
-        import pandas as pd
-
         located = accidents.dropna(subset=["lat", "lon", "event_time"])
         return cls(located["accident_id"].astype(str).to_numpy(), located["lat"].to_numpy(dtype=float),
                    located["lon"].to_numpy(dtype=float),
@@ -128,10 +128,6 @@ class AccidentHistory:
                       data_start=None, data_end=None, lag_years: int = 0) -> AccidentHistory:
         """Per-row windows (see the class docstring). data_start/data_end: the data period [start, end),
         whole calendar years of bronze.accidents; derived from `accidents` when not given."""
-        import pandas as pd
-
-        from pipeline.core.errors import AccidentsError
-
         if not (isinstance(lookback_years, int) and lookback_years >= 1):
             raise AccidentsError(f"history_lookback_years={lookback_years!r}: expected an integer >= 1")
         if not (isinstance(lag_years, int | np.integer) and lag_years >= 0):
@@ -165,8 +161,6 @@ class AccidentHistory:
         return asof
 
     def window_start(self, asof: np.datetime64) -> np.datetime64:
-        import pandas as pd
-
         start = pd.Timestamp(asof) - pd.DateOffset(years=self.lookback_years)
         return np.datetime64(start.to_datetime64(), "ns")
 
@@ -181,8 +175,6 @@ class AccidentHistory:
 
     def _window_tree(self, asof: np.datetime64):
         """Spatial index over the accidents of [asof - lookback, asof) (None when empty), cached per window."""
-        from pipeline.core.spatial import haversine_tree
-
         key = np.datetime64(asof, "ns")
         if key not in self._trees:
             inside = (self.event_time >= self.window_start(key)) & (self.event_time < key)
@@ -193,23 +185,17 @@ class AccidentHistory:
     @property
     def tree(self):
         """Spatial index over every accident (reference mode)."""
-        from pipeline.core.spatial import haversine_tree
-
         if "all" not in self._trees:
             self._trees["all"] = haversine_tree(self.lat, self.lon) if len(self) else None
         return self._trees["all"]
 
     def _own_index(self, exclude_ids) -> np.ndarray:
         """Index in the history of each row's own accident, -1 when absent (negatives)."""
-        import pandas as pd
-
         ids = pd.Series(exclude_ids, dtype="string").to_numpy(dtype=object, na_value=None)
         return pd.Index(self.accident_ids, dtype=object).get_indexer(ids).astype(np.int64)
 
     def density_5km(self, lat, lon, exclude_ids=None, radius_km: float = DENSITY_RADIUS_KM) -> np.ndarray:
         """Reference mode: accidents within `radius_km` of each point, not counting the row's own."""
-        from pipeline.core.spatial import count_within_km, haversine_km
-
         lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
         if self.tree is None:
             return np.zeros(len(lat), dtype=np.int64)
@@ -231,8 +217,6 @@ class AccidentHistory:
 
 def _k_nearest(tree, lat: np.ndarray, lon: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) distances/indices of the k nearest; missing neighbours are (inf, -1)."""
-    from pipeline.core.spatial import nearest_km
-
     dist = np.full((len(lat), k), np.inf)
     idx = np.full((len(lat), k), -1, dtype=np.int64)
     if tree is not None and len(lat):
@@ -250,8 +234,6 @@ def _skip_own(dist: np.ndarray, idx: np.ndarray, own: np.ndarray) -> np.ndarray:
 
 def _unique_points(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lat, lon) of each distinct point_id and each row's index into them."""
-    import pandas as pd
-
     points = rows[["point_id", "lat", "lon"]].drop_duplicates("point_id")
     row_to_point = pd.Index(points["point_id"]).get_indexer(rows["point_id"])
     return points["lat"].to_numpy(float), points["lon"].to_numpy(float), row_to_point
@@ -259,8 +241,6 @@ def _unique_points(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def _reference_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.ndarray, np.ndarray]:
     """Counts over every accident, corrected for the row's own accident (leave-one-out)."""
-    from pipeline.core.spatial import count_within_km, haversine_km
-
     p_lat, p_lon, row_to_point = _unique_points(rows)
     tree = history.tree
     counts = count_within_km(tree, p_lat, p_lon, DENSITY_RADIUS_KM) if tree is not None \
@@ -280,10 +260,6 @@ def _reference_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[n
 
 def _point_in_time_features(rows: pd.DataFrame, history: AccidentHistory) -> tuple[np.ndarray, np.ndarray]:
     """Per asof group (a handful of distinct values): one window tree, one query per unique point."""
-    import pandas as pd
-
-    from pipeline.core.spatial import count_within_km
-
     p_lat, p_lon, row_to_point = _unique_points(rows)
     asof = history.asof(rows["event_time"].to_numpy(dtype="datetime64[ns]"))
     group, asofs = pd.factorize(asof)
@@ -325,10 +301,6 @@ def point_hour_rows(points: pd.DataFrame, hours, atm, *, point_major: bool = Fal
     with `point_major`, all hours of the first point, then the next; ready for `compute_features`.
     `atm`: one scenario code, one per hour, or a WeatherHistory (each point-hour gets its own hour's
     code at its nearest station)."""
-    import pandas as pd
-
-    from pipeline.core.weather import atm_matrix
-
     hours = pd.DatetimeIndex(hours)
     n_hours, n_points = len(hours), len(points)
     per_point, per_hour = (np.repeat, np.tile) if point_major else (np.tile, np.repeat)
@@ -341,8 +313,6 @@ def point_hour_rows(points: pd.DataFrame, hours, atm, *, point_major: bool = Fal
 
 def _calendar_flags(times: pd.Series, deps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(public holiday, school holiday) per row, with each row's département calendar."""
-    from pipeline.core.calendar import is_public_holiday, is_school_holiday
-
     values = times.to_numpy()
     codes = deps.astype(str).to_numpy()
     unique = np.unique(codes)
@@ -374,10 +344,6 @@ def place_time_terms(lat, lon, hour, dow, month) -> dict:
 
 def compute_features(rows: pd.DataFrame, history: AccidentHistory) -> pd.DataFrame:
     """`rows` plus every FEATURE_COLUMNS column (see the module docstring for the input columns)."""
-    import pandas as pd
-
-    from pipeline.core.errors import AccidentsError
-
     if "dep" not in rows.columns:
         raise AccidentsError("feature rows lack the 'dep' (département) column: rebuild silver.road_points "
                              "with `accidents features`")

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pipeline.core.departments import department
 from pipeline.core.errors import AccidentsError
 
 CATALOG_KINDS = ("sqlite", "duckdb", "postgres")
@@ -134,8 +135,6 @@ class Settings:
     def department(self):
         """The profile of the département models, predictions and maps are built for (the first of
         `departments`; ingest takes them all)."""
-        from pipeline.core.departments import department
-
         return department(self.departments[0])
 
     @property
@@ -150,7 +149,6 @@ class Settings:
         """These settings for the départements of a `--dep` value ('988' or '988,973'); None keeps them."""
         if text is None:
             return self
-        from pipeline.core.departments import department
 
         codes = tuple(dict.fromkeys(department(c).code for c in str(text).split(",") if c.strip()))
         if not codes:

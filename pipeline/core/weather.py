@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import DEP, table_exists
+from pipeline.core.spatial import haversine_tree, nearest_km
 
 if TYPE_CHECKING:
     import duckdb
-    import pandas as pd
 
 ATM_NORMAL, ATM_LIGHT_RAIN, ATM_HEAVY_RAIN, ATM_SNOW, ATM_FOG, ATM_WIND, ATM_OVERCAST = 1, 2, 3, 4, 5, 6, 8
 HEAVY_RAIN_MM = 4.0
@@ -68,8 +70,6 @@ def atm_from_observations(obs: pd.DataFrame) -> np.ndarray:
 def complete_weather_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """`frame` with every WEATHER_COLUMNS column in order: missing observations NaN, atm derived
     from the observations where the source gave none, hours floored to the hour."""
-    import pandas as pd
-
     out = frame.copy()
     for name in OBSERVATIONS:
         if name not in out:
@@ -103,8 +103,6 @@ class WeatherHistory:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> WeatherHistory:
         """From rows of silver.weather_hourly (station_id, lat, lon, hour, atm)."""
-        import pandas as pd
-
         if frame.empty:
             raise AccidentsError("silver.weather_hourly is empty: rebuild it with `accidents features --weather ...`")
         stations = frame.groupby("station_id", sort=True)[["lat", "lon"]].first()
@@ -126,8 +124,6 @@ class WeatherHistory:
 
     def station_order(self, lat, lon) -> np.ndarray:
         """(n, s): station indices of each place, nearest first (haversine)."""
-        from pipeline.core.spatial import haversine_tree, nearest_km
-
         tree = haversine_tree(self.station_lat, self.station_lon)
         _, order = nearest_km(tree, np.asarray(lat, float), np.asarray(lon, float), k=len(self.station_ids))
         return order
@@ -189,8 +185,6 @@ class WeatherHistory:
 def load_weather_history(con: duckdb.DuckDBPyConnection) -> WeatherHistory | None:
     """silver.weather_hourly of the connection's département as a WeatherHistory, None when the lake
     has no weather history for it."""
-    from pipeline.core.lake import DEP, table_exists
-
     if not table_exists(con, "silver.weather_hourly"):
         return None
     frame = con.execute(f"SELECT station_id, lat, lon, hour, atm FROM silver.weather_hourly WHERE dep = {DEP}").df()

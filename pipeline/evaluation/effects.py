@@ -11,16 +11,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
+import pandas as pd
 
+from pipeline.core.calendar import is_public_holiday
 from pipeline.core.weather import ATM_HEAVY_RAIN, ATM_LIGHT_RAIN, ATM_NORMAL
 from pipeline.gold.intensity.grid import ScoringGrid
 from pipeline.silver.road_length import FAST_SPEED_KMH
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 EFFECT_DAYS = (8, 20)  # days of each month scored under every scenario
 RAIN = ((ATM_LIGHT_RAIN, "light"), (ATM_HEAVY_RAIN, "heavy"))
@@ -28,8 +25,6 @@ DAY_KINDS = ("weekday", "weekend", "holiday")
 
 
 def effect_hours(year: int) -> pd.DatetimeIndex:
-    import pandas as pd
-
     days = [pd.Timestamp(year, month, day) for month in range(1, 13) for day in EFFECT_DAYS]
     return pd.DatetimeIndex(np.concatenate([pd.date_range(d, periods=24, freq="h").to_numpy() for d in days]))
 
@@ -62,8 +57,6 @@ def rain_ratios(models: dict[str, object], truth, points: pd.DataFrame, year: in
 
 
 def day_kinds(days, department: str) -> np.ndarray:
-    from pipeline.core.calendar import is_public_holiday
-
     holiday = np.asarray(is_public_holiday(np.asarray(days, dtype="datetime64[ns]"), department), dtype=bool)
     weekend = np.asarray([d.dayofweek >= 5 for d in days])
     return np.where(holiday, "holiday", np.where(weekend, "weekend", "weekday"))
@@ -72,8 +65,6 @@ def day_kinds(days, department: str) -> np.ndarray:
 def day_ratios(model_normal: np.ndarray, truth_normal: np.ndarray, hours: pd.DatetimeIndex,
                department: str) -> dict[str, float]:
     """{'day_ratio_<kind>', 'day_ratio_<kind>_worst'} of the level-normalised daily ratios (module docstring)."""
-    import pandas as pd
-
     day = hours.normalize()
     codes, index = np.unique(day, return_inverse=True)
     model_days = np.bincount(index, weights=model_normal.sum(axis=0, dtype=np.float64))

@@ -34,6 +34,7 @@ import pandas as pd
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import committed, ensure_tables, write_department_rows
+from pipeline.evaluation.effects import day_ratios, rain_ratios
 from pipeline.evaluation.metrics import (
     CELL_FRACTIONS,
     POINT_FRACTIONS,
@@ -49,11 +50,29 @@ from pipeline.evaluation.metrics import (
     ranked_roc_auc,
     spatial_hit_rate,
 )
-from pipeline.evaluation.report import (BASELINES, CANDIDATE_PREFIX, CURVE_FRACTIONS, comparison_text, format_table,
-                                        save_figures)
-from pipeline.evaluation.skill import DailySkill, daily_skill, loglik_per_accident
+from pipeline.evaluation.report import (
+    BASELINES,
+    CANDIDATE_PREFIX,
+    CURVE_FRACTIONS,
+    comparison_text,
+    format_table,
+    save_figures,
+)
+from pipeline.evaluation.skill import (
+    DailySkill,
+    daily_skill,
+    loglik_per_accident,
+    paired_bootstrap,
+    separable_oracle,
+    weather_blind_oracle,
+)
 from pipeline.evaluation.summary import EvaluationSummary
+from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline
 from pipeline.gold.intensity.cells import observed_counts, year_hours
+from pipeline.gold.intensity.competition import compete
+from pipeline.gold.intensity.grid import ScoringGrid
+from pipeline.gold.intensity.uncertainty import LEVEL, Aggregates, aggregate_intervals
+from pipeline.gold.training import load_inputs
 
 if TYPE_CHECKING:
     import duckdb
@@ -211,8 +230,6 @@ class Backtest:
 
 
 def _baselines(inputs: Inputs, data_end: int) -> list:
-    from pipeline.gold.baselines import fit_history_baseline, fit_kde_baseline
-
     past, fit_years = baseline_accidents(inputs.accidents, data_end)
     valid_year = fit_years[-1] if len(fit_years) > 1 else fit_years[0]
     return [fit_history_baseline(inputs.points, past, fit_years),
@@ -222,8 +239,6 @@ def _baselines(inputs: Inputs, data_end: int) -> list:
 def _matrices(inputs: Inputs, competition: Competition, grid, truth) -> dict[str, Any]:
     """method -> a function of nothing giving its (points x hours) matrix: made when its metrics are
     computed and dropped after (at fine grids one matrix is hundreds of MB)."""
-    from pipeline.evaluation.skill import separable_oracle, weather_blind_oracle
-
     makers: dict[str, Any] = {}
     if competition.champion:
         makers["model"] = lambda: grid.expected_of(competition.models[competition.champion], np.float32)
@@ -247,8 +262,6 @@ def _matrices(inputs: Inputs, competition: Competition, grid, truth) -> dict[str
 def _interval_coverage(model, grid, counts: np.ndarray, truth_matrix: np.ndarray | None) -> dict[str, float]:
     """Share of the test year's days whose observed count (and, on the demo, the truth's expected count)
     lies in the model's 90 % daily interval."""
-    from pipeline.gold.intensity.uncertainty import LEVEL, Aggregates, aggregate_intervals
-
     days = pd.factorize(grid.hours.normalize())[0]
     n_days = int(days.max()) + 1
     expected = grid.expected_of(model)
@@ -267,9 +280,6 @@ def _interval_coverage(model, grid, counts: np.ndarray, truth_matrix: np.ndarray
 
 def _effects(competition: Competition, inputs: Inputs, truth, grid) -> dict[str, dict]:
     """Rain and day ratios of the champion and each candidate (pipeline.evaluation.effects)."""
-    from pipeline.evaluation.effects import day_ratios, rain_ratios
-    from pipeline.gold.intensity.grid import ScoringGrid
-
     named = {f"{CANDIDATE_PREFIX}{n}": m for n, m in competition.models.items()}
     if competition.champion:
         named["model"] = competition.models[competition.champion]
@@ -285,10 +295,6 @@ def _effects(competition: Competition, inputs: Inputs, truth, grid) -> dict[str,
 def evaluate(con: duckdb.DuckDBPyConnection, backtest: Backtest, *, truth: Truth | None = None,
              figure_dir: Path | None = None, evaluated_at: dt.datetime | None = None, progress=None) -> EvaluationSummary:
     """The backtest of `backtest.test_year` (module docstring)."""
-    from pipeline.gold.intensity.competition import compete
-    from pipeline.gold.intensity.grid import ScoringGrid
-    from pipeline.gold.training import load_inputs
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     inputs = load_inputs(con)
@@ -334,8 +340,6 @@ def evaluate(con: duckdb.DuckDBPyConnection, backtest: Backtest, *, truth: Truth
 
 
 def _skill_against_baselines(metrics, daily, backtest: Backtest) -> dict[str, str]:
-    from pipeline.evaluation.skill import paired_bootstrap
-
     comparison, best_baselines = paired_bootstrap(daily, "model", list(BASELINES), CELL_FRACTIONS,
                                                   n_boot=backtest.bootstrap_replicates, seed=backtest.bootstrap_seed)
     if "model" in metrics:

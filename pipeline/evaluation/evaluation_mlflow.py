@@ -7,6 +7,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.evaluation.evaluation import save_figures
+from pipeline.gold.registry import configure_mlflow, ensure_experiment
+from pipeline.gold.run_owner import owner_tags
+
 if TYPE_CHECKING:
     from pipeline.evaluation.summary import EvaluationSummary
 
@@ -34,9 +38,6 @@ def log_evaluation_to_mlflow(
     """Log into run `run_id` (e.g. the training run) or a new run of `experiment`; returns the run id."""
     import mlflow
 
-    from pipeline.gold.registry import configure_mlflow, ensure_experiment
-    from pipeline.gold.run_owner import owner_tags
-
     configure_mlflow(tracking_uri)
     if run_id is None:
         ensure_experiment(tracking_uri, experiment)
@@ -55,8 +56,6 @@ def log_evaluation_to_mlflow(
             mlflow.log_artifact(str(path), artifact_path="evaluation")
         if not figures:  # still give the run something to look at
             with tempfile.TemporaryDirectory() as tmp:
-                from pipeline.evaluation.evaluation import save_figures
-
                 for path in save_figures(summary, Path(tmp)):
                     mlflow.log_artifact(str(path), artifact_path="evaluation")
         return run.info.run_id

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
 from pipeline.evaluation.metrics import Ranking, block_rows, fraction_label, n_flagged
+from pipeline.gold.baselines import HOURS_PER_WEEK, hour_of_week, spread_over_hours
 
 RATE_FLOOR = 1e-12  # a zero intensity where an accident happened would give -inf
 
@@ -35,6 +35,8 @@ def poisson_rate(expected: np.ndarray, is_probability: bool) -> np.ndarray:
 def loglik_by_hour(expected: np.ndarray, counts: np.ndarray, is_probability: bool = False) -> np.ndarray:
     """(n_hours,) Poisson log-likelihood of the observed counts, summed over the points of each hour.
     `expected` is turned into rates (`poisson_rate`) a block of rows at a time."""
+    from scipy.special import gammaln
+
     n_points, n_hours = expected.shape
     ll = np.zeros(n_hours)
     step = block_rows(n_hours)
@@ -143,8 +145,6 @@ def paired_bootstrap(daily: Mapping[str, DailySkill], model: str, baselines: Seq
 # --- demo references -----------------------------------------------------------------------------
 def separable_oracle(oracle: np.ndarray, hours: pd.DatetimeIndex) -> np.ndarray:
     """True spatial intensity x true hour-of-week profile (same yearly total as the oracle)."""
-    from pipeline.gold.baselines import HOURS_PER_WEEK, hour_of_week, spread_over_hours
-
     point_totals = oracle.sum(axis=1, dtype=np.float64)
     slot_totals = np.bincount(hour_of_week(hours), weights=oracle.sum(axis=0, dtype=np.float64),
                               minlength=HOURS_PER_WEEK)

@@ -21,14 +21,12 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from pipeline.core.errors import AccidentsError
-
-if TYPE_CHECKING:
-    import pandas as pd
+from pipeline.core.spatial import to_metric
 
 HOURS_PER_WEEK = 168
 DEFAULT_BANDWIDTHS_M = (250.0, 500.0, 1000.0, 2000.0, 5000.0)
@@ -37,8 +35,6 @@ DEFAULT_CRS = "EPSG:3163"  # New Caledonia metric CRS (RGNC91-93 / Lambert New C
 
 def hour_of_week(times) -> np.ndarray:
     """0..167 = dayofweek * 24 + hour (Monday 00h = 0) for a DatetimeIndex/Series of local times."""
-    import pandas as pd
-
     index = pd.DatetimeIndex(times)
     return (index.dayofweek * 24 + index.hour).to_numpy(dtype=np.int64)
 
@@ -89,8 +85,6 @@ def _yearly_total(accidents: pd.DataFrame, years: Sequence[int]) -> float:
 
 
 def _point_index(point_ids: np.ndarray, accident_point_ids) -> np.ndarray:
-    import pandas as pd
-
     index = pd.Index(point_ids).get_indexer(np.asarray(accident_point_ids))
     if (index < 0).any():
         missing = np.asarray(accident_point_ids)[index < 0][0]
@@ -117,11 +111,7 @@ def fit_history_baseline(
 
 def project(lat, lon, crs: str = DEFAULT_CRS) -> np.ndarray:
     """(n, 2) metric coordinates (metres) of WGS84 points."""
-    from pyproj import Transformer
-
-    transformer = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    x, y = transformer.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.column_stack([x, y])
+    return np.column_stack(to_metric(lon, lat, crs))
 
 
 # Point x accident distances held at once by the KDE (~32 MB of float64 per block).

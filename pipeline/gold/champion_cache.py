@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.file_stamp import sqlite_uri_stamp
+from pipeline.gold.intensity.bundle import load_model, read_document, save_model
 
 POINTER = "champion.json"
 
@@ -32,8 +33,6 @@ def store_stamp(tracking_uri: str) -> list[int] | None:
 
 def load_cached_champion(cache_dir: Path, tracking_uri: str, registered_model: str):
     """(model, version, record) of the cached champion when the store has not changed since it was saved."""
-    from pipeline.gold.intensity.bundle import load_model, read_document
-
     stamp = store_stamp(tracking_uri)
     pointer_path = Path(cache_dir) / POINTER
     if stamp is None or not pointer_path.is_file():
@@ -54,8 +53,6 @@ def save_champion(cache_dir: Path, tracking_uri: str, registered_model: str, mod
                   stamp: list[int] | None) -> bool:
     """Keep `model` as the champion seen at `stamp` (taken before asking the registry); nothing is
     kept when the store changed meanwhile, or is not a SQLite file. True when kept."""
-    from pipeline.gold.intensity.bundle import save_model
-
     if stamp is None or store_stamp(tracking_uri) != stamp:
         return False
     cache_dir = Path(cache_dir)

@@ -13,6 +13,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
+
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import FEATURE_COLUMNS, feature_kind
 from pipeline.core.lake import DEP, committed, table_exists, write_department_rows
@@ -40,8 +43,6 @@ class DatasetsSummary:
 
 def stratified_test_ids(row_ids, targets, test_size: float, seed: int):
     """Row ids of a stratified random test share: `test_size` of each class, chosen by `seed`."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     row_ids = np.asarray(row_ids)
     targets = np.asarray(targets)
@@ -78,8 +79,6 @@ def build_datasets(
 ) -> DatasetsSummary:
     """Write gold.train/test, gold.feature_metadata and gold.weather_encoding of the connection's
     département (its rows only; other départements' stay)."""
-    import pandas as pd
-
     started = time.perf_counter()
     if sampler not in SAMPLERS:
         raise AccidentsError(f"sampler={sampler!r}: expected one of {', '.join(SAMPLERS)}")

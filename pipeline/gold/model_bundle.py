@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from pipeline.core.errors import AccidentsError
 from pipeline.gold import algorithms
 
 if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
-
     from pipeline.gold.algorithms.base import Algorithm
 
 BUNDLE_FILE = "bundle.json"
@@ -58,8 +58,6 @@ def fit_category_codes(frame: pd.DataFrame, columns: list[str]) -> dict[str, dic
 
 def prior_correction(score: np.ndarray, negative_weight: float) -> np.ndarray:
     """Case-control probability -> population probability: odds / w."""
-    import numpy as np
-
     p = np.clip(np.asarray(score, dtype=float), 1e-12, 1 - 1e-12)
     odds = p / (1.0 - p) / float(negative_weight)
     return odds / (1.0 + odds)
@@ -96,9 +94,6 @@ class RiskModel:
     # --- encoding ---------------------------------------------------------------------------
     def encode(self, df: pd.DataFrame) -> pd.DataFrame:
         """Model input in stored column order: numeric as float, categories as int codes (-1 unknown)."""
-        import numpy as np
-        import pandas as pd
-
         missing = [c for c in self.feature_columns if c not in df.columns]
         if missing:
             raise AccidentsError(f"model input lacks feature columns: {', '.join(missing)}")

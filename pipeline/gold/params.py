@@ -17,6 +17,9 @@ MIN_ROWS_CAP = 1_000
 PROTOCOLS = ("intensity", "reference", "both")
 # The intensity candidates (pipeline.gold.intensity.competition): named here so that the CLI's --help
 # does not import the models.
+# MLflow runs still RUNNING after this long are marked FAILED when their owner cannot be checked from here
+# (pipeline.gold.run_owner).
+STALE_RUN_HOURS = 12.0
 CANDIDATES = ("hotspot", "glm", "catboost", "lightgbm", "xgboost", "blend")
 BOOSTED_TRIALS = 10
 SAMPLERS = ("exclusion", "uniform")

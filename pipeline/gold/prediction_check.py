@@ -14,6 +14,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from pipeline.core.calendar import is_public_holiday
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import DEP, table_exists
 
@@ -85,10 +88,6 @@ def check_day(con: duckdb.DuckDBPyConnection, day: dt.date, expected: float,
 def check_normal_day(con: duckdb.DuckDBPyConnection, day: dt.date, expected: float, dep: str) -> DayCheck | None:
     """`check_day` for a normal-weather day; None for a public holiday of département `dep`, whose
     count no ordinary day of the training years describes."""
-    import numpy as np
-
-    from pipeline.core.calendar import is_public_holiday
-
     if is_public_holiday(np.array([day], dtype="datetime64[D]"), dep)[0]:
         return None
     return check_day(con, day, expected)

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from pipeline.core.lake import scanned_once, write_department_rows
-from pipeline.gold.intensity.uncertainty import Aggregates, Interval, aggregate_intervals
+from pipeline.core.lake import DEP, scanned_once, table_exists, write_department_rows
+from pipeline.gold.intensity.reasons import model_reasons, time_reference
+from pipeline.gold.intensity.uncertainty import Aggregates, Interval, aggregate_intervals, glm_part
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pipeline.gold.intensity.grid import ScoringGrid
 
 TOP_POINTS = 10
@@ -72,9 +72,6 @@ def _optional(points: pd.DataFrame, column: str, i: int):
 
 def day_totals(model, grid: ScoringGrid, expected: np.ndarray, days: list[dt.date]) -> list[DaySummary]:
     """One DaySummary per day of `grid` (consecutive days of 24 hours; `expected`: the (P, H) counts)."""
-    from pipeline.gold.intensity.reasons import model_reasons, time_reference
-    from pipeline.gold.intensity.uncertainty import glm_part
-
     points = grid.points
     n_days, n_points = len(days), len(points)
     per_day = expected.reshape(n_points, n_days, HOURS)
@@ -116,8 +113,6 @@ def day_totals(model, grid: ScoringGrid, expected: np.ndarray, days: list[dt.dat
 
 
 def totals_frame(summaries: list[DaySummary], atm: int) -> pd.DataFrame:
-    import pandas as pd
-
     rows: list[dict[str, Any]] = []
 
     def row(day, scope, key, interval: Interval, **extra) -> dict[str, Any]:
@@ -147,8 +142,6 @@ def insert_totals(con, summaries: list[DaySummary], *, atm: int, labels: dict[st
 
 def read_totals(con, day: dt.date, atm: int) -> pd.DataFrame | None:
     """gold.prediction_totals of one (date, scenario), or None when the table does not exist."""
-    from pipeline.core.lake import DEP, table_exists
-
     if not table_exists(con, "gold.prediction_totals"):
         return None
     return con.execute(f"SELECT * FROM gold.prediction_totals WHERE date = ? AND atm = ? AND dep = {DEP} "

@@ -23,35 +23,35 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, committed, department_of, ensure_tables, scanned_once, table_exists, write_department_rows
+from pipeline.core.lake import (
+    DEP,
+    committed,
+    department_of,
+    ensure_tables,
+    scanned_once,
+    table_exists,
+    write_department_rows,
+)
+from pipeline.gold.intensity.grid import ScoringGrid
 from pipeline.gold.prediction_totals import TOTALS_DDL, DaySummary, day_totals, insert_totals
+from pipeline.gold.scenarios import (
+    FORECAST,
+    HOURS,
+    ensure_known_scenario,
+    validate_atm,
+)
+from pipeline.silver.tables import load_road_points
 
 if TYPE_CHECKING:
     import duckdb
-    import pandas as pd
-    import pyarrow as pa
 
-HOURS = 24
 # Point-hours scored and written per block of days: ~1 GB of rows in flight; a year at 0.02° is one block.
 BLOCK_ROWS = 20_000_000
 
-# BAAC `atm` codes. 1, 2, 3 and 5 are the scenarios offered in the notebook.
-ATM_LABELS = {
-    1: "Normale",
-    2: "Pluie légère",
-    3: "Pluie forte",
-    4: "Neige - grêle",
-    5: "Brouillard - fumée",
-    6: "Vent fort - tempête",
-    7: "Temps éblouissant",
-    8: "Temps couvert",
-    9: "Autre",
-}
-WEATHER_SCENARIOS = {"Normal": 1, "Pluie légère": 2, "Pluie forte": 3, "Brouillard": 5}
-FORECAST = 0  # gold.predictions.atm of the forecast scenario (each point-hour has its own forecast code)
-SCENARIO_LABELS = {FORECAST: "Prévision météo (par heure et station)", **ATM_LABELS}
 
 PREDICTIONS_DDL = """
 CREATE TABLE IF NOT EXISTS gold.predictions (
@@ -75,45 +75,6 @@ class PredictionSummary:
     remapped_point_hours: int = 0  # forecast point-hours of a weather the model never saw, scored as normal
 
 
-def validate_atm(atm: object) -> int:
-    """A BAAC weather code 1..9, or AccidentsError naming the parameter."""
-    try:
-        code = int(atm)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        code = None
-    if code is None or code not in ATM_LABELS or str(atm).strip() != str(code):
-        known = ", ".join(f"{k}={v}" for k, v in ATM_LABELS.items())
-        raise AccidentsError(f"atm={atm!r}: unknown weather code (expected one of {known})")
-    return code
-
-
-def scenario_code(value: object) -> int:
-    """`forecast` -> FORECAST, else a validated BAAC code (the `--atm` of predict and map)."""
-    return FORECAST if str(value).strip() == "forecast" else validate_atm(value)
-
-
-def ensure_known_scenario(model, atm: int) -> None:
-    """A scenario whose weather the model never saw in training is refused (it would be extrapolated)."""
-    if atm != FORECAST and atm not in model.weather_codes:
-        seen = ", ".join(f"{c} ({ATM_LABELS[c]})" for c in model.weather_codes if c in ATM_LABELS)
-        raise AccidentsError(f"atm={atm} ({ATM_LABELS[atm]}): the model never saw this weather in its training years "
-                             f"{list(getattr(model, 'train_years', []))}, so it publishes no scenario for it "
-                             f"(weathers it can score: {seen})")
-
-
-def scenarios_of(model) -> dict[str, int]:
-    """The named scenarios (WEATHER_SCENARIOS) the model can score: those of weathers it saw."""
-    return {label: code for label, code in WEATHER_SCENARIOS.items() if code in model.weather_codes}
-
-
-def tomorrow_in(tz: str, *, now: dt.datetime | None = None) -> dt.date:
-    """Tomorrow's date in the given time zone (the island's day, not the server's)."""
-    from zoneinfo import ZoneInfo
-
-    current = now.astimezone(ZoneInfo(tz)) if now else dt.datetime.now(ZoneInfo(tz))
-    return current.date() + dt.timedelta(days=1)
-
-
 def day_hours(days: list[dt.date]) -> np.ndarray:
     starts = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
     return (starts[:, None] + (np.arange(HOURS) * 3600 * 10**9).astype("timedelta64[ns]")[None, :]).reshape(-1)
@@ -132,8 +93,6 @@ def risk_indexes_and_ranks(expected: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def prediction_rows(points: pd.DataFrame, days: list[dt.date], expected: np.ndarray) -> pa.Table:
     """The gold.predictions columns computed here for a (len(days), 24, n_points) expected-count grid."""
-    import pyarrow as pa
-
     d, _, n = expected.shape
     risk_index, ranks = risk_indexes_and_ranks(expected)
     point_idx = np.tile(np.arange(n), d * HOURS)
@@ -171,8 +130,6 @@ class _Run:
     labels: dict[str, Any]  # model_name, model_version, model_kind, created_at
 
     def write_block(self, block: list[dt.date], first: bool) -> tuple[list[DaySummary], int, int]:
-        from pipeline.gold.intensity.grid import ScoringGrid
-
         grid = ScoringGrid(self.points, day_hours(block), self.weather, self.department)
         _, remapped = grid.weather_for(self.model.weather_codes)
         expected = self.model.expected_counts(grid)  # (points, hours)
@@ -196,8 +153,6 @@ def predict_days(con: duckdb.DuckDBPyConnection, *, model, model_name: str, mode
                  dates: list[dt.date], atm: int = 1, weather=None) -> PredictionSummary:
     """Score 24 x N point-hours per date and write gold.predictions and gold.prediction_totals (module
     docstring). `atm=FORECAST` needs `weather` (the forecast as a WeatherHistory covering every hour)."""
-    from pipeline.silver.features import load_road_points
-
     started = time.perf_counter()
     days = sorted(set(dates))
     if not days:
@@ -247,8 +202,6 @@ def read_predictions(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> 
 
 
 def _empty_predictions() -> pd.DataFrame:
-    import pandas as pd
-
     return pd.DataFrame(
         columns=["date", "hour", "point_id", "lat", "lon", "atm", "expected_accidents", "probability", "risk_index",
                  "rank_in_hour", "model_name", "model_version", "model_kind", "created_at", "road_type",

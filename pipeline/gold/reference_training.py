@@ -19,25 +19,34 @@ negative subsampling multiplies that weight.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake import DEP, committed, ensure_tables, write_department_rows
 from pipeline.core.features import FEATURE_COLUMNS
+from pipeline.core.lake import DEP, committed, ensure_tables, replace_department_table, write_department_rows
 from pipeline.gold import algorithms as algorithm_registry
+from pipeline.gold import registry
 from pipeline.gold.model_bundle import RiskModel
+from pipeline.gold.modeling import data as data_module
+from pipeline.gold.modeling.figures import save_figures
 from pipeline.gold.modeling.parallelism import PARALLEL_MIN_ROW_TRIALS, check_parallelism, parallelism  # noqa: F401
+from pipeline.gold.modeling.reference import reference_report
+from pipeline.gold.modeling.scores import classification_metrics, is_better
+from pipeline.gold.modeling.tuning import tune_algorithm
 from pipeline.gold.params import MIN_ROWS_CAP, REFIT_ROWS, TUNE_ROWS
 from pipeline.gold.run_owner import owner_tags
 
 if TYPE_CHECKING:
     import duckdb
-    import pandas as pd
 
     from pipeline.gold.modeling.data import FitRows, Rows, TrainingData
 
@@ -136,8 +145,6 @@ def tune_and_refit(template: RiskModel, rows: FitRows, *, objective: str, trials
     """Tune one algorithm on `rows.tune`, then fit its best parameters on the tuning rows (the tuned
     model, scored on the validation rows) and on the refit rows (the final model; the tuned one when
     they are the same rows) -> (tuning result, tuned model, final model, wall s, CPU s)."""
-    from pipeline.gold.modeling.tuning import tune_algorithm
-
     t0, cpu0 = time.perf_counter(), time.process_time()
     tuned_template = with_negative_weight(template, rows.tune_negative_weight)
     tuned = tune_algorithm(tuned_template, rows.tune, rows.tune_valid, objective=objective, trials=trials,
@@ -159,8 +166,6 @@ def _tune_all(algos: tuple[str, ...], workers: int, *, data: TrainingData, rows:
         for algorithm in algos:
             yield algorithm, tune_and_refit(model_template(data, algorithm), rows, **tune)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=min(workers, len(algos)),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -208,8 +213,6 @@ def train_models(
     `tune_rows` / `refit_rows` cap the rows of the trials / of the final fit (None: every row); see
     pipeline.gold.modeling.data.fit_rows. Below the caps nothing is sampled.
     """
-    from pipeline.gold.modeling import data as data_module
-
     algos = validate_training_args(protocol=protocol, sampler=sampler,
                                    algorithms=algorithms or algorithm_registry.names(),
                                    trials=trials, objective=objective)
@@ -259,8 +262,6 @@ def _check_caps(tune_rows: int | None, refit_rows: int | None) -> None:
 
 def _fit_all(algos, workers: int, *, data: TrainingData, progress: bool, objective: str, **tune):
     """Tune and refit every algorithm -> ({algorithm: final model}, {algorithm: AlgorithmResult})."""
-    from pipeline.gold.modeling.scores import classification_metrics
-
     models: dict[str, RiskModel] = {}
     partial: dict[str, AlgorithmResult] = {}
     for algorithm, (tuned, tuned_model, final, seconds, cpu) in _tune_all(
@@ -277,8 +278,6 @@ def _fit_all(algos, workers: int, *, data: TrainingData, progress: bool, objecti
 
 
 def _best(algos, partial: dict[str, AlgorithmResult], objective: str) -> str:
-    from pipeline.gold.modeling.scores import is_better
-
     best = algos[0]
     for algorithm in algos[1:]:
         if is_better(objective, partial[algorithm].validation_value, partial[best].validation_value):
@@ -288,8 +287,6 @@ def _best(algos, partial: dict[str, AlgorithmResult], objective: str) -> str:
 
 def _test_once(test: Rows, models: dict[str, RiskModel], partial: dict[str, AlgorithmResult]) -> dict:
     """Score the held-out rows with every final model, once; their metrics go to `partial`."""
-    from pipeline.gold.modeling.scores import classification_metrics
-
     scores = {a: models[a].predict_score(test.frame) for a in models}
     for a, score in scores.items():
         metrics = classification_metrics(test.y, score)
@@ -320,8 +317,6 @@ def _log_and_register(con, run: _Run, models, partial, data, rows, test, test_sc
     """One parent MLflow run with a child per algorithm; the best registered (never as champion)
     -> (parent run id, version, reference report text)."""
     import mlflow
-
-    from pipeline.gold import registry
 
     registry.ensure_experiment(tracking_uri, experiment)
     with mlflow.start_run(run_name=f"train-{run.protocol}-{run.sampler}", tags=owner_tags()) as parent:
@@ -359,9 +354,6 @@ def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, te
     Returns (run id, logged model URI)."""
     import mlflow
 
-    from pipeline.gold import registry
-    from pipeline.gold.modeling.figures import save_figures
-
     with mlflow.start_run(run_name=model.algorithm, nested=True, tags=owner_tags()) as run:
         mlflow.set_tags({"algorithm": model.algorithm, "protocol": protocol, "sampler": model.sampler,
                          "objective": objective})
@@ -384,9 +376,6 @@ def _log_algorithm_run(model: RiskModel, result: AlgorithmResult, test: Rows, te
 def _reference_outputs(con, test: Rows, test_scores, results: dict[str, AlgorithmResult], progress: bool) -> str:
     import mlflow
 
-    from pipeline.core.lake import replace_department_table
-    from pipeline.gold.modeling.reference import reference_report
-
     frame, text = reference_report(test.y, test_scores, {a: r.seconds for a, r in results.items()})
     con.register("_reference_report", frame)
     try:
@@ -404,8 +393,6 @@ def _reference_outputs(con, test: Rows, test_scores, results: dict[str, Algorith
 def write_model_runs(con, results, *, protocol: str, sampler: str, objective: str,
                      parent_run_id: str, best_algorithm: str) -> int:
     """Replace this (département, protocol, sampler)'s rows of gold.reference_model_runs in one transaction."""
-    import pandas as pd
-
     rows = pd.DataFrame([{
         "algorithm": r.algorithm, "protocol": protocol, "sampler": sampler, "objective": objective,
         "mlflow_run_id": r.mlflow_run_id, "parent_run_id": parent_run_id,

@@ -11,14 +11,18 @@ flavour too (`log_risk_model`).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import re
 import tempfile
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.core.errors import AccidentsError
+from pipeline.gold.intensity.bundle import ensure_publishable, load_model, read_document
 from pipeline.gold.model_bundle import RiskModel
 
 if TYPE_CHECKING:
@@ -40,8 +44,6 @@ _UNREACHABLE = ("max retries exceeded", "connection refused", "failed to establi
 
 def display_uri(tracking_uri: str) -> str:
     """The tracking URI without credentials (user:password@ is removed)."""
-    import re
-
     return re.sub(r"//[^/@]*@", "//", tracking_uri)
 
 
@@ -115,9 +117,6 @@ def log_risk_model(model: RiskModel, example: pd.DataFrame) -> str:
     `example` holds raw feature rows; the flavour sees them encoded, as the booster does.
     Returns the logged model's URI.
     """
-    import importlib
-    from importlib.metadata import version
-
     import mlflow
     from mlflow.models import infer_signature
 
@@ -223,8 +222,6 @@ def download_bundle(tracking_uri: str, version, destination: str) -> Path:
 
 def _load_bundle(tracking_uri: str, version, registered_model: str) -> tuple[Any, str, dict]:
     """Download the version's stored model, check it may be published, load it natively."""
-    from pipeline.gold.intensity.bundle import ensure_publishable, load_model, read_document
-
     with tempfile.TemporaryDirectory() as tmp:
         local = download_bundle(tracking_uri, version, tmp)
         try:

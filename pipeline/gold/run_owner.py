@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import AccidentsError
+from pipeline.gold.registry import configure_mlflow, display_uri, is_unreachable, unreachable_error
 
 HOST_TAG, MACHINE_TAG, PID_TAG, STARTED_TAG = ("accidents.owner.host", "accidents.owner.machine",
                                                "accidents.owner.pid", "accidents.owner.started")
-# The default cutoff for runs whose owner cannot be checked from here.
-STALE_RUN_HOURS = 12.0
 
 
 def _read(path: str) -> str:
@@ -106,8 +105,6 @@ def fail_dead_runs(tracking_uri: str, *, older_than: dt.datetime) -> int:
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
         return 0  # no model trained yet: do not create an empty store
     import mlflow
-
-    from pipeline.gold.registry import configure_mlflow, display_uri, is_unreachable, unreachable_error
 
     configure_mlflow(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)

@@ -21,9 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
+from pipeline.core.departments import department
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import DEP, committed, department_of, table_exists, write_department_rows
+from pipeline.core.weather import load_weather_history
+from pipeline.gold import registry
+from pipeline.gold.intensity.bundle import save_model
+from pipeline.gold.intensity.competition import Inputs, compete
 from pipeline.gold.run_owner import owner_tags
+from pipeline.silver.tables import load_road_points
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,11 +69,6 @@ class TrainingSummary:
 
 def load_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
     """The competition's inputs for the connection's département (see the module docstring)."""
-    from pipeline.core.departments import department
-    from pipeline.core.weather import load_weather_history
-    from pipeline.gold.intensity.competition import Inputs
-    from pipeline.silver.features import load_road_points
-
     for table in ("silver.road_points", "silver.accident_points", "bronze.accidents"):
         if not table_exists(con, table):
             raise AccidentsError(f"{table} is missing: run `accidents ingest` and `accidents features` first")
@@ -92,8 +95,6 @@ def train_candidates(con: duckdb.DuckDBPyConnection, *, candidates, trials: int,
                      tracking_uri: str, experiment: str, registered_model: str, synthetic: bool,
                      timeout: float | None = None, progress=None, set_champion: bool = True) -> TrainingSummary:
     """The competition on the newest year, the champion refitted, logged and registered (module docstring)."""
-    from pipeline.gold.intensity.competition import compete
-
     started = time.perf_counter()
     say = progress or (lambda message: None)
     inputs = load_inputs(con)
@@ -137,9 +138,6 @@ def _log_and_register(competition: Competition, *, tracking_uri: str, experiment
                       department: str, seed: int, trials: int, synthetic: bool, set_champion: bool) -> TrainingSummary:
     import mlflow
 
-    from pipeline.gold import registry
-    from pipeline.gold.intensity.bundle import save_model
-
     registry.ensure_experiment(tracking_uri, experiment)
     runs: list[CandidateRun] = []
     version = None
@@ -176,8 +174,6 @@ def _log_and_register(competition: Competition, *, tracking_uri: str, experiment
 
 def write_model_runs(con, summary: TrainingSummary) -> int:
     """Replace this département's rows of gold.model_runs (one per candidate of the last training)."""
-    import pandas as pd
-
     now = pd.Timestamp.now().floor("s")
     rows = pd.DataFrame([{
         "candidate": r.name, "kind": r.kind, "validation_year": summary.data_end,

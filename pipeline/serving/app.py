@@ -22,8 +22,10 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.settings import Settings
 from pipeline.serving import service as svc
 from pipeline.serving.compute import Busy, ComputeGate
+from pipeline.serving.config import options_from_env
 from pipeline.serving.metrics import ApiMetrics
 from pipeline.serving.responses import error_response
 from pipeline.serving.routes import router
@@ -124,8 +126,5 @@ def create_app(service_factory, options: svc.ServeOptions) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """uvicorn factory (`--factory`) for multi-worker runs: settings and options from the environment."""
-    from pipeline.core.settings import Settings
-    from pipeline.serving.config import options_from_env
-
     settings, options = Settings.from_env(), options_from_env()
     return create_app(lambda: svc.RiskService(settings, options), options)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.file_stamp import sqlite_uri_stamp
 
 log = logging.getLogger("accidents.serving")
 POINTER = "champion.json"
@@ -112,8 +113,6 @@ class ChampionHolder:
 
     def _store_stamp(self) -> list[int] | None:
         """The SQLite MLflow store's stamp (moving an alias writes it). None for a server."""
-        from pipeline.core.file_stamp import sqlite_uri_stamp
-
         return sqlite_uri_stamp(self.tracking_uri)
 
     def refresh(self) -> bool:

@@ -29,6 +29,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import DEP, table_exists
+from pipeline.gold.predictions import read_predictions
+from pipeline.gold.scenarios import SCENARIO_LABELS
+from pipeline.sources.provenance import SYNTHETIC_NOTICE
 
 if TYPE_CHECKING:
     import duckdb
@@ -53,8 +57,6 @@ class AlertRule:
 def day_totals(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> tuple[dict | None, dict[int, dict]]:
     """(the day's expected total with its interval, {point_id: the top point's interval and reasons})
     from gold.prediction_totals; (None, {}) for predictions made before it existed."""
-    from pipeline.core.lake import DEP, table_exists
-
     if not table_exists(con, "gold.prediction_totals"):
         return None, {}
     rows = con.execute("SELECT scope, key, expected, low, high, count_low, count_high, reasons FROM "
@@ -73,8 +75,6 @@ def day_totals(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> tuple[
 
 def critical_zones(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int, rule: AlertRule) -> list[dict[str, Any]]:
     """The day's critical point-hours (see module docstring), riskiest first."""
-    from pipeline.gold.predictions import read_predictions
-
     df = read_predictions(con, day, atm).sort_values(["probability", "hour", "point_id"],
                                                      ascending=[False, True, True])  # ties: earliest first
     if rule.threshold is not None:
@@ -95,9 +95,6 @@ def critical_zones(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int, rule:
 
 def zones_message(day: dt.date, atm: int, zones: list[dict], rule: AlertRule, *, model: str, fmt: str = "slack",
                   synthetic: bool = False, day_total: dict | None = None) -> dict:
-    from pipeline.gold.predictions import SCENARIO_LABELS
-    from pipeline.sources.provenance import SYNTHETIC_NOTICE
-
     check_format(fmt)
     selection = (f"probability ≥ {rule.threshold:g}" if rule.threshold is not None else f"top {rule.top_n}")
     if fmt == "json":

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from pipeline.core.errors import AccidentsError
+from pipeline.gold.scenarios import validate_atm
 
 
 class ParameterError(AccidentsError):
@@ -48,8 +50,6 @@ class ServeOptions:
 def parse_time(text: str | None, timezone: str, *, now: dt.datetime | None = None) -> tuple[dt.date, int]:
     """(local date, hour) of an ISO date-time in the département's `timezone` (that of gold.predictions):
     naive times are local, others are converted. None means the current local hour."""
-    from zoneinfo import ZoneInfo
-
     tz = ZoneInfo(timezone)
     if text is None:
         moment = (now or dt.datetime.now(tz)).astimezone(tz)
@@ -64,8 +64,6 @@ def parse_time(text: str | None, timezone: str, *, now: dt.datetime | None = Non
 
 
 def parse_atm(value: str | int) -> int:
-    from pipeline.gold.predictions import validate_atm
-
     try:
         return validate_atm(value)
     except AccidentsError as exc:

@@ -25,16 +25,25 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+import io
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
+from jinja2 import Template
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import DEP, table_exists
+from pipeline.gold.scenarios import SCENARIO_LABELS
+from pipeline.sources.demo.land import GRANDE_TERRE, ISLANDS
+from pipeline.sources.provenance import SYNTHETIC_NOTICE
 
 if TYPE_CHECKING:
-    from pipeline.core.departments import Department
     import pandas as pd
+
+    from pipeline.core.departments import Department
 
 ASSETS_DIR = Path(__file__).parent / "map_assets"
 RISK_COLOURS = {"high": "#d7191c", "medium": "#fd8d3c", "low": "#fed976"}
@@ -141,8 +150,6 @@ def _popup_html(row, hotspot: dict | None = None) -> str:
 
 def hotspots_of(totals: pd.DataFrame | None) -> tuple[dict | None, dict[int, dict]]:
     """(the day's total, {point_id: the top point's interval and reasons}) from gold.prediction_totals rows."""
-    import json
-
     if totals is None or totals.empty:
         return None, {}
     day = totals[totals["scope"] == "day"]
@@ -154,8 +161,6 @@ def hotspots_of(totals: pd.DataFrame | None) -> tuple[dict | None, dict[int, dic
 
 
 def _synthetic_banner() -> str:
-    from pipeline.sources.provenance import SYNTHETIC_NOTICE
-
     return ("<div id='synthetic-banner' class='risk-panel' style='top:10px; left:50%; transform:translateX(-50%);"
             " background:#b30000; color:#fff; font-weight:bold; max-width:none'>"
             f"{html.escape(SYNTHETIC_NOTICE)} — données de démonstration synthétiques, accidents fictifs</div>")
@@ -168,8 +173,6 @@ def _expected(predictions: pd.DataFrame) -> pd.Series:
 def _panels_html(predictions: pd.DataFrame, shown: pd.DataFrame, *, date: dt.date, atm: int, mode_text: str,
                  day_total: dict | None = None) -> str:
     """Statistics, global summary, colour legend and per-hour table, as fixed HTML panels."""
-    from pipeline.gold.predictions import SCENARIO_LABELS
-
     per_hour = predictions.assign(_expected=_expected(predictions)).groupby("hour").agg(
         sum=("_expected", "sum"), max=("probability", "max"))
     drawn = shown.groupby("hour").size().reindex(range(24), fill_value=0)
@@ -217,10 +220,6 @@ def road_network(con, *, tolerance_deg: float = ROAD_TOLERANCE_DEG,
                  max_vertices: int = MAX_ROAD_VERTICES) -> dict | None:
     """bronze.roads simplified, as a GeoJSON FeatureCollection of LineStrings; road types are taken in
     ROAD_ORDER (others last) while the vertex budget lasts. None when the lake has no roads."""
-    import shapely
-
-    from pipeline.core.lake import DEP, table_exists
-
     if not table_exists(con, "bronze.roads"):
         return None
     frame = con.execute(f"SELECT road_type, geometry_wkt FROM bronze.roads WHERE dep = {DEP}").df()
@@ -245,8 +244,6 @@ def road_network(con, *, tolerance_deg: float = ROAD_TOLERANCE_DEG,
 
 def land_outline() -> dict:
     """Grande Terre and the islands as a GeoJSON FeatureCollection of Polygons (lon, lat)."""
-    from pipeline.sources.demo.land import GRANDE_TERRE, ISLANDS
-
     shapes = {"Grande Terre": GRANDE_TERRE, **ISLANDS}
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"name": name},
@@ -257,8 +254,6 @@ def land_outline() -> dict:
 def heat_image(predictions: pd.DataFrame) -> tuple[str, tuple[tuple[float, float], tuple[float, float]]]:
     """(PNG data URI, ((south, west), (north, east))): each point's expected accidents over the day,
     smoothed; transparent where the risk is low, yellow to red where it concentrates."""
-    import io
-
     from matplotlib import colormaps
     from matplotlib.image import imsave
     from scipy.ndimage import gaussian_filter
@@ -286,8 +281,6 @@ def heat_image(predictions: pd.DataFrame) -> tuple[str, tuple[tuple[float, float
 def _vector_layers_js(map_name: str, control_name: str, *, land: dict | None, roads: dict | None,
                       heat: tuple | None) -> str:
     """Panes, land, heat and roads added under the markers, each one an overlay in the layer control."""
-    import json
-
     lines = [f"(function () {{ var map = {map_name}, control = {control_name};"]
     for pane, z in PANES.items():
         lines.append(f"map.createPane('{pane}').style.zIndex = {z}; map.getPane('{pane}').style.pointerEvents = 'none';")
@@ -315,7 +308,6 @@ def _vector_layers_js(map_name: str, control_name: str, *, land: dict | None, ro
 def _script_after(fmap, js: str) -> None:
     """Add `js` to the map's script after the children added so far (the layer control must exist)."""
     from branca.element import MacroElement
-    from jinja2 import Template
 
     element = MacroElement()
     element._name = "VectorLayers"

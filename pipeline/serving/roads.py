@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline.core.spatial import EARTH_RADIUS_KM
 from pipeline.serving.params import ParameterError
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ class RoadIndex:
         return len(self.points)
 
     def nearest(self, lat: float, lon: float, radius_km: float) -> tuple[int, float]:
-        from pipeline.core.spatial import EARTH_RADIUS_KM
-
         if not len(self.vectors):
             raise ParameterError("lat/lon", "the lake has no road points", status=404)
         phi, lam = math.radians(lat), math.radians(lon)  # scalar maths: numpy costs more for one point

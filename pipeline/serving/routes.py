@@ -13,9 +13,11 @@ import datetime as dt
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.serving import service as svc
+from pipeline.serving.map_page import map_html
 from pipeline.serving.responses import data_headers, geojson_response, json_response, point_feature
 
 router = APIRouter()
@@ -91,8 +93,6 @@ async def predictions(request: Request, date: dt.date, atm: int = Query(1, ge=1,
 @router.get("/v1/map/{date}", response_class=HTMLResponse, summary="The offline HTML risk map of a day")
 async def risk_map(request: Request, date: dt.date, atm: int = Query(1, ge=1, le=9),
                    top_n: int = Query(3, ge=1, le=10, description="points per hour")):
-    from pipeline.serving.map_page import map_html
-
     service, code = _service(request), svc.parse_atm(atm)
     await grid_for(request, date, code, "date")
     page = await run_in_threadpool(map_html, service, date, code, top_n)
@@ -119,8 +119,6 @@ async def readyz(request: Request):
 
 @router.get("/metrics", summary="Prometheus metrics")
 async def prometheus_metrics(request: Request):
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
     metrics = request.app.state.metrics
     metrics.observe_state(_service(request))
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

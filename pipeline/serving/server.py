@@ -13,6 +13,8 @@ import logging
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from pipeline.serving.config import options_from_env
+
 log = logging.getLogger("accidents.serving")
 PROTOCOL = "pipeline.serving.server:HeaderTimeoutProtocol"  # for uvicorn workers, which import it
 
@@ -23,8 +25,6 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.header_timeout is None:
-            from pipeline.serving.config import options_from_env
-
             type(self).header_timeout = options_from_env().header_timeout_seconds
         self._header_timer = None
 

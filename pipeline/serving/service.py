@@ -17,6 +17,7 @@ loading. Whether the lake holds synthetic demo data is read with each lake load 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -25,14 +26,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.file_stamp import sqlite_stamp
+from pipeline.core.lake import DEP, catalog_path, connect, current_snapshot, table_exists
+from pipeline.gold.scenarios import ATM_LABELS, HOURS, ensure_known_scenario
+from pipeline.serving.champion import ChampionHolder
 from pipeline.serving.params import ParameterError, ServeOptions, parse_atm, parse_time  # noqa: F401 (the API's names)
 from pipeline.serving.roads import RoadIndex
+from pipeline.silver.tables import load_road_points
+from pipeline.sources.provenance import lake_is_synthetic
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pipeline.core.settings import Settings
 
 log = logging.getLogger("accidents.serving")
@@ -69,11 +75,12 @@ class DayGrid:
 
 
 def import_scoring() -> None:
-    """Import what scoring a day needs: an import holds the interpreter lock for long stretches, so it
-    is done once beside start-up rather than inside the first request that scores."""
+    """Import what scoring a day needs, in the champion's loading thread: an import holds the interpreter
+    lock for long stretches, so it is done beside start-up rather than before /readyz or inside the
+    first request that scores (pipeline/core/heavy.py: LAZY_BOUNDARIES)."""
+    import pipeline.gold.intensity.grid  # noqa: F401
     import pipeline.gold.prediction_totals  # noqa: F401
     import pipeline.gold.predictions  # noqa: F401
-    import pipeline.gold.intensity.glm  # noqa: F401
 
 
 # ---- the service -------------------------------------------------------------------------------
@@ -82,9 +89,6 @@ class RiskService:
     """One per API process. Lake access is serialised (one DuckDB connection); day grids are shared."""
 
     def __init__(self, settings: Settings, options: ServeOptions = ServeOptions(), *, champion=None):
-        from pipeline.core.lake import connect
-        from pipeline.serving.champion import ChampionHolder
-
         self.settings, self.options = settings, options
         self._con = connect(settings, read_only=True)
         self._con_lock = threading.Lock()
@@ -116,10 +120,6 @@ class RiskService:
 
     def _reload_lake(self) -> None:
         """Road points, latest prediction and snapshot id; grids dropped (called when the lake moved)."""
-        from pipeline.core.lake import DEP, current_snapshot, table_exists
-        from pipeline.silver.features import load_road_points
-        from pipeline.sources.provenance import lake_is_synthetic
-
         with self._con_lock:
             try:
                 snapshot = current_snapshot(self._con)
@@ -139,9 +139,6 @@ class RiskService:
 
     def _catalog_stamp(self) -> list[int] | None:
         """The file catalog's stamp (file and SQLite write-ahead log). None for PostgreSQL (or no file)."""
-        from pipeline.core.file_stamp import sqlite_stamp
-        from pipeline.core.lake import catalog_path
-
         if self.settings.catalog == "postgres":
             return None
         return sqlite_stamp(catalog_path(self.settings))
@@ -150,8 +147,6 @@ class RiskService:
         """Check the lake snapshot and the champion alias; reload what moved. Cheap when nothing did.
         A file catalog is only queried when its file changed: each read takes SQLite's shared lock,
         and polling reads would make the daily job's commit meet "database is locked"."""
-        from pipeline.core.lake import current_snapshot
-
         stamp = self._catalog_stamp()
         if stamp is not None and stamp == self._stamp and self.roads is not None:
             return {"lake": False, "model": self._refresh_model(lake_moved=False)}
@@ -240,9 +235,6 @@ class RiskService:
 
     def _grid_from_lake(self, day: dt.date, atm: int) -> DayGrid | None:
         """gold.predictions of (day, atm) as a grid, or None when absent or not for today's road points."""
-        from pipeline.core.lake import DEP, table_exists
-        from pipeline.gold.predictions import HOURS
-
         roads = self.require_roads()
         with self._con_lock:
             if not table_exists(self._con, "gold.predictions"):
@@ -270,10 +262,6 @@ class RiskService:
 
     def _stored_hotspots(self, day: dt.date, atm: int) -> tuple:
         """The day's top points with intervals and reasons (gold.prediction_totals), inside the lake lock."""
-        import json
-
-        from pipeline.core.lake import DEP, table_exists
-
         if not table_exists(self._con, "gold.prediction_totals"):
             return ()
         rows = self._con.execute(
@@ -287,7 +275,7 @@ class RiskService:
     def _grid_on_the_fly(self, day: dt.date, atm: int, parameter: str) -> DayGrid:
         from pipeline.gold.intensity.grid import ScoringGrid
         from pipeline.gold.prediction_totals import day_totals
-        from pipeline.gold.predictions import day_hours, ensure_known_scenario, risk_indexes_and_ranks
+        from pipeline.gold.predictions import day_hours, risk_indexes_and_ranks
 
         roads = self.require_roads()
         first, last = SCORABLE_DAYS
@@ -318,8 +306,6 @@ class RiskService:
     # -- answers --
 
     def risk(self, grid: DayGrid, point: int, distance_km: float, hour: int) -> dict[str, Any]:
-        from pipeline.gold.predictions import ATM_LABELS
-
         roads = self.require_roads()
         return {
             "point": {**roads.describe(point), "distance_km": round(distance_km, 4)},
@@ -359,8 +345,6 @@ class RiskService:
                           whole_day_cap: bool = True) -> pd.DataFrame:
         """The day's point-hours with road attributes (gold.predictions' columns), from its grid.
         `whole_day_cap`: refuse a whole day beyond MAX_FEATURES point-hours (a response size guard)."""
-        import pandas as pd
-
         roads = self.require_roads()
         if whole_day_cap and hour is None and 24 * len(roads) > MAX_FEATURES:
             raise ParameterError("hour", f"a whole day is {24 * len(roads)} point-hours (more than "

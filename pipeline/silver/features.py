@@ -24,16 +24,38 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from pipeline.bronze.roads import load_accidents, load_roads
+from pipeline.core.communes import commune_seats
+from pipeline.core.departments import department as department_profile
 from pipeline.core.errors import AccidentsError
-from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, POINT_ATTRIBUTES
-from pipeline.core.lake import (DEP, committed, replace_department_table, scanned_once, table_exists,
-                                use_department, write_department_rows)
+from pipeline.core.features import (
+    CATEGORICAL,
+    FEATURE_COLUMNS,
+    POINT_ATTRIBUTES,
+    AccidentHistory,
+    compute_features,
+    history_features,
+)
+from pipeline.core.lake import (
+    DEP,
+    committed,
+    replace_department_table,
+    scanned_once,
+    table_exists,
+    use_department,
+    write_department_rows,
+)
+from pipeline.core.weather import load_weather_history
+from pipeline.silver import sampling
 from pipeline.silver.params import FeatureParams
+from pipeline.silver.road_points import attach_communes, build_road_points, snap_accidents
+from pipeline.silver.sampling import atm_distribution, weather_at_points
+from pipeline.silver.tables import recorded_lag_years, recorded_lookback_years
 
 if TYPE_CHECKING:
     import duckdb
-    import pandas as pd
 
     from pipeline.silver.sampling import Period
 
@@ -69,21 +91,6 @@ class FeaturesSummary:
         return {s: n - self.dropped_without_history.get(s, 0) for s, n in self.rows_by_sampler.items()}
 
 
-def load_road_points(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """silver.road_points of the connection's département ordered by point_id (the prediction units of
-    evaluation and predictions)."""
-    if not table_exists(con, "silver.road_points"):
-        raise AccidentsError("silver.road_points does not exist: run `accidents features` first")
-    points = con.execute(f"SELECT * FROM silver.road_points WHERE dep = {DEP} ORDER BY point_id").df()
-    if points.empty:
-        raise AccidentsError("silver.road_points is empty: run `accidents features` first")
-    missing = [c for c in ("point_id", "lat", "lon", "dep") if c not in points.columns]
-    if missing:
-        raise AccidentsError(f"silver.road_points lacks {', '.join(missing)} (built by an older version): "
-                             "run `accidents features` again")
-    return points
-
-
 def _write_frame(con, qualified: str, frame: pd.DataFrame) -> int:
     con.register("silver_frame", frame)
     try:
@@ -97,8 +104,6 @@ def _positives(accidents: pd.DataFrame, accident_points: pd.DataFrame, points: p
     """One row per located accident on its road point, hour-truncated, with a weather code: its road
     point's station weather of that hour when a history is given, else the reported one. Returns the
     rows and how many of them no station covers."""
-    from pipeline.silver.sampling import atm_distribution, weather_at_points
-
     positives = accident_points[["accident_id", "point_id"]].merge(
         accidents[["accident_id", "event_time", "atm"]].astype({"accident_id": str}), on="accident_id")
     positives = positives.dropna(subset=["event_time"]).sort_values("accident_id", kind="stable")
@@ -115,8 +120,6 @@ def _positives(accidents: pd.DataFrame, accident_points: pd.DataFrame, points: p
 def _sampler_rows(sampler: str, positives, negatives, weight: float) -> pd.DataFrame:
     """Positives then negatives, column by column: pd.concat's alignment of the negatives' missing
     accident_id took ~15 % of the features stage at demo scale 200."""
-    import pandas as pd
-
     counts = [len(positives), len(negatives)]
 
     def both(column: str, dtype) -> np.ndarray:
@@ -153,8 +156,6 @@ def _write_features(con, row_sets: list[pd.DataFrame], points, point_in_time, re
 def _write_feature_tables(con, row_sets, attributes, point_in_time, reference, reference_cutoff,
                           select: str) -> dict[str, int]:
     """Inside the transaction: both feature tables' rows of this département, chunk by chunk."""
-    from pipeline.core.features import compute_features, history_features
-
     dropped: dict[str, int] = {}
     first = True
     for rows in row_sets:
@@ -192,12 +193,6 @@ def build_features(con: duckdb.DuckDBPyConnection, params: FeatureParams | None 
     before `exclusion_before` only (default: 1 January of the last data year, the default test year),
     so the test year's accident places do not leak into training negatives.
     """
-    import pandas as pd
-
-    from pipeline.bronze.roads import load_roads
-    from pipeline.core.departments import department as department_profile
-    from pipeline.core.weather import load_weather_history
-
     params = params or FeatureParams()
     department = department_profile(department).code
     use_department(con, department)  # silver holds one slice per département
@@ -251,10 +246,6 @@ def _lag_years(params: FeatureParams) -> int:
 
 def _load_located_accidents(con: duckdb.DuckDBPyConnection, department: str) -> pd.DataFrame:
     """The département's accidents with a place and a time (bronze.accidents)."""
-    import pandas as pd
-
-    from pipeline.bronze.roads import load_accidents
-
     if not table_exists(con, "bronze.accidents"):
         raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` (or `accidents demo`) first")
     accidents = load_accidents(con, department)
@@ -277,9 +268,6 @@ def _write_road_points(con, accidents: pd.DataFrame, roads: pd.DataFrame, depart
                        params: FeatureParams) -> _Located:
     """The road points near the roads, each accident snapped to its nearest one: silver.road_points
     and silver.accident_points."""
-    from pipeline.core.communes import commune_seats
-    from pipeline.silver.road_points import attach_communes, build_road_points, snap_accidents
-
     points = build_road_points(roads, department=department, grid_step=params.grid_step,
                                buffer_meters=params.buffer_meters)
     points = attach_communes(points, commune_seats(department, accidents))
@@ -301,10 +289,6 @@ class _Sampled:
 
 def _sample_rows(located: _Located, accidents: pd.DataFrame, weather, params: FeatureParams) -> _Sampled:
     """The positives and each sampler's negatives, with their weather and the negatives' weight."""
-    import pandas as pd
-
-    from pipeline.silver import sampling
-
     points, n_points = located.points, located.n_points
     period = sampling.Period.covering_years(accidents["event_time"])
     positives, without_weather = _positives(accidents, located.accident_points, points, weather)
@@ -327,8 +311,6 @@ def _sample_rows(located: _Located, accidents: pd.DataFrame, weather, params: Fe
 
 def _negatives(sampler: str, points, accidents, period, n_negatives: int, zone_end, weather,
                params: FeatureParams) -> pd.DataFrame:
-    from pipeline.silver import sampling
-
     if sampler == "exclusion":
         return sampling.sample_exclusion(points, accidents, period, n_negatives=n_negatives,
                                          exclusion_km=params.exclusion_km,
@@ -341,8 +323,6 @@ def _negatives(sampler: str, points, accidents, period, n_negatives: int, zone_e
 
 def _histories(accidents: pd.DataFrame, period, cutoff, params: FeatureParams):
     """(point-in-time history, leave-one-out reference history) of the accidents."""
-    from pipeline.core.features import AccidentHistory
-
     point_in_time = AccidentHistory.point_in_time(accidents, params.history_lookback_years, cap=cutoff,
                                                   data_start=period.start, data_end=period.end,
                                                   lag_years=_lag_years(params))
@@ -352,8 +332,6 @@ def _histories(accidents: pd.DataFrame, period, cutoff, params: FeatureParams):
 def _write_meta(con, params: FeatureParams, department: str, sampled: _Sampled, cutoff, dropped: dict[str, int],
                 weather) -> None:
     """silver.features_meta: one row per sampler with its counts, period and the parameters used."""
-    import pandas as pd
-
     period, period_end = sampled.period, pd.Timestamp(sampled.period.end)
     recorded = {"samplers": list(params.samplers), "grid_step": params.grid_step,
                 "buffer_meters": params.buffer_meters, "accident_exclusion_buffer_km": params.exclusion_km,
@@ -372,45 +350,10 @@ def _write_meta(con, params: FeatureParams, department: str, sampled: _Sampled, 
     _write_frame(con, "silver.features_meta", meta_frame)
 
 
-def _recorded(con: duckdb.DuckDBPyConnection, column: str, default: int) -> int:
-    if not table_exists(con, "silver.features_meta"):
-        return default
-    columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features_meta)").fetchall()}
-    if column not in columns:
-        return default
-    row = con.execute(f"SELECT max({column}) FROM silver.features_meta WHERE dep = {DEP}").fetchone()
-    return int(row[0]) if row and row[0] is not None else default
-
-
-def recorded_lookback_years(con: duckdb.DuckDBPyConnection, default: int = 3) -> int:
-    """The history lookback silver.features was built with (what trained models saw), else `default`."""
-    return _recorded(con, "history_lookback_years", default)
-
-
-def recorded_lag_years(con: duckdb.DuckDBPyConnection) -> int:
-    """The publication lag silver.features was built with (0 for tables built before it existed)."""
-    return _recorded(con, "history_lag_years", 0)
-
-
-def newest_data_year(con: duckdb.DuckDBPyConnection) -> int:
-    """The newest accident year the lake holds for the connection's département (the latest *published*
-    year, whatever the calendar says)."""
-    if not table_exists(con, "bronze.accidents"):
-        raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` first")
-    row = con.execute(f"SELECT max(year(event_time)) FROM bronze.accidents WHERE dep = {DEP}").fetchone()
-    if not row or row[0] is None:
-        raise AccidentsError("bronze.accidents holds no dated accident")
-    return int(row[0])
-
-
 def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, cap=None, lag_years: int | None = None):
     """Point-in-time history over bronze.accidents for scoring (evaluation, predictions): the same
     windows, lag (default: the one silver.features was built with) and data period as silver.features,
     so scored rows see what training rows saw."""
-    import pandas as pd
-
-    from pipeline.core.features import AccidentHistory
-
     if not table_exists(con, "bronze.accidents"):
         raise AccidentsError("bronze.accidents does not exist: history features need it (run `accidents ingest`)")
     accidents = con.execute(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -25,8 +26,6 @@ NODE_DECIMALS = 1  # edge ends within 0.1 m are the same graph node
 
 def junctions(roads_metric: gpd.GeoSeries) -> np.ndarray:
     """(n, 2) metric coordinates of the nodes where >= 3 undirected edges end."""
-    import shapely
-
     lines = roads_metric.to_numpy()
     ends = np.vstack([shapely.get_coordinates(shapely.get_point(lines, 0)),
                       shapely.get_coordinates(shapely.get_point(lines, -1))])
@@ -36,8 +35,6 @@ def junctions(roads_metric: gpd.GeoSeries) -> np.ndarray:
 
 def sinuosity(roads_metric: gpd.GeoSeries) -> np.ndarray:
     """Length / chord of every edge, in [1, SINUOSITY_CAP]."""
-    import shapely
-
     lines = roads_metric.to_numpy()
     start = shapely.get_coordinates(shapely.get_point(lines, 0))
     end = shapely.get_coordinates(shapely.get_point(lines, -1))
@@ -51,7 +48,6 @@ def road_geometry(x: np.ndarray, y: np.ndarray, nearest_road: np.ndarray, roads_
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(intersections_100m, road_sinuosity) of points at metric (x, y) whose nearest edge is
     `nearest_road` (index into roads_metric)."""
-    import shapely
     from sklearn.neighbors import KDTree
 
     lines = roads_metric.to_numpy()[nearest_road]

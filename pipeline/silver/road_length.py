@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -38,8 +39,6 @@ def road_class(road_types) -> np.ndarray:
 def sample_roads(roads_metric: gpd.GeoSeries, spacing_m: float = SAMPLE_SPACING_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(sample x/y (n, 2), road index of each sample, metres each sample stands for): every road cut
     into equal pieces of at most `spacing_m`, sampled at the pieces' middles."""
-    import shapely
-
     lines = roads_metric.to_numpy()
     lengths = shapely.length(lines)
     pieces = np.maximum(1, np.ceil(lengths / spacing_m)).astype(np.int64)

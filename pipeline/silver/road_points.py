@@ -10,12 +10,17 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
+import shapely
 
+from pipeline.core.departments import DEPARTMENTS
 from pipeline.core.errors import AccidentsError
+from pipeline.core.spatial import haversine_km, haversine_tree, nearest_km, to_metric
+from pipeline.silver.road_geometry import road_geometry
+from pipeline.silver.road_length import road_lengths
 
 if TYPE_CHECKING:
     import geopandas as gpd
-    import pandas as pd
 
 ROW_FACTOR = 100_000  # point_id = row * ROW_FACTOR + col (stable for a given grid_step and bounds)
 ROAD_POINT_COLUMNS = ["point_id", "lat", "lon", "road_type", "speed_limit", "dist_to_road_m",
@@ -27,10 +32,6 @@ def snap_to_roads(lat, lon, roads: gpd.GeoDataFrame, *, crs: str, max_distance_m
                   ) -> tuple[np.ndarray, np.ndarray]:
     """For each point, (index into roads of the nearest road, distance in metres), measured in `crs`;
     (-1, inf) when no road lies within max_distance_m."""
-    import shapely
-
-    from pipeline.core.spatial import to_metric
-
     x, y = to_metric(lon, lat, crs)
     tree = shapely.STRtree(roads.geometry.to_crs(crs).to_numpy())
     (point_idx, road_idx), dist = tree.query_nearest(
@@ -44,10 +45,6 @@ def snap_to_roads(lat, lon, roads: gpd.GeoDataFrame, *, crs: str, max_distance_m
 
 def grid_cells(department: str, grid_step: float) -> pd.DataFrame:
     """Every cell of the grid over the département bounds: point_id, lat, lon (cell centres)."""
-    import pandas as pd
-
-    from pipeline.core.departments import DEPARTMENTS
-
     dep = DEPARTMENTS[department]
     n_rows = math.ceil(round((dep.lat_max - dep.lat_min) / grid_step, 9))
     n_cols = math.ceil(round((dep.lon_max - dep.lon_min) / grid_step, 9))
@@ -67,15 +64,10 @@ def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: fl
     geometry (junctions within 100 m of the point's position on it, its sinuosity) and the road length
     the point serves (pipeline.silver.road_length). `com` and `dist_to_commune_seat_km` are left empty
     for `attach_communes`."""
-    from pipeline.core.departments import DEPARTMENTS
-    from pipeline.core.spatial import haversine_km
-
     dep = DEPARTMENTS[department]
     cells = grid_cells(department, grid_step)
     nearest, distance = snap_to_roads(cells["lat"], cells["lon"], roads, crs=dep.metric_crs,
                                       max_distance_m=buffer_meters)
-    from pipeline.silver.road_geometry import road_geometry
-    from pipeline.core.spatial import to_metric
 
     keep = nearest >= 0
     points = cells[keep].reset_index(drop=True)
@@ -87,7 +79,6 @@ def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: fl
     x, y = to_metric(points["lon"].to_numpy(), points["lat"].to_numpy(), dep.metric_crs)
     roads_metric = roads.geometry.to_crs(dep.metric_crs)
     points["intersections_100m"], points["road_sinuosity"] = road_geometry(x, y, nearest[keep], roads_metric)
-    from pipeline.silver.road_length import road_lengths
 
     for name, km in road_lengths(x, y, roads_metric, roads["road_type"], roads["speed_limit"]).items():
         points[name] = km
@@ -103,10 +94,6 @@ def build_road_points(roads: gpd.GeoDataFrame, *, department: str, grid_step: fl
 
 def snap_accidents(accidents: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     """Every located accident -> its nearest road point: accident_id, point_id, dist_m."""
-    import pandas as pd
-
-    from pipeline.core.spatial import haversine_tree, nearest_km
-
     located = accidents.dropna(subset=["lat", "lon"])
     if located.empty:
         return pd.DataFrame({"accident_id": pd.Series(dtype=str), "point_id": pd.Series(dtype=np.int64),

@@ -13,14 +13,12 @@ Each negative carries sampling_weight = road-point-hours of the period / negativ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from pipeline.core.errors import AccidentsError
-
-if TYPE_CHECKING:
-    import pandas as pd
+from pipeline.core.spatial import count_within_km, haversine_tree
 
 SAMPLERS = ("exclusion", "uniform")
 DEFAULT_ATM = 1  # BAAC "Normale", used only when no accident of the period has a weather code
@@ -46,8 +44,6 @@ class Period:
 
 def atm_distribution(atm) -> tuple[np.ndarray, np.ndarray]:
     """(codes, probabilities) of the non-null weather codes, sorted by code."""
-    import pandas as pd
-
     values = pd.Series(atm).dropna().astype(int)
     if values.empty:
         return np.array([DEFAULT_ATM]), np.array([1.0])
@@ -71,8 +67,6 @@ def _draw_atm(rng: np.random.Generator, accidents: pd.DataFrame, points: pd.Data
 
 def weather_at_points(weather, points: pd.DataFrame, point_ids, times) -> tuple[np.ndarray, int]:
     """(atm of each row, rows no station covers) for rows on road points (`point_ids`) at `times`."""
-    import pandas as pd
-
     positions = pd.Index(points["point_id"]).get_indexer(np.asarray(point_ids))
     if (positions < 0).any():
         raise AccidentsError("a row's point_id is not a road point")
@@ -80,8 +74,6 @@ def weather_at_points(weather, points: pd.DataFrame, point_ids, times) -> tuple[
 
 
 def _frame(point_ids, times, atm):
-    import pandas as pd
-
     return pd.DataFrame({"point_id": np.asarray(point_ids, dtype=np.int64),
                          "event_time": np.asarray(times, dtype="datetime64[ns]"),
                          "atm": np.asarray(atm, dtype=np.int64)})
@@ -89,8 +81,6 @@ def _frame(point_ids, times, atm):
 
 def exclusion_candidates(points: pd.DataFrame, accidents: pd.DataFrame, exclusion_km: float) -> np.ndarray:
     """Boolean mask of road points with no accident of the period within exclusion_km."""
-    from pipeline.core.spatial import count_within_km, haversine_tree
-
     located = accidents.dropna(subset=["lat", "lon"])
     if located.empty:
         return np.ones(len(points), dtype=bool)

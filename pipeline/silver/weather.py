@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import DEP, committed, replace_department_table, table_exists
+from pipeline.core.weather import WEATHER_COLUMNS
+from pipeline.sources import weather as sources
 
 if TYPE_CHECKING:
     import duckdb
@@ -74,8 +76,6 @@ def _is_demo_truth(folder: Path) -> bool:
 def resolve_weather_source(spec: str, con, settings: Settings):
     """The source object for a `--weather` value (None for `none`; "keep" when `auto` keeps the
     lake's table). A folder holding a demo truth (weather.parquet, model.json) is read as the demo's."""
-    from pipeline.sources import weather as sources
-
     if spec == "none":
         return None
     if spec == "demo":
@@ -115,8 +115,6 @@ def summarize_weather(con) -> WeatherSummary:
 
 def build_weather_hourly(con: duckdb.DuckDBPyConnection, source, years) -> WeatherSummary:
     """Write silver.weather_hourly from `source` (an object with `hourly(years)`) for `years`."""
-    from pipeline.core.weather import WEATHER_COLUMNS
-
     frame = source.hourly(list(years))
     if frame.empty:
         raise AccidentsError(f"weather source {source.label}: no hourly record for {sorted(years)}")

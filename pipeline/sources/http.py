@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import requests
+from tqdm import tqdm
 
 from pipeline.core.errors import AccidentsError
 
@@ -127,8 +128,6 @@ def _stream_once(
     total: int | None,
     progress: bool,
 ) -> tuple[Path, int, str, str | None]:
-    from tqdm import tqdm
-
     with _checked(session.get(url, timeout=timeout, stream=True)) as response:
         if response.status_code >= 400:
             raise AccidentsError(f"download of {url} failed: HTTP {response.status_code} {response.reason}")

@@ -8,17 +8,23 @@ metric length, WGS84 geometry and midpoint.
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import osmium
+import pandas as pd
+import requests
+import shapely
 
+from pipeline.core.departments import DEPARTMENTS
 from pipeline.core.errors import AccidentsError
+from pipeline.core.spatial import to_metric
 
 if TYPE_CHECKING:
     import geopandas as gpd
     import networkx as nx
-    import pandas as pd
 
 # The 33 communes of New Caledonia (Nominatim names).
 NC_COMMUNES = (
@@ -126,7 +132,6 @@ def edges_from_graph(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
 def normalise_edges(edges: gpd.GeoDataFrame, *, crs: str, source: str) -> gpd.GeoDataFrame:
     """Raw osmnx edges -> bronze.roads columns (speed_source 'maxspeed' or 'class_default') + geometry."""
     import geopandas as gpd
-    import shapely
 
     edges = edges.copy()
     for column in ("highway", "maxspeed", "lanes", "oneway", "osmid"):
@@ -167,11 +172,6 @@ def normalise_edges(edges: gpd.GeoDataFrame, *, crs: str, source: str) -> gpd.Ge
 def impute_speed_limits(roads: gpd.GeoDataFrame, accidents: pd.DataFrame, *, crs: str,
                         radius_m: float = 50.0) -> gpd.GeoDataFrame:
     """Replace class defaults by the median BAAC `vma` of accidents within `radius_m` of the edge."""
-    import pandas as pd
-    import shapely
-
-    from pipeline.core.spatial import to_metric
-
     evidence = accidents.dropna(subset=["lat", "lon", "vma"])
     evidence = evidence[evidence["vma"] > 0]
     roads = roads.copy()
@@ -191,8 +191,6 @@ def impute_speed_limits(roads: gpd.GeoDataFrame, accidents: pd.DataFrame, *, crs
 
 def load_roads_from_file(path: str | Path, *, crs: str = "EPSG:3163") -> gpd.GeoDataFrame:
     """Drivable roads of an OSM XML (.osm/.xml) or PBF (.osm.pbf) file."""
-    import tempfile
-
     path = Path(path)
     if not path.is_file():
         raise AccidentsError(f"roads file {path} does not exist")
@@ -226,8 +224,6 @@ def _load_xml(xml_path: Path, source: Path, crs: str) -> gpd.GeoDataFrame:
 
 def _pbf_to_xml(path: Path, out: Path) -> None:
     """Rewrite an .osm.pbf as OSM XML with pyosmium (libosmium)."""
-    import osmium
-
     try:
         with osmium.SimpleWriter(str(out)) as writer:
             for obj in osmium.FileProcessor(str(path)):
@@ -261,8 +257,6 @@ def _download_graph(department: str, cache_dir: Path, timeout: int, places) -> n
     import networkx as nx
     import osmnx as ox
 
-    from pipeline.core.departments import DEPARTMENTS
-
     ox.settings.requests_timeout = timeout
     ox.settings.cache_folder = str(cache_dir / "osmnx")
     if places is None:
@@ -292,7 +286,6 @@ def _download_graph(department: str, cache_dir: Path, timeout: int, places) -> n
 def _graph_for_place(place: str):
     """The place's drive graph; None when it cannot be geocoded or has no road; network errors raise."""
     import osmnx as ox
-    import requests
     from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
 
     try:

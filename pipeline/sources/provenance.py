@@ -7,24 +7,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pipeline.core.lake import DEP, table_exists
+
 if TYPE_CHECKING:
     import duckdb
 
 SYNTHETIC_NOTICE = "SYNTHETIC demo data: not real accidents"
+DEMO_LABEL = "demo"  # the `bronze.ingest_log.source` label of the offline demo (pipeline.sources.select.DemoSource)
 
 
 def synthetic_labels() -> frozenset[str]:
     """The `bronze.ingest_log.source` labels of the sources that generate their data."""
-    from pipeline.sources.select import DemoSource
-
-    return frozenset({DemoSource.label} if DemoSource.synthetic else set())
+    return frozenset({DEMO_LABEL})
 
 
 def lake_is_synthetic(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the connection's département holds any file ingested from a synthetic source. A lake
     without an ingest log (nothing ingested through `accidents ingest`) is not called synthetic."""
-    from pipeline.core.lake import DEP, table_exists
-
     if not table_exists(con, "bronze.ingest_log"):
         return False
     labels = sorted(synthetic_labels())

@@ -7,11 +7,20 @@ Dagster resource's `source`) into one of them; nothing else in the project branc
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.settings import Settings
+from pipeline.sources.datagouv import download_year_files
+from pipeline.sources.demo.generator import generate_demo
+from pipeline.sources.demo.model import load_truth
+from pipeline.sources.mirror import find_year_files
+from pipeline.sources.provenance import DEMO_LABEL
 
 if TYPE_CHECKING:
     from pipeline.sources.demo.model import DemoTruth
@@ -42,8 +51,6 @@ class AccidentSource:
         """Years this source can provide (partitions, validation). By default every year since the
         current BAAC layout (2019) whose files can be published: a year's files appear in the autumn
         of the next year at the earliest."""
-        import datetime as dt
-
         today = today or dt.date.today()
         return tuple(range(FIRST_LAYOUT_YEAR, today.year))
 
@@ -54,8 +61,6 @@ def demo_files_dir(settings: Settings, seed: int, scale: float) -> Path:
 
 def _generator_fingerprint() -> str:
     """Hash of the demo generator's code: a changed generator invalidates generated folders."""
-    import hashlib
-
     digest = hashlib.sha256()
     for module in sorted(Path(__file__).parent.glob("demo*.py")):
         digest.update(module.read_bytes())
@@ -67,7 +72,7 @@ class DemoSource(AccidentSource):
     generator is unchanged. The synthetic weather and intensity depend on the whole span, so a single
     year is always read from the full span's generation, never generated alone."""
 
-    label = "demo"
+    label = DEMO_LABEL
     synthetic = True
 
     def __init__(self, settings: Settings, *, seed: int | None = None, scale: float = 1.0):
@@ -75,11 +80,6 @@ class DemoSource(AccidentSource):
         self.folder = demo_files_dir(settings, self.seed, scale)
 
     def generated_folder(self) -> Path:
-        import json
-        import shutil
-
-        from pipeline.sources.demo.generator import generate_demo
-
         marker = self.folder / "generated.json"
         params = {"years": list(DEMO_YEARS), "seed": self.seed, "scale": self.scale,
                   "generator": _generator_fingerprint()}
@@ -90,8 +90,6 @@ class DemoSource(AccidentSource):
         return self.folder
 
     def files_for_years(self, years):
-        from pipeline.sources.mirror import find_year_files
-
         outside = sorted(set(years) - set(DEMO_YEARS))
         if outside:
             raise AccidentsError(f"year {outside[0]}: the demo covers {DEMO_YEARS[0]}-{DEMO_YEARS[-1]}")
@@ -101,8 +99,6 @@ class DemoSource(AccidentSource):
         return self.generated_folder() / "roads.osm"
 
     def truth(self):
-        from pipeline.sources.demo.model import load_truth
-
         folder = self.generated_folder() / "demo_truth"
         return load_truth(folder) if folder.exists() else None
 
@@ -120,8 +116,6 @@ class DataGouvSource(AccidentSource):
         self.settings = settings
 
     def files_for_years(self, years):
-        from pipeline.sources.datagouv import download_year_files
-
         file_sets = download_year_files(self.settings.datagouv_api, years, self.settings.cache_dir / "datagouv")
         return {fs.year: dict(fs.files) for fs in file_sets}
 
@@ -135,8 +129,6 @@ class FolderSource(AccidentSource):
         self.label = f"folder {folder.resolve()}"
 
     def files_for_years(self, years):
-        from pipeline.sources.mirror import find_year_files
-
         return {fs.year: dict(fs.files) for fs in find_year_files(self.folder, years)}
 
     def roads_file(self, department: str | None = None):

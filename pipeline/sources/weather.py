@@ -16,14 +16,15 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
+import requests
 
 from pipeline.core.errors import AccidentsError
-
-if TYPE_CHECKING:
-    import pandas as pd
+from pipeline.core.weather import OBSERVATIONS, complete_weather_frame
+from pipeline.sources import http
+from pipeline.sources.demo.model import load_truth, weather_times
 
 ARCHIVE_VARIABLES = {"precipitation": "precipitation_mm", "snowfall": "snowfall_cm",
                      "wind_gusts_10m": "wind_gust_kmh", "cloud_cover": "cloud_cover_pct"}
@@ -67,11 +68,6 @@ class DemoWeather:
         self.truth_folder = Path(truth_folder)
 
     def hourly(self, years) -> pd.DataFrame:
-        import pandas as pd
-
-        from pipeline.sources.demo.model import load_truth, weather_times
-        from pipeline.core.weather import complete_weather_frame
-
         weather = load_truth(self.truth_folder).weather
         hours = weather_times(weather)
         keep = np.isin(hours.year, list(years))
@@ -85,10 +81,6 @@ class DemoWeather:
 
 def _parse_open_meteo(payload: dict, station: Station, variables: dict[str, str], source: str) -> pd.DataFrame:
     """One station's Open-Meteo JSON (hourly arrays) as weather rows."""
-    import pandas as pd
-
-    from pipeline.core.weather import complete_weather_frame
-
     hourly = payload.get("hourly")
     if not isinstance(hourly, dict) or "time" not in hourly:
         raise AccidentsError(f"Open-Meteo answer for {station.name}: no hourly data")
@@ -124,10 +116,6 @@ class _OpenMeteoClient:
         self.stations, self.time_zone = stations or stations_for(department), department.timezone
 
     def _get_json(self, endpoint: str, params: dict) -> dict:
-        import requests
-
-        from pipeline.sources import http
-
         query = "&".join(f"{k}={v}" for k, v in params.items())
         url = f"{self.base_url}/{endpoint}?{query}"
         with requests.Session() as session:
@@ -176,8 +164,6 @@ class OpenMeteoArchive(_OpenMeteoClient):
         return payload
 
     def hourly(self, years, progress=None) -> pd.DataFrame:
-        import pandas as pd
-
         frames = []
         for year in sorted(set(years)):
             for station in self.stations:
@@ -194,8 +180,6 @@ class OpenMeteoForecast(_OpenMeteoClient):
     label = "open-meteo-forecast"
 
     def day(self, day: dt.date) -> pd.DataFrame:
-        import pandas as pd
-
         frames = []
         for station in self.stations:
             payload = self._get_json("forecast", {
@@ -222,10 +206,6 @@ class WeatherCsvFolder:
         self.folder = Path(folder)
 
     def _read(self, path: Path) -> pd.DataFrame:
-        import pandas as pd
-
-        from pipeline.core.weather import OBSERVATIONS
-
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         missing = [c for c in self.REQUIRED if c not in frame]
         if missing or not ({"precipitation_mm", "atm"} & set(frame)):
@@ -253,10 +233,6 @@ class WeatherCsvFolder:
         return out
 
     def hourly(self, years) -> pd.DataFrame:
-        import pandas as pd
-
-        from pipeline.core.weather import complete_weather_frame
-
         if not self.folder.is_dir():
             raise AccidentsError(f"--weather {self.folder}: not a folder of weather CSV files")
         files = sorted(p for p in self.folder.rglob("*.csv") if p.is_file())

@@ -12,8 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.core.cores import usable_cores
+from pipeline.core.errors import AccidentsError
+from pipeline.core.features import publication_lag_years
+from pipeline.core.lake import DEP, lake_connection, table_exists
 from pipeline.core.settings import Settings
+from pipeline.evaluation.evaluation import Backtest, evaluate
+from pipeline.evaluation.evaluation_mlflow import log_evaluation_to_mlflow
 from pipeline.gold.params import EvaluateParams
+from pipeline.gold.scenarios import tomorrow_in
+from pipeline.sources.demo.model import load_truth
+from pipeline.usecases.lake_source import ingested_source
 
 if TYPE_CHECKING:
     from pipeline.evaluation.summary import EvaluationSummary
@@ -28,11 +37,7 @@ class EvaluatedBacktest:
 
 def truth_for(con, settings: Settings, params: EvaluateParams, source: AccidentSource | None):
     """The oracle's truth: an explicit folder, else the given source's, else the lake's own source's."""
-    from pipeline.usecases.lake_source import ingested_source
-
     if params.truth:
-        from pipeline.sources.demo.model import load_truth
-
         return load_truth(Path(params.truth))
     source = source or ingested_source(con, settings)
     return source.truth() if source is not None else None
@@ -41,20 +46,12 @@ def truth_for(con, settings: Settings, params: EvaluateParams, source: AccidentS
 def shipped_lag(newest_year: int, settings: Settings) -> int:
     """The publication lag of tomorrow's prediction: years between the newest data and the year
     before tomorrow's."""
-    from pipeline.core.features import publication_lag_years
-    from pipeline.usecases.predictions import tomorrow
-
-    return publication_lag_years(newest_year, tomorrow(settings))
+    return publication_lag_years(newest_year, tomorrow_in(settings.department.timezone))
 
 
 def evaluate_backtest(settings: Settings, params: EvaluateParams, *, source: AccidentSource | None = None,
                       tracking_uri: str | None = None, progress=None) -> EvaluatedBacktest:
     """Run the backtest, write gold.evaluation / gold.calibration, log to MLflow when asked."""
-    from pipeline.core.cores import usable_cores
-    from pipeline.core.lake import DEP, lake_connection, table_exists
-    from pipeline.core.errors import AccidentsError
-    from pipeline.evaluation.evaluation import Backtest, evaluate
-
     figure_dir = Path(params.figures) if params.figures else settings.data_dir / "evaluation"
     with lake_connection(settings) as con:
         if not table_exists(con, "bronze.accidents"):
@@ -73,8 +70,6 @@ def evaluate_backtest(settings: Settings, params: EvaluateParams, *, source: Acc
         summary = evaluate(con, backtest, truth=truth, figure_dir=figure_dir, progress=progress)
     run_id = None
     if params.log_mlflow:
-        from pipeline.evaluation.evaluation_mlflow import log_evaluation_to_mlflow
-
         run_id = log_evaluation_to_mlflow(tracking_uri or settings.resolved_mlflow_uri, summary,
                                           experiment=f"{settings.experiment}-evaluation")
     return EvaluatedBacktest(summary, run_id)

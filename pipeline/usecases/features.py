@@ -5,9 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipeline.bronze.roads import build_roads
 from pipeline.core.errors import AccidentsError
+from pipeline.core.features import publication_lag_years
+from pipeline.core.lake import DEP, lake_connection, table_exists
 from pipeline.core.settings import Settings
+from pipeline.gold.scenarios import tomorrow_in
+from pipeline.silver.features import build_features
 from pipeline.silver.params import FeatureParams
+from pipeline.silver.tables import newest_data_year
+from pipeline.silver.weather import apply_weather_choice
+from pipeline.usecases.lake_source import ingested_source
 
 if TYPE_CHECKING:
     from pipeline.bronze.roads import RoadsSummary
@@ -44,9 +52,6 @@ def roads_file_for(params: FeatureParams, source: AccidentSource | None, departm
 
 def build_roads_table(settings: Settings, params: FeatureParams, *, source: AccidentSource | None = None) -> RoadsSummary:
     """bronze.roads from the roads file that applies (else an OpenStreetMap download)."""
-    from pipeline.bronze.roads import build_roads
-    from pipeline.core.lake import lake_connection
-
     with lake_connection(settings) as con:
         return build_roads(con, roads_file=roads_file_for(params, source, settings.department.code),
                            cache_dir=settings.cache_dir / "osm",
@@ -56,13 +61,9 @@ def build_roads_table(settings: Settings, params: FeatureParams, *, source: Acci
 def history_lag(con, settings: Settings, params: FeatureParams) -> tuple[int, str]:
     """The publication lag of the history windows: the given one, else what tomorrow's prediction faces
     (BAAC year N is published in the autumn of N+1), derived from the newest year in the lake."""
-    from pipeline.core.features import publication_lag_years
-    from pipeline.silver.features import newest_data_year
-    from pipeline.usecases.predictions import tomorrow
-
     if params.history_lag_years is not None:
         return params.history_lag_years, ""
-    newest, day = newest_data_year(con), tomorrow(settings)
+    newest, day = newest_data_year(con), tomorrow_in(settings.department.timezone)
     lag = publication_lag_years(newest, day)
     return lag, (f"history lag: {lag} year(s): the lake's newest year is {newest}, so a prediction for {day} "
                  f"sees history ending {newest + 1}-01-01; training rows see windows ending {lag} year(s) "
@@ -72,10 +73,6 @@ def history_lag(con, settings: Settings, params: FeatureParams) -> tuple[int, st
 def build_silver_tables(settings: Settings, params: FeatureParams, *, progress=None) -> SilverOutcome:
     """silver.weather_hourly (from the chosen weather source) and the silver tables of the settings'
     département from bronze.accidents and bronze.roads."""
-    from pipeline.core.lake import lake_connection
-    from pipeline.silver.features import build_features
-    from pipeline.silver.weather import apply_weather_choice
-
     if params.seed is None:
         params = params.replace(seed=settings.seed)
     with lake_connection(settings) as con:
@@ -90,9 +87,6 @@ def build_silver(settings: Settings, params: FeatureParams, *, source: AccidentS
                  progress=None) -> FeaturesOutcome:
     """bronze.roads (rebuilt when a roads file applies or the département has none), then the silver tables.
     Without `source`, the lake's own (bronze.ingest_log) gives the roads file."""
-    from pipeline.core.lake import DEP, lake_connection, table_exists
-    from pipeline.usecases.lake_source import ingested_source
-
     with lake_connection(settings) as con:
         if not table_exists(con, "bronze.accidents"):
             raise AccidentsError("bronze.accidents does not exist: run `accidents ingest` first")

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipeline.bronze.ingest import ingest_years
 from pipeline.bronze.params import IngestParams
+from pipeline.core.lake import lake_connection
 from pipeline.core.settings import Settings
+from pipeline.sources.select import open_source
 
 if TYPE_CHECKING:
     from pipeline.bronze.ingest import IngestSummary
@@ -24,10 +27,6 @@ class IngestOutcome:
 def ingest(settings: Settings, params: IngestParams, *, source: AccidentSource | None = None) -> IngestOutcome:
     """Every département of `settings` for `params.years`, from `source` (default: `params.source`); each
     (département, year) slice is replaced, other départements' rows stay as they are."""
-    from pipeline.bronze.ingest import ingest_years
-    from pipeline.core.lake import lake_connection
-    from pipeline.sources.select import open_source
-
     source = source or open_source(params.source, settings, seed=params.seed, scale=params.scale)
     files = source.files_for_years(list(params.years))
     with lake_connection(settings) as con:

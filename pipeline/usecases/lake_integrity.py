@@ -18,8 +18,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pipeline.bronze.ingest import ingest_years
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import LAKE_ALIAS, committed
+from pipeline.core.lake.integrity import forget_removed, inlined_row_tables, record_checksums, verify_files
+from pipeline.core.lake.writes import STALE_PREFIX
 from pipeline.core.settings import Settings
+from pipeline.sources.http import file_sha256
+from pipeline.sources.select import source_of_lake
 
 if TYPE_CHECKING:
     import duckdb
@@ -60,8 +66,6 @@ class VerifyReport:
 
 def verify_lake(con: duckdb.DuckDBPyConnection) -> VerifyReport:
     """Every live data and delete file, sized and hashed against its recorded checksum."""
-    from pipeline.core.lake.integrity import inlined_row_tables, verify_files
-
     started = time.perf_counter()
     damaged, unrecorded, checked = verify_files(con)
     return VerifyReport(checked, damaged, unrecorded, time.perf_counter() - started, inlined_row_tables(con))
@@ -92,9 +96,6 @@ class RepairReport:
 def _sources_for_repair(con: duckdb.DuckDBPyConnection, settings: Settings):
     """(source label, {year: {kind: path}}, départements, (dep, year) slices) from bronze.ingest_log,
     every cached file checked against the SHA-256 recorded when it was ingested."""
-    from pipeline.sources.http import file_sha256
-    from pipeline.sources.select import source_of_lake
-
     log = con.execute("SELECT DISTINCT source, dep, year, kind, source_file, sha256 FROM bronze.ingest_log "
                       "ORDER BY year, dep, kind").fetchall()
     labels = {row[0] for row in log}
@@ -127,11 +128,6 @@ def _sources_for_repair(con: duckdb.DuckDBPyConnection, settings: Settings):
 def repair_lake(con: duckdb.DuckDBPyConnection, settings: Settings) -> RepairReport:
     """Rebuild damaged bronze tables from the cached sources, drop damaged derived tables, mark the
     derived tables stale. Refuses (one line) what cannot be repaired, before changing anything."""
-    from pipeline.bronze.ingest import ingest_years
-    from pipeline.core.lake import committed
-    from pipeline.core.lake.integrity import forget_removed, record_checksums, verify_files
-    from pipeline.core.lake.writes import STALE_PREFIX
-
     damaged, _, _ = verify_files(con)
     tables = sorted({d.file.table for d in damaged})
     bronze = [t for t in tables if t.startswith("bronze.")]
@@ -159,8 +155,6 @@ def repair_lake(con: duckdb.DuckDBPyConnection, settings: Settings) -> RepairRep
 
 def mark_stale(con: duckdb.DuckDBPyConnection, comment: str) -> list[str]:
     """Comment every silver and gold table as stale (cleared when a stage writes the table again)."""
-    from pipeline.core.lake import LAKE_ALIAS, committed
-
     tables = [f"{s}.{t}" for s, t in con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name IN "
         "('silver', 'gold') ORDER BY 1, 2", [LAKE_ALIAS]).fetchall()]

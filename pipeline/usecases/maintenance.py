@@ -9,24 +9,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline.core.params import Params, param
 from pipeline.core.lake import LAKE_ALIAS, with_retries
+from pipeline.core.lake.integrity import damaged_error, forget_removed, record_checksums, verify_files
 from pipeline.core.settings import Settings
-from pipeline.gold.run_owner import STALE_RUN_HOURS, fail_dead_runs
+from pipeline.gold.run_owner import fail_dead_runs
+from pipeline.usecases.params import MaintenanceParams
 
 if TYPE_CHECKING:
     import duckdb
-
-
-@dataclass(frozen=True)
-class MaintenanceParams(Params):
-    retention_days: float = param(7.0, "expire snapshots older than this (time travel reaches back this far)",
-                                  low=0.0)
-    # A writer may be about to commit an untracked file younger than this.
-    orphan_grace_minutes: float = param(60.0, "leave untracked files younger than this", low=0.0)
-    # Runs whose owner process can be checked from here are marked as soon as it is gone (run_owner).
-    stale_run_hours: float = param(STALE_RUN_HOURS, "mark MLflow runs still RUNNING after this long FAILED "
-                                   "when their process cannot be checked from this machine", low=0.0)
 
 
 @dataclass(frozen=True)
@@ -76,8 +66,6 @@ def maintain_lake(con: duckdb.DuckDBPyConnection, settings: Settings,
                   now: dt.datetime | None = None) -> MaintenanceReport:
     """Compact, expire, clean up, in that order, so that files merged away or expired now are deleted
     in the same pass. The current snapshot is never expired, so readers always see the latest data."""
-    from pipeline.core.lake.integrity import damaged_error, forget_removed, record_checksums, verify_files
-
     now = now or dt.datetime.now(dt.UTC)
     # Merging and rewriting read every small file and delete it: a damaged one would be made permanent.
     damaged = verify_files(con)[0]

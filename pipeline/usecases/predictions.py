@@ -1,19 +1,28 @@
-"""Predict days and draw their map: the champion (or a version) scores every road point x hour."""
+"""Predict days: the champion (or a version) scores every road point x hour (the map: pipeline.usecases.maps)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import DEP, lake_connection, table_exists
 from pipeline.core.settings import Settings
-from pipeline.gold.params import MapParams, PredictParams
+from pipeline.core.weather import WeatherHistory
+from pipeline.gold import champion_cache, registry
+from pipeline.gold.params import PredictParams
+from pipeline.gold.prediction_check import check_normal_day
+from pipeline.gold.predictions import predict_days, read_predictions
+from pipeline.gold.scenarios import (
+    FORECAST, WEATHER_SCENARIOS, ensure_known_scenario, scenario_code, scenarios_of, tomorrow_in,
+)
+from pipeline.sources.http import UnreachableError
+from pipeline.sources.weather import OpenMeteoForecast
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pipeline.gold.predictions import PredictionSummary
 
 MAX_BACKFILL_DAYS = 3660
@@ -21,8 +30,6 @@ MAX_BACKFILL_DAYS = 3660
 
 def tomorrow(settings: Settings, *, now: dt.datetime | None = None) -> dt.date:
     """The next day in the département's time zone (the 23:00 schedule predicts it)."""
-    from pipeline.gold.predictions import tomorrow_in
-
     return tomorrow_in(settings.department.timezone, now=now)
 
 
@@ -38,12 +45,8 @@ def day_span(start: dt.date, end: dt.date) -> list[dt.date]:
 def load_model(settings: Settings, which: str = "champion", *, tracking_uri: str | None = None):
     """(model, registered model name, version) from the MLflow registry: the champion or a version; a
     version that may not be published (pipeline.gold.intensity.bundle.publishable) is refused."""
-    from pipeline.gold import registry
-
     uri, name = tracking_uri or settings.resolved_mlflow_uri, settings.registered_model
     if which == "champion":
-        from pipeline.gold import champion_cache
-
         # the copy kept by the last run, while the SQLite store is unchanged: no MLflow start-up
         cache_dir = settings.cache_dir / "champion"
         cached = champion_cache.load_cached_champion(cache_dir, uri, name)
@@ -62,8 +65,6 @@ def load_model(settings: Settings, which: str = "champion", *, tracking_uri: str
 def champion_scenarios(settings: Settings) -> dict[str, int]:
     """The weather scenarios the champion publishes (label -> BAAC code); only normal weather when no
     champion can be loaded (stored predictions can still be shown)."""
-    from pipeline.gold.predictions import WEATHER_SCENARIOS, scenarios_of
-
     try:
         model, _, _ = load_model(settings)
     except AccidentsError:
@@ -74,12 +75,6 @@ def champion_scenarios(settings: Settings) -> dict[str, int]:
 def forecast_weather(settings: Settings, dates: list[dt.date]):
     """The stations' hourly forecast of `dates` as a WeatherHistory, or a one-line error saying that no
     forecast is reachable (the user then picks a scenario)."""
-    import pandas as pd
-
-    from pipeline.core.weather import WeatherHistory
-    from pipeline.sources.http import UnreachableError
-    from pipeline.sources.weather import OpenMeteoForecast
-
     client = OpenMeteoForecast(settings.weather_forecast_api, department=settings.department)
     try:
         frame = pd.concat([client.day(day) for day in dates], ignore_index=True)
@@ -102,8 +97,6 @@ class Prediction:
 def check_days(con, settings: Settings, summary: PredictionSummary) -> list:
     """The plausibility check of each predicted normal-weather day, public holidays excepted: its
     expected count against the same month and weekday of the training years."""
-    from pipeline.gold.prediction_check import check_normal_day
-
     checks = (check_normal_day(con, d.date, d.expected_accidents, settings.department.code) for d in summary.days)
     return [c for c in checks if c is not None]
 
@@ -112,9 +105,6 @@ def predict(settings: Settings, params: PredictParams, dates: list[dt.date], *,
             tracking_uri: str | None = None) -> Prediction:
     """Score every road point for every hour of `dates` and write gold.predictions (idempotent per
     date and weather scenario), then check each normal-weather day (see `check_days`)."""
-    from pipeline.core.lake import lake_connection
-    from pipeline.gold.predictions import FORECAST, ensure_known_scenario, predict_days, scenario_code
-
     atm, weather = scenario_code(params.atm), None
     model, name, version = load_model(settings, params.model, tracking_uri=tracking_uri)
     if atm == FORECAST:
@@ -130,9 +120,6 @@ def predict(settings: Settings, params: PredictParams, dates: list[dt.date], *,
 
 def read_day(settings: Settings, day: dt.date, atm) -> pd.DataFrame:
     """The stored predictions of a day and scenario (a BAAC code, or 'forecast')."""
-    from pipeline.core.lake import lake_connection
-    from pipeline.gold.predictions import read_predictions, scenario_code
-
     with lake_connection(settings, read_only=True) as con:
         return read_predictions(con, day, scenario_code(atm))
 
@@ -149,35 +136,8 @@ def ensure_predictions(settings: Settings, day: dt.date, atm: int) -> tuple[pd.D
 
 def latest_predicted_date(settings: Settings, atm: int = 1) -> dt.date | None:
     """The most recent date already in gold.predictions for this scenario (None if none)."""
-    from pipeline.core.lake import DEP, lake_connection, table_exists
-
     with lake_connection(settings, read_only=True) as con:
         if not table_exists(con, "gold.predictions"):
             return None
         row = con.execute(f"SELECT max(date) FROM gold.predictions WHERE atm = ? AND dep = {DEP}", [atm]).fetchone()
     return row[0] if row else None
-
-
-def draw_map(settings: Settings, params: MapParams, day: dt.date, *, out: Path | None = None) -> tuple[Path, int]:
-    """The offline HTML map of a predicted day -> (path, point-hours shown from)."""
-    from pipeline.core.lake import lake_connection
-    from pipeline.gold.prediction_totals import read_totals
-    from pipeline.gold.predictions import scenario_code
-    from pipeline.serving.risk_map import build_risk_map, road_network
-    from pipeline.sources.provenance import lake_is_synthetic
-
-    df = read_day(settings, day, params.atm)
-    if df.empty:
-        raise AccidentsError(f"no predictions for {day} atm={params.atm}: run accidents predict --date {day} "
-                             f"--atm {params.atm} first")
-    atm = scenario_code(params.atm)
-    with lake_connection(settings, read_only=True) as con:
-        roads, synthetic, totals = road_network(con), lake_is_synthetic(con), read_totals(con, day, atm)
-    mode = "threshold" if params.threshold is not None else "top_n"
-    path = build_risk_map(
-        df, date=day, atm=atm, mode=mode, top_n=params.top_n,
-        threshold_percentile=params.threshold if params.threshold is not None else 90.0,
-        out_path=out or settings.maps_dir / f"{day.isoformat()}.html", department=settings.department, roads=roads,
-        synthetic=synthetic, totals=totals,
-    )
-    return path, len(df)

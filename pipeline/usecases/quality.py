@@ -11,7 +11,13 @@ import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
+from pipeline.core.departments import DEPARTMENTS
+from pipeline.core.features import FEATURE_COLUMNS
 from pipeline.core.lake import DEP, table_exists
+from pipeline.core.spatial import count_within_km, haversine_tree
+from pipeline.gold.prediction_check import check_normal_day
 from pipeline.silver.params import FeatureParams
 
 if TYPE_CHECKING:
@@ -34,10 +40,6 @@ def duplicate_accident_ids(con: "duckdb.DuckDBPyConnection") -> list[str]:
 
 def accidents_outside_bounds(con: "duckdb.DuckDBPyConnection") -> int:
     """Located accidents outside their département's bounding box (or of an unknown département)."""
-    import pandas as pd
-
-    from pipeline.core.departments import DEPARTMENTS
-
     bounds = pd.DataFrame([(d.code, d.lat_min, d.lat_max, d.lon_min, d.lon_max) for d in DEPARTMENTS.values()],
                           columns=["dep", "lat_min", "lat_max", "lon_min", "lon_max"])
     con.register("_department_bounds", bounds)
@@ -77,8 +79,6 @@ def exclusion_negatives_near_accidents(con: "duckdb.DuckDBPyConnection", buffer_
     """Road points used as `exclusion` negatives that lie within buffer_km of an accident the sampler
     kept away from: those before the recorded `exclusion_before` (the test year's accidents are not
     known at training time), all of them for tables built before that rule."""
-    from pipeline.core.spatial import count_within_km, haversine_tree
-
     points = con.execute(
         "SELECT DISTINCT r.point_id, r.lat, r.lon FROM silver.features f JOIN silver.road_points r USING (point_id, dep) "
         f"WHERE f.sampler = 'exclusion' AND f.target = 0 AND f.dep = {DEP}").df()
@@ -97,8 +97,6 @@ def exclusion_negatives_near_accidents(con: "duckdb.DuckDBPyConnection", buffer_
 
 def null_feature_counts(con: "duckdb.DuckDBPyConnection") -> dict[str, int]:
     """Feature columns of silver.features that hold NULLs, with how many."""
-    from pipeline.core.features import FEATURE_COLUMNS
-
     present = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE silver.features)").fetchall()}
     missing = [c for c in FEATURE_COLUMNS if c not in present]
     if missing:
@@ -172,8 +170,6 @@ class DayPlausibility:
 
 
 def day_plausibility(con: "duckdb.DuckDBPyConnection", day: dt.date, dep: str) -> DayPlausibility:
-    from pipeline.gold.prediction_check import check_normal_day
-
     expected = expected_accidents_by_atm(con, day)
     mean = training_daily_mean(con)
     same_day = check_normal_day(con, day, expected[1], dep) if 1 in expected else None

@@ -3,10 +3,18 @@ predecessor's case-control reproduction (reference protocol) is logged and never
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
+from pipeline.core.cores import usable_cores
+from pipeline.core.lake import lake_connection
 from pipeline.core.settings import Settings
-from pipeline.gold.params import TrainParams
+from pipeline.gold.datasets import build_datasets
+from pipeline.gold.params import STALE_RUN_HOURS, TrainParams
+from pipeline.gold.reference_training import train_models
+from pipeline.gold.run_owner import fail_dead_runs
+from pipeline.gold.training import train_candidates
+from pipeline.usecases.lake_source import ingested_source
 
 if TYPE_CHECKING:
     from pipeline.gold.datasets import DatasetsSummary
@@ -14,17 +22,12 @@ if TYPE_CHECKING:
 
 def build_gold_datasets(settings: Settings, params: TrainParams) -> DatasetsSummary:
     """gold.train/test: the reference protocol's 80/20 split of silver.features_reference."""
-    from pipeline.core.lake import lake_connection
-    from pipeline.gold.datasets import build_datasets
-
     with lake_connection(settings) as con:
         return build_datasets(con, sampler=params.sampler, test_size=params.test_size, seed=_seed(settings, params))
 
 
 def lake_is_synthetic(con, settings: Settings) -> bool:
     """True when the lake's accidents come from the synthetic demo source."""
-    from pipeline.usecases.lake_source import ingested_source
-
     source = ingested_source(con, settings)
     return bool(source is not None and source.synthetic)
 
@@ -33,9 +36,6 @@ def train_and_register(settings: Settings, params: TrainParams, *, tracking_uri:
                        progress=None, build_datasets: bool = True) -> list:
     """One training per protocol of `params`: the intensity candidates (the champion moves to the
     winner) and/or the reference reproduction (registered, the alias never moved)."""
-    from pipeline.core.lake import lake_connection
-    from pipeline.core.cores import usable_cores
-
     uri = tracking_uri or settings.resolved_mlflow_uri
     fail_dead_mlflow_runs(uri, progress=progress)
     summaries = []
@@ -43,7 +43,6 @@ def train_and_register(settings: Settings, params: TrainParams, *, tracking_uri:
         if protocol == "reference":
             summaries.append(_train_reference(settings, params, uri, progress, build_datasets))
             continue
-        from pipeline.gold.training import train_candidates
 
         with lake_connection(settings) as con:
             summaries.append(train_candidates(
@@ -55,9 +54,6 @@ def train_and_register(settings: Settings, params: TrainParams, *, tracking_uri:
 
 
 def _train_reference(settings: Settings, params: TrainParams, uri: str, progress, build_datasets: bool):
-    from pipeline.core.lake import lake_connection
-    from pipeline.gold.reference_training import train_models
-
     if build_datasets:
         build_gold_datasets(settings, params)
     with lake_connection(settings) as con:
@@ -74,10 +70,6 @@ def fail_dead_mlflow_runs(tracking_uri: str, *, progress=None) -> int:
     """Before a training, mark FAILED the runs earlier killed trainings left RUNNING: at once those whose
     process is gone from this machine, after STALE_RUN_HOURS those from elsewhere. A training running
     at the same time keeps its run (see pipeline.gold.run_owner)."""
-    import datetime as dt
-
-    from pipeline.gold.run_owner import STALE_RUN_HOURS, fail_dead_runs
-
     failed = fail_dead_runs(tracking_uri, older_than=dt.datetime.now(dt.UTC) - dt.timedelta(hours=STALE_RUN_HOURS))
     if failed and progress:
         progress(f"marked {failed} MLflow runs left RUNNING by a killed process FAILED")

@@ -7,7 +7,8 @@ import random
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pipeline.bronze.parse import parse_file
-from pipeline.bronze.ingest import KINDS, _read_year
+from pipeline.bronze.tables import KINDS
+from pipeline.bronze.year_files import read_year
 from tests.bronze.baac_files import accidents_for, write_year
 
 MUTATIONS = ("truncate", "duplicate", "latin1", "garble", "drop_quote", "blank", "nbsp")
@@ -48,7 +49,7 @@ def test_mutated_lines_never_crash_and_every_line_is_accounted_for(tmp_path, see
     files = write_year(tmp_path / str(seed), 2024, accidents_for(2024, 8))
     path = files[kind]
     path.write_bytes(mutate(path.read_bytes(), random.Random(seed), ops))
-    batch = _read_year(2024, files, "988")
+    batch = read_year(2024, files, "988")
     for count in batch.counts:
         assert count.balanced, count
         physical = parse_file(files[count.kind]).line_count

@@ -66,7 +66,7 @@ def test_predict_range_and_explicit_version(seeded, fitted, monkeypatch, capsys)
 
 
 def test_default_date_is_tomorrow_in_noumea(seeded, fitted, monkeypatch, capsys):
-    from pipeline.gold.predictions import tomorrow_in
+    from pipeline.gold.scenarios import tomorrow_in
 
     fake_registry(monkeypatch, champion=fitted[1])
     assert main(["predict"]) == 0

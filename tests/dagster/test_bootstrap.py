@@ -74,3 +74,12 @@ def test_bootstrap_fills_an_empty_lake_and_switches_the_schedules_on(tmp_path):
         days = con.execute("SELECT count(DISTINCT date), count(*) FROM gold.predictions").fetchone()
         points = con.execute("SELECT count(*) FROM silver.road_points").fetchone()[0]
     assert days == (1, 24 * points)
+
+
+def test_bootstrap_waits_for_the_code_server_and_names_it_when_it_never_answers():
+    # before writing anything: the code server and the bootstrap must not create a fresh instance at once
+    from dagster_accidents.bootstrap import wait_for_code_server
+
+    port = _port()  # nothing listens there
+    with pytest.raises(SystemExit, match=f"code server at 127.0.0.1:{port} did not answer"):
+        wait_for_code_server("127.0.0.1", port, timeout=0)

@@ -41,7 +41,7 @@ def alone_974(tmp_path_factory):
 @pytest.mark.slow
 def test_run_dep_974_ingests_trains_and_predicts_in_its_time_zone(alone_974, monkeypatch):
     from pipeline.core.lake import lake_connection
-    from pipeline.gold.predictions import tomorrow_in
+    from pipeline.gold.scenarios import tomorrow_in
     from pipeline.gold.registry import list_model_versions
 
     data_dir, _, out, projected_to = alone_974

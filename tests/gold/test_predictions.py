@@ -14,14 +14,8 @@ from pipeline.core.lake import table_exists
 from pipeline.core.weather import WeatherHistory
 from pipeline.gold.intensity.cells import year_hours
 from pipeline.gold.intensity.grid import ScoringGrid
-from pipeline.gold.predictions import (
-    FORECAST,
-    day_hours,
-    predict_days,
-    risk_indexes_and_ranks,
-    tomorrow_in,
-    validate_atm,
-)
+from pipeline.gold.predictions import day_hours, predict_days, risk_indexes_and_ranks
+from pipeline.gold.scenarios import FORECAST, tomorrow_in, validate_atm
 from tests.support.intensity import COMMUNES, DAILY_ACCIDENTS, N_POINTS, WEEKEND, fitted_world, write_world
 
 MONDAY = dt.date(2026, 3, 2)  # no public holiday in New Caledonia that week

@@ -46,7 +46,7 @@ def learned_rain_ratio_by_month(con) -> np.ndarray:
     from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS, AccidentHistory, compute_features
     from pipeline.gold.model_bundle import RiskModel, fit_category_codes
     from pipeline.core.features import point_hour_rows
-    from pipeline.silver.features import load_road_points
+    from pipeline.silver.tables import load_road_points
 
     rows = con.execute("SELECT * FROM silver.features WHERE sampler = 'uniform' ORDER BY row_id").df()
     template = RiskModel(algorithm="lightgbm", booster=None, feature_columns=list(FEATURE_COLUMNS),

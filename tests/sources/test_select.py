@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-import pipeline.sources.demo.generator as demo
+import pipeline.sources.select as select
 from pipeline.core.errors import AccidentsError
 from pipeline.core.settings import Settings
 from pipeline.sources.select import DEMO_YEARS, DemoSource, demo_files_dir, open_source
@@ -11,8 +11,8 @@ from pipeline.sources.select import DEMO_YEARS, DemoSource, demo_files_dir, open
 def test_demo_is_generated_once_over_its_whole_span_and_reused(tmp_path, monkeypatch):
     settings = Settings(data_dir=tmp_path)
     calls = []
-    real = demo.generate_demo
-    monkeypatch.setattr(demo, "generate_demo", lambda *a, **k: calls.append(k["years"]) or real(*a, **k))
+    real = select.generate_demo
+    monkeypatch.setattr(select, "generate_demo", lambda *a, **k: calls.append(k["years"]) or real(*a, **k))
     source = open_source("demo", settings, seed=3, scale=1.0)
     files = source.files_for_years([2023])
     assert source.label == "demo" and source.synthetic and list(files) == [2023]

@@ -1,10 +1,7 @@
 """A stand-in for pipeline.gold.registry used by CLI and notebook tests that need no MLflow store."""
 
-import sys
-import types
-
-import pipeline.gold
 from pipeline.core.errors import AccidentsError
+from pipeline.gold import registry
 
 CALIBRATED = {"validation_expected_observed": 1.0}  # a record that passes bundle.publishable
 
@@ -27,7 +24,6 @@ def fake_registry(monkeypatch, champion=None, versions=None, record=None):
             raise AccidentsError(f"{registered_model!r} has no version {version}")
         return versions[version], version, record
 
-    module = types.SimpleNamespace(load_champion=load_champion, load_version=load_version)
-    monkeypatch.setitem(sys.modules, "pipeline.gold.registry", module)
-    monkeypatch.setattr(pipeline.gold, "registry", module, raising=False)
+    monkeypatch.setattr(registry, "load_champion", load_champion)
+    monkeypatch.setattr(registry, "load_version", load_version)
     return calls

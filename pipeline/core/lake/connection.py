@@ -7,23 +7,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import duckdb
+import duckdb_extensions
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import integrity
 from pipeline.core.lake.attach import LAKE_ALIAS, SCHEMAS, attach_statements, catalog_path, required_extensions
-from pipeline.core.lake.failures import attach_error
+from pipeline.core.lake.failures import attach_error, remember_catalog_start
 from pipeline.core.lake.lock import use_wal, write_lock
 from pipeline.core.lake.retries import CONCURRENT_INIT, execute_with_retry, with_retries
 from pipeline.core.settings import Settings
 
-if TYPE_CHECKING:
-    import duckdb
-
 
 def install_extensions(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> None:
     """LOAD each extension, installing it from its PyPI wheel first if DuckDB does not have it yet."""
-    import duckdb_extensions
-
     for name in names:
         try:
             con.execute(f"LOAD {name}")
@@ -65,10 +63,6 @@ def connect(settings: Settings, *, read_only: bool = False, check_files: bool = 
 
 
 def _check_files(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool, check_files: bool) -> None:
-    from pipeline.core.lake import integrity
-
-    from pipeline.core.lake.failures import remember_catalog_start
-
     integrity.remember_data_path(con, settings)
     remember_catalog_start(con, settings)
     if not read_only:  # files committed by a process that died before recording them get theirs now
@@ -79,8 +73,6 @@ def _check_files(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: 
 
 
 def _attached(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
-    import duckdb
-
     con = duckdb.connect()
     install_extensions(con, required_extensions(settings))
     # A busy SQLite catalog answers "database is locked": retry instead of failing at once.

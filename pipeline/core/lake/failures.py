@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import duckdb
+
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake.attach import LAKE_ALIAS, _quote, ducklake_uri, redact_dsn, s3_endpoint_url, scrub
 from pipeline.core.settings import Settings
@@ -97,8 +99,6 @@ def remember_catalog_start(con, settings: Settings) -> None:
 def catalog_lost(settings: Settings) -> bool:
     """Whether the PostgreSQL catalog is unreachable now or restarted since this process first met it
     (a fresh connection asks the server its start time)."""
-    import duckdb
-
     seen = _catalog_started.get(settings.postgres_dsn or "")
     try:
         con = duckdb.connect()
@@ -116,8 +116,6 @@ def catalog_lost(settings: Settings) -> bool:
 def io_error(settings: Settings, exc: BaseException) -> StorageFailed | None:
     """A one-line error for a file of the lake's storage that could not be written or read (disk full,
     permission denied, read-only file system), known by DuckDB's error kind (IOException)."""
-    import duckdb
-
     while exc is not None and not isinstance(exc, duckdb.Error):
         exc = exc.__cause__ or exc.__context__
     if not isinstance(exc, duckdb.IOException) or (settings.uses_s3 and "HTTP" in str(exc)):

@@ -20,14 +20,13 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import blake3
+import duckdb
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake.attach import LAKE_ALIAS
 from pipeline.core.settings import Settings
-
-if TYPE_CHECKING:
-    import duckdb
 
 CHECKSUMS = f"__ducklake_metadata_{LAKE_ALIAS}.accidents_file_checksum"
 _CHECKSUMS_DDL = (f"CREATE TABLE IF NOT EXISTS {CHECKSUMS} (kind VARCHAR, file_id BIGINT, size_bytes BIGINT, "
@@ -120,8 +119,6 @@ def _is_remote(path: str) -> bool:
 
 def file_hash(con: duckdb.DuckDBPyConnection, path: str) -> tuple[str, int] | None:
     """(BLAKE3 hex digest, size) of a file or object; None when it does not exist."""
-    import blake3
-
     digest = blake3.blake3(max_threads=blake3.blake3.AUTO)
     if _is_remote(path):
         try:
@@ -278,8 +275,6 @@ def check_changed_files(con: duckdb.DuckDBPyConnection) -> None:
 def inlined_row_tables(con: duckdb.DuckDBPyConnection) -> int:
     """Tables of the catalog holding rows DuckLake inlined (no file to checksum: a lake written before
     `connect` turned inlining off, or by another client); their rows live in the catalog database."""
-    import duckdb
-
     try:
         names = [r[0] for r in con.execute(f"SELECT table_name FROM {_META}.ducklake_inlined_data_tables").fetchall()]
         return sum(1 for name in names if con.execute(f'SELECT count(*) FROM {_META}."{name}"').fetchone()[0])
@@ -289,8 +284,6 @@ def inlined_row_tables(con: duckdb.DuckDBPyConnection) -> int:
 
 def table_present(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the catalog has the checksum table (a lake from before it has none until its next write)."""
-    import duckdb
-
     try:
         con.execute(f"SELECT 1 FROM {CHECKSUMS} LIMIT 0")
     except duckdb.CatalogException:

@@ -10,6 +10,8 @@ retries; `committed` replays a refused commit).
 
 from __future__ import annotations
 
+import fcntl
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -31,8 +33,6 @@ _held_guard = threading.Lock()
 
 def use_wal(path: Path) -> None:
     """Put the SQLite catalog at `path` in WAL mode, so readers never wait for a writer."""
-    import sqlite3
-
     try:
         with sqlite3.connect(path, timeout=WRITE_LOCK_TIMEOUT_S) as db:
             db.execute("PRAGMA journal_mode=WAL")
@@ -78,8 +78,6 @@ def write_lock(con: duckdb.DuckDBPyConnection, timeout: float | None = None) -> 
 
 
 def _flock(path: str, deadline: float, timeout: float):
-    import fcntl
-
     handle = open(path, "a")  # noqa: SIM115 (held until the outermost block ends)
     delay = 0.005
     while True:

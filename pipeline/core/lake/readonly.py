@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake.sql_allow import check_query
 
 if TYPE_CHECKING:
     import duckdb
@@ -48,8 +49,6 @@ def run_query(con: duckdb.DuckDBPyConnection, query: str, max_rows: int,
     """(column names, at most `max_rows` rows, whether there were more) of one allowed statement,
     interrupted after `timeout_s`; AccidentsError (one line) for anything refused or failing. The
     cause of a failure is kept, so that a failing server can be named."""
-    from pipeline.core.lake.sql_allow import check_query
-
     try:
         check_query(con, query)
     except AccidentsError:

@@ -21,12 +21,11 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import duckdb
 
 from pipeline.core.errors import AccidentsError
-
-if TYPE_CHECKING:
-    import duckdb
+from pipeline.core.lake import install_extensions
 
 LAKE_SCHEMAS = ("bronze", "silver", "gold")
 CATALOG_VIEWS = {"information_schema": ("tables", "columns", "schemata", "views")}
@@ -194,10 +193,6 @@ class _Walk:
 
 def _write_list() -> None:
     """Rewrite data/sql_functions.txt from the functions DuckDB offers now, less the refused ones."""
-    import duckdb
-
-    from pipeline.core.lake import install_extensions
-
     con = duckdb.connect()
     install_extensions(con, PROJECT_EXTENSIONS)
     names = sorted(name for name, kind in offered_functions(con).items()

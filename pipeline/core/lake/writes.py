@@ -10,17 +10,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
+import pyarrow as pa
+
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake import integrity
 from pipeline.core.lake.connection import DEP, table_exists
 from pipeline.core.lake.failures import CommitConflict, CommitFailed, catalog_name, root_cause
 from pipeline.core.lake.lock import lock_path, write_lock
-from pipeline.core.lake import integrity
 from pipeline.core.lake.retries import TRANSIENT, execute_with_retry, with_retries
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
-    import pyarrow as pa
 
 T = TypeVar("T")
 
@@ -94,8 +95,6 @@ def one_pass(data: pd.DataFrame | pa.Table, batch_rows: int = 1 << 20) -> pa.Rec
     transaction DuckDB keeps every registered object alive until COMMIT, so a write of many blocks
     registered as frames holds them all (a 0.005° backfill: 9.5 GB for 365 days); read this way, the
     transaction holds none of them and the caller's block is freed when the caller drops it."""
-    import pyarrow as pa
-
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
     schema, batches = table.schema, table.to_batches(max_chunksize=batch_rows)
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 MAX_ROUNDS = 300
@@ -79,8 +80,6 @@ class Algorithm:
     def native_input(self, model: ModelLayout, encoded: pd.DataFrame, label: np.ndarray | None = None):
         """What the library's train/predict API expects for an encoded frame (default: a float
         matrix with unknown categories as NaN)."""
-        import numpy as np
-
         matrix = encoded.to_numpy(dtype=float)
         cat_idx = [i for i, c in enumerate(model.feature_columns) if c in model.categorical_codes]
         matrix[:, cat_idx] = np.where(matrix[:, cat_idx] < 0, np.nan, matrix[:, cat_idx])
@@ -88,8 +87,6 @@ class Algorithm:
 
     def predict(self, booster, data) -> np.ndarray:
         """Positive-class probability on the training (case-control) scale."""
-        import numpy as np
-
         return np.asarray(booster.predict(data), dtype=float)
 
     def save(self, booster, path: Path) -> None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.optimize import minimize
 
 if TYPE_CHECKING:
     from pipeline.gold.intensity.grid import ScoringGrid
@@ -23,6 +22,8 @@ KIND = "blend"
 def blend_weights(at_accidents: np.ndarray, totals: np.ndarray) -> np.ndarray:
     """Simplex weights maximising sum log(sum_i w_i lam_i(accident)) - sum_i w_i total_i.
     at_accidents: (N, M) each candidate's expected count at each accident's cell; totals: (M,)."""
+    from scipy.optimize import minimize
+
     n_models = at_accidents.shape[1]
     if n_models == 1:
         return np.ones(1)

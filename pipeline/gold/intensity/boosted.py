@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from pipeline.core.weather import ATM_HEAVY_RAIN, ATM_LIGHT_RAIN
 from pipeline.gold.intensity.boosters import BOOSTERS, CATEGORICAL_FEATURE, MAX_ROUNDS, BoostRows
 from pipeline.gold.intensity.glm import PoissonGLM
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pipeline.gold.intensity.cells import CountData, TimeCells, WeatherSeries
     from pipeline.gold.intensity.grid import ScoringGrid
 
@@ -51,8 +50,6 @@ def coarse_features(coarse: np.ndarray) -> dict[str, np.ndarray]:
 
 def point_features(points: pd.DataFrame, communes: tuple[str, ...]) -> pd.DataFrame:
     """Per road point: the numeric attributes the trees split on and the commune as a category code."""
-    import pandas as pd
-
     per_km = np.maximum(points["road_km"].to_numpy(float), 1e-3)
     frame = pd.DataFrame({
         "road_km": points["road_km"].to_numpy(float),

@@ -13,8 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline.core.errors import AccidentsError
+from pipeline.gold.intensity.blend import Blend
+from pipeline.gold.intensity.boosted import BoostedGLM
 from pipeline.gold.intensity.competition import CALIBRATION_RANGE
+from pipeline.gold.intensity.glm import PoissonGLM
+from pipeline.gold.intensity.hotspot import HotspotMap
 
 MODEL_FILE = "model.json"
 FORMAT_VERSION = 2
@@ -23,9 +29,6 @@ LEGACY_FILE = "bundle.json"  # a case-control classifier of an earlier release o
 
 def save_model(model, folder: Path, record: dict[str, Any]) -> Path:
     """Write `model` and its validation `record` (see `publishable`) into `folder`."""
-    from pipeline.gold.intensity.blend import Blend
-    from pipeline.gold.intensity.boosted import BoostedGLM
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(model, Blend):
@@ -65,11 +68,6 @@ def read_document(folder: Path) -> dict[str, Any]:
 
 def load_model(folder: Path):
     """The model stored in `folder` (its record is `read_document(folder)['record']`)."""
-    from pipeline.gold.intensity.blend import Blend
-    from pipeline.gold.intensity.boosted import BoostedGLM
-    from pipeline.gold.intensity.glm import PoissonGLM
-    from pipeline.gold.intensity.hotspot import HotspotMap
-
     folder = Path(folder)
     document = read_document(folder)
     name, payload = document["name"], document["payload"]
@@ -79,7 +77,6 @@ def load_model(folder: Path):
         return HotspotMap.from_json(payload)
     if name == "blend":
         components = [load_model(folder / "components" / c) for c in payload["components"]]
-        import numpy as np
 
         return Blend(components, np.asarray(payload["weights"], float), tuple(payload["train_years"]),
                      {int(k): float(v) for k, v in payload.get("year_counts", {}).items()})

@@ -18,15 +18,13 @@ series of its nearest station; None (no weather history in the lake) is normal w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from pipeline.core.calendar import is_public_holiday, is_school_holiday
 from pipeline.core.errors import AccidentsError
 from pipeline.core.weather import ATM_NORMAL, WeatherHistory
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 TIME_KEY = ("hour", "dow", "month", "holiday", "holiday_night", "school", "atm")
 NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)
@@ -34,8 +32,6 @@ NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)
 
 def year_hours(years) -> pd.DatetimeIndex:
     """Every local hour start of the given calendar years, in order."""
-    import pandas as pd
-
     years = sorted({int(y) for y in years})
     if not years:
         raise AccidentsError("no year given")
@@ -46,10 +42,6 @@ def year_hours(years) -> pd.DatetimeIndex:
 def hour_calendar(hours, department: str) -> pd.DataFrame:
     """Calendar covariates of each hour: hour, dow (Monday 0), month, public holiday, holiday night
     (the night hours of a public holiday and of its eve's evening) and school holiday, as small ints."""
-    import pandas as pd
-
-    from pipeline.core.calendar import is_public_holiday, is_school_holiday
-
     hours = pd.DatetimeIndex(hours)
     values = hours.to_numpy()
     hour = hours.hour.to_numpy()
@@ -102,8 +94,6 @@ class TimeCells:
 
     @classmethod
     def of(cls, hours, weather: WeatherSeries, department: str) -> TimeCells:
-        import pandas as pd
-
         calendar = hour_calendar(hours, department)
         n_series, n_hours = weather.atm.shape
         if n_hours != len(calendar):
@@ -140,8 +130,6 @@ def count_data(points: pd.DataFrame, accidents: pd.DataFrame, years, weather, de
                group_of_point: np.ndarray, n_groups: int) -> CountData:
     """Aggregate the accidents (point_id, event_time) of `years` on the grid of `points` x every hour
     of those years. Accidents outside the years or on unknown points are ignored."""
-    import pandas as pd
-
     hours = year_hours(years)
     series = WeatherSeries.of(points, hours, weather)
     cells = TimeCells.of(hours, series, department)
@@ -159,8 +147,6 @@ def count_data(points: pd.DataFrame, accidents: pd.DataFrame, years, weather, de
 
 def observed_counts(points: pd.DataFrame, accidents: pd.DataFrame, hours) -> np.ndarray:
     """(n_points, n_hours) float32 accident counts on the grid; accidents outside it are ignored."""
-    import pandas as pd
-
     hours = pd.DatetimeIndex(hours)
     counts = np.zeros((len(points), len(hours)), dtype=np.float32)
     point = pd.Index(points["point_id"]).get_indexer(accidents["point_id"])

@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pipeline.core.errors import AccidentsError
+from pipeline.gold.intensity.blend import Blend, blend_weights, crossfit_loglik
+from pipeline.gold.intensity.boosted import BoostedGLM, training_rows, tune
 from pipeline.gold.intensity.cells import count_data, observed_counts, year_hours
+from pipeline.gold.intensity.glm import PoissonGLM
 from pipeline.gold.intensity.grid import ScoringGrid
+from pipeline.gold.intensity.hotspot import HotspotMap
 from pipeline.gold.intensity.terms import GROUPS, point_groups
 
 if TYPE_CHECKING:
@@ -132,8 +137,6 @@ class _Validation:
 
 def _fit_glm(inputs: Inputs, fit, valid: _Validation, say) -> tuple[Any, Score]:
     """Coordinate search of the (space, time) ridge scales on the validation likelihood, warm-started."""
-    from pipeline.gold.intensity.glm import PoissonGLM
-
     started = time.perf_counter()
     year_counts = inputs.year_counts(fit.years)
     tried: dict[tuple[float, float], float] = {}
@@ -163,8 +166,6 @@ def _fit_glm(inputs: Inputs, fit, valid: _Validation, say) -> tuple[Any, Score]:
 
 
 def _fit_hotspot(inputs: Inputs, fit, valid: _Validation) -> tuple[Any, Score]:
-    from pipeline.gold.intensity.hotspot import HotspotMap
-
     started = time.perf_counter()
     model = HotspotMap.fit(inputs.points, inputs.accidents, fit.years, crs=inputs.crs,
                            weather_codes=inputs.weather_codes(fit), year_counts=inputs.year_counts(fit.years))
@@ -173,8 +174,6 @@ def _fit_hotspot(inputs: Inputs, fit, valid: _Validation) -> tuple[Any, Score]:
 
 def _fit_boosted(library: str, glm, rows, inputs: Inputs, fit, valid: _Validation, *, trials: int, seed: int,
                  threads: int, timeout: float | None) -> tuple[Any, Score]:
-    from pipeline.gold.intensity.boosted import BoostedGLM, tune
-
     started = time.perf_counter()
     tuned = tune(library, *rows, trials=trials, seed=seed, threads=threads, timeout=timeout)
     model = BoostedGLM.fit(library, glm, inputs.points, fit, tuned.params, tuned.rounds, seed=seed, threads=threads)
@@ -186,10 +185,6 @@ def _fit_boosted_all(libraries, glm, inputs: Inputs, fit, valid_data, valid: _Va
     """The boosted candidates side by side, one single-threaded fit each on `threads` cores: on ~80,000
     rows a tree library's own threads wait on each other more than they help (LightGBM: 0.8 s a fit
     on one thread, 1.6 s on two)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from pipeline.gold.intensity.boosted import training_rows
-
     if not libraries:
         return {}
     rows = (training_rows(glm, inputs.points, fit), training_rows(glm, inputs.points, valid_data))
@@ -205,8 +200,6 @@ def _fit_boosted_all(libraries, glm, inputs: Inputs, fit, valid_data, valid: _Va
 def _fit_blend(components: dict[str, Any], expected: dict[str, np.ndarray], valid: _Validation,
                fit_years) -> tuple[Any, Score]:
     from scipy.special import gammaln
-
-    from pipeline.gold.intensity.blend import Blend, blend_weights, crossfit_loglik
 
     started = time.perf_counter()
     names = list(components)
@@ -278,11 +271,6 @@ def _refit(names, fitted: dict[str, Any], inputs: Inputs, years, penalties: dict
            threads: int) -> dict[str, Any]:
     """Every named candidate refitted on `years` (all years up to D) with its validation choices (the
     GLM's ridge scales `penalties` serve the GLM and the boosted candidates' offset alike)."""
-    from pipeline.gold.intensity.blend import Blend
-    from pipeline.gold.intensity.boosted import BoostedGLM
-    from pipeline.gold.intensity.glm import PoissonGLM
-    from pipeline.gold.intensity.hotspot import HotspotMap
-
     if not names:
         return {}
     data = inputs.counts(years)

@@ -7,13 +7,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from pipeline.gold.intensity.cells import TimeCells, WeatherSeries
 from pipeline.gold.intensity.terms import point_groups
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pipeline.core.weather import WeatherHistory
 
 # A year of the 0.02-degree demo grid is 11 M point-hours (90 MB in float64): an evaluation keeps each
@@ -36,8 +35,6 @@ class ScoringGrid:
     _expected: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        import pandas as pd
-
         object.__setattr__(self, "hours", pd.DatetimeIndex(self.hours))
 
     @property

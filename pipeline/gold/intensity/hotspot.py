@@ -9,12 +9,23 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from pipeline.core.errors import AccidentsError
+from pipeline.gold.baselines import (
+    HOURS_PER_WEEK,
+    HotspotBaseline,
+    _point_index,
+    fit_shrunk_baseline,
+    hour_of_week,
+    kde_point_shares,
+    mixed_shares,
+    project,
+    smoothed_profile,
+)
+from pipeline.gold.intensity.cells import year_hours
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pipeline.gold.intensity.grid import ScoringGrid
 
 KIND = "hotspot map"
@@ -37,8 +48,6 @@ class HotspotMap:
             weather_codes, year_counts: dict[int, float] | None = None) -> HotspotMap:
         """Counts of `years` (the last one chooses bandwidth, shrinkage and profile smoothing with fits
         on the earlier ones; a single year is both); accidents: point_id, event_time, lat, lon, year."""
-        from pipeline.gold.baselines import fit_shrunk_baseline
-
         years = sorted({int(y) for y in years})
         used = accidents[accidents["year"].isin(years)]
         if used.empty:
@@ -51,8 +60,6 @@ class HotspotMap:
                    dict(year_counts or {}))
 
     def expected_counts(self, grid: ScoringGrid, dtype=np.float64) -> np.ndarray:
-        import pandas as pd
-
         index = pd.Index(self.point_ids).get_indexer(grid.points["point_id"])
         yearly = np.where(index >= 0, self.point_yearly[np.maximum(index, 0)], 0.0)
         return np.outer(yearly, self.year_shares(grid.hours)).astype(dtype, copy=False)
@@ -62,11 +69,6 @@ class HotspotMap:
         among that slot's hours in its calendar year. A calendar year sums to 1 and a day to about 1/365,
         whatever span `hours` covers (spreading the year over the grid's own hours put a whole year in
         a predicted day)."""
-        import pandas as pd
-
-        from pipeline.gold.baselines import HOURS_PER_WEEK, hour_of_week
-        from pipeline.gold.intensity.cells import year_hours
-
         hours = pd.DatetimeIndex(hours)
         slots, years = hour_of_week(hours), hours.year.to_numpy()
         profile = self.profile / self.profile.sum()
@@ -94,9 +96,6 @@ class HotspotMap:
 def _single_year_baseline(points, accidents, year: int, crs: str):
     """One year only: no year is left to choose the shrinkage on; the KDE mixture uses the middle
     choices of the shrunk baseline's grids (KDE weight 0.5, bandwidth 1 km, a 2 % floor)."""
-    from pipeline.gold.baselines import (HotspotBaseline, kde_point_shares, mixed_shares, project,
-                                         smoothed_profile, hour_of_week, HOURS_PER_WEEK, _point_index)
-
     point_ids = points["point_id"].to_numpy()
     counts = np.bincount(_point_index(point_ids, accidents["point_id"]), minlength=len(point_ids)).astype(float)
     kde = kde_point_shares(project(accidents["lat"], accidents["lon"], crs), project(points["lat"], points["lon"], crs),

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from pipeline.core.errors import AccidentsError
 
@@ -95,8 +96,6 @@ def _gradient_and_hessian(problem: PoissonProblem, theta: np.ndarray, ev: _Evalu
 def fit_poisson(problem: PoissonProblem, start: np.ndarray | None = None, *, max_iter: int = 60,
                 tolerance: float = 1e-9) -> PoissonFit:
     """Maximise the penalised log-likelihood of `problem` (module docstring); `start` warm-starts."""
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=1, user_api="blas"):
         return _newton(problem, start, max_iter=max_iter, tolerance=tolerance)
 

@@ -11,14 +11,15 @@ factor; the hotspot map's only reason is its past accidents.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
+import pandas as pd
 
+from pipeline.core.communes import official_seats
+from pipeline.gold.intensity.boosted import BoostedGLM, coarse_keys
+from pipeline.gold.intensity.cells import TimeCells, WeatherSeries, year_hours
+from pipeline.gold.intensity.hotspot import HotspotMap
 from pipeline.gold.intensity.terms import GROUPS, point_groups
-
-if TYPE_CHECKING:
-    import pandas as pd
+from pipeline.gold.intensity.uncertainty import glm_part
 
 MIN_RATIO = 1.10
 MAX_REASONS = 5
@@ -67,8 +68,6 @@ def _point_detail(name: str, point: pd.Series) -> str:
 
 def commune_name(code: str, department: str) -> str:
     """'Nouméa (98818)' where the commune list is shipped, else the code."""
-    from pipeline.core.communes import official_seats
-
     seats = official_seats(department) if department else None
     if seats is not None:
         found = seats.names[seats.codes == code]
@@ -93,8 +92,6 @@ def _time_detail(name: str, hour, group: str, atm: int) -> str:
 
 def time_reference(glm, year: int, department: str) -> np.ndarray:
     """(G, dt) the time design of each road group averaged over every hour of `year` in normal weather."""
-    from pipeline.gold.intensity.cells import TimeCells, WeatherSeries, year_hours
-
     hours = year_hours([year])
     cells = TimeCells.of(hours, WeatherSeries(np.zeros(1, dtype=np.int64), np.ones((1, len(hours)), dtype=np.int64)),
                          department)
@@ -121,10 +118,6 @@ def glm_reasons(glm, points: pd.DataFrame, index: int, hour, key: pd.DataFrame, 
 def model_reasons(model, points: pd.DataFrame, index: int, hour, key: pd.DataFrame,
                   reference: np.ndarray | None) -> list[dict]:
     """The top factors of any candidate at point `index` and `hour` (module docstring)."""
-    from pipeline.gold.intensity.boosted import BoostedGLM, coarse_keys
-    from pipeline.gold.intensity.hotspot import HotspotMap
-    from pipeline.gold.intensity.uncertainty import glm_part
-
     if isinstance(model, HotspotMap):
         return map_reasons(model, points, index)
     glm = glm_part(model)
@@ -144,8 +137,6 @@ def _top(reasons) -> list[dict]:
 
 def map_reasons(model, points: pd.DataFrame, index: int) -> list[dict]:
     """The hotspot map's reason: its past accidents, against the average point's."""
-    import pandas as pd
-
     position = pd.Index(model.point_ids).get_indexer([points["point_id"].iloc[index]])[0]
     if position < 0:
         return []

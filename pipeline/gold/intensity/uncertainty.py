@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipeline.gold.intensity.blend import Blend
+from pipeline.gold.intensity.glm import PoissonGLM
+
 if TYPE_CHECKING:
     from pipeline.gold.intensity.grid import ScoringGrid
 
@@ -49,9 +52,6 @@ class Interval:
 
 def glm_part(model):
     """The GLM inside a model (itself, a boosted model's offset, a blend's first weighted GLM), or None."""
-    from pipeline.gold.intensity.blend import Blend
-    from pipeline.gold.intensity.glm import PoissonGLM
-
     if isinstance(model, PoissonGLM):
         return model
     if isinstance(model, Blend):

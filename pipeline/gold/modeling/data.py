@@ -18,7 +18,7 @@ from pipeline.core.errors import AccidentsError
 from pipeline.core.features import CATEGORICAL, FEATURE_COLUMNS
 from pipeline.core.lake import DEP, table_exists
 from pipeline.gold.model_bundle import fit_category_codes
-from pipeline.silver.features import recorded_lookback_years
+from pipeline.silver.tables import recorded_lookback_years
 
 PROTOCOLS = ("reference",)
 TABLES = {"reference": ("gold.train", "gold.test")}

@@ -14,6 +14,7 @@ stay those of the calibration table.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,8 +234,6 @@ class FittedModel:
 
     @classmethod
     def from_json(cls, d: dict) -> FittedModel:
-        import datetime as dt
-
         return cls(
             hour_factor=np.array(d["hour_factor"]), dow_factor=np.array(d["dow_factor"]),
             month_factor=np.array(d["month_factor"]), group_factor=np.array(d["group_factor"]),

@@ -11,11 +11,18 @@ real OpenStreetMap network. Written as OSM XML; accident sites are sampled along
 from __future__ import annotations
 
 from dataclasses import dataclass
+from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
 from pipeline.sources.demo.geography import (
-    COMMUNE_BY_NAME, COMMUNES, ROUTES, Commune, nearest_commune, to_latlon, to_xy,
+    COMMUNE_BY_NAME,
+    COMMUNES,
+    ROUTES,
+    Commune,
+    nearest_commune,
+    to_latlon,
+    to_xy,
 )
 from pipeline.sources.demo.land import GRANDE_TERRE, ISLANDS, SPINE, in_polygon, on_land
 
@@ -294,8 +301,6 @@ def build_network() -> RoadNetwork:
 def write_osm_xml(network: RoadNetwork, path) -> None:
     """OSM XML 0.6 that osmnx.graph_from_xml can load. Text is built in one pass; nodes carry no
     (optional) version attribute and indentation is minimal to keep the file under 2 MB."""
-    from xml.sax.saxutils import quoteattr
-
     lines = [
         "<?xml version='1.0' encoding='UTF-8'?>",
         '<osm version="0.6" generator="accidents demo (SYNTHETIC road network, not OpenStreetMap data)">',
