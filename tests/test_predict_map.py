@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.lake import connect
-from pipeline.gold.predictions import WEATHER_SCENARIOS, predict_days
+from pipeline.gold.predictions import predict_days
+from pipeline.gold.scenarios import WEATHER_SCENARIOS
 from tests.support.intensity import N_POINTS, fitted_world, write_world
 from tests.support.registry import fake_registry
 

@@ -142,7 +142,7 @@ def trained(tmp_path_factory):
     """
     from pipeline.gold.datasets import build_datasets
     from pipeline.gold.modeling import data as data_module
-    from pipeline.gold.modeling import tuning
+    from pipeline.gold import reference_training
     from pipeline.gold.reference_training import train_models
     from pipeline.gold.training import train_candidates
     from tests.support.intensity import synthetic_world, write_world
@@ -158,7 +158,7 @@ def trained(tmp_path_factory):
     write_features(con, synthetic_features())
     build_datasets(con)
     events: list[tuple[str, set]] = []
-    real_tune, real_test = tuning.tune_algorithm, data_module.load_test_rows
+    real_tune, real_test = reference_training.tune_algorithm, data_module.load_test_rows
 
     def spy_tune(template, train, valid, **kwargs):
         events.append(("tune", set(train.row_ids) | set(valid.row_ids)))
@@ -170,7 +170,7 @@ def trained(tmp_path_factory):
         return rows
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(tuning, "tune_algorithm", spy_tune)
+        mp.setattr(reference_training, "tune_algorithm", spy_tune)  # the name the training calls
         mp.setattr(data_module, "load_test_rows", spy_test)
         # workers=1: the spies above live in this process (and tiny fits gain nothing from spawning)
         reference = train_models(con, protocol="reference", trials=2, seed=5, threads=1, workers=1, progress=False,
