@@ -33,10 +33,10 @@ SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_N
                      "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
 SEED = 20261206
 # The yardstick of the host on which the issues' targets were set (a quiet 2-core host of this kind):
-# a target of T seconds there is T / REFERENCE_SECONDS yardsticks everywhere. None until the lead's
-# quiet-machine run pins it (the report then states targets against its own yardstick, and says so).
-REFERENCE_SECONDS: float | None = None
-REFERENCE_NOTE = "not pinned yet: set bench.yardstick.REFERENCE_SECONDS from a quiet run of the reference host"
+# a target of T seconds there is T / REFERENCE_SECONDS yardsticks everywhere. Pinned from the lead's
+# quiet run (2026-12-07, load 0.5, three runs 1.08 / 1.10 / 1.15 s: the median).
+REFERENCE_SECONDS: float | None = 1.10
+REFERENCE_NOTE = "not pinned: set bench.yardstick.REFERENCE_SECONDS from a quiet run of the reference host"
 
 
 def _sort(rng):

@@ -5,6 +5,7 @@ with a registered champion."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from bench.adapters.process import cli, run_measured
@@ -13,6 +14,10 @@ from bench.adapters.process import cli, run_measured
 # ones tuned briefly (the champion is what predict and serve load); --quick: a tiny one.
 CHAMPION_LAKE = {"full": {"scale": 1.0, "trials": 5, "candidates": None},
                  "quick": {"scale": 0.05, "trials": 1, "candidates": "hotspot,glm", "roads": "small"}}
+# One predicted day in the lake, so that the README's queries over gold.predictions and
+# gold.prediction_totals have rows (`accidents predict` itself is measured on another day).
+FIXTURE_DAY = "2025-06-14"
+READY = "ingest, features, train, predict done\n"
 
 
 def demo_folder(work_dir: str, scale: float) -> Path:
@@ -39,13 +44,16 @@ def road_point_count(work_dir: str, grid_step: float) -> int:
 
 
 def champion_lake(work_dir: str, *, scale: float, trials: int, candidates: str | None, roads: str = "demo") -> Path:
-    """A data folder holding a demo lake with silver features and a registered champion (the winner of
-    `candidates`, None: every candidate), built once with the CLI (ingest, features, train) as a user
-    would. roads="small": a small street grid instead of the demo's network (smoke tests: far fewer
-    road points and edges)."""
+    """A data folder holding a demo lake with silver features, a registered champion (the winner of
+    `candidates`, None: every candidate) and one predicted day, built once with the CLI (ingest,
+    features, train, predict) as a user would; a folder built by an older version is rebuilt.
+    roads="small": a small street grid instead of the demo's network (smoke tests: far fewer road points
+    and edges)."""
     data = Path(work_dir) / f"lake-scale{scale:g}-trials{trials}-{(candidates or 'all').replace(',', '+')}-{roads}"
     done = data / "bench-ready"
-    if not done.is_file():
+    if not done.is_file() or done.read_text() != READY:
+        if data.exists():
+            shutil.rmtree(data)
         env = {"ACCIDENTS_DATA_DIR": str(data), "ACCIDENTS_CATALOG": "sqlite"}
         chosen = ["--candidates", candidates] if candidates else []
         roads_file = []
@@ -56,7 +64,7 @@ def champion_lake(work_dir: str, *, scale: float, trials: int, candidates: str |
             write_roads_osm(data / "small-roads.osm", "small")
             roads_file = ["--roads-file", str(data / "small-roads.osm")]
         for args in (cli("ingest", "--source", "demo", "--scale", f"{scale:g}"), cli("features", *roads_file),
-                     cli("train", "--trials", str(trials), *chosen)):
+                     cli("train", "--trials", str(trials), *chosen), cli("predict", "--date", FIXTURE_DAY)):
             run_measured(args, env_extra=env, what=" ".join(args[1:2]))
-        done.write_text("ingest, features, train done\n")
+        done.write_text(READY)
     return data

@@ -14,7 +14,7 @@ import pytest
 
 from bench import registry, report, yardstick
 from bench.adapters.chain import stage_times
-from bench.adapters.cli import readme_queries
+from bench.adapters.cli import lake_query, readme_queries
 from bench.runner import run_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def quick_run(tmp_path_factory):
                            "--json", str(tmp / "results.json")],
                           cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return json.loads((tmp / "results.json").read_text()), (tmp / "BENCHMARKS.md").read_text()
+    return json.loads((tmp / "results.json").read_text()), (tmp / "BENCHMARKS.md").read_text(), tmp / "work"
 
 
 def test_smoke_covers_every_adapter():
@@ -51,7 +51,7 @@ def test_every_benchmark_binds_to_its_adapter(bench):
 
 
 def test_every_benchmark_produced_figures(quick_run):
-    data, _ = quick_run
+    data, _, _ = quick_run
     by_name = {r["name"]: r for r in data["results"]}
     assert set(by_name) == set(SMOKE)
     for bench in (registry.select(name)[0] for name in SMOKE):
@@ -79,7 +79,7 @@ def test_every_benchmark_produced_figures(quick_run):
 
 
 def test_machine_and_markdown(quick_run):
-    data, text = quick_run
+    data, text, _ = quick_run
     machine = data["machine"]
     for key in ("cpu", "cores", "ram_gb", "os", "python", "packages", "commit", "date", "load_average"):
         assert machine[key], key
@@ -98,7 +98,7 @@ def test_machine_and_markdown(quick_run):
 
 
 def test_report_only_rewrites_the_markdown_from_the_json(quick_run, tmp_path):
-    data, text = quick_run
+    data, text, _ = quick_run
     (tmp_path / "r.json").write_text(json.dumps(data))
     subprocess.run([sys.executable, "-m", "bench", "--quick", "--report-only", "--json", str(tmp_path / "r.json"),
                     "--out", str(tmp_path / "B.md")], cwd=ROOT, check=True, capture_output=True)
@@ -134,6 +134,7 @@ def test_the_report_states_times_in_yardsticks_and_a_pinned_reference(monkeypatc
               "peak_mb": {"max": 100}, "wall_s": None, "cpu_s": None, "met": False, "error": None,
               "started_at": "2026-12-07T00:00", "load_average": [0.1, 0, 0], "yardstick_s": 9.0, "info": {}}
     data = {"machine": machine, "quick": False, "commands": ["python -m bench"], "results": [result]}
+    monkeypatch.setattr(yardstick, "REFERENCE_SECONDS", None)
     text = report.markdown(data, figure_path=None, out_dir=ROOT)
     assert "76 s (8.44 Y)" in text and "total_s <= 60 s (6.67 Y)" in text  # no reference: its own yardstick
     assert "this report's own yardstick" in text
@@ -201,6 +202,13 @@ def test_a_failing_adapter_is_recorded_not_raised():
     outcome = run_worker("bench.registry:select", {"names": "nope"}, timeout_s=60)
     assert outcome.figures is None and "unknown benchmark" in outcome.error
     assert outcome.peak_mb > 0
+
+
+def test_every_readme_query_runs_on_the_benchmarks_lake(quick_run):
+    # the smoke run measures lake_query_1 only: the others (over predictions too) must run as well
+    _, _, work = quick_run
+    for index, (comment, _) in enumerate(readme_queries()):
+        assert lake_query(str(work), index, quick=True)["result_rows"] > 0, comment
 
 
 def test_lake_queries_are_the_readme_examples():
