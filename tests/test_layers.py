@@ -2,7 +2,8 @@
 dagster_accidents/ (at the top of a file, inside a function or under TYPE_CHECKING alike, read with
 `ast`) goes to the same layer or a lower one, and the modules of pipeline/ import each other without
 circles. Imports sit at the top of their file, but for the heavy libraries and the lazy boundaries of
-pipeline/core/heavy.py, and the CLI's argument parsing loads neither them nor the data stack. Also:
+pipeline/core/heavy.py, and the CLI's argument parsing loads neither them nor the data stack. No module
+is over 450 lines and no function over 80. Also:
 every code path (`pipeline/...py`, `tests/...py`, ...) that README.md, BENCHMARKS.md and docs/ mention
 exists."""
 
@@ -367,3 +368,33 @@ def test_the_docs_check_finds_a_moved_module(tmp_path):
     assert missing_code_references(tmp_path) == [
         "README.md:2: pipeline/gold/metrics.py", "README.md:2: pipeline.gold.metrics",
         "README.md:2: pipeline.gold.scoring.gone"]
+
+
+# Issue 20's size targets: a module or function past them is split before it lands.
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 450, 80
+
+
+def oversized(root: Path = ROOT) -> list[str]:
+    found = []
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            text = path.read_text()
+            name = path.relative_to(root)
+            if (lines := len(text.splitlines())) > MAX_MODULE_LINES:
+                found.append(f"{name}: {lines} lines (at most {MAX_MODULE_LINES})")
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    if (length := node.end_lineno - node.lineno + 1) > MAX_FUNCTION_LINES:
+                        found.append(f"{name}:{node.lineno} {node.name}: {length} lines (at most {MAX_FUNCTION_LINES})")
+    return found
+
+
+def test_no_module_or_function_is_past_the_size_targets():
+    assert not oversized(), "\n".join(oversized())
+
+
+def test_the_size_check_sees_what_it_checks(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "pipeline" / "long.py").write_text(f"def long():\n{body}\n" + "\n" * MAX_MODULE_LINES)
+    assert [line.split(":")[0] for line in oversized(tmp_path)] == ["pipeline/long.py", "pipeline/long.py"]
