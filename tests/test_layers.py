@@ -308,6 +308,9 @@ def test_the_cli_parser_loads_no_heavy_library_no_data_stack_and_no_stage_code()
     loaded = json.loads(done.stdout)
     libraries = {name.split(".")[0] for name in loaded}
     assert not libraries & (set(HEAVY_LIBRARIES) | set(DATA_STACK))
+    # an allow-list: the standard library and the project only (setuptools' .pth hook loads
+    # _distutils_hack at interpreter start, before any of our code)
+    assert libraries - set(sys.stdlib_module_names) <= {"__main__", "_distutils_hack", *PACKAGES}
     light = ("pipeline.cli.parser", "pipeline.cli.common", "pipeline.core.errors", "pipeline.core.params",
              "pipeline.core.settings", "pipeline.core.departments", "pipeline.gold.algorithms")
     project = [name for name in loaded if name.split(".")[0] in PACKAGES]

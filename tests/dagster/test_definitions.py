@@ -196,7 +196,7 @@ def test_release_sensor_does_not_poll_in_demo_mode(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("the demo source must not reach data.gouv.fr")
 
-    monkeypatch.setattr("pipeline.sources.datagouv.list_published_years", no_network)
+    monkeypatch.setattr("dagster_accidents.sensors.list_published_years", no_network)  # the name the sensor calls
     context = dg.build_sensor_context(resources={"lake": DuckLakeResource(data_dir=str(tmp_path)),
                                                  "baac_source": BaacSourceResource(source="demo")})
     result = baac_release_sensor(context)

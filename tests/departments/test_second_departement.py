@@ -25,14 +25,15 @@ def alone_974(tmp_path_factory):
     root = tmp_path_factory.mktemp("dep974")
     source = write_reunion_source(root / "baac974")
     projected_to: set[str] = set()
-    project = baselines.project
+    to_metric = baselines.to_metric
 
-    def recording_project(lat, lon, crs=baselines.DEFAULT_CRS):
+    # baselines.project looks to_metric up in its own module whoever imported project (hotspot.py does)
+    def recording_to_metric(lon, lat, crs):
         projected_to.add(crs)
-        return project(lat, lon, crs)
+        return to_metric(lon, lat, crs)
 
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
-        patch.setattr(baselines, "project", recording_project)
+        patch.setattr(baselines, "to_metric", recording_to_metric)
         patch.setenv("ACCIDENTS_DATA_DIR", str(root / "data"))
         assert main([*RUN_974, "--source", str(source)]) == 0
     return root / "data", source, out.getvalue(), projected_to

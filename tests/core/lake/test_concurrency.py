@@ -126,7 +126,14 @@ def test_the_write_lock_is_reentrant_and_skipped_for_a_server_catalog(settings, 
     with lake.write_lock(con), lake.write_lock(con):  # nesting does not deadlock
         lake.committed(con, lambda: con.execute("CREATE TABLE gold.nested AS SELECT 1 AS x"))
     assert lake.table_exists(con, "gold.nested")
-    monkeypatch.setattr(lake_lock, "lock_path", lambda con: None)
-    with lake.write_lock(con, timeout=0):
-        pass
+    import fcntl
+
+    with open(lake_lock.lock_path(con), "a") as other:  # another holder: the embedded lock would refuse
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(lake.LakeBusy):
+            with lake.write_lock(con, timeout=0):
+                pass
+        monkeypatch.setattr(lake_lock, "lock_path", lambda con: None)  # as for a PostgreSQL catalog
+        with lake.write_lock(con, timeout=0):
+            pass
     con.close()
