@@ -59,10 +59,13 @@ def demo_files_dir(settings: Settings, seed: int, scale: float) -> Path:
     return settings.demo_dir / f"seed{seed}-scale{scale:g}"
 
 
-def _generator_fingerprint() -> str:
+DEMO_PACKAGE = Path(__file__).parent / "demo"
+
+
+def _generator_fingerprint(package: Path = DEMO_PACKAGE) -> str:
     """Hash of the demo generator's code: a changed generator invalidates generated folders."""
     digest = hashlib.sha256()
-    for module in sorted(Path(__file__).parent.glob("demo*.py")):
+    for module in sorted(package.glob("*.py")):
         digest.update(module.read_bytes())
     return digest.hexdigest()[:16]
 

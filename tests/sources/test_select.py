@@ -46,3 +46,14 @@ def test_each_source_knows_its_roads_and_truth(tmp_path):
     assert open_source("datagouv", settings).roads_file() is None
     demo = open_source("demo", settings, seed=3)
     assert demo.roads_file() == demo_files_dir(settings, 3, 1.0) / "roads.osm" and demo.truth() is not None
+
+
+def test_the_generator_fingerprint_follows_the_demo_package_code(tmp_path):
+    # it hashed a glob that matched nothing once the generator moved to sources/demo/ (always the
+    # empty-input hash): a changed generator never regenerated the cached demo folders
+    empty = select._generator_fingerprint(tmp_path)
+    assert select._generator_fingerprint() != empty
+    (tmp_path / "generator.py").write_text("SEED = 1\n")
+    first = select._generator_fingerprint(tmp_path)
+    (tmp_path / "generator.py").write_text("SEED = 2\n")
+    assert empty != first != select._generator_fingerprint(tmp_path)
