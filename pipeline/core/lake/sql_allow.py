@@ -125,8 +125,12 @@ def check_query(con: duckdb.DuckDBPyConnection, query: str) -> None:
     _Walk().node(tree["statements"][0], frozenset())
 
 
-# Table references a parsed query should never hold (internal to DuckDB's planner or client).
-_REFUSED_REFS = {"COLUMN_DATA", "DELIM_GET", "BOUND_TABLE_REF", "CTE"}
+# The table references a query may hold (a dict of the parse tree with an "alias" and a "sample", no
+# expression "class"); every other kind is refused. Tables and table functions are checked by name below.
+ALLOWED_REFS = {"BASE_TABLE", "TABLE_FUNCTION", "SUBQUERY", "JOIN", "EXPRESSION_LIST", "EMPTY", "PIVOT", "SHOW_REF"}
+# SHOW/DESCRIBE/SUMMARIZE: of a query or table (checked like any other), or SHOW TABLES (the lake's);
+# not SHOW DATABASES or SHOW ALL TABLES, which list the catalog database's own tables.
+ALLOWED_SHOWS = {("DESCRIBE", ""), ("SUMMARY", ""), ("SHOW_UNQUALIFIED", '"tables"')}
 
 
 class _Walk:
@@ -143,8 +147,8 @@ class _Walk:
         if isinstance(cte_map, dict) and cte_map.get("map"):
             ctes = ctes | {entry["key"].lower() for entry in cte_map["map"]}
         kind = value.get("type") if isinstance(value.get("type"), str) else None
-        if kind in _REFUSED_REFS:
-            raise QueryRefused(f"SQL: a {kind} table reference is not allowed in `accidents sql`")
+        if kind and "alias" in value and "sample" in value and "class" not in value:  # a table reference
+            self.table_reference(value)
         if kind == "BASE_TABLE":
             self.table(value, ctes)
         elif kind == "TABLE_FUNCTION":
@@ -156,6 +160,15 @@ class _Walk:
             self.function(value)
         for child in value.values():
             self.node(child, ctes)
+
+    @staticmethod
+    def table_reference(ref: dict) -> None:
+        kind = ref["type"]
+        if kind not in ALLOWED_REFS:
+            raise QueryRefused(f"SQL: a {kind} table reference is not allowed in `accidents sql`")
+        if kind == "SHOW_REF" and (ref.get("show_type"), ref.get("table_name", "")) not in ALLOWED_SHOWS:
+            raise QueryRefused("SQL: of the SHOW statements only SHOW TABLES, DESCRIBE and SUMMARIZE are allowed "
+                               "in `accidents sql` (the lake's tables: bronze.*, silver.*, gold.*)")
 
     @staticmethod
     def table(ref: dict, ctes: frozenset[str]) -> None:

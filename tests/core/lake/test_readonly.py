@@ -59,6 +59,8 @@ NOT_SELECT = "only one SELECT-like statement is allowed"
     ("SELECT current_setting('allowed_directories')", "current_setting() is not allowed"),
     ("SELECT x FROM (SELECT 1 AS x) WHERE x IN (SELECT * FROM glob('/*'))", "glob() is not allowed"),
     ("SELECT CAST(adr AS INTEGER) FROM bronze.accidents", "Conversion Error"),
+    ("SHOW DATABASES", "only SHOW TABLES, DESCRIBE and SUMMARIZE are allowed"),
+    ("SHOW ALL TABLES", "only SHOW TABLES, DESCRIBE and SUMMARIZE are allowed"),
     ("SELEC 1", "syntax error"),
     ("SELECT * FROM bronze.nope", "Table with name nope does not exist"),
 ])
@@ -123,3 +125,10 @@ def test_time_travel_and_catalog_views_are_allowed(small_lake, capsys):
     assert main(["sql", "--format", "csv", "WITH t AS (SELECT table_name FROM information_schema.tables "
                                            "WHERE table_schema = 'bronze') SELECT count(*) > 3 AS ok FROM t"]) == 0
     assert capsys.readouterr().out.split() == ["ok", "True"]
+
+
+def test_show_tables_describe_and_summarize_are_allowed(small_lake, capsys):
+    for query in ("SHOW TABLES", "DESCRIBE bronze.accidents", "SUMMARIZE bronze.accidents", "DESCRIBE SELECT 1 AS x"):
+        capsys.readouterr()
+        assert main(["sql", "--format", "csv", query]) == 0, capsys.readouterr().err
+        assert capsys.readouterr().out.strip(), query
