@@ -129,7 +129,7 @@ def measure_training(*, source: str = "demo", trials: int = 50, algorithms=ALGOR
     """One timed reference training (`accidents train --protocol reference`: tuning, refit, test,
     MLflow logging and registration) on a fresh lake; its gold datasets are built before the clock.
 
-    `threads` / `workers` None: the training's defaults (pipeline.gold.reference_training.parallelism).
+    `threads` / `workers` None: the training's defaults (pipeline.gold.modeling.parallelism.parallelism).
     Returns plain figures: `total_seconds` (the stage), `tuning_seconds` (Optuna trials only),
     per algorithm `seconds_per_trial`, `cpu_seconds`, validation/test metrics, and the load average."""
     from pipeline.gold.params import TrainParams

@@ -21,8 +21,6 @@ def run_serve(args: argparse.Namespace, settings) -> int:
     options = ServeOptions(radius_km=args.radius_km, refresh_seconds=args.refresh_seconds,
                            compute_slots=args.compute_slots, compute_wait_seconds=args.compute_wait_seconds,
                            header_timeout_seconds=args.header_timeout)
-    if args.dep:
-        settings.for_departments(args.dep)  # validates the code
 
     # Workers are fresh processes: they read settings and options from the environment.
     os.environ.update(options_to_env(options))

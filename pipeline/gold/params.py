@@ -15,11 +15,11 @@ TUNE_ROWS = 50_000
 REFIT_ROWS = 1_000_000
 MIN_ROWS_CAP = 1_000
 PROTOCOLS = ("intensity", "reference", "both")
-# The intensity candidates (pipeline.gold.intensity.competition): named here so that the CLI's --help
-# does not import the models.
 # MLflow runs still RUNNING after this long are marked FAILED when their owner cannot be checked from here
 # (pipeline.gold.run_owner).
 STALE_RUN_HOURS = 12.0
+# The intensity candidates (pipeline.gold.intensity.competition): named here so that the CLI's --help
+# does not import the models.
 CANDIDATES = ("hotspot", "glm", "catboost", "lightgbm", "xgboost", "blend")
 BOOSTED_TRIALS = 10
 SAMPLERS = ("exclusion", "uniform")

@@ -16,12 +16,12 @@ import pandas as pd
 from pipeline.core.lake import DEP, scanned_once, table_exists, write_department_rows
 from pipeline.gold.intensity.reasons import model_reasons, time_reference
 from pipeline.gold.intensity.uncertainty import Aggregates, Interval, aggregate_intervals, glm_part
+from pipeline.gold.scenarios import HOURS
 
 if TYPE_CHECKING:
     from pipeline.gold.intensity.grid import ScoringGrid
 
 TOP_POINTS = 10
-HOURS = 24
 
 TOTALS_DDL = """
 CREATE TABLE IF NOT EXISTS gold.prediction_totals (

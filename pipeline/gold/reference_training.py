@@ -32,13 +32,13 @@ import pandas as pd
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.features import FEATURE_COLUMNS
-from pipeline.core.lake import DEP, committed, ensure_tables, replace_department_table, write_department_rows
+from pipeline.core.lake import committed, ensure_tables, replace_department_table, write_department_rows
 from pipeline.gold import algorithms as algorithm_registry
 from pipeline.gold import registry
 from pipeline.gold.model_bundle import RiskModel
 from pipeline.gold.modeling import data as data_module
 from pipeline.gold.modeling.figures import save_figures
-from pipeline.gold.modeling.parallelism import PARALLEL_MIN_ROW_TRIALS, check_parallelism, parallelism  # noqa: F401
+from pipeline.gold.modeling.parallelism import check_parallelism, parallelism
 from pipeline.gold.modeling.reference import reference_report
 from pipeline.gold.modeling.scores import classification_metrics, is_better
 from pipeline.gold.modeling.tuning import tune_algorithm
@@ -143,17 +143,16 @@ def with_negative_weight(template: RiskModel, negative_weight: float) -> RiskMod
 def tune_and_refit(template: RiskModel, rows: FitRows, *, objective: str, trials: int, seed: int,
                    timeout: float | None, progress: bool, threads: int):
     """Tune one algorithm on `rows.tune`, then fit its best parameters on the tuning rows (the tuned
-    model, scored on the validation rows) and on the refit rows (the final model; the tuned one when
-    they are the same rows) -> (tuning result, tuned model, final model, wall s, CPU s)."""
+    model, scored on the validation rows) and on the refit rows (the final model) -> (tuning result,
+    tuned model, final model, wall s, CPU s)."""
     t0, cpu0 = time.perf_counter(), time.process_time()
     tuned_template = with_negative_weight(template, rows.tune_negative_weight)
     tuned = tune_algorithm(tuned_template, rows.tune, rows.tune_valid, objective=objective, trials=trials,
                            seed=seed, timeout=timeout, progress=progress, threads=threads)
     refit = dict(objective=objective, seed=seed, threads=threads)
     tuned_model = fit_final_model(tuned_template, rows.tune, tuned.best_params, tuned.best_rounds, **refit)
-    final = tuned_model if rows.refit is rows.tune else fit_final_model(
-        with_negative_weight(template, rows.refit_negative_weight), rows.refit, tuned.best_params,
-        tuned.best_rounds, **refit)
+    final = fit_final_model(with_negative_weight(template, rows.refit_negative_weight), rows.refit,
+                            tuned.best_params, tuned.best_rounds, **refit)
     return tuned, tuned_model, final, time.perf_counter() - t0, time.process_time() - cpu0
 
 
@@ -411,7 +410,3 @@ def write_model_runs(con, results, *, protocol: str, sampler: str, objective: st
                                                  key={"protocol": protocol, "sampler": sampler}),
               _model_runs=rows)
     return len(rows)
-
-
-def model_runs_frame(con) -> pd.DataFrame:
-    return con.execute(f"SELECT * FROM gold.reference_model_runs WHERE dep = {DEP} ORDER BY sampler, algorithm").df()

@@ -187,7 +187,3 @@ def write_model_runs(con, summary: TrainingSummary) -> int:
     } for r in summary.candidates])
     committed(con, lambda: write_department_rows(con, "gold.model_runs", "SELECT * FROM _model_runs"), _model_runs=rows)
     return len(rows)
-
-
-def model_runs_frame(con):
-    return con.execute(f"SELECT * FROM gold.model_runs WHERE dep = {DEP} ORDER BY validation_loglik_per_accident DESC").df()

@@ -1,5 +1,5 @@
-"""The road points the API answers for: loaded once per lake snapshot, with a KD-tree for the nearest
-one (a request's place is mapped to the road point nearest to it, within a radius)."""
+"""The road points the API answers for: loaded once per lake snapshot, with their unit vectors for the
+nearest one (a request's place is mapped to the road point nearest to it, within a radius)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.core.spatial import EARTH_RADIUS_KM
+from pipeline.core.spatial import EARTH_RADIUS_KM, unit_vectors
 from pipeline.serving.params import ParameterError
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def unit_vectors(lat, lon) -> np.ndarray:
-    """Points on the unit sphere: straight-line (chord) nearest = great-circle nearest."""
-    phi, lam = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
-    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
 
 
 class RoadIndex:

@@ -1,6 +1,6 @@
 """What the risk API answers, without HTTP: nearest road point, risk of a point-hour, hotspots.
 
-Everything a request needs is in memory: the road points (a KD-tree for the nearest one), the
+Everything a request needs is in memory: the road points (unit vectors for the nearest one), the
 champion, and day grids (24 x N expected accidents, probabilities, risk indexes, ranks, and the day's
 top points with their intervals and reasons) per (date, atm). A day grid comes from gold.predictions
 and gold.prediction_totals when that day was predicted for every current road point (`stored_grid`);

@@ -52,7 +52,6 @@ from pipeline.silver import sampling
 from pipeline.silver.params import FeatureParams
 from pipeline.silver.road_points import attach_communes, build_road_points, snap_accidents
 from pipeline.silver.sampling import atm_distribution, weather_at_points
-from pipeline.silver.tables import recorded_lag_years, recorded_lookback_years
 
 if TYPE_CHECKING:
     import duckdb
@@ -349,30 +348,3 @@ def _write_meta(con, params: FeatureParams, department: str, sampled: _Sampled, 
         params_json=json.dumps(recorded, sort_keys=True))
     _write_frame(con, "silver.features_meta", meta_frame)
 
-
-def load_scoring_history(con: duckdb.DuckDBPyConnection, lookback_years: int, cap=None, lag_years: int | None = None):
-    """Point-in-time history over bronze.accidents for scoring (evaluation, predictions): the same
-    windows, lag (default: the one silver.features was built with) and data period as silver.features,
-    so scored rows see what training rows saw."""
-    if not table_exists(con, "bronze.accidents"):
-        raise AccidentsError("bronze.accidents does not exist: history features need it (run `accidents ingest`)")
-    accidents = con.execute(
-        f"SELECT accident_id, lat, lon, event_time FROM bronze.accidents WHERE event_time IS NOT NULL "
-        f"AND dep = {DEP}").df()
-    if accidents.empty:
-        raise AccidentsError("bronze.accidents holds no dated accident: history features need the data period")
-    years = pd.to_datetime(accidents["event_time"]).dt.year
-    return AccidentHistory.point_in_time(
-        accidents, lookback_years, cap=cap,
-        data_start=pd.Timestamp(year=int(years.min()), month=1, day=1),
-        data_end=pd.Timestamp(year=int(years.max()) + 1, month=1, day=1),
-        lag_years=recorded_lag_years(con) if lag_years is None else lag_years)
-
-
-def scoring_lookback_years(con: duckdb.DuckDBPyConnection, model, explicit: int | None = None) -> int:
-    """Lookback for scoring: explicit value, else the model's, else the one silver.features was built
-    with (models saved before the bundle recorded it), else 3."""
-    if explicit is not None:
-        return int(explicit)
-    stored = getattr(model, "history_lookback_years", None)
-    return int(stored) if stored is not None else recorded_lookback_years(con)

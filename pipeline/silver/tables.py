@@ -45,11 +45,6 @@ def recorded_lookback_years(con: duckdb.DuckDBPyConnection, default: int = 3) ->
     return _recorded(con, "history_lookback_years", default)
 
 
-def recorded_lag_years(con: duckdb.DuckDBPyConnection) -> int:
-    """The publication lag silver.features was built with (0 for tables built before it existed)."""
-    return _recorded(con, "history_lag_years", 0)
-
-
 def newest_data_year(con: duckdb.DuckDBPyConnection) -> int:
     """The newest accident year the lake holds for the connection's département (the latest *published*
     year, whatever the calendar says)."""

@@ -14,7 +14,7 @@ from pipeline.gold.params import STALE_RUN_HOURS, TrainParams
 from pipeline.gold.reference_training import train_models
 from pipeline.gold.run_owner import fail_dead_runs
 from pipeline.gold.training import train_candidates
-from pipeline.usecases.lake_source import ingested_source
+from pipeline.sources.provenance import lake_is_synthetic
 
 if TYPE_CHECKING:
     from pipeline.gold.datasets import DatasetsSummary
@@ -24,12 +24,6 @@ def build_gold_datasets(settings: Settings, params: TrainParams) -> DatasetsSumm
     """gold.train/test: the reference protocol's 80/20 split of silver.features_reference."""
     with lake_connection(settings) as con:
         return build_datasets(con, sampler=params.sampler, test_size=params.test_size, seed=_seed(settings, params))
-
-
-def lake_is_synthetic(con, settings: Settings) -> bool:
-    """True when the lake's accidents come from the synthetic demo source."""
-    source = ingested_source(con, settings)
-    return bool(source is not None and source.synthetic)
 
 
 def train_and_register(settings: Settings, params: TrainParams, *, tracking_uri: str | None = None,
@@ -48,7 +42,7 @@ def train_and_register(settings: Settings, params: TrainParams, *, tracking_uri:
             summaries.append(train_candidates(
                 con, candidates=params.candidates, trials=params.trials, seed=_seed(settings, params),
                 threads=params.threads or usable_cores(), tracking_uri=uri, experiment=settings.experiment,
-                registered_model=settings.registered_model, synthetic=lake_is_synthetic(con, settings),
+                registered_model=settings.registered_model, synthetic=lake_is_synthetic(con),
                 timeout=params.timeout, progress=progress))
     return summaries
 

@@ -1,9 +1,7 @@
 """The backtest `evaluate(con, Backtest(...))` on a synthetic world whose intensity is known (its truth is
 the oracle), and on the demo chain."""
 
-import datetime as dt
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -10,7 +10,7 @@ from pipeline.core.errors import AccidentsError
 from pipeline.gold.modeling.data import Rows, fit_rows, load_training_data, sample_rows
 from pipeline.gold.params import REFIT_ROWS, TUNE_ROWS, TrainParams
 from pipeline.core.cores import usable_cores
-from pipeline.gold.reference_training import parallelism
+from pipeline.gold.modeling.parallelism import parallelism
 
 
 def _rows(positives: int, negatives: int, years=(2019, 2020, 2021)) -> Rows:
@@ -107,7 +107,7 @@ def test_default_parallelism_fills_the_cores_without_oversubscribing(workers, th
 
 
 def test_a_small_tuning_stays_in_this_process_unless_workers_are_given():
-    from pipeline.gold.reference_training import PARALLEL_MIN_ROW_TRIALS
+    from pipeline.gold.modeling.parallelism import PARALLEL_MIN_ROW_TRIALS
 
     small, large = PARALLEL_MIN_ROW_TRIALS - 1, PARALLEL_MIN_ROW_TRIALS
     assert parallelism(None, None, 3, 2, row_trials=small) == (1, 2)  # tests, a few trials: no spawn

@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
 HOUR_BAND_STARTS = (6, 9, 12, 16, 19, 22)  # bands: 0-5, 6-8, 9-11, 12-15, 16-18, 19-21, 22-23
 N_COARSE = (len(HOUR_BAND_STARTS) + 1) * 3 * 3
-POINT_FEATURES = ("road_km", "share_major", "share_minor", "share_residential", "share_fast", "speed_limit",
-                  "intersections_100m", "road_sinuosity", "dist_to_commune_seat_km", "lat", "lon")
-TIME_FEATURES = ("hour_band", "day_type", "rain_level")
 POINTS_PER_STEP = 2_000
 
 

@@ -34,11 +34,11 @@ from pipeline.gold.intensity.glm import PoissonGLM
 from pipeline.gold.intensity.grid import ScoringGrid
 from pipeline.gold.intensity.hotspot import HotspotMap
 from pipeline.gold.intensity.terms import GROUPS, point_groups
+from pipeline.gold.params import CANDIDATES
 
 if TYPE_CHECKING:
     import pandas as pd
 
-CANDIDATES = ("hotspot", "glm", "catboost", "lightgbm", "xgboost", "blend")
 BOOSTED = ("catboost", "lightgbm", "xgboost")
 CALIBRATION_RANGE = (0.8, 1.25)  # validation expected / observed of a publishable model
 PENALTY_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
@@ -247,7 +247,7 @@ def compete(inputs: Inputs, data_end: int, *, candidates: Sequence[str] = CANDID
         expected[name] = valid.grid.expected_of(model)
         say(f"[{name}] validation LL/accident {scores[name].loglik_per_accident:.3f}, expected/observed "
             f"{scores[name].ratio:.2f} ({scores[name].seconds:.1f} s)")
-    weather_aware = {n: m for n, m in fitted.items() if n != "hotspot"}
+    weather_aware = {n: m for n, m in fitted.items() if n == "glm" or n in BOOSTED}  # the map is weather-blind
     if "blend" in candidates and len(weather_aware) > 1:
         fitted["blend"], scores["blend"] = _fit_blend(weather_aware, expected, valid, fit_years)
         say(f"[blend] weights {scores['blend'].params['weights']}: cross-fitted validation LL/accident "
