@@ -15,7 +15,8 @@ readonly LAKE_SECRET="accidents-lake-secrets"
 readonly DAGSTER_PG_SECRET="dagster-postgresql-secret"
 readonly PLATFORM_SECRET="accidents-platform-secrets"
 readonly ROLLOUT_TIMEOUT="300s"
-readonly BOOTSTRAP_TIMEOUT="14400s"  # the Job's own activeDeadlineSeconds
+readonly BOOTSTRAP_TIMEOUT_S=14400  # the Job's own activeDeadlineSeconds
+readonly JOB_POLL_SECONDS=15
 readonly API_DEPLOYMENT="accidents-api"
 
 usage() {
@@ -149,6 +150,30 @@ run() {
     else
         "$@"
     fi
+}
+
+# Wait for a Job to succeed; when it fails (backoffLimit 0: at its first failure) print the end of its
+# log and stop with exit code 6 instead of waiting out the timeout.
+wait_for_job() {
+    local job="job/$1" state deadline=$((SECONDS + BOOTSTRAP_TIMEOUT_S))
+    local status=(get "$job" --namespace "$namespace" -o 'jsonpath={.status.succeeded}/{.status.failed}')
+    if [[ "$dry_run" == true ]]; then
+        run "${kubectl[@]}" "${status[@]}"
+        return
+    fi
+    while (( SECONDS < deadline )); do
+        state=$("${kubectl[@]}" "${status[@]}")
+        case "$state" in
+            [1-9]*/*) return 0 ;;
+            */[1-9]*)
+                echo "rebuild-and-deploy.sh: error: $job failed; the end of its log:" >&2
+                "${kubectl[@]}" logs "$job" --namespace "$namespace" --tail=20 >&2 || true
+                exit 6 ;;
+        esac
+        sleep "$JOB_POLL_SECONDS"
+    done
+    echo "rebuild-and-deploy.sh: error: $job did not finish within ${BOOTSTRAP_TIMEOUT_S} s" >&2
+    exit 6
 }
 
 require_tools() {
@@ -291,8 +316,7 @@ run "${kubectl[@]}" rollout status "deployment/${API_DEPLOYMENT}" --namespace "$
 if [[ "$bootstrap" == true ]]; then
     run "${kubectl[@]}" delete job accidents-bootstrap --namespace "$namespace" --ignore-not-found
     apply_part bootstrap
-    run "${kubectl[@]}" wait --for=condition=complete job/accidents-bootstrap --namespace "$namespace" \
-        --timeout "$BOOTSTRAP_TIMEOUT"
+    wait_for_job accidents-bootstrap
 fi
 
 if [[ "$dry_run" == true ]]; then

@@ -1,12 +1,13 @@
 """Fill an empty lake through Dagster, then switch the schedules on: what a fresh deployment runs once.
 
-    python -m dagster_accidents.bootstrap [--trials 20] [--algorithms catboost,lightgbm,xgboost]
+    python -m dagster_accidents.bootstrap [--trials 10] [--candidates hotspot,glm,lightgbm,...]
                                           [--grpc-host accidents] [--grpc-port 3030] [--location accidents]
 
 For each configured département: `ingest_job` for every year partition (the backfill), then
 `all_assets_job` (roads, silver, datasets, training, evaluation), then `daily_predictions_job` for
-tomorrow; each run executes in this process and is recorded in the instance of DAGSTER_HOME (the
-production instance in the bootstrap Job, `k8s/bootstrap-job.yaml`), so the UI shows them like any
+tomorrow (--trials and --candidates go to both the training and its backtest, as the CLI's `accidents
+run` passes them; by default the shipped ones); each run executes in this process and is recorded in the instance of DAGSTER_HOME (the
+production instance in the bootstrap Job, `k8s/bootstrap/job.yaml`), so the UI shows them like any
 other run. The code server must answer first (checked before anything is written): both processes
 create the instance's storage on first use, and a fresh instance created by two at once breaks one of
 them. Then every schedule of the deployed code location (reached through its gRPC server, so
@@ -42,9 +43,10 @@ def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str, ru
         raise SystemExit(f"bootstrap: error: {job.name} [{partition}] failed (run {result.run_id}): {causes}")
 
 
-def fill_lake(instance: dg.DagsterInstance, *, trials: int | None, algorithms: list[str] | None) -> None:
-    training = {k: v for k, v in (("trials", trials), ("algorithms", algorithms)) if v is not None}
-    model_config = {"ops": {"gold__trained_models": {"config": training}}} if training else None
+def fill_lake(instance: dg.DagsterInstance, *, trials: int | None, candidates: list[str] | None) -> None:
+    chosen = {k: v for k, v in (("trials", trials), ("candidates", candidates)) if v is not None}
+    model_ops = ("gold__trained_models", "gold__evaluation")
+    model_config = {"ops": {op: {"config": chosen} for op in model_ops}} if chosen else None
     for dep in SETTINGS.departments:
         for year in baac_years.get_partition_keys():
             _run(defs.get_job_def("ingest_job"), instance, str(dep_year_key(dep, year)))
@@ -92,8 +94,8 @@ def start_schedules(host: str, port: int, location: str, *, attempts: int = 5, p
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dagster_accidents.bootstrap", description=__doc__.split("\n")[0])
-    parser.add_argument("--trials", type=int, default=None, help="Optuna trials per algorithm (default: TrainParams')")
-    parser.add_argument("--algorithms", default=None, help="comma list (default: TrainParams')")
+    parser.add_argument("--trials", type=int, default=None, help="Optuna trials per boosted candidate (default: TrainParams')")
+    parser.add_argument("--candidates", default=None, help="comma list of the intensity candidates (default: all)")
     parser.add_argument("--grpc-host", default="accidents", help="the code server's host (default: accidents)")
     parser.add_argument("--grpc-port", type=int, default=3030)
     parser.add_argument("--location", default="accidents", help="the code location's name in the workspace")
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_code_server(args.grpc_host, args.grpc_port)
     with dg.DagsterInstance.get() as instance:
         fill_lake(instance, trials=args.trials,
-                  algorithms=args.algorithms.split(",") if args.algorithms else None)
+                  candidates=args.candidates.split(",") if args.candidates else None)
     if not args.no_schedules:
         start_schedules(args.grpc_host, args.grpc_port, args.location)
     print("bootstrap: done", flush=True)

@@ -27,7 +27,7 @@ def _port() -> int:
 
 
 @pytest.mark.slow
-def test_bootstrap_fills_an_empty_lake_and_switches_the_schedules_on(tmp_path):
+def test_bootstrap_fills_an_empty_lake_and_switches_the_schedules_on(tmp_path, monkeypatch):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
@@ -41,8 +41,8 @@ def test_bootstrap_fills_an_empty_lake_and_switches_the_schedules_on(tmp_path):
                               stdout=server_log, stderr=subprocess.STDOUT)
     try:
         done = subprocess.run([sys.executable, "-m", "dagster_accidents.bootstrap", "--trials", "1",
-                               "--algorithms", "lightgbm", "--grpc-host", "127.0.0.1", "--grpc-port", str(port),
-                               "--location", "accidents"], env=env, cwd=REPO, capture_output=True, text=True,
+                               "--candidates", "hotspot,glm,lightgbm", "--grpc-host", "127.0.0.1",
+                               "--grpc-port", str(port), "--location", "accidents"], env=env, cwd=REPO, capture_output=True, text=True,
                               timeout=1200)
         alive = server.poll() is None
     finally:
@@ -53,18 +53,20 @@ def test_bootstrap_fills_an_empty_lake_and_switches_the_schedules_on(tmp_path):
                                   + (tmp_path / "code-server.log").read_text()[-2000:])
     assert "Started all schedules" in done.stdout and done.stdout.rstrip().endswith("bootstrap: done")
 
-    os.environ["DAGSTER_HOME"] = str(home)  # the instance the bootstrap wrote
-    try:
-        with dg.DagsterInstance.get() as instance:
-            runs = instance.get_runs()
-            jobs = sorted(r.job_name for r in runs)
-            assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-            assert jobs == ["all_assets_job", "daily_predictions_job", *["ingest_job"] * 6]
-            states = instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE)
-            running = {s.name: s.origin.repository_origin.code_location_origin.location_name
-                       for s in states if s.status == InstigatorStatus.RUNNING}
-    finally:
-        os.environ.pop("DAGSTER_HOME")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance the bootstrap wrote
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        jobs = sorted(r.job_name for r in runs)
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        assert jobs == ["all_assets_job", "daily_predictions_job", *["ingest_job"] * 6]
+        model_run = next(r for r in runs if r.job_name == "all_assets_job")
+        chosen = {"trials": 1, "candidates": ["hotspot", "glm", "lightgbm"]}
+        # the training and its backtest both get the bootstrap's candidates and trials
+        assert {op: model_run.run_config["ops"][op]["config"] for op in ("gold__trained_models", "gold__evaluation")} \
+            == {"gold__trained_models": chosen, "gold__evaluation": chosen}
+        states = instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE)
+        running = {s.name: s.origin.repository_origin.code_location_origin.location_name
+                   for s in states if s.status == InstigatorStatus.RUNNING}
     assert running == {"daily_predictions_schedule": "accidents", "weekly_lake_maintenance_schedule": "accidents"}
 
     from pipeline.core.lake import lake_connection

@@ -46,6 +46,9 @@ def _fake_tools(bin_dir: Path, log: Path, failing: dict[str, str] | None = None)
             f'printf "%s\\n" "{tool} $*" >> "{log}"\n'
             f'if [[ "$*" == *"-f -"* ]]; then cat > "{log}.stdin"; fi\n'
             f'if [[ -n "{fail_on}" && "$1" == "{fail_on}" ]]; then echo "not found" >&2; exit 1; fi\n'
+            # a Job's status (succeeded/failed): FAKE_JOB_STATE, else succeeded
+            'if [[ "$1" == get && "$2" == job/* ]]; then printf "%s" "${FAKE_JOB_STATE:-1/}"; fi\n'
+            'if [[ "$1" == logs ]]; then echo "bootstrap: error: ingest_job [988|2019] failed: cause"; fi\n'
         )
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
@@ -121,7 +124,7 @@ def test_real_run_calls_the_tools_with_the_printed_arguments(tmp_path):
     assert calls[0] == "docker build -f Dockerfile.dagster -t r.example/accidents-dagster:t1 ."
     assert calls[1] == "docker push r.example/accidents-dagster:t1"
     assert any(c.startswith("helm upgrade --install dagster dagster/dagster") for c in calls)
-    assert calls[-1] == "kubectl wait --for=condition=complete job/accidents-bootstrap --namespace ns --timeout 14400s"
+    assert calls[-1] == "kubectl get job/accidents-bootstrap --namespace ns -o jsonpath={.status.succeeded}/{.status.failed}"
     # The printed plan and the executed commands are the same commands (modulo display quoting).
     planned = [line[2:].split("  #")[0].replace("'", "") for line in _run([*DRY_ARGS, "--bootstrap"]).stdout.splitlines()]
     assert planned == calls
@@ -253,3 +256,14 @@ def test_render_prints_the_manifests_offline_without_docker_or_a_cluster(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "image: r.example/accidents-dagster:t1" in result.stdout and "kind: StatefulSet" in result.stdout
     assert "accidents-bootstrap" not in result.stdout  # only with --bootstrap
+
+
+def test_a_failed_bootstrap_job_stops_the_script_with_its_log(tmp_path):
+    # backoffLimit 0: the Job never completes once it failed; waiting for "complete" would sit 4 h
+    log = tmp_path / "calls.log"
+    env = {**_fake_tools(tmp_path / "bin", log), "FAKE_JOB_STATE": "/1"}
+    result = _run([*DRY_ARGS[1:], "--bootstrap"], env)
+    assert result.returncode == 6
+    assert "job/accidents-bootstrap failed; the end of its log:" in result.stderr
+    assert "ingest_job [988|2019] failed: cause" in result.stderr
+    assert _normalised(log.read_text().splitlines())[-1] == "kubectl logs job/accidents-bootstrap --namespace ns --tail=20"
