@@ -41,7 +41,7 @@ def synthetic_entries(synthetic: bool) -> dict[str, Any]:
 
 def synthetic_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """`synthetic_entries` of the connection's département, from what `bronze.ingest_log` records:
-    what every asset built from the lake shows (the gold assets call it too)."""
+    what every asset built from the lake shows (bronze.ingest uses its source's own flag)."""
     return synthetic_entries(lake_is_synthetic(con))
 
 

@@ -121,8 +121,8 @@ def post_critical_zones(context: dg.RunStatusSensorContext, lake: DuckLakeResour
     config = (run.run_config or {}).get("ops", {}).get("gold__predictions", {}).get("config", {})
     day, atm = dt.date.fromisoformat(dimension(dep_prediction_days, partition, DAY)), scenario_code(config.get("atm", "1"))
     with lake.connect(read_only=True, dep=dimension(dep_prediction_days, partition, DEP)) as con:
-        zones = critical_zones(con, day, atm, alerts.rule())
-        day_total, _ = day_totals(con, day, atm)
+        day_total, hotspots = day_totals(con, day, atm)
+        zones = critical_zones(con, day, atm, alerts.rule(), hotspots=hotspots)
         synthetic = lake_is_synthetic(con)
     model = f"{run.job_name} run {run.run_id}"
     delivered = alerts.post(alerts.webhook_url, zones_message(day, atm, zones, alerts.rule(), model=model,

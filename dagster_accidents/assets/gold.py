@@ -8,7 +8,7 @@ import dagster as dg
 
 from dagster_accidents.assets.common import LAKE_KINDS, OWNERS
 from dagster_accidents.config import config_class, params_from
-from dagster_accidents.metadata import evaluation_table, summary_metadata, table_metadata
+from dagster_accidents.metadata import evaluation_table, summary_metadata, synthetic_metadata, table_metadata
 from dagster_accidents.partitions import departements
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource, MLflowResource
 from pipeline.core.lake import table_exists
@@ -39,10 +39,12 @@ def datasets(context: dg.AssetExecutionContext, config: DatasetsConfig, lake: Du
     summary = build_gold_datasets(lake.settings_for(dep), params_from(config, TrainParams))
     with lake.connect(read_only=True, dep=dep) as con:
         preview = table_metadata(con, "gold.train", where="WHERE dep = ?", params=[dep])["preview"]
+        provenance = synthetic_metadata(con)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": summary.rows.get("gold.train", 0),
         **summary_metadata(summary),
         "preview": preview,
+        **provenance,
     })
 
 
@@ -110,8 +112,9 @@ def trained_models(context: dg.AssetExecutionContext, config: TrainingConfig, la
     metadata = {"registered_model": settings.registered_model,
                 "tracking_uri": tracking_uri if "@" not in tracking_uri else "(hidden: contains credentials)",
                 "seconds": round(sum(s.seconds for s in summaries), 1)}
-    if intensity is not None:
-        with lake.connect(read_only=True, dep=dep) as con:
+    with lake.connect(read_only=True, dep=dep) as con:
+        metadata.update(synthetic_metadata(con))
+        if intensity is not None:
             metadata.update({
                 "champion": intensity.champion or "none", "champion_kind": intensity.champion_kind or "",
                 "registered_version": intensity.registered_version or "", "validation_year": intensity.data_end,
@@ -139,9 +142,11 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, lake
                                tracking_uri=mlflow.uri_for(settings), progress=context.log.info)
     summary = result.summary
     context.log.info("\n" + summary.table)
+    with lake.connect(read_only=True, dep=context.partition_key) as con:
+        provenance = synthetic_metadata(con)
     return dg.MaterializeResult(metadata={
         "grid_rows": summary.n_rows, "test_year": summary.test_year, "data_end": summary.data_end,
         "lag": summary.lag, "champion": summary.champion or "none", "champion_kind": summary.champion_kind or "",
         "observed_accidents": summary.observed_accidents, "dagster/row_count": summary.rows_written,
-        "mlflow_run_id": result.mlflow_run_id or "", "metrics": evaluation_table(summary.metrics),
+        "mlflow_run_id": result.mlflow_run_id or "", "metrics": evaluation_table(summary.metrics), **provenance,
     })

@@ -73,15 +73,18 @@ def day_totals(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int) -> tuple[
     return total, points
 
 
-def critical_zones(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int, rule: AlertRule) -> list[dict[str, Any]]:
-    """The day's critical point-hours (see module docstring), riskiest first."""
+def critical_zones(con: duckdb.DuckDBPyConnection, day: dt.date, atm: int, rule: AlertRule, *,
+                   hotspots: dict[int, dict] | None = None) -> list[dict[str, Any]]:
+    """The day's critical point-hours (see module docstring), riskiest first; `hotspots`: the second
+    half of `day_totals` when the caller has read it already."""
     df = read_predictions(con, day, atm).sort_values(["probability", "hour", "point_id"],
                                                      ascending=[False, True, True])  # ties: earliest first
     if rule.threshold is not None:
         df = df[df["probability"] >= rule.threshold].head(rule.max_zones)
     else:
         df = df.head(rule.top_n)
-    _, hotspots = day_totals(con, day, atm)
+    if hotspots is None:
+        _, hotspots = day_totals(con, day, atm)
     return [
         {"point_id": int(r.point_id), "lat": round(float(r.lat), 6), "lon": round(float(r.lon), 6),
          "hour": int(r.hour), "expected_accidents": float(getattr(r, "expected_accidents", r.probability)),

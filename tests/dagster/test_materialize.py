@@ -88,9 +88,12 @@ def test_cli_and_dagster_give_the_same_tables(tmp_path, monkeypatch, capsys):
         assert by_key["bronze/accidents"]["dagster/row_count"].value == in_year  # that year's rows only
         assert all(meta["synthetic"].value is True for meta in by_key.values())  # demo data, said everywhere
     training = TrainingConfig(trials=1, candidates=CANDIDATES)
-    materialize(selection=MODEL_BUILD, partition_key="988", run_config=dg.RunConfig(ops={
+    built = materialize(selection=MODEL_BUILD, partition_key="988", run_config=dg.RunConfig(ops={
         "silver_features": FeaturesConfig(), "gold__datasets": DatasetsConfig(),
         "gold__trained_models": training, "gold__evaluation": EvaluationConfig(trials=1, candidates=CANDIDATES)}))
+    for node in ("silver_features", "gold__datasets", "gold__trained_models", "gold__evaluation"):
+        materializations = built.asset_materializations_for_node(node)  # the model build says so too
+        assert materializations and all(m.metadata["synthetic"].value is True for m in materializations), node
     predicted = materialize(selection=dg.AssetSelection.assets(predictions), partition_key=dep_day_key("988", DAY))
     [day_meta] = [m.metadata for m in predicted.asset_materializations_for_node("gold__predictions")]
     assert day_meta["synthetic"].value is True and "SYNTHETIC" in day_meta["data_notice"].value
