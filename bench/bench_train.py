@@ -54,11 +54,10 @@ def prepare_lake(work_dir: Path, *, source: str = "demo", world_seed: int = 1, s
     from pipeline.core.settings import Settings
 
     if source == "demo":
-        from bench.replication import ReplicationConfig, prepare_seed
+        from bench.replication import prepare_seed
 
         # the replication's preparation: demo world -> bronze -> roads -> weather -> silver
-        settings, con, _ = prepare_seed(ReplicationConfig(work_dir=work_dir, seeds=[world_seed], scale=scale),
-                                        world_seed)
+        settings, con, _ = prepare_seed(work_dir, world_seed, scale)
     elif source == "synthetic":
         synthetic = _synthetic_module()
         settings = Settings(data_dir=work_dir)

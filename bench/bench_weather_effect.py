@@ -22,14 +22,13 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
-ROADS = ("all", "slow", "fast")
 TOLERANCE = {"all": 0.25, "slow": 0.25, "fast": 0.40}  # issue 22: |model / truth - 1| at most
 
 
 def rain_table(model, truth, points: pd.DataFrame, year: int, department: str) -> tuple[pd.DataFrame, float]:
     """(one row per rain level x roads: the model's ratio, the truth's, the gap in % and whether it is
     within the issue's tolerance; the share of point-hours where rain lowers the risk)."""
-    from pipeline.evaluation.effects import RAIN, rain_ratios
+    from pipeline.evaluation.effects import RAIN, ROADS, rain_ratios
 
     values = rain_ratios({"model": model}, truth, points, year, department)["model"]
     rows = []
@@ -46,8 +45,10 @@ def rain_table(model, truth, points: pd.DataFrame, year: int, department: str) -
 
 def fast_not_below_slow(table: pd.DataFrame) -> bool:
     """A fast road's rain ratio is never below a slow road's (both rain levels)."""
+    from pipeline.evaluation.effects import fast_below_slow
+
     wide = table.pivot(index="rain", columns="roads", values="model")
-    return "fast" not in wide or bool((wide["fast"] >= wide["slow"]).all())
+    return "fast" not in wide or not fast_below_slow(wide["fast"], wide["slow"]).any()
 
 
 def main() -> None:

@@ -24,6 +24,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import AccidentsError
+from pipeline.evaluation import effects
+from pipeline.evaluation.effects import DAY_KINDS, RAIN, ROADS
+from pipeline.evaluation.report import BASELINES
 from pipeline.gold.params import BOOSTED_TRIALS, CANDIDATES
 
 SUMMARY_METRICS = (
@@ -35,8 +38,7 @@ SUMMARY_METRICS = (
     ("expected_truth_ratio", "exp/truth", "{:.2f}"),
 )
 RAIN_COLUMNS = tuple((f"rain_{level}_ratio_{roads}", f"{level} rain, {roads} roads")
-                     for level in ("light", "heavy") for roads in ("all", "slow", "fast"))
-DAY_KINDS = ("weekday", "weekend", "holiday")
+                     for _, level in RAIN for roads in ROADS)
 
 
 @dataclass
@@ -84,7 +86,7 @@ class ReplicationResult:
         return format_replication(self)
 
 
-def prepare_seed(config: ReplicationConfig, seed: int):
+def prepare_seed(work_dir: Path, seed: int, scale: float = 1.0):
     """The demo world of `seed` through the chain's ingest, roads, weather and silver stages ->
     (settings, connection, truth)."""
     from pipeline.bronze.ingest import ingest_years
@@ -96,8 +98,8 @@ def prepare_seed(config: ReplicationConfig, seed: int):
     from pipeline.silver.weather import apply_weather_choice
     from pipeline.sources.select import DEMO_YEARS, DemoSource
 
-    settings = Settings(data_dir=Path(config.work_dir) / f"seed{seed}")
-    source = DemoSource(settings, seed=seed, scale=config.scale)
+    settings = Settings(data_dir=Path(work_dir) / f"seed{seed}")
+    source = DemoSource(settings, seed=seed, scale=scale)
     department = settings.department.code
     con = connect(settings)
     ingest_years(con, source.files_for_years(list(DEMO_YEARS)), source=source.label)
@@ -133,7 +135,7 @@ def run_replication(config: ReplicationConfig, progress: Callable[[str], None] |
     runs, champions, timings = [], [], []
     for seed in config.seeds:
         t0 = time.perf_counter()
-        _, con, truth = prepare_seed(config, seed)
+        _, con, truth = prepare_seed(config.work_dir, seed, config.scale)
         try:
             if progress:
                 progress(f"seed {seed}: demo world and silver layer in {time.perf_counter() - t0:.0f} s")
@@ -208,8 +210,7 @@ def headline_figures(result: ReplicationResult) -> dict[str, float]:
            "loglik_gain_over_shrunk_positive": float((gap > 0).sum())}
     if "oracle" in wide.index.get_level_values("method"):
         oracle = wide.xs("oracle", level="method")
-        baselines = [b for b in ("baseline_history", "baseline_kde", "baseline_shrunk")
-                     if b in wide.index.get_level_values("method")]
+        baselines = [b for b in BASELINES if b in wide.index.get_level_values("method")]
         best_pai = pd.concat([wide.xs(b, level="method")["cell_expected_pai_5pct"] for b in baselines],
                              axis=1).max(axis=1)
         out["loglik_gap_to_oracle_mean"] = float((oracle["loglik_per_accident"] - model["loglik_per_accident"]).mean())
@@ -254,10 +255,8 @@ def _rain_lines(wide: pd.DataFrame) -> list[str]:
 
 
 def fast_below_slow(model: pd.DataFrame, level: str) -> int:
-    """Replications whose fast roads' rain ratio is below the slow roads' beyond rounding (a model
-    without a fast-road rain term gives both the same ratio, up to the last bits of a float)."""
-    fast, slow = model[f"rain_{level}_ratio_fast"], model[f"rain_{level}_ratio_slow"]
-    return int((fast < slow * (1.0 - 1e-9)).sum())
+    """Replications whose fast roads' rain ratio is below the slow roads' (effects.fast_below_slow)."""
+    return int(effects.fast_below_slow(model[f"rain_{level}_ratio_fast"], model[f"rain_{level}_ratio_slow"]).sum())
 
 
 def _day_lines(wide: pd.DataFrame) -> list[str]:

@@ -13,13 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def replicate(work_dir: str, seeds: str, test_years: str, trials: int | None = None, candidates: str | None = None,
-              scale: float | None = None, bootstrap: int | None = None) -> dict:
-    """None for an option: replicate.py's default (the shipped path's candidates and trials)."""
+              scale: float | None = None, bootstrap: int | None = None, lag: int | None = None) -> dict:
+    """None for an option: replicate.py's default (the shipped path's candidates, trials and lag)."""
     import pandas as pd
 
     from bench.replication import ReplicationResult, headline_figures
 
-    options = {"--trials": trials, "--candidates": candidates, "--scale": scale, "--bootstrap": bootstrap}
+    options = {"--trials": trials, "--candidates": candidates, "--scale": scale, "--bootstrap": bootstrap,
+               "--lag": lag}
     with tempfile.TemporaryDirectory(prefix="replicate-", dir=work_dir) as tmp:
         out = Path(tmp) / "out"
         args = [sys.executable, str(ROOT / "bench" / "replicate.py"), "--seeds", seeds, "--test-years", test_years,

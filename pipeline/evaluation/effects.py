@@ -22,6 +22,7 @@ from pipeline.silver.road_length import FAST_SPEED_KMH
 EFFECT_DAYS = (8, 20)  # days of each month scored under every scenario
 RAIN = ((ATM_LIGHT_RAIN, "light"), (ATM_HEAVY_RAIN, "heavy"))
 DAY_KINDS = ("weekday", "weekend", "holiday")
+ROADS = ("all", "slow", "fast")  # slow / fast: speed limit below / at least FAST_SPEED_KMH
 
 
 def effect_hours(year: int) -> pd.DatetimeIndex:
@@ -38,7 +39,7 @@ def rain_ratios(models: dict[str, object], truth, points: pd.DataFrame, year: in
     grids = {code: ScoringGrid(points, hours, code, department) for code in (ATM_NORMAL, ATM_LIGHT_RAIN, ATM_HEAVY_RAIN)}
     true = {code: truth.expected_counts(points["lat"], points["lon"], hours, atm=code)
             for code in grids} if truth is not None else None
-    masks = {"all": np.ones(len(points), bool), "slow": ~fast, "fast": fast}
+    masks = dict(zip(ROADS, (np.ones(len(points), bool), ~fast, fast)))
     out: dict[str, dict[str, float]] = {}
     for name, model in models.items():
         scored = {code: grid.expected_of(model) for code, grid in grids.items()}
@@ -54,6 +55,12 @@ def rain_ratios(models: dict[str, object], truth, points: pd.DataFrame, year: in
         values["rain_lowers_share"] = float(lowers.mean())
         out[name] = values
     return out
+
+
+def fast_below_slow(fast, slow):
+    """Whether fast roads' rain ratio is below slow roads' beyond rounding (a model without a fast-road
+    rain term gives both the same ratio, up to the last bits of a float); scalars or arrays."""
+    return np.asarray(fast) < np.asarray(slow) * (1.0 - 1e-9)
 
 
 def day_kinds(days, department: str) -> np.ndarray:
