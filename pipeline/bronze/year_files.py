@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -22,10 +21,6 @@ from pipeline.bronze.fields import ACCIDENT_CODES, LIEUX_CODES, REQUIRED
 from pipeline.bronze.parse import ParsedFile, parse_file
 from pipeline.bronze.tables import KINDS, RAW_COLUMNS
 from pipeline.core.errors import AccidentsError
-
-if TYPE_CHECKING:
-    pass
-
 
 
 @dataclass
@@ -88,6 +83,8 @@ class _Rejected:
 def _file_count(parsed: ParsedFile, year: int, kind: str) -> FileCount:
     return FileCount(parsed.path.name, year, kind, parsed.encoding, rows_read=parsed.line_count, sha256=parsed.sha256,
                      size_bytes=parsed.size, notes=list(parsed.notes))
+
+
 # A code a spreadsheet stored as a number and wrote back with a decimal part ('988.0').
 _NUMBER_FORMATTED = re.compile(r"\s*([0-9]+)\.0+\s*")
 
