@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,14 +15,10 @@ import dagster as dg
 import pytest
 from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
 
+from tests.support.net import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -34,7 +29,7 @@ def test_bootstrap_fills_an_empty_lake_and_switches_the_schedules_on(tmp_path, m
     env = {**os.environ, "DAGSTER_HOME": str(home), "ACCIDENTS_DATA_DIR": str(tmp_path / "data"),
            "ACCIDENTS_CATALOG": "sqlite", "ACCIDENTS_DEPS": "988"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    port = _port()
+    port = free_port()
     server_log = (tmp_path / "code-server.log").open("w")
     server = subprocess.Popen([str(BIN / "dagster"), "api", "grpc", "-m", "dagster_accidents.definitions",
                                "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=REPO,
@@ -82,6 +77,6 @@ def test_bootstrap_waits_for_the_code_server_and_names_it_when_it_never_answers(
     # before writing anything: the code server and the bootstrap must not create a fresh instance at once
     from dagster_accidents.bootstrap import wait_for_code_server
 
-    port = _port()  # nothing listens there
+    port = free_port()  # nothing listens there
     with pytest.raises(SystemExit, match=f"code server at 127.0.0.1:{port} did not answer"):
         wait_for_code_server("127.0.0.1", port, timeout=0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from dagster_accidents.resources import BaacSourceResource, DuckLakeResource
 from dagster_accidents.sensors import RELEASE_TAG, baac_release_sensor, release_requests
+from tests.support.net import free_port
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "datagouv" / "dataset.json"
 RECORDED_YEARS = [2017, 2018, 2021, 2022, 2023]  # complete years of the recorded answer (2024 lacks lieux)
@@ -55,12 +55,6 @@ def api():
     server.server_close()
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def evaluate(api_base: str, cursor: str | None, tmp_path):
     context = dg.build_sensor_context(cursor=cursor, resources={
         "lake": DuckLakeResource(data_dir=str(tmp_path), datagouv_api=api_base),
@@ -97,7 +91,7 @@ def test_new_release_requests_ingest_of_the_new_year_and_advances_cursor(api, tm
 
 
 def test_unreachable_api_skips_without_raising_and_keeps_the_cursor(tmp_path):
-    result = evaluate(f"http://127.0.0.1:{closed_port()}/api/1", json.dumps(RECORDED_YEARS), tmp_path)
+    result = evaluate(f"http://127.0.0.1:{free_port()}/api/1", json.dumps(RECORDED_YEARS), tmp_path)
     assert isinstance(result, dg.SkipReason)
     assert "unavailable" in result.skip_message
 

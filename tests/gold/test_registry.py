@@ -7,6 +7,7 @@ import pytest
 
 from pipeline.core.errors import AccidentsError
 from pipeline.gold.registry import list_model_versions, load_champion, load_version
+from tests.support.net import free_port
 
 MODEL = "accidents-risk-988"
 
@@ -162,14 +163,11 @@ def test_train_cli_rejects_bad_arguments_in_one_line(argv, message, capsys, tmp_
 @pytest.mark.parametrize("argv", [["models"], ["predict", "--date", "2026-03-01"]])
 def test_an_unreachable_mlflow_server_is_a_quick_one_line_error(argv, tmp_path, monkeypatch, capsys):
     """Not 'no champion registered' after minutes of retries: the error says the server is down."""
-    import socket
     import time
 
     from pipeline.cli import main
 
-    with socket.socket() as probe:  # a loopback port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a loopback port nothing listens on
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://user:s3cret@127.0.0.1:{port}")
     started = time.perf_counter()

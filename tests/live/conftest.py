@@ -8,7 +8,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,14 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import free_port
+
 S3_KEY, S3_SECRET, BUCKET = "livetestaccess", "livetestsecret", "lake"
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(check, what: str, seconds: float = 90.0) -> None:
@@ -47,7 +42,7 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 class PostgresServer:
     def __init__(self, bindir: Path) -> None:
-        self.bindir, self.port = bindir, _free_port()
+        self.bindir, self.port = bindir, free_port()
         # outside pytest's root-only temporary tree, so that the postgres account can reach it
         self.root = Path(tempfile.mkdtemp(prefix="accidents-pg-"))
         self.root.chmod(0o755)
@@ -97,7 +92,7 @@ class WeedServer:
         self.config = root / "s3.json"
         self.config.write_text('{"identities":[{"name":"test","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
                                '"actions":["Admin","Read","Write","List","Tagging"]}]}' % (S3_KEY, S3_SECRET))
-        self.ports = {name: _free_port() for name in ("master", "volume", "filer", "s3", "admin")}
+        self.ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -218,7 +213,7 @@ class MLflowServer:
     """`mlflow server` with its backend store in PostgreSQL and artifacts proxied to S3."""
 
     def __init__(self, root: Path, backend_url: str, endpoint: str, artifacts: str) -> None:
-        self.root, self.port = root, _free_port()
+        self.root, self.port = root, free_port()
         self.backend_url, self.artifacts = backend_url, artifacts
         self.env = {**os.environ, "MLFLOW_S3_ENDPOINT_URL": f"http://{endpoint}", "AWS_ACCESS_KEY_ID": S3_KEY,
                     "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": "us-east-1",

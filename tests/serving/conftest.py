@@ -5,7 +5,6 @@ Poisson GLM champion registered in MLflow, one predicted day in gold.predictions
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -15,17 +14,12 @@ import httpx
 import pytest
 
 from pipeline.core.settings import Settings
+from tests.support.net import free_port
 
 REGISTERED = "accidents-risk-988"
 PREDICTED_DAY = dt.date(2026, 3, 2)  # in gold.predictions (atm 1)
 UNPREDICTED_DAY = dt.date(2026, 3, 7)  # scored on the fly
 N_POINTS = 150
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def register_champion(settings: Settings, model, record: dict, *, champion: bool = True) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.net import free_port
 
 
 class Receiver:
@@ -44,7 +45,4 @@ class Receiver:
 
 
 def closed_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hooks/secret-token"
+    return f"http://127.0.0.1:{free_port()}/hooks/secret-token"

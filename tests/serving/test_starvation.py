@@ -18,7 +18,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.serving.conftest import PREDICTED_DAY, build_demo_lake, free_port
+from tests.serving.conftest import PREDICTED_DAY, build_demo_lake
+from tests.support.net import free_port
 
 CLIENTS = 20
 SECONDS = 20.0  # each client stops trying after this

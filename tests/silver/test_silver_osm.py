@@ -17,6 +17,7 @@ import shapely
 
 from pipeline.core.errors import AccidentsError
 from pipeline.sources import osm
+from tests.support.net import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "osm"
 
@@ -170,9 +171,7 @@ def test_download_falls_back_to_provinces_and_territory_then_caches(osm_server, 
 def test_download_offline_is_one_line_error(osm_server, tmp_path, monkeypatch):
     import osmnx as ox
 
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     monkeypatch.setattr(ox.settings, "nominatim_url", f"http://127.0.0.1:{port}")
     with pytest.raises(AccidentsError, match=r"cannot reach OpenStreetMap \(Overpass/Nominatim\): .*use --roads-file") as err:
         osm.download_roads("988", tmp_path / "cache", places=("Nouméa, Nouvelle-Calédonie, France",))

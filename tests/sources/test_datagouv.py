@@ -24,6 +24,7 @@ from pipeline.sources.datagouv import (
     list_published_years,
 )
 from pipeline.sources.mirror import find_year_files
+from tests.support.net import free_port
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "datagouv"
 STATIC = "https://static.data.gouv.fr"
@@ -306,9 +307,7 @@ def test_missing_file_is_a_clear_error(site, tmp_path):
 
 
 def test_unreachable_api_fails_fast_with_an_offline_hint(tmp_path):
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     start = time.monotonic()
 
     with pytest.raises(AccidentsError) as error:

@@ -12,14 +12,9 @@ import pytest
 from pipeline.cli import main
 from pipeline.core.lake import attach_statements, connect, redact_dsn, server_error, without_password
 from pipeline.core.settings import Settings
+from tests.support.net import free_port
 
 MARKER = "pw-MARKER-4f1c"
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -71,7 +66,7 @@ def test_attach_sql_and_connection_errors_never_print_the_dsn_password(tmp_path,
     monkeypatch.setenv("ACCIDENTS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ACCIDENTS_CATALOG", "postgres")
     monkeypatch.setenv("ACCIDENTS_PG_DSN",
-                       f"host=127.0.0.1 port={_closed_port()} dbname=lake user=u password={MARKER}")
+                       f"host=127.0.0.1 port={free_port()} dbname=lake user=u password={MARKER}")
     assert main(["lake", "attach-sql"]) == 0
     printed = capsys.readouterr()
     assert "PGPASSWORD" in printed.out and "dbname=lake user=u'" in printed.out
@@ -84,7 +79,7 @@ def test_attach_sql_and_connection_errors_never_print_the_dsn_password(tmp_path,
 
 
 def test_a_stopped_s3_server_is_a_one_line_error_naming_the_endpoint(tmp_path, monkeypatch, capsys):
-    endpoint = f"127.0.0.1:{_closed_port()}"
+    endpoint = f"127.0.0.1:{free_port()}"
     for key, value in _s3_env(tmp_path, endpoint).items():
         monkeypatch.setenv(key, value)
     connect(Settings.from_env()).close()  # creating the lake touches the catalog only
