@@ -34,6 +34,18 @@ def catalog_path(settings: Settings) -> Path:
     return (settings.lake_dir / suffix).resolve()
 
 
+def attached_catalog(con) -> tuple[str | None, str | None]:
+    """(the attached lake's catalog file, its PostgreSQL DSN): one of them, or (None, None) when no
+    lake is attached to `con`."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [LAKE_ALIAS]).fetchone()
+    path = row[0] if row else None
+    if not path:
+        return None, None
+    if path.startswith(("postgres:", "postgresql:")):
+        return None, path.split(":", 1)[1]
+    return path.removeprefix("sqlite:"), None
+
+
 # A password inside a libpq DSN: `password=...` (quoted or not), `user:pw@` in a URI, `?password=`.
 _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)|(://[^:/@\s]+:)([^@\s]+)(@)",
                            re.IGNORECASE)

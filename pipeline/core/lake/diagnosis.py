@@ -10,8 +10,10 @@ import re
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake.connection import connect
-from pipeline.core.lake.failures import io_error, server_error
-from pipeline.core.lake.integrity import QUOTED_PATH, LakeFileDamaged, damaged_error, duckdb_error, live_files, verify_files
+from pipeline.core.lake.failures import duckdb_error, first_line, io_error, server_error
+from pipeline.core.lake.integrity import (
+    QUOTED_PATH, LakeFile, LakeFileDamaged, damaged_error, live_files, verify_files,
+)
 from pipeline.core.settings import Settings
 
 # DuckDB's words for a Parquet file it could not decode (some of them, Thrift's, name no file).
@@ -26,22 +28,17 @@ def storage_error(settings: Settings, exc: BaseException) -> AccidentsError | No
     return lake_file_error(settings, exc) or server_error(settings, exc) or io_error(settings, exc)
 
 
-def _table_of(path: str, data_path: str) -> str:
-    """schema.table of a file under the data path (DuckLake lays files out as <schema>/<table>/...)."""
-    relative = path.removeprefix(data_path.rstrip("/") + "/").split("/")
-    return ".".join(relative[:2]) if len(relative) >= 3 else "a lake table"
-
-
-def _catalog_paths(settings: Settings) -> set[str]:
-    """Every file the catalog holds (any snapshot), read on a fresh connection; empty if it cannot be."""
+def _catalog_files(settings: Settings) -> dict[str, LakeFile]:
+    """Every file the catalog holds (any snapshot) by path, read on a fresh connection; empty if it
+    cannot be."""
     try:
         con = connect(settings, read_only=True, check_files=False)
         try:
-            return {f.path for f in live_files(con, every_snapshot=True)}
+            return {f.path: f for f in live_files(con, every_snapshot=True)}
         finally:
             con.close()
     except Exception:
-        return set()
+        return {}
 
 
 def lake_file_error(settings: Settings, exc: BaseException) -> LakeFileDamaged | None:
@@ -54,10 +51,10 @@ def lake_file_error(settings: Settings, exc: BaseException) -> LakeFileDamaged |
     if found is None:
         return None
     text = str(found)
-    first = text.strip().splitlines()[0] if text.strip() else type(found).__name__
+    first = first_line(found)
     named = QUOTED_PATH.search(text)
-    if named and named[1] in _catalog_paths(settings):  # one of the lake's files: not a failed new write
-        return LakeFileDamaged(f"cannot read {_table_of(named[1], settings.resolved_data_path)} file {named[1]}: "
+    if named and (file := _catalog_files(settings).get(named[1])):  # a lake file: not a failed new write
+        return LakeFileDamaged(f"cannot read {file.table} file {named[1]}: "
                                f"{first}; run `accidents lake verify`, then `accidents lake repair`")
     if named:
         return None

@@ -9,7 +9,9 @@ import re
 import duckdb
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake.attach import LAKE_ALIAS, _quote, ducklake_uri, redact_dsn, s3_endpoint_url, scrub
+from pipeline.core.lake.attach import (
+    LAKE_ALIAS, _quote, attached_catalog, ducklake_uri, redact_dsn, s3_endpoint_url, scrub,
+)
 from pipeline.core.settings import Settings
 
 
@@ -29,6 +31,19 @@ class StorageFailed(AccidentsError):
     """The lake's files or catalog could not be read or written (disk full, permission, server lost)."""
 
 
+def duckdb_error(exc: BaseException | None) -> BaseException | None:
+    """The DuckDB error among `exc` and its causes (other code may re-raise it), or None."""
+    while exc is not None and not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (the error itself; DuckDB adds context below it)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def root_cause(exc: BaseException) -> str:
     """The last line of a DuckDB message: the innermost cause ("database or disk is full")."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
@@ -38,11 +53,10 @@ def root_cause(exc: BaseException) -> str:
 def catalog_name(con) -> str:
     """The lake's catalog as a user may see it: its file, or the PostgreSQL DSN without its password
     and the setting that gives it."""
-    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [LAKE_ALIAS]).fetchone()
-    path = (row[0] if row else None) or "?"
-    if path.startswith(("postgres:", "postgresql:")):
-        return f"PostgreSQL {redact_dsn(path.split(':', 1)[1])} (ACCIDENTS_PG_DSN)"
-    return path.removeprefix("sqlite:")
+    path, dsn = attached_catalog(con)
+    if dsn is not None:
+        return f"PostgreSQL {redact_dsn(dsn)} (ACCIDENTS_PG_DSN)"
+    return path or "?"
 
 
 # What DuckDB reports when the object store or the PostgreSQL catalog fails under a running statement.
@@ -60,12 +74,11 @@ def server_error(settings: Settings, exc: BaseException) -> AccidentsError | Non
     re-raised by other code is found through the exception's causes."""
     if isinstance(exc, AccidentsError):
         return None
-    while exc is not None and not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
-        exc = exc.__cause__ or exc.__context__
+    exc = duckdb_error(exc)
     if exc is None:
         return None
     text = str(exc)
-    first = scrub(settings, text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+    first = scrub(settings, first_line(exc))
     s3_said = settings.uses_s3 and ("HTTP" in text or (settings.s3.endpoint or "s3://") in text
                                     or settings.resolved_data_path in text)
     if s3_said:
@@ -116,8 +129,7 @@ def catalog_lost(settings: Settings) -> bool:
 def io_error(settings: Settings, exc: BaseException) -> StorageFailed | None:
     """A one-line error for a file of the lake's storage that could not be written or read (disk full,
     permission denied, read-only file system), known by DuckDB's error kind (IOException)."""
-    while exc is not None and not isinstance(exc, duckdb.Error):
-        exc = exc.__cause__ or exc.__context__
+    exc = duckdb_error(exc)
     if not isinstance(exc, duckdb.IOException) or (settings.uses_s3 and "HTTP" in str(exc)):
         return None
     cause = scrub(settings, root_cause(exc))
@@ -127,8 +139,7 @@ def io_error(settings: Settings, exc: BaseException) -> StorageFailed | None:
 
 def attach_error(settings: Settings, exc: Exception) -> AccidentsError:
     """The one-line error for a lake that could not be opened."""
-    text = scrub(settings, str(exc))
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    text, first = scrub(settings, str(exc)), scrub(settings, first_line(exc))
     uri = ducklake_uri(settings, redacted=True)
     if "lock" in text.lower():
         return AccidentsError(

@@ -26,6 +26,7 @@ import duckdb
 
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake.attach import LAKE_ALIAS
+from pipeline.core.lake.failures import duckdb_error
 from pipeline.core.settings import Settings
 
 CHECKSUMS = f"__ducklake_metadata_{LAKE_ALIAS}.accidents_file_checksum"
@@ -293,12 +294,6 @@ def table_present(con: duckdb.DuckDBPyConnection) -> bool:
 
 # A file path in a DuckDB message.
 QUOTED_PATH = re.compile(r"""["']([^"']+\.parquet)["']""")
-
-
-def duckdb_error(exc: BaseException | None) -> BaseException | None:
-    while exc is not None and not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
-        exc = exc.__cause__ or exc.__context__
-    return exc
 
 
 def remove_partial_files(con: duckdb.DuckDBPyConnection, *, since_ns: int, failure: BaseException | None,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
-from pipeline.core.lake.attach import LAKE_ALIAS
+from pipeline.core.lake.attach import attached_catalog
 from pipeline.core.lake.failures import LakeBusy
 
 if TYPE_CHECKING:
@@ -42,11 +42,8 @@ def use_wal(path: Path) -> None:
 
 
 def lock_path(con: duckdb.DuckDBPyConnection) -> str | None:
-    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [LAKE_ALIAS]).fetchone()
-    path = row[0] if row else None
-    if not path or path.startswith(("postgres:", "postgresql:")):
-        return None
-    return path.removeprefix("sqlite:") + ".write-lock"
+    path, _ = attached_catalog(con)  # a server catalog arbitrates its writers itself
+    return None if path is None else path + ".write-lock"
 
 
 @contextmanager

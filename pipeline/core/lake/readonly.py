@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import AccidentsError
+from pipeline.core.lake.failures import first_line
 from pipeline.core.lake.sql_allow import check_query
 
 if TYPE_CHECKING:
@@ -31,17 +32,12 @@ def lock_down(con: duckdb.DuckDBPyConnection, data_path: str, memory_limit: str 
     try:
         con.execute("SET memory_limit = ?", [memory_limit])
     except Exception as exc:
-        raise AccidentsError(f"--memory-limit {memory_limit!r}: {_one_line(exc)} (e.g. 2GB, 512MB)") from None
+        raise AccidentsError(f"--memory-limit {memory_limit!r}: {first_line(exc)} (e.g. 2GB, 512MB)") from None
     con.execute(f"SET allowed_directories = ['{quoted}']")
     con.execute("SET enable_external_access = false")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
     con.execute("SET lock_configuration = true")
-
-
-def _one_line(exc: Exception) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def run_query(con: duckdb.DuckDBPyConnection, query: str, max_rows: int,
@@ -54,7 +50,7 @@ def run_query(con: duckdb.DuckDBPyConnection, query: str, max_rows: int,
     except AccidentsError:
         raise
     except Exception as exc:
-        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc
+        raise AccidentsError(f"SQL error: {first_line(exc)}") from exc
     outcome: dict = {}
 
     def work() -> None:
@@ -78,6 +74,6 @@ def run_query(con: duckdb.DuckDBPyConnection, query: str, max_rows: int,
         exc = outcome["error"]
         if "memory" in str(exc).lower() and "limit" in str(exc).lower():
             raise AccidentsError(f"SQL: the query needs more memory than its limit (--memory-limit): "
-                                 f"{_one_line(exc)}") from exc
-        raise AccidentsError(f"SQL error: {_one_line(exc)}") from exc
+                                 f"{first_line(exc)}") from exc
+        raise AccidentsError(f"SQL error: {first_line(exc)}") from exc
     return outcome["result"]

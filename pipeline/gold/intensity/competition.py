@@ -12,8 +12,8 @@ Candidates:
 - catboost / lightgbm / xgboost: Poisson trees on the GLM's offset, tuned by Optuna on D;
 - blend: simplex weights over the GLM and the boosted candidates, fitted on D, its own score
   cross-fitted over D's days. The map is left out: a weather-blind component dilutes every weather
-  effect of the mix (measured on the demo: a blend with the map put fast roads' heavy-rain ratio at
-  0.67 of the truth's).
+  effect of the mix (seen once, on one demo world during development, not replicated: a blend with
+  the map put fast roads' heavy-rain ratio at 0.67 of the truth's).
 """
 
 from __future__ import annotations
@@ -183,8 +183,9 @@ def _fit_boosted(library: str, glm, rows, inputs: Inputs, fit, valid: _Validatio
 def _fit_boosted_all(libraries, glm, inputs: Inputs, fit, valid_data, valid: _Validation, scores: dict, *,
                      trials: int, seed: int, threads: int, timeout: float | None) -> dict[str, Any]:
     """The boosted candidates side by side, one single-threaded fit each on `threads` cores: on ~80,000
-    rows a tree library's own threads wait on each other more than they help (LightGBM: 0.8 s a fit
-    on one thread, 1.6 s on two)."""
+    rows a tree library's own threads wait on each other more than they help (one LightGBM fit timed
+    during development on the shared machine, no yardstick beside it: 0.8 s on one thread, 1.6 s on
+    two)."""
     if not libraries:
         return {}
     rows = (training_rows(glm, inputs.points, fit), training_rows(glm, inputs.points, valid_data))

@@ -17,7 +17,8 @@ coefficients' posterior under the ridge prior: its inverse is the covariance use
 (coefficients held at a bound get no variance).
 
 The fit holds BLAS to one thread: its products are small (a few thousand rows by ~150 columns), and
-two BLAS threads waiting on each other made a fit 2-6x slower on a busy 2-core machine (bench/findings.md).
+two BLAS threads waiting on each other made a fit 2-6x slower on a busy 2-core machine (alternating
+runs at load 4-7, bench/findings.md; not measured on a quiet one).
 """
 
 from __future__ import annotations
