@@ -116,6 +116,17 @@ def day_blocks(days: list[dt.date], n_points: int, max_rows: int | None = None) 
     return [days[i:i + per_block] for i in range(0, len(days), per_block)]
 
 
+def score_days(model, points: pd.DataFrame, days: list[dt.date], weather, department: str):
+    """Every point x hour of `days` under `weather` (a scenario code or a forecast) -> (the scoring grid,
+    the (points, hours) expected counts, the same as a (days, 24, points) cube); counts that are
+    negative or not finite are refused."""
+    grid = ScoringGrid(points, day_hours(days), weather, department)
+    expected = model.expected_counts(grid)
+    if not np.all(np.isfinite(expected)) or expected.min() < 0:
+        raise AccidentsError("model returned expected counts that are negative or not finite")
+    return grid, expected, np.ascontiguousarray(expected.T).reshape(len(days), HOURS, len(points))
+
+
 @dataclass(frozen=True)
 class _Run:
     """One predict_days call: what every block shares."""
@@ -130,12 +141,8 @@ class _Run:
     labels: dict[str, Any]  # model_name, model_version, model_kind, created_at
 
     def write_block(self, block: list[dt.date], first: bool) -> tuple[list[DaySummary], int, int]:
-        grid = ScoringGrid(self.points, day_hours(block), self.weather, self.department)
+        grid, expected, cube = score_days(self.model, self.points, block, self.weather, self.department)
         _, remapped = grid.weather_for(self.model.weather_codes)
-        expected = self.model.expected_counts(grid)  # (points, hours)
-        if not np.all(np.isfinite(expected)) or expected.min() < 0:
-            raise AccidentsError("model returned expected counts that are negative or not finite")
-        cube = np.ascontiguousarray(expected.T).reshape(len(block), HOURS, len(self.points))
         rows = prediction_rows(self.points, block, cube)
         keep = {"atm": self.atm, "date": list(self.days)}
         with scanned_once(self.con, "_new_predictions", rows):

@@ -273,9 +273,8 @@ class RiskService:
                      for key, expected, low, high, count_low, count_high, peak, reasons in rows)
 
     def _grid_on_the_fly(self, day: dt.date, atm: int, parameter: str) -> DayGrid:
-        from pipeline.gold.intensity.grid import ScoringGrid
         from pipeline.gold.prediction_totals import day_totals
-        from pipeline.gold.predictions import day_hours, risk_indexes_and_ranks
+        from pipeline.gold.predictions import risk_indexes_and_ranks, score_days
 
         roads = self.require_roads()
         first, last = SCORABLE_DAYS
@@ -290,16 +289,15 @@ class RiskService:
         except AccidentsError as exc:
             raise ParameterError("atm", str(exc).split(": ", 1)[-1]) from None
         started = time.perf_counter()
-        grid = ScoringGrid(roads.points, day_hours([day]), atm, self.settings.department.code)
-        expected = loaded.model.expected_counts(grid)  # (N, 24)
-        risk_index, ranks = risk_indexes_and_ranks(np.ascontiguousarray(expected.T)[None])
+        grid, expected, cube = score_days(loaded.model, roads.points, [day], atm, self.settings.department.code)
+        risk_index, ranks = risk_indexes_and_ranks(cube)
         top = day_totals(loaded.model, grid, expected, [day])[0].top_points
         log.info("scored %s atm=%d on the fly with %s v%s in %.2fs", day, atm, loaded.name, loaded.version,
                  time.perf_counter() - started)
         hotspots = tuple({"point_id": p.point_id, "expected_accidents": p.expected_accidents,
                           "interval": {k: v for k, v in p.interval.as_dict().items() if k != "expected"},
                           "peak_hour": p.peak_hour, "reasons": list(p.reasons)} for p in top)
-        return DayGrid(day, atm, np.ascontiguousarray(expected.T), risk_index[0], ranks[0], model_name=loaded.name,
+        return DayGrid(day, atm, cube[0], risk_index[0], ranks[0], model_name=loaded.name,
                        model_version=loaded.version, source=SOURCE_ON_THE_FLY, hotspots=hotspots,
                        model_kind=loaded.model.kind)
 
