@@ -167,7 +167,7 @@ def _lakecmd_arguments(subparsers) -> None:
     sql.set_defaults(handler="pipeline.cli.lakecmd:run_sql")
 
     lake = subparsers.add_parser("lake", help="lake utilities")
-    lake_sub = lake.add_subparsers(dest="lake_command", metavar="COMMAND")
+    lake_sub = lake.add_subparsers(dest="lake_command", metavar="COMMAND", required=True)
     attach = lake_sub.add_parser("attach-sql", help="print the SQL that opens this lake in the duckdb CLI")
     attach.add_argument("--read-write", action="store_true", help="attach writable (default read-only)")
     attach.set_defaults(handler="pipeline.cli.lakecmd:run_attach_sql")

@@ -28,3 +28,11 @@ def test_every_sub_command_names_a_handler_that_exists():
     for command, reference in found.items():
         assert reference.startswith("pipeline.cli."), command
         assert callable(handler_of(reference)), f"{command}: {reference}"
+
+
+def test_lake_without_its_sub_command_is_a_usage_error(capsys):
+    # it printed the top-level help and exited 0, as if `accidents lake` had done something
+    from pipeline.cli import main
+
+    assert main(["lake"]) == 2
+    assert "accidents lake: the following arguments are required: COMMAND" in capsys.readouterr().err
