@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.evaluation.evaluation import save_figures
+from pipeline.evaluation.report import save_figures
 from pipeline.gold.registry import configure_mlflow, ensure_experiment
 from pipeline.gold.run_owner import owner_tags
 

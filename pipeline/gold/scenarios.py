@@ -60,6 +60,6 @@ def tomorrow_in(tz: str, *, now: dt.datetime | None = None) -> dt.date:
     return current.date() + dt.timedelta(days=1)
 
 
-def scenarios_of(model) -> dict[str, int]:
-    """The named scenarios (WEATHER_SCENARIOS) the model can score: those of weathers it saw."""
-    return {label: code for label, code in WEATHER_SCENARIOS.items() if code in model.weather_codes}
+def scenarios_of(weather_codes) -> dict[str, int]:
+    """The named scenarios (WEATHER_SCENARIOS) of these weathers (a model's: those it saw in training)."""
+    return {label: code for label, code in WEATHER_SCENARIOS.items() if code in weather_codes}

@@ -11,14 +11,12 @@ import pandas as pd
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import DEP, lake_connection, table_exists
 from pipeline.core.settings import Settings
-from pipeline.core.weather import WeatherHistory
+from pipeline.core.weather import ATM_NORMAL, WeatherHistory
 from pipeline.gold import champion_cache, registry
 from pipeline.gold.params import PredictParams
 from pipeline.gold.prediction_check import check_normal_day
 from pipeline.gold.predictions import predict_days, read_predictions
-from pipeline.gold.scenarios import (
-    FORECAST, WEATHER_SCENARIOS, ensure_known_scenario, scenario_code, scenarios_of, tomorrow_in,
-)
+from pipeline.gold.scenarios import FORECAST, ensure_known_scenario, scenario_code, scenarios_of, tomorrow_in
 from pipeline.sources.http import UnreachableError
 from pipeline.sources.weather import OpenMeteoForecast
 
@@ -68,8 +66,8 @@ def champion_scenarios(settings: Settings) -> dict[str, int]:
     try:
         model, _, _ = load_model(settings)
     except AccidentsError:
-        return {label: code for label, code in WEATHER_SCENARIOS.items() if code == 1}
-    return scenarios_of(model)
+        return scenarios_of((ATM_NORMAL,))
+    return scenarios_of(model.weather_codes)
 
 
 def forecast_weather(settings: Settings, dates: list[dt.date]):

@@ -8,7 +8,8 @@ import pytest
 from pipeline.core.errors import AccidentsError
 from pipeline.core.lake import connect
 from pipeline.core.settings import Settings
-from pipeline.evaluation.evaluation import Backtest, evaluate, format_table
+from pipeline.evaluation.evaluation import Backtest, evaluate
+from pipeline.evaluation.report import format_table
 from pipeline.gold.intensity.cells import observed_counts, year_hours
 from tests.support.intensity import WorldTruth, synthetic_world, write_world
 

@@ -151,7 +151,8 @@ def test_grid_metrics_hold_one_sorted_copy_not_an_index_order(monkeypatch):
     import tracemalloc
 
     from pipeline.evaluation import metrics
-    from pipeline.evaluation.evaluation import method_metrics, year_hours
+    from pipeline.evaluation.evaluation import method_metrics
+    from pipeline.gold.intensity.cells import year_hours
 
     monkeypatch.setattr(metrics, "BLOCK_CELLS", 100_000)  # float64 blocks far smaller than the grid
 
