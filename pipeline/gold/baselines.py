@@ -51,17 +51,32 @@ def hour_of_week_profile(event_times, pseudocount: float = 0.5) -> np.ndarray:
     return counts / counts.sum()
 
 
-def spread_over_hours(point_yearly: np.ndarray, profile: np.ndarray, hours) -> np.ndarray:
-    """(n_points, n_hours) float32 expected counts: yearly rate x the profile share of each hour.
+def year_shares(profile: np.ndarray, hours) -> np.ndarray:
+    """Share of a year's accidents in each of `hours`: its hour-of-week slot's profile share divided
+    among that slot's hours in its calendar year. A calendar year sums to 1 and a day to about 1/365,
+    whatever span `hours` covers (spreading a year over the given hours would put a whole year in a
+    day)."""
+    hours = pd.DatetimeIndex(hours)
+    slots, years = hour_of_week(hours), hours.year.to_numpy()
+    profile = np.asarray(profile, dtype=float) / np.sum(profile)
+    shares = np.empty(len(hours))
+    for year in np.unique(years):
+        calendar_year = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="h", inclusive="left")
+        in_year = np.bincount(hour_of_week(calendar_year), minlength=HOURS_PER_WEEK)
+        mask = years == year
+        shares[mask] = profile[slots[mask]] / in_year[slots[mask]]
+    return shares
 
-    A slot's share is divided among the hours of that slot present in `hours`, so each point's row
-    sums to its yearly rate (exactly, for a full year).
-    """
+
+def spread_over_hours(point_totals: np.ndarray, profile: np.ndarray, hours) -> np.ndarray:
+    """(n_points, n_hours) float32 counts: each point's total over `hours` spread by the profile share
+    of each hour, a slot's share divided among its hours present, so each row sums to its total (the
+    separable oracle). A yearly rate is spread by `year_shares` instead."""
     slots = hour_of_week(hours)
     slot_hours = np.bincount(slots, minlength=HOURS_PER_WEEK).astype(float)
     per_hour = profile[slots] / np.maximum(slot_hours[slots], 1.0)
     per_hour = per_hour / per_hour.sum()
-    return np.outer(np.asarray(point_yearly, dtype=np.float32), per_hour.astype(np.float32))
+    return np.outer(np.asarray(point_totals, dtype=np.float32), per_hour.astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,8 @@ class HotspotBaseline:
     params: dict
 
     def expected_counts(self, hours) -> np.ndarray:
-        return spread_over_hours(self.point_yearly, self.profile, hours)
+        return np.outer(np.asarray(self.point_yearly, dtype=np.float32),
+                        year_shares(self.profile, hours).astype(np.float32))
 
 
 def _yearly_total(accidents: pd.DataFrame, years: Sequence[int]) -> float:

@@ -180,3 +180,14 @@ def test_kde_shares_equal_an_exact_gaussian_kde_and_far_points_keep_a_share():
     assert KDE_BLOCK_PAIRS > len(accidents)  # blocks of points: every block sees every accident
     far = kde_log_densities(accidents, points[-1:], [250.0])[0, 0]
     assert np.isfinite(far)  # the far point's density is tiny, not -inf
+
+
+def test_a_baselines_yearly_rate_over_one_week_gives_a_weeks_share_not_the_year():
+    # spreading a yearly rate over the scored hours alone put a whole year into any shorter span
+    from pipeline.gold.baselines import HotspotBaseline
+
+    baseline = HotspotBaseline("history", np.array([1]), np.array([365.0]), np.linspace(1.0, 2.0, 168), {})
+    year = pd.date_range("2023-01-01", "2024-01-01", freq="h", inclusive="left")
+    week = pd.date_range("2023-03-06", periods=7 * 24, freq="h")
+    assert baseline.expected_counts(year).sum() == pytest.approx(365.0, rel=1e-5)
+    assert baseline.expected_counts(week).sum() == pytest.approx(7.0, rel=0.02)

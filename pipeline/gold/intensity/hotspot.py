@@ -22,8 +22,8 @@ from pipeline.gold.baselines import (
     mixed_shares,
     project,
     smoothed_profile,
+    year_shares,
 )
-from pipeline.gold.intensity.cells import year_hours
 
 if TYPE_CHECKING:
     from pipeline.gold.intensity.grid import ScoringGrid
@@ -62,22 +62,7 @@ class HotspotMap:
     def expected_counts(self, grid: ScoringGrid, dtype=np.float64) -> np.ndarray:
         index = pd.Index(self.point_ids).get_indexer(grid.points["point_id"])
         yearly = np.where(index >= 0, self.point_yearly[np.maximum(index, 0)], 0.0)
-        return np.outer(yearly, self.year_shares(grid.hours)).astype(dtype, copy=False)
-
-    def year_shares(self, hours) -> np.ndarray:
-        """Share of a year's accidents in each of `hours`: its hour-of-week slot's profile share divided
-        among that slot's hours in its calendar year. A calendar year sums to 1 and a day to about 1/365,
-        whatever span `hours` covers (spreading the year over the grid's own hours put a whole year in
-        a predicted day)."""
-        hours = pd.DatetimeIndex(hours)
-        slots, years = hour_of_week(hours), hours.year.to_numpy()
-        profile = self.profile / self.profile.sum()
-        shares = np.empty(len(hours))
-        for year in np.unique(years):
-            in_year = np.bincount(hour_of_week(year_hours([year])), minlength=HOURS_PER_WEEK)
-            mask = years == year
-            shares[mask] = profile[slots[mask]] / in_year[slots[mask]]
-        return shares
+        return np.outer(yearly, year_shares(self.profile, grid.hours)).astype(dtype, copy=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"point_ids": self.point_ids.astype(np.int64).tolist(), "point_yearly": self.point_yearly.tolist(),
