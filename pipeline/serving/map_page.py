@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from pathlib import Path
 
 
-def map_html(service, day: dt.date, atm: int, top_n: int) -> str:
+def map_html(service, grid, top_n: int) -> str:
+    """The map of a day grid (the whole day: the map keeps its top points only)."""
     from pipeline.serving.risk_map import build_risk_map
 
-    frame = service.predictions_frame(day, atm, whole_day_cap=False)  # the map keeps top points only
+    day, atm = grid.date, grid.atm
+    frame = service.predictions_frame(grid)
     with tempfile.TemporaryDirectory() as tmp:
         out = build_risk_map(frame, date=day, atm=atm, mode="top_n", top_n=top_n,
                              out_path=Path(tmp) / "map.html", roads=service.map_roads(),

@@ -80,8 +80,9 @@ async def hotspots(
 async def predictions(request: Request, date: dt.date, atm: int = Query(1, ge=1, le=9),
                       hour: int | None = Query(None, ge=0, le=23)):
     service, code = _service(request), svc.parse_atm(atm)
+    service.check_response_size(hour)
     grid = await grid_for(request, date, code, "date")
-    frame = await run_in_threadpool(service.predictions_frame, date, code, hour)
+    frame = await run_in_threadpool(service.predictions_frame, grid, hour)
     records = (frame[PREDICTION_COLUMNS].astype(object).where(frame[PREDICTION_COLUMNS].notna(), None)
                .to_dict("records"))
     features = [point_feature(float(lat), float(lon), rec) for lat, lon, rec in zip(frame["lat"], frame["lon"], records)]
@@ -94,8 +95,8 @@ async def predictions(request: Request, date: dt.date, atm: int = Query(1, ge=1,
 async def risk_map(request: Request, date: dt.date, atm: int = Query(1, ge=1, le=9),
                    top_n: int = Query(3, ge=1, le=10, description="points per hour")):
     service, code = _service(request), svc.parse_atm(atm)
-    await grid_for(request, date, code, "date")
-    page = await run_in_threadpool(map_html, service, date, code, top_n)
+    grid = await grid_for(request, date, code, "date")
+    page = await run_in_threadpool(map_html, service, grid, top_n)
     return HTMLResponse(page, headers=data_headers(service.synthetic))
 
 

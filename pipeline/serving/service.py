@@ -339,15 +339,17 @@ class RiskService:
                  "probability": float(grid.probability[hour, i]), "risk_index": float(grid.risk_index[hour, i]),
                  "rank_in_hour": int(grid.rank[hour, i])} for i in order]
 
-    def predictions_frame(self, day: dt.date, atm: int, hour: int | None = None, *,
-                          whole_day_cap: bool = True) -> pd.DataFrame:
-        """The day's point-hours with road attributes (gold.predictions' columns), from its grid.
-        `whole_day_cap`: refuse a whole day beyond MAX_FEATURES point-hours (a response size guard)."""
+    def check_response_size(self, hour: int | None) -> None:
+        """Refuse a whole day beyond MAX_FEATURES point-hours (a response size guard), before any scoring."""
         roads = self.require_roads()
-        if whole_day_cap and hour is None and 24 * len(roads) > MAX_FEATURES:
+        if hour is None and 24 * len(roads) > MAX_FEATURES:
             raise ParameterError("hour", f"a whole day is {24 * len(roads)} point-hours (more than "
                                  f"{MAX_FEATURES}): ask one hour at a time")
-        grid = self.day_grid(day, atm)
+
+    def predictions_frame(self, grid: DayGrid, hour: int | None = None) -> pd.DataFrame:
+        """The day grid's point-hours (one hour, or all) with road attributes (gold.predictions' columns)."""
+        roads = self.require_roads()
+        day, atm = grid.date, grid.atm
         hours = np.arange(24) if hour is None else np.array([hour])
         n = len(roads)
         idx = np.tile(np.arange(n), len(hours))
